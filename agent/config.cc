@@ -1,0 +1,109 @@
+#include "agent/config.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace balloond {
+namespace {
+
+class FirstErrorCollector final : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit FirstErrorCollector(absl::string_view file) : file_(file) {}
+  void AddError(int line, int column, const std::string& message) override {
+    if (error_.empty()) error_ = absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ", message);
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string file_;
+  std::string error_;
+};
+
+absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d, absl::string_view field) {
+  const absl::Duration out = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  if (out <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " must be positive"));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<balloon::v1::AgentConfig> ParseAgentConfig(absl::string_view text,
+                                                           absl::string_view file_name) {
+  balloon::v1::AgentConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  FirstErrorCollector errors(file_name);
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &config)) {
+    return absl::InvalidArgumentError(errors.error().empty() ? absl::StrCat(file_name, ": cannot parse")
+                                                             : errors.error());
+  }
+  return config;
+}
+
+absl::StatusOr<balloon::v1::AgentConfig> LoadAgentConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseAgentConfig(text.str(), path);
+}
+
+absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSettings& settings) {
+  if (!config.connect_uri().empty()) settings.connect_uri = config.connect_uri();
+  if (!config.listen().empty()) {
+    if (auto p = UnixSocketPath(config.listen()); !p.ok()) return p.status();
+    settings.listen = config.listen();
+  }
+  if (!config.listen_ro().empty()) {
+    if (auto p = UnixSocketPath(config.listen_ro()); !p.ok()) return p.status();
+    settings.listen_ro = config.listen_ro();
+  }
+  if (config.has_stats_period()) {
+    auto d = FromProto(config.stats_period(), "stats_period");
+    if (!d.ok()) return d.status();
+    settings.stats_period = *d;
+  }
+  if (config.has_monitor_timeout()) {
+    auto d = FromProto(config.monitor_timeout(), "monitor_timeout");
+    if (!d.ok()) return d.status();
+    settings.monitor_timeout = *d;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text) {
+  absl::Duration d;
+  double seconds = 0;
+  if (absl::SimpleAtod(text, &seconds)) {
+    d = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &d)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a duration; write e.g. 2s, 500ms or 1m"));
+  }
+  if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat("duration '", text, "' must be positive and finite"));
+  }
+  return d;
+}
+
+absl::StatusOr<std::string> UnixSocketPath(absl::string_view address) {
+  absl::string_view path = address;
+  if (!absl::ConsumePrefix(&path, "unix:") || path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen address '", address, "' must be unix:/absolute/path, e.g. unix:/run/balloond/balloond.sock"));
+  }
+  return std::string(path);
+}
+
+}  // namespace balloond

@@ -1,0 +1,38 @@
+#ifndef BALLOOND_AGENT_CONFIG_H_
+#define BALLOOND_AGENT_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.pb.h"
+
+namespace balloond {
+
+// The agent's settings after defaults, config file and flags.
+struct AgentSettings {
+  std::string connect_uri = "qemu:///system";
+  std::string listen = "unix:/run/balloond/balloond.sock";
+  std::string listen_ro = "unix:/run/balloond/balloond-ro.sock";
+  absl::Duration stats_period = absl::Seconds(2);
+  absl::Duration monitor_timeout = absl::Seconds(2);
+};
+
+// Parses the config file's text format; errors name the line and column.
+absl::StatusOr<balloon::v1::AgentConfig> ParseAgentConfig(absl::string_view text,
+                                                           absl::string_view file_name);
+absl::StatusOr<balloon::v1::AgentConfig> LoadAgentConfig(const std::string& path);
+
+// Applies the fields set in `config` over `settings`, checking each.
+absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSettings& settings);
+
+// "2s", "500ms", "1m"; a plain number is seconds. Must be positive.
+absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text);
+
+// "unix:/path" → "/path"; INVALID_ARGUMENT for anything else.
+absl::StatusOr<std::string> UnixSocketPath(absl::string_view address);
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_CONFIG_H_

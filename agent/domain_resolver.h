@@ -1,0 +1,25 @@
+#ifndef BALLOOND_AGENT_DOMAIN_RESOLVER_H_
+#define BALLOOND_AGENT_DOMAIN_RESOLVER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/hypervisor.h"
+#include "agent/snapshot_store.h"
+
+namespace balloond {
+
+// Turns a request's domain reference into the domain's latest snapshot, or the status a client
+// should see: INVALID_ARGUMENT (malformed), NOT_FOUND (libvirt knows no such domain),
+// FAILED_PRECONDITION (defined but not running), UNAVAILABLE (just started, or libvirt unreachable).
+absl::StatusOr<DomainSnapshot> ResolveDomain(const SnapshotStore& store, Hypervisor& hypervisor,
+                                             absl::string_view name_or_uuid);
+
+// The status for a domain that is no longer in the store: NOT_FOUND if libvirt forgot it (a
+// transient domain destroyed), FAILED_PRECONDITION if it is defined but stopped.
+absl::Status DomainGoneStatus(Hypervisor& hypervisor, const std::string& name_or_uuid);
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_DOMAIN_RESOLVER_H_

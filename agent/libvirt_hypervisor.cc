@@ -1,0 +1,303 @@
+#include "agent/libvirt_hypervisor.h"
+
+#include <libvirt/libvirt-qemu.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace balloond {
+namespace {
+
+constexpr absl::Duration kMinBackoff = absl::Milliseconds(250);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+
+// libvirt's error for the calling thread, as a status with the nearest gRPC-style code.
+absl::Status LastLibvirtError(absl::string_view what) {
+  const virError* err = virGetLastError();
+  std::string message = absl::StrCat(what, ": ", err && err->message ? err->message : "unknown libvirt error");
+  if (err == nullptr) return absl::UnknownError(message);
+  switch (err->code) {
+    case VIR_ERR_NO_DOMAIN:
+      return absl::NotFoundError(message);
+    case VIR_ERR_OPERATION_INVALID:
+      return absl::FailedPreconditionError(message);
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_INVALID_CONN:
+    case VIR_ERR_SYSTEM_ERROR:
+    case VIR_ERR_RPC:
+    case VIR_ERR_AUTH_FAILED:
+    case VIR_ERR_OPERATION_TIMEOUT:
+      return absl::UnavailableError(message);
+    case VIR_ERR_NO_SUPPORT:
+      return absl::UnimplementedError(message);
+    default:
+      return absl::UnknownError(message);
+  }
+}
+
+// libvirt prints every error to stderr unless told otherwise; errors reach users as statuses.
+void IgnoreLibvirtError(void*, virErrorPtr) {}
+
+// libvirt's events (lifecycle, connection close, keepalive) need its event loop running.
+void StartEventLoopOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    virSetErrorFunc(nullptr, IgnoreLibvirtError);
+    virEventRegisterDefaultImpl();
+    std::thread([] {
+      for (;;) virEventRunDefaultImpl();
+    }).detach();
+  });
+}
+
+DomainRunState ToRunState(unsigned char state) {
+  switch (state) {
+    case VIR_DOMAIN_RUNNING: return DomainRunState::kRunning;
+    case VIR_DOMAIN_PAUSED: return DomainRunState::kPaused;
+    case VIR_DOMAIN_SHUTDOWN: return DomainRunState::kShuttingDown;
+    default: return DomainRunState::kOther;
+  }
+}
+
+absl::StatusOr<DomainInfo> DescribeDomain(virDomainPtr dom) {
+  DomainInfo info;
+  info.name = virDomainGetName(dom);
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (virDomainGetUUIDString(dom, uuid) < 0) return LastLibvirtError("virDomainGetUUIDString");
+  info.uuid = uuid;
+  info.id = static_cast<int>(virDomainGetID(dom));
+  virDomainInfo vinfo;
+  if (virDomainGetInfo(dom, &vinfo) < 0) return LastLibvirtError("virDomainGetInfo");
+  info.state = ToRunState(vinfo.state);
+  info.active = vinfo.state != VIR_DOMAIN_SHUTOFF;
+  info.max_memory_bytes = static_cast<int64_t>(vinfo.maxMem) * 1024;
+  return info;
+}
+
+bool LooksLikeUuid(absl::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash != (s[i] == '-')) return false;
+    if (!dash && !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+struct DomainRef {
+  virDomainPtr ptr;
+  explicit DomainRef(virDomainPtr p) : ptr(p) {}
+  ~DomainRef() { if (ptr) virDomainFree(ptr); }
+  DomainRef(const DomainRef&) = delete;
+  DomainRef& operator=(const DomainRef&) = delete;
+};
+
+void CloseCallback(virConnectPtr, int, void* opaque) {
+  static_cast<LibvirtHypervisor*>(opaque)->OnConnectionClosed();
+}
+
+int LifecycleCallback(virConnectPtr, virDomainPtr, int, int, void* opaque) {
+  static_cast<LibvirtHypervisor*>(opaque)->OnDomainEvent();
+  return 0;
+}
+
+}  // namespace
+
+class LibvirtHypervisor::Connection {
+ public:
+  Connection(virConnectPtr conn, int lifecycle_callback)
+      : conn_(conn), lifecycle_callback_(lifecycle_callback) {}
+  ~Connection() {
+    if (lifecycle_callback_ >= 0) virConnectDomainEventDeregisterAny(conn_, lifecycle_callback_);
+    virConnectUnregisterCloseCallback(conn_, CloseCallback);
+    virConnectClose(conn_);
+  }
+  virConnectPtr get() const { return conn_; }
+  bool broken() const { return broken_.load(); }
+  void MarkBroken() { broken_.store(true); }
+
+ private:
+  virConnectPtr conn_;
+  int lifecycle_callback_;
+  std::atomic<bool> broken_{false};
+};
+
+struct LibvirtHypervisor::MonitorLane {
+  absl::Mutex mu;
+  bool busy ABSL_GUARDED_BY(mu) = false;
+  absl::Time busy_since ABSL_GUARDED_BY(mu);
+};
+
+LibvirtHypervisor::LibvirtHypervisor(std::string uri) : uri_(std::move(uri)), backoff_(kMinBackoff) {
+  StartEventLoopOnce();
+}
+
+LibvirtHypervisor::~LibvirtHypervisor() {
+  absl::MutexLock lock(&mu_);
+  connection_.reset();
+}
+
+void LibvirtHypervisor::SetChangeCallback(std::function<void()> on_change) {
+  absl::MutexLock lock(&mu_);
+  on_change_ = std::move(on_change);
+}
+
+void LibvirtHypervisor::OnConnectionClosed() {
+  std::function<void()> notify;
+  {
+    absl::MutexLock lock(&mu_);
+    if (connection_) connection_->MarkBroken();
+    notify = on_change_;
+  }
+  if (notify) notify();
+}
+
+void LibvirtHypervisor::OnDomainEvent() {
+  std::function<void()> notify;
+  {
+    absl::MutexLock lock(&mu_);
+    notify = on_change_;
+  }
+  if (notify) notify();
+}
+
+absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::Connect() {
+  absl::MutexLock lock(&mu_);
+  if (connection_ && !connection_->broken()) return connection_;
+  connection_.reset();
+  const absl::Time now = absl::Now();
+  if (now < next_connect_attempt_) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to libvirt at ", uri_, ": ",
+                                               last_connect_error_, " (retrying)"));
+  }
+  virConnectPtr conn = virConnectOpen(uri_.c_str());
+  if (conn == nullptr) {
+    last_connect_error_ = std::string(LastLibvirtError("virConnectOpen").message());
+    next_connect_attempt_ = now + backoff_;
+    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+    return absl::UnavailableError(absl::StrCat("cannot connect to libvirt at ", uri_, ": ",
+                                               last_connect_error_,
+                                               "; is libvirtd running?"));
+  }
+  backoff_ = kMinBackoff;
+  // Keepalive notices a libvirtd that died without closing the socket.
+  virConnectSetKeepAlive(conn, 5, 3);
+  virConnectRegisterCloseCallback(conn, CloseCallback, this, nullptr);
+  const int lifecycle = virConnectDomainEventRegisterAny(
+      conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(LifecycleCallback),
+      this, nullptr);
+  connection_ = std::make_shared<Connection>(conn, lifecycle);
+  return connection_;
+}
+
+absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListActiveDomains() {
+  auto conn = Connect();
+  if (!conn.ok()) return conn.status();
+  virDomainPtr* doms = nullptr;
+  const int n = virConnectListAllDomains((*conn)->get(), &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  if (n < 0) {
+    absl::Status status = LastLibvirtError("listing domains");
+    (*conn)->MarkBroken();
+    return absl::UnavailableError(status.message());
+  }
+  std::vector<DomainInfo> out;
+  out.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    DomainRef dom(doms[i]);
+    // A domain that stops between the listing and this call is simply not listed.
+    if (auto info = DescribeDomain(dom.ptr); info.ok() && info->active) out.push_back(*info);
+  }
+  free(doms);
+  return out;
+}
+
+absl::StatusOr<DomainInfo> LibvirtHypervisor::LookupDomain(absl::string_view name_or_uuid) {
+  auto conn = Connect();
+  if (!conn.ok()) return conn.status();
+  const std::string ref(name_or_uuid);
+  virDomainPtr dom = nullptr;
+  if (LooksLikeUuid(ref)) dom = virDomainLookupByUUIDString((*conn)->get(), ref.c_str());
+  if (dom == nullptr) dom = virDomainLookupByName((*conn)->get(), ref.c_str());
+  if (dom == nullptr) {
+    absl::Status status = LastLibvirtError("looking up domain");
+    if (status.code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(absl::StrCat("no domain named '", ref,
+                                              "' (see `virsh list --all` or `balloonctl list`)"));
+    }
+    return status;
+  }
+  DomainRef holder(dom);
+  return DescribeDomain(dom);
+}
+
+std::shared_ptr<LibvirtHypervisor::MonitorLane> LibvirtHypervisor::LaneFor(const std::string& uuid) {
+  absl::MutexLock lock(&mu_);
+  auto& lane = lanes_[uuid];
+  if (!lane) lane = std::make_shared<MonitorLane>();
+  return lane;
+}
+
+absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
+                                                      const std::string& command,
+                                                      absl::Time deadline) {
+  auto conn = Connect();
+  if (!conn.ok()) return conn.status();
+  virDomainPtr dom = virDomainLookupByUUIDString((*conn)->get(), uuid.c_str());
+  if (dom == nullptr) return LastLibvirtError("looking up domain");
+  auto domain = std::make_shared<DomainRef>(dom);
+
+  std::shared_ptr<MonitorLane> lane = LaneFor(uuid);
+  {
+    absl::MutexLock lock(&lane->mu);
+    auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lane->mu) { return !lane->busy; };
+    if (!lane->mu.AwaitWithDeadline(absl::Condition(&idle), deadline)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "an earlier QMP command has been pending for ",
+          absl::FormatDuration(absl::Trunc(absl::Now() - lane->busy_since, absl::Milliseconds(100))),
+          " without an answer"));
+    }
+    lane->busy = true;
+    lane->busy_since = absl::Now();
+  }
+
+  // libvirt's call cannot be cancelled, so it runs on its own thread: the caller leaves at its
+  // deadline and the lane stays busy until QEMU answers.
+  struct Outcome {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    absl::StatusOr<std::string> reply ABSL_GUARDED_BY(mu);
+  };
+  auto outcome = std::make_shared<Outcome>();
+  std::thread([domain, lane, outcome, command] {
+    char* reply = nullptr;
+    absl::StatusOr<std::string> result;
+    if (virDomainQemuMonitorCommand(domain->ptr, command.c_str(), &reply, 0) < 0) {
+      result = LastLibvirtError("QMP command");
+    } else {
+      result = std::string(reply);
+      free(reply);
+    }
+    {
+      absl::MutexLock lock(&outcome->mu);
+      outcome->reply = std::move(result);
+      outcome->done = true;
+    }
+    absl::MutexLock lock(&lane->mu);
+    lane->busy = false;
+  }).detach();
+
+  absl::MutexLock lock(&outcome->mu);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome->mu) { return outcome->done; };
+  if (!outcome->mu.AwaitWithDeadline(absl::Condition(&done), deadline)) {
+    return absl::DeadlineExceededError("QEMU did not answer the QMP command in time");
+  }
+  return outcome->reply;
+}
+
+}  // namespace balloond

@@ -1,0 +1,101 @@
+// balloond: the per-host memory agent. See README.md for the flags and the API.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "agent/agent_server.h"
+#include "agent/collector.h"
+#include "agent/config.h"
+#include "agent/libvirt_hypervisor.h"
+#include "agent/log.h"
+#include "agent/snapshot_store.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+int Fail(const absl::Status& status) {
+  balloond::Log(absl::StrCat("fatal: ", status.message()));
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"balloond: virtio-balloon memory agent for libvirt/QEMU hosts"};
+  std::string config_file, connect, listen, listen_ro, stats_period, monitor_timeout;
+  app.add_option("--config", config_file, "Config file (text-format balloon.v1.AgentConfig)");
+  app.add_option("--connect", connect, "libvirt URI (default qemu:///system)");
+  app.add_option("--listen", listen, "Read-write socket (default unix:/run/balloond/balloond.sock)");
+  app.add_option("--listen-ro", listen_ro, "Read-only socket (default unix:/run/balloond/balloond-ro.sock)");
+  app.add_option("--stats-period", stats_period, "Collection period and guest polling interval (default 2s)");
+  app.add_option("--monitor-timeout", monitor_timeout, "Deadline of the agent's own QMP calls (default 2s)");
+  app.set_version_flag("--version", BALLOOND_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+
+  balloond::AgentSettings settings;
+  if (!config_file.empty()) {
+    auto config = balloond::LoadAgentConfig(config_file);
+    if (!config.ok()) return Fail(config.status());
+    if (absl::Status s = balloond::ApplyAgentConfig(*config, settings); !s.ok()) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(config_file, ": ", s.message())));
+    }
+  }
+  if (!connect.empty()) settings.connect_uri = connect;
+  if (!listen.empty()) settings.listen = listen;
+  if (!listen_ro.empty()) settings.listen_ro = listen_ro;
+  for (auto [flag, text, target] :
+       {std::tuple{"--stats-period", &stats_period, &settings.stats_period},
+        std::tuple{"--monitor-timeout", &monitor_timeout, &settings.monitor_timeout}}) {
+    if (text->empty()) continue;
+    auto d = balloond::ParsePositiveDuration(*text);
+    if (!d.ok()) {
+      std::cerr << "balloond: " << flag << ": " << d.status().message() << "\n";
+      return kExitUsage;
+    }
+    *target = *d;
+  }
+
+  // Signals are taken by sigwait below, so every thread started from here on blocks them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  balloond::RealClock clock;
+  balloond::SnapshotStore store;
+  balloond::LibvirtHypervisor hypervisor(settings.connect_uri);
+  balloond::CollectorOptions collector_options;
+  collector_options.stats_period = settings.stats_period;
+  collector_options.monitor_timeout = settings.monitor_timeout;
+  balloond::Collector collector(hypervisor, store, clock, collector_options);
+  auto server = balloond::AgentServer::Start(settings, hypervisor, store, clock, collector);
+  if (!server.ok()) return Fail(server.status());
+  collector.SetReachabilityCallback([&server, &settings](bool reachable) {
+    (*server)->SetServing(reachable);
+    balloond::Log(reachable ? absl::StrCat("connected to libvirt at ", settings.connect_uri)
+                            : absl::StrCat("libvirt at ", settings.connect_uri,
+                                           " is unreachable; health is NOT_SERVING until it returns"));
+  });
+  collector.Start();
+  balloond::Log(absl::StrCat("serving on ", settings.listen, " (read-write) and ", settings.listen_ro,
+                             " (read-only), stats every ", absl::FormatDuration(settings.stats_period)));
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  balloond::Log(absl::StrCat("signal ", signal, ": shutting down"));
+  (*server)->Shutdown();
+  collector.Stop();
+  return 0;
+}

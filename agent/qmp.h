@@ -1,0 +1,54 @@
+#ifndef BALLOOND_AGENT_QMP_H_
+#define BALLOOND_AGENT_QMP_H_
+
+// QMP commands and replies as plain data over JSON text: no I/O here, so every function is tested
+// against replies recorded from real QEMU (tests/testdata/qemu-7.2).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace balloond {
+
+// QEMU sends an unavailable statistic as -1 in a uint64: 18446744073709551615.
+inline constexpr uint64_t kQemuStatUnavailable = UINT64_MAX;
+
+// One QMP command: {"execute": NAME, "arguments": ARGS}.
+std::string QmpCommand(absl::string_view execute, const nlohmann::json& arguments = nullptr);
+
+// The "return" member of a QMP reply, or the reply's error as a status: DeviceNotFound becomes
+// NOT_FOUND, DeviceNotActive FAILED_PRECONDITION, CommandNotFound UNIMPLEMENTED, anything else
+// INVALID_ARGUMENT; the message carries QEMU's description.
+absl::StatusOr<nlohmann::json> ParseQmpReturn(absl::string_view reply);
+
+struct QomPropertyInfo {
+  std::string name;
+  std::string type;
+};
+absl::StatusOr<std::vector<QomPropertyInfo>> ParseQomList(const nlohmann::json& ret);
+
+// QMP query-balloon: the guest's current memory in bytes ("actual").
+absl::StatusOr<int64_t> ParseQueryBalloon(const nlohmann::json& ret);
+
+struct GuestStats {
+  // By QEMU's name ("stat-free-memory"), only the statistics the guest reported.
+  std::map<std::string, int64_t> values;
+  // QEMU's "last-update": host wall-clock seconds of the guest's last report; 0 = never.
+  int64_t last_update_unix_seconds = 0;
+
+  std::optional<int64_t> Get(absl::string_view name) const;
+};
+// qom-get <balloon> guest-stats. Unavailable values (and values no int64 can hold) are dropped;
+// unknown names are kept.
+absl::StatusOr<GuestStats> ParseGuestStats(const nlohmann::json& ret);
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_QMP_H_

@@ -1,0 +1,62 @@
+#ifndef BALLOOND_AGENT_SNAPSHOT_STORE_H_
+#define BALLOOND_AGENT_SNAPSHOT_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/hypervisor.h"
+#include "agent/qmp.h"
+
+namespace balloond {
+
+enum class BalloonStatus { kDiscovering, kActive, kNoDevice, kMonitorError };
+
+// The latest known state of one running domain's balloon.
+struct DomainSnapshot {
+  DomainInfo info;
+  BalloonStatus balloon = BalloonStatus::kDiscovering;
+  std::string balloon_path;
+  // Why the balloon or its statistics are unavailable, and what to do; empty when all is well.
+  std::string problem;
+  std::optional<int64_t> actual_bytes;
+  std::optional<GuestStats> guest;
+  // The guest's reporting period in seconds (0: the guest does not report).
+  int64_t stats_period_seconds = 0;
+  absl::Time collect_time = absl::InfinitePast();
+  // Increases with every change of this domain's snapshot.
+  uint64_t generation = 0;
+};
+
+// The snapshot of every running domain, shared by the collector (writer) and the API (readers), so
+// that reads never wait on QEMU.
+class SnapshotStore {
+ public:
+  // Stores `snapshot`, giving it the next generation.
+  void Put(DomainSnapshot snapshot);
+  void Remove(const std::string& uuid);
+  std::vector<DomainSnapshot> List() const;
+  // By libvirt name or UUID (any case).
+  std::optional<DomainSnapshot> Find(absl::string_view name_or_uuid) const;
+  std::optional<DomainSnapshot> FindByUuid(const std::string& uuid) const;
+
+  // Waits until the domain's snapshot is newer than `generation` or the domain is removed (returns
+  // nullopt), or until `timeout` passes (returns the unchanged snapshot).
+  std::optional<DomainSnapshot> WaitForChange(const std::string& uuid, uint64_t generation,
+                                              absl::Duration timeout) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, DomainSnapshot> by_uuid_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_SNAPSHOT_STORE_H_

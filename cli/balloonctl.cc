@@ -1,0 +1,452 @@
+// balloonctl: the operator's command line for balloond. Exit codes: 0 ok, 1 the call failed,
+// 2 usage error.
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.grpc.pb.h"
+#include "cli/size.h"
+#include "cli/table.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace {
+
+namespace v1 = balloon::v1;
+using balloond::FormatBytes;
+using balloond::Table;
+using google::protobuf::util::TimeUtil;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr const char* kDefaultSocket = "/run/balloond/balloond.sock";
+constexpr const char* kDefaultReadOnlySocket = "/run/balloond/balloond-ro.sock";
+
+struct Options {
+  std::string socket;
+  std::string output = "table";
+  std::string timeout;
+};
+
+struct UsageError {
+  std::string message;
+};
+
+class Client {
+ public:
+  Client(const Options& options, bool needs_write) : options_(options) {
+    // Read commands default to the read-only socket, which any user may open; control commands
+    // need the read-write one.
+    socket_ = !options.socket.empty() ? options.socket
+              : needs_write           ? kDefaultSocket
+                                      : kDefaultReadOnlySocket;
+    auto channel = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    read_ = v1::BalloonReadService::NewStub(channel);
+    control_ = v1::BalloonControlService::NewStub(channel);
+    health_ = grpc::health::v1::Health::NewStub(channel);
+    timeout_ = absl::Seconds(10);
+    if (!options.timeout.empty() && !absl::ParseDuration(options.timeout, &timeout_)) {
+      throw UsageError{absl::StrCat("--timeout '", options.timeout, "' is not a duration; write e.g. 10s or 2m")};
+    }
+  }
+
+  // A context whose deadline is --timeout from now, or none (for watches).
+  std::unique_ptr<grpc::ClientContext> Context(bool with_deadline = true) const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (with_deadline) ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    return ctx;
+  }
+  absl::Duration timeout() const { return timeout_; }
+  bool timeout_given() const { return !options_.timeout.empty(); }
+
+  // Prints a failed call as "balloonctl: <what went wrong>" with a hint, and returns exit code 1.
+  int Fail(const grpc::Status& status) const {
+    std::string hint;
+    switch (status.error_code()) {
+      case grpc::StatusCode::UNAVAILABLE:
+        if (status.error_message().find("connect") != std::string::npos ||
+            status.error_message().find("No such file") != std::string::npos) {
+          hint = absl::StrCat("; is balloond running and listening on ", socket_,
+                              "? (systemctl status balloond, or --socket=PATH)");
+        }
+        if (status.error_message().find("ermission denied") != std::string::npos) {
+          hint = absl::StrCat("; you may not open ", socket_, ": run as root or a member of its group");
+        }
+        break;
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+        hint = "; raise --timeout, or check the domain's QEMU process";
+        break;
+      default:
+        break;
+    }
+    std::cerr << "balloonctl: " << status.error_message() << hint << " ["
+              << CodeName(status.error_code()) << "]\n";
+    return kExitFailed;
+  }
+
+  static std::string CodeName(grpc::StatusCode code) {
+    static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+                                   "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                                   "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                   "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+                                   "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+                                   "UNAUTHENTICATED"};
+    const int i = static_cast<int>(code);
+    return i >= 0 && i <= 16 ? kNames[i] : absl::StrCat("code ", i);
+  }
+
+  bool json() const { return options_.output == "json"; }
+
+  v1::BalloonReadService::Stub& read() { return *read_; }
+  v1::BalloonControlService::Stub& control() { return *control_; }
+  grpc::health::v1::Health::Stub& health() { return *health_; }
+
+ private:
+  const Options& options_;
+  std::string socket_;
+  absl::Duration timeout_;
+  std::unique_ptr<v1::BalloonReadService::Stub> read_;
+  std::unique_ptr<v1::BalloonControlService::Stub> control_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+};
+
+void PrintJson(const google::protobuf::Message& message) {
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out);
+  std::cout << out << std::endl;
+}
+
+std::string StateName(v1::DomainState state) {
+  switch (state) {
+    case v1::DOMAIN_STATE_RUNNING: return "running";
+    case v1::DOMAIN_STATE_PAUSED: return "paused";
+    case v1::DOMAIN_STATE_SHUTTING_DOWN: return "shutting-down";
+    default: return "other";
+  }
+}
+
+std::string BalloonName(v1::BalloonState state) {
+  switch (state) {
+    case v1::BALLOON_STATE_DISCOVERING: return "discovering";
+    case v1::BALLOON_STATE_ACTIVE: return "active";
+    case v1::BALLOON_STATE_NO_DEVICE: return "no-device";
+    case v1::BALLOON_STATE_MONITOR_ERROR: return "monitor-error";
+    default: return "unknown";
+  }
+}
+
+std::string OptionalBytes(bool has, int64_t value) { return has ? FormatBytes(value) : "-"; }
+
+std::string Age(const v1::MemoryStats& s) {
+  if (!s.has_last_update_time()) return "never";
+  const int64_t ms = TimeUtil::DurationToMilliseconds(s.stats_age());
+  return absl::FormatDuration(absl::Trunc(absl::Milliseconds(ms), absl::Seconds(1))) + " ago";
+}
+
+int List(Client& client) {
+  v1::ListDomainsResponse resp;
+  auto ctx = client.Context();
+  grpc::Status status = client.read().ListDomains(ctx.get(), {}, &resp);
+  if (!status.ok()) return client.Fail(status);
+  if (client.json()) {
+    PrintJson(resp);
+    return kExitOk;
+  }
+  Table table({"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "PROBLEM"});
+  for (const v1::Domain& d : resp.domains()) {
+    table.AddRow({d.name(), StateName(d.state()), BalloonName(d.balloon_state()),
+                  OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
+                  FormatBytes(d.max_memory_bytes()), d.problem().empty() ? "-" : d.problem()});
+  }
+  table.Print(std::cout);
+  return kExitOk;
+}
+
+void PrintStats(const v1::MemoryStats& s) {
+  const v1::GuestMemoryStats& g = s.guest();
+  const v1::Domain& d = s.domain();
+  Table t({});
+  t.AddRow({"domain", absl::StrCat(d.name(), " (", d.uuid(), ")")});
+  t.AddRow({"state", absl::StrCat(StateName(d.state()), ", balloon ", BalloonName(d.balloon_state()))});
+  t.AddRow({"balloon", absl::StrCat(OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
+                                    " of ", FormatBytes(d.max_memory_bytes()), " max")});
+  t.AddRow({"total memory", OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes())});
+  t.AddRow({"available", OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes())});
+  t.AddRow({"free", OptionalBytes(g.has_free_memory_bytes(), g.free_memory_bytes())});
+  t.AddRow({"disk caches", OptionalBytes(g.has_disk_caches_bytes(), g.disk_caches_bytes())});
+  t.AddRow({"swap in/out", absl::StrCat(OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()), " / ",
+                                        OptionalBytes(g.has_swap_out_bytes(), g.swap_out_bytes()))});
+  t.AddRow({"faults major/minor",
+            absl::StrCat(g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", " / ",
+                         g.has_minor_faults() ? absl::StrCat(g.minor_faults()) : "-")});
+  for (const auto& [name, value] : g.other()) t.AddRow({name, absl::StrCat(value)});
+  t.AddRow({"last update", absl::StrCat(Age(s), ", guest reports every ",
+                                        s.stats_period().seconds(), "s")});
+  if (!d.problem().empty()) t.AddRow({"problem", d.problem()});
+  t.Print(std::cout);
+}
+
+int Stats(Client& client, const std::string& domain, bool watch) {
+  if (!watch) {
+    v1::GetMemoryStatsRequest req;
+    req.set_domain(domain);
+    v1::MemoryStats resp;
+    auto ctx = client.Context();
+    grpc::Status status = client.read().GetMemoryStats(ctx.get(), req, &resp);
+    if (!status.ok()) return client.Fail(status);
+    client.json() ? PrintJson(resp) : PrintStats(resp);
+    return kExitOk;
+  }
+  v1::WatchMemoryStatsRequest req;
+  req.set_domain(domain);
+  auto ctx = client.Context(/*with_deadline=*/client.timeout_given());
+  auto reader = client.read().WatchMemoryStats(ctx.get(), req);
+  v1::MemoryStats s;
+  const std::vector<size_t> widths = {8, 9, 9, 9, 9, 9, 9, 6, 8};
+  if (!client.json()) {
+    std::cout << balloond::FormatRow({"TIME", "ACTUAL", "TOTAL", "AVAILABLE", "FREE", "CACHES",
+                                      "SWAP-IN", "MAJFLT", "AGE"}, widths) << "\n";
+  }
+  while (reader->Read(&s)) {
+    if (client.json()) {
+      PrintJson(s);
+      continue;
+    }
+    const v1::GuestMemoryStats& g = s.guest();
+    std::cout << balloond::FormatRow({absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone()),
+                OptionalBytes(s.domain().has_balloon_actual_bytes(), s.domain().balloon_actual_bytes()),
+                OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes()),
+                OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes()),
+                OptionalBytes(g.has_free_memory_bytes(), g.free_memory_bytes()),
+                OptionalBytes(g.has_disk_caches_bytes(), g.disk_caches_bytes()),
+                OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()),
+                g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", Age(s)}, widths)
+              << std::endl;
+  }
+  grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && client.timeout_given()) {
+    return kExitOk;  // watched for as long as asked
+  }
+  return client.Fail(status);
+}
+
+// Waits until the balloon reaches `target` (within 1 MiB: QEMU counts whole pages).
+int WaitForBalloon(Client& client, const std::string& domain, int64_t target) {
+  v1::WatchMemoryStatsRequest req;
+  req.set_domain(domain);
+  const absl::Duration wait = client.timeout_given() ? client.timeout() : absl::Seconds(60);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + wait));
+  auto reader = client.read().WatchMemoryStats(&ctx, req);
+  v1::MemoryStats s;
+  int64_t last = -1;
+  while (reader->Read(&s)) {
+    if (!s.domain().has_balloon_actual_bytes()) continue;
+    last = s.domain().balloon_actual_bytes();
+    if (std::llabs(last - target) <= 1024 * 1024) {
+      ctx.TryCancel();
+      if (!client.json()) std::cout << domain << ": balloon reached " << FormatBytes(last) << "\n";
+      return kExitOk;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    std::cerr << "balloonctl: the balloon of " << domain << " is at "
+              << (last < 0 ? "an unknown size" : FormatBytes(last)) << ", not "
+              << FormatBytes(target) << ", after " << absl::FormatDuration(wait)
+              << "; the guest may be unable to give up that much memory, or raise --timeout\n";
+    return kExitFailed;
+  }
+  return client.Fail(status);
+}
+
+int Set(Client& client, const std::string& domain, const std::string& size_text, bool wait,
+        bool dry_run) {
+  auto size = balloond::ParseMemorySize(size_text);
+  if (!size.ok()) throw UsageError{std::string(size.status().message())};
+  v1::SetBalloonTargetRequest req;
+  req.set_domain(domain);
+  req.set_target_bytes(*size);
+  req.set_validate_only(dry_run);
+  v1::SetBalloonTargetResponse resp;
+  auto ctx = client.Context();
+  grpc::Status status = client.control().SetBalloonTarget(ctx.get(), req, &resp);
+  if (!status.ok()) return client.Fail(status);
+  if (client.json()) {
+    PrintJson(resp);
+  } else {
+    const std::string was = resp.has_previous_actual_bytes()
+                                ? absl::StrCat(" (now ", FormatBytes(resp.previous_actual_bytes()), ")")
+                                : "";
+    std::cout << resp.domain().name() << ": "
+              << (dry_run ? "would set balloon target to " : "balloon target set to ")
+              << FormatBytes(resp.target_bytes()) << was
+              << (dry_run ? "; dry run, nothing sent to QEMU" : "") << "\n";
+  }
+  if (wait && !dry_run) return WaitForBalloon(client, resp.domain().name(), *size);
+  return kExitOk;
+}
+
+int QomList(Client& client, const std::string& domain, const std::string& path) {
+  v1::ListQomPropertiesRequest req;
+  req.set_domain(domain);
+  req.set_path(path);
+  v1::ListQomPropertiesResponse resp;
+  auto ctx = client.Context();
+  grpc::Status status = client.read().ListQomProperties(ctx.get(), req, &resp);
+  if (!status.ok()) return client.Fail(status);
+  if (client.json()) {
+    PrintJson(resp);
+    return kExitOk;
+  }
+  Table table({"NAME", "TYPE"});
+  for (const auto& p : resp.properties()) table.AddRow({p.name(), p.type()});
+  table.Print(std::cout);
+  return kExitOk;
+}
+
+int QomGet(Client& client, const std::string& domain, const std::string& path,
+           const std::string& property) {
+  v1::GetQomPropertyRequest req;
+  req.set_domain(domain);
+  req.set_path(path);
+  req.set_property(property);
+  v1::GetQomPropertyResponse resp;
+  auto ctx = client.Context();
+  grpc::Status status = client.read().GetQomProperty(ctx.get(), req, &resp);
+  if (!status.ok()) return client.Fail(status);
+  if (client.json()) {
+    PrintJson(resp);
+    return kExitOk;
+  }
+  // The value alone, as JSON: what a shell script wants from `qom get`.
+  std::string value;
+  google::protobuf::util::JsonPrintOptions pretty;
+  pretty.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(resp.value(), &value, pretty);
+  std::cout << value << (value.empty() || value.back() != '\n' ? "\n" : "");
+  return kExitOk;
+}
+
+int Host(Client& client) {
+  v1::HostStats resp;
+  auto ctx = client.Context();
+  grpc::Status status = client.read().GetHostStats(ctx.get(), {}, &resp);
+  if (!status.ok()) return client.Fail(status);
+  if (client.json()) {
+    PrintJson(resp);
+    return kExitOk;
+  }
+  Table t({});
+  t.AddRow({"total memory", FormatBytes(resp.mem_total_bytes())});
+  t.AddRow({"available", FormatBytes(resp.mem_available_bytes())});
+  t.AddRow({"free", FormatBytes(resp.mem_free_bytes())});
+  t.AddRow({"cached", FormatBytes(resp.cached_bytes())});
+  t.AddRow({"swap free/total", absl::StrCat(FormatBytes(resp.swap_free_bytes()), " / ",
+                                            FormatBytes(resp.swap_total_bytes()))});
+  if (resp.has_pressure()) {
+    auto line = [](const v1::PressureLine& p) {
+      return absl::StrFormat("avg10=%.2f%% avg60=%.2f%% avg300=%.2f%%", p.avg10(), p.avg60(), p.avg300());
+    };
+    t.AddRow({"pressure some", line(resp.pressure().some())});
+    t.AddRow({"pressure full", line(resp.pressure().full())});
+  } else {
+    t.AddRow({"pressure", "- (the kernel has no /proc/pressure/memory)"});
+  }
+  t.Print(std::cout);
+  return kExitOk;
+}
+
+int Health(Client& client) {
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  auto ctx = client.Context();
+  grpc::Status status = client.health().Check(ctx.get(), req, &resp);
+  if (!status.ok()) return client.Fail(status);
+  const bool serving = resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  if (client.json()) {
+    PrintJson(resp);
+  } else {
+    std::cout << (serving ? "SERVING" : "NOT_SERVING: balloond cannot reach libvirt; see its log")
+              << "\n";
+  }
+  return serving ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"balloonctl: query and steer balloond, the virtio-balloon memory agent"};
+  app.require_subcommand(1);
+  Options options;
+  app.add_option("--socket", options.socket,
+                 absl::StrCat("balloond's socket (default ", kDefaultReadOnlySocket,
+                              " for reading, ", kDefaultSocket, " for set)"));
+  app.add_option("-o,--output", options.output, "Output format")
+      ->check(CLI::IsMember({"table", "json"}));
+  app.add_option("--timeout", options.timeout, "Deadline of each call, e.g. 10s (default 10s)");
+
+  std::string domain, size, path, property;
+  bool watch = false, wait = false, dry_run = false;
+  auto* list = app.add_subcommand("list", "List running domains and their balloons");
+  auto* stats = app.add_subcommand("stats", "Show a domain's memory statistics");
+  stats->add_option("DOMAIN", domain, "libvirt name or UUID")->required();
+  stats->add_flag("--watch", watch, "Print new statistics as they arrive");
+  auto* set = app.add_subcommand("set", "Set a domain's balloon target");
+  set->add_option("DOMAIN", domain, "libvirt name or UUID")->required();
+  set->add_option("SIZE", size, "Memory to leave the guest: 512M, 2GiB, or a plain number in KiB")
+      ->required();
+  set->add_flag("--wait", wait, "Wait until the balloon reaches the target (up to --timeout, default 60s)");
+  set->add_flag("--dry-run", dry_run, "Check the request and show what would be done");
+  auto* qom = app.add_subcommand("qom", "Read-only QOM queries");
+  qom->require_subcommand(1);
+  auto* qom_ls = qom->add_subcommand("ls", "List a QOM object's properties (qom-list)");
+  qom_ls->add_option("DOMAIN", domain)->required();
+  qom_ls->add_option("PATH", path, "e.g. /machine/peripheral")->required();
+  auto* qom_get = qom->add_subcommand("get", "Read one QOM property (qom-get)");
+  qom_get->add_option("DOMAIN", domain)->required();
+  qom_get->add_option("PATH", path)->required();
+  qom_get->add_option("PROPERTY", property)->required();
+  auto* host = app.add_subcommand("host", "Show the host's memory and memory pressure");
+  auto* health = app.add_subcommand("health", "Ask balloond whether it is serving");
+  auto* version = app.add_subcommand("version", "Print balloonctl's version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    if (*version) {
+      std::cout << "balloonctl " << BALLOOND_VERSION << "\n";
+      return kExitOk;
+    }
+    Client client(options, /*needs_write=*/set->parsed());
+    if (*list) return List(client);
+    if (*stats) return Stats(client, domain, watch);
+    if (*set) return Set(client, domain, size, wait, dry_run);
+    if (*qom_ls) return QomList(client, domain, path);
+    if (*qom_get) return QomGet(client, domain, path, property);
+    if (*host) return Host(client);
+    if (*health) return Health(client);
+  } catch (const UsageError& e) {
+    std::cerr << "balloonctl: " << e.message << "\n";
+    return kExitUsage;
+  }
+  return kExitUsage;
+}
