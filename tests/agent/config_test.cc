@@ -1,0 +1,63 @@
+#include "agent/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace balloond {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(AgentConfigTest, AppliesTheFileOverTheDefaults) {
+  auto config = ParseAgentConfig(R"(
+    connect_uri: "qemu:///session"
+    listen: "unix:/tmp/b/rw.sock"
+    stats_period { seconds: 5 }
+  )", "balloond.textproto");
+  ASSERT_TRUE(config.ok()) << config.status();
+  AgentSettings settings;
+  ASSERT_TRUE(ApplyAgentConfig(*config, settings).ok());
+  EXPECT_EQ(settings.connect_uri, "qemu:///session");
+  EXPECT_EQ(settings.listen, "unix:/tmp/b/rw.sock");
+  EXPECT_EQ(settings.listen_ro, "unix:/run/balloond/balloond-ro.sock");
+  EXPECT_EQ(settings.stats_period, absl::Seconds(5));
+}
+
+TEST(AgentConfigTest, AParseErrorNamesFileAndLine) {
+  auto config = ParseAgentConfig("connect_uri: \"qemu:///system\"\nstats_perod { seconds: 5 }\n",
+                                 "/etc/balloond/balloond.textproto");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("/etc/balloond/balloond.textproto:2:"));
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("stats_perod"));
+}
+
+TEST(AgentConfigTest, RefusesBadValuesAndChangesNothing) {
+  AgentSettings settings;
+  balloon::v1::AgentConfig config;
+  config.set_listen("tcp:0.0.0.0:1");
+  EXPECT_EQ(ApplyAgentConfig(config, settings).code(), absl::StatusCode::kInvalidArgument);
+  config.Clear();
+  config.mutable_stats_period()->set_seconds(-1);
+  EXPECT_EQ(ApplyAgentConfig(config, settings).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(settings.stats_period, absl::Seconds(2));
+}
+
+TEST(ParsePositiveDurationTest, TakesGoStyleDurationsAndPlainSeconds) {
+  EXPECT_EQ(ParsePositiveDuration("2s").value(), absl::Seconds(2));
+  EXPECT_EQ(ParsePositiveDuration("500ms").value(), absl::Milliseconds(500));
+  EXPECT_EQ(ParsePositiveDuration("3").value(), absl::Seconds(3));
+  EXPECT_FALSE(ParsePositiveDuration("0s").ok());
+  EXPECT_FALSE(ParsePositiveDuration("-2s").ok());
+  EXPECT_FALSE(ParsePositiveDuration("soon").ok());
+  EXPECT_FALSE(ParsePositiveDuration("inf").ok());
+}
+
+TEST(UnixSocketPathTest, NeedsUnixAndAnAbsolutePath) {
+  EXPECT_EQ(UnixSocketPath("unix:/run/balloond/balloond.sock").value(), "/run/balloond/balloond.sock");
+  EXPECT_FALSE(UnixSocketPath("/run/balloond/balloond.sock").ok());
+  EXPECT_FALSE(UnixSocketPath("unix:relative.sock").ok());
+}
+
+}  // namespace
+}  // namespace balloond
