@@ -44,7 +44,7 @@ int64_t Collector::guest_stats_period_seconds() const {
 
 bool Collector::libvirt_reachable() const {
   absl::MutexLock lock(&mu_);
-  return reachable_;
+  return reachable_.value_or(false);
 }
 
 void Collector::SetReachabilityCallback(std::function<void(bool)> callback) {

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -77,7 +78,8 @@ class Collector {
 
   mutable absl::Mutex mu_;
   std::map<std::string, Tracked> tracked_ ABSL_GUARDED_BY(mu_);
-  bool reachable_ ABSL_GUARDED_BY(mu_) = false;
+  // Unknown until the first attempt, so that the first outcome is always reported.
+  std::optional<bool> reachable_ ABSL_GUARDED_BY(mu_);
   bool refresh_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(bool)> on_reachability_ ABSL_GUARDED_BY(mu_);

@@ -1,7 +1,6 @@
 // balloonctl: the operator's command line for balloond. Exit codes: 0 ok, 1 the call failed,
 // 2 usage error.
 #include <google/protobuf/util/json_util.h>
-#include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdlib>
@@ -28,7 +27,6 @@ namespace {
 namespace v1 = balloon::v1;
 using balloond::FormatBytes;
 using balloond::Table;
-using google::protobuf::util::TimeUtil;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
@@ -153,8 +151,7 @@ std::string OptionalBytes(bool has, int64_t value) { return has ? FormatBytes(va
 
 std::string Age(const v1::MemoryStats& s) {
   if (!s.has_last_update_time()) return "never";
-  const int64_t ms = TimeUtil::DurationToMilliseconds(s.stats_age());
-  return absl::FormatDuration(absl::Trunc(absl::Milliseconds(ms), absl::Seconds(1))) + " ago";
+  return absl::StrCat(s.stats_age().seconds(), "s ago");
 }
 
 int List(Client& client) {

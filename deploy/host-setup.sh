@@ -1,0 +1,71 @@
+# Shared by deploy/quickstart.sh and tests/run.sh (sourced, not run): sets up a Debian 12 host for
+# balloond: packages, virtlogd + libvirtd, the build, the demo/test guest image.
+
+BALLOOND_ROOT=${BALLOOND_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BALLOOND_BUILD=${BALLOOND_BUILD:-$BALLOOND_ROOT/build}
+
+# Build tools and libraries, libvirt with QEMU, and what the test guest is made of.
+BALLOOND_PACKAGES=(
+  cmake g++ make pkg-config
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
+  libvirt-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
+  qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
+  busybox-static cpio gzip
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+  [[ $(id -u) == 0 ]] || die "run this as root (it installs packages and starts libvirtd)"
+}
+
+install_packages() {
+  local missing=()
+  for p in "${BALLOOND_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  # build-guest.sh resolves the cloud kernel through apt's lists, which a fresh machine lacks.
+  if [[ ${#missing[@]} -gt 0 ]] || ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
+    say "installing packages: ${missing[*]:-(lists only)}"
+    apt-get update -q
+  fi
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    # libvirt-daemon-system asks about an existing qemu.conf; a half-configured install leaves no
+    # libvirt-qemu user and libvirtd then refuses to start.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confnew "${missing[@]}"
+  fi
+}
+
+libvirt_answers() { virsh -c qemu:///system version >/dev/null 2>&1; }
+
+start_libvirt() {
+  libvirt_answers && return 0
+  say "starting virtlogd and libvirtd"
+  if [[ -d /run/systemd/system ]]; then
+    systemctl start virtlogd.socket libvirtd.service
+  else
+    # Containers and CI machines have no systemd: run the daemons directly.
+    pgrep -x virtlogd >/dev/null || /usr/sbin/virtlogd -d
+    pgrep -x libvirtd >/dev/null || /usr/sbin/libvirtd -d
+  fi
+  for _ in $(seq 1 100); do
+    libvirt_answers && return 0
+    sleep 0.2
+  done
+  die "libvirtd did not answer on qemu:///system; see /var/log/libvirt/libvirtd.log"
+}
+
+# build_project [TARGET...]: configures and builds into $BALLOOND_BUILD (everything by default).
+build_project() {
+  say "building balloond"
+  cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  local targets=()
+  for t in "$@"; do targets+=(--target "$t"); done
+  cmake --build "$BALLOOND_BUILD" -j"$(nproc)" "${targets[@]}"
+}
+
+build_guest() {
+  say "building the guest image (Debian cloud kernel + busybox initramfs)"
+  "$BALLOOND_ROOT/tests/guest/build-guest.sh"
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# balloond in one command on a fresh Debian 12 machine (as root): installs packages, builds, starts
+# virtlogd/libvirtd if needed, boots two small demo guests, starts balloond, and shows what it sees.
+#   deploy/quickstart.sh          set up and run the demo (balloond keeps running)
+#   deploy/quickstart.sh --stop   stop balloond and destroy the demo guests
+set -euo pipefail
+source "$(cd "$(dirname "$0")/.." && pwd)/deploy/host-setup.sh"
+
+STATE=/run/balloond-quickstart
+DEMO_GUESTS=(balloond-demo-1:512 balloond-demo-2:768)
+IMAGES=/var/lib/libvirt/images/balloond
+CTL="$BALLOOND_BUILD/cli/balloonctl"
+
+stop_demo() {
+  if [[ -f $STATE/balloond.pid ]]; then
+    kill "$(cat "$STATE/balloond.pid")" 2>/dev/null || true
+    rm -f "$STATE/balloond.pid"
+    say "stopped balloond"
+  fi
+  for g in "${DEMO_GUESTS[@]}"; do
+    virsh -q -c qemu:///system destroy "${g%%:*}" >/dev/null 2>&1 && say "destroyed ${g%%:*}" || true
+  done
+}
+
+demo_xml() {  # NAME MEMORY_MIB
+  cat <<XML
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>$2</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$IMAGES/vmlinuz</kernel><initrd>$IMAGES/initrd.gz</initrd>
+    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>
+  <on_reboot>destroy</on_reboot>
+  <devices>
+    <serial type='pty'/><console type='pty'/>
+    <memballoon model='virtio'/>
+  </devices>
+</domain>
+XML
+}
+
+if [[ ${1:-} == --stop ]]; then
+  stop_demo
+  exit 0
+fi
+[[ $# == 0 ]] || die "usage: $0 [--stop]"
+
+require_root
+install_packages
+start_libvirt
+build_guest
+build_project balloond balloonctl
+stop_demo >/dev/null
+
+mkdir -p "$STATE"
+for g in "${DEMO_GUESTS[@]}"; do
+  name=${g%%:*} mib=${g##*:}
+  demo_xml "$name" "$mib" >"$STATE/$name.xml"
+  virsh -q -c qemu:///system create "$STATE/$name.xml" >/dev/null
+  say "booted $name ($mib MiB, TCG; its console: virsh console $name)"
+done
+
+say "starting balloond (log: $STATE/balloond.log)"
+nohup "$BALLOOND_BUILD/agent/balloond" >"$STATE/balloond.log" 2>&1 &
+echo $! >"$STATE/balloond.pid"
+for _ in $(seq 1 50); do
+  "$CTL" health >/dev/null 2>&1 && break
+  sleep 0.2
+done
+"$CTL" health >/dev/null || die "balloond is not serving; see $STATE/balloond.log"
+
+# Give the guests a moment to load virtio_balloon and report their first statistics.
+sleep 4
+say "balloonctl list"
+"$CTL" list
+say "balloonctl stats balloond-demo-2"
+"$CTL" stats balloond-demo-2
+say "balloonctl set balloond-demo-2 512M --wait"
+"$CTL" set balloond-demo-2 512M --wait
+say "balloonctl stats balloond-demo-2 --watch (6 s)"
+"$CTL" --timeout=6s stats balloond-demo-2 --watch || true
+
+cat <<TXT
+
+balloond is running (pid $(cat "$STATE/balloond.pid")) on /run/balloond/balloond.sock and
+/run/balloond/balloond-ro.sock. Try:
+  $CTL list
+  $CTL stats balloond-demo-1 --watch
+  $CTL set balloond-demo-1 384M --wait
+  $CTL qom ls balloond-demo-1 /machine/peripheral
+  virsh console balloond-demo-1      # then type: alloc 200   (MiB; "free" releases it, Ctrl-] leaves)
+Stop everything with: $0 --stop
+TXT

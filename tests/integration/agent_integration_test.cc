@@ -1,0 +1,336 @@
+// balloond against a real libvirtd and real QEMU guests: what an operator or orchestrator sees.
+#include <signal.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "tests/integration/testbed.h"
+
+namespace balloond::testing {
+namespace {
+
+namespace v1 = balloon::v1;
+using ::testing::HasSubstr;
+
+constexpr int64_t kMiB = 1024 * 1024;
+
+// Shared by the tests of one process: a booted guest whose XML has no stats period (so the agent
+// must switch polling on), a paused domain without a balloon device, and one agent.
+class AgentIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    DestroyLeftoverGuests();
+    guest_ = new Guest(BootedGuest("main"));
+    no_balloon_ = new Guest(PausedGuest("nob", /*balloon=*/false));
+    agent_ = new Agent();
+    ASSERT_TRUE(agent_->WaitServing()) << agent_->Log();
+  }
+  static void TearDownTestSuite() {
+    delete agent_;
+    delete guest_;
+    delete no_balloon_;
+  }
+
+  static absl::StatusOr<v1::MemoryStats> Stats(const std::string& domain) {
+    v1::GetMemoryStatsRequest req;
+    req.set_domain(domain);
+    v1::MemoryStats resp;
+    grpc::Status s = agent_->read().GetMemoryStats(Deadline().get(), req, &resp);
+    if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    return resp;
+  }
+
+  // Waits until the guest has reported statistics through the agent.
+  static v1::MemoryStats WaitForGuestStats(const std::string& domain) {
+    v1::MemoryStats last;
+    WaitFor([&] {
+      auto s = Stats(domain);
+      if (s.ok()) last = *s;
+      return s.ok() && s->has_last_update_time() && s->guest().has_total_memory_bytes();
+    }, absl::Seconds(30));
+    return last;
+  }
+
+  static Guest* guest_;
+  static Guest* no_balloon_;
+  static Agent* agent_;
+};
+
+Guest* AgentIntegrationTest::guest_ = nullptr;
+Guest* AgentIntegrationTest::no_balloon_ = nullptr;
+Agent* AgentIntegrationTest::agent_ = nullptr;
+
+std::map<std::string, int64_t> DomMemStat(const std::string& domain) {
+  std::map<std::string, int64_t> out;
+  for (absl::string_view line : absl::StrSplit(Virsh({"dommemstat", domain}).out, '\n')) {
+    std::vector<std::string> kv = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    int64_t v = 0;
+    if (kv.size() == 2 && absl::SimpleAtoi(kv[1], &v)) out[kv[0]] = v;
+  }
+  return out;
+}
+
+TEST_F(AgentIntegrationTest, StatsAgreeWithVirshDommemstat) {
+  v1::MemoryStats stats = WaitForGuestStats(guest_->name());
+  ASSERT_TRUE(stats.has_last_update_time()) << "the guest never reported; agent log:\n" << agent_->Log();
+  // libvirt asks QEMU at its own moment: compare two reads of the same guest report.
+  std::map<std::string, int64_t> virsh;
+  ASSERT_TRUE(WaitFor([&] {
+    stats = *Stats(guest_->name());
+    virsh = DomMemStat(guest_->name());
+    return virsh["last_update"] == stats.last_update_time().seconds();
+  }, absl::Seconds(20)));
+  const v1::GuestMemoryStats& g = stats.guest();
+  EXPECT_EQ(stats.domain().balloon_actual_bytes(), virsh["actual"] * 1024);
+  EXPECT_EQ(g.total_memory_bytes(), virsh["available"] * 1024);  // libvirt calls MemTotal "available"
+  EXPECT_EQ(g.available_memory_bytes(), virsh["usable"] * 1024);
+  EXPECT_EQ(g.free_memory_bytes(), virsh["unused"] * 1024);
+  EXPECT_EQ(g.disk_caches_bytes(), virsh["disk_caches"] * 1024);
+  EXPECT_EQ(g.major_faults(), virsh["major_fault"]);
+  EXPECT_EQ(g.minor_faults(), virsh["minor_fault"]);
+  EXPECT_EQ(g.swap_in_bytes(), virsh["swap_in"] * 1024);
+  EXPECT_EQ(stats.domain().max_memory_bytes(), 512 * kMiB);
+  EXPECT_EQ(stats.domain().balloon_qom_path(), "/machine/peripheral/balloon0");
+  // The XML had no stats period: the agent switched polling on (1 s, its --stats-period).
+  EXPECT_EQ(stats.stats_period().seconds(), 1);
+  EXPECT_LT(stats.stats_age().seconds(), 5);
+}
+
+TEST_F(AgentIntegrationTest, BalloonctlSetShrinksTheGuest) {
+  WaitForGuestStats(guest_->name());
+  CommandResult r = agent_->Ctl({"set", guest_->name(), "320M", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("balloon target set to 320 MiB"));
+  EXPECT_THAT(r.out, HasSubstr("balloon reached 320 MiB"));
+  // Inside the guest, MemTotal shrank below the target (the kernel keeps some for itself).
+  EXPECT_TRUE(WaitFor([&] { return guest_->MemTotalKiB() <= 320 * 1024; }, absl::Seconds(15)))
+      << "guest MemTotal " << guest_->MemTotalKiB() << " KiB";
+  EXPECT_GT(guest_->MemTotalKiB(), 250 * 1024);
+  // libvirt saw it too.
+  EXPECT_TRUE(WaitFor([&] { return guest_->UsedMemoryKiB() == 320 * 1024; }, absl::Seconds(10)))
+      << guest_->UsedMemoryKiB();
+  // And the agent reports it.
+  EXPECT_TRUE(WaitFor([&] {
+    auto s = Stats(guest_->name());
+    return s.ok() && s->domain().balloon_actual_bytes() == 320 * kMiB &&
+           s->guest().total_memory_bytes() <= 320 * kMiB;
+  }, absl::Seconds(10)));
+
+  r = agent_->Ctl({"set", guest_->name(), "524288", "--wait"});  // a plain number is KiB
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("balloon target set to 512 MiB"));
+  EXPECT_TRUE(WaitFor([&] { return guest_->UsedMemoryKiB() == 512 * 1024; }, absl::Seconds(10)));
+}
+
+TEST_F(AgentIntegrationTest, DryRunAndBadTargetsChangeNothing) {
+  const int64_t before = guest_->UsedMemoryKiB();
+  CommandResult r = agent_->Ctl({"set", guest_->name(), "256M", "--dry-run"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("would set balloon target to 256 MiB"));
+
+  r = agent_->Ctl({"set", guest_->name(), "4G"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("above the maximum memory"));
+  EXPECT_THAT(r.err, HasSubstr("FAILED_PRECONDITION"));
+
+  r = agent_->Ctl({"set", guest_->name(), "0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT"));
+
+  r = agent_->Ctl({"set", guest_->name(), "1.5G"});
+  EXPECT_EQ(r.exit_code, 2) << "a malformed size is a usage error";
+  EXPECT_THAT(r.err, HasSubstr("whole numbers"));
+
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(guest_->UsedMemoryKiB(), before);
+}
+
+TEST_F(AgentIntegrationTest, TheReadOnlySocketRefusesSetBalloonTarget) {
+  const int64_t before = guest_->UsedMemoryKiB();
+  v1::SetBalloonTargetRequest req;
+  req.set_domain(guest_->name());
+  req.set_target_bytes(256 * kMiB);
+  v1::SetBalloonTargetResponse resp;
+  grpc::Status s = agent_->control_on_read_only_socket().SetBalloonTarget(Deadline().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("read-only"));
+
+  CommandResult r = ::balloond::testing::Run({BALLOONCTL_BIN, "--socket=" + agent_->ro_socket(), "set", guest_->name(), "256M"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
+
+  // Reading works on it.
+  v1::ListDomainsResponse list;
+  EXPECT_TRUE(agent_->read_only().ListDomains(Deadline().get(), {}, &list).ok());
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_EQ(guest_->UsedMemoryKiB(), before);
+}
+
+TEST_F(AgentIntegrationTest, AnUnknownDomainIsNotFound) {
+  auto s = Stats("no-such-domain");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
+  CommandResult r = agent_->Ctl({"stats", "no-such-domain"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no domain named 'no-such-domain'"));
+  EXPECT_THAT(r.err, HasSubstr("NOT_FOUND"));
+}
+
+TEST_F(AgentIntegrationTest, AGuestWithoutBalloonIsFailedPrecondition) {
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = Stats(no_balloon_->name());
+    return s.ok() && s->domain().balloon_state() == v1::BALLOON_STATE_NO_DEVICE;
+  }, absl::Seconds(15)));
+  v1::SetBalloonTargetRequest req;
+  req.set_domain(no_balloon_->name());
+  req.set_target_bytes(64 * kMiB);
+  v1::SetBalloonTargetResponse resp;
+  grpc::Status s = agent_->control().SetBalloonTarget(Deadline().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("<memballoon model='virtio'/>"));
+
+  CommandResult r = agent_->Ctl({"list"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("no-device"));
+}
+
+TEST_F(AgentIntegrationTest, ANewDomainAppearsWithoutRestartingTheAgent) {
+  const absl::Time start = absl::Now();
+  Guest late(PausedGuest("late"));
+  const absl::Time created = absl::Now();
+  ASSERT_TRUE(WaitFor([&] { return agent_->Ctl({"list"}).out.find(late.name()) != std::string::npos; },
+                      absl::Seconds(10)))
+      << agent_->Ctl({"list"}).out;
+  std::cout << "new domain listed " << absl::FormatDuration(absl::Now() - created)
+            << " after virsh create returned (create took " << absl::FormatDuration(created - start)
+            << ")\n";
+  late.Destroy();
+  ASSERT_TRUE(WaitFor([&] { return agent_->Ctl({"list"}).out.find(late.name()) == std::string::npos; },
+                      absl::Seconds(10)));
+}
+
+TEST_F(AgentIntegrationTest, AWatchEndsWithAClearStatusWhenItsDomainIsDestroyed) {
+  Guest doomed(PausedGuest("doomed"));
+  ASSERT_TRUE(WaitFor([&] { return Stats(doomed.name()).ok(); }, absl::Seconds(10)));
+  v1::WatchMemoryStatsRequest req;
+  req.set_domain(doomed.name());
+  auto ctx = Deadline(absl::Seconds(60));
+  auto reader = agent_->read().WatchMemoryStats(ctx.get(), req);
+  v1::MemoryStats first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(first.domain().name(), doomed.name());
+  doomed.Destroy();
+  v1::MemoryStats more;
+  while (reader->Read(&more)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("destroyed"));
+}
+
+TEST_F(AgentIntegrationTest, QomQueriesThroughBalloonctl) {
+  CommandResult r = agent_->Ctl({"qom", "ls", guest_->name(), "/machine/peripheral"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("balloon0"));
+  EXPECT_THAT(r.out, HasSubstr("child<virtio-balloon-pci>"));
+
+  r = agent_->Ctl({"qom", "get", guest_->name(), "/machine/peripheral/balloon0",
+                   "guest-stats-polling-interval"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n");
+
+  r = agent_->Ctl({"-o", "json", "qom", "get", guest_->name(), "/machine/peripheral/balloon0",
+                   "guest-stats"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("stat-total-memory"));
+
+  r = agent_->Ctl({"qom", "ls", guest_->name(), "machine"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not absolute"));
+
+  r = agent_->Ctl({"qom", "get", guest_->name(), "/machine/peripheral/balloon0", "no-such-prop"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no-such-prop"));
+}
+
+TEST_F(AgentIntegrationTest, AHungQemuStallsNeitherOtherDomainsNorTheApi) {
+  Guest frozen(PausedGuest("frozen"));
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = Stats(frozen.name());
+    return s.ok() && s->domain().balloon_state() == v1::BALLOON_STATE_ACTIVE;
+  }, absl::Seconds(15)));
+  ASSERT_EQ(kill(frozen.QemuPid(), SIGSTOP), 0);
+
+  // The stopped QEMU answers nothing: a QOM query on it ends at the client's deadline.
+  v1::GetQomPropertyRequest qreq;
+  qreq.set_domain(frozen.name());
+  qreq.set_path("/machine/peripheral/balloon0");
+  qreq.set_property("guest-stats-polling-interval");
+  v1::GetQomPropertyResponse qresp;
+  const absl::Time asked = absl::Now();
+  grpc::Status s = agent_->read().GetQomProperty(Deadline(absl::Seconds(2)).get(), qreq, &qresp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(5));
+
+  // The other guest's statistics keep coming, and the agent marks the frozen one.
+  const int64_t before = Stats(guest_->name())->collect_time().seconds();
+  EXPECT_TRUE(WaitFor([&] { return Stats(guest_->name())->collect_time().seconds() >= before + 3; },
+                      absl::Seconds(10)));
+  EXPECT_TRUE(WaitFor([&] {
+    auto f = Stats(frozen.name());
+    return f.ok() && f->domain().balloon_state() == v1::BALLOON_STATE_MONITOR_ERROR &&
+           f->domain().problem().find("did not answer") != std::string::npos;
+  }, absl::Seconds(15)));
+
+  kill(frozen.QemuPid(), SIGCONT);
+  EXPECT_TRUE(WaitFor([&] {
+    auto f = Stats(frozen.name());
+    return f.ok() && f->domain().balloon_state() == v1::BALLOON_STATE_ACTIVE;
+  }, absl::Seconds(20))) << agent_->Log();
+}
+
+TEST_F(AgentIntegrationTest, HealthIsNotServingWhileLibvirtIsUnreachable) {
+  Agent lost({"--connect=qemu+unix:///system?socket=/nonexistent/libvirt-sock"});
+  ASSERT_TRUE(WaitFor([&] { return lost.HealthStatus() == "NOT_SERVING"; }, absl::Seconds(10)))
+      << lost.HealthStatus() << "\n" << lost.Log();
+  CommandResult r = lost.Ctl({"health"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("NOT_SERVING"));
+  EXPECT_THAT(lost.Log(), HasSubstr("unreachable"));
+  EXPECT_EQ(agent_->Ctl({"health"}).exit_code, 0);
+}
+
+TEST_F(AgentIntegrationTest, BalloonctlUsageErrorsExitTwo) {
+  EXPECT_EQ(agent_->Ctl({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(agent_->Ctl({"set", guest_->name()}).exit_code, 2);
+  EXPECT_EQ(agent_->Ctl({"-o", "yaml", "list"}).exit_code, 2);
+  CommandResult r = ::balloond::testing::Run({BALLOONCTL_BIN, "--socket=/nonexistent/balloond.sock", "list"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("is balloond running"));
+}
+
+TEST_F(AgentIntegrationTest, StatsWatchAndJsonOutput) {
+  WaitForGuestStats(guest_->name());
+  CommandResult r = agent_->Ctl({"--timeout=3s", "stats", guest_->name(), "--watch"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("AVAILABLE"));
+  EXPECT_GE(std::count(r.out.begin(), r.out.end(), '\n'), 3) << r.out;  // header + updates
+
+  r = agent_->Ctl({"-o", "json", "stats", guest_->name()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"availableMemoryBytes\""));
+  EXPECT_THAT(r.out, HasSubstr("\"lastUpdateTime\""));
+
+  r = agent_->Ctl({"host"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("available"));
+}
+
+}  // namespace
+}  // namespace balloond::testing

@@ -1,0 +1,333 @@
+#include "tests/integration/testbed.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace balloond::testing {
+namespace {
+
+constexpr const char* kGuestPrefix = "bdtest-";
+constexpr const char* kConsoleDir = "/run/balloond-test";
+
+std::string GuestImageDir() {
+  const char* dir = std::getenv("BALLOOND_GUEST_DIR");
+  return dir ? dir : "/var/lib/libvirt/images/balloond";
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string DomainXml(const std::string& name, const GuestSpec& spec, const std::string& console) {
+  const std::string images = GuestImageDir();
+  std::string balloon = "<memballoon model='none'/>";
+  if (spec.balloon) {
+    balloon = spec.stats_period > 0
+                  ? absl::StrCat("<memballoon model='virtio'><stats period='", spec.stats_period,
+                                 "'/></memballoon>")
+                  : "<memballoon model='virtio'/>";
+  }
+  return absl::StrCat(
+      "<domain type='qemu'><name>", name, "</name>",
+      "<memory unit='MiB'>", spec.memory_mib, "</memory><vcpu>1</vcpu>",
+      "<os><type arch='x86_64' machine='pc'>hvm</type>",
+      "<kernel>", images, "/vmlinuz</kernel><initrd>", images, "/initrd.gz</initrd>",
+      "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>",
+      "<on_reboot>destroy</on_reboot><on_crash>destroy</on_crash><devices>",
+      "<serial type='unix'><source mode='bind' path='", console, "'/></serial>", balloon,
+      "</devices></domain>");
+}
+
+}  // namespace
+
+CommandResult Run(const std::vector<std::string>& argv, absl::Duration timeout) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  CommandResult result;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  const absl::Time deadline = absl::Now() + timeout;
+  int open_fds = 2;
+  while (open_fds > 0 && absl::Now() < deadline) {
+    if (poll(fds, 2, 100) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      char buf[4096];
+      const ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      } else {
+        (i == 0 ? result.out : result.err).append(buf, n);
+      }
+    }
+  }
+  if (open_fds > 0) kill(pid, SIGKILL);
+  for (auto& f : fds) {
+    if (f.fd >= 0) close(f.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+CommandResult Virsh(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"virsh", "-q", "-c", "qemu:///system"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv);
+}
+
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return done();
+}
+
+GuestSpec BootedGuest(const std::string& name) {
+  GuestSpec spec;
+  spec.name = name;
+  return spec;
+}
+
+GuestSpec PausedGuest(const std::string& name, bool balloon) {
+  GuestSpec spec;
+  spec.name = name;
+  spec.memory_mib = 128;
+  spec.balloon = balloon;
+  spec.paused = true;
+  return spec;
+}
+
+void DestroyLeftoverGuests() {
+  CommandResult list = Virsh({"list", "--name"});
+  for (absl::string_view name : absl::StrSplit(list.out, '\n', absl::SkipWhitespace())) {
+    if (absl::StartsWith(name, kGuestPrefix)) Virsh({"destroy", std::string(name)});
+  }
+}
+
+Guest::Guest(const GuestSpec& spec) : name_(absl::StrCat(kGuestPrefix, spec.name)) {
+  mkdir(kConsoleDir, 0777);
+  chmod(kConsoleDir, 0777);  // QEMU runs as libvirt-qemu and creates the console socket here
+  console_path_ = absl::StrCat(kConsoleDir, "/", name_, ".sock");
+  unlink(console_path_.c_str());
+  const std::string xml_path = absl::StrCat(kConsoleDir, "/", name_, ".xml");
+  std::ofstream(xml_path) << DomainXml(name_, spec, console_path_);
+  std::vector<std::string> args = {"create", xml_path};
+  if (spec.paused) args.push_back("--paused");
+  CommandResult r = Virsh(args);
+  if (r.exit_code != 0) {
+    throw std::runtime_error(absl::StrCat("virsh create ", name_, " failed: ", r.err,
+                                          " (did tests/run.sh build the guest into ",
+                                          GuestImageDir(), "?)"));
+  }
+  if (!spec.paused && !ConnectConsole(absl::Seconds(60))) {
+    throw std::runtime_error(absl::StrCat("guest ", name_, " did not boot: ", console_buffer_));
+  }
+}
+
+Guest::~Guest() {
+  Destroy();
+  if (console_fd_ >= 0) close(console_fd_);
+}
+
+void Guest::Destroy() {
+  if (destroyed_) return;
+  destroyed_ = true;
+  Virsh({"destroy", name_});
+}
+
+bool Guest::ConnectConsole(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, console_path_.c_str(), sizeof(addr.sun_path) - 1);
+  while (console_fd_ < 0 && absl::Now() < deadline) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      console_fd_ = fd;
+    } else {
+      close(fd);
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  while (absl::Now() < deadline) {
+    if (console_buffer_.find("BALLOOND-GUEST-READY") != std::string::npos) {
+      console_buffer_.clear();
+      return true;
+    }
+    pollfd p{console_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[4096];
+      const ssize_t n = read(console_fd_, buf, sizeof(buf));
+      if (n <= 0) return false;
+      console_buffer_.append(buf, n);
+    }
+  }
+  return false;
+}
+
+std::string Guest::Command(const std::string& command, absl::Duration timeout) {
+  if (console_fd_ < 0) return "";
+  const std::string line = command + "\n";
+  if (write(console_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return "";
+  const std::string verb = command.substr(0, command.find(' '));
+  const std::string done = "OK " + verb + "\n";
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (size_t at = console_buffer_.find(done); at != std::string::npos) {
+      std::string out = console_buffer_.substr(0, at);
+      console_buffer_.erase(0, at + done.size());
+      return out;
+    }
+    pollfd p{console_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[4096];
+      const ssize_t n = read(console_fd_, buf, sizeof(buf));
+      if (n <= 0) break;
+      console_buffer_.append(buf, n);
+    }
+  }
+  return "";
+}
+
+int64_t Guest::MemTotalKiB() {
+  for (absl::string_view line : absl::StrSplit(Command("meminfo"), '\n')) {
+    if (!absl::ConsumePrefix(&line, "MemTotal:")) continue;
+    int64_t kib = -1;
+    absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kib);
+    return kib;
+  }
+  return -1;
+}
+
+int64_t Guest::UsedMemoryKiB() {
+  for (absl::string_view line : absl::StrSplit(Virsh({"dominfo", name_}).out, '\n')) {
+    if (!absl::ConsumePrefix(&line, "Used memory:")) continue;
+    int64_t kib = -1;
+    absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line), " KiB"), &kib);
+    return kib;
+  }
+  return -1;
+}
+
+pid_t Guest::QemuPid() const {
+  int pid = -1;
+  absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile("/run/libvirt/qemu/" + name_ + ".pid")), &pid);
+  return pid;
+}
+
+Agent::Agent(std::vector<std::string> extra_args) {
+  char tmpl[] = "/tmp/balloond-test-XXXXXX";
+  dir_ = mkdtemp(tmpl);
+  rw_socket_ = dir_ + "/balloond.sock";
+  ro_socket_ = dir_ + "/balloond-ro.sock";
+  log_path_ = dir_ + "/balloond.log";
+  std::vector<std::string> argv = {BALLOOND_BIN, "--listen=unix:" + rw_socket_,
+                                   "--listen-ro=unix:" + ro_socket_, "--stats-period=1s"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  auto rw = grpc::CreateChannel("unix:" + rw_socket_, grpc::InsecureChannelCredentials());
+  auto ro = grpc::CreateChannel("unix:" + ro_socket_, grpc::InsecureChannelCredentials());
+  read_ = balloon::v1::BalloonReadService::NewStub(rw);
+  control_ = balloon::v1::BalloonControlService::NewStub(rw);
+  read_only_ = balloon::v1::BalloonReadService::NewStub(ro);
+  control_ro_ = balloon::v1::BalloonControlService::NewStub(ro);
+}
+
+Agent::~Agent() { Stop(); }
+
+void Agent::Stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  if (!WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, absl::Seconds(10))) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+  }
+  pid_ = -1;
+}
+
+std::string Agent::HealthStatus() {
+  auto channel = grpc::CreateChannel("unix:" + rw_socket_, grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  auto ctx = Deadline(absl::Seconds(2));
+  grpc::Status s = health->Check(ctx.get(), req, &resp);
+  if (!s.ok()) return "error: " + s.error_message();
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status());
+}
+
+bool Agent::WaitServing(absl::Duration timeout) {
+  return WaitFor([&] { return HealthStatus() == "SERVING"; }, timeout);
+}
+
+std::string Agent::Log() const { return ReadFile(log_path_); }
+
+CommandResult Agent::Ctl(std::vector<std::string> args, absl::Duration timeout) const {
+  std::vector<std::string> argv = {BALLOONCTL_BIN, "--socket=" + rw_socket_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Run(argv, timeout);
+}
+
+std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return ctx;
+}
+
+}  // namespace balloond::testing

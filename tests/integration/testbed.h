@@ -1,0 +1,118 @@
+#ifndef BALLOOND_TESTS_INTEGRATION_TESTBED_H_
+#define BALLOOND_TESTS_INTEGRATION_TESTBED_H_
+
+// What integration tests stand on: a real libvirtd (qemu:///system), real TCG guests built by
+// tests/guest/build-guest.sh, the real balloond and balloonctl binaries as child processes.
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.grpc.pb.h"
+
+namespace balloond::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv to completion (killed after `timeout`), capturing its output.
+CommandResult Run(const std::vector<std::string>& argv, absl::Duration timeout = absl::Seconds(60));
+CommandResult Virsh(const std::vector<std::string>& args);
+
+// Polls `done` every 100 ms until it returns true or `timeout` passes.
+bool WaitFor(const std::function<bool()>& done, absl::Duration timeout);
+
+struct GuestSpec {
+  std::string name;  // a prefix is added so leftovers of a crashed run are recognisable
+  int memory_mib = 512;
+  bool balloon = true;
+  // <stats period='N'/> in the XML; 0 leaves it out, so the agent has to switch polling on.
+  int stats_period = 0;
+  // Started paused: QEMU and its monitor run, the guest kernel does not (fast, ~48 MiB each).
+  bool paused = false;
+};
+
+// A 512 MiB guest that boots and answers on its console; its XML has a balloon without a stats period.
+GuestSpec BootedGuest(const std::string& name);
+// A 128 MiB domain started paused: its QEMU and monitor answer, its kernel never runs.
+GuestSpec PausedGuest(const std::string& name, bool balloon = true);
+
+// A transient libvirt domain running the test guest; destroyed when this goes away.
+class Guest {
+ public:
+  explicit Guest(const GuestSpec& spec);
+  ~Guest();
+  Guest(const Guest&) = delete;
+  Guest& operator=(const Guest&) = delete;
+
+  const std::string& name() const { return name_; }
+  // Sends one command to the guest's /init over the serial console and returns its output;
+  // empty if the guest did not answer "OK <cmd>" in time.
+  std::string Command(const std::string& command, absl::Duration timeout = absl::Seconds(30));
+  // MemTotal from the guest's /proc/meminfo, in KiB; -1 if unreadable.
+  int64_t MemTotalKiB();
+  // libvirt's view: `virsh dominfo` "Used memory" in KiB.
+  int64_t UsedMemoryKiB();
+  pid_t QemuPid() const;
+  void Destroy();
+
+ private:
+  bool ConnectConsole(absl::Duration timeout);
+
+  std::string name_;
+  std::string console_path_;
+  int console_fd_ = -1;
+  std::string console_buffer_;
+  bool destroyed_ = false;
+};
+
+// Removes domains left over by a crashed earlier run.
+void DestroyLeftoverGuests();
+
+// balloond running as a child process on sockets of its own.
+class Agent {
+ public:
+  explicit Agent(std::vector<std::string> extra_args = {});
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // True once the agent's health answers SERVING.
+  bool WaitServing(absl::Duration timeout = absl::Seconds(20));
+  std::string HealthStatus();
+  void Stop();
+
+  const std::string& rw_socket() const { return rw_socket_; }
+  const std::string& ro_socket() const { return ro_socket_; }
+  balloon::v1::BalloonReadService::Stub& read() { return *read_; }
+  balloon::v1::BalloonReadService::Stub& read_only() { return *read_only_; }
+  balloon::v1::BalloonControlService::Stub& control() { return *control_; }
+  balloon::v1::BalloonControlService::Stub& control_on_read_only_socket() { return *control_ro_; }
+  std::string Log() const;
+
+  // balloonctl against this agent's read-write socket.
+  CommandResult Ctl(std::vector<std::string> args, absl::Duration timeout = absl::Seconds(90)) const;
+
+ private:
+  std::string dir_;
+  std::string rw_socket_, ro_socket_, log_path_;
+  pid_t pid_ = -1;
+  std::unique_ptr<balloon::v1::BalloonReadService::Stub> read_, read_only_;
+  std::unique_ptr<balloon::v1::BalloonControlService::Stub> control_, control_ro_;
+};
+
+// A client context with a deadline `timeout` from now.
+std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout = absl::Seconds(10));
+
+}  // namespace balloond::testing
+
+#endif  // BALLOOND_TESTS_INTEGRATION_TESTBED_H_
