@@ -34,7 +34,10 @@ bool IsMonitorFailure(const absl::Status& status) {
 
 absl::StatusOr<bool> HasPollingInterval(const QomLister& list, const std::string& path) {
   auto props = list(path);
-  if (!props.ok()) return IsMonitorFailure(props.status()) ? props.status() : absl::StatusOr<bool>(false);
+  if (!props.ok()) {
+    if (IsMonitorFailure(props.status())) return props.status();
+    return false;
+  }
   for (const auto& p : *props) {
     if (p.name == "guest-stats-polling-interval") return true;
   }

@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "reflection_list_services.grpc.pb.h"
 #include "tests/integration/testbed.h"
 
 namespace balloond::testing {
@@ -304,6 +305,52 @@ TEST_F(AgentIntegrationTest, HealthIsNotServingWhileLibvirtIsUnreachable) {
   EXPECT_THAT(r.out, HasSubstr("NOT_SERVING"));
   EXPECT_THAT(lost.Log(), HasSubstr("unreachable"));
   EXPECT_EQ(agent_->Ctl({"health"}).exit_code, 0);
+}
+
+TEST_F(AgentIntegrationTest, ALibvirtdRestartIsSurvived) {
+  WaitForGuestStats(guest_->name());
+  RestartLibvirtd([&] {
+    EXPECT_TRUE(WaitFor([&] { return agent_->HealthStatus() == "NOT_SERVING"; }, absl::Seconds(15)))
+        << agent_->HealthStatus();
+    // The last snapshot stays readable meanwhile.
+    auto s = Stats(guest_->name());
+    EXPECT_TRUE(s.ok()) << s.status();
+  });
+  ASSERT_TRUE(agent_->WaitServing(absl::Seconds(30))) << agent_->Log();
+  const absl::Time back = absl::Now();
+  EXPECT_TRUE(WaitFor([&] {
+    auto s = Stats(guest_->name());
+    return s.ok() && s->collect_time().seconds() > absl::ToUnixSeconds(back);
+  }, absl::Seconds(15)));
+  // Domains are followed again on the new connection.
+  Guest after(PausedGuest("after"));
+  EXPECT_TRUE(WaitFor([&] { return Stats(after.name()).ok(); }, absl::Seconds(10)));
+  EXPECT_THAT(agent_->Log(), HasSubstr("unreachable"));
+}
+
+// What `grpcurl -unix SOCKET list` asks: the services each socket offers.
+std::vector<std::string> ReflectedServices(const std::string& socket) {
+  auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  auto ctx = Deadline();
+  auto stream = stub->ServerReflectionInfo(ctx.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest req;
+  req.set_list_services("");
+  std::vector<std::string> names;
+  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  if (stream->Write(req) && stream->WritesDone() && stream->Read(&resp)) {
+    for (const auto& s : resp.list_services_response().service()) names.push_back(s.name());
+  }
+  stream->Finish();
+  return names;
+}
+
+TEST_F(AgentIntegrationTest, ReflectionListsTheServicesOfEachSocket) {
+  EXPECT_THAT(ReflectedServices(agent_->rw_socket()),
+              ::testing::IsSupersetOf({"balloon.v1.BalloonReadService", "balloon.v1.BalloonControlService",
+                                       "grpc.health.v1.Health"}));
+  EXPECT_THAT(ReflectedServices(agent_->ro_socket()),
+              ::testing::IsSupersetOf({"balloon.v1.BalloonReadService", "grpc.health.v1.Health"}));
 }
 
 TEST_F(AgentIntegrationTest, BalloonctlUsageErrorsExitTwo) {

@@ -142,6 +142,23 @@ GuestSpec PausedGuest(const std::string& name, bool balloon) {
   return spec;
 }
 
+void RestartLibvirtd(const std::function<void()>& while_down) {
+  const bool systemd = access("/run/systemd/system", F_OK) == 0;
+  if (systemd) {
+    Run({"systemctl", "stop", "libvirtd.service"});
+  } else {
+    Run({"pkill", "-TERM", "-x", "libvirtd"});
+    WaitFor([] { return Run({"pgrep", "-x", "libvirtd"}).exit_code != 0; }, absl::Seconds(20));
+  }
+  while_down();
+  if (systemd) {
+    Run({"systemctl", "start", "libvirtd.service"});
+  } else {
+    Run({"/usr/sbin/libvirtd", "-d"});
+  }
+  WaitFor([] { return Virsh({"version"}).exit_code == 0; }, absl::Seconds(20));
+}
+
 void DestroyLeftoverGuests() {
   CommandResult list = Virsh({"list", "--name"});
   for (absl::string_view name : absl::StrSplit(list.out, '\n', absl::SkipWhitespace())) {

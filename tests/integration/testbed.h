@@ -75,6 +75,10 @@ class Guest {
   bool destroyed_ = false;
 };
 
+// Stops libvirtd (SIGTERM; its guests keep running) and starts it again, waiting in between until
+// it is gone. `while_down` runs while it is stopped.
+void RestartLibvirtd(const std::function<void()>& while_down);
+
 // Removes domains left over by a crashed earlier run.
 void DestroyLeftoverGuests();
 
