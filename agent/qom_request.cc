@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -53,6 +54,15 @@ absl::Status ValidateQomPath(absl::string_view path) {
     if (absl::Status s = ValidateName("QOM path segment", segment); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("QOM path '", path, "': ", s.message()));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckQomGetAllowed(absl::string_view path) {
+  if (path == "/objects" || absl::StartsWith(path, "/objects/")) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "balloond does not read properties below /objects (", path,
+        "): objects there may hold secrets; balloon statistics are under /machine"));
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,10 @@ namespace balloond {
 // The QMP command is built as JSON either way; this turns typos into INVALID_ARGUMENT with a reason.
 absl::Status ValidateQomPath(absl::string_view path);
 
+// Refuses qom-get below /objects with PERMISSION_DENIED: user-creatable objects live there, secrets
+// among them (libvirt's masterKey0), and the read-only socket is open to every local user.
+absl::Status CheckQomGetAllowed(absl::string_view path);
+
 // Checks a QOM property name: QOM's name characters only, e.g. "guest-stats", "child[4]".
 absl::Status ValidateQomProperty(absl::string_view property);
 

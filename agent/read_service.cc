@@ -32,9 +32,24 @@ grpc::Status ReadService::ListDomains(grpc::ServerContext*, const v1::ListDomain
   return grpc::Status::OK;
 }
 
+namespace {
+
+// Statistics exist only where a balloon does; ListDomains still shows such a domain.
+absl::StatusOr<DomainSnapshot> ResolveDomainWithBalloon(const SnapshotStore& store,
+                                                        Hypervisor& hypervisor,
+                                                        absl::string_view domain) {
+  auto snap = ResolveDomain(store, hypervisor, domain);
+  if (snap.ok() && snap->balloon == BalloonStatus::kNoDevice) {
+    return absl::FailedPreconditionError(snap->problem);
+  }
+  return snap;
+}
+
+}  // namespace
+
 grpc::Status ReadService::GetMemoryStats(grpc::ServerContext*, const v1::GetMemoryStatsRequest* req,
                                          v1::MemoryStats* resp) {
-  auto snap = ResolveDomain(store_, hypervisor_, req->domain());
+  auto snap = ResolveDomainWithBalloon(store_, hypervisor_, req->domain());
   if (!snap.ok()) return ToGrpcStatus(snap.status());
   ToProto(*snap, clock_.Now(), resp);
   return grpc::Status::OK;
@@ -43,7 +58,7 @@ grpc::Status ReadService::GetMemoryStats(grpc::ServerContext*, const v1::GetMemo
 grpc::Status ReadService::WatchMemoryStats(grpc::ServerContext* ctx,
                                            const v1::WatchMemoryStatsRequest* req,
                                            grpc::ServerWriter<v1::MemoryStats>* writer) {
-  auto snap = ResolveDomain(store_, hypervisor_, req->domain());
+  auto snap = ResolveDomainWithBalloon(store_, hypervisor_, req->domain());
   if (!snap.ok()) return ToGrpcStatus(snap.status());
   const std::string uuid = snap->info.uuid;
   const std::string name = snap->info.name;
@@ -103,6 +118,7 @@ grpc::Status ReadService::GetQomProperty(grpc::ServerContext* ctx,
                                          v1::GetQomPropertyResponse* resp) {
   if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = ValidateQomProperty(req->property()); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckQomGetAllowed(req->path()); !s.ok()) return ToGrpcStatus(s);
   auto snap = ResolveDomain(store_, hypervisor_, req->domain());
   if (!snap.ok()) return ToGrpcStatus(snap.status());
   DomainMonitor monitor(hypervisor_, snap->info.uuid,

@@ -23,6 +23,13 @@ TEST(ValidateQomPathTest, RefusesWithAReason) {
   EXPECT_FALSE(ValidateQomPath("/" + std::string(600, 'a')).ok());
 }
 
+TEST(CheckQomGetAllowedTest, KeepsSecretsUnderObjectsOutOfReach) {
+  EXPECT_EQ(CheckQomGetAllowed("/objects/masterKey0").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckQomGetAllowed("/objects").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(CheckQomGetAllowed("/machine/peripheral/balloon0").ok());
+  EXPECT_TRUE(CheckQomGetAllowed("/objectsfoo").ok());
+}
+
 TEST(ValidateQomPropertyTest, AcceptsNamesAndRefusesJunk) {
   EXPECT_TRUE(ValidateQomProperty("guest-stats").ok());
   EXPECT_TRUE(ValidateQomProperty("child[4]").ok());

@@ -185,9 +185,17 @@ TEST_F(AgentIntegrationTest, AnUnknownDomainIsNotFound) {
 
 TEST_F(AgentIntegrationTest, AGuestWithoutBalloonIsFailedPrecondition) {
   ASSERT_TRUE(WaitFor([&] {
-    auto s = Stats(no_balloon_->name());
-    return s.ok() && s->domain().balloon_state() == v1::BALLOON_STATE_NO_DEVICE;
+    v1::ListDomainsResponse list;
+    agent_->read().ListDomains(Deadline().get(), {}, &list);
+    for (const auto& d : list.domains()) {
+      if (d.name() == no_balloon_->name()) return d.balloon_state() == v1::BALLOON_STATE_NO_DEVICE;
+    }
+    return false;
   }, absl::Seconds(15)));
+  auto stats = Stats(no_balloon_->name());
+  EXPECT_EQ(stats.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(stats.status().message()), HasSubstr("no virtio balloon device"));
+
   v1::SetBalloonTargetRequest req;
   req.set_domain(no_balloon_->name());
   req.set_target_bytes(64 * kMiB);
@@ -254,6 +262,12 @@ TEST_F(AgentIntegrationTest, QomQueriesThroughBalloonctl) {
   r = agent_->Ctl({"qom", "ls", guest_->name(), "machine"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("not absolute"));
+
+  r = agent_->Ctl({"qom", "ls", guest_->name(), "/objects"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;  // listing names is fine
+  r = agent_->Ctl({"qom", "get", guest_->name(), "/objects/masterKey0", "data"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
 
   r = agent_->Ctl({"qom", "get", guest_->name(), "/machine/peripheral/balloon0", "no-such-prop"});
   EXPECT_EQ(r.exit_code, 1);
