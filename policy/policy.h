@@ -1,0 +1,113 @@
+#ifndef BALLOOND_POLICY_POLICY_H_
+#define BALLOOND_POLICY_POLICY_H_
+
+// balloond's automatic ballooning policy: a pure function of what the host and its guests report,
+// the configured Policy, the policy's own memory of earlier cycles, and the time. No I/O, no clock
+// reads: the agent and the simulator call the same code, and the same inputs give the same output.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.pb.h"
+
+namespace balloond::policy {
+
+enum class Activity { kRunning, kPaused, kMigrating, kShuttingDown, kOther };
+
+// One report of a guest's virtio-balloon driver.
+struct GuestReport {
+  int64_t total_bytes = 0;      // MemTotal
+  int64_t available_bytes = 0;  // MemAvailable
+  int64_t free_bytes = 0;       // MemFree
+  std::optional<int64_t> swap_in_bytes;  // cumulative
+  std::optional<int64_t> major_faults;   // cumulative
+  absl::Time last_update;                // when the guest reported (QEMU's last-update)
+};
+
+struct DomainInput {
+  std::string uuid;
+  std::string name;
+  Activity activity = Activity::kRunning;
+  int64_t max_memory_bytes = 0;
+  // The balloon's size (query-balloon); absent when the domain has no balloon.
+  std::optional<int64_t> actual_bytes;
+  // Absent when the guest has not reported.
+  std::optional<GuestReport> report;
+  absl::Duration stats_period = absl::Seconds(2);
+};
+
+struct HostInput {
+  int64_t total_bytes = 0;
+  int64_t available_bytes = 0;
+  // Memory PSI "some" avg10, percent, where the kernel has it.
+  std::optional<double> pressure_some_avg10;
+};
+
+// What the policy remembers of one domain between cycles.
+struct DomainMemory {
+  std::optional<GuestReport> last_report;
+  double used_growth_bytes_per_second = 0;
+  double swap_in_bytes_per_second = 0;
+  double major_faults_per_second = 0;
+  // The last target sent to QEMU (enforce), while the balloon is still on its way.
+  std::optional<int64_t> pending_target;
+  int64_t actual_when_sent = 0;
+  absl::Time sent_at;
+  // Uncooperative balloons are left alone until backoff_until; strikes double the backoff.
+  int strikes = 0;
+  absl::Time backoff_until = absl::InfinitePast();
+  // When the guest was last given memory for pressure; host reclaim leaves it alone for a while.
+  absl::Time relieved_at = absl::InfinitePast();
+  // The last decision published in observe mode, so the same proposal is not repeated each cycle.
+  std::optional<int64_t> last_proposed;
+};
+
+struct State {
+  std::map<std::string, DomainMemory> domains;  // by UUID
+};
+
+struct Decision {
+  std::string uuid;
+  std::string name;
+  int64_t previous_bytes = 0;
+  int64_t target_bytes = 0;
+  balloon::v1::DecisionReason reason = balloon::v1::DECISION_REASON_UNSPECIFIED;
+  std::string explanation;
+  balloon::v1::DecisionInputs inputs;
+  // False for decisions that only record a change of the policy's mind (uncooperative): the target
+  // equals the balloon's size, and sending it stops QEMU from chasing the old one.
+  bool changes_balloon = true;
+};
+
+enum class HostCondition { kShort, kNeutral, kComfortable };
+
+struct Outcome {
+  std::vector<Decision> decisions;
+  State state;
+  HostCondition host = HostCondition::kNeutral;
+};
+
+// One policy cycle. In observe mode the state records proposals instead of sent targets.
+Outcome Decide(const balloon::v1::Policy& policy, const HostInput& host,
+               const std::vector<DomainInput>& domains, const State& state, absl::Time now);
+
+// Tells the policy that a target it decided could not be sent, so it is not waited for.
+void ForgetTarget(State& state, const std::string& uuid);
+
+// INVALID_ARGUMENT naming the first bad field, e.g. "defaults.headroom_fraction must be in [0, 1]".
+absl::Status ValidatePolicy(const balloon::v1::Policy& policy);
+
+// The policy's settings with every default filled in (what `balloonctl policy show` prints).
+balloon::v1::Policy WithDefaults(const balloon::v1::Policy& policy);
+// One domain's settings: its override over the defaults, with every default filled in.
+balloon::v1::DomainPolicy EffectiveDomainPolicy(const balloon::v1::Policy& policy,
+                                                const std::string& domain_name);
+
+}  // namespace balloond::policy
+
+#endif  // BALLOOND_POLICY_POLICY_H_

@@ -1,0 +1,478 @@
+#include "policy/policy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace balloond::policy {
+namespace {
+
+namespace v1 = balloon::v1;
+using ::testing::HasSubstr;
+
+constexpr int64_t kMiB = 1024 * 1024;
+constexpr int64_t kGiB = 1024 * kMiB;
+constexpr int64_t kOverhead = 40 * kMiB;  // what a real guest keeps out of MemTotal (measured ~40 MiB)
+
+const absl::Time kStart = absl::FromUnixSeconds(1795612931);
+
+// A guest as the policy sees it: its balloon (actual), and what it uses; MemTotal and MemAvailable
+// follow from them as in a real Linux guest.
+struct FakeGuest {
+  std::string name;
+  int64_t max = kGiB;
+  int64_t actual = kGiB;
+  int64_t used = 100 * kMiB;
+  int64_t swap_in = 0;
+  int64_t major_faults = 0;
+  Activity activity = Activity::kRunning;
+  bool reports = true;
+  bool frozen = false;  // the guest's driver stopped: its last report keeps its old time
+  absl::Time reported_at = kStart;
+
+  FakeGuest& Max(int64_t v) { max = v; return *this; }
+  FakeGuest& Actual(int64_t v) { actual = v; return *this; }
+  FakeGuest& Used(int64_t v) { used = v; return *this; }
+  FakeGuest& In(Activity a) { activity = a; return *this; }
+  FakeGuest& Silent() { reports = false; return *this; }
+
+  DomainInput Input() const {
+    DomainInput in;
+    in.uuid = "uuid-" + name;
+    in.name = name;
+    in.activity = activity;
+    in.max_memory_bytes = max;
+    in.actual_bytes = actual;
+    in.stats_period = absl::Seconds(2);
+    if (reports) {
+      GuestReport r;
+      r.total_bytes = actual - kOverhead;
+      r.available_bytes = std::max<int64_t>(0, r.total_bytes - used);
+      r.free_bytes = r.available_bytes;
+      r.swap_in_bytes = swap_in;
+      r.major_faults = major_faults;
+      r.last_update = reported_at;
+      in.report = r;
+    }
+    return in;
+  }
+};
+
+FakeGuest Guest(const std::string& name) {
+  FakeGuest g;
+  g.name = name;
+  return g;
+}
+
+HostInput Host(int64_t total, int64_t available) {
+  HostInput h;
+  h.total_bytes = total;
+  h.available_bytes = available;
+  return h;
+}
+
+v1::Policy Enforce() {
+  v1::Policy p;
+  p.set_mode(v1::POLICY_MODE_ENFORCE);
+  return p;
+}
+
+// Runs the policy over simulated time: every 2 s the guests report, the policy decides, and (in
+// enforce mode) balloons reach their targets at once unless `stuck`.
+class PolicyRun {
+ public:
+  PolicyRun(v1::Policy policy, HostInput host) : policy_(std::move(policy)), host_(host) {
+    guests_.reserve(16);  // Add hands out references
+  }
+
+  FakeGuest& Add(FakeGuest g) {
+    EXPECT_LT(guests_.size(), guests_.capacity());
+    guests_.push_back(std::move(g));
+    return guests_.back();
+  }
+  FakeGuest& guest(size_t i) { return guests_[i]; }
+
+  std::vector<Decision> Cycle(bool stuck = false) {
+    now_ += absl::Seconds(2);
+    std::vector<DomainInput> inputs;
+    for (FakeGuest& g : guests_) {
+      if (g.reports && !g.frozen) g.reported_at = now_;
+      inputs.push_back(g.Input());
+    }
+    Outcome out = Decide(policy_, host_, inputs, state_, now_);
+    state_ = out.state;
+    host_condition_ = out.host;
+    if (policy_.mode() == v1::POLICY_MODE_ENFORCE && !stuck) {
+      for (const Decision& d : out.decisions) {
+        for (FakeGuest& g : guests_) {
+          if (g.name == d.name) g.actual = d.target_bytes;
+        }
+      }
+    }
+    all_.insert(all_.end(), out.decisions.begin(), out.decisions.end());
+    return out.decisions;
+  }
+  std::vector<Decision> CycleUntilQuiet(int max_cycles = 50) {
+    std::vector<Decision> seen;
+    for (int i = 0; i < max_cycles; ++i) {
+      auto d = Cycle();
+      if (d.empty()) return seen;
+      seen.insert(seen.end(), d.begin(), d.end());
+    }
+    ADD_FAILURE() << "the policy never settled";
+    return seen;
+  }
+  HostInput& host() { return host_; }
+  HostCondition host_condition() const { return host_condition_; }
+  absl::Time now() const { return now_; }
+  void Advance(absl::Duration d) { now_ += d; }
+  v1::Policy& policy() { return policy_; }
+
+ private:
+  v1::Policy policy_;
+  HostInput host_;
+  State state_;
+  absl::Time now_ = kStart;
+  std::vector<FakeGuest> guests_;
+  std::vector<Decision> all_;
+  HostCondition host_condition_ = HostCondition::kNeutral;
+};
+
+// A 24 GiB host whose reserve is set above its memory: always short, so guests shrink to floors.
+PolicyRun ShortHost(v1::Policy policy = Enforce()) {
+  policy.mutable_host()->set_reserve_bytes(100 * kGiB);
+  return PolicyRun(policy, Host(24 * kGiB, 20 * kGiB));
+}
+
+// A 24 GiB host using 50%: neither short nor comfortable (target 0.4 used).
+PolicyRun NeutralHost(v1::Policy policy = Enforce()) {
+  policy.mutable_host()->set_target_used_fraction(0.4);
+  return PolicyRun(policy, Host(24 * kGiB, 12 * kGiB));
+}
+
+TEST(PolicyBoundsTest, AnIdleGuestShrinksToItsUsePlusHeadroomAndNeverBelow) {
+  PolicyRun run = ShortHost();
+  run.Add(Guest("idle").Max(kGiB).Actual(kGiB).Used(60 * kMiB));
+  auto decisions = run.CycleUntilQuiet();
+  ASSERT_FALSE(decisions.empty());
+  for (const auto& d : decisions) EXPECT_EQ(d.reason, v1::DECISION_REASON_HOST_RECLAIM);
+  const int64_t floor = 60 * kMiB + 128 * kMiB + kOverhead;  // use + headroom (+ kernel overhead)
+  EXPECT_GE(run.guest(0).actual, floor);
+  EXPECT_LE(run.guest(0).actual, floor + 16 * kMiB);  // within one deadband of it
+  EXPECT_THAT(decisions.back().explanation, HasSubstr("toward its floor"));
+}
+
+TEST(PolicyBoundsTest, AConfiguredMinimumIsAFloor) {
+  v1::Policy p = Enforce();
+  (*p.mutable_domains())["db"].set_min_bytes(600 * kMiB);
+  PolicyRun run = ShortHost(p);
+  run.Add(Guest("db").Actual(kGiB).Used(60 * kMiB));
+  run.Add(Guest("web").Actual(kGiB).Used(60 * kMiB));
+  run.CycleUntilQuiet();
+  EXPECT_EQ(run.guest(0).actual, 600 * kMiB);
+  EXPECT_LT(run.guest(1).actual, 300 * kMiB);
+}
+
+TEST(PolicyBoundsTest, NeverAboveTheMaximum) {
+  v1::Policy p = Enforce();
+  (*p.mutable_domains())["capped"].set_max_bytes(700 * kMiB);
+  PolicyRun run(p, Host(24 * kGiB, 23 * kGiB));  // comfortable: memory is given back
+  run.Add(Guest("capped").Max(kGiB).Actual(800 * kMiB));
+  run.Add(Guest("free").Max(kGiB).Actual(300 * kMiB));
+  auto decisions = run.CycleUntilQuiet();
+  EXPECT_EQ(run.guest(0).actual, 700 * kMiB);
+  EXPECT_EQ(decisions.front().reason, v1::DECISION_REASON_ABOVE_MAX);
+  EXPECT_EQ(run.guest(1).actual, kGiB);  // back to its maximum, not beyond
+}
+
+TEST(PolicyReliefTest, AGuestUnderPressureGetsItsHeadroomBackInOneStep) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("busy").Max(4 * kGiB).Actual(512 * kMiB).Used(430 * kMiB));
+  auto decisions = run.Cycle();  // 512 - 40 - 430 = 42 MiB available: under the 64 MiB watermark
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+  EXPECT_EQ(decisions[0].target_bytes, 430 * kMiB + 128 * kMiB + kOverhead);
+  EXPECT_THAT(decisions[0].explanation, HasSubstr("under its low watermark"));
+  EXPECT_EQ(decisions[0].inputs.guest_available_bytes(), 42 * kMiB);
+  EXPECT_EQ(g.actual, decisions[0].target_bytes);
+}
+
+TEST(PolicyReliefTest, AGrowingGuestGetsWhatItWillNeedBeforeTheNextReport) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("leak").Max(4 * kGiB).Actual(1 * kGiB).Used(700 * kMiB));
+  EXPECT_TRUE(run.Cycle().empty());  // 284 MiB available: fine
+  g.used = 900 * kMiB;               // +100 MiB/s over the 2 s period
+  auto decisions = run.Cycle();
+  ASSERT_EQ(decisions.size(), 1u);
+  // use + headroom (15% of 900 MiB = 135 MiB) + overhead + 2 periods of growth (400 MiB)
+  EXPECT_EQ(decisions[0].target_bytes, 900 * kMiB + 135 * kMiB + kOverhead + 400 * kMiB);
+  EXPECT_DOUBLE_EQ(decisions[0].inputs.used_growth_bytes_per_second(), 100.0 * kMiB);
+}
+
+TEST(PolicyReliefTest, SwapInAndMajorFaultRatesAreImmediatePressure) {
+  for (bool swap : {true, false}) {
+    PolicyRun run = NeutralHost();
+    FakeGuest& g = run.Add(Guest("thrash").Max(2 * kGiB).Actual(kGiB).Used(800 * kMiB));
+    EXPECT_TRUE(run.Cycle().empty());  // 184 MiB available, above the watermark
+    if (swap) {
+      g.swap_in += 20 * kMiB;  // 10 MiB/s
+    } else {
+      g.major_faults += 2000;  // 1000/s
+    }
+    auto decisions = run.Cycle();
+    ASSERT_EQ(decisions.size(), 1u) << swap;
+    EXPECT_EQ(decisions[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+    EXPECT_THAT(decisions[0].explanation, HasSubstr(swap ? "swapping in" : "major faults"));
+  }
+}
+
+TEST(PolicyReliefTest, ReliefNeverTakesTheHostBelowItsMinimumAvailable) {
+  PolicyRun run(Enforce(), Host(24 * kGiB, 256 * kMiB + 100 * kMiB));
+  run.Add(Guest("busy").Max(4 * kGiB).Actual(512 * kMiB).Used(460 * kMiB));
+  auto decisions = run.Cycle();
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].target_bytes, 512 * kMiB + 100 * kMiB);
+  EXPECT_THAT(decisions[0].explanation, HasSubstr("limited to 100 MiB"));
+}
+
+TEST(PolicyHostTest, AShortHostReclaimsFromTheMostExcessWeightedByShares) {
+  v1::Policy p = Enforce();
+  (*p.mutable_domains())["gold"].set_shares(4000);
+  p.mutable_host()->set_reserve_bytes(4 * kGiB);
+  PolicyRun run(p, Host(24 * kGiB, 4 * kGiB - 300 * kMiB));  // 300 MiB short
+  run.Add(Guest("gold").Max(2 * kGiB).Actual(2 * kGiB).Used(200 * kMiB));
+  run.Add(Guest("bronze").Max(2 * kGiB).Actual(2 * kGiB).Used(200 * kMiB));
+  run.Add(Guest("lean").Max(2 * kGiB).Actual(380 * kMiB).Used(200 * kMiB));  // 12 MiB over its floor
+  auto decisions = run.Cycle();
+  std::map<std::string, int64_t> taken;
+  for (const auto& d : decisions) taken[d.name] = d.previous_bytes - d.target_bytes;
+  EXPECT_GT(taken["bronze"], 3 * taken["gold"]);  // same excess, a quarter of the shares
+  EXPECT_EQ(taken.count("lean"), 0u);            // no excess over its floor
+  EXPECT_NEAR(taken["gold"] + taken["bronze"], 300 * kMiB, 2);
+  EXPECT_EQ(run.host_condition(), HostCondition::kShort);
+}
+
+TEST(PolicyHostTest, ReclaimIsRateLimitedPerCycleWhileReliefIsNot) {
+  PolicyRun run = ShortHost();
+  run.Add(Guest("big").Max(8 * kGiB).Actual(8 * kGiB).Used(100 * kMiB));
+  auto shrink = run.Cycle();
+  ASSERT_EQ(shrink.size(), 1u);
+  EXPECT_EQ(shrink[0].previous_bytes - shrink[0].target_bytes, 256 * kMiB);
+
+  PolicyRun relief = NeutralHost();
+  relief.Add(Guest("starved").Max(8 * kGiB).Actual(1 * kGiB).Used(980 * kMiB));
+  auto grow = relief.Cycle();
+  ASSERT_EQ(grow.size(), 1u);
+  EXPECT_GT(grow[0].target_bytes - grow[0].previous_bytes, 100 * kMiB);
+  EXPECT_GT(grow[0].target_bytes - grow[0].previous_bytes, 256 * kMiB - 200 * kMiB);
+}
+
+TEST(PolicyHostTest, MemoryPressureStallAloneMakesTheHostShort) {
+  PolicyRun run(Enforce(), Host(24 * kGiB, 20 * kGiB));
+  run.host().pressure_some_avg10 = 35.0;
+  run.Add(Guest("web").Max(4 * kGiB).Actual(4 * kGiB).Used(200 * kMiB));
+  auto decisions = run.Cycle();
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].reason, v1::DECISION_REASON_HOST_RECLAIM);
+  EXPECT_THAT(decisions[0].explanation, HasSubstr("memory pressure 35.0%"));
+}
+
+TEST(PolicyHostTest, AComfortableHostGivesMemoryBackByShares) {
+  v1::Policy p = Enforce();
+  (*p.mutable_domains())["a"].set_shares(3000);
+  p.set_max_grow_step_bytes(8 * kGiB);
+  // 24 GiB host, 80% target: comfortable above 4.8 GiB available; 1 GiB of surplus to give.
+  PolicyRun run(p, Host(24 * kGiB, 24 * kGiB / 5 + kGiB + 16 * kMiB));
+  run.Add(Guest("a").Max(4 * kGiB).Actual(kGiB));
+  run.Add(Guest("b").Max(4 * kGiB).Actual(kGiB));
+  auto decisions = run.Cycle();
+  ASSERT_EQ(decisions.size(), 2u);
+  std::map<std::string, int64_t> given;
+  for (const auto& d : decisions) {
+    EXPECT_EQ(d.reason, v1::DECISION_REASON_HOST_GIVE_BACK);
+    given[d.name] = d.target_bytes - d.previous_bytes;
+  }
+  EXPECT_NEAR(static_cast<double>(given["a"]) / given["b"], 3.0, 0.01);
+  EXPECT_NEAR(given["a"] + given["b"], kGiB, kMiB);
+}
+
+TEST(PolicyHostTest, ANeutralHostLeavesSettledGuestsAlone) {
+  PolicyRun run = NeutralHost();
+  run.Add(Guest("web").Actual(kGiB).Used(300 * kMiB));
+  EXPECT_TRUE(run.Cycle().empty());
+}
+
+TEST(PolicyStabilityTest, ChangesInsideTheDeadbandAreDropped) {
+  PolicyRun run = ShortHost();
+  // 10 MiB over its floor: less than the 16 MiB deadband.
+  run.Add(Guest("web").Actual(100 * kMiB + 128 * kMiB + kOverhead + 10 * kMiB).Used(100 * kMiB));
+  EXPECT_TRUE(run.Cycle().empty());
+}
+
+TEST(PolicyStabilityTest, NoFlipFlopWithoutAChangeOfInputs) {
+  // A guest given relief, whose use then holds steady, is neither shrunk back nor grown again.
+  v1::Policy p = Enforce();
+  p.mutable_host()->set_reserve_bytes(100 * kGiB);  // short host: reclaim runs every cycle
+  PolicyRun run(p, Host(24 * kGiB, 20 * kGiB));
+  FakeGuest& g = run.Add(Guest("web").Max(4 * kGiB).Actual(512 * kMiB).Used(450 * kMiB));
+  auto first = run.Cycle();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(run.Cycle().empty()) << "cycle " << i << " at " << g.actual;
+}
+
+TEST(PolicyStabilityTest, ShrinkingIsSlowerThanGrowingAfterRelief) {
+  // A growing guest on a short host is grown (with room for its growth); once it stops growing it
+  // keeps that memory for 30 s before reclaim trims it back to use + headroom.
+  PolicyRun run = ShortHost();
+  FakeGuest& g = run.Add(Guest("batch").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
+  run.Cycle();
+  g.used = 880 * kMiB;  // +90 MiB/s
+  auto grow = run.Cycle();
+  ASSERT_EQ(grow.size(), 1u);
+  EXPECT_EQ(grow[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+  const int64_t grown = g.actual;
+  for (int i = 0; i < 14; ++i) EXPECT_TRUE(run.Cycle().empty()) << "cycle " << i;  // 28 s
+  EXPECT_EQ(g.actual, grown);
+  run.CycleUntilQuiet();
+  EXPECT_LT(g.actual, grown);
+  EXPECT_GE(g.actual, 880 * kMiB + 132 * kMiB + kOverhead);  // never below use + headroom
+}
+
+TEST(PolicyStabilityTest, SameInputsSameDecisions) {
+  auto once = [] {
+    PolicyRun run = ShortHost();
+    run.Add(Guest("a").Actual(2 * kGiB).Max(2 * kGiB).Used(300 * kMiB));
+    run.Add(Guest("b").Actual(kGiB).Used(900 * kMiB));
+    std::vector<std::string> out;
+    for (int i = 0; i < 5; ++i) {
+      for (const auto& d : run.Cycle()) out.push_back(absl::StrCat(d.name, d.target_bytes, d.explanation));
+    }
+    return out;
+  };
+  EXPECT_EQ(once(), once());
+}
+
+TEST(PolicySafetyTest, StaleOrMissingStatisticsNeverShrink) {
+  PolicyRun run = ShortHost();
+  FakeGuest& stale = run.Add(Guest("stale").Actual(kGiB).Used(60 * kMiB));
+  run.Add(Guest("silent").Actual(kGiB).Used(60 * kMiB).Silent());
+  run.Cycle();
+  stale.frozen = true;  // its last report ages from here on
+  const int64_t before = stale.actual;
+  run.Advance(absl::Seconds(10));
+  EXPECT_TRUE(run.Cycle().empty());
+  EXPECT_EQ(stale.actual, before);
+  EXPECT_EQ(run.guest(1).actual, kGiB);
+}
+
+TEST(PolicySafetyTest, ImpossibleStatisticsAreNoStatistics) {
+  PolicyRun run = ShortHost();
+  run.Add(Guest("liar").Max(kGiB).Actual(kGiB).Used(-300 * kMiB));  // available > total
+  EXPECT_TRUE(run.Cycle().empty());
+  PolicyRun run2 = ShortHost();
+  run2.Add(Guest("bigger").Max(512 * kMiB).Actual(2 * kGiB).Used(60 * kMiB));  // total > max
+  for (const auto& d : run2.Cycle()) EXPECT_NE(d.reason, v1::DECISION_REASON_HOST_RECLAIM);
+}
+
+TEST(PolicySafetyTest, AnUncooperativeBalloonIsResetAndBackedOffExponentially) {
+  PolicyRun run = ShortHost();
+  FakeGuest& g = run.Add(Guest("stuck").Actual(2 * kGiB).Max(2 * kGiB).Used(60 * kMiB));
+  ASSERT_EQ(run.Cycle(/*stuck=*/true).size(), 1u);  // asked to shrink; the balloon does not move
+  std::vector<Decision> strikes;
+  for (int i = 0; i < 200; ++i) {
+    for (const auto& d : run.Cycle(/*stuck=*/true)) {
+      if (d.reason == v1::DECISION_REASON_UNCOOPERATIVE) strikes.push_back(d);
+    }
+  }
+  ASSERT_GE(strikes.size(), 3u);
+  EXPECT_EQ(strikes[0].target_bytes, g.actual);  // reset to where it is: not counted as reclaimed
+  EXPECT_THAT(strikes[0].explanation, HasSubstr("left alone for 30s"));
+  EXPECT_THAT(strikes[1].explanation, HasSubstr("left alone for 1m"));
+  EXPECT_THAT(strikes[2].explanation, HasSubstr("left alone for 2m"));
+}
+
+TEST(PolicySafetyTest, PausedMigratingAndStoppingDomainsAreSkipped) {
+  for (Activity activity : {Activity::kPaused, Activity::kMigrating, Activity::kShuttingDown}) {
+    PolicyRun run = ShortHost();
+    run.Add(Guest("busy").Actual(kGiB).Used(60 * kMiB).In(activity));
+    EXPECT_TRUE(run.Cycle().empty());
+  }
+}
+
+TEST(PolicySafetyTest, ADisabledDomainIsLeftAlone) {
+  v1::Policy p = Enforce();
+  (*p.mutable_domains())["pinned"].set_enabled(false);
+  PolicyRun run = ShortHost(p);
+  run.Add(Guest("pinned").Actual(kGiB).Used(60 * kMiB));
+  EXPECT_TRUE(run.Cycle().empty());
+}
+
+TEST(PolicyModeTest, ObserveDecidesOnceAndSendsNothing) {
+  v1::Policy p;
+  p.set_mode(v1::POLICY_MODE_OBSERVE);
+  PolicyRun run = ShortHost(p);
+  FakeGuest& g = run.Add(Guest("idle").Actual(kGiB).Used(60 * kMiB));
+  auto first = run.Cycle();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(g.actual, kGiB);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(run.Cycle().empty());  // the same proposal is not repeated
+}
+
+TEST(PolicyModeTest, OffDecidesNothing) {
+  v1::Policy p;
+  p.set_mode(v1::POLICY_MODE_OFF);
+  PolicyRun run = ShortHost(p);
+  run.Add(Guest("idle").Actual(kGiB).Used(60 * kMiB));
+  EXPECT_TRUE(run.Cycle().empty());
+}
+
+TEST(PolicyModeTest, TheDefaultModeIsObserve) {
+  EXPECT_EQ(WithDefaults(v1::Policy()).mode(), v1::POLICY_MODE_OBSERVE);
+}
+
+TEST(ValidatePolicyTest, RefusesBadValuesNamingTheField) {
+  struct Case {
+    std::function<void(v1::Policy&)> set;
+    const char* field;
+  } cases[] = {
+      {[](v1::Policy& p) { p.mutable_defaults()->set_headroom_fraction(1.5); }, "defaults.headroom_fraction"},
+      {[](v1::Policy& p) { p.mutable_defaults()->set_shares(0); }, "defaults.shares"},
+      {[](v1::Policy& p) { p.mutable_defaults()->set_min_bytes(-1); }, "defaults.min_bytes"},
+      {[](v1::Policy& p) { (*p.mutable_domains())["x"].set_max_bytes(0); }, "domains[x].max_bytes"},
+      {[](v1::Policy& p) {
+         (*p.mutable_domains())["x"].set_min_bytes(2);
+         (*p.mutable_domains())["x"].set_max_bytes(1);
+       }, "domains[x].min_bytes"},
+      {[](v1::Policy& p) { p.mutable_host()->set_reserve_fraction(1); }, "host.reserve_fraction"},
+      {[](v1::Policy& p) { p.mutable_host()->set_target_used_fraction(0.99); }, "host.target_used_fraction"},
+      {[](v1::Policy& p) { p.mutable_host()->set_pressure_threshold(0); }, "host.pressure_threshold"},
+      {[](v1::Policy& p) { p.set_max_shrink_step_bytes(0); }, "max_shrink_step_bytes"},
+      {[](v1::Policy& p) { p.mutable_cooperation_timeout()->set_seconds(-1); }, "cooperation_timeout"},
+      {[](v1::Policy& p) { p.set_stale_after_periods(0); }, "stale_after_periods"},
+  };
+  for (const auto& c : cases) {
+    v1::Policy p;
+    c.set(p);
+    absl::Status s = ValidatePolicy(p);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.field));
+  }
+  EXPECT_TRUE(ValidatePolicy(v1::Policy()).ok());
+  EXPECT_TRUE(ValidatePolicy(WithDefaults(v1::Policy())).ok());
+}
+
+TEST(EffectiveDomainPolicyTest, AnOverrideWinsFieldByField) {
+  v1::Policy p;
+  p.mutable_defaults()->set_headroom_bytes(256 * kMiB);
+  (*p.mutable_domains())["db"].set_min_bytes(kGiB);
+  const v1::DomainPolicy db = EffectiveDomainPolicy(p, "db");
+  EXPECT_EQ(db.min_bytes(), kGiB);
+  EXPECT_EQ(db.headroom_bytes(), 256 * kMiB);
+  EXPECT_EQ(db.shares(), 1000);
+  EXPECT_EQ(EffectiveDomainPolicy(p, "web").min_bytes(), 128 * kMiB);
+}
+
+}  // namespace
+}  // namespace balloond::policy
