@@ -55,9 +55,7 @@ AgentServer::AgentServer(std::unique_ptr<ReadService> read, std::unique_ptr<Cont
     : read_(std::move(read)), control_(std::move(control)) {}
 
 absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentSettings& settings,
-                                                                Hypervisor& hypervisor,
-                                                                SnapshotStore& store, Clock& clock,
-                                                                Collector& collector) {
+                                                                Parts parts) {
   auto rw_path = UnixSocketPath(settings.listen);
   if (!rw_path.ok()) return rw_path.status();
   auto ro_path = UnixSocketPath(settings.listen_ro);
@@ -70,9 +68,10 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentSetti
   }
 
   std::unique_ptr<AgentServer> server(new AgentServer(
-      std::make_unique<ReadService>(store, hypervisor, clock, ReadServiceOptions{}),
-      std::make_unique<ControlService>(store, hypervisor,
-                                       [&collector] { collector.RequestRefresh(); })));
+      std::make_unique<ReadService>(parts.snapshots, parts.hypervisor, parts.clock, parts.policy,
+                                    parts.decisions, ReadServiceOptions{}),
+      std::make_unique<ControlService>(parts.snapshots, parts.hypervisor, parts.policy,
+                                       [&collector = parts.collector] { collector.RequestRefresh(); })));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -18,10 +18,16 @@ namespace balloond {
 // see a UNIX peer's credentials, so the socket decides). Both have health checking and reflection.
 class AgentServer {
  public:
-  static absl::StatusOr<std::unique_ptr<AgentServer>> Start(const AgentSettings& settings,
-                                                            Hypervisor& hypervisor,
-                                                            SnapshotStore& store, Clock& clock,
-                                                            Collector& collector);
+  // What the services read and change.
+  struct Parts {
+    Hypervisor& hypervisor;
+    SnapshotStore& snapshots;
+    Clock& clock;
+    Collector& collector;
+    PolicyStore& policy;
+    DecisionLog& decisions;
+  };
+  static absl::StatusOr<std::unique_ptr<AgentServer>> Start(const AgentSettings& settings, Parts parts);
   ~AgentServer();
 
   // Health: SERVING while libvirt is reachable.

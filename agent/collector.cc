@@ -195,6 +195,13 @@ void Collector::CollectDomain(Tracked t) {
     return;
   }
   snap.actual_bytes = *actual;
+  // The policy leaves a migrating domain alone; QEMU knows best whether it is migrating.
+  if (auto migration = monitor.Execute("query-migrate"); migration.ok() && migration->is_object()) {
+    const std::string status = migration->value("status", "");
+    snap.migrating = status == "setup" || status == "active" || status == "postcopy-active" ||
+                     status == "postcopy-paused" || status == "postcopy-recover" ||
+                     status == "device" || status == "pre-switchover" || status == "wait-unplug";
+  }
 
   auto stats_json = monitor.QomGet(t.balloon_path, "guest-stats");
   absl::StatusOr<GuestStats> stats =

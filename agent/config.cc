@@ -79,7 +79,21 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
     if (!d.ok()) return d.status();
     settings.monitor_timeout = *d;
   }
+  if (!config.state_dir().empty()) {
+    if (config.state_dir()[0] != '/') {
+      return absl::InvalidArgumentError(absl::StrCat("state_dir '", config.state_dir(), "' must be an absolute path"));
+    }
+    settings.state_dir = config.state_dir();
+  }
+  if (config.has_policy()) settings.policy = config.policy();
   return absl::OkStatus();
+}
+
+absl::StatusOr<balloon::v1::PolicyMode> ParsePolicyMode(absl::string_view text) {
+  if (text == "off") return balloon::v1::POLICY_MODE_OFF;
+  if (text == "observe") return balloon::v1::POLICY_MODE_OBSERVE;
+  if (text == "enforce") return balloon::v1::POLICY_MODE_ENFORCE;
+  return absl::InvalidArgumentError(absl::StrCat("policy mode '", text, "' is not one of off, observe, enforce"));
 }
 
 absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text) {

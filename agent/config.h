@@ -17,7 +17,12 @@ struct AgentSettings {
   std::string listen_ro = "unix:/run/balloond/balloond-ro.sock";
   absl::Duration stats_period = absl::Seconds(2);
   absl::Duration monitor_timeout = absl::Seconds(2);
+  std::string state_dir = "/var/lib/balloond";
+  balloon::v1::Policy policy;
 };
+
+// "off", "observe" or "enforce".
+absl::StatusOr<balloon::v1::PolicyMode> ParsePolicyMode(absl::string_view text);
 
 // Parses the config file's text format; errors name the line and column.
 absl::StatusOr<balloon::v1::AgentConfig> ParseAgentConfig(absl::string_view text,

@@ -4,7 +4,9 @@
 #include "agent/domain_monitor.h"
 #include "agent/domain_resolver.h"
 #include "agent/proto_convert.h"
+#include "agent/qom_request.h"
 #include "agent/read_service.h"
+#include "policy/policy.h"
 
 namespace balloond {
 
@@ -38,10 +40,11 @@ absl::Status NoBalloon(const DomainSnapshot& snap) {
 }  // namespace
 
 ControlService::ControlService(const SnapshotStore& store, Hypervisor& hypervisor,
-                               std::function<void()> on_target_set,
+                               PolicyStore& policy, std::function<void()> on_target_set,
                                absl::Duration default_qmp_timeout)
     : store_(store),
       hypervisor_(hypervisor),
+      policy_(policy),
       on_target_set_(std::move(on_target_set)),
       default_qmp_timeout_(default_qmp_timeout) {}
 
@@ -75,13 +78,51 @@ grpc::Status ControlService::SetBalloonTarget(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status ControlService::UpdatePolicy(grpc::ServerContext*, const v1::UpdatePolicyRequest* req,
+                                          v1::Policy* resp) {
+  auto updated = policy_.Update(req->policy(), req->update_mask());
+  if (!updated.ok()) return ToGrpcStatus(updated.status());
+  *resp = policy::WithDefaults(*updated);
+  return grpc::Status::OK;
+}
+
+grpc::Status ControlService::UpdateDomainPolicy(grpc::ServerContext*,
+                                                const v1::UpdateDomainPolicyRequest* req,
+                                                v1::Policy* resp) {
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return ToGrpcStatus(s);
+  auto updated = policy_.UpdateDomain(req->domain(), req->policy(), req->update_mask());
+  if (!updated.ok()) return ToGrpcStatus(updated.status());
+  *resp = policy::WithDefaults(*updated);
+  return grpc::Status::OK;
+}
+
+namespace {
+
+grpc::Status ReadOnlySocket(absl::string_view what) {
+  return grpc::Status(grpc::PERMISSION_DENIED,
+                      absl::StrCat("this is balloond's read-only socket; ", what,
+                                   " needs the read-write socket (balloonctl "
+                                   "--socket=/run/balloond/balloond.sock, as root or a member of "
+                                   "its group)"));
+}
+
+}  // namespace
+
 grpc::Status ReadOnlyControlService::SetBalloonTarget(grpc::ServerContext*,
                                                       const v1::SetBalloonTargetRequest*,
                                                       v1::SetBalloonTargetResponse*) {
-  return grpc::Status(grpc::PERMISSION_DENIED,
-                      "this is balloond's read-only socket; setting a balloon target needs the "
-                      "read-write socket (balloonctl --socket=/run/balloond/balloond.sock, as root "
-                      "or a member of its group)");
+  return ReadOnlySocket("setting a balloon target");
+}
+
+grpc::Status ReadOnlyControlService::UpdatePolicy(grpc::ServerContext*, const v1::UpdatePolicyRequest*,
+                                                  v1::Policy*) {
+  return ReadOnlySocket("changing the policy");
+}
+
+grpc::Status ReadOnlyControlService::UpdateDomainPolicy(grpc::ServerContext*,
+                                                        const v1::UpdateDomainPolicyRequest*,
+                                                        v1::Policy*) {
+  return ReadOnlySocket("changing the policy");
 }
 
 }  // namespace balloond

@@ -6,6 +6,7 @@
 
 #include "absl/time/time.h"
 #include "agent/hypervisor.h"
+#include "agent/policy_store.h"
 #include "agent/snapshot_store.h"
 #include "balloon/v1/balloon.grpc.pb.h"
 
@@ -15,17 +16,23 @@ namespace balloond {
 class ControlService final : public balloon::v1::BalloonControlService::Service {
  public:
   // `on_target_set` runs after a balloon target reached QEMU (the agent re-collects then).
-  ControlService(const SnapshotStore& store, Hypervisor& hypervisor,
+  ControlService(const SnapshotStore& store, Hypervisor& hypervisor, PolicyStore& policy,
                  std::function<void()> on_target_set,
                  absl::Duration default_qmp_timeout = absl::Seconds(5));
 
   grpc::Status SetBalloonTarget(grpc::ServerContext* ctx,
                                 const balloon::v1::SetBalloonTargetRequest* req,
                                 balloon::v1::SetBalloonTargetResponse* resp) override;
+  grpc::Status UpdatePolicy(grpc::ServerContext* ctx, const balloon::v1::UpdatePolicyRequest* req,
+                            balloon::v1::Policy* resp) override;
+  grpc::Status UpdateDomainPolicy(grpc::ServerContext* ctx,
+                                  const balloon::v1::UpdateDomainPolicyRequest* req,
+                                  balloon::v1::Policy* resp) override;
 
  private:
   const SnapshotStore& store_;
   Hypervisor& hypervisor_;
+  PolicyStore& policy_;
   std::function<void()> on_target_set_;
   const absl::Duration default_qmp_timeout_;
 };
@@ -37,6 +44,11 @@ class ReadOnlyControlService final : public balloon::v1::BalloonControlService::
   grpc::Status SetBalloonTarget(grpc::ServerContext* ctx,
                                 const balloon::v1::SetBalloonTargetRequest* req,
                                 balloon::v1::SetBalloonTargetResponse* resp) override;
+  grpc::Status UpdatePolicy(grpc::ServerContext* ctx, const balloon::v1::UpdatePolicyRequest* req,
+                            balloon::v1::Policy* resp) override;
+  grpc::Status UpdateDomainPolicy(grpc::ServerContext* ctx,
+                                  const balloon::v1::UpdateDomainPolicyRequest* req,
+                                  balloon::v1::Policy* resp) override;
 };
 
 }  // namespace balloond

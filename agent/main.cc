@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
@@ -11,6 +12,9 @@
 #include "agent/collector.h"
 #include "agent/config.h"
 #include "agent/libvirt_hypervisor.h"
+#include "agent/policy_runner.h"
+#include "agent/policy_store.h"
+#include "policy/policy.h"
 #include "agent/log.h"
 #include "agent/snapshot_store.h"
 
@@ -27,13 +31,16 @@ int Fail(const absl::Status& status) {
 
 int main(int argc, char** argv) {
   CLI::App app{"balloond: virtio-balloon memory agent for libvirt/QEMU hosts"};
-  std::string config_file, connect, listen, listen_ro, stats_period, monitor_timeout;
+  std::string config_file, connect, listen, listen_ro, stats_period, monitor_timeout, state_dir,
+      policy_mode;
   app.add_option("--config", config_file, "Config file (text-format balloon.v1.AgentConfig)");
   app.add_option("--connect", connect, "libvirt URI (default qemu:///system)");
   app.add_option("--listen", listen, "Read-write socket (default unix:/run/balloond/balloond.sock)");
   app.add_option("--listen-ro", listen_ro, "Read-only socket (default unix:/run/balloond/balloond-ro.sock)");
   app.add_option("--stats-period", stats_period, "Collection period and guest polling interval (default 2s)");
   app.add_option("--monitor-timeout", monitor_timeout, "Deadline of the agent's own QMP calls (default 2s)");
+  app.add_option("--state-dir", state_dir, "Where API changes to the policy are kept (default /var/lib/balloond)");
+  app.add_option("--policy-mode", policy_mode, "off, observe or enforce: the policy's mode for this run");
   app.set_version_flag("--version", BALLOOND_VERSION);
   try {
     app.parse(argc, argv);
@@ -53,6 +60,16 @@ int main(int argc, char** argv) {
   if (!connect.empty()) settings.connect_uri = connect;
   if (!listen.empty()) settings.listen = listen;
   if (!listen_ro.empty()) settings.listen_ro = listen_ro;
+  if (!state_dir.empty()) settings.state_dir = state_dir;
+  std::optional<balloon::v1::PolicyMode> mode_override;
+  if (!policy_mode.empty()) {
+    auto mode = balloond::ParsePolicyMode(policy_mode);
+    if (!mode.ok()) {
+      std::cerr << "balloond: --policy-mode: " << mode.status().message() << "\n";
+      return kExitUsage;
+    }
+    mode_override = *mode;
+  }
   for (auto [flag, text, target] :
        {std::tuple{"--stats-period", &stats_period, &settings.stats_period},
         std::tuple{"--monitor-timeout", &monitor_timeout, &settings.monitor_timeout}}) {
@@ -73,6 +90,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  auto policy = balloond::PolicyStore::Open(settings.state_dir, settings.policy);
+  if (!policy.ok()) return Fail(policy.status());
+  if (mode_override) (*policy)->OverrideMode(*mode_override);
+  balloond::DecisionLog decisions;
+
   balloond::RealClock clock;
   balloond::SnapshotStore store;
   balloond::LibvirtHypervisor hypervisor(settings.connect_uri);
@@ -80,7 +102,8 @@ int main(int argc, char** argv) {
   collector_options.stats_period = settings.stats_period;
   collector_options.monitor_timeout = settings.monitor_timeout;
   balloond::Collector collector(hypervisor, store, clock, collector_options);
-  auto server = balloond::AgentServer::Start(settings, hypervisor, store, clock, collector);
+  auto server = balloond::AgentServer::Start(
+      settings, {hypervisor, store, clock, collector, **policy, decisions});
   if (!server.ok()) return Fail(server.status());
   collector.SetReachabilityCallback([&server, &settings](bool reachable) {
     (*server)->SetServing(reachable);
@@ -88,13 +111,24 @@ int main(int argc, char** argv) {
                             : absl::StrCat("libvirt at ", settings.connect_uri,
                                            " is unreachable; health is NOT_SERVING until it returns"));
   });
+  balloond::PolicyRunnerOptions runner_options;
+  runner_options.interval = settings.stats_period;
+  runner_options.monitor_timeout = settings.monitor_timeout;
+  balloond::PolicyRunner runner(
+      store, hypervisor, clock, **policy, decisions, [] { return balloond::ReadHostMemory(); },
+      [&collector] { collector.RequestRefresh(); }, runner_options);
   collector.Start();
+  runner.Start();
   balloond::Log(absl::StrCat("serving on ", settings.listen, " (read-write) and ", settings.listen_ro,
-                             " (read-only), stats every ", absl::FormatDuration(settings.stats_period)));
+                             " (read-only), stats every ", absl::FormatDuration(settings.stats_period),
+                             ", policy mode ",
+                             balloon::v1::PolicyMode_Name(balloond::policy::WithDefaults((*policy)->Get()).mode()),
+                             " (saved changes: ", (*policy)->saved_path(), ")"));
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
   balloond::Log(absl::StrCat("signal ", signal, ": shutting down"));
+  runner.Stop();
   (*server)->Shutdown();
   collector.Stop();
   return 0;

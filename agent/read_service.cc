@@ -8,6 +8,7 @@
 #include "agent/host_stats.h"
 #include "agent/proto_convert.h"
 #include "agent/qom_request.h"
+#include "policy/policy.h"
 
 namespace balloond {
 
@@ -21,8 +22,14 @@ absl::Time RequestDeadline(const grpc::ServerContext& ctx, absl::Duration fallba
 }
 
 ReadService::ReadService(const SnapshotStore& store, Hypervisor& hypervisor, Clock& clock,
+                         const PolicyStore& policy, const DecisionLog& decisions,
                          ReadServiceOptions options)
-    : store_(store), hypervisor_(hypervisor), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      hypervisor_(hypervisor),
+      clock_(clock),
+      policy_(policy),
+      decisions_(decisions),
+      options_(std::move(options)) {}
 
 grpc::Status ReadService::ListDomains(grpc::ServerContext*, const v1::ListDomainsRequest*,
                                       v1::ListDomainsResponse* resp) {
@@ -131,6 +138,40 @@ grpc::Status ReadService::GetQomProperty(grpc::ServerContext* ctx,
                                                      parsed.message().as_string()));
   }
   return grpc::Status::OK;
+}
+
+grpc::Status ReadService::GetPolicy(grpc::ServerContext*, const v1::GetPolicyRequest*,
+                                    v1::Policy* resp) {
+  *resp = policy::WithDefaults(policy_.Get());
+  return grpc::Status::OK;
+}
+
+grpc::Status ReadService::ListDecisions(grpc::ServerContext*, const v1::ListDecisionsRequest* req,
+                                        v1::ListDecisionsResponse* resp) {
+  if (!req->domain().empty()) {
+    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return ToGrpcStatus(s);
+  }
+  if (req->limit() < 0) return grpc::Status(grpc::INVALID_ARGUMENT, "limit must not be negative");
+  const size_t limit = req->limit() == 0 ? 100 : static_cast<size_t>(req->limit());
+  for (auto& d : decisions_.List(req->domain(), limit)) *resp->add_decisions() = std::move(d);
+  return grpc::Status::OK;
+}
+
+grpc::Status ReadService::WatchDecisions(grpc::ServerContext* ctx, const v1::WatchDecisionsRequest* req,
+                                         grpc::ServerWriter<v1::Decision>* writer) {
+  if (!req->domain().empty()) {
+    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return ToGrpcStatus(s);
+  }
+  uint64_t seen = decisions_.last_sequence();
+  while (!ctx->IsCancelled()) {
+    if (shutting_down_) return grpc::Status(grpc::UNAVAILABLE, "balloond is shutting down");
+    for (const v1::Decision& d : decisions_.WaitAfter(seen, absl::Milliseconds(500))) {
+      seen = d.sequence();
+      if (!req->domain().empty() && d.domain() != req->domain() && d.uuid() != req->domain()) continue;
+      if (!writer->Write(d)) return grpc::Status(grpc::CANCELLED, "the client went away");
+    }
+  }
+  return grpc::Status(grpc::CANCELLED, "the client cancelled the watch");
 }
 
 }  // namespace balloond

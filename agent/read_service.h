@@ -6,6 +6,8 @@
 
 #include "absl/time/time.h"
 #include "agent/clock.h"
+#include "agent/decision_log.h"
+#include "agent/policy_store.h"
 #include "agent/hypervisor.h"
 #include "agent/snapshot_store.h"
 #include "balloon/v1/balloon.grpc.pb.h"
@@ -23,7 +25,7 @@ struct ReadServiceOptions {
 class ReadService final : public balloon::v1::BalloonReadService::Service {
  public:
   ReadService(const SnapshotStore& store, Hypervisor& hypervisor, Clock& clock,
-              ReadServiceOptions options);
+              const PolicyStore& policy, const DecisionLog& decisions, ReadServiceOptions options);
 
   // Ends open watches (they return UNAVAILABLE) so the server can shut down.
   void Shutdown() { shutting_down_ = true; }
@@ -44,11 +46,19 @@ class ReadService final : public balloon::v1::BalloonReadService::Service {
   grpc::Status GetQomProperty(grpc::ServerContext* ctx,
                               const balloon::v1::GetQomPropertyRequest* req,
                               balloon::v1::GetQomPropertyResponse* resp) override;
+  grpc::Status GetPolicy(grpc::ServerContext* ctx, const balloon::v1::GetPolicyRequest* req,
+                         balloon::v1::Policy* resp) override;
+  grpc::Status ListDecisions(grpc::ServerContext* ctx, const balloon::v1::ListDecisionsRequest* req,
+                             balloon::v1::ListDecisionsResponse* resp) override;
+  grpc::Status WatchDecisions(grpc::ServerContext* ctx, const balloon::v1::WatchDecisionsRequest* req,
+                              grpc::ServerWriter<balloon::v1::Decision>* writer) override;
 
  private:
   const SnapshotStore& store_;
   Hypervisor& hypervisor_;
   Clock& clock_;
+  const PolicyStore& policy_;
+  const DecisionLog& decisions_;
   const ReadServiceOptions options_;
   std::atomic<bool> shutting_down_{false};
 };

@@ -27,6 +27,8 @@ struct DomainSnapshot {
   std::string problem;
   std::optional<int64_t> actual_bytes;
   std::optional<GuestStats> guest;
+  // QEMU is migrating the domain (QMP query-migrate).
+  bool migrating = false;
   // The guest's reporting period in seconds (0: the guest does not report).
   int64_t stats_period_seconds = 0;
   absl::Time collect_time = absl::InfinitePast();

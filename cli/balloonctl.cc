@@ -14,11 +14,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.grpc.pb.h"
+#include "cli/policy_keys.h"
 #include "cli/size.h"
+#include "policy/policy.h"
 #include "cli/table.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -384,6 +387,152 @@ int Health(Client& client) {
   return serving ? kExitOk : kExitFailed;
 }
 
+// "POLICY_MODE_ENFORCE" → "enforce", "DECISION_REASON_HOST_RECLAIM" → "host-reclaim".
+std::string ShortEnumName(const std::string& full, const std::string& prefix) {
+  std::string name = full.substr(full.rfind(prefix) == 0 ? prefix.size() : 0);
+  for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+// Adds each set field of a policy message to `table` as "prefix.name  value", sizes humanized.
+void AddSettings(const google::protobuf::Message& m, const std::string& prefix, Table& table) {
+  using google::protobuf::FieldDescriptor;
+  const auto* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->is_map() || f->is_repeated()) continue;
+    const std::string key = prefix + f->name();
+    std::string value;
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_INT64:
+        if (absl::EndsWith(f->name(), "_bytes")) {
+          value = FormatBytes(r->GetInt64(m, f));
+        } else if (absl::EndsWith(f->name(), "_bytes_per_second")) {
+          value = FormatBytes(r->GetInt64(m, f)) + "/s";
+        } else {
+          value = absl::StrCat(r->GetInt64(m, f));
+        }
+        break;
+      case FieldDescriptor::CPPTYPE_INT32: value = absl::StrCat(r->GetInt32(m, f)); break;
+      case FieldDescriptor::CPPTYPE_DOUBLE: value = absl::StrFormat("%g", r->GetDouble(m, f)); break;
+      case FieldDescriptor::CPPTYPE_BOOL: value = r->GetBool(m, f) ? "true" : "false"; break;
+      case FieldDescriptor::CPPTYPE_ENUM: value = ShortEnumName(r->GetEnum(m, f)->name(), "POLICY_MODE_"); break;
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        if (f->message_type()->full_name() == "google.protobuf.Duration") {
+          const auto& d = static_cast<const google::protobuf::Duration&>(r->GetMessage(m, f));
+          value = absl::FormatDuration(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
+        } else {
+          AddSettings(r->GetMessage(m, f), key + ".", table);
+          continue;
+        }
+        break;
+      default: continue;
+    }
+    table.AddRow({key, value});
+  }
+}
+
+int PolicyShow(Client& client, const std::string& domain) {
+  v1::Policy policy;
+  auto ctx = client.Context();
+  grpc::Status status = client.read().GetPolicy(ctx.get(), {}, &policy);
+  if (!status.ok()) return client.Fail(status);
+  if (!domain.empty()) {
+    const v1::DomainPolicy effective = balloond::policy::EffectiveDomainPolicy(policy, domain);
+    if (client.json()) {
+      PrintJson(effective);
+      return kExitOk;
+    }
+    Table t({});
+    t.AddRow({"mode", ShortEnumName(v1::PolicyMode_Name(policy.mode()), "POLICY_MODE_")});
+    AddSettings(effective, "", t);
+    t.Print(std::cout);
+    if (!policy.domains().count(domain)) std::cout << "(no override for " << domain << ": the defaults apply)\n";
+    return kExitOk;
+  }
+  if (client.json()) {
+    PrintJson(policy);
+    return kExitOk;
+  }
+  Table t({});
+  AddSettings(policy, "", t);
+  for (const auto& [name, override_policy] : policy.domains()) {
+    AddSettings(override_policy, absl::StrCat("domains[", name, "]."), t);
+  }
+  t.Print(std::cout);
+  return kExitOk;
+}
+
+int PolicyUpdate(Client& client, const std::vector<std::string>& assignments, const std::string& domain) {
+  v1::Policy resp;
+  auto ctx = client.Context();
+  grpc::Status status;
+  if (domain.empty()) {
+    v1::UpdatePolicyRequest req;
+    if (absl::Status s = balloond::ApplyPolicyAssignments(assignments, *req.mutable_policy(),
+                                                          *req.mutable_update_mask());
+        !s.ok()) {
+      throw UsageError{std::string(s.message())};
+    }
+    status = client.control().UpdatePolicy(ctx.get(), req, &resp);
+  } else {
+    v1::UpdateDomainPolicyRequest req;
+    req.set_domain(domain);
+    if (absl::Status s = balloond::ApplyPolicyAssignments(assignments, *req.mutable_policy(),
+                                                          *req.mutable_update_mask());
+        !s.ok()) {
+      throw UsageError{std::string(s.message())};
+    }
+    status = client.control().UpdateDomainPolicy(ctx.get(), req, &resp);
+  }
+  if (!status.ok()) return client.Fail(status);
+  if (client.json()) {
+    PrintJson(resp);
+  } else {
+    std::cout << "policy updated" << (domain.empty() ? "" : " for " + domain) << "; mode "
+              << ShortEnumName(v1::PolicyMode_Name(resp.mode()), "POLICY_MODE_") << "\n";
+  }
+  return kExitOk;
+}
+
+void PrintDecision(const v1::Decision& d) {
+  const absl::Time t = absl::FromUnixSeconds(d.time().seconds()) + absl::Nanoseconds(d.time().nanos());
+  std::cout << absl::FormatTime("%H:%M:%S", t, absl::LocalTimeZone()) << "  " << d.domain() << "  "
+            << ShortEnumName(v1::PolicyMode_Name(d.mode()), "POLICY_MODE_") << "  "
+            << FormatBytes(d.previous_bytes()) << " -> " << FormatBytes(d.target_bytes()) << "  "
+            << ShortEnumName(v1::DecisionReason_Name(d.reason()), "DECISION_REASON_")
+            << (d.mode() == v1::POLICY_MODE_ENFORCE && !d.applied() ? "  NOT APPLIED: " + d.error() : "")
+            << "\n    " << d.explanation() << std::endl;
+}
+
+int Decisions(Client& client, const std::string& domain, bool watch) {
+  if (!watch) {
+    v1::ListDecisionsRequest req;
+    req.set_domain(domain);
+    v1::ListDecisionsResponse resp;
+    auto ctx = client.Context();
+    grpc::Status status = client.read().ListDecisions(ctx.get(), req, &resp);
+    if (!status.ok()) return client.Fail(status);
+    if (client.json()) {
+      PrintJson(resp);
+      return kExitOk;
+    }
+    if (resp.decisions().empty()) std::cout << "no decisions yet\n";
+    for (const auto& d : resp.decisions()) PrintDecision(d);
+    return kExitOk;
+  }
+  v1::WatchDecisionsRequest req;
+  req.set_domain(domain);
+  auto ctx = client.Context(/*with_deadline=*/client.timeout_given());
+  auto reader = client.read().WatchDecisions(ctx.get(), req);
+  v1::Decision d;
+  while (reader->Read(&d)) client.json() ? PrintJson(d) : PrintDecision(d);
+  grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && client.timeout_given()) return kExitOk;
+  return client.Fail(status);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -421,6 +570,21 @@ int main(int argc, char** argv) {
   auto* host = app.add_subcommand("host", "Show the host's memory and memory pressure");
   auto* health = app.add_subcommand("health", "Ask balloond whether it is serving");
   auto* version = app.add_subcommand("version", "Print balloonctl's version");
+  auto* policy = app.add_subcommand("policy", "Show or change the automatic ballooning policy");
+  policy->require_subcommand(1);
+  std::string policy_domain;
+  std::vector<std::string> assignments;
+  std::string mode;
+  auto* policy_show = policy->add_subcommand("show", "The policy in force (one domain's settings with DOMAIN)");
+  policy_show->add_option("DOMAIN", domain, "libvirt name");
+  auto* policy_set = policy->add_subcommand("set", "Change settings, e.g. headroom_bytes=256M host.reserve_bytes=2G");
+  policy_set->add_option("KEY=VALUE", assignments)->required();
+  policy_set->add_option("--domain", policy_domain, "Change this domain's override instead of the defaults");
+  auto* policy_mode = policy->add_subcommand("mode", "Switch the policy off, to observe, or to enforce");
+  policy_mode->add_option("MODE", mode)->required()->check(CLI::IsMember({"off", "observe", "enforce"}));
+  auto* decisions = app.add_subcommand("decisions", "What the policy did or would do, and why");
+  decisions->add_option("DOMAIN", domain, "Only this domain's decisions");
+  decisions->add_flag("--watch", watch, "Print decisions as they are made");
 
   try {
     app.parse(argc, argv);
@@ -433,7 +597,7 @@ int main(int argc, char** argv) {
       std::cout << "balloonctl " << BALLOOND_VERSION << "\n";
       return kExitOk;
     }
-    Client client(options, /*needs_write=*/set->parsed());
+    Client client(options, /*needs_write=*/set->parsed() || policy_set->parsed() || policy_mode->parsed());
     if (*list) return List(client);
     if (*stats) return Stats(client, domain, watch);
     if (*set) return Set(client, domain, size, wait, dry_run);
@@ -441,6 +605,10 @@ int main(int argc, char** argv) {
     if (*qom_get) return QomGet(client, domain, path, property);
     if (*host) return Host(client);
     if (*health) return Health(client);
+    if (*policy_show) return PolicyShow(client, domain);
+    if (*policy_set) return PolicyUpdate(client, assignments, policy_domain);
+    if (*policy_mode) return PolicyUpdate(client, {"mode=" + mode}, "");
+    if (*decisions) return Decisions(client, domain, watch);
   } catch (const UsageError& e) {
     std::cerr << "balloonctl: " << e.message << "\n";
     return kExitUsage;

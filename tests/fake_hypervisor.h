@@ -38,6 +38,7 @@ struct FakeQemu {
   int64_t actual_bytes = 536870912;
   int64_t polling_interval = 2;
   std::string guest_stats_file = "guest-stats.json";
+  std::string migration_status;  // query-migrate's "status"; empty: never migrated
   std::vector<std::string> commands;  // "execute" of each command received
 
   std::string Answer(const nlohmann::json& cmd) {
@@ -59,6 +60,8 @@ struct FakeQemu {
     }
     if (!has_balloon) return ReadTestData("qemu-7.2/query-balloon-no-device.json");
     if (execute == "query-balloon") return ok({{"actual", actual_bytes}});
+    if (execute == "query-migrate") return ok(migration_status.empty() ? nlohmann::json::object()
+                                                                        : nlohmann::json{{"status", migration_status}});
     if (execute == "balloon") {
       actual_bytes = args.value("value", int64_t{0});
       return ok(nlohmann::json::object());

@@ -284,7 +284,8 @@ Agent::Agent(std::vector<std::string> extra_args) {
   ro_socket_ = dir_ + "/balloond-ro.sock";
   log_path_ = dir_ + "/balloond.log";
   std::vector<std::string> argv = {BALLOOND_BIN, "--listen=unix:" + rw_socket_,
-                                   "--listen-ro=unix:" + ro_socket_, "--stats-period=1s"};
+                                   "--listen-ro=unix:" + ro_socket_, "--stats-period=1s",
+                                   "--state-dir=" + dir_ + "/state"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());

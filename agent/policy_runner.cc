@@ -1,0 +1,137 @@
+#include "agent/policy_runner.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "agent/domain_monitor.h"
+#include "agent/log.h"
+
+namespace balloond {
+
+namespace v1 = balloon::v1;
+
+policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
+  policy::DomainInput in;
+  in.uuid = snap.info.uuid;
+  in.name = snap.info.name;
+  switch (snap.info.state) {
+    case DomainRunState::kRunning:
+      in.activity = snap.migrating ? policy::Activity::kMigrating : policy::Activity::kRunning;
+      break;
+    case DomainRunState::kPaused: in.activity = policy::Activity::kPaused; break;
+    case DomainRunState::kShuttingDown: in.activity = policy::Activity::kShuttingDown; break;
+    case DomainRunState::kOther: in.activity = policy::Activity::kOther; break;
+  }
+  in.max_memory_bytes = snap.info.max_memory_bytes;
+  if (snap.balloon == BalloonStatus::kActive || snap.balloon == BalloonStatus::kMonitorError) {
+    in.actual_bytes = snap.actual_bytes;
+  }
+  in.stats_period = absl::Seconds(std::max<int64_t>(1, snap.stats_period_seconds));
+  if (snap.guest && snap.guest->last_update_unix_seconds > 0) {
+    const auto total = snap.guest->Get("stat-total-memory");
+    const auto available = snap.guest->Get("stat-available-memory");
+    const auto free = snap.guest->Get("stat-free-memory");
+    if (total && available) {
+      policy::GuestReport r;
+      r.total_bytes = *total;
+      r.available_bytes = *available;
+      r.free_bytes = free.value_or(*available);
+      r.swap_in_bytes = snap.guest->Get("stat-swap-in");
+      r.major_faults = snap.guest->Get("stat-major-faults");
+      r.last_update = absl::FromUnixSeconds(snap.guest->last_update_unix_seconds);
+      in.report = r;
+    }
+  }
+  return in;
+}
+
+PolicyRunner::PolicyRunner(const SnapshotStore& snapshots, Hypervisor& hypervisor, Clock& clock,
+                           const PolicyStore& policy, DecisionLog& log, HostReader read_host,
+                           std::function<void()> on_applied, PolicyRunnerOptions options)
+    : snapshots_(snapshots),
+      hypervisor_(hypervisor),
+      clock_(clock),
+      policy_(policy),
+      log_(log),
+      read_host_(std::move(read_host)),
+      on_applied_(std::move(on_applied)),
+      options_(options) {}
+
+PolicyRunner::~PolicyRunner() { Stop(); }
+
+void PolicyRunner::Start() {
+  loop_ = std::thread([this] { Loop(); });
+}
+
+void PolicyRunner::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (loop_.joinable()) loop_.join();
+}
+
+void PolicyRunner::Loop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.interval)) return;
+    }
+    RunOnce();
+  }
+}
+
+void PolicyRunner::RunOnce() {
+  absl::MutexLock run(&run_mu_);
+  const v1::Policy policy = policy_.Get();
+  const v1::PolicyMode mode = policy::WithDefaults(policy).mode();
+  if (mode == v1::POLICY_MODE_OFF) return;
+  auto host = read_host_();
+  if (!host.ok()) {
+    Log(absl::StrCat("policy skipped a cycle: ", host.status().message()));
+    return;
+  }
+  policy::HostInput host_input;
+  host_input.total_bytes = host->mem_total_bytes;
+  host_input.available_bytes = host->mem_available_bytes;
+  if (host->pressure_some) host_input.pressure_some_avg10 = host->pressure_some->avg10;
+
+  std::vector<policy::DomainInput> inputs;
+  for (const DomainSnapshot& snap : snapshots_.List()) inputs.push_back(ToPolicyInput(snap));
+  const absl::Time now = clock_.Now();
+  policy::Outcome outcome = policy::Decide(policy, host_input, inputs, state_, now);
+  state_ = std::move(outcome.state);
+
+  bool applied_any = false;
+  for (policy::Decision& d : outcome.decisions) {
+    v1::Decision record;
+    *record.mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+    record.set_domain(d.name);
+    record.set_uuid(d.uuid);
+    record.set_mode(mode);
+    record.set_previous_bytes(d.previous_bytes);
+    record.set_target_bytes(d.target_bytes);
+    record.set_reason(d.reason);
+    record.set_explanation(d.explanation);
+    *record.mutable_inputs() = d.inputs;
+    if (mode == v1::POLICY_MODE_ENFORCE) {
+      // An uncooperative balloon's target goes back to its size, so QEMU stops chasing the old one.
+      DomainMonitor monitor(hypervisor_, d.uuid, clock_.Now() + options_.monitor_timeout);
+      absl::Status sent = monitor.SetBalloon(d.target_bytes);
+      record.set_applied(sent.ok());
+      if (!sent.ok()) {
+        record.set_error(std::string(sent.message()));
+        policy::ForgetTarget(state_, d.uuid);
+      }
+      applied_any |= sent.ok();
+    }
+    Log(absl::StrCat(mode == v1::POLICY_MODE_ENFORCE ? (record.applied() ? "policy: " : "policy (failed): ")
+                                                     : "policy (observe): ",
+                     d.explanation, record.error().empty() ? "" : absl::StrCat(" [", record.error(), "]")));
+    log_.Append(std::move(record));
+  }
+  if (applied_any && on_applied_) on_applied_();
+}
+
+}  // namespace balloond

@@ -1,0 +1,196 @@
+#include "agent/policy_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <google/protobuf/text_format.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/config.h"
+#include "policy/policy.h"
+
+namespace balloond {
+
+namespace v1 = balloon::v1;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+namespace {
+
+absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+  return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+void CopyScalar(const Message& from, const FieldDescriptor* f, Message& to) {
+  const auto* r = from.GetReflection();
+  const auto* w = to.GetReflection();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32: w->SetInt32(&to, f, r->GetInt32(from, f)); break;
+    case FieldDescriptor::CPPTYPE_INT64: w->SetInt64(&to, f, r->GetInt64(from, f)); break;
+    case FieldDescriptor::CPPTYPE_UINT32: w->SetUInt32(&to, f, r->GetUInt32(from, f)); break;
+    case FieldDescriptor::CPPTYPE_UINT64: w->SetUInt64(&to, f, r->GetUInt64(from, f)); break;
+    case FieldDescriptor::CPPTYPE_DOUBLE: w->SetDouble(&to, f, r->GetDouble(from, f)); break;
+    case FieldDescriptor::CPPTYPE_FLOAT: w->SetFloat(&to, f, r->GetFloat(from, f)); break;
+    case FieldDescriptor::CPPTYPE_BOOL: w->SetBool(&to, f, r->GetBool(from, f)); break;
+    case FieldDescriptor::CPPTYPE_ENUM: w->SetEnumValue(&to, f, r->GetEnumValue(from, f)); break;
+    case FieldDescriptor::CPPTYPE_STRING: w->SetString(&to, f, r->GetString(from, f)); break;
+    case FieldDescriptor::CPPTYPE_MESSAGE: break;  // handled by the caller
+  }
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("cannot create", tmp);
+  size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n = write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      close(fd);
+      return ErrnoError("cannot write", tmp);
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0) {
+    close(fd);
+    return ErrnoError("cannot fsync", tmp);
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot rename to", path);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);  // the rename itself must survive a crash
+    close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyFieldMask(const Message& source, const google::protobuf::FieldMask& mask,
+                            Message& target) {
+  for (const std::string& path : mask.paths()) {
+    std::vector<std::string> parts = absl::StrSplit(path, '.');
+    const Message* from = &source;
+    Message* to = &target;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const FieldDescriptor* field = to->GetDescriptor()->FindFieldByName(parts[i]);
+      if (field == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat("update_mask: '", path, "' is not a field of ",
+                                                       target.GetDescriptor()->full_name()));
+      }
+      const bool last = i + 1 == parts.size();
+      if (!last) {
+        if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || field->is_repeated()) {
+          return absl::InvalidArgumentError(absl::StrCat("update_mask: '", path, "' goes through a non-message field"));
+        }
+        from = &from->GetReflection()->GetMessage(*from, field);
+        to = to->GetReflection()->MutableMessage(to, field);
+        continue;
+      }
+      if (field->is_repeated() || field->is_map()) {
+        return absl::InvalidArgumentError(absl::StrCat("update_mask: '", path, "' cannot be updated as a whole; update its entries"));
+      }
+      const auto* reflection = from->GetReflection();
+      const bool set = field->has_presence() ? reflection->HasField(*from, field) : true;
+      if (!set) {
+        to->GetReflection()->ClearField(to, field);
+      } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        to->GetReflection()->MutableMessage(to, field)->CopyFrom(reflection->GetMessage(*from, field));
+      } else {
+        CopyScalar(*from, field, *to);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string& state_dir,
+                                                               const v1::Policy& initial) {
+  if (absl::Status s = policy::ValidatePolicy(initial); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("policy: ", s.message()));
+  }
+  std::unique_ptr<PolicyStore> store(new PolicyStore(state_dir));
+  store->policy_ = initial;
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot create state directory ", state_dir, ": ", ec.message()));
+  }
+  std::ifstream in(store->saved_path());
+  if (in) {
+    std::ostringstream text;
+    text << in.rdbuf();
+    // Parsed as the config's policy field, for the config parser's line-numbered errors.
+    auto parsed = ParseAgentConfig(absl::StrCat("policy {\n", text.str(), "\n}\n"), store->saved_path());
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          parsed.status().message(), " (the policy saved by the API; fix or remove the file)"));
+    }
+    if (absl::Status s = policy::ValidatePolicy(parsed->policy()); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(store->saved_path(), ": ", s.message()));
+    }
+    store->policy_ = parsed->policy();
+  }
+  return store;
+}
+
+v1::Policy PolicyStore::Get() const {
+  absl::MutexLock lock(&mu_);
+  return policy_;
+}
+
+void PolicyStore::OverrideMode(v1::PolicyMode mode) {
+  absl::MutexLock lock(&mu_);
+  policy_.set_mode(mode);
+}
+
+absl::StatusOr<v1::Policy> PolicyStore::Commit(v1::Policy next) {
+  if (absl::Status s = policy::ValidatePolicy(next); !s.ok()) return s;
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(next, &text);
+  if (absl::Status s = WriteFileAtomically(saved_path(), text); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("the policy was not changed: ", s.message()));
+  }
+  policy_ = std::move(next);
+  return policy_;
+}
+
+absl::StatusOr<v1::Policy> PolicyStore::Update(const v1::Policy& update,
+                                               const google::protobuf::FieldMask& mask) {
+  if (mask.paths_size() == 0) {
+    return absl::InvalidArgumentError("update_mask is empty; name the fields to change, e.g. \"mode\"");
+  }
+  absl::MutexLock lock(&mu_);
+  v1::Policy next = policy_;
+  if (absl::Status s = ApplyFieldMask(update, mask, next); !s.ok()) return s;
+  return Commit(std::move(next));
+}
+
+absl::StatusOr<v1::Policy> PolicyStore::UpdateDomain(const std::string& domain,
+                                                     const v1::DomainPolicy& update,
+                                                     const google::protobuf::FieldMask& mask) {
+  if (domain.empty()) return absl::InvalidArgumentError("no domain given");
+  absl::MutexLock lock(&mu_);
+  v1::Policy next = policy_;
+  if (mask.paths_size() == 0) {
+    next.mutable_domains()->erase(domain);
+  } else {
+    v1::DomainPolicy entry = next.domains().count(domain) ? next.domains().at(domain) : v1::DomainPolicy();
+    if (absl::Status s = ApplyFieldMask(update, mask, entry); !s.ok()) return s;
+    (*next.mutable_domains())[domain] = entry;
+  }
+  return Commit(std::move(next));
+}
+
+}  // namespace balloond
