@@ -127,9 +127,10 @@ bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
   return done();
 }
 
-GuestSpec BootedGuest(const std::string& name) {
+GuestSpec BootedGuest(const std::string& name, int memory_mib) {
   GuestSpec spec;
   spec.name = name;
+  spec.memory_mib = memory_mib;
   return spec;
 }
 
@@ -277,15 +278,16 @@ pid_t Guest::QemuPid() const {
   return pid;
 }
 
-Agent::Agent(std::vector<std::string> extra_args) {
+Agent::Agent(std::vector<std::string> extra_args, std::string state_dir) {
   char tmpl[] = "/tmp/balloond-test-XXXXXX";
   dir_ = mkdtemp(tmpl);
+  state_dir_ = state_dir.empty() ? dir_ + "/state" : state_dir;
   rw_socket_ = dir_ + "/balloond.sock";
   ro_socket_ = dir_ + "/balloond-ro.sock";
   log_path_ = dir_ + "/balloond.log";
   std::vector<std::string> argv = {BALLOOND_BIN, "--listen=unix:" + rw_socket_,
                                    "--listen-ro=unix:" + ro_socket_, "--stats-period=1s",
-                                   "--state-dir=" + dir_ + "/state"};
+                                   "--state-dir=" + state_dir_};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());

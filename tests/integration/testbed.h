@@ -42,7 +42,7 @@ struct GuestSpec {
 };
 
 // A 512 MiB guest that boots and answers on its console; its XML has a balloon without a stats period.
-GuestSpec BootedGuest(const std::string& name);
+GuestSpec BootedGuest(const std::string& name, int memory_mib = 512);
 // A 128 MiB domain started paused: its QEMU and monitor answer, its kernel never runs.
 GuestSpec PausedGuest(const std::string& name, bool balloon = true);
 
@@ -85,7 +85,9 @@ void DestroyLeftoverGuests();
 // balloond running as a child process on sockets of its own.
 class Agent {
  public:
-  explicit Agent(std::vector<std::string> extra_args = {});
+  // `state_dir`: where the policy is saved; a fresh one when empty. Pass the same one to a second
+  // Agent to restart balloond.
+  explicit Agent(std::vector<std::string> extra_args = {}, std::string state_dir = "");
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -97,6 +99,7 @@ class Agent {
 
   const std::string& rw_socket() const { return rw_socket_; }
   const std::string& ro_socket() const { return ro_socket_; }
+  const std::string& state_dir() const { return state_dir_; }
   balloon::v1::BalloonReadService::Stub& read() { return *read_; }
   balloon::v1::BalloonReadService::Stub& read_only() { return *read_only_; }
   balloon::v1::BalloonControlService::Stub& control() { return *control_; }
@@ -108,7 +111,7 @@ class Agent {
 
  private:
   std::string dir_;
-  std::string rw_socket_, ro_socket_, log_path_;
+  std::string rw_socket_, ro_socket_, log_path_, state_dir_;
   pid_t pid_ = -1;
   std::unique_ptr<balloon::v1::BalloonReadService::Stub> read_, read_only_;
   std::unique_ptr<balloon::v1::BalloonControlService::Stub> control_, control_ro_;

@@ -1,0 +1,203 @@
+// The ballooning policy against a real libvirtd and a real guest that allocates memory on command.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "tests/integration/testbed.h"
+
+namespace balloond::testing {
+namespace {
+
+namespace v1 = balloon::v1;
+using ::testing::HasSubstr;
+
+constexpr int64_t kMiB = 1024 * 1024;
+
+int64_t MemInfoKiB(const std::string& meminfo, absl::string_view key) {
+  for (absl::string_view line : absl::StrSplit(meminfo, '\n')) {
+    if (!absl::ConsumePrefix(&line, key) || !absl::ConsumePrefix(&line, ":")) continue;
+    int64_t kib = -1;
+    absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kib);
+    return kib;
+  }
+  return -1;
+}
+
+std::vector<v1::Decision> Decisions(Agent& agent, const std::string& domain) {
+  v1::ListDecisionsRequest req;
+  req.set_domain(domain);
+  req.set_limit(1000);
+  v1::ListDecisionsResponse resp;
+  agent.read().ListDecisions(Deadline().get(), req, &resp);
+  return {resp.decisions().begin(), resp.decisions().end()};
+}
+
+int64_t Actual(Agent& agent, const std::string& domain) {
+  v1::GetMemoryStatsRequest req;
+  req.set_domain(domain);
+  v1::MemoryStats resp;
+  if (!agent.read().GetMemoryStats(Deadline().get(), req, &resp).ok()) return -1;
+  return resp.domain().balloon_actual_bytes();
+}
+
+bool GuestReports(Agent& agent, const std::string& domain) {
+  v1::GetMemoryStatsRequest req;
+  req.set_domain(domain);
+  v1::MemoryStats resp;
+  return agent.read().GetMemoryStats(Deadline().get(), req, &resp).ok() && resp.has_last_update_time() &&
+         resp.guest().has_available_memory_bytes();
+}
+
+// Waits until the policy has made no decision for `quiet`.
+bool WaitUntilSettled(Agent& agent, const std::string& domain, absl::Duration quiet, absl::Duration timeout) {
+  size_t count = Decisions(agent, domain).size();
+  absl::Time changed = absl::Now();
+  return WaitFor([&] {
+    const size_t now = Decisions(agent, domain).size();
+    if (now != count) {
+      count = now;
+      changed = absl::Now();
+    }
+    return absl::Now() - changed >= quiet;
+  }, timeout);
+}
+
+void PrintDecisions(const std::vector<v1::Decision>& decisions, absl::Time since) {
+  for (const auto& d : decisions) {
+    const absl::Time t = absl::FromUnixSeconds(d.time().seconds()) + absl::Nanoseconds(d.time().nanos());
+    std::cout << "  +" << absl::FormatDuration(absl::Trunc(t - since, absl::Milliseconds(100))) << "  "
+              << v1::DecisionReason_Name(d.reason()) << "  " << d.previous_bytes() / kMiB << " -> "
+              << d.target_bytes() / kMiB << " MiB  (stats " << d.inputs().stats_age().seconds()
+              << "s old)  " << d.explanation() << "\n";
+  }
+}
+
+// A host "short of memory" on purpose: its reserve is more than any test machine has.
+const std::vector<std::string> kShortHostEnforce = {"policy", "set", "mode=enforce",
+                                                    "host.reserve_bytes=1000G"};
+
+TEST(PolicyIntegrationTest, ShrinksAnIdleGuestThenRelievesAPacedAllocationWithoutOom) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("policy", 1024));
+  Agent agent;
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  ASSERT_TRUE(WaitFor([&] { return GuestReports(agent, guest.name()); }, absl::Seconds(30)));
+
+  const absl::Time start = absl::Now();
+  CommandResult r = agent.Ctl(kShortHostEnforce);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  // 1. The idle guest shrinks to about its use plus headroom (128 MiB), never below its floor.
+  ASSERT_TRUE(WaitUntilSettled(agent, guest.name(), absl::Seconds(6), absl::Seconds(90))) << agent.Log();
+  const std::string idle = guest.Command("meminfo");
+  const int64_t available_kib = MemInfoKiB(idle, "MemAvailable");
+  const int64_t actual = Actual(agent, guest.name());
+  std::cout << "idle guest settled at " << actual / kMiB << " MiB after "
+            << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1)))
+            << ", MemAvailable " << available_kib / 1024 << " MiB\n";
+  auto shrink = Decisions(agent, guest.name());
+  ASSERT_FALSE(shrink.empty());
+  PrintDecisions(shrink, start);
+  for (const auto& d : shrink) {
+    EXPECT_EQ(d.reason(), v1::DECISION_REASON_HOST_RECLAIM);
+    EXPECT_TRUE(d.applied()) << d.error();
+    EXPECT_GE(d.target_bytes(), d.inputs().floor_bytes());
+  }
+  EXPECT_LT(actual, 400 * kMiB);                 // most of the 1 GiB went back to the host
+  EXPECT_GE(actual, 128 * kMiB);                 // the global minimum
+  EXPECT_GE(available_kib, (128 - 24) * 1024);  // headroom kept, within a deadband
+  EXPECT_LE(available_kib, (128 + 64) * 1024);
+
+  // 2. The guest allocates 400 MiB over 8 s. The policy gives it memory as the stats show the
+  //    pressure, and the allocation completes without an OOM kill.
+  const absl::Time alloc_start = absl::Now();
+  const std::string alloc = guest.Command("alloc 400 8", absl::Seconds(90));
+  const absl::Duration alloc_took = absl::Now() - alloc_start;
+  EXPECT_THAT(alloc, ::testing::Not(HasSubstr("ERR"))) << alloc;
+  EXPECT_THAT(guest.Command("oomkills"), HasSubstr("oom_kill 0"));
+  std::vector<v1::Decision> relief;
+  for (const auto& d : Decisions(agent, guest.name())) {
+    if (d.reason() == v1::DECISION_REASON_GUEST_PRESSURE) relief.push_back(d);
+  }
+  std::cout << "400 MiB paced allocation completed in " << absl::FormatDuration(alloc_took)
+            << "; relief decisions:\n";
+  PrintDecisions(relief, alloc_start);
+  ASSERT_FALSE(relief.empty()) << agent.Log();
+  for (const auto& d : relief) {
+    EXPECT_TRUE(d.applied()) << d.error();
+    // Acted on the report that showed the pressure within two 1 s policy cycles (QEMU's
+    // last-update counts whole seconds, hence the extra second).
+    EXPECT_LE(d.inputs().stats_age().seconds(), 3) << d.explanation();
+  }
+  EXPECT_GT(Actual(agent, guest.name()), actual + 300 * kMiB);
+}
+
+TEST(PolicyIntegrationTest, ObserveModeDecidesAndMovesNoBalloon) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("observe", 768));
+  Agent agent;
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  ASSERT_TRUE(WaitFor([&] { return GuestReports(agent, guest.name()); }, absl::Seconds(30)));
+  const int64_t before = guest.UsedMemoryKiB();
+
+  CommandResult r = agent.Ctl({"policy", "set", "host.reserve_bytes=1000G"});  // mode stays observe
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("mode observe"));
+  ASSERT_TRUE(WaitFor([&] { return !Decisions(agent, guest.name()).empty(); }, absl::Seconds(10)));
+  const auto decisions = Decisions(agent, guest.name());
+  EXPECT_EQ(decisions[0].mode(), v1::POLICY_MODE_OBSERVE);
+  EXPECT_EQ(decisions[0].reason(), v1::DECISION_REASON_HOST_RECLAIM);
+  EXPECT_FALSE(decisions[0].applied());
+  EXPECT_LT(decisions[0].target_bytes(), decisions[0].previous_bytes());
+
+  r = agent.Ctl({"decisions", guest.name()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("observe"));
+  EXPECT_THAT(r.out, HasSubstr("host-reclaim"));
+
+  absl::SleepFor(absl::Seconds(4));
+  EXPECT_EQ(guest.UsedMemoryKiB(), before);  // virsh dominfo: nothing moved
+  EXPECT_EQ(guest.UsedMemoryKiB(), 768 * 1024);
+}
+
+TEST(PolicyIntegrationTest, ARestartKeepsTheApiPolicyAndMovesNoBalloon) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("restart", 768));
+  std::string state_dir;
+  int64_t settled_kib = 0;
+  {
+    Agent first;
+    state_dir = first.state_dir();
+    ASSERT_TRUE(first.WaitServing()) << first.Log();
+    ASSERT_TRUE(WaitFor([&] { return GuestReports(first, guest.name()); }, absl::Seconds(30)));
+    ASSERT_EQ(first.Ctl(kShortHostEnforce).exit_code, 0);
+    ASSERT_EQ(first.Ctl({"policy", "set", "--domain", guest.name(), "headroom_bytes=200M"}).exit_code, 0);
+    ASSERT_TRUE(WaitUntilSettled(first, guest.name(), absl::Seconds(6), absl::Seconds(90)));
+    ASSERT_FALSE(Decisions(first, guest.name()).empty());
+    settled_kib = guest.UsedMemoryKiB();
+    ASSERT_LT(settled_kib, 768 * 1024);
+  }  // balloond stops
+
+  Agent second({}, state_dir);
+  ASSERT_TRUE(second.WaitServing()) << second.Log();
+  v1::Policy policy;
+  ASSERT_TRUE(second.read().GetPolicy(Deadline().get(), {}, &policy).ok());
+  EXPECT_EQ(policy.mode(), v1::POLICY_MODE_ENFORCE);
+  EXPECT_EQ(policy.host().reserve_bytes(), 1000LL << 30);
+  EXPECT_EQ(policy.domains().at(guest.name()).headroom_bytes(), 200 * kMiB);
+  CommandResult show = second.Ctl({"policy", "show", guest.name()});
+  EXPECT_THAT(show.out, HasSubstr("200 MiB"));
+
+  ASSERT_TRUE(WaitFor([&] { return GuestReports(second, guest.name()); }, absl::Seconds(30)));
+  absl::SleepFor(absl::Seconds(5));  // five policy cycles
+  EXPECT_EQ(guest.UsedMemoryKiB(), settled_kib);
+  for (const auto& d : Decisions(second, guest.name())) ADD_FAILURE() << "moved at start: " << d.explanation();
+}
+
+}  // namespace
+}  // namespace balloond::testing
