@@ -62,7 +62,7 @@ for g in "${DEMO_GUESTS[@]}"; do
 done
 
 say "starting balloond (log: $STATE/balloond.log)"
-nohup "$BALLOOND_BUILD/agent/balloond" >"$STATE/balloond.log" 2>&1 &
+nohup "$BALLOOND_BUILD/agent/balloond" --state-dir="$STATE/state" >"$STATE/balloond.log" 2>&1 &
 echo $! >"$STATE/balloond.pid"
 for _ in $(seq 1 50); do
   "$CTL" health >/dev/null 2>&1 && break
@@ -80,6 +80,8 @@ say "balloonctl set balloond-demo-2 512M --wait"
 "$CTL" set balloond-demo-2 512M --wait
 say "balloonctl stats balloond-demo-2 --watch (6 s)"
 "$CTL" --timeout=6s stats balloond-demo-2 --watch || true
+say "balloonctl decisions (the policy starts in observe mode: it decides, explains, sends nothing)"
+"$CTL" decisions
 
 cat <<TXT
 
@@ -89,6 +91,8 @@ balloond is running (pid $(cat "$STATE/balloond.pid")) on /run/balloond/balloond
   $CTL stats balloond-demo-1 --watch
   $CTL set balloond-demo-1 384M --wait
   $CTL qom ls balloond-demo-1 /machine/peripheral
+  $CTL policy show
+  $CTL policy mode enforce           # let the policy move balloons; watch: $CTL decisions --watch
   virsh console balloond-demo-1      # then type: alloc 200   (MiB; "free" releases it, Ctrl-] leaves)
 Stop everything with: $0 --stop
 TXT

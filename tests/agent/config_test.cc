@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include "policy/policy.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -41,6 +43,15 @@ TEST(AgentConfigTest, RefusesBadValuesAndChangesNothing) {
   config.mutable_stats_period()->set_seconds(-1);
   EXPECT_EQ(ApplyAgentConfig(config, settings).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(settings.stats_period, absl::Seconds(2));
+}
+
+TEST(AgentConfigTest, TheShippedExampleConfigIsValid) {
+  auto config = LoadAgentConfig(std::string(BALLOOND_SOURCE_DIR) + "/deploy/balloond.textproto");
+  ASSERT_TRUE(config.ok()) << config.status();
+  AgentSettings settings;
+  ASSERT_TRUE(ApplyAgentConfig(*config, settings).ok());
+  EXPECT_TRUE(policy::ValidatePolicy(settings.policy).ok());
+  EXPECT_EQ(settings.policy.defaults().min_bytes(), 256LL << 20);
 }
 
 TEST(ParsePositiveDurationTest, TakesGoStyleDurationsAndPlainSeconds) {
