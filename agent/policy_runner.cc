@@ -120,10 +120,9 @@ void PolicyRunner::RunOnce() {
       DomainMonitor monitor(hypervisor_, d.uuid, clock_.Now() + options_.monitor_timeout);
       absl::Status sent = monitor.SetBalloon(d.target_bytes);
       record.set_applied(sent.ok());
-      if (!sent.ok()) {
-        record.set_error(std::string(sent.message()));
-        policy::ForgetTarget(state_, d.uuid);
-      }
+      // A target QEMU did not take stays pending: the balloon does not move, so the policy marks
+      // the domain uncooperative and backs off instead of retrying every cycle.
+      if (!sent.ok()) record.set_error(std::string(sent.message()));
       applied_any |= sent.ok();
     }
     Log(absl::StrCat(mode == v1::POLICY_MODE_ENFORCE ? (record.applied() ? "policy: " : "policy (failed): ")

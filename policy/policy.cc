@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include <google/protobuf/util/time_util.h>
 
@@ -19,6 +20,9 @@ constexpr absl::Duration kBaseBackoff = absl::Seconds(30);
 // A guest just relieved keeps what it got this long even on a short host: its inputs settle
 // (growth stops, rates fall) and taking memory straight back would be a flip-flop.
 constexpr absl::Duration kReliefHold = absl::Seconds(30);
+// How long a relieved guest's peak use stays its floor. Guests that never needed relief (idle ones)
+// are reclaimed down to their current use at once.
+constexpr absl::Duration kPeakWindow = absl::Minutes(5);
 
 // Defaults, in one place; README's policy table mirrors them.
 v1::DomainPolicy DefaultDomainPolicy() {
@@ -37,9 +41,12 @@ v1::DomainPolicy DefaultDomainPolicy() {
 v1::HostPolicy DefaultHostPolicy() {
   v1::HostPolicy h;
   h.set_reserve_bytes(1024 * kMiB);
-  h.set_reserve_fraction(0.05);
+  // Reclaim starts where MOM's does (20% free) and Proxmox aims (80% used): balloond can afford it
+  // because it never goes below use + headroom and relieves a guest within a cycle.
+  h.set_reserve_fraction(0.2);
   h.set_pressure_threshold(20);
-  h.set_target_used_fraction(0.8);
+  // Well under the reclaim level, so reclaim and give-back never take turns.
+  h.set_target_used_fraction(0.6);
   h.set_min_available_bytes(256 * kMiB);
   return h;
 }
@@ -149,8 +156,10 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   a.overhead = std::max<int64_t>(0, a.actual - r.total_bytes);
   a.headroom = std::max(a.settings.headroom_bytes(),
                         static_cast<int64_t>(a.settings.headroom_fraction() * static_cast<double>(a.used)));
-  a.floor = std::clamp(a.used + a.headroom + a.overhead, min, a.ceiling);
   UpdateRates(a);
+  const bool recently_relieved = now - a.memory.relieved_at < kPeakWindow;
+  a.memory.peak_used = recently_relieved ? std::max(a.memory.peak_used, a.used) : a.used;
+  a.floor = std::clamp(a.memory.peak_used + a.headroom + a.overhead, min, a.ceiling);
 
   // Where the guest's use is heading by the time its next report can be acted on.
   const int64_t growth_ahead = static_cast<int64_t>(std::max(0.0, a.memory.used_growth_bytes_per_second) *
@@ -297,8 +306,8 @@ v1::Policy WithDefaults(const v1::Policy& policy) {
   *p.mutable_host() = host;
   if (!p.has_deadband_bytes()) p.set_deadband_bytes(16 * kMiB);
   if (!p.has_deadband_fraction()) p.set_deadband_fraction(0.02);
-  if (!p.has_max_shrink_step_bytes()) p.set_max_shrink_step_bytes(256 * kMiB);
-  if (!p.has_max_grow_step_bytes()) p.set_max_grow_step_bytes(512 * kMiB);
+  if (!p.has_max_shrink_step_bytes()) p.set_max_shrink_step_bytes(512 * kMiB);
+  if (!p.has_max_grow_step_bytes()) p.set_max_grow_step_bytes(1024 * kMiB);
   if (!p.has_cooperation_timeout()) p.mutable_cooperation_timeout()->set_seconds(10);
   if (!p.has_max_backoff()) p.mutable_max_backoff()->set_seconds(600);
   if (!p.has_stale_after_periods()) p.set_stale_after_periods(3);
@@ -380,11 +389,6 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   return absl::OkStatus();
 }
 
-void ForgetTarget(State& state, const std::string& uuid) {
-  auto it = state.domains.find(uuid);
-  if (it != state.domains.end()) it->second.pending_target.reset();
-}
-
 Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
                const std::vector<DomainInput>& domains, const State& state, absl::Time now) {
   const v1::Policy policy = WithDefaults(raw_policy);
@@ -422,6 +426,7 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
   // 1. Bounds and guest relief come first, paid from what the host has above its hard minimum.
   int64_t relief_budget = host.available_bytes - hp.min_available_bytes();
   std::vector<Assessment*> relief;
+  std::vector<Assessment*> stale_give_back;
   for (Assessment& a : all) {
     if (!a.eligible) continue;
     if (a.actual > a.ceiling) {
@@ -447,6 +452,14 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
                              MiB(a.headroom), " of headroom"));
         relief.push_back(&a);
       }
+    } else if (!a.fresh && a.input->report && a.actual < a.ceiling && out.host != HostCondition::kShort) {
+      // Only a guest that did report: one that never has is usually still booting at its maximum.
+      const int64_t give = std::min(a.ceiling - a.actual, policy.max_grow_step_bytes());
+      Propose(a, a.actual + give, v1::DECISION_REASON_STATS_STALE,
+              absl::StrCat(a.input->name, ": ", a.why_not_fresh, "; without knowing its use, gave it ",
+                           MiB(give), " back (", MiB(a.actual), " toward its maximum of ", MiB(a.ceiling),
+                           ") rather than leave it short"));
+      stale_give_back.push_back(&a);
     } else if (a.actual < std::min(a.settings.min_bytes(), a.ceiling)) {
       const int64_t min = std::min(a.settings.min_bytes(), a.ceiling);
       Propose(a, min, v1::DECISION_REASON_BELOW_FLOOR,
@@ -461,8 +474,10 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
                ? x->input->report->available_bytes < y->input->report->available_bytes
                : false;
   });
+  int64_t unmet_relief = 0;
   for (Assessment* a : relief) {
     const int64_t grant = std::clamp<int64_t>(a->target - a->actual, 0, std::max<int64_t>(0, relief_budget));
+    unmet_relief += a->target - a->actual - grant;
     if (grant < a->target - a->actual) {
       a->explanation += absl::StrCat(" (limited to ", MiB(grant), " by the host's minimum available of ",
                                      MiB(hp.min_available_bytes()), ")");
@@ -471,33 +486,70 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
     relief_budget -= grant;
   }
 
-  // 2. A host short of memory takes it back from the guests with the most excess over their floor,
-  //    weighted by shares, a limited step per cycle. Guests without fresh statistics are not shrunk.
-  if (out.host == HostCondition::kShort) {
-    int64_t needed = std::max<int64_t>(reserve - host.available_bytes, 0);
+  // Stale guests get memory back only from what the host has above its reserve, after relief.
+  int64_t stale_budget = std::min(relief_budget, host.available_bytes - reserve);
+  int64_t unmet_stale = 0;
+  for (Assessment* a : stale_give_back) {
+    const int64_t grant = std::clamp<int64_t>(a->target - a->actual, 0, std::max<int64_t>(0, stale_budget));
+    unmet_stale += a->target - a->actual - grant;
+    a->target = a->actual + grant;
+    stale_budget -= grant;
+  }
+
+  // 2. Memory is taken back when the host is short of it, or when a guest's need could not be paid
+  //    this cycle (paid the next): from the guests with the most excess over their floor, weighted by
+  //    shares, a limited step per cycle. Guests without fresh statistics are not shrunk. While a
+  //    pressured guest goes unpaid, the others lend their headroom down to their low watermark.
+  if (out.host == HostCondition::kShort || unmet_relief > 0 || unmet_stale > 0) {
+    // A short host is taken a quarter of its reserve past it, so the next cycles hold rather than
+    // trim again at every small change.
+    int64_t needed = (out.host == HostCondition::kShort && host.available_bytes < reserve
+                          ? reserve - host.available_bytes + reserve / 4
+                          : 0) +
+                     unmet_relief + unmet_stale;
     if (needed == 0) needed = policy.max_shrink_step_bytes();  // PSI high with memory available
+    const bool lend_headroom = unmet_relief > 0;
     std::vector<Assessment*> donors;
     std::vector<int64_t> wants;
     std::vector<double> weights;
     for (Assessment& a : all) {
       if (!a.eligible || !a.fresh || a.pressure || a.reason != v1::DECISION_REASON_UNSPECIFIED) continue;
       if (now - a.memory.relieved_at < kReliefHold) continue;
+      if (lend_headroom) {
+        a.floor = std::max(std::min(a.settings.min_bytes(), a.ceiling),
+                           a.used + a.settings.low_watermark_bytes() + a.overhead + Deadband(policy, a.actual));
+      }
       const int64_t excess = a.actual - a.floor;
       if (excess <= Deadband(policy, a.actual)) continue;
       donors.push_back(&a);
       wants.push_back(std::min(excess, policy.max_shrink_step_bytes()));
       weights.push_back(static_cast<double>(excess) * 1000.0 / a.settings.shares());
     }
-    const std::vector<int64_t> taken = Share(needed, wants, weights);
+    // The largest excess per share gives first, each up to its step: as few guests as possible
+    // are touched per cycle, and more shares mean giving later.
+    std::vector<size_t> order(donors.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return weights[x] > weights[y]; });
+    std::vector<int64_t> taken(donors.size(), 0);
+    for (size_t i : order) {
+      if (needed <= 0) break;
+      taken[i] = std::min(wants[i], needed);
+      needed -= taken[i];
+    }
     for (size_t i = 0; i < donors.size(); ++i) {
       Assessment& a = *donors[i];
       if (taken[i] <= 0) continue;
+      const std::string why =
+          out.host == HostCondition::kShort
+              ? absl::StrCat("the host had ", MiB(host.available_bytes), " available",
+                             psi_high ? absl::StrFormat(" and memory pressure %.1f%%", *host.pressure_some_avg10) : "",
+                             " (reserve ", MiB(reserve), ")")
+              : absl::StrCat("other guests need ", MiB(unmet_relief + unmet_stale), " the host cannot give");
       Propose(a, a.actual - taken[i], v1::DECISION_REASON_HOST_RECLAIM,
-              absl::StrCat("the host had ", MiB(host.available_bytes), " available",
-                           psi_high ? absl::StrFormat(" and memory pressure %.1f%%", *host.pressure_some_avg10) : "",
-                           " (reserve ", MiB(reserve), "): took ", MiB(taken[i]), " from ", a.input->name,
-                           ", shrunk from ", MiB(a.actual), " toward its floor of ", MiB(a.floor),
-                           " (use ", MiB(a.used), " + headroom ", MiB(a.headroom), ")"));
+              absl::StrCat(why, ": took ", MiB(taken[i]), " from ", a.input->name, ", shrunk from ",
+                           MiB(a.actual), " toward its floor of ", MiB(a.floor),
+                           lend_headroom ? absl::StrCat(" (use ", MiB(a.used), " + low watermark, lending its headroom)")
+                                         : absl::StrCat(" (use ", MiB(a.used), " + headroom ", MiB(a.headroom), ")")));
     }
   }
 

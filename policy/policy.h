@@ -61,8 +61,10 @@ struct DomainMemory {
   // Uncooperative balloons are left alone until backoff_until; strikes double the backoff.
   int strikes = 0;
   absl::Time backoff_until = absl::InfinitePast();
-  // When the guest was last given memory for pressure; host reclaim leaves it alone for a while.
+  // When the guest was last given memory for pressure; host reclaim leaves it alone for a while,
+  // and keeps the peak of its use since then as its floor (a job that comes back finds its memory).
   absl::Time relieved_at = absl::InfinitePast();
+  int64_t peak_used = 0;
   // The last decision published in observe mode, so the same proposal is not repeated each cycle.
   std::optional<int64_t> last_proposed;
 };
@@ -95,9 +97,6 @@ struct Outcome {
 // One policy cycle. In observe mode the state records proposals instead of sent targets.
 Outcome Decide(const balloon::v1::Policy& policy, const HostInput& host,
                const std::vector<DomainInput>& domains, const State& state, absl::Time now);
-
-// Tells the policy that a target it decided could not be sent, so it is not waited for.
-void ForgetTarget(State& state, const std::string& uuid);
 
 // INVALID_ARGUMENT naming the first bad field, e.g. "defaults.headroom_fraction must be in [0, 1]".
 absl::Status ValidatePolicy(const balloon::v1::Policy& policy);

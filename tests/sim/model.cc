@@ -1,0 +1,185 @@
+#include "tests/sim/model.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace balloond::sim {
+namespace {
+
+constexpr double kTick = 0.1;  // seconds
+// Fraction of its working set a swapping guest touches again each second: swap-in traffic.
+constexpr double kRefaultPerSecond = 0.2;
+
+// One guest as the model runs it.
+struct Guest {
+  const GuestSpec* spec;
+  double actual = 0;  // balloon size (memory the guest has), bytes
+  int64_t target = 0;
+  double cache = 0;
+  double touched = 0;          // memory the guest has used since the host last got it back
+  double oom_offset = 0;       // anon freed by OOM kills, until the workload drops below it
+  double swap_in_total = 0;
+  double major_faults = 0;
+  std::optional<policy::GuestReport> report;
+  bool pressured = false;
+  int last_direction = 0;
+
+  double Total() const { return actual - spec->kernel_bytes; }
+};
+
+double Anon(const Guest& g, double t) {
+  return std::max(0.0, g.spec->anon.At(t + g.spec->phase_s) * kMiB - g.oom_offset);
+}
+
+}  // namespace
+
+double Trace::At(double t) const {
+  if (points.empty()) return 0;
+  if (repeat_s > 0) t = std::fmod(t, repeat_s);
+  if (t <= points.front().first) return points.front().second;
+  for (size_t i = 1; i < points.size(); ++i) {
+    if (t <= points[i].first) {
+      const auto& [t0, v0] = points[i - 1];
+      const auto& [t1, v1] = points[i];
+      return t1 == t0 ? v1 : v0 + (v1 - v0) * (t - t0) / (t1 - t0);
+    }
+  }
+  return points.back().second;
+}
+
+Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
+  Metrics m;
+  std::vector<Guest> guests;
+  guests.reserve(scenario.guests.size());
+  for (const GuestSpec& spec : scenario.guests) {
+    Guest g;
+    g.spec = &spec;
+    g.actual = static_cast<double>(spec.start_balloon_bytes > 0 ? spec.start_balloon_bytes : spec.max_bytes);
+    g.target = static_cast<int64_t>(g.actual);
+    guests.push_back(g);
+  }
+  const absl::Time epoch = absl::FromUnixSeconds(1795600000);
+  const double policy_period = absl::ToDoubleSeconds(policy.period());
+  const int steps = static_cast<int>(scenario.duration_s / kTick);
+  double next_report = 0, next_policy = policy_period;
+  std::optional<double> spike_pressure_since;
+  bool spike_relieved = false;
+  double reclaimed_sum = 0;
+  double held_before = 0;
+
+  for (int step = 0; step < steps; ++step) {
+    const double t = step * kTick;
+    double held = 0;
+    for (Guest& g : guests) {
+      const GuestSpec& s = *g.spec;
+      // The balloon moves toward its target; inflating cannot take what the guest's working set
+      // holds (the driver's allocations fail and it retries later).
+      if (!s.uncooperative) {
+        const double anon_now = Anon(g, t);
+        if (g.target < g.actual) {
+          const double floor = std::min(g.actual, anon_now + s.kernel_bytes + 0.02 * g.actual);
+          g.actual = std::max({static_cast<double>(g.target), g.actual - s.inflate_bytes_per_s * kTick, floor});
+        } else if (g.target > g.actual) {
+          g.actual = std::min(static_cast<double>(g.target), g.actual + s.deflate_bytes_per_s * kTick);
+        }
+      }
+      const double total = g.Total();
+      double anon = Anon(g, t);
+      // Anonymous memory beyond what fits goes to swap; beyond swap too, the OOM killer frees it.
+      const double fits = total * 0.97;
+      if (anon > fits + static_cast<double>(s.swap_bytes)) {
+        ++m.oom_kills;
+        g.oom_offset += anon - fits * 0.5;
+        anon = Anon(g, t);
+      } else if (anon < g.oom_offset * 0.5) {
+        g.oom_offset = 0;  // the workload came back down: the next run starts whole
+      }
+      const double swapped = std::max(0.0, anon - fits);
+      const double resident = anon - swapped;
+      // The page cache fills free memory toward the file set, and gives way at once.
+      const double cache_want = s.cache.At(t + s.phase_s) * kMiB;
+      const double room = std::max(0.0, fits - resident);
+      g.cache = std::min({room, cache_want, g.cache + 64.0 * kMiB * kTick});
+      const double free = std::max(0.0, total - resident - g.cache);
+      const double available = free + g.cache;
+      if (swapped > 0) {
+        const double in = swapped * kRefaultPerSecond * kTick;
+        g.swap_in_total += in;
+        g.major_faults += in / 4096;
+      }
+      g.pressured = swapped > 0 || available < 0.02 * total;
+      if (g.pressured) m.pressure_seconds += kTick;
+
+      g.touched = std::min(std::max(g.touched, resident + g.cache + s.kernel_bytes), g.actual);
+      held += g.touched;
+
+      const bool reporting = !s.stops_reporting_at_s || t < *s.stops_reporting_at_s;
+      if (t >= next_report && reporting) {
+        policy::GuestReport r;
+        r.total_bytes = static_cast<int64_t>(total);
+        r.available_bytes = static_cast<int64_t>(available);
+        r.free_bytes = static_cast<int64_t>(free);
+        r.swap_in_bytes = static_cast<int64_t>(g.swap_in_total);
+        r.major_faults = static_cast<int64_t>(g.major_faults);
+        r.last_update = epoch + absl::Seconds(std::floor(t));
+        g.report = r;
+      }
+      reclaimed_sum += static_cast<double>(s.max_bytes) - g.actual;
+    }
+    if (t >= next_report) next_report += scenario.stats_period_s;
+    held_before = held;
+    if (held + static_cast<double>(scenario.host_base_bytes) > static_cast<double>(scenario.host_ram_bytes)) {
+      m.overcommit_seconds += kTick;
+    }
+
+    if (scenario.spike_guest && t >= scenario.spike_at_s && !spike_relieved) {
+      for (const Guest& g : guests) {
+        if (g.spec->name != *scenario.spike_guest) continue;
+        if (g.pressured && !spike_pressure_since) spike_pressure_since = t;
+        if (!g.pressured && spike_pressure_since) {
+          m.time_to_relief_s = t - *spike_pressure_since;
+          spike_relieved = true;
+        }
+      }
+    }
+
+    if (t >= next_policy) {
+      next_policy += policy_period;
+      HostView host;
+      host.total_bytes = scenario.host_ram_bytes;
+      host.available_bytes = std::max<int64_t>(
+          0, scenario.host_ram_bytes - scenario.host_base_bytes - static_cast<int64_t>(held_before));
+      std::vector<GuestView> views;
+      for (const Guest& g : guests) {
+        GuestView v;
+        v.name = g.spec->name;
+        v.max_bytes = g.spec->max_bytes;
+        v.min_bytes = g.spec->min_bytes;
+        v.shares = g.spec->shares;
+        v.actual_bytes = static_cast<int64_t>(g.actual);
+        v.report = g.report;
+        v.stats_period = absl::Seconds(scenario.stats_period_s);
+        views.push_back(std::move(v));
+      }
+      for (const auto& [index, target] : policy.Cycle(host, views, epoch + absl::Seconds(t))) {
+        Guest& g = guests[index];
+        const int64_t clamped = std::clamp<int64_t>(target, g.spec->kernel_bytes + 16 * kMiB, g.spec->max_bytes);
+        if (clamped == g.target) continue;
+        const int direction = clamped > g.target ? 1 : -1;
+        if (direction > 0 && scenario.spike_guest && g.spec->name == *scenario.spike_guest &&
+            t >= scenario.spike_at_s && !m.first_grow_after_spike_s) {
+          m.first_grow_after_spike_s = t - scenario.spike_at_s;
+        }
+        if (g.last_direction != 0 && direction != g.last_direction) ++m.reversals;
+        g.last_direction = direction;
+        g.target = clamped;
+        ++m.commands;
+      }
+    }
+  }
+  if (scenario.spike_guest && !spike_pressure_since) m.time_to_relief_s = 0;  // never under pressure
+  m.reclaimed_mean_bytes = reclaimed_sum / std::max(1, steps);
+  return m;
+}
+
+}  // namespace balloond::sim

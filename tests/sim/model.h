@@ -1,0 +1,103 @@
+#ifndef BALLOOND_TESTS_SIM_MODEL_H_
+#define BALLOOND_TESTS_SIM_MODEL_H_
+
+// A deterministic model of a host, its guests and their balloons, stepped in 100 ms ticks, for racing
+// ballooning policies on workloads no test machine can host. See tests/sim/README.md.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.pb.h"
+#include "policy/policy.h"
+
+namespace balloond::sim {
+
+constexpr int64_t kMiB = 1024 * 1024;
+
+// A piecewise-linear function of time: (seconds, MiB) points; repeats every `repeat_s` if set.
+struct Trace {
+  std::vector<std::pair<double, double>> points;
+  double repeat_s = 0;
+  double At(double t) const;
+};
+
+struct GuestSpec {
+  std::string name;
+  int64_t max_bytes = 0;
+  int64_t min_bytes = 0;
+  int shares = 1000;
+  int64_t swap_bytes = 1024 * kMiB;
+  int64_t kernel_bytes = 40 * kMiB;  // what the guest's kernel keeps out of MemTotal
+  Trace anon;                        // anonymous working set, MiB
+  Trace cache;                       // file set the guest would cache if it could, MiB
+  int64_t start_balloon_bytes = 0;   // 0: starts at max
+  double inflate_bytes_per_s = 256.0 * kMiB;
+  double deflate_bytes_per_s = 512.0 * kMiB;
+  bool uncooperative = false;        // the balloon never moves
+  std::optional<double> stops_reporting_at_s;
+  double phase_s = 0;                // shifts the traces (fleets of copies)
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  double duration_s = 600;
+  int64_t host_ram_bytes = 0;
+  int64_t host_base_bytes = 1024 * kMiB;  // the host's own use
+  double stats_period_s = 2;
+  std::vector<GuestSpec> guests;
+  // For "time to relief": the guest whose spike is measured, and when the spike starts.
+  std::optional<std::string> spike_guest;
+  double spike_at_s = 0;
+  // Settings for balloond's policy in this scenario (its defaults otherwise), e.g. to match a test.
+  balloon::v1::Policy balloond_policy;
+};
+
+// What a policy may see of a guest: the balloon's size now (query-balloon) and the guest's latest
+// report, which lags by up to a stats period.
+struct GuestView {
+  std::string name;
+  int64_t max_bytes = 0;
+  int64_t min_bytes = 0;
+  int shares = 1000;
+  int64_t actual_bytes = 0;
+  std::optional<policy::GuestReport> report;
+  absl::Duration stats_period;
+};
+
+struct HostView {
+  int64_t total_bytes = 0;
+  int64_t available_bytes = 0;
+};
+
+class SimPolicy {
+ public:
+  virtual ~SimPolicy() = default;
+  virtual std::string name() const = 0;
+  virtual absl::Duration period() const = 0;
+  // New balloon targets, by guest index; guests not named keep their target.
+  virtual std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
+                                          absl::Time now) = 0;
+};
+
+struct Metrics {
+  double reclaimed_mean_bytes = 0;     // mean over time of Σ(max − balloon)
+  double pressure_seconds = 0;         // Σ over guests of time swapping or nearly out of memory
+  int oom_kills = 0;
+  double overcommit_seconds = 0;       // time the guests held more than the host has
+  std::optional<double> time_to_relief_s;  // spike scenarios; nullopt when never relieved
+  std::optional<double> first_grow_after_spike_s;  // when the spiking guest was first given memory
+  int commands = 0;                    // balloon targets sent
+  int reversals = 0;                   // grow after shrink or shrink after grow, per guest
+};
+
+Metrics Simulate(const Scenario& scenario, SimPolicy& policy);
+
+}  // namespace balloond::sim
+
+#endif  // BALLOOND_TESTS_SIM_MODEL_H_

@@ -1,0 +1,93 @@
+#ifndef BALLOOND_TESTS_SIM_POLICIES_H_
+#define BALLOOND_TESTS_SIM_POLICIES_H_
+
+// The policies the simulator races: balloond's (the real policy/ library), and re-implementations of
+// oVirt MOM's default policy, Proxmox's alg1 and Xen squeezed's proportional policy, from their
+// documented formulas (shared/facts/anchor-policies.md), plus no ballooning at all.
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "balloon/v1/balloon.pb.h"
+#include "tests/sim/model.h"
+
+namespace balloond::sim {
+
+// The real balloond policy in enforce mode with its default settings (`policy` overrides them).
+class BalloondPolicy final : public SimPolicy {
+ public:
+  // balloond runs its policy every stats period.
+  explicit BalloondPolicy(absl::Duration period = absl::Seconds(2), balloon::v1::Policy policy = {});
+  std::string name() const override { return "balloond"; }
+  absl::Duration period() const override { return period_; }
+  std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
+                                  absl::Time now) override;
+
+ private:
+  absl::Duration period_;
+  balloon::v1::Policy policy_;
+  policy::State state_;
+};
+
+// vdsm's 02-balloon.policy on MOM: sample every 15 s, average the last 10 samples; every guest
+// shrinks 5% when the host's free fraction is under 20%, else grows 5%, never below
+// used + free-fraction × current.
+class MomPolicy final : public SimPolicy {
+ public:
+  std::string name() const override { return "mom"; }
+  absl::Duration period() const override { return absl::Seconds(15); }
+  std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
+                                  absl::Time now) override;
+
+ private:
+  struct Sample {
+    double balloon_cur = 0;
+    double mem_unused = 0;
+    bool has_stats = false;
+  };
+  std::deque<double> host_free_fraction_;
+  std::vector<std::deque<Sample>> samples_;
+};
+
+// Proxmox VE's AutoBalloon compute_alg1, every 10 s: toward 80% host use, at most 100 MiB per VM per
+// cycle, split by shares above each VM's minimum.
+class ProxmoxPolicy final : public SimPolicy {
+ public:
+  std::string name() const override { return "proxmox"; }
+  absl::Duration period() const override { return absl::Seconds(10); }
+  std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
+                                  absl::Time now) override;
+};
+
+// Xen squeezed's proportional policy, every 10 s: γ = surplus / Σ(max − min); target = min + γ(max − min);
+// a domain that makes no progress for 5 s is stuck and left out.
+class SqueezedPolicy final : public SimPolicy {
+ public:
+  explicit SqueezedPolicy(int64_t host_target_bytes = 512 * kMiB) : host_target_(host_target_bytes) {}
+  std::string name() const override { return "squeezed"; }
+  absl::Duration period() const override { return absl::Seconds(10); }
+  std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
+                                  absl::Time now) override;
+
+ private:
+  int64_t host_target_;
+  std::vector<int64_t> last_target_;
+  std::vector<int64_t> last_actual_;
+  std::vector<absl::Time> last_progress_;
+};
+
+class NoBallooning final : public SimPolicy {
+ public:
+  std::string name() const override { return "none"; }
+  absl::Duration period() const override { return absl::Seconds(10); }
+  std::map<size_t, int64_t> Cycle(const HostView&, const std::vector<GuestView>&, absl::Time) override {
+    return {};
+  }
+};
+
+std::vector<std::unique_ptr<SimPolicy>> AllPolicies(const Scenario& scenario);
+
+}  // namespace balloond::sim
+
+#endif  // BALLOOND_TESTS_SIM_POLICIES_H_

@@ -1,0 +1,145 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/sim/model.h"
+#include "tests/sim/policies.h"
+#include "tests/sim/scenario_file.h"
+
+namespace balloond::sim {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kGiB = 1024 * kMiB;
+const absl::Time kNow = absl::FromUnixSeconds(1795600000);
+
+GuestView View(std::string name, int64_t min, int64_t max, int64_t actual, int64_t free) {
+  GuestView g;
+  g.name = std::move(name);
+  g.min_bytes = min;
+  g.max_bytes = max;
+  g.actual_bytes = actual;
+  policy::GuestReport r;
+  r.total_bytes = actual - 40 * kMiB;
+  r.free_bytes = free;
+  r.available_bytes = free;
+  r.last_update = kNow;
+  g.report = r;
+  g.stats_period = absl::Seconds(2);
+  return g;
+}
+
+HostView Host(int64_t total, int64_t available) {
+  HostView h;
+  h.total_bytes = total;
+  h.available_bytes = available;
+  return h;
+}
+
+// MOM, vdsm's policy: hfp = 1 GiB / 10 GiB = 0.1 < 0.2, so every guest shrinks; gfp = hfp.
+// used = 2048 − 1024 = 1024 MiB; floor = max(256, 1024 + 0.1 × 2048) = 1228.8 MiB;
+// target = max(0.95 × 2048, floor) = 1945.6 MiB.
+TEST(MomPolicyTest, OneShrinkCycleByHand) {
+  MomPolicy mom;
+  auto targets = mom.Cycle(Host(10 * kGiB, kGiB), {View("a", 256 * kMiB, 4 * kGiB, 2 * kGiB, kGiB)}, kNow);
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_NEAR(targets[0], 1945.6 * kMiB, 1);
+}
+
+// hfp = 0.5: grow. used = 1024 − 200 = 824 MiB; floor = 824 + 0.5 × 1024 = 1336 MiB;
+// target = min(max(1.05 × 1024, 1336), 4096) = 1336 MiB.
+TEST(MomPolicyTest, OneGrowCycleByHand) {
+  MomPolicy mom;
+  auto targets = mom.Cycle(Host(10 * kGiB, 5 * kGiB), {View("a", 256 * kMiB, 4 * kGiB, kGiB, 200 * kMiB)}, kNow);
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_NEAR(targets[0], 1336.0 * kMiB, 1);
+}
+
+// Proxmox alg1: goal = 0.8 × 10 GiB − 9 GiB used = −1 GiB. Both VMs have enough free memory.
+// pool = (3072 − 512) + (2048 − 512) − 1024 = 3072 MiB; desired = 512 + 3072/2 = 2048 MiB each;
+// the first moves 100 MiB toward it (3072 → 2972), the second is already there.
+TEST(ProxmoxPolicyTest, OneShrinkCycleByHand) {
+  ProxmoxPolicy px;
+  auto targets = px.Cycle(Host(10 * kGiB, kGiB),
+                          {View("a", 512 * kMiB, 4 * kGiB, 3 * kGiB, kGiB), View("b", 512 * kMiB, 4 * kGiB, 2 * kGiB, kGiB)},
+                          kNow);
+  ASSERT_EQ(targets.size(), 1u);
+  EXPECT_EQ(targets[0], 2972 * kMiB);
+}
+
+// squeezed: surplus = (1024 − 512) + (3072 − 512) + (2048 − 1024) = 4096 MiB; Σ(max − min) = 4608 MiB;
+// γ = 0.888…; targets = min + γ(max − min): 3697.8 MiB and 1934.2 MiB.
+TEST(SqueezedPolicyTest, OneCycleByHand) {
+  SqueezedPolicy sq(512 * kMiB);
+  auto targets = sq.Cycle(Host(10 * kGiB, kGiB),
+                          {View("a", 512 * kMiB, 4 * kGiB, 3 * kGiB, kGiB), View("b", kGiB, 2 * kGiB, 2 * kGiB, kGiB)},
+                          kNow);
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_NEAR(static_cast<double>(targets[0]) / kMiB, 512 + 4096.0 / 4608 * 3584, 0.01);
+  EXPECT_NEAR(static_cast<double>(targets[1]) / kMiB, 1024 + 4096.0 / 4608 * 1024, 0.01);
+}
+
+Scenario OneGuest(double anon_mib, int64_t host_mib, int64_t start_balloon_mib, int64_t swap_mib) {
+  auto s = ParseScenario(absl::StrCat(R"({"name": "t", "duration_s": 60, "host": {"ram_mib": )", host_mib,
+                                      R"(, "base_mib": 0}, "guests": [{"name": "g", "max_mib": 2048, "swap_mib": )",
+                                      swap_mib, R"(, "start_balloon_mib": )", start_balloon_mib,
+                                      R"(, "anon_mib": )", anon_mib, "}]}"),
+                         "test");
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+TEST(ModelTest, AGuestWhoseWorkFitsIsNeverUnderPressure) {
+  NoBallooning none;
+  const Metrics m = Simulate(OneGuest(500, 4096, 0, 0), none);
+  EXPECT_EQ(m.pressure_seconds, 0);
+  EXPECT_EQ(m.oom_kills, 0);
+  EXPECT_EQ(m.overcommit_seconds, 0);
+}
+
+TEST(ModelTest, TooSmallABalloonSwapsThenKills) {
+  NoBallooning none;
+  const Metrics swapping = Simulate(OneGuest(900, 4096, 800, 1024), none);  // fits with swap
+  EXPECT_GT(swapping.pressure_seconds, 50);
+  EXPECT_EQ(swapping.oom_kills, 0);
+  const Metrics killed = Simulate(OneGuest(900, 4096, 800, 0), none);  // no swap to fall back on
+  EXPECT_GT(killed.oom_kills, 0);
+}
+
+TEST(ModelTest, GuestsHoldingMoreThanTheHostIsOvercommit) {
+  NoBallooning none;
+  EXPECT_GT(Simulate(OneGuest(1500, 1024, 0, 0), none).overcommit_seconds, 50);
+}
+
+TEST(ModelTest, BalloondRelievesAGuestThatTheBaselinesLeaveShort) {
+  // Started ballooned down to 800 MiB with 900 MiB of work: balloond grows it within seconds.
+  BalloondPolicy balloond;
+  const Metrics m = Simulate(OneGuest(900, 8192, 800, 1024), balloond);
+  EXPECT_LT(m.pressure_seconds, 5);
+  EXPECT_GT(m.commands, 0);
+}
+
+TEST(ScenarioFileTest, ErrorsNameTheFileAndField) {
+  EXPECT_THAT(std::string(ParseScenario("{", "x.json").status().message()), HasSubstr("x.json"));
+  EXPECT_THAT(std::string(ParseScenario(R"({"guests": []})", "x.json").status().message()), HasSubstr("ram_mib"));
+  EXPECT_THAT(std::string(ParseScenario(R"({"host": {"ram_mib": 1}, "guests": [{"name": "g"}]})", "x.json")
+                              .status()
+                              .message()),
+              HasSubstr("max_mib"));
+  EXPECT_THAT(std::string(ParseScenario(R"({"host": {"ram_mib": 1}, "guests": [{"name": "g", "max_mib": 1,
+      "anon_mib": [[5, 1], [2, 1]]}]})", "x.json").status().message()),
+              HasSubstr("go back"));
+}
+
+TEST(ScenarioFileTest, EveryShippedScenarioLoads) {
+  for (const char* name : {"idle-fleet", "spike", "slow-leak", "batch", "cache-heavy", "overcommit",
+                           "uncooperative", "stale-stats", "fleet-100"}) {
+    auto s = LoadScenario(std::string(BALLOOND_SOURCE_DIR) + "/tests/sim/scenarios/" + name + ".json");
+    EXPECT_TRUE(s.ok()) << name << ": " << s.status();
+  }
+  auto fleet = LoadScenario(std::string(BALLOOND_SOURCE_DIR) + "/tests/sim/scenarios/fleet-100.json");
+  EXPECT_EQ(fleet->guests.size(), 100u);
+}
+
+}  // namespace
+}  // namespace balloond::sim

@@ -1,0 +1,131 @@
+// balloond-sim: races balloond's policy against MOM, Proxmox, squeezed and no ballooning on scenario
+// files, prints a table per scenario, checks balloond's targets, and writes JSON.
+//   balloond-sim [--json=FILE] SCENARIO.json...
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tests/sim/policies.h"
+#include "tests/sim/scenario_file.h"
+
+namespace {
+
+using balloond::sim::kMiB;
+using balloond::sim::Metrics;
+using balloond::sim::Scenario;
+
+std::string Relief(const std::optional<double>& t) {
+  return t ? absl::StrFormat("%.1f s", *t) : "never";
+}
+
+struct Check {
+  std::string target;
+  bool met;
+  std::string detail;
+};
+
+// balloond's targets (issue: "Targets for balloond's default policy, on every scenario").
+std::vector<Check> CheckTargets(const Scenario& s, const std::map<std::string, Metrics>& r) {
+  const Metrics& b = r.at("balloond");
+  std::vector<Check> checks;
+  checks.push_back({"0 OOM kills", b.oom_kills == 0, absl::StrCat(b.oom_kills)});
+  double best_pressure = 1e300, best_reclaim = 0;
+  bool a_baseline_never_overcommits = false;
+  for (const char* name : {"mom", "proxmox", "squeezed"}) {
+    const Metrics& m = r.at(name);
+    best_pressure = std::min(best_pressure, m.pressure_seconds);
+    best_reclaim = std::max(best_reclaim, m.reclaimed_mean_bytes);
+    a_baseline_never_overcommits |= m.overcommit_seconds == 0;
+  }
+  if (a_baseline_never_overcommits) {
+    checks.push_back({"no overcommit where a baseline has none", b.overcommit_seconds == 0,
+                      absl::StrFormat("%.1f s", b.overcommit_seconds)});
+  }
+  checks.push_back({"pressure <= 1/4 of the best baseline", b.pressure_seconds <= best_pressure / 4,
+                    absl::StrFormat("%.1f s vs %.1f s", b.pressure_seconds, best_pressure)});
+  if (absl::StrContains(s.name, "idle") || absl::StrContains(s.name, "cache")) {
+    checks.push_back({"reclaimed >= 90% of the best baseline", b.reclaimed_mean_bytes >= 0.9 * best_reclaim,
+                      absl::StrFormat("%.0f MiB vs %.0f MiB", b.reclaimed_mean_bytes / kMiB, best_reclaim / kMiB)});
+  }
+  if (s.spike_guest) {
+    const auto& px = r.at("proxmox").time_to_relief_s;
+    const bool met = b.time_to_relief_s && (!px || *b.time_to_relief_s <= *px / 10);
+    checks.push_back({"time to relief <= 1/10 of Proxmox's", met,
+                      absl::StrCat(Relief(b.time_to_relief_s), " vs ", Relief(px))});
+  }
+  const int mom = r.at("mom").commands;
+  checks.push_back({"fewer balloon commands than MOM", mom == 0 ? b.commands == 0 : b.commands < mom,
+                    absl::StrCat(b.commands, " vs ", mom)});
+  return checks;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path;
+  std::vector<std::string> files;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (absl::StartsWith(arg, "--json=")) {
+      json_path = arg.substr(7);
+    } else if (absl::StartsWith(arg, "-")) {
+      std::cerr << "usage: balloond-sim [--json=FILE] SCENARIO.json...\n";
+      return 2;
+    } else {
+      files.push_back(arg);
+    }
+  }
+  if (files.empty()) {
+    std::cerr << "usage: balloond-sim [--json=FILE] SCENARIO.json...\n";
+    return 2;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  int missed = 0;
+  for (const std::string& file : files) {
+    auto scenario = balloond::sim::LoadScenario(file);
+    if (!scenario.ok()) {
+      std::cerr << "balloond-sim: " << scenario.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "\n## " << scenario->name << ": " << scenario->description << " (" << scenario->guests.size()
+              << " guests, " << scenario->host_ram_bytes / kMiB << " MiB host, " << scenario->duration_s << " s)\n\n";
+    std::cout << absl::StrFormat("| %-9s | %13s | %10s | %4s | %11s | %10s | %8s | %9s |\n", "policy",
+                                 "reclaimed MiB", "pressure s", "OOM", "overcommit s", "relief", "commands",
+                                 "reversals");
+    std::cout << "|-----------|---------------|------------|------|--------------|------------|----------|-----------|\n";
+    std::map<std::string, Metrics> results;
+    nlohmann::json entry = {{"scenario", scenario->name}, {"file", file}};
+    for (auto& policy : balloond::sim::AllPolicies(*scenario)) {
+      const Metrics m = balloond::sim::Simulate(*scenario, *policy);
+      results[policy->name()] = m;
+      std::cout << absl::StrFormat("| %-9s | %13.0f | %10.1f | %4d | %12.1f | %10s | %8d | %9d |\n", policy->name(),
+                                   m.reclaimed_mean_bytes / kMiB, m.pressure_seconds, m.oom_kills,
+                                   m.overcommit_seconds, Relief(m.time_to_relief_s), m.commands, m.reversals);
+      entry["results"][policy->name()] = {
+          {"reclaimed_mean_mib", m.reclaimed_mean_bytes / kMiB}, {"pressure_seconds", m.pressure_seconds},
+          {"oom_kills", m.oom_kills}, {"overcommit_seconds", m.overcommit_seconds},
+          {"time_to_relief_s", m.time_to_relief_s ? nlohmann::json(*m.time_to_relief_s) : nlohmann::json()},
+          {"commands", m.commands}, {"reversals", m.reversals},
+          {"first_grow_after_spike_s", m.first_grow_after_spike_s ? nlohmann::json(*m.first_grow_after_spike_s) : nlohmann::json()}};
+    }
+    if (scenario->spike_guest) {
+      std::cout << "\nfirst balloon grow for " << *scenario->spike_guest << " after the spike began:";
+      for (const auto& [name, m] : results) std::cout << " " << name << " " << Relief(m.first_grow_after_spike_s) << ";";
+    }
+    std::cout << "\nballoond's targets:";
+    for (const Check& c : CheckTargets(*scenario, results)) {
+      std::cout << (c.met ? "  [met] " : "  [MISSED] ") << c.target << " (" << c.detail << ");";
+      entry["targets"].push_back({{"target", c.target}, {"met", c.met}, {"detail", c.detail}});
+      missed += !c.met;
+    }
+    std::cout << "\n";
+    out.push_back(entry);
+  }
+  if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+  std::cout << "\n" << missed << " target(s) missed\n";
+  return 0;
+}
