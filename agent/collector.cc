@@ -63,9 +63,21 @@ void Collector::SetReachable(bool reachable) {
   if (callback) callback(reachable);
 }
 
+void Collector::SetRoundCallback(std::function<void()> callback) {
+  absl::MutexLock lock(&mu_);
+  on_round_ = std::move(callback);
+}
+
 void Collector::Loop() {
   for (;;) {
     CollectOnce();
+    pool_.WaitIdleFor(std::min(options_.monitor_timeout, options_.stats_period));
+    std::function<void()> on_round;
+    {
+      absl::MutexLock lock(&mu_);
+      on_round = on_round_;
+    }
+    if (on_round) on_round();
     absl::MutexLock lock(&mu_);
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopping_ || refresh_requested_;

@@ -55,6 +55,10 @@ class Collector {
 
   int64_t guest_stats_period_seconds() const;
 
+  // Called from the loop after each round of collections has finished (or after the monitor
+  // timeout, if a hung domain holds one back): the moment the snapshots are freshest.
+  void SetRoundCallback(std::function<void()> callback);
+
  private:
   // What the collector remembers per QEMU process, beyond the published snapshot.
   struct Tracked {
@@ -83,6 +87,7 @@ class Collector {
   bool refresh_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(bool)> on_reachability_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_round_ ABSL_GUARDED_BY(mu_);
 
   WorkerPool pool_;
   std::thread loop_;

@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
   balloond::PolicyRunner runner(
       store, hypervisor, clock, **policy, decisions, [] { return balloond::ReadHostMemory(); },
       [&collector] { collector.RequestRefresh(); }, runner_options);
+  collector.SetRoundCallback([&runner] { runner.Trigger(); });
   collector.Start();
   runner.Start();
   balloond::Log(absl::StrCat("serving on ", settings.listen, " (read-write) and ", settings.listen_ro,

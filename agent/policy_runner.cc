@@ -71,13 +71,26 @@ void PolicyRunner::Stop() {
   if (loop_.joinable()) loop_.join();
 }
 
+void PolicyRunner::Trigger() {
+  absl::MutexLock lock(&mu_);
+  triggered_ = true;
+}
+
 void PolicyRunner::Loop() {
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || triggered_; };
+      // Triggers come every stats period; the timeout only covers a collector that stalled.
+      mu_.AwaitWithTimeout(absl::Condition(&woken), 2 * options_.interval);
+      if (stopping_) return;
+      triggered_ = false;
+      // Extra collection rounds (after a target is applied, or a lifecycle event) must not make
+      // extra cycles: the per-cycle step limits are rate limits.
       auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.interval)) return;
+      if (mu_.AwaitWithDeadline(absl::Condition(&stopping), last_run_ + options_.interval / 2)) return;
     }
+    last_run_ = absl::Now();
     RunOnce();
   }
 }

@@ -36,7 +36,10 @@ class PolicyRunner {
 
   void Start();
   void Stop();
-  // One policy cycle; the loop calls it every interval, tests call it directly.
+  // Runs a cycle now (the collector calls it when fresh statistics are in); without triggers the
+  // loop still runs one every interval.
+  void Trigger();
+  // One policy cycle; the loop calls it, tests call it directly.
   void RunOnce();
 
  private:
@@ -55,6 +58,8 @@ class PolicyRunner {
   absl::Mutex run_mu_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool triggered_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_run_ = absl::InfinitePast();  // the loop thread's own
   std::thread loop_;
 };
 

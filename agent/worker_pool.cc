@@ -19,13 +19,16 @@ void WorkerPool::Submit(std::function<void()> task) {
   queue_.push_back(std::move(task));
 }
 
-void WorkerPool::WaitIdle() {
+void WorkerPool::WaitIdle() { WaitIdleFor(absl::InfiniteDuration()); }
+
+bool WorkerPool::WaitIdleFor(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](WorkerPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-        return p->queue_.empty() && p->running_ == 0;
-      },
-      this));
+  return mu_.AwaitWithTimeout(absl::Condition(
+                                  +[](WorkerPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+                                    return p->queue_.empty() && p->running_ == 0;
+                                  },
+                                  this),
+                              timeout);
 }
 
 void WorkerPool::Run() {

@@ -8,6 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace balloond {
 
@@ -22,6 +23,8 @@ class WorkerPool {
   void Submit(std::function<void()> task);
   // Blocks until the queue is empty and no task is running.
   void WaitIdle();
+  // The same, for at most `timeout`; false if the pool is still busy then.
+  bool WaitIdleFor(absl::Duration timeout);
 
  private:
   void Run();

@@ -153,7 +153,15 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
 
   const GuestReport& r = *in.report;
   a.used = r.total_bytes - r.available_bytes;
-  a.overhead = std::max<int64_t>(0, a.actual - r.total_bytes);
+  if (a.actual != a.memory.seen_actual) {
+    // First sight (when it last moved is unknown: long ago) or a move since the last cycle.
+    a.memory.actual_since = a.memory.seen_actual < 0 ? absl::InfinitePast() : now;
+    a.memory.seen_actual = a.actual;
+  }
+  if (r.last_update > a.memory.actual_since + absl::Seconds(1)) {
+    a.memory.kernel_bytes = std::max<int64_t>(0, a.actual - r.total_bytes);
+  }
+  a.overhead = a.memory.kernel_bytes.value_or(std::max<int64_t>(0, a.actual - r.total_bytes));
   a.headroom = std::max(a.settings.headroom_bytes(),
                         static_cast<int64_t>(a.settings.headroom_fraction() * static_cast<double>(a.used)));
   UpdateRates(a);
@@ -510,7 +518,7 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
     if (needed == 0) needed = policy.max_shrink_step_bytes();  // PSI high with memory available
     const bool lend_headroom = unmet_relief > 0;
     std::vector<Assessment*> donors;
-    std::vector<int64_t> wants;
+    std::vector<int64_t> bases, wants;
     std::vector<double> weights;
     for (Assessment& a : all) {
       if (!a.eligible || !a.fresh || a.pressure || a.reason != v1::DECISION_REASON_UNSPECIFIED) continue;
@@ -519,9 +527,12 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
         a.floor = std::max(std::min(a.settings.min_bytes(), a.ceiling),
                            a.used + a.settings.low_watermark_bytes() + a.overhead + Deadband(policy, a.actual));
       }
-      const int64_t excess = a.actual - a.floor;
+      // A shrink still on its way counts as done: the step is measured from where the balloon goes.
+      const int64_t base = enforce && a.memory.pending_target ? std::min(a.actual, *a.memory.pending_target) : a.actual;
+      const int64_t excess = base - a.floor;
       if (excess <= Deadband(policy, a.actual)) continue;
       donors.push_back(&a);
+      bases.push_back(base);
       wants.push_back(std::min(excess, policy.max_shrink_step_bytes()));
       weights.push_back(static_cast<double>(excess) * 1000.0 / a.settings.shares());
     }
@@ -545,9 +556,9 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
                              psi_high ? absl::StrFormat(" and memory pressure %.1f%%", *host.pressure_some_avg10) : "",
                              " (reserve ", MiB(reserve), ")")
               : absl::StrCat("other guests need ", MiB(unmet_relief + unmet_stale), " the host cannot give");
-      Propose(a, a.actual - taken[i], v1::DECISION_REASON_HOST_RECLAIM,
+      Propose(a, bases[i] - taken[i], v1::DECISION_REASON_HOST_RECLAIM,
               absl::StrCat(why, ": took ", MiB(taken[i]), " from ", a.input->name, ", shrunk from ",
-                           MiB(a.actual), " toward its floor of ", MiB(a.floor),
+                           MiB(bases[i]), " toward its floor of ", MiB(a.floor),
                            lend_headroom ? absl::StrCat(" (use ", MiB(a.used), " + low watermark, lending its headroom)")
                                          : absl::StrCat(" (use ", MiB(a.used), " + headroom ", MiB(a.headroom), ")")));
     }

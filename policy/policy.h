@@ -54,6 +54,11 @@ struct DomainMemory {
   double used_growth_bytes_per_second = 0;
   double swap_in_bytes_per_second = 0;
   double major_faults_per_second = 0;
+  // The guest kernel's share of the balloon (balloon size − MemTotal), from a report taken after the
+  // balloon last settled: while it moves, MemTotal lags and the difference means nothing.
+  std::optional<int64_t> kernel_bytes;
+  int64_t seen_actual = -1;
+  absl::Time actual_since = absl::InfinitePast();
   // The last target sent to QEMU (enforce), while the balloon is still on its way.
   std::optional<int64_t> pending_target;
   int64_t actual_when_sent = 0;

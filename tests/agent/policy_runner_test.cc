@@ -65,9 +65,10 @@ TEST_F(PolicyRunnerTest, EnforceSendsTheTargetAndRecordsWhy) {
   EXPECT_EQ(Balloons(), 1);
   int64_t actual = 0;
   hypervisor_.WithQemu(uuid_, [&](FakeQemu& q) { actual = q.actual_bytes; });
-  EXPECT_EQ(actual, 256 * kMiB);  // one 256 MiB step down from 512 MiB
   auto decisions = log_.List("web1", 10);
   ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(actual, decisions[0].target_bytes());
+  EXPECT_EQ(actual, decisions[0].inputs().floor_bytes());  // 315 MiB over its floor: one step
   EXPECT_TRUE(decisions[0].applied());
   EXPECT_EQ(decisions[0].mode(), v1::POLICY_MODE_ENFORCE);
   EXPECT_EQ(decisions[0].reason(), v1::DECISION_REASON_HOST_RECLAIM);

@@ -400,6 +400,22 @@ TEST(PolicySafetyTest, AGuestWhoseStatisticsStopGetsMemoryBackWhileTheHostCanAff
   EXPECT_EQ(g.actual, 4 * kGiB);
 }
 
+TEST(PolicyBoundsTest, TheKernelsShareIsLearnedWhileTheBalloonIsStill) {
+  // While a balloon moves, the guest's MemTotal lags behind it: the floor must still count the
+  // kernel's share learned before the move, or it ends up that much too low.
+  v1::Policy p = Enforce();
+  p.mutable_host()->set_reserve_bytes(100 * kGiB);
+  FakeGuest g = Guest("moving").Actual(kGiB).Used(100 * kMiB);
+  State state;
+  Outcome first = Decide(p, Host(24 * kGiB, 20 * kGiB), {g.Input()}, state, kStart + absl::Seconds(2));
+  DomainInput moving = g.Input();
+  moving.actual_bytes = 600 * kMiB;  // the balloon moved; the report is from before
+  moving.report->last_update = kStart + absl::Seconds(3);
+  Outcome second = Decide(p, Host(24 * kGiB, 20 * kGiB), {moving}, first.state, kStart + absl::Seconds(4));
+  ASSERT_EQ(second.decisions.size(), 1u);
+  EXPECT_EQ(second.decisions[0].inputs.floor_bytes(), 100 * kMiB + 128 * kMiB + kOverhead);
+}
+
 TEST(PolicySafetyTest, ImpossibleStatisticsAreNoStatistics) {
   PolicyRun run = ShortHost();
   run.Add(Guest("liar").Max(kGiB).Actual(kGiB).Used(-300 * kMiB));  // available > total
