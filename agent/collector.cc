@@ -75,7 +75,8 @@ void Collector::Loop() {
     std::function<void()> on_round;
     {
       absl::MutexLock lock(&mu_);
-      on_round = on_round_;
+      // Without libvirt the snapshots only age: nothing to decide on.
+      if (reachable_.value_or(false)) on_round = on_round_;
     }
     if (on_round) on_round();
     absl::MutexLock lock(&mu_);

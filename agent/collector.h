@@ -56,7 +56,8 @@ class Collector {
   int64_t guest_stats_period_seconds() const;
 
   // Called from the loop after each round of collections has finished (or after the monitor
-  // timeout, if a hung domain holds one back): the moment the snapshots are freshest.
+  // timeout, if a hung domain holds one back): the moment the snapshots are freshest. Not called
+  // while libvirt is unreachable.
   void SetRoundCallback(std::function<void()> callback);
 
  private:

@@ -81,8 +81,8 @@ void PolicyRunner::Loop() {
     {
       absl::MutexLock lock(&mu_);
       auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || triggered_; };
-      // Triggers come every stats period; the timeout only covers a collector that stalled.
-      mu_.AwaitWithTimeout(absl::Condition(&woken), 2 * options_.interval);
+      // Only fresh statistics start a cycle: a stalled collector means nothing new to act on.
+      mu_.Await(absl::Condition(&woken));
       if (stopping_) return;
       triggered_ = false;
       // Extra collection rounds (after a target is applied, or a lifecycle event) must not make

@@ -23,8 +23,8 @@ struct PolicyRunnerOptions {
   absl::Duration monitor_timeout = absl::Seconds(2);
 };
 
-// The agent's side of the policy: every interval it hands the latest snapshots and host memory to
-// the pure policy library, records each decision, and in enforce mode sends the targets to QEMU.
+// The agent's side of the policy: when fresh statistics are in, it hands the snapshots and host
+// memory to the pure policy library, records each decision, and in enforce mode sends the targets.
 class PolicyRunner {
  public:
   using HostReader = std::function<absl::StatusOr<HostMemory>()>;
@@ -36,8 +36,8 @@ class PolicyRunner {
 
   void Start();
   void Stop();
-  // Runs a cycle now (the collector calls it when fresh statistics are in); without triggers the
-  // loop still runs one every interval.
+  // Runs a cycle soon (the collector calls it when fresh statistics are in; cycles are at least
+  // half an interval apart). The loop runs cycles only when triggered.
   void Trigger();
   // One policy cycle; the loop calls it, tests call it directly.
   void RunOnce();

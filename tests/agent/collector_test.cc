@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "tests/fake_hypervisor.h"
 
 namespace balloond {
@@ -160,6 +162,31 @@ TEST_F(CollectorTest, ReportsLibvirtReachabilityAndKeepsSnapshots) {
   hypervisor_.SetReachable(true);
   Collect();
   EXPECT_EQ(seen, (std::vector<bool>{true, false, true}));
+}
+
+TEST(CollectorLoopTest, RoundsAreAnnouncedOnlyWhileLibvirtAnswers) {
+  FakeHypervisor hypervisor;
+  SnapshotStore store;
+  FakeClock clock;
+  CollectorOptions options;
+  options.stats_period = absl::Milliseconds(20);
+  Collector collector(hypervisor, store, clock, options);
+  std::atomic<int> rounds{0};
+  collector.SetRoundCallback([&] { ++rounds; });
+  hypervisor.AddDomain("web1");
+  collector.Start();
+  auto wait_for = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 500 && !done(); ++i) absl::SleepFor(absl::Milliseconds(10));
+    return done();
+  };
+  ASSERT_TRUE(wait_for([&] { return rounds > 2; }));
+  hypervisor.SetReachable(false);
+  ASSERT_TRUE(wait_for([&] { return !collector.libvirt_reachable(); }));
+  absl::SleepFor(absl::Milliseconds(50));  // a round already past its check may still announce
+  const int before = rounds;
+  absl::SleepFor(absl::Milliseconds(200));  // ten periods
+  EXPECT_EQ(rounds, before);
+  collector.Stop();
 }
 
 }  // namespace
