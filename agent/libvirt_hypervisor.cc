@@ -16,6 +16,8 @@ namespace {
 
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(250);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+// A QMP command unanswered this long means a hung QEMU, not a busy one (replies take ~1 ms).
+constexpr absl::Duration kHungCommandAge = absl::Seconds(1);
 
 // libvirt's error for the calling thread, as a status with the nearest gRPC-style code.
 absl::Status LastLibvirtError(absl::string_view what) {
@@ -255,6 +257,14 @@ absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
   std::shared_ptr<MonitorLane> lane = LaneFor(uuid);
   {
     absl::MutexLock lock(&lane->mu);
+    // Behind a command that has already waited long, this one would only wait out its own deadline
+    // holding a worker: fail fast instead, so any number of hung QEMUs cost nothing per round.
+    if (lane->busy && absl::Now() - lane->busy_since > kHungCommandAge) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "an earlier QMP command has been pending for ",
+          absl::FormatDuration(absl::Trunc(absl::Now() - lane->busy_since, absl::Milliseconds(100))),
+          " without an answer"));
+    }
     auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lane->mu) { return !lane->busy; };
     if (!lane->mu.AwaitWithDeadline(absl::Condition(&idle), deadline)) {
       return absl::DeadlineExceededError(absl::StrCat(
