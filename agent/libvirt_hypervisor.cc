@@ -18,6 +18,10 @@ constexpr absl::Duration kMinBackoff = absl::Milliseconds(250);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 // A QMP command unanswered this long means a hung QEMU, not a busy one (replies take ~1 ms).
 constexpr absl::Duration kHungCommandAge = absl::Seconds(1);
+// libvirtd serves at most max_client_requests (default 5) calls of one connection at a time, and a
+// QMP command to a hung QEMU keeps its slot until QEMU answers. A connection carrying this many such
+// calls takes no new ones: a fresh one is opened, so hung QEMUs can never wedge the agent's calls.
+constexpr int kMaxStuckCallsPerConnection = 2;
 
 // libvirt's error for the calling thread, as a status with the nearest gRPC-style code.
 absl::Status LastLibvirtError(absl::string_view what) {
@@ -123,11 +127,15 @@ class LibvirtHypervisor::Connection {
   virConnectPtr get() const { return conn_; }
   bool broken() const { return broken_.load(); }
   void MarkBroken() { broken_.store(true); }
+  // Calls whose caller gave up at its deadline while QEMU still has not answered.
+  int stuck() const { return stuck_.load(); }
+  void AddStuck(int n) { stuck_.fetch_add(n); }
 
  private:
   virConnectPtr conn_;
   int lifecycle_callback_;
   std::atomic<bool> broken_{false};
+  std::atomic<int> stuck_{0};
 };
 
 struct LibvirtHypervisor::MonitorLane {
@@ -143,6 +151,7 @@ LibvirtHypervisor::LibvirtHypervisor(std::string uri) : uri_(std::move(uri)), ba
 LibvirtHypervisor::~LibvirtHypervisor() {
   absl::MutexLock lock(&mu_);
   connection_.reset();
+  monitor_connection_.reset();
 }
 
 void LibvirtHypervisor::SetChangeCallback(std::function<void()> on_change) {
@@ -155,6 +164,7 @@ void LibvirtHypervisor::OnConnectionClosed() {
   {
     absl::MutexLock lock(&mu_);
     if (connection_) connection_->MarkBroken();
+    if (monitor_connection_) monitor_connection_->MarkBroken();
     notify = on_change_;
   }
   if (notify) notify();
@@ -196,6 +206,25 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor
       this, nullptr);
   connection_ = std::make_shared<Connection>(conn, lifecycle);
   return connection_;
+}
+
+absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::MonitorConnection() {
+  // The main connection decides whether libvirt is reachable (and paces reconnecting).
+  if (auto main = Connect(); !main.ok()) return main.status();
+  absl::MutexLock lock(&mu_);
+  if (monitor_connection_ && !monitor_connection_->broken() &&
+      monitor_connection_->stuck() < kMaxStuckCallsPerConnection) {
+    return monitor_connection_;
+  }
+  // The one it replaces lives on until its stuck calls return.
+  virConnectPtr conn = virConnectOpen(uri_.c_str());
+  if (conn == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot open a monitor connection to libvirt at ", uri_,
+                                               ": ", LastLibvirtError("virConnectOpen").message()));
+  }
+  virConnectSetKeepAlive(conn, 5, 3);
+  monitor_connection_ = std::make_shared<Connection>(conn, -1);
+  return monitor_connection_;
 }
 
 absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListActiveDomains() {
@@ -248,8 +277,10 @@ std::shared_ptr<LibvirtHypervisor::MonitorLane> LibvirtHypervisor::LaneFor(const
 absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
                                                       const std::string& command,
                                                       absl::Time deadline) {
-  auto conn = Connect();
+  // QMP goes over its own connection: listing and events must never queue behind a hung QEMU.
+  auto conn = MonitorConnection();
   if (!conn.ok()) return conn.status();
+  std::shared_ptr<Connection> connection = *conn;
   virDomainPtr dom = virDomainLookupByUUIDString((*conn)->get(), uuid.c_str());
   if (dom == nullptr) return LastLibvirtError("looking up domain");
   auto domain = std::make_shared<DomainRef>(dom);
@@ -281,14 +312,16 @@ absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
   struct Outcome {
     absl::Mutex mu;
     bool done ABSL_GUARDED_BY(mu) = false;
+    bool abandoned ABSL_GUARDED_BY(mu) = false;  // the caller left; counted as stuck
     absl::StatusOr<std::string> reply ABSL_GUARDED_BY(mu);
   };
   auto outcome = std::make_shared<Outcome>();
-  std::thread([domain, lane, outcome, command] {
+  std::thread([domain, lane, outcome, connection, command] {
     char* reply = nullptr;
     absl::StatusOr<std::string> result;
     if (virDomainQemuMonitorCommand(domain->ptr, command.c_str(), &reply, 0) < 0) {
       result = LastLibvirtError("QMP command");
+      if (result.status().code() == absl::StatusCode::kUnavailable) connection->MarkBroken();
     } else {
       result = std::string(reply);
       free(reply);
@@ -297,6 +330,7 @@ absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
       absl::MutexLock lock(&outcome->mu);
       outcome->reply = std::move(result);
       outcome->done = true;
+      if (outcome->abandoned) connection->AddStuck(-1);
     }
     absl::MutexLock lock(&lane->mu);
     lane->busy = false;
@@ -305,6 +339,8 @@ absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
   absl::MutexLock lock(&outcome->mu);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome->mu) { return outcome->done; };
   if (!outcome->mu.AwaitWithDeadline(absl::Condition(&done), deadline)) {
+    outcome->abandoned = true;
+    connection->AddStuck(1);
     return absl::DeadlineExceededError("QEMU did not answer the QMP command in time");
   }
   return outcome->reply;

@@ -36,13 +36,17 @@ class LibvirtHypervisor final : public Hypervisor {
   // hold up only the calls to itself.
   struct MonitorLane;
 
-  // The current connection, opening a new one if there is none and the backoff allows.
+  // The current connection (listing, lookups, events), opening a new one if there is none and
+  // the backoff allows.
   absl::StatusOr<std::shared_ptr<Connection>> Connect();
+  // The connection QMP commands go over; replaced when hung QEMUs hold too many of its calls.
+  absl::StatusOr<std::shared_ptr<Connection>> MonitorConnection();
   std::shared_ptr<MonitorLane> LaneFor(const std::string& uuid);
 
   const std::string uri_;
   absl::Mutex mu_;
   std::shared_ptr<Connection> connection_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Connection> monitor_connection_ ABSL_GUARDED_BY(mu_);
   absl::Time next_connect_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Duration backoff_ ABSL_GUARDED_BY(mu_);
   std::string last_connect_error_ ABSL_GUARDED_BY(mu_);

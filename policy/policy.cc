@@ -72,6 +72,7 @@ struct Assessment {
   int64_t headroom = 0;
   int64_t floor = 0;     // never below: max(min, used + headroom)
   int64_t ceiling = 0;   // never above
+  int64_t growth_ahead = 0;  // use expected to be added before the next report is acted on
   bool pressure = false;
   bool pressure_from_rates = false;  // swapping or faulting, not short of MemAvailable
   std::string pressure_why;
@@ -169,14 +170,14 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   a.memory.peak_used = recently_relieved ? std::max(a.memory.peak_used, a.used) : a.used;
   a.floor = std::clamp(a.memory.peak_used + a.headroom + a.overhead, min, a.ceiling);
 
-  // Where the guest's use is heading by the time its next report can be acted on.
-  const int64_t growth_ahead = static_cast<int64_t>(std::max(0.0, a.memory.used_growth_bytes_per_second) *
-                                                    absl::ToDoubleSeconds(2 * in.stats_period));
+  // What the guest's growing use will take before its next report can be acted on.
+  a.growth_ahead = static_cast<int64_t>(std::max(0.0, a.memory.used_growth_bytes_per_second) *
+                                        absl::ToDoubleSeconds(2 * in.stats_period));
   if (r.available_bytes < a.settings.low_watermark_bytes()) {
     a.pressure = true;
     a.pressure_why = absl::StrCat(MiB(r.available_bytes), " available, under its low watermark of ",
                                   MiB(a.settings.low_watermark_bytes()));
-  } else if (r.available_bytes - growth_ahead < a.settings.low_watermark_bytes()) {
+  } else if (r.available_bytes - a.growth_ahead < a.settings.low_watermark_bytes()) {
     a.pressure = true;
     a.pressure_why = absl::StrCat(MiB(r.available_bytes), " available and falling fast enough to cross its low watermark of ",
                                   MiB(a.settings.low_watermark_bytes()), " before the next report");
@@ -444,10 +445,7 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
     } else if (a.fresh && a.pressure) {
       // Enough to restore the headroom in one step, plus what the guest's growth will eat before
       // the next report arrives.
-      const absl::Duration lookahead = 2 * a.input->stats_period;
-      const int64_t trend = static_cast<int64_t>(
-          std::max(0.0, a.memory.used_growth_bytes_per_second) * absl::ToDoubleSeconds(lookahead));
-      int64_t want = a.used + a.headroom + a.overhead + trend;
+      int64_t want = a.used + a.headroom + a.overhead + a.growth_ahead;
       // Swapping or faulting with memory "available" means the guest needs its page cache: give
       // it a headroom's worth more than it has.
       if (a.pressure_from_rates) want = std::max(want, a.actual + a.headroom);
