@@ -126,6 +126,8 @@ void Collector::WaitForCollections() { pool_.WaitIdle(); }
 
 namespace {
 
+constexpr int64_t kMigrationCheckEvery = 5;
+
 std::string MonitorProblem(const DomainInfo& info, const absl::Status& status) {
   if (status.code() == absl::StatusCode::kDeadlineExceeded) {
     return absl::StrCat("QEMU monitor of domain '", info.name,
@@ -208,12 +210,15 @@ void Collector::CollectDomain(Tracked t) {
     return;
   }
   snap.actual_bytes = *actual;
-  // The policy leaves a migrating domain alone; QEMU knows best whether it is migrating.
-  if (auto migration = monitor.Execute("query-migrate"); migration.ok() && migration->is_object()) {
-    const std::string status = migration->value("status", "");
-    snap.migrating = status == "setup" || status == "active" || status == "postcopy-active" ||
-                     status == "postcopy-paused" || status == "postcopy-recover" ||
-                     status == "device" || status == "pre-switchover" || status == "wait-unplug";
+  // The policy leaves a migrating domain alone; QEMU knows best whether it is migrating. Asked every
+  // few rounds (a migration runs for many), not every one: each QMP call wakes QEMU and libvirtd.
+  if (t.rounds++ % kMigrationCheckEvery == 0) {
+    if (auto migration = monitor.Execute("query-migrate"); migration.ok() && migration->is_object()) {
+      const std::string status = migration->value("status", "");
+      snap.migrating = status == "setup" || status == "active" || status == "postcopy-active" ||
+                       status == "postcopy-paused" || status == "postcopy-recover" ||
+                       status == "device" || status == "pre-switchover" || status == "wait-unplug";
+    }
   }
 
   auto stats_json = monitor.QomGet(t.balloon_path, "guest-stats");
@@ -245,6 +250,7 @@ void Collector::Publish(const Tracked& after, DomainSnapshot snapshot) {
     it->second.balloon_path = after.balloon_path;
     it->second.polling_checked = after.polling_checked;
     it->second.next_discovery = after.next_discovery;
+    it->second.rounds = after.rounds;
     it->second.in_flight = false;
     // Under mu_, so CollectOnce cannot remove the domain between the check and the Put.
     store_.Put(std::move(snapshot));

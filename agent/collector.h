@@ -66,6 +66,7 @@ class Collector {
     DomainInfo info;
     std::string balloon_path;
     bool polling_checked = false;
+    int64_t rounds = 0;  // collections of this QEMU process so far
     absl::Time next_discovery = absl::InfinitePast();
     bool in_flight = false;
   };

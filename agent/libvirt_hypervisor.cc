@@ -142,6 +142,10 @@ struct LibvirtHypervisor::MonitorLane {
   absl::Mutex mu;
   bool busy ABSL_GUARDED_BY(mu) = false;
   absl::Time busy_since ABSL_GUARDED_BY(mu);
+  // The domain's handle on the monitor connection it was looked up on, kept so that a QMP command
+  // costs one libvirt call rather than two.
+  std::shared_ptr<DomainRef> domain ABSL_GUARDED_BY(mu);
+  const Connection* domain_connection ABSL_GUARDED_BY(mu) = nullptr;
 };
 
 LibvirtHypervisor::LibvirtHypervisor(std::string uri) : uri_(std::move(uri)), backoff_(kMinBackoff) {
@@ -281,11 +285,9 @@ absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
   auto conn = MonitorConnection();
   if (!conn.ok()) return conn.status();
   std::shared_ptr<Connection> connection = *conn;
-  virDomainPtr dom = virDomainLookupByUUIDString((*conn)->get(), uuid.c_str());
-  if (dom == nullptr) return LastLibvirtError("looking up domain");
-  auto domain = std::make_shared<DomainRef>(dom);
 
   std::shared_ptr<MonitorLane> lane = LaneFor(uuid);
+  std::shared_ptr<DomainRef> domain;
   {
     absl::MutexLock lock(&lane->mu);
     // Behind a command that has already waited long, this one would only wait out its own deadline
@@ -303,6 +305,15 @@ absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
           absl::FormatDuration(absl::Trunc(absl::Now() - lane->busy_since, absl::Milliseconds(100))),
           " without an answer"));
     }
+    // A handle stays valid across restarts of the domain (libvirt resolves it by UUID), but not
+    // across connections.
+    if (lane->domain == nullptr || lane->domain_connection != connection.get()) {
+      virDomainPtr dom = virDomainLookupByUUIDString(connection->get(), uuid.c_str());
+      if (dom == nullptr) return LastLibvirtError("looking up domain");
+      lane->domain = std::make_shared<DomainRef>(dom);
+      lane->domain_connection = connection.get();
+    }
+    domain = lane->domain;
     lane->busy = true;
     lane->busy_since = absl::Now();
   }

@@ -142,6 +142,16 @@ TEST_F(CollectorTest, AHungMonitorKeepsTheLastStatsAndOthersGoOn) {
   EXPECT_EQ(store_.Find("fine")->collect_time, clock_.Now());
 }
 
+TEST_F(CollectorTest, AsksAboutMigrationEveryFewRounds) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  for (int i = 0; i < 10; ++i) Collect();
+  EXPECT_EQ(Count(uuid, "query-migrate"), 2);
+  EXPECT_EQ(Count(uuid, "query-balloon"), 10);
+  hypervisor_.WithQemu(uuid, [](FakeQemu& q) { q.migration_status = "active"; });
+  for (int i = 0; i < 5; ++i) Collect();
+  EXPECT_TRUE(store_.Find("web1")->migrating);
+}
+
 TEST_F(CollectorTest, AStoppedDomainLeavesTheStore) {
   const std::string uuid = hypervisor_.AddDomain("web1");
   Collect();

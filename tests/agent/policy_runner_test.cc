@@ -103,6 +103,8 @@ TEST_F(PolicyRunnerTest, AFailedSendIsRecordedAsNotApplied) {
 }
 
 TEST_F(PolicyRunnerTest, AMigratingDomainIsLeftAlone) {
+  // A new QEMU process (as on a migration's destination, or after a restart) is asked at once.
+  hypervisor_.Restart(uuid_);
   hypervisor_.WithQemu(uuid_, [](FakeQemu& q) { q.migration_status = "active"; });
   collector_.CollectOnce();
   collector_.WaitForCollections();
