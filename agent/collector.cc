@@ -126,7 +126,9 @@ void Collector::WaitForCollections() { pool_.WaitIdle(); }
 
 namespace {
 
-constexpr int64_t kMigrationCheckEvery = 5;
+// Every this many rounds the agent asks QEMU what it otherwise learns from events or rarely needs:
+// the balloon's size and whether a migration runs.
+constexpr int64_t kRecheckEvery = 5;
 
 std::string MonitorProblem(const DomainInfo& info, const absl::Status& status) {
   if (status.code() == absl::StatusCode::kDeadlineExceeded) {
@@ -194,7 +196,16 @@ void Collector::CollectDomain(Tracked t) {
     }
   }
 
-  auto actual = monitor.QueryBalloon();
+  // query-balloon has news only after QEMU reported a change (libvirt's event), and every few
+  // rounds in case an event was lost: most rounds need one QMP command per domain, not two.
+  const int64_t round = t.rounds++;
+  const bool read_balloon = !snap.actual_bytes || round % kRecheckEvery == 0 ||
+                            t.info.balloon_changes != t.balloon_changes_read;
+  absl::StatusOr<int64_t> actual = snap.actual_bytes.value_or(0);
+  if (read_balloon) {
+    t.balloon_changes_read = t.info.balloon_changes;
+    actual = monitor.QueryBalloon();
+  }
   if (!actual.ok()) {
     if (actual.status().code() == absl::StatusCode::kFailedPrecondition) {
       // DeviceNotActive: the device exists but QEMU has no active balloon (e.g. unplugged).
@@ -211,8 +222,8 @@ void Collector::CollectDomain(Tracked t) {
   }
   snap.actual_bytes = *actual;
   // The policy leaves a migrating domain alone; QEMU knows best whether it is migrating. Asked every
-  // few rounds (a migration runs for many), not every one: each QMP call wakes QEMU and libvirtd.
-  if (t.rounds++ % kMigrationCheckEvery == 0) {
+  // few rounds (a migration runs for many): each QMP call wakes QEMU and libvirtd.
+  if (round % kRecheckEvery == 0) {
     if (auto migration = monitor.Execute("query-migrate"); migration.ok() && migration->is_object()) {
       const std::string status = migration->value("status", "");
       snap.migrating = status == "setup" || status == "active" || status == "postcopy-active" ||
@@ -251,6 +262,7 @@ void Collector::Publish(const Tracked& after, DomainSnapshot snapshot) {
     it->second.polling_checked = after.polling_checked;
     it->second.next_discovery = after.next_discovery;
     it->second.rounds = after.rounds;
+    it->second.balloon_changes_read = after.balloon_changes_read;
     it->second.in_flight = false;
     // Under mu_, so CollectOnce cannot remove the domain between the check and the Put.
     store_.Put(std::move(snapshot));

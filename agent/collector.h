@@ -67,6 +67,7 @@ class Collector {
     std::string balloon_path;
     bool polling_checked = false;
     int64_t rounds = 0;  // collections of this QEMU process so far
+    uint64_t balloon_changes_read = 0;  // DomainInfo::balloon_changes when query-balloon last ran
     absl::Time next_discovery = absl::InfinitePast();
     bool in_flight = false;
   };

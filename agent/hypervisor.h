@@ -23,6 +23,9 @@ struct DomainInfo {
   DomainRunState state = DomainRunState::kOther;
   // The memory the domain was started with; the largest balloon target.
   int64_t max_memory_bytes = 0;
+  // How many times QEMU has reported the balloon's size changing (libvirt's BALLOON_CHANGE event)
+  // since the agent started: when this moves, query-balloon has something new to say.
+  uint64_t balloon_changes = 0;
 };
 
 // What the agent needs of libvirt and QEMU. The real one is LibvirtHypervisor; unit tests use a fake

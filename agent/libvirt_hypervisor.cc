@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -113,14 +114,21 @@ int LifecycleCallback(virConnectPtr, virDomainPtr, int, int, void* opaque) {
   return 0;
 }
 
+void BalloonChangeCallback(virConnectPtr, virDomainPtr dom, unsigned long long, void* opaque) {
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (virDomainGetUUIDString(dom, uuid) == 0) static_cast<LibvirtHypervisor*>(opaque)->OnBalloonChange(uuid);
+}
+
 }  // namespace
 
 class LibvirtHypervisor::Connection {
  public:
-  Connection(virConnectPtr conn, int lifecycle_callback)
-      : conn_(conn), lifecycle_callback_(lifecycle_callback) {}
+  Connection(virConnectPtr conn, std::vector<int> event_callbacks)
+      : conn_(conn), event_callbacks_(std::move(event_callbacks)) {}
   ~Connection() {
-    if (lifecycle_callback_ >= 0) virConnectDomainEventDeregisterAny(conn_, lifecycle_callback_);
+    for (int id : event_callbacks_) {
+      if (id >= 0) virConnectDomainEventDeregisterAny(conn_, id);
+    }
     virConnectUnregisterCloseCallback(conn_, CloseCallback);
     virConnectClose(conn_);
   }
@@ -133,7 +141,7 @@ class LibvirtHypervisor::Connection {
 
  private:
   virConnectPtr conn_;
-  int lifecycle_callback_;
+  std::vector<int> event_callbacks_;
   std::atomic<bool> broken_{false};
   std::atomic<int> stuck_{0};
 };
@@ -174,6 +182,11 @@ void LibvirtHypervisor::OnConnectionClosed() {
   if (notify) notify();
 }
 
+void LibvirtHypervisor::OnBalloonChange(const std::string& uuid) {
+  absl::MutexLock lock(&mu_);
+  ++balloon_changes_[uuid];
+}
+
 void LibvirtHypervisor::OnDomainEvent() {
   std::function<void()> notify;
   {
@@ -208,7 +221,10 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor
   const int lifecycle = virConnectDomainEventRegisterAny(
       conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(LifecycleCallback),
       this, nullptr);
-  connection_ = std::make_shared<Connection>(conn, lifecycle);
+  const int balloon = virConnectDomainEventRegisterAny(
+      conn, nullptr, VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
+      VIR_DOMAIN_EVENT_CALLBACK(BalloonChangeCallback), this, nullptr);
+  connection_ = std::make_shared<Connection>(conn, std::vector<int>{lifecycle, balloon});
   return connection_;
 }
 
@@ -227,7 +243,7 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor
                                                ": ", LastLibvirtError("virConnectOpen").message()));
   }
   virConnectSetKeepAlive(conn, 5, 3);
-  monitor_connection_ = std::make_shared<Connection>(conn, -1);
+  monitor_connection_ = std::make_shared<Connection>(conn, std::vector<int>{});
   return monitor_connection_;
 }
 
@@ -249,6 +265,8 @@ absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListActiveDomains() {
     if (auto info = DescribeDomain(dom.ptr); info.ok() && info->active) out.push_back(*info);
   }
   free(doms);
+  absl::MutexLock lock(&mu_);
+  for (DomainInfo& info : out) info.balloon_changes = balloon_changes_[info.uuid];
   return out;
 }
 

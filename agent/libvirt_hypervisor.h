@@ -29,6 +29,7 @@ class LibvirtHypervisor final : public Hypervisor {
   // Called from libvirt's event loop.
   void OnConnectionClosed();
   void OnDomainEvent();
+  void OnBalloonChange(const std::string& uuid);
 
  private:
   class Connection;
@@ -52,6 +53,7 @@ class LibvirtHypervisor final : public Hypervisor {
   std::string last_connect_error_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_change_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<MonitorLane>> lanes_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> balloon_changes_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace balloond

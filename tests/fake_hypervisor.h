@@ -39,6 +39,7 @@ struct FakeQemu {
   int64_t polling_interval = 2;
   std::string guest_stats_file = "guest-stats.json";
   std::string migration_status;  // query-migrate's "status"; empty: never migrated
+  uint64_t balloon_changes = 0;  // what libvirt's BALLOON_CHANGE events would have counted
   std::vector<std::string> commands;  // "execute" of each command received
 
   std::string Answer(const nlohmann::json& cmd) {
@@ -64,6 +65,7 @@ struct FakeQemu {
                                                                         : nlohmann::json{{"status", migration_status}});
     if (execute == "balloon") {
       actual_bytes = args.value("value", int64_t{0});
+      ++balloon_changes;  // the guest follows at once here, and QEMU reports it
       return ok(nlohmann::json::object());
     }
     if (execute == "qom-get" && args.value("property", "") == "guest-stats-polling-interval") {
@@ -129,7 +131,10 @@ class FakeHypervisor final : public Hypervisor {
     absl::MutexLock lock(&mu_);
     if (!reachable_) return absl::UnavailableError("cannot connect to libvirt");
     std::vector<DomainInfo> out;
-    for (const auto& [uuid, info] : domains_) out.push_back(info);
+    for (const auto& [uuid, info] : domains_) {
+      out.push_back(info);
+      out.back().balloon_changes = qemus_[uuid].balloon_changes;
+    }
     return out;
   }
   absl::StatusOr<DomainInfo> LookupDomain(absl::string_view ref) override {
