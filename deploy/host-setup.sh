@@ -10,7 +10,7 @@ BALLOOND_PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libvirt-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
-  busybox-static cpio gzip
+  busybox-static cpio gzip procps
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
