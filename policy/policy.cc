@@ -545,15 +545,15 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
       taken[i] = std::min(wants[i], needed);
       needed -= taken[i];
     }
+    const std::string why =
+        out.host == HostCondition::kShort
+            ? absl::StrCat("the host had ", MiB(host.available_bytes), " available",
+                           psi_high ? absl::StrFormat(" and memory pressure %.1f%%", *host.pressure_some_avg10) : "",
+                           " (reserve ", MiB(reserve), ")")
+            : absl::StrCat("other guests need ", MiB(unmet_relief + unmet_stale), " the host cannot give");
     for (size_t i = 0; i < donors.size(); ++i) {
       Assessment& a = *donors[i];
       if (taken[i] <= 0) continue;
-      const std::string why =
-          out.host == HostCondition::kShort
-              ? absl::StrCat("the host had ", MiB(host.available_bytes), " available",
-                             psi_high ? absl::StrFormat(" and memory pressure %.1f%%", *host.pressure_some_avg10) : "",
-                             " (reserve ", MiB(reserve), ")")
-              : absl::StrCat("other guests need ", MiB(unmet_relief + unmet_stale), " the host cannot give");
       Propose(a, bases[i] - taken[i], v1::DECISION_REASON_HOST_RECLAIM,
               absl::StrCat(why, ": took ", MiB(taken[i]), " from ", a.input->name, ", shrunk from ",
                            MiB(bases[i]), " toward its floor of ", MiB(a.floor),

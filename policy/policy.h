@@ -86,9 +86,6 @@ struct Decision {
   balloon::v1::DecisionReason reason = balloon::v1::DECISION_REASON_UNSPECIFIED;
   std::string explanation;
   balloon::v1::DecisionInputs inputs;
-  // False for decisions that only record a change of the policy's mind (uncooperative): the target
-  // equals the balloon's size, and sending it stops QEMU from chasing the old one.
-  bool changes_balloon = true;
 };
 
 enum class HostCondition { kShort, kNeutral, kComfortable };
