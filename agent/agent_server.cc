@@ -2,15 +2,8 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/server_builder.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 
@@ -19,40 +12,55 @@ namespace {
 
 constexpr const char* kReadServiceName = "balloon.v1.BalloonReadService";
 constexpr const char* kControlServiceName = "balloon.v1.BalloonControlService";
+// gRPC's own threads for its synchronous services (reflection): a bound, not a pool per client.
+constexpr int kMaxGrpcThreadsPerServer = 8;
+// Requests are small (the largest is a policy); anything bigger is refused before it is read.
+constexpr int kMaxRequestBytes = 1 << 20;
+constexpr int kMaxMetadataBytes = 16 << 10;
+// Pings find peers that vanished without closing (the far side of a dead TCP connection).
+constexpr absl::Duration kKeepaliveTime = absl::Minutes(2);
+constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(20);
 
-// A socket file that still accepts connections belongs to a running balloond; one that does not is
-// left over from a crash and may be replaced.
-absl::Status PrepareSocketPath(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  if (ec) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot create the directory of ", path, ": ", ec.message()));
-  }
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) return absl::OkStatus();
-  if (!S_ISSOCK(st.st_mode)) {
-    return absl::AlreadyExistsError(absl::StrCat(path, " exists and is not a socket; remove it or choose another --listen path"));
-  }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat("socket path ", path, " is too long"));
-  }
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const bool live = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  if (fd >= 0) close(fd);
-  if (live) {
-    return absl::AlreadyExistsError(absl::StrCat("another process (a running balloond?) is listening on ", path));
-  }
-  unlink(path.c_str());
-  return absl::OkStatus();
+int Millis(absl::Duration d) {
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
+}
+
+// What every listener's server is built with: bounds on threads, memory, streams and idle time.
+void ApplyServerLimits(const ServingLimits& limits, grpc::ServerBuilder& builder) {
+  grpc::ResourceQuota quota("balloond");
+  quota.SetMaxThreads(kMaxGrpcThreadsPerServer);
+  builder.SetResourceQuota(quota);
+  // HTTP/2's own cap is a backstop above balloond's, which refuses with a message that says why.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             limits.max_calls_per_connection + 16);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Millis(limits.idle_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(kKeepaliveTime));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Millis(kKeepaliveTimeout));
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
+}
+
+ListenerContext::Settings ContextSettings(const ServingLimits& limits) {
+  ListenerContext::Settings s;
+  s.calls.max_calls_per_connection = limits.max_calls_per_connection;
+  s.calls.max_watches = limits.max_watches;
+  s.qom.queries_per_second = limits.qom_queries_per_second;
+  s.qom.burst = limits.qom_burst;
+  s.qom.queue_per_domain = limits.qom_queue_per_domain;
+  return s;
 }
 
 }  // namespace
 
-AgentServer::AgentServer(std::unique_ptr<ReadService> read, std::unique_ptr<ControlService> control)
-    : read_(std::move(read)), control_(std::move(control)) {}
+AgentServer::AgentServer(const AgentSettings& settings, Parts parts)
+    : settings_(settings),
+      parts_(parts),
+      lookups_("domain lookup", 1, 256),
+      stats_feed_(parts.hypervisor, parts.clock, lookups_),
+      decision_feed_(parts.decisions),
+      backend_{parts.snapshots,  parts.hypervisor, parts.clock, parts.policy,
+               parts.decisions,  stats_feed_,      decision_feed_, qom_paths_,
+               [&collector = parts.collector] { collector.RequestRefresh(); }} {}
 
 absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentSettings& settings,
                                                                 Parts parts) {
@@ -63,64 +71,79 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentSetti
   if (*rw_path == *ro_path) {
     return absl::InvalidArgumentError("--listen and --listen-ro must be different sockets");
   }
-  for (const std::string& p : {*rw_path, *ro_path}) {
-    if (absl::Status s = PrepareSocketPath(p); !s.ok()) return s;
-  }
-
-  std::unique_ptr<AgentServer> server(new AgentServer(
-      std::make_unique<ReadService>(parts.snapshots, parts.hypervisor, parts.clock, parts.policy,
-                                    parts.decisions, ReadServiceOptions{}),
-      std::make_unique<ControlService>(parts.snapshots, parts.hypervisor, parts.policy,
-                                       [&collector = parts.collector] { collector.RequestRefresh(); })));
-
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  grpc::ServerBuilder rw;
-  rw.AddListeningPort(settings.listen, grpc::InsecureServerCredentials());
-  rw.RegisterService(server->read_.get());
-  rw.RegisterService(server->control_.get());
-  server->read_write_ = rw.BuildAndStart();
-  if (!server->read_write_) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", settings.listen));
-  }
-  grpc::ServerBuilder ro;
-  ro.AddListeningPort(settings.listen_ro, grpc::InsecureServerCredentials());
-  ro.RegisterService(server->read_.get());
-  ro.RegisterService(&server->refuse_control_);
-  server->read_only_ = ro.BuildAndStart();
-  if (!server->read_only_) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", settings.listen_ro));
-  }
+  std::unique_ptr<AgentServer> server(new AgentServer(settings, parts));
   // The read-write socket is for the operators' group, like libvirt-sock; anyone may read stats.
-  chmod(rw_path->c_str(), 0660);
-  chmod(ro_path->c_str(), 0666);
-  server->socket_paths_ = {*rw_path, *ro_path};
+  if (absl::Status s = server->StartEndpoint(*rw_path, 0660, true, server->read_write_); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = server->StartEndpoint(*ro_path, 0666, false, server->read_only_); !s.ok()) {
+    return s;
+  }
+  parts.snapshots.SetListener(&server->stats_feed_);
   server->SetServing(false);
   return server;
+}
+
+absl::Status AgentServer::StartEndpoint(const std::string& path, mode_t mode, bool read_write,
+                                        Endpoint& endpoint) {
+  auto listener = UnixListener::Bind(
+      {path, mode, settings_.limits.max_connections_per_socket});
+  if (!listener.ok()) return listener.status();
+  endpoint.listener = std::move(*listener);
+  UnixListener* unix_listener = endpoint.listener.get();
+  endpoint.context = std::make_unique<ListenerContext>(
+      path, ContextSettings(settings_.limits), parts_.clock,
+      [unix_listener](const grpc::CallbackServerContext& ctx) {
+        auto uid = unix_listener->PeerUid(ctx.peer());
+        return uid ? absl::StrCat("uid ", *uid) : ctx.peer();
+      });
+  endpoint.read = std::make_unique<ReadService>(backend_, *endpoint.context, ReadServiceOptions{});
+  if (read_write) {
+    endpoint.control = std::make_unique<ControlService>(backend_, *endpoint.context);
+  } else {
+    endpoint.control = std::make_unique<ReadOnlyControlService>();
+  }
+  grpc::ServerBuilder builder;
+  ApplyServerLimits(settings_.limits, builder);
+  builder.RegisterService(endpoint.read.get());
+  builder.RegisterService(endpoint.control.get());
+  endpoint.server = builder.BuildAndStart();
+  if (!endpoint.server) {
+    return absl::UnavailableError(absl::StrCat("cannot start the gRPC server for ", path));
+  }
+  endpoint.listener->Start(endpoint.server.get());
+  return absl::OkStatus();
 }
 
 AgentServer::~AgentServer() { Shutdown(); }
 
 void AgentServer::SetServing(bool serving) {
-  for (grpc::Server* s : {read_write_.get(), read_only_.get()}) {
-    if (s == nullptr) continue;
-    auto* health = s->GetHealthCheckService();
+  for (Endpoint* e : {&read_write_, &read_only_}) {
+    if (!e->server) continue;
+    auto* health = e->server->GetHealthCheckService();
     health->SetServingStatus(serving);
     health->SetServingStatus(kReadServiceName, serving);
-    if (s == read_write_.get()) health->SetServingStatus(kControlServiceName, serving);
+    if (e == &read_write_) health->SetServingStatus(kControlServiceName, serving);
   }
 }
 
 void AgentServer::Shutdown() {
-  if (read_) read_->Shutdown();
+  if (shut_down_) return;
+  shut_down_ = true;
+  parts_.snapshots.SetListener(nullptr);
+  const grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "balloond is shutting down");
+  stats_feed_.hub().CloseAll(closing);
+  decision_feed_.hub().CloseAll(closing);
+  for (Endpoint* e : {&read_write_, &read_only_}) {
+    if (e->listener) e->listener->Stop();
+  }
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
-  if (read_write_) read_write_->Shutdown(deadline);
-  if (read_only_) read_only_->Shutdown(deadline);
-  read_write_.reset();
-  read_only_.reset();
-  for (const std::string& p : socket_paths_) unlink(p.c_str());
-  socket_paths_.clear();
+  for (Endpoint* e : {&read_write_, &read_only_}) {
+    if (e->server) e->server->Shutdown(deadline);
+  }
 }
 
 }  // namespace balloond

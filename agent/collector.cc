@@ -15,7 +15,7 @@ Collector::Collector(Hypervisor& hypervisor, SnapshotStore& store, Clock& clock,
       store_(store),
       clock_(clock),
       options_(options),
-      pool_(options.workers) {}
+      pool_("collector", options.workers) {}
 
 Collector::~Collector() { Stop(); }
 
@@ -225,7 +225,7 @@ void Collector::CollectDomain(Tracked t) {
   // few rounds (a migration runs for many): each QMP call wakes QEMU and libvirtd.
   if (round % kRecheckEvery == 0) {
     if (auto migration = monitor.Execute("query-migrate"); migration.ok() && migration->is_object()) {
-      const std::string status = migration->value("status", "");
+      const std::string status = StringMember(*migration, "status").value_or("");
       snap.migrating = status == "setup" || status == "active" || status == "postcopy-active" ||
                        status == "postcopy-paused" || status == "postcopy-recover" ||
                        status == "device" || status == "pre-switchover" || status == "wait-unplug";

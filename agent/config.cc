@@ -36,18 +36,68 @@ absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d, ab
   return out;
 }
 
+// Every limit must let at least one of its kind through: a zero would lock every client out.
+absl::Status ApplyLimits(const balloon::v1::Limits& in, ServingLimits& out) {
+  ServingLimits next = out;
+  struct IntLimit {
+    const char* name;
+    bool set;
+    int32_t value;
+    int* target;
+  };
+  for (const IntLimit& l : {
+           IntLimit{"max_connections_per_socket", in.has_max_connections_per_socket(),
+                    in.max_connections_per_socket(), &next.max_connections_per_socket},
+           IntLimit{"max_calls_per_connection", in.has_max_calls_per_connection(),
+                    in.max_calls_per_connection(), &next.max_calls_per_connection},
+           IntLimit{"max_watches", in.has_max_watches(), in.max_watches(), &next.max_watches},
+           IntLimit{"qom_burst", in.has_qom_burst(), in.qom_burst(), &next.qom_burst},
+       }) {
+    if (!l.set) continue;
+    if (l.value < 1) {
+      return absl::InvalidArgumentError(absl::StrCat("limits.", l.name, " must be at least 1"));
+    }
+    *l.target = l.value;
+  }
+  if (in.has_qom_queue_per_domain()) {
+    if (in.qom_queue_per_domain() < 0) {
+      return absl::InvalidArgumentError("limits.qom_queue_per_domain must not be negative");
+    }
+    next.qom_queue_per_domain = in.qom_queue_per_domain();
+  }
+  if (in.has_qom_queries_per_second()) {
+    if (!(in.qom_queries_per_second() > 0 && in.qom_queries_per_second() <= 1e6)) {
+      return absl::InvalidArgumentError("limits.qom_queries_per_second must be in (0, 1000000]");
+    }
+    next.qom_queries_per_second = in.qom_queries_per_second();
+  }
+  if (in.has_idle_timeout()) {
+    auto d = FromProto(in.idle_timeout(), "limits.idle_timeout");
+    if (!d.ok()) return d.status();
+    next.idle_timeout = *d;
+  }
+  out = next;
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status ParseTextFormat(absl::string_view text, absl::string_view file_name,
+                             google::protobuf::Message& out) {
+  google::protobuf::TextFormat::Parser parser;
+  FirstErrorCollector errors(file_name);
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &out)) {
+    return absl::InvalidArgumentError(
+        errors.error().empty() ? absl::StrCat(file_name, ": cannot parse") : errors.error());
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<balloon::v1::AgentConfig> ParseAgentConfig(absl::string_view text,
                                                            absl::string_view file_name) {
   balloon::v1::AgentConfig config;
-  google::protobuf::TextFormat::Parser parser;
-  FirstErrorCollector errors(file_name);
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &config)) {
-    return absl::InvalidArgumentError(errors.error().empty() ? absl::StrCat(file_name, ": cannot parse")
-                                                             : errors.error());
-  }
+  if (absl::Status s = ParseTextFormat(text, file_name, config); !s.ok()) return s;
   return config;
 }
 
@@ -86,6 +136,9 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
     settings.state_dir = config.state_dir();
   }
   if (config.has_policy()) settings.policy = config.policy();
+  if (config.has_limits()) {
+    if (absl::Status s = ApplyLimits(config.limits(), settings.limits); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 

@@ -10,6 +10,17 @@
 
 namespace balloond {
 
+// Bounds on what clients can make balloond hold (balloon.v1.Limits, with its defaults).
+struct ServingLimits {
+  int max_connections_per_socket = 256;
+  int max_calls_per_connection = 64;
+  int max_watches = 1024;
+  double qom_queries_per_second = 10;
+  int qom_burst = 20;
+  int qom_queue_per_domain = 4;
+  absl::Duration idle_timeout = absl::Minutes(5);
+};
+
 // The agent's settings after defaults, config file and flags.
 struct AgentSettings {
   std::string connect_uri = "qemu:///system";
@@ -19,10 +30,15 @@ struct AgentSettings {
   absl::Duration monitor_timeout = absl::Seconds(2);
   std::string state_dir = "/var/lib/balloond";
   balloon::v1::Policy policy;
+  ServingLimits limits;
 };
 
 // "off", "observe" or "enforce".
 absl::StatusOr<balloon::v1::PolicyMode> ParsePolicyMode(absl::string_view text);
+
+// Parses protobuf text format into `out`; errors name FILE_NAME:LINE:COLUMN.
+absl::Status ParseTextFormat(absl::string_view text, absl::string_view file_name,
+                             google::protobuf::Message& out);
 
 // Parses the config file's text format; errors name the line and column.
 absl::StatusOr<balloon::v1::AgentConfig> ParseAgentConfig(absl::string_view text,

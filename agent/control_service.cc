@@ -5,7 +5,6 @@
 #include "agent/domain_resolver.h"
 #include "agent/proto_convert.h"
 #include "agent/qom_request.h"
-#include "agent/read_service.h"
 #include "policy/policy.h"
 
 namespace balloond {
@@ -39,90 +38,100 @@ absl::Status NoBalloon(const DomainSnapshot& snap) {
 
 }  // namespace
 
-ControlService::ControlService(const SnapshotStore& store, Hypervisor& hypervisor,
-                               PolicyStore& policy, std::function<void()> on_target_set,
+ControlService::ControlService(ServiceBackend& backend, ListenerContext& listener,
                                absl::Duration default_qmp_timeout)
-    : store_(store),
-      hypervisor_(hypervisor),
-      policy_(policy),
-      on_target_set_(std::move(on_target_set)),
-      default_qmp_timeout_(default_qmp_timeout) {}
+    : backend_(backend), listener_(listener), default_qmp_timeout_(default_qmp_timeout) {}
 
-grpc::Status ControlService::SetBalloonTarget(grpc::ServerContext* ctx,
-                                              const v1::SetBalloonTargetRequest* req,
-                                              v1::SetBalloonTargetResponse* resp) {
-  auto snap = ResolveDomain(store_, hypervisor_, req->domain());
-  if (!snap.ok()) return ToGrpcStatus(snap.status());
-  if (absl::Status s = CheckTarget(*snap, req->target_bytes()); !s.ok()) return ToGrpcStatus(s);
-  if (snap->balloon == BalloonStatus::kNoDevice) return ToGrpcStatus(NoBalloon(*snap));
+grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* ctx,
+                                                  std::function<absl::Status()> work) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
+  FinishOnPool(listener_.blocking(), reactor, [held, work = std::move(work)] { return work(); });
+  return reactor;
+}
 
-  DomainMonitor monitor(hypervisor_, snap->info.uuid, RequestDeadline(*ctx, default_qmp_timeout_));
+absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, absl::Time deadline,
+                                       v1::SetBalloonTargetResponse* resp) {
+  auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req.domain());
+  if (!snap.ok()) return snap.status();
+  if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
+  if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloon(*snap);
+
+  DomainMonitor monitor(backend_.hypervisor, snap->info.uuid, deadline);
   // Ask QEMU rather than trust the snapshot: the device may not have been probed yet.
   auto actual = monitor.QueryBalloon();
   if (!actual.ok()) {
-    if (actual.status().code() == absl::StatusCode::kFailedPrecondition) {
-      return ToGrpcStatus(NoBalloon(*snap));
-    }
-    return ToGrpcStatus(actual.status());
+    if (actual.status().code() == absl::StatusCode::kFailedPrecondition) return NoBalloon(*snap);
+    return actual.status();
   }
-  if (!req->validate_only()) {
-    if (absl::Status s = monitor.SetBalloon(req->target_bytes()); !s.ok()) {
-      return ToGrpcStatus(s);
-    }
-    if (on_target_set_) on_target_set_();
+  if (!req.validate_only()) {
+    if (absl::Status s = monitor.SetBalloon(req.target_bytes()); !s.ok()) return s;
+    if (backend_.on_target_set) backend_.on_target_set();
   }
   ToProto(*snap, resp->mutable_domain());
-  resp->set_target_bytes(req->target_bytes());
+  resp->set_target_bytes(req.target_bytes());
   resp->set_previous_actual_bytes(*actual);
-  resp->set_validated_only(req->validate_only());
-  return grpc::Status::OK;
+  resp->set_validated_only(req.validate_only());
+  return absl::OkStatus();
 }
 
-grpc::Status ControlService::UpdatePolicy(grpc::ServerContext*, const v1::UpdatePolicyRequest* req,
-                                          v1::Policy* resp) {
-  auto updated = policy_.Update(req->policy(), req->update_mask());
-  if (!updated.ok()) return ToGrpcStatus(updated.status());
-  *resp = policy::WithDefaults(*updated);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* ControlService::SetBalloonTarget(grpc::CallbackServerContext* ctx,
+                                                           const v1::SetBalloonTargetRequest* req,
+                                                           v1::SetBalloonTargetResponse* resp) {
+  const absl::Time deadline = RequestDeadline(*ctx, default_qmp_timeout_);
+  return Offload(ctx, [this, req, resp, deadline] { return SetTarget(*req, deadline, resp); });
 }
 
-grpc::Status ControlService::UpdateDomainPolicy(grpc::ServerContext*,
-                                                const v1::UpdateDomainPolicyRequest* req,
-                                                v1::Policy* resp) {
-  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return ToGrpcStatus(s);
-  auto updated = policy_.UpdateDomain(req->domain(), req->policy(), req->update_mask());
-  if (!updated.ok()) return ToGrpcStatus(updated.status());
-  *resp = policy::WithDefaults(*updated);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* ControlService::UpdatePolicy(grpc::CallbackServerContext* ctx,
+                                                       const v1::UpdatePolicyRequest* req,
+                                                       v1::Policy* resp) {
+  return Offload(ctx, [this, req, resp]() -> absl::Status {
+    auto updated = backend_.policy.Update(req->policy(), req->update_mask());
+    if (!updated.ok()) return updated.status();
+    *resp = policy::WithDefaults(*updated);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
+    grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest* req, v1::Policy* resp) {
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  return Offload(ctx, [this, req, resp]() -> absl::Status {
+    auto updated = backend_.policy.UpdateDomain(req->domain(), req->policy(), req->update_mask());
+    if (!updated.ok()) return updated.status();
+    *resp = policy::WithDefaults(*updated);
+    return absl::OkStatus();
+  });
 }
 
 namespace {
 
-grpc::Status ReadOnlySocket(absl::string_view what) {
-  return grpc::Status(grpc::PERMISSION_DENIED,
-                      absl::StrCat("this is balloond's read-only socket; ", what,
-                                   " needs the read-write socket (balloonctl "
-                                   "--socket=/run/balloond/balloond.sock, as root or a member of "
-                                   "its group)"));
+absl::Status ReadOnlySocket(absl::string_view what) {
+  return absl::PermissionDeniedError(
+      absl::StrCat("this is balloond's read-only socket; ", what,
+                   " needs the read-write socket (balloonctl "
+                   "--socket=/run/balloond/balloond.sock, as root or a member of its group)"));
 }
 
 }  // namespace
 
-grpc::Status ReadOnlyControlService::SetBalloonTarget(grpc::ServerContext*,
-                                                      const v1::SetBalloonTargetRequest*,
-                                                      v1::SetBalloonTargetResponse*) {
-  return ReadOnlySocket("setting a balloon target");
+grpc::ServerUnaryReactor* ReadOnlyControlService::SetBalloonTarget(
+    grpc::CallbackServerContext* ctx, const v1::SetBalloonTargetRequest*,
+    v1::SetBalloonTargetResponse*) {
+  return Finished(ctx, ReadOnlySocket("setting a balloon target"));
 }
 
-grpc::Status ReadOnlyControlService::UpdatePolicy(grpc::ServerContext*, const v1::UpdatePolicyRequest*,
-                                                  v1::Policy*) {
-  return ReadOnlySocket("changing the policy");
+grpc::ServerUnaryReactor* ReadOnlyControlService::UpdatePolicy(grpc::CallbackServerContext* ctx,
+                                                               const v1::UpdatePolicyRequest*,
+                                                               v1::Policy*) {
+  return Finished(ctx, ReadOnlySocket("changing the policy"));
 }
 
-grpc::Status ReadOnlyControlService::UpdateDomainPolicy(grpc::ServerContext*,
-                                                        const v1::UpdateDomainPolicyRequest*,
-                                                        v1::Policy*) {
-  return ReadOnlySocket("changing the policy");
+grpc::ServerUnaryReactor* ReadOnlyControlService::UpdateDomainPolicy(
+    grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest*, v1::Policy*) {
+  return Finished(ctx, ReadOnlySocket("changing the policy"));
 }
 
 }  // namespace balloond

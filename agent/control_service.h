@@ -1,54 +1,54 @@
 #ifndef BALLOOND_AGENT_CONTROL_SERVICE_H_
 #define BALLOOND_AGENT_CONTROL_SERVICE_H_
 
-#include <functional>
-#include <string>
-
 #include "absl/time/time.h"
-#include "agent/hypervisor.h"
-#include "agent/policy_store.h"
-#include "agent/snapshot_store.h"
+#include "agent/service_context.h"
 #include "balloon/v1/balloon.grpc.pb.h"
 
 namespace balloond {
 
-// The control service, served on the read-write socket only.
-class ControlService final : public balloon::v1::BalloonControlService::Service {
+// The control service, for operators: the read-write socket. Every call waits on QEMU or the disk,
+// so it runs on the listener's own workers, never on gRPC's threads.
+class ControlService final : public balloon::v1::BalloonControlService::CallbackService {
  public:
-  // `on_target_set` runs after a balloon target reached QEMU (the agent re-collects then).
-  ControlService(const SnapshotStore& store, Hypervisor& hypervisor, PolicyStore& policy,
-                 std::function<void()> on_target_set,
+  ControlService(ServiceBackend& backend, ListenerContext& listener,
                  absl::Duration default_qmp_timeout = absl::Seconds(5));
 
-  grpc::Status SetBalloonTarget(grpc::ServerContext* ctx,
-                                const balloon::v1::SetBalloonTargetRequest* req,
-                                balloon::v1::SetBalloonTargetResponse* resp) override;
-  grpc::Status UpdatePolicy(grpc::ServerContext* ctx, const balloon::v1::UpdatePolicyRequest* req,
-                            balloon::v1::Policy* resp) override;
-  grpc::Status UpdateDomainPolicy(grpc::ServerContext* ctx,
-                                  const balloon::v1::UpdateDomainPolicyRequest* req,
-                                  balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* SetBalloonTarget(grpc::CallbackServerContext* ctx,
+                                             const balloon::v1::SetBalloonTargetRequest* req,
+                                             balloon::v1::SetBalloonTargetResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdatePolicy(grpc::CallbackServerContext* ctx,
+                                         const balloon::v1::UpdatePolicyRequest* req,
+                                         balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* UpdateDomainPolicy(grpc::CallbackServerContext* ctx,
+                                               const balloon::v1::UpdateDomainPolicyRequest* req,
+                                               balloon::v1::Policy* resp) override;
 
  private:
-  const SnapshotStore& store_;
-  Hypervisor& hypervisor_;
-  PolicyStore& policy_;
-  std::function<void()> on_target_set_;
+  // Runs `work` on the listener's workers within the call limits, and finishes with its status.
+  grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* ctx,
+                                    std::function<absl::Status()> work);
+  absl::Status SetTarget(const balloon::v1::SetBalloonTargetRequest& req, absl::Time deadline,
+                         balloon::v1::SetBalloonTargetResponse* resp);
+
+  ServiceBackend& backend_;
+  ListenerContext& listener_;
   const absl::Duration default_qmp_timeout_;
 };
 
 // The control service as the read-only socket shows it: every call is refused with
 // PERMISSION_DENIED and a pointer to the read-write socket, instead of a bare UNIMPLEMENTED.
-class ReadOnlyControlService final : public balloon::v1::BalloonControlService::Service {
+class ReadOnlyControlService final : public balloon::v1::BalloonControlService::CallbackService {
  public:
-  grpc::Status SetBalloonTarget(grpc::ServerContext* ctx,
-                                const balloon::v1::SetBalloonTargetRequest* req,
-                                balloon::v1::SetBalloonTargetResponse* resp) override;
-  grpc::Status UpdatePolicy(grpc::ServerContext* ctx, const balloon::v1::UpdatePolicyRequest* req,
-                            balloon::v1::Policy* resp) override;
-  grpc::Status UpdateDomainPolicy(grpc::ServerContext* ctx,
-                                  const balloon::v1::UpdateDomainPolicyRequest* req,
-                                  balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* SetBalloonTarget(grpc::CallbackServerContext* ctx,
+                                             const balloon::v1::SetBalloonTargetRequest* req,
+                                             balloon::v1::SetBalloonTargetResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdatePolicy(grpc::CallbackServerContext* ctx,
+                                         const balloon::v1::UpdatePolicyRequest* req,
+                                         balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* UpdateDomainPolicy(grpc::CallbackServerContext* ctx,
+                                               const balloon::v1::UpdateDomainPolicyRequest* req,
+                                               balloon::v1::Policy* resp) override;
 };
 
 }  // namespace balloond

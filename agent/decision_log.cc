@@ -3,11 +3,15 @@
 namespace balloond {
 
 uint64_t DecisionLog::Append(balloon::v1::Decision decision) {
-  absl::MutexLock lock(&mu_);
-  decision.set_sequence(next_sequence_++);
-  decisions_.push_back(std::move(decision));
-  while (decisions_.size() > capacity_) decisions_.pop_front();
-  return decisions_.back().sequence();
+  absl::ReaderMutexLock telling(&listener_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    decision.set_sequence(next_sequence_++);
+    decisions_.push_back(decision);
+    while (decisions_.size() > capacity_) decisions_.pop_front();
+  }
+  if (listener_) listener_(decision);
+  return decision.sequence();
 }
 
 std::vector<balloon::v1::Decision> DecisionLog::List(const std::string& domain, size_t limit) const {
@@ -19,20 +23,9 @@ std::vector<balloon::v1::Decision> DecisionLog::List(const std::string& domain, 
   return {out.rbegin(), out.rend()};
 }
 
-std::vector<balloon::v1::Decision> DecisionLog::WaitAfter(uint64_t after, absl::Duration timeout) const {
-  absl::MutexLock lock(&mu_);
-  auto newer = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return next_sequence_ - 1 > after; };
-  mu_.AwaitWithTimeout(absl::Condition(&newer), timeout);
-  std::vector<balloon::v1::Decision> out;
-  for (const auto& d : decisions_) {
-    if (d.sequence() > after) out.push_back(d);
-  }
-  return out;
-}
-
-uint64_t DecisionLog::last_sequence() const {
-  absl::MutexLock lock(&mu_);
-  return next_sequence_ - 1;
+void DecisionLog::SetListener(std::function<void(const balloon::v1::Decision&)> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
 }
 
 }  // namespace balloond

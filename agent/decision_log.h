@@ -2,33 +2,38 @@
 #define BALLOOND_AGENT_DECISION_LOG_H_
 
 #include <deque>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "balloon/v1/balloon.pb.h"
 
 namespace balloond {
 
-// The policy's recent decisions, newest last, numbered in order; readers can wait for new ones.
+// The policy's recent decisions, newest last, numbered in order.
 class DecisionLog {
  public:
   explicit DecisionLog(size_t capacity = 2000) : capacity_(capacity) {}
 
-  // Numbers `decision` and keeps it, dropping the oldest beyond capacity.
+  // Numbers `decision` and keeps it, dropping the oldest beyond capacity; then tells the listener.
   uint64_t Append(balloon::v1::Decision decision);
   // The newest `limit` decisions whose domain or UUID is `domain` (all when empty).
   std::vector<balloon::v1::Decision> List(const std::string& domain, size_t limit) const;
-  // Decisions numbered above `after`, waiting up to `timeout` for the first.
-  std::vector<balloon::v1::Decision> WaitAfter(uint64_t after, absl::Duration timeout) const;
-  uint64_t last_sequence() const;
+
+  // `listener` hears of each decision after it is appended, on the appending thread. An empty one
+  // stops that, waiting for a notification in progress to end.
+  void SetListener(std::function<void(const balloon::v1::Decision&)> listener);
 
  private:
   const size_t capacity_;
   mutable absl::Mutex mu_;
   std::deque<balloon::v1::Decision> decisions_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  // Held (shared) while the listener is told, so that SetListener can wait for it.
+  mutable absl::Mutex listener_mu_;
+  std::function<void(const balloon::v1::Decision&)> listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 }  // namespace balloond

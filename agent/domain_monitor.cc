@@ -5,7 +5,7 @@ namespace balloond {
 using nlohmann::json;
 
 absl::StatusOr<json> DomainMonitor::Execute(absl::string_view command, const json& arguments) {
-  auto reply = hypervisor_.RunQmp(uuid_, QmpCommand(command, arguments), deadline_);
+  auto reply = hypervisor_.RunQmp(uuid_, QmpCommand(command, arguments), deadline_, caller_);
   if (!reply.ok()) return reply.status();
   return ParseQmpReturn(*reply);
 }

@@ -18,8 +18,9 @@ namespace balloond {
 // deadline, and parses the reply.
 class DomainMonitor {
  public:
-  DomainMonitor(Hypervisor& hypervisor, std::string uuid, absl::Time deadline)
-      : hypervisor_(hypervisor), uuid_(std::move(uuid)), deadline_(deadline) {}
+  DomainMonitor(Hypervisor& hypervisor, std::string uuid, absl::Time deadline,
+                QmpCaller caller = QmpCaller::kAgent)
+      : hypervisor_(hypervisor), uuid_(std::move(uuid)), deadline_(deadline), caller_(caller) {}
 
   absl::StatusOr<nlohmann::json> Execute(absl::string_view command,
                                          const nlohmann::json& arguments = nullptr);
@@ -34,6 +35,7 @@ class DomainMonitor {
   Hypervisor& hypervisor_;
   std::string uuid_;
   absl::Time deadline_;
+  QmpCaller caller_;
 };
 
 }  // namespace balloond

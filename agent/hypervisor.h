@@ -14,6 +14,9 @@ namespace balloond {
 
 enum class DomainRunState { kRunning, kPaused, kShuttingDown, kOther };
 
+// Who sends a QMP command: the agent itself (collection, targets) or a client's QOM query.
+enum class QmpCaller { kAgent, kClient };
+
 struct DomainInfo {
   std::string name;
   std::string uuid;
@@ -41,10 +44,13 @@ class Hypervisor {
   virtual absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid) = 0;
 
   // Sends one QMP command (JSON text) to a running domain's QEMU and returns the reply (JSON text).
-  // Returns DEADLINE_EXCEEDED at `deadline` if QEMU has not answered; calls to other domains are
-  // never held up by it.
+  // Commands to one domain run one at a time; a kAgent command goes ahead of waiting kClient ones,
+  // so clients' queries never make the agent's statistics late. Returns DEADLINE_EXCEEDED at
+  // `deadline` if QEMU has not answered, and at once while an earlier command to the domain has
+  // gone unanswered for long (a hung QEMU); calls to other domains are never held up by it.
   virtual absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
-                                             absl::Time deadline) = 0;
+                                             absl::Time deadline,
+                                             QmpCaller caller = QmpCaller::kAgent) = 0;
 
   // `on_change` runs (on any thread) when a domain starts, stops or changes state, and when the
   // connection to libvirt is lost.

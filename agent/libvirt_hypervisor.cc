@@ -149,6 +149,7 @@ class LibvirtHypervisor::Connection {
 struct LibvirtHypervisor::MonitorLane {
   absl::Mutex mu;
   bool busy ABSL_GUARDED_BY(mu) = false;
+  int agent_waiting ABSL_GUARDED_BY(mu) = 0;
   absl::Time busy_since ABSL_GUARDED_BY(mu);
   // The domain's handle on the monitor connection it was looked up on, kept so that a QMP command
   // costs one libvirt call rather than two.
@@ -298,7 +299,7 @@ std::shared_ptr<LibvirtHypervisor::MonitorLane> LibvirtHypervisor::LaneFor(const
 
 absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
                                                       const std::string& command,
-                                                      absl::Time deadline) {
+                                                      absl::Time deadline, QmpCaller caller) {
   // QMP goes over its own connection: listing and events must never queue behind a hung QEMU.
   auto conn = MonitorConnection();
   if (!conn.ok()) return conn.status();
@@ -316,8 +317,15 @@ absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
           absl::FormatDuration(absl::Trunc(absl::Now() - lane->busy_since, absl::Milliseconds(100))),
           " without an answer"));
     }
-    auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lane->mu) { return !lane->busy; };
-    if (!lane->mu.AwaitWithDeadline(absl::Condition(&idle), deadline)) {
+    // The agent's commands go first: a client's waits while one of the agent's does.
+    const bool agent = caller == QmpCaller::kAgent;
+    if (agent) ++lane->agent_waiting;
+    auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lane->mu) {
+      return !lane->busy && (agent || lane->agent_waiting == 0);
+    };
+    const bool turn = lane->mu.AwaitWithDeadline(absl::Condition(&idle), deadline);
+    if (agent) --lane->agent_waiting;
+    if (!turn) {
       return absl::DeadlineExceededError(absl::StrCat(
           "an earlier QMP command has been pending for ",
           absl::FormatDuration(absl::Trunc(absl::Now() - lane->busy_since, absl::Milliseconds(100))),

@@ -23,7 +23,7 @@ class LibvirtHypervisor final : public Hypervisor {
   absl::StatusOr<std::vector<DomainInfo>> ListActiveDomains() override;
   absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid) override;
   absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
-                                     absl::Time deadline) override;
+                                     absl::Time deadline, QmpCaller caller) override;
   void SetChangeCallback(std::function<void()> on_change) override;
 
   // Called from libvirt's event loop.

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -127,7 +128,10 @@ int main(int argc, char** argv) {
                              " (saved changes: ", (*policy)->saved_path(), ")"));
 
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  while (sigwait(&stop_signals, &signal) == 0 && signal == SIGHUP) {
+    // SIGHUP's default would end the daemon without a word; it has no meaning yet.
+    balloond::Log("SIGHUP ignored: balloond does not reload its configuration; restart it instead");
+  }
   balloond::Log(absl::StrCat("signal ", signal, ": shutting down"));
   runner.Stop();
   (*server)->Shutdown();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -115,55 +116,81 @@ absl::Status ApplyFieldMask(const Message& source, const google::protobuf::Field
   return absl::OkStatus();
 }
 
+v1::Policy MergePolicy(const v1::Policy& base, const v1::Policy& changes) {
+  v1::Policy out = base;
+  v1::Policy rest = changes;
+  // Message merging would mix a duration's seconds and nanos, and replace a domain's override
+  // whole: these are merged by hand, the rest (optional scalars) by protobuf.
+  if (rest.has_cooperation_timeout()) *out.mutable_cooperation_timeout() = rest.cooperation_timeout();
+  if (rest.has_max_backoff()) *out.mutable_max_backoff() = rest.max_backoff();
+  for (const auto& [name, domain] : rest.domains()) (*out.mutable_domains())[name].MergeFrom(domain);
+  rest.clear_cooperation_timeout();
+  rest.clear_max_backoff();
+  rest.clear_domains();
+  out.MergeFrom(rest);
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string& state_dir,
-                                                               const v1::Policy& initial) {
-  if (absl::Status s = policy::ValidatePolicy(initial); !s.ok()) {
+                                                               const v1::Policy& config) {
+  if (absl::Status s = policy::ValidatePolicy(config); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("policy: ", s.message()));
   }
-  std::unique_ptr<PolicyStore> store(new PolicyStore(state_dir));
-  store->policy_ = initial;
+  std::unique_ptr<PolicyStore> store(new PolicyStore(state_dir, config));
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot create state directory ", state_dir, ": ", ec.message()));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create state directory ", state_dir, ": ", ec.message()));
   }
   std::ifstream in(store->saved_path());
   if (in) {
     std::ostringstream text;
     text << in.rdbuf();
-    // Parsed as the config's policy field, for the config parser's line-numbered errors.
-    auto parsed = ParseAgentConfig(absl::StrCat("policy {\n", text.str(), "\n}\n"), store->saved_path());
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          parsed.status().message(), " (the policy saved by the API; fix or remove the file)"));
+    v1::Policy saved;
+    if (absl::Status s = ParseTextFormat(text.str(), store->saved_path(), saved); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(s.message(), " (the policy changes saved by the API; fix or remove the file)"));
     }
-    if (absl::Status s = policy::ValidatePolicy(parsed->policy()); !s.ok()) {
+    if (absl::Status s = policy::ValidatePolicy(MergePolicy(config, saved)); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(store->saved_path(), ": ", s.message()));
     }
-    store->policy_ = parsed->policy();
+    absl::MutexLock lock(&store->mu_);
+    store->api_changes_ = std::move(saved);
   }
   return store;
 }
 
+v1::Policy PolicyStore::InForce() const {
+  v1::Policy policy = MergePolicy(config_, api_changes_);
+  if (mode_override_) policy.set_mode(*mode_override_);
+  return policy;
+}
+
 v1::Policy PolicyStore::Get() const {
-  absl::MutexLock lock(&mu_);
-  return policy_;
+  absl::ReaderMutexLock lock(&mu_);
+  return InForce();
 }
 
 void PolicyStore::OverrideMode(v1::PolicyMode mode) {
   absl::MutexLock lock(&mu_);
-  policy_.set_mode(mode);
+  mode_override_ = mode;
 }
 
-absl::StatusOr<v1::Policy> PolicyStore::Commit(v1::Policy next) {
+absl::StatusOr<v1::Policy> PolicyStore::Commit(v1::Policy changes, bool mode_changed) {
+  v1::Policy next = MergePolicy(config_, changes);
+  if (!mode_changed && mode_override_) next.set_mode(*mode_override_);
   if (absl::Status s = policy::ValidatePolicy(next); !s.ok()) return s;
   std::string text;
-  google::protobuf::TextFormat::PrintToString(next, &text);
+  if (!google::protobuf::TextFormat::PrintToString(changes, &text)) {
+    return absl::InternalError("cannot print the policy changes");
+  }
   if (absl::Status s = WriteFileAtomically(saved_path(), text); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("the policy was not changed: ", s.message()));
   }
-  policy_ = std::move(next);
-  return policy_;
+  api_changes_ = std::move(changes);
+  if (mode_changed) mode_override_.reset();
+  return next;
 }
 
 absl::StatusOr<v1::Policy> PolicyStore::Update(const v1::Policy& update,
@@ -172,9 +199,11 @@ absl::StatusOr<v1::Policy> PolicyStore::Update(const v1::Policy& update,
     return absl::InvalidArgumentError("update_mask is empty; name the fields to change, e.g. \"mode\"");
   }
   absl::MutexLock lock(&mu_);
-  v1::Policy next = policy_;
+  v1::Policy next = api_changes_;
   if (absl::Status s = ApplyFieldMask(update, mask, next); !s.ok()) return s;
-  return Commit(std::move(next));
+  const bool mode_changed =
+      std::find(mask.paths().begin(), mask.paths().end(), "mode") != mask.paths().end();
+  return Commit(std::move(next), mode_changed);
 }
 
 absl::StatusOr<v1::Policy> PolicyStore::UpdateDomain(const std::string& domain,
@@ -182,15 +211,19 @@ absl::StatusOr<v1::Policy> PolicyStore::UpdateDomain(const std::string& domain,
                                                      const google::protobuf::FieldMask& mask) {
   if (domain.empty()) return absl::InvalidArgumentError("no domain given");
   absl::MutexLock lock(&mu_);
-  v1::Policy next = policy_;
+  v1::Policy next = api_changes_;
   if (mask.paths_size() == 0) {
     next.mutable_domains()->erase(domain);
   } else {
     v1::DomainPolicy entry = next.domains().count(domain) ? next.domains().at(domain) : v1::DomainPolicy();
     if (absl::Status s = ApplyFieldMask(update, mask, entry); !s.ok()) return s;
-    (*next.mutable_domains())[domain] = entry;
+    if (entry.ByteSizeLong() == 0) {
+      next.mutable_domains()->erase(domain);  // nothing left of the API's change
+    } else {
+      (*next.mutable_domains())[domain] = entry;
+    }
   }
-  return Commit(std::move(next));
+  return Commit(std::move(next), /*mode_changed=*/false);
 }
 
 }  // namespace balloond

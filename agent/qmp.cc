@@ -9,17 +9,29 @@ namespace balloond {
 
 using nlohmann::json;
 
+std::optional<std::string> StringMember(const json& object, absl::string_view name) {
+  if (!object.is_object()) return std::nullopt;
+  auto it = object.find(std::string(name));
+  if (it == object.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::string DumpJson(const json& value) {
+  return value.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
+}
+
 std::string QmpCommand(absl::string_view execute, const json& arguments) {
   json cmd = {{"execute", std::string(execute)}};
   if (!arguments.is_null()) cmd["arguments"] = arguments;
-  return cmd.dump();
+  return DumpJson(cmd);
 }
 
 namespace {
 
 absl::Status QmpErrorToStatus(const json& error) {
-  const std::string cls = error.value("class", "");
-  const std::string desc = error.value("desc", "QEMU returned an error without a description");
+  const std::string cls = StringMember(error, "class").value_or("");
+  const std::string desc =
+      StringMember(error, "desc").value_or("QEMU returned an error without a description");
   if (cls == "DeviceNotFound") return absl::NotFoundError(desc);
   if (cls == "DeviceNotActive") return absl::FailedPreconditionError(desc);
   if (cls == "CommandNotFound") return absl::UnimplementedError(desc);

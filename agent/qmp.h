@@ -20,6 +20,14 @@ namespace balloond {
 // QEMU sends an unavailable statistic as -1 in a uint64: 18446744073709551615.
 inline constexpr uint64_t kQemuStatUnavailable = UINT64_MAX;
 
+// The string member `name` of `object`; nullopt when `object` is not an object or the member is
+// missing or not a string. QEMU's replies are read only through checks like this one: nlohmann's
+// own accessors throw on a type they did not expect.
+std::optional<std::string> StringMember(const nlohmann::json& object, absl::string_view name);
+
+// `value` as JSON text; invalid UTF-8 in strings becomes U+FFFD instead of an exception.
+std::string DumpJson(const nlohmann::json& value);
+
 // One QMP command: {"execute": NAME, "arguments": ARGS}.
 std::string QmpCommand(absl::string_view execute, const nlohmann::json& arguments = nullptr);
 

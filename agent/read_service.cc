@@ -2,176 +2,281 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+#include <atomic>
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "agent/domain_monitor.h"
 #include "agent/domain_resolver.h"
 #include "agent/host_stats.h"
 #include "agent/proto_convert.h"
 #include "agent/qom_request.h"
+#include "agent/stream_sender.h"
 #include "policy/policy.h"
 
 namespace balloond {
 
 namespace v1 = balloon::v1;
 
-absl::Time RequestDeadline(const grpc::ServerContext& ctx, absl::Duration fallback) {
-  const absl::Time fallback_deadline = absl::Now() + fallback;
-  const auto deadline = ctx.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return fallback_deadline;
-  return std::min(absl::FromChrono(deadline), absl::Now() + absl::Minutes(5));
-}
-
-ReadService::ReadService(const SnapshotStore& store, Hypervisor& hypervisor, Clock& clock,
-                         const PolicyStore& policy, const DecisionLog& decisions,
-                         ReadServiceOptions options)
-    : store_(store),
-      hypervisor_(hypervisor),
-      clock_(clock),
-      policy_(policy),
-      decisions_(decisions),
-      options_(std::move(options)) {}
-
-grpc::Status ReadService::ListDomains(grpc::ServerContext*, const v1::ListDomainsRequest*,
-                                      v1::ListDomainsResponse* resp) {
-  for (const DomainSnapshot& snap : store_.List()) ToProto(snap, resp->add_domains());
-  std::sort(resp->mutable_domains()->begin(), resp->mutable_domains()->end(),
-            [](const v1::Domain& a, const v1::Domain& b) { return a.name() < b.name(); });
-  return grpc::Status::OK;
-}
-
 namespace {
 
 // Statistics exist only where a balloon does; ListDomains still shows such a domain.
-absl::StatusOr<DomainSnapshot> ResolveDomainWithBalloon(const SnapshotStore& store,
-                                                        Hypervisor& hypervisor,
-                                                        absl::string_view domain) {
-  auto snap = ResolveDomain(store, hypervisor, domain);
-  if (snap.ok() && snap->balloon == BalloonStatus::kNoDevice) {
-    return absl::FailedPreconditionError(snap->problem);
-  }
-  return snap;
+absl::Status CheckHasBalloon(const DomainSnapshot& snap) {
+  if (snap.balloon == BalloonStatus::kNoDevice) return absl::FailedPreconditionError(snap.problem);
+  return absl::OkStatus();
 }
+
+// A stream refused before it started.
+template <typename Message>
+grpc::ServerWriteReactor<Message>* RefusedStream(const absl::Status& status) {
+  auto* stream = new StreamSender<Message>(StreamSender<Message>::Backlog::kNewestOnly);
+  stream->End(ToGrpcStatus(status));
+  return stream;
+}
+
+// One client's watch of one domain's statistics.
+class StatsWatch final : public StreamSender<v1::MemoryStats>,
+                         public WatchHub<StatsUpdate>::Watcher {
+ public:
+  StatsWatch(WatchHub<StatsUpdate>& hub, CallLimits::Ticket ticket)
+      : StreamSender(Backlog::kNewestOnly), hub_(hub), ticket_(std::move(ticket)) {}
+
+  void Watch(const std::string& uuid) {
+    uuid_ = uuid;
+    hub_.Subscribe(uuid, this);
+  }
+  void Deliver(const std::shared_ptr<const StatsUpdate>& update) override {
+    // The store's listener may race the first snapshot: never go back to an older one.
+    uint64_t sent = sent_generation_.load();
+    do {
+      if (update->generation <= sent) return;
+    } while (!sent_generation_.compare_exchange_weak(sent, update->generation));
+    Send(std::shared_ptr<const v1::MemoryStats>(update, &update->stats));
+  }
+  void Close(const grpc::Status& status) override { End(status); }
+
+ private:
+  void OnFinished() override {
+    if (!uuid_.empty()) hub_.Unsubscribe(uuid_, this);
+  }
+
+  WatchHub<StatsUpdate>& hub_;
+  CallLimits::Ticket ticket_;
+  std::string uuid_;
+  std::atomic<uint64_t> sent_generation_{0};
+};
+
+// One client's watch of the policy's decisions (all of them, or one domain's).
+class DecisionWatch final : public StreamSender<v1::Decision>,
+                            public WatchHub<v1::Decision>::Watcher {
+ public:
+  DecisionWatch(WatchHub<v1::Decision>& hub, std::string key, CallLimits::Ticket ticket,
+                size_t max_waiting)
+      : StreamSender(Backlog::kEvery, max_waiting),
+        hub_(hub),
+        key_(std::move(key)),
+        ticket_(std::move(ticket)) {
+    hub_.Subscribe(key_, this);
+  }
+  void Deliver(const std::shared_ptr<const v1::Decision>& decision) override { Send(decision); }
+  void Close(const grpc::Status& status) override { End(status); }
+
+ private:
+  void OnFinished() override { hub_.Unsubscribe(key_, this); }
+
+  WatchHub<v1::Decision>& hub_;
+  const std::string key_;
+  CallLimits::Ticket ticket_;
+};
 
 }  // namespace
 
-grpc::Status ReadService::GetMemoryStats(grpc::ServerContext*, const v1::GetMemoryStatsRequest* req,
-                                         v1::MemoryStats* resp) {
-  auto snap = ResolveDomainWithBalloon(store_, hypervisor_, req->domain());
-  if (!snap.ok()) return ToGrpcStatus(snap.status());
-  ToProto(*snap, clock_.Now(), resp);
-  return grpc::Status::OK;
+ReadService::ReadService(ServiceBackend& backend, ListenerContext& listener,
+                         ReadServiceOptions options)
+    : backend_(backend), listener_(listener), options_(std::move(options)) {}
+
+grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* ctx,
+                                                   const v1::ListDomainsRequest*,
+                                                   v1::ListDomainsResponse* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  for (const DomainSnapshot& snap : backend_.snapshots.List()) ToProto(snap, resp->add_domains());
+  std::sort(resp->mutable_domains()->begin(), resp->mutable_domains()->end(),
+            [](const v1::Domain& a, const v1::Domain& b) { return a.name() < b.name(); });
+  return Finished(ctx, absl::OkStatus());
 }
 
-grpc::Status ReadService::WatchMemoryStats(grpc::ServerContext* ctx,
-                                           const v1::WatchMemoryStatsRequest* req,
-                                           grpc::ServerWriter<v1::MemoryStats>* writer) {
-  auto snap = ResolveDomainWithBalloon(store_, hypervisor_, req->domain());
-  if (!snap.ok()) return ToGrpcStatus(snap.status());
-  const std::string uuid = snap->info.uuid;
-  const std::string name = snap->info.name;
-  uint64_t sent_generation = 0;
-  while (!ctx->IsCancelled()) {
-    if (shutting_down_) return grpc::Status(grpc::UNAVAILABLE, "balloond is shutting down");
-    if (snap->generation != sent_generation) {
-      v1::MemoryStats stats;
-      ToProto(*snap, clock_.Now(), &stats);
-      if (!writer->Write(stats)) return grpc::Status(grpc::CANCELLED, "the client went away");
-      sent_generation = snap->generation;
-    }
-    // Wake up now and then to notice a cancelled call or a shutdown.
-    auto next = store_.WaitForChange(uuid, sent_generation, absl::Milliseconds(500));
-    if (!next) {
-      absl::Status gone = DomainGoneStatus(hypervisor_, uuid);
-      if (gone.code() == absl::StatusCode::kNotFound) {
-        gone = absl::NotFoundError(absl::StrCat("domain '", name, "' was destroyed and no longer exists"));
-      } else if (gone.code() == absl::StatusCode::kUnavailable) {
-        gone = absl::UnavailableError(absl::StrCat("domain '", name, "' restarted; watch it again"));
-      }
-      return ToGrpcStatus(gone);
-    }
-    snap = std::move(*next);
+grpc::ServerUnaryReactor* ReadService::GetMemoryStats(grpc::CallbackServerContext* ctx,
+                                                      const v1::GetMemoryStatsRequest* req,
+                                                      v1::MemoryStats* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  if (auto snap = backend_.snapshots.Find(req->domain())) {
+    if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) return Finished(ctx, s);
+    ToProto(*snap, backend_.clock.Now(), resp);
+    return Finished(ctx, absl::OkStatus());
   }
-  return grpc::Status(grpc::CANCELLED, "the client cancelled the watch");
+  // Not running (or just started): libvirt says which, off gRPC's threads.
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
+  FinishOnPool(listener_.blocking(), reactor, [this, held, domain = req->domain()] {
+    return DomainGoneStatus(backend_.hypervisor, domain);
+  });
+  return reactor;
 }
 
-grpc::Status ReadService::GetHostStats(grpc::ServerContext*, const v1::GetHostStatsRequest*,
-                                       v1::HostStats* resp) {
+grpc::ServerWriteReactor<v1::MemoryStats>* ReadService::WatchMemoryStats(
+    grpc::CallbackServerContext* ctx, const v1::WatchMemoryStatsRequest* req) {
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) {
+    return RefusedStream<v1::MemoryStats>(s);
+  }
+  auto ticket = listener_.limits().AdmitWatch(ctx->peer());
+  if (!ticket.ok()) return RefusedStream<v1::MemoryStats>(ticket.status());
+  auto* watch = new StatsWatch(backend_.stats_feed.hub(), std::move(*ticket));
+  auto snap = backend_.snapshots.Find(req->domain());
+  if (snap) {
+    if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) {
+      watch->End(ToGrpcStatus(s));
+      return watch;
+    }
+    // Subscribed first, read second: no change can fall between the two.
+    watch->Watch(snap->info.uuid);
+    snap = backend_.snapshots.FindByUuid(snap->info.uuid);
+  }
+  if (snap) {
+    watch->Deliver(backend_.stats_feed.Update(*snap));
+    return watch;
+  }
+  absl::Status queued = listener_.blocking().TrySubmit([this, watch, domain = req->domain()] {
+    watch->End(ToGrpcStatus(DomainGoneStatus(backend_.hypervisor, domain)));
+  });
+  if (!queued.ok()) watch->End(ToGrpcStatus(queued));
+  return watch;
+}
+
+grpc::ServerUnaryReactor* ReadService::GetHostStats(grpc::CallbackServerContext* ctx,
+                                                    const v1::GetHostStatsRequest*,
+                                                    v1::HostStats* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  // Two small files of the kernel's, read from memory: quick enough for gRPC's thread.
   auto host = ReadHostMemory(options_.proc_root);
-  if (!host.ok()) return ToGrpcStatus(host.status());
-  ToProto(*host, clock_.Now(), resp);
-  return grpc::Status::OK;
+  if (!host.ok()) return Finished(ctx, host.status());
+  ToProto(*host, backend_.clock.Now(), resp);
+  return Finished(ctx, absl::OkStatus());
 }
 
-grpc::Status ReadService::ListQomProperties(grpc::ServerContext* ctx,
-                                            const v1::ListQomPropertiesRequest* req,
-                                            v1::ListQomPropertiesResponse* resp) {
-  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return ToGrpcStatus(s);
-  auto snap = ResolveDomain(store_, hypervisor_, req->domain());
-  if (!snap.ok()) return ToGrpcStatus(snap.status());
-  DomainMonitor monitor(hypervisor_, snap->info.uuid,
-                        RequestDeadline(*ctx, options_.default_qmp_timeout));
-  auto props = monitor.QomList(req->path());
-  if (!props.ok()) return ToGrpcStatus(props.status());
-  for (const auto& p : *props) {
-    auto* out = resp->add_properties();
-    out->set_name(p.name);
-    out->set_type(p.type);
+grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
+                                              const std::string& domain, const std::string& path,
+                                              QomQuery query) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  if (absl::Status s = ValidateDomainRef(domain); !s.ok()) return Finished(ctx, s);
+  auto snap = backend_.snapshots.Find(domain);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
+  if (!snap) {
+    FinishOnPool(listener_.blocking(), reactor, [this, held, domain] {
+      return DomainGoneStatus(backend_.hypervisor, domain);
+    });
+    return reactor;
   }
-  return grpc::Status::OK;
+  const absl::Time deadline =
+      RequestDeadline(*ctx, options_.default_qmp_timeout, options_.max_qmp_timeout);
+  const std::string uuid = snap->info.uuid;
+  const std::string process = absl::StrCat(uuid, ":", snap->info.id);
+  absl::Status admitted = listener_.qom().Submit(
+      listener_.Identify(*ctx), uuid, [this, held, reactor, uuid, process, path, deadline, query] {
+        FinishWith(reactor, [&]() -> absl::Status {
+          if (absl::Now() >= deadline) {
+            return absl::DeadlineExceededError("the QOM query waited in line past its deadline");
+          }
+          DomainMonitor monitor(backend_.hypervisor, uuid, deadline, QmpCaller::kClient);
+          absl::Status allowed = backend_.qom_paths.Check(
+              process, path, [&](const std::string& p) { return monitor.QomList(p); });
+          if (!allowed.ok()) return allowed;
+          return query(monitor);
+        });
+      });
+  if (!admitted.ok()) reactor->Finish(ToGrpcStatus(admitted));
+  return reactor;
 }
 
-grpc::Status ReadService::GetQomProperty(grpc::ServerContext* ctx,
-                                         const v1::GetQomPropertyRequest* req,
-                                         v1::GetQomPropertyResponse* resp) {
-  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return ToGrpcStatus(s);
-  if (absl::Status s = ValidateQomProperty(req->property()); !s.ok()) return ToGrpcStatus(s);
-  if (absl::Status s = CheckQomGetAllowed(req->path()); !s.ok()) return ToGrpcStatus(s);
-  auto snap = ResolveDomain(store_, hypervisor_, req->domain());
-  if (!snap.ok()) return ToGrpcStatus(snap.status());
-  DomainMonitor monitor(hypervisor_, snap->info.uuid,
-                        RequestDeadline(*ctx, options_.default_qmp_timeout));
-  auto value = monitor.QomGet(req->path(), req->property());
-  if (!value.ok()) return ToGrpcStatus(value.status());
-  auto parsed = google::protobuf::util::JsonStringToMessage(value->dump(), resp->mutable_value());
-  if (!parsed.ok()) {
-    return grpc::Status(grpc::INTERNAL, absl::StrCat("cannot represent the property's value: ",
-                                                     parsed.message().as_string()));
-  }
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* ReadService::ListQomProperties(
+    grpc::CallbackServerContext* ctx, const v1::ListQomPropertiesRequest* req,
+    v1::ListQomPropertiesResponse* resp) {
+  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return Finished(ctx, s);
+  return RunQom(ctx, req->domain(), req->path(), [path = req->path(), resp](DomainMonitor& m) {
+    auto props = m.QomList(path);
+    if (!props.ok()) return props.status();
+    for (const auto& p : *props) {
+      auto* out = resp->add_properties();
+      out->set_name(p.name);
+      out->set_type(p.type);
+    }
+    return absl::OkStatus();
+  });
 }
 
-grpc::Status ReadService::GetPolicy(grpc::ServerContext*, const v1::GetPolicyRequest*,
-                                    v1::Policy* resp) {
-  *resp = policy::WithDefaults(policy_.Get());
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* ReadService::GetQomProperty(grpc::CallbackServerContext* ctx,
+                                                      const v1::GetQomPropertyRequest* req,
+                                                      v1::GetQomPropertyResponse* resp) {
+  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return Finished(ctx, s);
+  if (absl::Status s = ValidateQomProperty(req->property()); !s.ok()) return Finished(ctx, s);
+  if (absl::Status s = CheckQomGetAllowed(req->path()); !s.ok()) return Finished(ctx, s);
+  return RunQom(ctx, req->domain(), req->path(),
+                [path = req->path(), property = req->property(), resp](DomainMonitor& m) {
+                  auto value = m.QomGet(path, property);
+                  if (!value.ok()) return value.status();
+                  auto parsed = google::protobuf::util::JsonStringToMessage(DumpJson(*value),
+                                                                            resp->mutable_value());
+                  if (!parsed.ok()) {
+                    return absl::InternalError(absl::StrCat(
+                        "cannot represent the property's value: ", parsed.message().as_string()));
+                  }
+                  return absl::OkStatus();
+                });
 }
 
-grpc::Status ReadService::ListDecisions(grpc::ServerContext*, const v1::ListDecisionsRequest* req,
-                                        v1::ListDecisionsResponse* resp) {
+grpc::ServerUnaryReactor* ReadService::GetPolicy(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetPolicyRequest*, v1::Policy* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  *resp = policy::WithDefaults(backend_.policy.Get());
+  return Finished(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReadService::ListDecisions(grpc::CallbackServerContext* ctx,
+                                                     const v1::ListDecisionsRequest* req,
+                                                     v1::ListDecisionsResponse* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
   if (!req->domain().empty()) {
-    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return ToGrpcStatus(s);
+    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
   }
-  if (req->limit() < 0) return grpc::Status(grpc::INVALID_ARGUMENT, "limit must not be negative");
+  if (req->limit() < 0) {
+    return Finished(ctx, absl::InvalidArgumentError("limit must not be negative"));
+  }
   const size_t limit = req->limit() == 0 ? 100 : static_cast<size_t>(req->limit());
-  for (auto& d : decisions_.List(req->domain(), limit)) *resp->add_decisions() = std::move(d);
-  return grpc::Status::OK;
+  for (auto& d : backend_.decisions.List(req->domain(), limit)) {
+    *resp->add_decisions() = std::move(d);
+  }
+  return Finished(ctx, absl::OkStatus());
 }
 
-grpc::Status ReadService::WatchDecisions(grpc::ServerContext* ctx, const v1::WatchDecisionsRequest* req,
-                                         grpc::ServerWriter<v1::Decision>* writer) {
+grpc::ServerWriteReactor<v1::Decision>* ReadService::WatchDecisions(
+    grpc::CallbackServerContext* ctx, const v1::WatchDecisionsRequest* req) {
   if (!req->domain().empty()) {
-    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return ToGrpcStatus(s);
-  }
-  uint64_t seen = decisions_.last_sequence();
-  while (!ctx->IsCancelled()) {
-    if (shutting_down_) return grpc::Status(grpc::UNAVAILABLE, "balloond is shutting down");
-    for (const v1::Decision& d : decisions_.WaitAfter(seen, absl::Milliseconds(500))) {
-      seen = d.sequence();
-      if (!req->domain().empty() && d.domain() != req->domain() && d.uuid() != req->domain()) continue;
-      if (!writer->Write(d)) return grpc::Status(grpc::CANCELLED, "the client went away");
+    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) {
+      return RefusedStream<v1::Decision>(s);
     }
   }
-  return grpc::Status(grpc::CANCELLED, "the client cancelled the watch");
+  auto ticket = listener_.limits().AdmitWatch(ctx->peer());
+  if (!ticket.ok()) return RefusedStream<v1::Decision>(ticket.status());
+  return new DecisionWatch(backend_.decision_feed.hub(), req->domain(), std::move(*ticket),
+                           options_.max_decisions_waiting);
 }
 
 }  // namespace balloond

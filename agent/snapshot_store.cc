@@ -5,14 +5,36 @@
 namespace balloond {
 
 void SnapshotStore::Put(DomainSnapshot snapshot) {
-  absl::MutexLock lock(&mu_);
-  snapshot.generation = next_generation_++;
-  by_uuid_[snapshot.info.uuid] = std::move(snapshot);
+  absl::ReaderMutexLock telling(&listener_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot.generation = next_generation_++;
+    // The listener gets its own copy: the slot may change as soon as the lock is released.
+    if (listener_ == nullptr) {
+      by_uuid_[snapshot.info.uuid] = std::move(snapshot);
+      return;
+    }
+    by_uuid_[snapshot.info.uuid] = snapshot;
+  }
+  listener_->OnSnapshot(snapshot);
 }
 
 void SnapshotStore::Remove(const std::string& uuid) {
-  absl::MutexLock lock(&mu_);
-  by_uuid_.erase(uuid);
+  absl::ReaderMutexLock telling(&listener_mu_);
+  DomainSnapshot last;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_uuid_.find(uuid);
+    if (it == by_uuid_.end()) return;
+    last = std::move(it->second);
+    by_uuid_.erase(it);
+  }
+  if (listener_ != nullptr) listener_->OnRemoved(last);
+}
+
+void SnapshotStore::SetListener(SnapshotListener* listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = listener;
 }
 
 std::vector<DomainSnapshot> SnapshotStore::List() const {
@@ -33,20 +55,6 @@ std::optional<DomainSnapshot> SnapshotStore::Find(absl::string_view name_or_uuid
 
 std::optional<DomainSnapshot> SnapshotStore::FindByUuid(const std::string& uuid) const {
   absl::MutexLock lock(&mu_);
-  auto it = by_uuid_.find(uuid);
-  if (it == by_uuid_.end()) return std::nullopt;
-  return it->second;
-}
-
-std::optional<DomainSnapshot> SnapshotStore::WaitForChange(const std::string& uuid,
-                                                           uint64_t generation,
-                                                           absl::Duration timeout) const {
-  absl::MutexLock lock(&mu_);
-  auto changed = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    auto it = by_uuid_.find(uuid);
-    return it == by_uuid_.end() || it->second.generation != generation;
-  };
-  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
   auto it = by_uuid_.find(uuid);
   if (it == by_uuid_.end()) return std::nullopt;
   return it->second;

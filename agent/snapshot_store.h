@@ -36,6 +36,15 @@ struct DomainSnapshot {
   uint64_t generation = 0;
 };
 
+// Told of every change of the store, after it is made, on the thread that made it.
+class SnapshotListener {
+ public:
+  virtual ~SnapshotListener() = default;
+  virtual void OnSnapshot(const DomainSnapshot& snapshot) = 0;
+  // `last` is the domain's snapshot as it was removed.
+  virtual void OnRemoved(const DomainSnapshot& last) = 0;
+};
+
 // The snapshot of every running domain, shared by the collector (writer) and the API (readers), so
 // that reads never wait on QEMU.
 class SnapshotStore {
@@ -48,15 +57,17 @@ class SnapshotStore {
   std::optional<DomainSnapshot> Find(absl::string_view name_or_uuid) const;
   std::optional<DomainSnapshot> FindByUuid(const std::string& uuid) const;
 
-  // Waits until the domain's snapshot is newer than `generation` or the domain is removed (returns
-  // nullopt), or until `timeout` passes (returns the unchanged snapshot).
-  std::optional<DomainSnapshot> WaitForChange(const std::string& uuid, uint64_t generation,
-                                              absl::Duration timeout) const;
+  // `listener` hears of each change from now on; nullptr stops that, waiting for a notification
+  // in progress to end, so the old listener may be deleted once this returns.
+  void SetListener(SnapshotListener* listener);
 
  private:
   mutable absl::Mutex mu_;
   std::map<std::string, DomainSnapshot> by_uuid_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  // Held (shared) while a listener is told, so that SetListener can wait for it.
+  mutable absl::Mutex listener_mu_;
+  SnapshotListener* listener_ ABSL_GUARDED_BY(listener_mu_) = nullptr;
 };
 
 }  // namespace balloond

@@ -1,8 +1,24 @@
 #include "agent/worker_pool.h"
 
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+#include "agent/log.h"
+
 namespace balloond {
 
-WorkerPool::WorkerPool(int threads) {
+void RunGuarded(absl::string_view what, const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    Log(absl::StrCat("error: ", what, " failed and was skipped: ", e.what()));
+  } catch (...) {
+    Log(absl::StrCat("error: ", what, " failed and was skipped (unknown exception)"));
+  }
+}
+
+WorkerPool::WorkerPool(std::string name, int threads, size_t max_queued)
+    : name_(std::move(name)), max_queued_(max_queued) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
@@ -17,6 +33,17 @@ WorkerPool::~WorkerPool() {
 void WorkerPool::Submit(std::function<void()> task) {
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(task));
+}
+
+absl::Status WorkerPool::TrySubmit(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  if (queue_.size() >= max_queued_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("balloond's ", name_, " queue is full (", max_queued_,
+                     " requests waiting); retry in a moment"));
+  }
+  queue_.push_back(std::move(task));
+  return absl::OkStatus();
 }
 
 void WorkerPool::WaitIdle() { WaitIdleFor(absl::InfiniteDuration()); }
@@ -46,7 +73,7 @@ void WorkerPool::Run() {
       queue_.pop_front();
       ++running_;
     }
-    task();
+    RunGuarded(name_, task);
     absl::MutexLock lock(&mu_);
     --running_;
   }

@@ -1,6 +1,7 @@
 #ifndef BALLOOND_TESTS_FAKE_HYPERVISOR_H_
 #define BALLOOND_TESTS_FAKE_HYPERVISOR_H_
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -41,12 +42,25 @@ struct FakeQemu {
   std::string migration_status;  // query-migrate's "status"; empty: never migrated
   uint64_t balloon_changes = 0;  // what libvirt's BALLOON_CHANGE events would have counted
   std::vector<std::string> commands;  // "execute" of each command received
+  // A recorded QOM tree (e.g. "qemu-7.2/rng-layout"; files named as its README says) that
+  // qom-list answers from instead of the default replies.
+  std::string qom_tree;
 
   std::string Answer(const nlohmann::json& cmd) {
     const std::string execute = cmd.value("execute", "");
     commands.push_back(execute);
     const nlohmann::json args = cmd.value("arguments", nlohmann::json::object());
     auto ok = [&](const nlohmann::json& ret) { return nlohmann::json{{"return", ret}}.dump(); };
+    if (execute == "qom-list" && !qom_tree.empty()) {
+      const std::string path = args.value("path", "");
+      std::string file = path == "/" ? "_" : path.substr(1);
+      std::replace(file.begin(), file.end(), '/', '_');
+      try {
+        return ReadTestData(qom_tree + "/" + file + ".json");
+      } catch (const std::exception&) {
+        return ReadTestData("qemu-7.2/qom-get-no-path.json");
+      }
+    }
     if (execute == "qom-list") {
       const std::string path = args.value("path", "");
       if (path == "/machine/peripheral") {
@@ -57,6 +71,7 @@ struct FakeQemu {
         return ReadTestData("qemu-7.2/qom-list-balloon0.json");
       }
       if (path == "/") return ReadTestData("qemu-7.2/qom-list-root.json");
+      if (path == "/machine") return ReadTestData("qemu-7.2/qom-list-machine.json");
       return ReadTestData("qemu-7.2/qom-get-no-path.json");
     }
     if (!has_balloon) return ReadTestData("qemu-7.2/query-balloon-no-device.json");
@@ -145,7 +160,7 @@ class FakeHypervisor final : public Hypervisor {
     return absl::NotFoundError("no domain named '" + std::string(ref) + "'");
   }
   absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
-                                     absl::Time) override {
+                                     absl::Time, QmpCaller) override {
     absl::MutexLock lock(&mu_);
     if (domains_.count(uuid) == 0) return absl::NotFoundError("domain not running");
     FakeQemu& qemu = qemus_[uuid];

@@ -61,8 +61,55 @@ TEST_F(PolicyStoreTest, OnlyTheMaskedFieldsChange) {
   auto after = store->Update(update, Mask({"defaults.shares", "defaults.headroom_bytes"}));
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->defaults().shares(), 2000);
-  EXPECT_FALSE(after->defaults().has_headroom_bytes());  // in the mask, unset: back to its default
+  EXPECT_EQ(after->defaults().headroom_bytes(), 7);  // in the mask, unset: the config's value
   EXPECT_FALSE(after->defaults().has_min_bytes());
+
+  // A field the API set and then unset goes back to the config's value, or the default.
+  update.mutable_defaults()->set_headroom_bytes(99);
+  ASSERT_TRUE(store->Update(update, Mask({"defaults.headroom_bytes"})).ok());
+  EXPECT_EQ(store->Get().defaults().headroom_bytes(), 99);
+  ASSERT_TRUE(store->Update(v1::Policy(), Mask({"defaults.headroom_bytes", "defaults.shares"})).ok());
+  EXPECT_EQ(store->Get().defaults().headroom_bytes(), 7);
+  EXPECT_EQ(store->Get().defaults().shares(), 500);
+}
+
+TEST_F(PolicyStoreTest, OnlyTheApisChangesAreSavedSoTheConfigStillCounts) {
+  v1::Policy config;
+  config.mutable_defaults()->set_headroom_bytes(100);
+  auto store = Open(config);
+  v1::Policy update;
+  update.mutable_host()->set_reserve_bytes(2LL << 30);
+  update.mutable_cooperation_timeout()->set_nanos(500000000);
+  ASSERT_TRUE(store->Update(update, Mask({"host.reserve_bytes", "cooperation_timeout"})).ok());
+  std::ifstream saved(store->saved_path());
+  const std::string text((std::istreambuf_iterator<char>(saved)), {});
+  EXPECT_THAT(text, HasSubstr("reserve_bytes"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("headroom_bytes")));
+
+  // The next start has a new config file: its fields count, the API's change stays over it.
+  v1::Policy edited;
+  edited.mutable_defaults()->set_headroom_bytes(300);
+  edited.mutable_cooperation_timeout()->set_seconds(20);
+  auto reopened = Open(edited);
+  EXPECT_EQ(reopened->Get().defaults().headroom_bytes(), 300);
+  EXPECT_EQ(reopened->Get().host().reserve_bytes(), 2LL << 30);
+  // A duration is replaced whole, never mixed with the config's (20 s + 0.5 s).
+  EXPECT_EQ(reopened->Get().cooperation_timeout().seconds(), 0);
+  EXPECT_EQ(reopened->Get().cooperation_timeout().nanos(), 500000000);
+}
+
+TEST_F(PolicyStoreTest, DomainOverridesMergeWithTheConfigsFieldByField) {
+  v1::Policy config;
+  (*config.mutable_domains())["db"].set_shares(4000);
+  auto store = Open(config);
+  v1::DomainPolicy db;
+  db.set_min_bytes(1LL << 30);
+  ASSERT_TRUE(store->UpdateDomain("db", db, Mask({"min_bytes"})).ok());
+  EXPECT_EQ(store->Get().domains().at("db").shares(), 4000);
+  EXPECT_EQ(store->Get().domains().at("db").min_bytes(), 1LL << 30);
+  ASSERT_TRUE(store->UpdateDomain("db", {}, Mask({})).ok());  // the API's change is dropped
+  EXPECT_EQ(store->Get().domains().at("db").shares(), 4000);
+  EXPECT_FALSE(store->Get().domains().at("db").has_min_bytes());
 }
 
 TEST_F(PolicyStoreTest, InvalidUpdatesChangeNothing) {
@@ -113,6 +160,41 @@ TEST_F(PolicyStoreTest, TheModeFlagIsNotSaved) {
   store->OverrideMode(v1::POLICY_MODE_OFF);
   EXPECT_EQ(store->Get().mode(), v1::POLICY_MODE_OFF);
   EXPECT_FALSE(std::filesystem::exists(store->saved_path()));
+}
+
+TEST_F(PolicyStoreTest, TheModeFlagStaysOutOfTheFileWhenOtherSettingsChange) {
+  v1::Policy config;
+  config.set_mode(v1::POLICY_MODE_OBSERVE);
+  auto store = Open(config);
+  store->OverrideMode(v1::POLICY_MODE_ENFORCE);  // balloond --policy-mode=enforce
+  v1::Policy update;
+  update.mutable_defaults()->set_shares(2000);
+  auto after = store->Update(update, Mask({"defaults.shares"}));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->mode(), v1::POLICY_MODE_ENFORCE);  // for this run
+  EXPECT_EQ(store->Get().mode(), v1::POLICY_MODE_ENFORCE);
+
+  auto restarted = Open(config);  // without the flag
+  EXPECT_EQ(restarted->Get().mode(), v1::POLICY_MODE_OBSERVE);
+  EXPECT_EQ(restarted->Get().defaults().shares(), 2000);
+}
+
+TEST_F(PolicyStoreTest, AModeSetThroughTheApiEndsTheFlagsAndIsSaved) {
+  auto store = Open();
+  store->OverrideMode(v1::POLICY_MODE_ENFORCE);
+  v1::Policy update;
+  update.set_mode(v1::POLICY_MODE_OFF);
+  ASSERT_TRUE(store->Update(update, Mask({"mode"})).ok());
+  EXPECT_EQ(store->Get().mode(), v1::POLICY_MODE_OFF);
+  EXPECT_EQ(Open()->Get().mode(), v1::POLICY_MODE_OFF);
+}
+
+TEST_F(PolicyStoreTest, ASavedFilesErrorNamesItsOwnLine) {
+  Open();
+  std::ofstream(dir_ + "/policy.textproto") << "mode: POLICY_MODE_ENFORCE\n\nheadroom: 3\n";
+  auto store = PolicyStore::Open(dir_, {});
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr(dir_ + "/policy.textproto:3:"));
 }
 
 }  // namespace

@@ -1,0 +1,91 @@
+#ifndef BALLOOND_AGENT_SERVICE_CONTEXT_H_
+#define BALLOOND_AGENT_SERVICE_CONTEXT_H_
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent/call_limits.h"
+#include "agent/clock.h"
+#include "agent/decision_log.h"
+#include "agent/hypervisor.h"
+#include "agent/policy_store.h"
+#include "agent/qom_gate.h"
+#include "agent/qom_path_guard.h"
+#include "agent/snapshot_store.h"
+#include "agent/watch_feeds.h"
+#include "agent/worker_pool.h"
+
+namespace balloond {
+
+// What every listener's services share: the agent's state and its feeds.
+struct ServiceBackend {
+  SnapshotStore& snapshots;
+  Hypervisor& hypervisor;
+  Clock& clock;
+  PolicyStore& policy;
+  DecisionLog& decisions;
+  StatsFeed& stats_feed;
+  DecisionFeed& decision_feed;
+  QomPathGuard& qom_paths;
+  // Runs after a balloon target reached QEMU (the agent re-collects then).
+  std::function<void()> on_target_set;
+};
+
+// What one listener (a socket, or the TLS port) gives its calls: limits counted per listener and
+// threads of its own for work that waits on libvirt or QEMU, so that clients saturating one
+// listener never hold up another's.
+class ListenerContext {
+ public:
+  struct Settings {
+    CallLimitSettings calls;
+    QomGateSettings qom;
+    int blocking_threads = 2;
+    size_t blocking_queue = 64;
+  };
+  // `identify` names the client behind a call, e.g. "uid 1000" or a certificate's identity.
+  ListenerContext(std::string name, Settings settings, Clock& clock,
+                  std::function<std::string(const grpc::CallbackServerContext&)> identify)
+      : name_(std::move(name)),
+        limits_(settings.calls),
+        qom_(settings.qom, clock),
+        blocking_(name_ + " request", settings.blocking_threads, settings.blocking_queue),
+        identify_(std::move(identify)) {}
+
+  const std::string& name() const { return name_; }
+  CallLimits& limits() { return limits_; }
+  QomGate& qom() { return qom_; }
+  // For calls that wait on libvirt or QEMU (lookups, targets) or on the disk (policy changes).
+  WorkerPool& blocking() { return blocking_; }
+  std::string Identify(const grpc::CallbackServerContext& ctx) const { return identify_(ctx); }
+
+ private:
+  const std::string name_;
+  CallLimits limits_;
+  QomGate qom_;
+  WorkerPool blocking_;
+  std::function<std::string(const grpc::CallbackServerContext&)> identify_;
+};
+
+// The client's deadline, or now + `fallback` when it set none; never later than now + `cap`.
+absl::Time RequestDeadline(const grpc::CallbackServerContext& ctx, absl::Duration fallback,
+                           absl::Duration cap = absl::Minutes(5));
+
+// Finishes `reactor` with what `work` returns, or with INTERNAL if `work` throws: a call never hangs.
+void FinishWith(grpc::ServerUnaryReactor* reactor, const std::function<absl::Status()>& work);
+
+// FinishWith on `pool`; RESOURCE_EXHAUSTED at once when the pool's queue is full.
+void FinishOnPool(WorkerPool& pool, grpc::ServerUnaryReactor* reactor,
+                  std::function<absl::Status()> work);
+
+// A unary call that is already decided.
+grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* ctx, const absl::Status& status);
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_SERVICE_CONTEXT_H_

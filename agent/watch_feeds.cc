@@ -1,0 +1,58 @@
+#include "agent/watch_feeds.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/domain_resolver.h"
+#include "agent/proto_convert.h"
+
+namespace balloond {
+
+std::shared_ptr<const StatsUpdate> StatsFeed::Update(const DomainSnapshot& snapshot) {
+  auto update = std::make_shared<StatsUpdate>();
+  update->generation = snapshot.generation;
+  ToProto(snapshot, clock_.Now(), &update->stats);
+  return update;
+}
+
+absl::Status StatsFeed::WhyGone(const std::string& uuid, const std::string& name) {
+  absl::Status gone = DomainGoneStatus(hypervisor_, uuid);
+  const std::string label = name.empty() ? uuid : name;
+  if (gone.code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(
+        absl::StrCat("domain '", label, "' was destroyed and no longer exists"));
+  }
+  if (gone.code() == absl::StatusCode::kUnavailable) {
+    return absl::UnavailableError(absl::StrCat("domain '", label, "' restarted; watch it again"));
+  }
+  return gone;
+}
+
+void StatsFeed::OnSnapshot(const DomainSnapshot& snapshot) {
+  if (!hub_.HasWatchers(snapshot.info.uuid)) return;
+  hub_.Publish(snapshot.info.uuid, Update(snapshot));
+}
+
+void StatsFeed::OnRemoved(const DomainSnapshot& last) {
+  const std::string uuid = last.info.uuid;
+  if (!hub_.HasWatchers(uuid)) return;
+  absl::Status queued = lookups_.TrySubmit([this, uuid, name = last.info.name] {
+    hub_.CloseKey(uuid, ToGrpcStatus(WhyGone(uuid, name)));
+  });
+  if (!queued.ok()) {
+    hub_.CloseKey(uuid, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                     absl::StrCat("domain '", last.info.name,
+                                                  "' stopped running; watch it again")));
+  }
+}
+
+DecisionFeed::~DecisionFeed() { log_.SetListener(nullptr); }
+
+DecisionFeed::DecisionFeed(DecisionLog& log) : log_(log) {
+  log_.SetListener([this](const balloon::v1::Decision& decision) {
+    auto shared = std::make_shared<const balloon::v1::Decision>(decision);
+    hub_.Publish("", shared);
+    hub_.Publish(decision.domain(), shared);
+    if (decision.uuid() != decision.domain()) hub_.Publish(decision.uuid(), shared);
+  });
+}
+
+}  // namespace balloond

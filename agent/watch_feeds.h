@@ -1,0 +1,65 @@
+#ifndef BALLOOND_AGENT_WATCH_FEEDS_H_
+#define BALLOOND_AGENT_WATCH_FEEDS_H_
+
+#include <memory>
+#include <string>
+
+#include "agent/clock.h"
+#include "agent/decision_log.h"
+#include "agent/hypervisor.h"
+#include "agent/snapshot_store.h"
+#include "agent/watch_hub.h"
+#include "agent/worker_pool.h"
+#include "balloon/v1/balloon.pb.h"
+
+namespace balloond {
+
+// One domain's statistics as watchers get them, numbered by the snapshot's generation so that a
+// stream never goes back to older ones.
+struct StatsUpdate {
+  uint64_t generation = 0;
+  balloon::v1::MemoryStats stats;
+};
+
+// Turns each change of the snapshot store into one StatsUpdate, shared by every stream watching
+// that domain, and ends those streams when the domain stops (with libvirt's word on why: NOT_FOUND
+// for a destroyed transient domain, FAILED_PRECONDITION for a stopped one).
+class StatsFeed final : public SnapshotListener {
+ public:
+  // Register with SnapshotStore::SetListener, and unregister before deleting the feed.
+  // `lookups` runs the libvirt lookup that explains a domain's end, off the collector's thread.
+  StatsFeed(Hypervisor& hypervisor, Clock& clock, WorkerPool& lookups)
+      : hypervisor_(hypervisor), clock_(clock), lookups_(lookups) {}
+
+  WatchHub<StatsUpdate>& hub() { return hub_; }
+  std::shared_ptr<const StatsUpdate> Update(const DomainSnapshot& snapshot);
+  // The status a watch of the domain `name` (UUID `uuid`) ends with, now that it is gone.
+  absl::Status WhyGone(const std::string& uuid, const std::string& name);
+
+  void OnSnapshot(const DomainSnapshot& snapshot) override;
+  void OnRemoved(const DomainSnapshot& last) override;
+
+ private:
+  Hypervisor& hypervisor_;
+  Clock& clock_;
+  WorkerPool& lookups_;
+  WatchHub<StatsUpdate> hub_;
+};
+
+// Hands each decision to the streams watching every domain (key ""), its domain's name, or UUID.
+class DecisionFeed {
+ public:
+  explicit DecisionFeed(DecisionLog& log);
+  ~DecisionFeed();  // stops listening to the log
+  DecisionFeed(const DecisionFeed&) = delete;
+  DecisionFeed& operator=(const DecisionFeed&) = delete;
+  WatchHub<balloon::v1::Decision>& hub() { return hub_; }
+
+ private:
+  DecisionLog& log_;
+  WatchHub<balloon::v1::Decision> hub_;
+};
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_WATCH_FEEDS_H_
