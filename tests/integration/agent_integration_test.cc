@@ -275,6 +275,26 @@ TEST_F(AgentIntegrationTest, QomQueriesThroughBalloonctl) {
   EXPECT_THAT(r.err, HasSubstr("no-such-prop"));
 }
 
+TEST_F(AgentIntegrationTest, AQomPathThroughALinkIsRefusedEvenWhereItWouldReachObjects) {
+  GuestSpec spec = PausedGuest("rng");
+  spec.rng = true;
+  Guest rng(spec);
+  ASSERT_TRUE(WaitFor([&] { return Stats(rng.name()).ok(); }, absl::Seconds(15)));
+  // QEMU resolves rng0/rng through a link<rng-backend> to /objects/objrng0 and would answer
+  // "/dev/urandom" (tests/testdata/qemu-7.2/rng-layout): the guard never lets it get there.
+  CommandResult r = agent_->Ctl({"qom", "get", rng.name(), "/machine/peripheral/rng0/rng", "filename"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(r.err, HasSubstr("link<rng-backend>"));
+  EXPECT_THAT(r.out + r.err, ::testing::Not(HasSubstr("urandom")));
+  r = agent_->Ctl({"qom", "ls", rng.name(), "/machine/peripheral/rng0/rng"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
+  // The device itself, reached through children, is fine.
+  r = agent_->Ctl({"qom", "get", rng.name(), "/machine/peripheral/rng0", "max-bytes"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST_F(AgentIntegrationTest, HungQemusStallNeitherOtherDomainsNorTheApi) {
   // Five frozen QEMUs: more than the collector's four workers, so none may keep one busy.
   std::vector<std::unique_ptr<Guest>> frozen;

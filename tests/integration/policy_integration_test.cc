@@ -199,5 +199,23 @@ TEST(PolicyIntegrationTest, ARestartKeepsTheApiPolicyAndMovesNoBalloon) {
   for (const auto& d : Decisions(second, guest.name())) ADD_FAILURE() << "moved at start: " << d.explanation();
 }
 
+TEST(PolicyIntegrationTest, TheModeFlagCountsForItsRunOnlyEvenWhenTheApiChangesSomething) {
+  std::string state_dir;
+  {
+    Agent flagged({"--policy-mode=enforce"});
+    state_dir = flagged.state_dir();
+    ASSERT_TRUE(flagged.WaitServing()) << flagged.Log();
+    CommandResult r = flagged.Ctl({"policy", "set", "headroom_bytes=200M"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("mode enforce"));  // this run's
+  }
+  Agent plain({}, state_dir);
+  ASSERT_TRUE(plain.WaitServing()) << plain.Log();
+  v1::Policy policy;
+  ASSERT_TRUE(plain.read().GetPolicy(Deadline().get(), {}, &policy).ok());
+  EXPECT_EQ(policy.mode(), v1::POLICY_MODE_OBSERVE) << "the flag was saved";
+  EXPECT_EQ(policy.defaults().headroom_bytes(), 200 * kMiB) << "the API's change was lost";
+}
+
 }  // namespace
 }  // namespace balloond::testing

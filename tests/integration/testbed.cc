@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -59,6 +60,7 @@ std::string DomainXml(const std::string& name, const GuestSpec& spec, const std:
       "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>",
       "<on_reboot>destroy</on_reboot><on_crash>destroy</on_crash><devices>",
       "<serial type='unix'><source mode='bind' path='", console, "'/></serial>", balloon,
+      spec.rng ? "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>" : "",
       "</devices></domain>");
 }
 
@@ -286,8 +288,12 @@ Agent::Agent(std::vector<std::string> extra_args, std::string state_dir) {
   ro_socket_ = dir_ + "/balloond-ro.sock";
   log_path_ = dir_ + "/balloond.log";
   std::vector<std::string> argv = {BALLOOND_BIN, "--listen=unix:" + rw_socket_,
-                                   "--listen-ro=unix:" + ro_socket_, "--stats-period=1s",
-                                   "--state-dir=" + state_dir_};
+                                   "--listen-ro=unix:" + ro_socket_, "--state-dir=" + state_dir_};
+  // Tests run at a 1 s period unless they ask for another.
+  if (std::none_of(extra_args.begin(), extra_args.end(),
+                   [](const std::string& a) { return absl::StartsWith(a, "--stats-period"); })) {
+    argv.push_back("--stats-period=1s");
+  }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
@@ -320,6 +326,8 @@ void Agent::Stop() {
   }
   pid_ = -1;
 }
+
+void Agent::OpenToAllUsers() { chmod(dir_.c_str(), 0755); }
 
 std::string Agent::HealthStatus() {
   auto channel = grpc::CreateChannel("unix:" + rw_socket_, grpc::InsecureChannelCredentials());

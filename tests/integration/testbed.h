@@ -39,6 +39,8 @@ struct GuestSpec {
   int stats_period = 0;
   // Started paused: QEMU and its monitor run, the guest kernel does not (fast, ~48 MiB each).
   bool paused = false;
+  // A virtio-rng device (its backend object lives under /objects, reachable through a link<>).
+  bool rng = false;
 };
 
 // A 512 MiB guest that boots and answers on its console; its XML has a balloon without a stats period.
@@ -97,6 +99,10 @@ class Agent {
   std::string HealthStatus();
   void Stop();
 
+  // Lets every user reach the read-only socket (its directory is private to root otherwise).
+  void OpenToAllUsers();
+  pid_t pid() const { return pid_; }
+  const std::string& dir() const { return dir_; }
   const std::string& rw_socket() const { return rw_socket_; }
   const std::string& ro_socket() const { return ro_socket_; }
   const std::string& state_dir() const { return state_dir_; }
