@@ -12,6 +12,8 @@ BALLOOND_PACKAGES=(
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   busybox-static cpio gzip procps
 )
+# What only the tests need: the checked build (clang with sanitizers and libFuzzer).
+BALLOOND_TEST_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -20,9 +22,10 @@ require_root() {
   [[ $(id -u) == 0 ]] || die "run this as root (it installs packages and starts libvirtd)"
 }
 
+# install_packages [EXTRA_PACKAGE...]: BALLOOND_PACKAGES and the extra ones, where missing.
 install_packages() {
   local missing=()
-  for p in "${BALLOOND_PACKAGES[@]}"; do
+  for p in "${BALLOOND_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   # build-guest.sh resolves the cloud kernel through apt's lists, which a fresh machine lacks.
@@ -63,6 +66,17 @@ build_project() {
   local targets=()
   for t in "$@"; do targets+=(--target "$t"); done
   cmake --build "$BALLOOND_BUILD" -j"$(nproc)" "${targets[@]}"
+}
+
+# build_checked: the unit tests and fuzz targets under AddressSanitizer and UndefinedBehaviorSanitizer,
+# built with clang into $BALLOOND_CHECK_BUILD.
+BALLOOND_CHECK_BUILD=${BALLOOND_CHECK_BUILD:-$BALLOOND_ROOT/build-check}
+build_checked() {
+  say "building the checked build (clang-14, ASan + UBSan, libFuzzer)"
+  CC=clang-14 CXX=clang++-14 cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_CHECK_BUILD" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBALLOOND_SANITIZE=ON -DBALLOOND_FUZZ=ON \
+    -DBALLOOND_INTEGRATION_TESTS=OFF >/dev/null
+  cmake --build "$BALLOOND_CHECK_BUILD" -j"$(nproc)"
 }
 
 build_guest() {

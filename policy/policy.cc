@@ -6,6 +6,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -16,6 +17,9 @@ namespace v1 = balloon::v1;
 using google::protobuf::util::TimeUtil;
 
 constexpr int64_t kMiB = 1024 * 1024;
+// More memory than any host this runs on has: larger sizes are refused in settings and treated as
+// lies in reports, so that no sum of sizes can overflow.
+constexpr int64_t kMaxMemoryBytes = int64_t{1} << 50;  // 1 PiB
 constexpr absl::Duration kBaseBackoff = absl::Seconds(30);
 // A guest just relieved keeps what it got this long even on a short host: its inputs settle
 // (growth stops, rates fall) and taking memory straight back would be a flip-flop.
@@ -90,6 +94,8 @@ double PerSecond(double delta, absl::Duration dt) {
 // Statistics that cannot be true are treated as no statistics at all.
 std::string Implausible(const GuestReport& r, const DomainInput& in) {
   if (r.total_bytes <= 0) return "reported no total memory";
+  if (r.available_bytes < 0 || r.free_bytes < 0) return "reported negative memory";
+  if (r.total_bytes > kMaxMemoryBytes) return "reported more memory than any machine has";
   if (r.available_bytes > r.total_bytes) return "reported more memory available than it has";
   if (r.free_bytes > r.total_bytes) return "reported more memory free than it has";
   if (in.max_memory_bytes > 0 && r.total_bytes > in.max_memory_bytes) {
@@ -323,10 +329,48 @@ v1::Policy WithDefaults(const v1::Policy& policy) {
   return p;
 }
 
+namespace {
+
+// The first size (an int64 *_bytes or *_bytes_per_second field, at any depth, in map values too)
+// above kMaxMemoryBytes, as "prefix.field"; empty if none.
+std::string FieldAboveMaxMemory(const google::protobuf::Message& m, const std::string& prefix) {
+  using google::protobuf::FieldDescriptor;
+  const auto* reflection = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    const std::string name = prefix + f->name();
+    if (f->is_map()) {
+      for (int i = 0; i < reflection->FieldSize(m, f); ++i) {
+        const auto& entry = reflection->GetRepeatedMessage(m, f, i);
+        const auto* value = entry.GetDescriptor()->FindFieldByName("value");
+        if (value->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+        std::string key = entry.GetReflection()->GetString(entry, entry.GetDescriptor()->FindFieldByName("key"));
+        std::string bad = FieldAboveMaxMemory(entry.GetReflection()->GetMessage(entry, value),
+                                              absl::StrCat(name, "[", key, "]."));
+        if (!bad.empty()) return bad;
+      }
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+      std::string bad = FieldAboveMaxMemory(reflection->GetMessage(m, f), name + ".");
+      if (!bad.empty()) return bad;
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64 && !f->is_repeated() &&
+               (absl::EndsWith(f->name(), "_bytes") || absl::EndsWith(f->name(), "_bytes_per_second")) &&
+               reflection->GetInt64(m, f) > kMaxMemoryBytes) {
+      return name;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 absl::Status ValidatePolicy(const v1::Policy& policy) {
   auto bad = [](absl::string_view field, absl::string_view rule) {
     return absl::InvalidArgumentError(absl::StrCat(field, " ", rule));
   };
+  if (std::string field = FieldAboveMaxMemory(policy, ""); !field.empty()) {
+    return bad(field, "must not exceed 1 PiB");
+  }
   auto check_domain = [&](const std::string& prefix, const v1::DomainPolicy& d) -> absl::Status {
     if (d.has_min_bytes() && d.min_bytes() < 0) return bad(prefix + "min_bytes", "must not be negative");
     if (d.has_max_bytes() && d.max_bytes() <= 0) return bad(prefix + "max_bytes", "must be positive");
@@ -398,8 +442,34 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   return absl::OkStatus();
 }
 
-Outcome Decide(const v1::Policy& raw_policy, const HostInput& host,
-               const std::vector<DomainInput>& domains, const State& state, absl::Time now) {
+namespace {
+
+// Inputs held to what a machine can have: a size no machine has is a lie (or a bug) that must not
+// overflow the sums below. A balloon of impossible size is left alone, as one without a size.
+HostInput Sane(const HostInput& host) {
+  HostInput out = host;
+  out.total_bytes = std::clamp<int64_t>(host.total_bytes, 0, kMaxMemoryBytes);
+  out.available_bytes = std::clamp<int64_t>(host.available_bytes, 0, kMaxMemoryBytes);
+  return out;
+}
+
+std::vector<DomainInput> Sane(const std::vector<DomainInput>& domains) {
+  std::vector<DomainInput> out = domains;
+  for (DomainInput& d : out) {
+    d.max_memory_bytes = std::clamp<int64_t>(d.max_memory_bytes, 0, kMaxMemoryBytes);
+    if (d.actual_bytes && (*d.actual_bytes < 0 || *d.actual_bytes > kMaxMemoryBytes)) {
+      d.actual_bytes.reset();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
+               const std::vector<DomainInput>& raw_domains, const State& state, absl::Time now) {
+  const HostInput host = Sane(raw_host);
+  const std::vector<DomainInput> domains = Sane(raw_domains);
   const v1::Policy policy = WithDefaults(raw_policy);
   const bool enforce = policy.mode() == v1::POLICY_MODE_ENFORCE;
   Outcome out;
