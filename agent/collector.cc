@@ -70,7 +70,7 @@ void Collector::SetRoundCallback(std::function<void()> callback) {
 
 void Collector::Loop() {
   for (;;) {
-    CollectOnce();
+    RunGuarded("a collection round", [this] { CollectOnce(); });
     pool_.WaitIdleFor(std::min(options_.monitor_timeout, options_.stats_period));
     std::function<void()> on_round;
     {
@@ -78,7 +78,7 @@ void Collector::Loop() {
       // Without libvirt the snapshots only age: nothing to decide on.
       if (reachable_.value_or(false)) on_round = on_round_;
     }
-    if (on_round) on_round();
+    if (on_round) RunGuarded("the end of a collection round", on_round);
     absl::MutexLock lock(&mu_);
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopping_ || refresh_requested_;

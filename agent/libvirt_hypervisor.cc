@@ -353,25 +353,32 @@ absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
     absl::StatusOr<std::string> reply ABSL_GUARDED_BY(mu);
   };
   auto outcome = std::make_shared<Outcome>();
-  std::thread([domain, lane, outcome, connection, command] {
-    char* reply = nullptr;
-    absl::StatusOr<std::string> result;
-    if (virDomainQemuMonitorCommand(domain->ptr, command.c_str(), &reply, 0) < 0) {
-      result = LastLibvirtError("QMP command");
-      if (result.status().code() == absl::StatusCode::kUnavailable) connection->MarkBroken();
-    } else {
-      result = std::string(reply);
-      free(reply);
-    }
-    {
-      absl::MutexLock lock(&outcome->mu);
-      outcome->reply = std::move(result);
-      outcome->done = true;
-      if (outcome->abandoned) connection->AddStuck(-1);
-    }
+  try {
+    std::thread([domain, lane, outcome, connection, command] {
+      char* reply = nullptr;
+      absl::StatusOr<std::string> result;
+      if (virDomainQemuMonitorCommand(domain->ptr, command.c_str(), &reply, 0) < 0) {
+        result = LastLibvirtError("QMP command");
+        if (result.status().code() == absl::StatusCode::kUnavailable) connection->MarkBroken();
+      } else {
+        result = std::string(reply);
+        free(reply);
+      }
+      {
+        absl::MutexLock lock(&outcome->mu);
+        outcome->reply = std::move(result);
+        outcome->done = true;
+        if (outcome->abandoned) connection->AddStuck(-1);
+      }
+      absl::MutexLock lock(&lane->mu);
+      lane->busy = false;
+    }).detach();
+  } catch (const std::system_error& e) {
+    // Out of threads (TasksMax): this call fails, the lane is free for the next.
     absl::MutexLock lock(&lane->mu);
     lane->busy = false;
-  }).detach();
+    return absl::ResourceExhaustedError(absl::StrCat("cannot start a thread for QMP: ", e.what()));
+  }
 
   absl::MutexLock lock(&outcome->mu);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome->mu) { return outcome->done; };

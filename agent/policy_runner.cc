@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/domain_monitor.h"
 #include "agent/log.h"
+#include "agent/worker_pool.h"
 
 namespace balloond {
 
@@ -91,7 +92,7 @@ void PolicyRunner::Loop() {
       if (mu_.AwaitWithDeadline(absl::Condition(&stopping), last_run_ + options_.interval / 2)) return;
     }
     last_run_ = absl::Now();
-    RunOnce();
+    RunGuarded("a policy cycle", [this] { RunOnce(); });
   }
 }
 
