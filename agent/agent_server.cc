@@ -6,6 +6,8 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "agent/log.h"
+#include "agent/tls_access.h"
 
 namespace balloond {
 namespace {
@@ -20,6 +22,7 @@ constexpr int kMaxMetadataBytes = 16 << 10;
 // Pings find peers that vanished without closing (the far side of a dead TCP connection).
 constexpr absl::Duration kKeepaliveTime = absl::Minutes(2);
 constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(20);
+constexpr absl::Duration kHandshakeTimeout = absl::Seconds(10);
 
 int Millis(absl::Duration d) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
@@ -71,26 +74,49 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentSetti
   if (*rw_path == *ro_path) {
     return absl::InvalidArgumentError("--listen and --listen-ro must be different sockets");
   }
+  if (absl::Status s = ValidateTlsSettings(settings.tls); !s.ok()) return s;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<AgentServer> server(new AgentServer(settings, parts));
   // The read-write socket is for the operators' group, like libvirt-sock; anyone may read stats.
-  if (absl::Status s = server->StartEndpoint(*rw_path, 0660, true, server->read_write_); !s.ok()) {
+  if (absl::Status s = server->StartUnixEndpoint(*rw_path, 0660, true, server->read_write_);
+      !s.ok()) {
     return s;
   }
-  if (absl::Status s = server->StartEndpoint(*ro_path, 0666, false, server->read_only_); !s.ok()) {
+  if (absl::Status s = server->StartUnixEndpoint(*ro_path, 0666, false, server->read_only_);
+      !s.ok()) {
     return s;
+  }
+  if (!settings.tls.listen.empty()) {
+    if (absl::Status s = server->StartTlsEndpoint(); !s.ok()) return s;
   }
   parts.snapshots.SetListener(&server->stats_feed_);
   server->SetServing(false);
   return server;
 }
 
-absl::Status AgentServer::StartEndpoint(const std::string& path, mode_t mode, bool read_write,
-                                        Endpoint& endpoint) {
-  auto listener = UnixListener::Bind(
-      {path, mode, settings_.limits.max_connections_per_socket});
+absl::Status AgentServer::BuildServer(const std::string& name, bool control,
+                                      grpc::ServerBuilder& builder, Endpoint& endpoint) {
+  endpoint.read = std::make_unique<ReadService>(backend_, *endpoint.context, ReadServiceOptions{});
+  if (control) {
+    endpoint.control = std::make_unique<ControlService>(backend_, *endpoint.context);
+  } else {
+    endpoint.control = std::make_unique<ReadOnlyControlService>();
+  }
+  ApplyServerLimits(settings_.limits, builder);
+  builder.RegisterService(endpoint.read.get());
+  builder.RegisterService(endpoint.control.get());
+  endpoint.server = builder.BuildAndStart();
+  if (!endpoint.server) {
+    return absl::UnavailableError(absl::StrCat("cannot start the gRPC server for ", name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AgentServer::StartUnixEndpoint(const std::string& path, mode_t mode, bool read_write,
+                                            Endpoint& endpoint) {
+  auto listener = UnixListener::Bind({path, mode, settings_.limits.max_connections_per_socket});
   if (!listener.ok()) return listener.status();
   endpoint.listener = std::move(*listener);
   UnixListener* unix_listener = endpoint.listener.get();
@@ -100,33 +126,54 @@ absl::Status AgentServer::StartEndpoint(const std::string& path, mode_t mode, bo
         auto uid = unix_listener->PeerUid(ctx.peer());
         return uid ? absl::StrCat("uid ", *uid) : ctx.peer();
       });
-  endpoint.read = std::make_unique<ReadService>(backend_, *endpoint.context, ReadServiceOptions{});
-  if (read_write) {
-    endpoint.control = std::make_unique<ControlService>(backend_, *endpoint.context);
-  } else {
-    endpoint.control = std::make_unique<ReadOnlyControlService>();
-  }
   grpc::ServerBuilder builder;
-  ApplyServerLimits(settings_.limits, builder);
-  builder.RegisterService(endpoint.read.get());
-  builder.RegisterService(endpoint.control.get());
-  endpoint.server = builder.BuildAndStart();
-  if (!endpoint.server) {
-    return absl::UnavailableError(absl::StrCat("cannot start the gRPC server for ", path));
-  }
+  if (absl::Status s = BuildServer(path, read_write, builder, endpoint); !s.ok()) return s;
   endpoint.listener->Start(endpoint.server.get());
   return absl::OkStatus();
+}
+
+absl::Status AgentServer::StartTlsEndpoint() {
+  const TlsSettings& tls = settings_.tls;
+  auto creds = MakeTlsServerCredentials(tls);
+  if (!creds.ok()) return creds.status();
+  tls_.context = std::make_unique<ListenerContext>(
+      tls.listen, ContextSettings(settings_.limits), parts_.clock,
+      [](const grpc::CallbackServerContext& ctx) {
+        auto auth = ctx.auth_context();
+        return auth ? absl::StrCat("certificate ", PeerIdentityOf(*auth).Name()) : ctx.peer();
+      });
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(tls.listen, *creds, &port);
+  // A client that connects and never finishes its handshake is dropped soon.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, Millis(kHandshakeTimeout));
+  // The role check sits in front of the control service (RoleAuthorizer); the handlers are the
+  // same as the read-write socket's.
+  if (absl::Status s = BuildServer(tls.listen, /*control=*/true, builder, tls_); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", tls.listen,
+                                               " (--listen-tls): is the address in use, or not "
+                                               "this machine's?"));
+  }
+  const size_t colon = tls.listen.rfind(':');
+  Log(absl::StrCat("TLS listener on ", tls.listen.substr(0, colon), ":", port, " (",
+                   tls.operators.size(), " operator identities; certificates re-read every ",
+                   kTlsRefreshSeconds, "s)"));
+  return absl::OkStatus();
+}
+
+std::vector<AgentServer::Endpoint*> AgentServer::Endpoints() {
+  return {&read_write_, &read_only_, &tls_};
 }
 
 AgentServer::~AgentServer() { Shutdown(); }
 
 void AgentServer::SetServing(bool serving) {
-  for (Endpoint* e : {&read_write_, &read_only_}) {
+  for (Endpoint* e : Endpoints()) {
     if (!e->server) continue;
     auto* health = e->server->GetHealthCheckService();
     health->SetServingStatus(serving);
     health->SetServingStatus(kReadServiceName, serving);
-    if (e == &read_write_) health->SetServingStatus(kControlServiceName, serving);
+    if (e != &read_only_) health->SetServingStatus(kControlServiceName, serving);
   }
 }
 
@@ -137,11 +184,11 @@ void AgentServer::Shutdown() {
   const grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "balloond is shutting down");
   stats_feed_.hub().CloseAll(closing);
   decision_feed_.hub().CloseAll(closing);
-  for (Endpoint* e : {&read_write_, &read_only_}) {
+  for (Endpoint* e : Endpoints()) {
     if (e->listener) e->listener->Stop();
   }
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
-  for (Endpoint* e : {&read_write_, &read_only_}) {
+  for (Endpoint* e : Endpoints()) {
     if (e->server) e->server->Shutdown(deadline);
   }
 }

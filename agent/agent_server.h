@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "agent/collector.h"
@@ -16,9 +17,10 @@
 namespace balloond {
 
 // balloond's gRPC servers, like libvirt's libvirt-sock and libvirt-sock-ro: the read-write socket
-// serves the read and control services, the read-only socket only the read service. Each socket is a
-// server of its own with its own limits and workers, so clients saturating one never slow the other.
-// Both have health checking and reflection.
+// serves the read and control services, the read-only socket only the read service, and the optional
+// TLS listener both, the control service to operators' certificates only. Each listener is a server
+// of its own with its own limits and workers, so clients saturating one never slow another. All have
+// health checking and reflection.
 class AgentServer {
  public:
   // What the services read and change.
@@ -40,7 +42,8 @@ class AgentServer {
   void Shutdown();
 
  private:
-  // One socket: its listener, its limits and workers, its services, its gRPC server.
+  // A listener: its limits and workers, its services, its gRPC server (and for a UNIX socket, the
+  // listener that accepts its connections).
   struct Endpoint {
     std::unique_ptr<ListenerContext> context;
     std::unique_ptr<ReadService> read;
@@ -50,8 +53,13 @@ class AgentServer {
   };
 
   AgentServer(const AgentSettings& settings, Parts parts);
-  absl::Status StartEndpoint(const std::string& address, mode_t mode, bool read_write,
-                             Endpoint& endpoint);
+  absl::Status StartUnixEndpoint(const std::string& path, mode_t mode, bool read_write,
+                                 Endpoint& endpoint);
+  absl::Status StartTlsEndpoint();
+  // The services of `endpoint` (made here) on `builder`, then the server started.
+  absl::Status BuildServer(const std::string& name, bool control, grpc::ServerBuilder& builder,
+                           Endpoint& endpoint);
+  std::vector<Endpoint*> Endpoints();
 
   const AgentSettings settings_;
   Parts parts_;
@@ -62,6 +70,7 @@ class AgentServer {
   ServiceBackend backend_;
   Endpoint read_write_;
   Endpoint read_only_;
+  Endpoint tls_;
   bool shut_down_ = false;
 };
 

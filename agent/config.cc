@@ -136,6 +136,17 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
     settings.state_dir = config.state_dir();
   }
   if (config.has_policy()) settings.policy = config.policy();
+  if (config.has_tls()) {
+    const balloon::v1::TlsListener& t = config.tls();
+    TlsSettings tls;
+    tls.listen = t.listen();
+    tls.cert_file = t.cert_file();
+    tls.key_file = t.key_file();
+    tls.client_ca_file = t.client_ca_file();
+    tls.operators.assign(t.operators().begin(), t.operators().end());
+    if (absl::Status s = ValidateTlsSettings(tls); !s.ok()) return s;
+    settings.tls = std::move(tls);
+  }
   if (config.has_limits()) {
     if (absl::Status s = ApplyLimits(config.limits(), settings.limits); !s.ok()) return s;
   }
@@ -162,6 +173,43 @@ absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text) {
     return absl::InvalidArgumentError(absl::StrCat("duration '", text, "' must be positive and finite"));
   }
   return d;
+}
+
+absl::Status ValidateHostPort(absl::string_view flag, absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  uint32_t port = 0;
+  const bool ok = colon != absl::string_view::npos && colon > 0 &&
+                  absl::SimpleAtoi(address.substr(colon + 1), &port) && port <= 65535 &&
+                  (address[0] != '[' || address[colon - 1] == ']');
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, " '", address, "' must be HOST:PORT, e.g. 0.0.0.0:7443 or [::]:7443"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTlsSettings(const TlsSettings& tls) {
+  const bool any_file = !tls.cert_file.empty() || !tls.key_file.empty() ||
+                        !tls.client_ca_file.empty() || !tls.operators.empty();
+  if (tls.listen.empty()) {
+    if (!any_file) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        "TLS files or operators are given but no --listen-tls (tls { listen }) to serve them on");
+  }
+  if (absl::Status s = ValidateHostPort("--listen-tls", tls.listen); !s.ok()) return s;
+  for (auto [flag, value] : {std::pair{"--tls-cert (tls { cert_file })", &tls.cert_file},
+                             std::pair{"--tls-key (tls { key_file })", &tls.key_file},
+                             std::pair{"--tls-client-ca (tls { client_ca_file })",
+                                       &tls.client_ca_file}}) {
+    if (value->empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--listen-tls needs ", flag, ": balloond serves TCP only with mutual TLS"));
+    }
+  }
+  for (const std::string& name : tls.operators) {
+    if (name.empty()) return absl::InvalidArgumentError("an operator identity is empty");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> UnixSocketPath(absl::string_view address) {

@@ -2,6 +2,7 @@
 #define BALLOOND_AGENT_CONFIG_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -21,6 +22,15 @@ struct ServingLimits {
   absl::Duration idle_timeout = absl::Minutes(5);
 };
 
+// The TCP listener with mutual TLS (balloon.v1.TlsListener); off while `listen` is empty.
+struct TlsSettings {
+  std::string listen;
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+  std::vector<std::string> operators;
+};
+
 // The agent's settings after defaults, config file and flags.
 struct AgentSettings {
   std::string connect_uri = "qemu:///system";
@@ -31,6 +41,7 @@ struct AgentSettings {
   std::string state_dir = "/var/lib/balloond";
   balloon::v1::Policy policy;
   ServingLimits limits;
+  TlsSettings tls;
 };
 
 // "off", "observe" or "enforce".
@@ -50,6 +61,12 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
 
 // "2s", "500ms", "1m"; a plain number is seconds. Must be positive.
 absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text);
+
+// Checks a TCP listen address: HOST:PORT, with [brackets] around an IPv6 host.
+absl::Status ValidateHostPort(absl::string_view flag, absl::string_view address);
+
+// What the TLS listener needs besides its address: every file, and an address to go with them.
+absl::Status ValidateTlsSettings(const TlsSettings& tls);
 
 // "unix:/path" → "/path"; INVALID_ARGUMENT for anything else.
 absl::StatusOr<std::string> UnixSocketPath(absl::string_view address);

@@ -1,6 +1,8 @@
 #include "agent/control_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/log.h"
 #include "agent/domain_monitor.h"
 #include "agent/domain_resolver.h"
 #include "agent/proto_convert.h"
@@ -48,11 +50,12 @@ grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* c
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
-  FinishOnPool(listener_.blocking(), reactor, [held, work = std::move(work)] { return work(); });
+  FinishOnPool(listener_.changes(), reactor, [held, work = std::move(work)] { return work(); });
   return reactor;
 }
 
 absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, absl::Time deadline,
+                                       const std::string& caller,
                                        v1::SetBalloonTargetResponse* resp) {
   auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req.domain());
   if (!snap.ok()) return snap.status();
@@ -68,6 +71,8 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
   }
   if (!req.validate_only()) {
     if (absl::Status s = monitor.SetBalloon(req.target_bytes()); !s.ok()) return s;
+    Log(absl::StrCat("balloon target of ", snap->info.name, " set to ", MiB(req.target_bytes()),
+                     " (was ", MiB(*actual), ") by ", caller));
     if (backend_.on_target_set) backend_.on_target_set();
   }
   ToProto(*snap, resp->mutable_domain());
@@ -81,15 +86,19 @@ grpc::ServerUnaryReactor* ControlService::SetBalloonTarget(grpc::CallbackServerC
                                                            const v1::SetBalloonTargetRequest* req,
                                                            v1::SetBalloonTargetResponse* resp) {
   const absl::Time deadline = RequestDeadline(*ctx, default_qmp_timeout_);
-  return Offload(ctx, [this, req, resp, deadline] { return SetTarget(*req, deadline, resp); });
+  return Offload(ctx, [this, req, resp, deadline, caller = listener_.Identify(*ctx)] {
+    return SetTarget(*req, deadline, caller, resp);
+  });
 }
 
 grpc::ServerUnaryReactor* ControlService::UpdatePolicy(grpc::CallbackServerContext* ctx,
                                                        const v1::UpdatePolicyRequest* req,
                                                        v1::Policy* resp) {
-  return Offload(ctx, [this, req, resp]() -> absl::Status {
+  return Offload(ctx, [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
     auto updated = backend_.policy.Update(req->policy(), req->update_mask());
     if (!updated.ok()) return updated.status();
+    Log(absl::StrCat("policy changed (", absl::StrJoin(req->update_mask().paths(), ", "), ") by ",
+                     caller));
     *resp = policy::WithDefaults(*updated);
     return absl::OkStatus();
   });
@@ -98,9 +107,14 @@ grpc::ServerUnaryReactor* ControlService::UpdatePolicy(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
     grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest* req, v1::Policy* resp) {
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
-  return Offload(ctx, [this, req, resp]() -> absl::Status {
+  return Offload(ctx, [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
     auto updated = backend_.policy.UpdateDomain(req->domain(), req->policy(), req->update_mask());
     if (!updated.ok()) return updated.status();
+    Log(absl::StrCat("policy of domain ", req->domain(), " changed (",
+                     req->update_mask().paths().empty()
+                         ? std::string("override removed")
+                         : absl::StrJoin(req->update_mask().paths(), ", "),
+                     ") by ", caller));
     *resp = policy::WithDefaults(*updated);
     return absl::OkStatus();
   });

@@ -29,7 +29,7 @@ class ControlService final : public balloon::v1::BalloonControlService::Callback
   grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* ctx,
                                     std::function<absl::Status()> work);
   absl::Status SetTarget(const balloon::v1::SetBalloonTargetRequest& req, absl::Time deadline,
-                         balloon::v1::SetBalloonTargetResponse* resp);
+                         const std::string& caller, balloon::v1::SetBalloonTargetResponse* resp);
 
   ServiceBackend& backend_;
   ListenerContext& listener_;

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <CLI/CLI.hpp>
+#include <grpc/support/log.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -27,9 +28,15 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// gRPC's errors (a client's failed TLS handshake, say) go to balloond's log like its own lines.
+void LogGrpc(gpr_log_func_args* args) {
+  balloond::Log(absl::StrCat("grpc: ", args->message));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  gpr_set_log_function(LogGrpc);
   CLI::App app{"balloond: virtio-balloon memory agent for libvirt/QEMU hosts"};
   std::string config_file, connect, listen, listen_ro, stats_period, monitor_timeout, state_dir,
       policy_mode;
@@ -41,6 +48,13 @@ int main(int argc, char** argv) {
   app.add_option("--monitor-timeout", monitor_timeout, "Deadline of the agent's own QMP calls (default 2s)");
   app.add_option("--state-dir", state_dir, "Where API changes to the policy are kept (default /var/lib/balloond)");
   app.add_option("--policy-mode", policy_mode, "off, observe or enforce: the policy's mode for this run");
+  balloond::TlsSettings tls_flags;
+  app.add_option("--listen-tls", tls_flags.listen, "TCP listener with mutual TLS, HOST:PORT (default: none)");
+  app.add_option("--tls-cert", tls_flags.cert_file, "balloond's certificate for --listen-tls (PEM)");
+  app.add_option("--tls-key", tls_flags.key_file, "Its private key (PEM)");
+  app.add_option("--tls-client-ca", tls_flags.client_ca_file, "CA certificates that client certificates must chain to (PEM)");
+  app.add_option("--tls-operator", tls_flags.operators,
+                 "A client identity (SAN DNS, SAN URI or CN) that may also change balloond; repeatable");
   app.set_version_flag("--version", BALLOOND_VERSION);
   try {
     app.parse(argc, argv);
@@ -61,6 +75,17 @@ int main(int argc, char** argv) {
   if (!listen.empty()) settings.listen = listen;
   if (!listen_ro.empty()) settings.listen_ro = listen_ro;
   if (!state_dir.empty()) settings.state_dir = state_dir;
+  for (auto [flag, target] : {std::pair{&tls_flags.listen, &settings.tls.listen},
+                              std::pair{&tls_flags.cert_file, &settings.tls.cert_file},
+                              std::pair{&tls_flags.key_file, &settings.tls.key_file},
+                              std::pair{&tls_flags.client_ca_file, &settings.tls.client_ca_file}}) {
+    if (!flag->empty()) *target = *flag;
+  }
+  if (!tls_flags.operators.empty()) settings.tls.operators = tls_flags.operators;
+  if (absl::Status s = balloond::ValidateTlsSettings(settings.tls); !s.ok()) {
+    std::cerr << "balloond: " << s.message() << "\n";
+    return kExitUsage;
+  }
   std::optional<balloon::v1::PolicyMode> mode_override;
   if (!policy_mode.empty()) {
     auto mode = balloond::ParsePolicyMode(policy_mode);

@@ -121,7 +121,7 @@ grpc::ServerUnaryReactor* ReadService::GetMemoryStats(grpc::CallbackServerContex
   // Not running (or just started): libvirt says which, off gRPC's threads.
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
-  FinishOnPool(listener_.blocking(), reactor, [this, held, domain = req->domain()] {
+  FinishOnPool(listener_.lookups(), reactor, [this, held, domain = req->domain()] {
     return DomainGoneStatus(backend_.hypervisor, domain);
   });
   return reactor;
@@ -149,7 +149,7 @@ grpc::ServerWriteReactor<v1::MemoryStats>* ReadService::WatchMemoryStats(
     watch->Deliver(backend_.stats_feed.Update(*snap));
     return watch;
   }
-  absl::Status queued = listener_.blocking().TrySubmit([this, watch, domain = req->domain()] {
+  absl::Status queued = listener_.lookups().TrySubmit([this, watch, domain = req->domain()] {
     watch->End(ToGrpcStatus(DomainGoneStatus(backend_.hypervisor, domain)));
   });
   if (!queued.ok()) watch->End(ToGrpcStatus(queued));
@@ -178,7 +178,7 @@ grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
   if (!snap) {
-    FinishOnPool(listener_.blocking(), reactor, [this, held, domain] {
+    FinishOnPool(listener_.lookups(), reactor, [this, held, domain] {
       return DomainGoneStatus(backend_.hypervisor, domain);
     });
     return reactor;

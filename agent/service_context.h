@@ -39,14 +39,15 @@ struct ServiceBackend {
 
 // What one listener (a socket, or the TLS port) gives its calls: limits counted per listener and
 // threads of its own for work that waits on libvirt or QEMU, so that clients saturating one
-// listener never hold up another's.
+// listener never hold up another's. Readers' lookups and operators' changes have separate workers:
+// no reader can queue ahead of an operator.
 class ListenerContext {
  public:
   struct Settings {
     CallLimitSettings calls;
     QomGateSettings qom;
-    int blocking_threads = 2;
-    size_t blocking_queue = 64;
+    int threads_per_pool = 2;
+    size_t queue_per_pool = 64;
   };
   // `identify` names the client behind a call, e.g. "uid 1000" or a certificate's identity.
   ListenerContext(std::string name, Settings settings, Clock& clock,
@@ -54,21 +55,25 @@ class ListenerContext {
       : name_(std::move(name)),
         limits_(settings.calls),
         qom_(settings.qom, clock),
-        blocking_(name_ + " request", settings.blocking_threads, settings.blocking_queue),
+        lookups_(name_ + " lookup", settings.threads_per_pool, settings.queue_per_pool),
+        changes_(name_ + " control", settings.threads_per_pool, settings.queue_per_pool),
         identify_(std::move(identify)) {}
 
   const std::string& name() const { return name_; }
   CallLimits& limits() { return limits_; }
   QomGate& qom() { return qom_; }
-  // For calls that wait on libvirt or QEMU (lookups, targets) or on the disk (policy changes).
-  WorkerPool& blocking() { return blocking_; }
+  // For reads that wait on libvirt (a lookup of a domain that is not running).
+  WorkerPool& lookups() { return lookups_; }
+  // For changes, which wait on QEMU (targets) or the disk (policy changes).
+  WorkerPool& changes() { return changes_; }
   std::string Identify(const grpc::CallbackServerContext& ctx) const { return identify_(ctx); }
 
  private:
   const std::string name_;
   CallLimits limits_;
   QomGate qom_;
-  WorkerPool blocking_;
+  WorkerPool lookups_;
+  WorkerPool changes_;
   std::function<std::string(const grpc::CallbackServerContext&)> identify_;
 };
 

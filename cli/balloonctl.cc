@@ -1,6 +1,7 @@
 // balloonctl: the operator's command line for balloond. Exit codes: 0 ok, 1 the call failed,
 // 2 usage error.
 #include <google/protobuf/util/json_util.h>
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.grpc.pb.h"
+#include "cli/client.h"
 #include "cli/policy_keys.h"
 #include "cli/size.h"
 #include "policy/policy.h"
@@ -34,11 +36,9 @@ using balloond::Table;
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-constexpr const char* kDefaultSocket = "/run/balloond/balloond.sock";
-constexpr const char* kDefaultReadOnlySocket = "/run/balloond/balloond-ro.sock";
 
 struct Options {
-  std::string socket;
+  balloond::ConnectionOptions connection;
   std::string output = "table";
   std::string timeout;
 };
@@ -46,16 +46,26 @@ struct Options {
 struct UsageError {
   std::string message;
 };
+// A call that cannot succeed, found before it is made (exit 1, like a failed call).
+struct CallImpossible {
+  std::string message;
+};
 
 class Client {
  public:
   Client(const Options& options, bool needs_write) : options_(options) {
-    // Read commands default to the read-only socket, which any user may open; control commands
-    // need the read-write one.
-    socket_ = !options.socket.empty() ? options.socket
-              : needs_write           ? kDefaultSocket
-                                      : kDefaultReadOnlySocket;
-    auto channel = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    auto connection = balloond::Connection::Open(
+        balloond::WithEnvironment(options.connection, [](const char* v) { return std::getenv(v); }),
+        needs_write);
+    if (!connection.ok()) {
+      const std::string message(connection.status().message());
+      if (connection.status().code() == absl::StatusCode::kFailedPrecondition) {
+        throw CallImpossible{message};
+      }
+      throw UsageError{message};
+    }
+    connection_ = std::make_unique<balloond::Connection>(std::move(*connection));
+    auto channel = connection_->channel();
     read_ = v1::BalloonReadService::NewStub(channel);
     control_ = v1::BalloonControlService::NewStub(channel);
     health_ = grpc::health::v1::Health::NewStub(channel);
@@ -74,40 +84,11 @@ class Client {
   absl::Duration timeout() const { return timeout_; }
   bool timeout_given() const { return !options_.timeout.empty(); }
 
-  // Prints a failed call as "balloonctl: <what went wrong>" with a hint, and returns exit code 1.
+  // Prints a failed call as "balloonctl: <what went wrong>; <what to check> [CODE]" and returns
+  // exit code 1.
   int Fail(const grpc::Status& status) const {
-    std::string hint;
-    switch (status.error_code()) {
-      case grpc::StatusCode::UNAVAILABLE:
-        if (status.error_message().find("connect") != std::string::npos ||
-            status.error_message().find("No such file") != std::string::npos) {
-          hint = absl::StrCat("; is balloond running and listening on ", socket_,
-                              "? (systemctl status balloond, or --socket=PATH)");
-        }
-        if (status.error_message().find("ermission denied") != std::string::npos) {
-          hint = absl::StrCat("; you may not open ", socket_, ": run as root or a member of its group");
-        }
-        break;
-      case grpc::StatusCode::DEADLINE_EXCEEDED:
-        hint = "; raise --timeout, or check the domain's QEMU process";
-        break;
-      default:
-        break;
-    }
-    std::cerr << "balloonctl: " << status.error_message() << hint << " ["
-              << CodeName(status.error_code()) << "]\n";
+    std::cerr << "balloonctl: " << connection_->Explain(status) << "\n";
     return kExitFailed;
-  }
-
-  static std::string CodeName(grpc::StatusCode code) {
-    static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-                                   "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-                                   "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-                                   "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-                                   "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-                                   "UNAUTHENTICATED"};
-    const int i = static_cast<int>(code);
-    return i >= 0 && i <= 16 ? kNames[i] : absl::StrCat("code ", i);
   }
 
   bool json() const { return options_.output == "json"; }
@@ -118,7 +99,7 @@ class Client {
 
  private:
   const Options& options_;
-  std::string socket_;
+  std::unique_ptr<balloond::Connection> connection_;
   absl::Duration timeout_;
   std::unique_ptr<v1::BalloonReadService::Stub> read_;
   std::unique_ptr<v1::BalloonControlService::Stub> control_;
@@ -536,12 +517,23 @@ int Decisions(Client& client, const std::string& domain, bool watch) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // gRPC's own log lines (a failed TLS handshake, say) would only repeat, less clearly, what the
+  // error message says; GRPC_VERBOSITY=info brings them back.
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function([](gpr_log_func_args*) {});
   CLI::App app{"balloonctl: query and steer balloond, the virtio-balloon memory agent"};
   app.require_subcommand(1);
   Options options;
-  app.add_option("--socket", options.socket,
-                 absl::StrCat("balloond's socket (default ", kDefaultReadOnlySocket,
-                              " for reading, ", kDefaultSocket, " for set)"));
+  app.add_option("--socket", options.connection.socket,
+                 absl::StrCat("balloond's socket (default ", balloond::kDefaultReadOnlySocket,
+                              " for reading, ", balloond::kDefaultSocket, " for changes)"));
+  app.add_option("--server", options.connection.server,
+                 "balloond's TLS listener, HOST:PORT (env BALLOONCTL_SERVER), instead of a socket");
+  app.add_option("--tls-ca", options.connection.tls_ca,
+                 "CA certificate(s) balloond's certificate must chain to (env BALLOONCTL_TLS_CA)");
+  app.add_option("--tls-cert", options.connection.tls_cert,
+                 "This client's certificate (env BALLOONCTL_TLS_CERT)");
+  app.add_option("--tls-key", options.connection.tls_key,
+                 "This client's private key (env BALLOONCTL_TLS_KEY)");
   app.add_option("-o,--output", options.output, "Output format")
       ->check(CLI::IsMember({"table", "json"}));
   app.add_option("--timeout", options.timeout, "Deadline of each call, e.g. 10s (default 10s)");
@@ -612,6 +604,9 @@ int main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::cerr << "balloonctl: " << e.message << "\n";
     return kExitUsage;
+  } catch (const CallImpossible& e) {
+    std::cerr << "balloonctl: " << e.message << "\n";
+    return kExitFailed;
   }
   return kExitUsage;
 }

@@ -54,6 +54,39 @@ TEST(AgentConfigTest, TheShippedExampleConfigIsValid) {
   EXPECT_EQ(settings.policy.defaults().min_bytes(), 256LL << 20);
 }
 
+TEST(AgentConfigTest, TheShippedTlsConfigIsValid) {
+  auto config =
+      LoadAgentConfig(std::string(BALLOOND_SOURCE_DIR) + "/deploy/balloond-tls.textproto");
+  ASSERT_TRUE(config.ok()) << config.status();
+  AgentSettings settings;
+  ASSERT_TRUE(ApplyAgentConfig(*config, settings).ok());
+  EXPECT_EQ(settings.tls.listen, "0.0.0.0:7443");
+  EXPECT_EQ(settings.tls.operators, std::vector<std::string>{"spiffe://example.org/balloond/operator"});
+}
+
+TEST(AgentConfigTest, ATlsListenerNeedsItsThreeFilesAndAnAddress) {
+  TlsSettings tls;
+  EXPECT_TRUE(ValidateTlsSettings(tls).ok()) << "off";
+  tls.listen = "0.0.0.0:7443";
+  EXPECT_THAT(std::string(ValidateTlsSettings(tls).message()), HasSubstr("--tls-cert"));
+  tls.cert_file = "c";
+  tls.key_file = "k";
+  EXPECT_THAT(std::string(ValidateTlsSettings(tls).message()), HasSubstr("--tls-client-ca"));
+  tls.client_ca_file = "ca";
+  EXPECT_TRUE(ValidateTlsSettings(tls).ok());
+  for (const char* bad : {"7443", "host", "host:x", ":7443", "host:70000", "[::1:7443"}) {
+    tls.listen = bad;
+    EXPECT_EQ(ValidateTlsSettings(tls).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  for (const char* good : {"[::]:7443", "balloond.example.org:7443", "127.0.0.1:0"}) {
+    tls.listen = good;
+    EXPECT_TRUE(ValidateTlsSettings(tls).ok()) << good;
+  }
+  TlsSettings files_only;
+  files_only.cert_file = "c";
+  EXPECT_THAT(std::string(ValidateTlsSettings(files_only).message()), HasSubstr("no --listen-tls"));
+}
+
 TEST(ParsePositiveDurationTest, TakesGoStyleDurationsAndPlainSeconds) {
   EXPECT_EQ(ParsePositiveDuration("2s").value(), absl::Seconds(2));
   EXPECT_EQ(ParsePositiveDuration("500ms").value(), absl::Milliseconds(500));

@@ -164,7 +164,7 @@ TEST_F(AgentIntegrationTest, TheReadOnlySocketRefusesSetBalloonTarget) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("read-only"));
 
-  CommandResult r = ::balloond::testing::Run({BALLOONCTL_BIN, "--socket=" + agent_->ro_socket(), "set", guest_->name(), "256M"});
+  CommandResult r = RunCommand({BALLOONCTL_BIN, "--socket=" + agent_->ro_socket(), "set", guest_->name(), "256M"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
 
@@ -406,7 +406,7 @@ TEST_F(AgentIntegrationTest, BalloonctlUsageErrorsExitTwo) {
   EXPECT_EQ(agent_->Ctl({"frobnicate"}).exit_code, 2);
   EXPECT_EQ(agent_->Ctl({"set", guest_->name()}).exit_code, 2);
   EXPECT_EQ(agent_->Ctl({"-o", "yaml", "list"}).exit_code, 2);
-  CommandResult r = ::balloond::testing::Run({BALLOONCTL_BIN, "--socket=/nonexistent/balloond.sock", "list"});
+  CommandResult r = RunCommand({BALLOONCTL_BIN, "--socket=/nonexistent/balloond.sock", "list"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("is balloond running"));
 }

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +25,10 @@
 #include "balloon/v1/balloon.grpc.pb.h"
 
 ABSL_FLAG(std::string, socket, "", "balloond's read-only socket");
+ABSL_FLAG(std::string, server, "", "or balloond's TLS listener, HOST:PORT, with the three below");
+ABSL_FLAG(std::string, tls_ca, "", "CA of balloond's certificate");
+ABSL_FLAG(std::string, tls_cert, "", "client certificate");
+ABSL_FLAG(std::string, tls_key, "", "client key");
 ABSL_FLAG(std::string, domain, "", "the domain to watch and query");
 ABSL_FLAG(int, connections, 50, "connections carrying the steady watch streams");
 ABSL_FLAG(int, streams_per_connection, 60, "watch streams on each of them");
@@ -35,11 +41,25 @@ namespace v1 = balloon::v1;
 
 namespace {
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 std::shared_ptr<grpc::Channel> NewConnection(const std::string& socket) {
   grpc::ChannelArguments args;
   // A distinct argument makes gRPC open a connection of its own instead of sharing one.
   static std::atomic<int> n{0};
   args.SetInt("balloond.flood_connection", n++);
+  if (const std::string server = absl::GetFlag(FLAGS_server); !server.empty()) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = ReadFile(absl::GetFlag(FLAGS_tls_ca));
+    tls.pem_cert_chain = ReadFile(absl::GetFlag(FLAGS_tls_cert));
+    tls.pem_private_key = ReadFile(absl::GetFlag(FLAGS_tls_key));
+    return grpc::CreateCustomChannel(server, grpc::SslCredentials(tls), args);
+  }
   return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
 }
 

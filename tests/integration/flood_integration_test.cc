@@ -94,7 +94,7 @@ TEST(FloodIntegrationTest, AnUnprivilegedFloodLeavesOtherClientsAndStatisticsOnT
     }
   });
   // As nobody: the read-only socket is open to every local user, so any of them can do this.
-  CommandResult r = ::balloond::testing::Run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+  CommandResult r = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                          FLOOD_CLIENT_BIN, "--socket=" + agent.ro_socket(),
                          "--domain=" + guest.name(), "--connections=50",
                          "--streams_per_connection=60", "--bursts=70,40", "--qom_loopers=16",

@@ -66,7 +66,7 @@ std::string DomainXml(const std::string& name, const GuestSpec& spec, const std:
 
 }  // namespace
 
-CommandResult Run(const std::vector<std::string>& argv, absl::Duration timeout) {
+CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout) {
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
@@ -117,7 +117,7 @@ CommandResult Run(const std::vector<std::string>& argv, absl::Duration timeout) 
 CommandResult Virsh(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"virsh", "-q", "-c", "qemu:///system"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Run(argv);
+  return RunCommand(argv);
 }
 
 bool WaitFor(const std::function<bool()>& done, absl::Duration timeout) {
@@ -148,16 +148,16 @@ GuestSpec PausedGuest(const std::string& name, bool balloon) {
 void RestartLibvirtd(const std::function<void()>& while_down) {
   const bool systemd = access("/run/systemd/system", F_OK) == 0;
   if (systemd) {
-    Run({"systemctl", "stop", "libvirtd.service"});
+    RunCommand({"systemctl", "stop", "libvirtd.service"});
   } else {
-    Run({"pkill", "-TERM", "-x", "libvirtd"});
-    WaitFor([] { return Run({"pgrep", "-x", "libvirtd"}).exit_code != 0; }, absl::Seconds(20));
+    RunCommand({"pkill", "-TERM", "-x", "libvirtd"});
+    WaitFor([] { return RunCommand({"pgrep", "-x", "libvirtd"}).exit_code != 0; }, absl::Seconds(20));
   }
   while_down();
   if (systemd) {
-    Run({"systemctl", "start", "libvirtd.service"});
+    RunCommand({"systemctl", "start", "libvirtd.service"});
   } else {
-    Run({"/usr/sbin/libvirtd", "-d"});
+    RunCommand({"/usr/sbin/libvirtd", "-d"});
   }
   WaitFor([] { return Virsh({"version"}).exit_code == 0; }, absl::Seconds(20));
 }
@@ -349,7 +349,58 @@ std::string Agent::Log() const { return ReadFile(log_path_); }
 CommandResult Agent::Ctl(std::vector<std::string> args, absl::Duration timeout) const {
   std::vector<std::string> argv = {BALLOONCTL_BIN, "--socket=" + rw_socket_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Run(argv, timeout);
+  return RunCommand(argv, timeout);
+}
+
+int Agent::TlsPort(absl::Duration timeout) const {
+  int port = -1;
+  WaitFor([&] {
+    for (absl::string_view line : absl::StrSplit(Log(), '\n')) {
+      const size_t at = line.find("TLS listener on ");
+      if (at == absl::string_view::npos) continue;
+      absl::string_view rest = line.substr(at);
+      rest = rest.substr(0, rest.find(' ', 16));
+      return absl::SimpleAtoi(rest.substr(rest.rfind(':') + 1), &port);
+    }
+    return false;
+  }, timeout);
+  return port;
+}
+
+TestPki::TestPki() {
+  char tmpl[] = "/tmp/balloond-pki-XXXXXX";
+  dir_ = mkdtemp(tmpl);
+}
+
+TestPki::~TestPki() { RunCommand({"rm", "-rf", dir_}); }
+
+TestPki::Files TestPki::Ca(const std::string& name, const std::string& common_name) {
+  Files f{dir_ + "/" + name + ".crt", dir_ + "/" + name + ".key"};
+  CommandResult r = RunCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f.key, "-out", f.cert,
+                         "-days", "30", "-subj", "/CN=" + common_name});
+  if (r.exit_code != 0) throw std::runtime_error("openssl req -x509 failed: " + r.err);
+  return f;
+}
+
+TestPki::Files TestPki::Leaf(const std::string& name, const Files& ca, const std::string& subject,
+                             const std::string& san, int days) {
+  Files f{dir_ + "/" + name + ".crt", dir_ + "/" + name + ".key"};
+  const std::string csr = dir_ + "/" + name + ".csr";
+  CommandResult r = RunCommand({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                         "-nodes", "-keyout", f.key, "-out", csr, "-subj", subject});
+  if (r.exit_code != 0) throw std::runtime_error("openssl req failed: " + r.err);
+  std::vector<std::string> sign = {"openssl", "x509", "-req", "-in", csr, "-CA", ca.cert,
+                                   "-CAkey", ca.key, "-CAcreateserial", "-out", f.cert,
+                                   "-days", std::to_string(days)};
+  if (!san.empty()) {
+    const std::string ext = dir_ + "/" + name + ".ext";
+    std::ofstream(ext) << "subjectAltName=" << san << "\n";
+    sign.insert(sign.end(), {"-extfile", ext});
+  }
+  r = RunCommand(sign);
+  if (r.exit_code != 0) throw std::runtime_error("openssl x509 -req failed: " + r.err);
+  return f;
 }
 
 std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout) {

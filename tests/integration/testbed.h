@@ -25,7 +25,7 @@ struct CommandResult {
 };
 
 // Runs argv to completion (killed after `timeout`), capturing its output.
-CommandResult Run(const std::vector<std::string>& argv, absl::Duration timeout = absl::Seconds(60));
+CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout = absl::Seconds(60));
 CommandResult Virsh(const std::vector<std::string>& args);
 
 // Polls `done` every 100 ms until it returns true or `timeout` passes.
@@ -102,6 +102,8 @@ class Agent {
   // Lets every user reach the read-only socket (its directory is private to root otherwise).
   void OpenToAllUsers();
   pid_t pid() const { return pid_; }
+  // The port of --listen-tls as balloond logged it (it may have been asked for port 0); -1 if none.
+  int TlsPort(absl::Duration timeout = absl::Seconds(10)) const;
   const std::string& dir() const { return dir_; }
   const std::string& rw_socket() const { return rw_socket_; }
   const std::string& ro_socket() const { return ro_socket_; }
@@ -121,6 +123,27 @@ class Agent {
   pid_t pid_ = -1;
   std::unique_ptr<balloon::v1::BalloonReadService::Stub> read_, read_only_;
   std::unique_ptr<balloon::v1::BalloonControlService::Stub> control_, control_ro_;
+};
+
+// Certificates made with the openssl command, as an operator would, in a directory of their own.
+class TestPki {
+ public:
+  struct Files {
+    std::string cert;
+    std::string key;
+  };
+  TestPki();
+  ~TestPki();
+  // A self-signed CA; its certificate is dir()/NAME.crt.
+  Files Ca(const std::string& name, const std::string& common_name);
+  // A certificate signed by `ca`, valid for `days` (negative: already expired), with `san`
+  // ("DNS:localhost,URI:spiffe://...") if given.
+  Files Leaf(const std::string& name, const Files& ca, const std::string& subject,
+             const std::string& san = "", int days = 30);
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
 };
 
 // A client context with a deadline `timeout` from now.

@@ -1,0 +1,99 @@
+#include "agent/tls_access.h"
+
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "agent/proto_convert.h"
+#include "agent/tls_files.h"
+
+namespace balloond {
+namespace {
+
+constexpr absl::string_view kControlService = "/balloon.v1.BalloonControlService/";
+
+std::vector<std::string> Values(const grpc::AuthContext& context, const char* property) {
+  std::vector<std::string> out;
+  for (const grpc::string_ref& v : context.FindPropertyValues(property)) {
+    out.emplace_back(v.data(), v.size());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string PeerIdentity::Name() const {
+  if (!uris.empty()) return uris.front();
+  if (!dns_names.empty()) return dns_names.front();
+  return common_name;
+}
+
+std::string PeerIdentity::Describe() const {
+  std::vector<std::string> parts;
+  if (!common_name.empty()) parts.push_back(absl::StrCat("CN ", common_name));
+  for (const auto& u : uris) parts.push_back(absl::StrCat("SAN URI ", u));
+  for (const auto& d : dns_names) parts.push_back(absl::StrCat("SAN DNS ", d));
+  return parts.empty() ? "no name at all" : absl::StrJoin(parts, ", ");
+}
+
+PeerIdentity PeerIdentityOf(const grpc::AuthContext& context) {
+  PeerIdentity peer;
+  auto cn = Values(context, "x509_common_name");
+  if (!cn.empty()) peer.common_name = cn.front();
+  peer.uris = Values(context, "peer_uri");
+  peer.dns_names = Values(context, "peer_dns");
+  return peer;
+}
+
+absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
+                       const std::vector<std::string>& operators) {
+  if (!absl::StartsWith(method, kControlService)) return absl::OkStatus();
+  auto is_operator = [&](const std::string& name) {
+    return !name.empty() && std::find(operators.begin(), operators.end(), name) != operators.end();
+  };
+  if (is_operator(peer.common_name) || std::any_of(peer.uris.begin(), peer.uris.end(), is_operator) ||
+      std::any_of(peer.dns_names.begin(), peer.dns_names.end(), is_operator)) {
+    return absl::OkStatus();
+  }
+  const std::string example = peer.Name().empty() ? "NAME" : peer.Name();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "the client certificate (", peer.Describe(), ") may read but not change balloond (",
+      method.substr(1), "): none of its names is an operator. To allow it, start balloond with "
+      "--tls-operator=", example, " (tls { operators: \"", example, "\" } in its config)"));
+}
+
+grpc::Status RoleAuthorizer::Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
+                                     OutputMetadata*, OutputMetadata*) {
+  auto path = auth_metadata.find(":path");
+  const absl::string_view method =
+      path == auth_metadata.end() ? absl::string_view()
+                                  : absl::string_view(path->second.data(), path->second.size());
+  return ToGrpcStatus(Authorize(method, PeerIdentityOf(*context), operators_));
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredentials(
+    const TlsSettings& tls) {
+  auto pair = ReadKeyPair("--tls-cert", tls.cert_file, "--tls-key", tls.key_file);
+  if (!pair.ok()) return pair.status();
+  if (absl::Status s = CheckValidity("--tls-cert", pair->leaf, absl::Now()); !s.ok()) return s;
+  auto ca = ReadCertificates("--tls-client-ca", tls.client_ca_file);
+  if (!ca.ok()) return ca.status();
+
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.key_file, tls.cert_file, tls.client_ca_file, kTlsRefreshSeconds);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::experimental::TlsServerCredentials(options);
+  if (!creds) return absl::InternalError("gRPC could not make TLS server credentials");
+  creds->SetAuthMetadataProcessor(std::make_shared<RoleAuthorizer>(tls.operators));
+  return creds;
+}
+
+}  // namespace balloond

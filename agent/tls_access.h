@@ -1,0 +1,65 @@
+#ifndef BALLOOND_AGENT_TLS_ACCESS_H_
+#define BALLOOND_AGENT_TLS_ACCESS_H_
+
+#include <grpcpp/security/auth_context.h>
+#include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "agent/config.h"
+
+namespace balloond {
+
+// Who a TLS client is, as its verified certificate says.
+struct PeerIdentity {
+  std::string common_name;
+  std::vector<std::string> uris;       // subjectAltName URIs (a SPIFFE ID, say)
+  std::vector<std::string> dns_names;  // subjectAltName DNS names
+
+  // The identity to name the client by (rate limits, logs): its first URI, DNS name, or CN.
+  std::string Name() const;
+  // "CN reader1, SAN URI spiffe://..., SAN DNS ...".
+  std::string Describe() const;
+};
+
+// The identity in a TLS call's auth context (gRPC's x509 properties).
+PeerIdentity PeerIdentityOf(const grpc::AuthContext& context);
+
+// Who may call `method` ("/package.Service/Method"): every client the CA vouches for may read
+// (and use health and reflection); only an identity listed in `operators` may call
+// BalloonControlService. PERMISSION_DENIED names the identity seen and the setting that allows it.
+absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
+                       const std::vector<std::string>& operators);
+
+// The one authorization step of the TLS listener: it runs in front of every service, before any
+// handler, on the metadata of each call.
+class RoleAuthorizer final : public grpc::AuthMetadataProcessor {
+ public:
+  explicit RoleAuthorizer(std::vector<std::string> operators) : operators_(std::move(operators)) {}
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
+                       OutputMetadata* consumed_auth_metadata,
+                       OutputMetadata* response_metadata) override;
+
+ private:
+  const std::vector<std::string> operators_;
+};
+
+// Server credentials for the TLS listener: balloond's certificate and key, client certificates
+// required and verified against the client CA, all three files watched for rotation, and roles
+// enforced by a RoleAuthorizer. The files are checked first (readable, PEM, key matching the
+// certificate, certificate valid now): a bad one is an error naming the file and the flag.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredentials(
+    const TlsSettings& tls);
+
+// How often the TLS files are read again for rotation.
+inline constexpr unsigned kTlsRefreshSeconds = 5;
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_TLS_ACCESS_H_
