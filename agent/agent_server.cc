@@ -59,11 +59,21 @@ AgentServer::AgentServer(const AgentSettings& settings, Parts parts)
     : settings_(settings),
       parts_(parts),
       lookups_("domain lookup", 1, 256),
-      stats_feed_(parts.hypervisor, parts.clock, lookups_),
+      stats_feed_(parts.hypervisor, parts.clock, lookups_, balloon_paths_),
       decision_feed_(parts.decisions),
-      backend_{parts.snapshots,  parts.hypervisor, parts.clock, parts.policy,
-               parts.decisions,  stats_feed_,      decision_feed_, qom_paths_,
-               [&collector = parts.collector] { collector.RequestRefresh(); }} {}
+      backend_{parts.snapshots,
+               parts.hypervisor,
+               parts.clock,
+               parts.policy,
+               parts.decisions,
+               stats_feed_,
+               decision_feed_,
+               qom_guard_,
+               balloon_paths_,
+               parts.qom_traffic,
+               [&collector = parts.collector](const std::string& uuid) {
+                 collector.RequestRefresh(uuid);
+               }} {}
 
 absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentSettings& settings,
                                                                 Parts parts) {

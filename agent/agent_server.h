@@ -31,6 +31,7 @@ class AgentServer {
     Collector& collector;
     PolicyStore& policy;
     DecisionLog& decisions;
+    QomTraffic& qom_traffic;
   };
   static absl::StatusOr<std::unique_ptr<AgentServer>> Start(const AgentSettings& settings,
                                                             Parts parts);
@@ -64,9 +65,10 @@ class AgentServer {
   const AgentSettings settings_;
   Parts parts_;
   WorkerPool lookups_;  // explains the end of watched domains
+  QomPathGuard qom_guard_;
+  BalloonPaths balloon_paths_;
   StatsFeed stats_feed_;
   DecisionFeed decision_feed_;
-  QomPathGuard qom_paths_;
   ServiceBackend backend_;
   Endpoint read_write_;
   Endpoint read_only_;

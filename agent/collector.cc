@@ -4,23 +4,49 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "agent/balloon_path.h"
-#include "agent/domain_monitor.h"
+#include "agent/log.h"
 
 namespace balloond {
+namespace {
+
+// Every this many collections a domain's jobs are checked (a migration runs for many).
+constexpr int64_t kJobCheckEvery = 5;
+// Collections in a row without the guest's statistics before the domain shows a monitor problem:
+// one can be a call that happened to hold the monitor.
+constexpr int kMissesBeforeProblem = 2;
+// How long clients' QOM queries already running get to finish before a collection starts.
+constexpr absl::Duration kClientDrain = absl::Milliseconds(100);
+// A domain whose reporting could not be switched on is tried again after this long.
+constexpr absl::Duration kReportingRetry = absl::Seconds(30);
+
+std::string MonitorProblem(const DomainInfo& info, int missed) {
+  return absl::StrCat("libvirt could not read the guest statistics of domain '", info.name,
+                      "' in the last ", missed,
+                      " collections: its QEMU monitor is busy or did not answer; is its QEMU "
+                      "process stopped or overloaded?");
+}
+
+std::string NoDeviceProblem(const DomainInfo& info) {
+  return absl::StrCat("domain '", info.name,
+                      "' has no virtio balloon device; add <memballoon model='virtio'/> to its "
+                      "XML and restart it");
+}
+
+}  // namespace
 
 Collector::Collector(Hypervisor& hypervisor, SnapshotStore& store, Clock& clock,
-                     CollectorOptions options)
+                     CollectorOptions options, QomTraffic* traffic)
     : hypervisor_(hypervisor),
       store_(store),
       clock_(clock),
       options_(options),
-      pool_("collector", options.workers) {}
+      traffic_(traffic),
+      pool_("domain setup", options.workers) {}
 
 Collector::~Collector() { Stop(); }
 
 void Collector::Start() {
-  hypervisor_.SetChangeCallback([this] { RequestRefresh(); });
+  hypervisor_.SetChangeCallback([this](const std::string& uuid) { RequestRefresh(uuid); });
   loop_ = std::thread([this] { Loop(); });
 }
 
@@ -32,14 +58,15 @@ void Collector::Stop() {
   if (loop_.joinable()) loop_.join();
 }
 
-void Collector::RequestRefresh() {
+void Collector::RequestRefresh(const std::string& uuid) {
   absl::MutexLock lock(&mu_);
   refresh_requested_ = true;
+  if (!uuid.empty()) changed_.insert(uuid);
 }
 
 int64_t Collector::guest_stats_period_seconds() const {
-  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
-                                  absl::ToDoubleSeconds(options_.stats_period))));
+  return std::max<int64_t>(
+      1, static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(options_.stats_period))));
 }
 
 bool Collector::libvirt_reachable() const {
@@ -70,15 +97,14 @@ void Collector::SetRoundCallback(std::function<void()> callback) {
 
 void Collector::Loop() {
   for (;;) {
-    RunGuarded("a collection round", [this] { CollectOnce(); });
-    pool_.WaitIdleFor(std::min(options_.monitor_timeout, options_.stats_period));
+    RunGuarded("a collection", [this] { CollectOnce(); });
     std::function<void()> on_round;
     {
       absl::MutexLock lock(&mu_);
       // Without libvirt the snapshots only age: nothing to decide on.
       if (reachable_.value_or(false)) on_round = on_round_;
     }
-    if (on_round) RunGuarded("the end of a collection round", on_round);
+    if (on_round) RunGuarded("the end of a collection", on_round);
     absl::MutexLock lock(&mu_);
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopping_ || refresh_requested_;
@@ -90,183 +116,153 @@ void Collector::Loop() {
 }
 
 void Collector::CollectOnce() {
-  auto domains = hypervisor_.ListActiveDomains();
-  SetReachable(domains.ok());
-  if (!domains.ok()) return;  // keep the last snapshots; health reports NOT_SERVING meanwhile
+  if (traffic_ != nullptr) traffic_->Pause(kClientDrain);
+  auto collected = hypervisor_.CollectStats(absl::Now() + options_.monitor_timeout);
+  if (traffic_ != nullptr) traffic_->Resume();
+  if (!collected.ok()) {
+    // Unreachable: the last snapshots stay, and health reports NOT_SERVING meanwhile. Too slow: a
+    // QEMU stopped answering during the call; libvirt is there, and the next one leaves it out.
+    if (collected.status().code() == absl::StatusCode::kUnavailable) {
+      SetReachable(false);
+    } else {
+      Log(absl::StrCat("a collection failed: ", collected.status().message()));
+    }
+    return;
+  }
+  SetReachable(true);
 
-  std::vector<Tracked> to_collect;
+  const absl::Time now = clock_.Now();
+  std::vector<DomainSnapshot> snapshots;
   std::vector<std::string> gone;
   {
     absl::MutexLock lock(&mu_);
+    std::set<std::string> changed;
+    changed.swap(changed_);
     std::map<std::string, Tracked> next;
-    for (const DomainInfo& info : *domains) {
-      auto it = tracked_.find(info.uuid);
+    for (const DomainStats& d : *collected) {
+      auto it = tracked_.find(d.info.uuid);
+      // A new ID is a new QEMU process: its definition is read and its reporting checked again.
       Tracked t;
-      // A new ID is a new QEMU process: its balloon must be found and its polling switched on again.
-      if (it != tracked_.end() && it->second.info.id == info.id) t = it->second;
-      t.info = info;
-      if (!t.in_flight) {
-        t.in_flight = true;
-        to_collect.push_back(t);
-      }
-      next[info.uuid] = std::move(t);
+      if (it != tracked_.end() && it->second.id == d.info.id) t = it->second;
+      t.id = d.info.id;
+      if (changed.count(d.info.uuid) && !t.config_requested) t.config.reset();
+      RequestCalls(d, t);
+      snapshots.push_back(Assemble(d, t, now));
+      next[d.info.uuid] = std::move(t);
     }
     for (const auto& [uuid, t] : tracked_) {
       if (next.count(uuid) == 0) gone.push_back(uuid);
     }
     tracked_ = std::move(next);
   }
+  for (DomainSnapshot& s : snapshots) store_.Put(std::move(s));
   for (const std::string& uuid : gone) store_.Remove(uuid);
-  for (Tracked& t : to_collect) {
-    pool_.Submit([this, t = std::move(t)]() mutable { CollectDomain(std::move(t)); });
-  }
 }
 
-void Collector::WaitForCollections() { pool_.WaitIdle(); }
-
-namespace {
-
-// Every this many rounds the agent asks QEMU what it otherwise learns from events or rarely needs:
-// the balloon's size and whether a migration runs.
-constexpr int64_t kRecheckEvery = 5;
-
-std::string MonitorProblem(const DomainInfo& info, const absl::Status& status) {
-  if (status.code() == absl::StatusCode::kDeadlineExceeded) {
-    return absl::StrCat("QEMU monitor of domain '", info.name,
-                        "' did not answer in time; is its QEMU process stopped or overloaded? (",
-                        status.message(), ")");
-  }
-  return absl::StrCat("QEMU monitor of domain '", info.name, "' failed: ", status.message());
-}
-
-std::string NoDeviceProblem(const DomainInfo& info) {
-  return absl::StrCat("domain '", info.name,
-                      "' has no virtio balloon device; add <memballoon model='virtio'/> to its "
-                      "XML and restart it");
-}
-
-}  // namespace
-
-void Collector::CollectDomain(Tracked t) {
+DomainSnapshot Collector::Assemble(const DomainStats& d, Tracked& t, absl::Time now) {
   DomainSnapshot snap;
-  if (auto prev = store_.FindByUuid(t.info.uuid); prev && prev->info.id == t.info.id) {
-    snap = std::move(*prev);  // a failing round keeps the last values, with their age
+  if (auto prev = store_.FindByUuid(d.info.uuid); prev && prev->info.id == d.info.id) {
+    snap = std::move(*prev);  // a collection without statistics keeps the last ones, with their age
   }
-  snap.info = t.info;
+  snap.info = d.info;
+  snap.config = t.config;
+  snap.migrating = t.migrating;
   snap.problem.clear();
-  const absl::Time now = clock_.Now();
-  DomainMonitor monitor(hypervisor_, t.info.uuid, now + options_.monitor_timeout);
-
-  if (t.balloon_path.empty()) {
-    if (now < t.next_discovery) {
-      Publish(t, std::move(snap));
-      return;
-    }
-    auto path = FindBalloonPath([&](const std::string& p) { return monitor.QomList(p); });
-    if (!path.ok()) {
-      if (path.status().code() == absl::StatusCode::kNotFound) {
-        snap.balloon = BalloonStatus::kNoDevice;
-        snap.problem = NoDeviceProblem(t.info);
-        t.next_discovery = now + options_.rediscover_after;
-      } else {
-        snap.balloon = BalloonStatus::kMonitorError;
-        snap.problem = MonitorProblem(t.info, path.status());
-      }
-      Publish(t, std::move(snap));
-      return;
-    }
-    t.balloon_path = *path;
-    t.polling_checked = false;
+  if (d.actual_bytes) snap.actual_bytes = d.actual_bytes;
+  if (t.config) snap.stats_period_seconds = t.config->stats_period_seconds;
+  if (t.config && !t.config->has_balloon) {
+    snap.balloon = BalloonStatus::kNoDevice;
+    snap.problem = NoDeviceProblem(d.info);
+    snap.guest.reset();
+    return snap;
   }
-  snap.balloon_path = t.balloon_path;
-
-  if (!t.polling_checked) {
-    auto interval = monitor.QomGet(t.balloon_path, "guest-stats-polling-interval");
-    if (interval.ok() && interval->is_number_integer()) {
-      int64_t seconds = interval->get<int64_t>();
-      if (seconds <= 0) {
-        seconds = guest_stats_period_seconds();
-        if (absl::Status s = monitor.QomSet(t.balloon_path, "guest-stats-polling-interval", seconds);
-            !s.ok()) {
-          seconds = 0;
-        }
-      }
-      snap.stats_period_seconds = seconds;
-      t.polling_checked = seconds > 0;
-    }
-  }
-
-  // query-balloon has news only after QEMU reported a change (libvirt's event), and every few
-  // rounds in case an event was lost: most rounds need one QMP command per domain, not two.
-  const int64_t round = t.rounds++;
-  const bool read_balloon = !snap.actual_bytes || round % kRecheckEvery == 0 ||
-                            t.info.balloon_changes != t.balloon_changes_read;
-  absl::StatusOr<int64_t> actual = snap.actual_bytes.value_or(0);
-  if (read_balloon) {
-    t.balloon_changes_read = t.info.balloon_changes;
-    actual = monitor.QueryBalloon();
-  }
-  if (!actual.ok()) {
-    if (actual.status().code() == absl::StatusCode::kFailedPrecondition) {
-      // DeviceNotActive: the device exists but QEMU has no active balloon (e.g. unplugged).
-      snap.balloon = BalloonStatus::kNoDevice;
-      snap.problem = NoDeviceProblem(t.info);
-      t.balloon_path.clear();
-      t.next_discovery = now + options_.rediscover_after;
-    } else {
+  if (!d.stats_read) {
+    if (++t.missed >= kMissesBeforeProblem) {
       snap.balloon = BalloonStatus::kMonitorError;
-      snap.problem = MonitorProblem(t.info, actual.status());
+      snap.problem = MonitorProblem(d.info, t.missed);
     }
-    Publish(t, std::move(snap));
-    return;
+    return snap;
   }
-  snap.actual_bytes = *actual;
-  // The policy leaves a migrating domain alone; QEMU knows best whether it is migrating. Asked every
-  // few rounds (a migration runs for many): each QMP call wakes QEMU and libvirtd.
-  if (round % kRecheckEvery == 0) {
-    if (auto migration = monitor.Execute("query-migrate"); migration.ok() && migration->is_object()) {
-      const std::string status = StringMember(*migration, "status").value_or("");
-      snap.migrating = status == "setup" || status == "active" || status == "postcopy-active" ||
-                       status == "postcopy-paused" || status == "postcopy-recover" ||
-                       status == "device" || status == "pre-switchover" || status == "wait-unplug";
-    }
-  }
-
-  auto stats_json = monitor.QomGet(t.balloon_path, "guest-stats");
-  absl::StatusOr<GuestStats> stats =
-      stats_json.ok() ? ParseGuestStats(*stats_json) : absl::StatusOr<GuestStats>(stats_json.status());
-  if (!stats.ok()) {
-    snap.balloon = BalloonStatus::kMonitorError;
-    snap.problem = MonitorProblem(t.info, stats.status());
-    Publish(t, std::move(snap));
-    return;
-  }
+  t.missed = 0;
   snap.balloon = BalloonStatus::kActive;
-  snap.guest = std::move(*stats);
-  snap.collect_time = clock_.Now();
+  snap.guest = d.guest;
+  snap.collect_time = now;
   if (snap.guest->last_update_unix_seconds == 0) {
     snap.problem = absl::StrCat(
-        "the guest of domain '", t.info.name,
+        "the guest of domain '", d.info.name,
         "' has not reported memory statistics; is its virtio_balloon driver loaded?");
   }
-  Publish(t, std::move(snap));
+  return snap;
 }
 
-void Collector::Publish(const Tracked& after, DomainSnapshot snapshot) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = tracked_.find(after.info.uuid);
-    // The domain stopped or restarted while we were asking its old QEMU: drop the result.
-    if (it == tracked_.end() || it->second.info.id != after.info.id) return;
-    it->second.balloon_path = after.balloon_path;
-    it->second.polling_checked = after.polling_checked;
-    it->second.next_discovery = after.next_discovery;
-    it->second.rounds = after.rounds;
-    it->second.balloon_changes_read = after.balloon_changes_read;
-    it->second.in_flight = false;
-    // Under mu_, so CollectOnce cannot remove the domain between the check and the Put.
-    store_.Put(std::move(snapshot));
+void Collector::RequestCalls(const DomainStats& d, Tracked& t) {
+  const std::string uuid = d.info.uuid;
+  const int id = t.id;
+  if (!t.config && !t.config_requested) {
+    t.config_requested = true;
+    pool_.Submit([this, uuid, id, name = d.info.name] { ReadConfig(uuid, id, name); });
+  }
+  if (t.config && t.config->has_balloon && t.config->stats_period_seconds == 0 &&
+      !t.reporting_requested && clock_.Now() >= t.reporting_retry_at) {
+    t.reporting_requested = true;
+    pool_.Submit([this, uuid, id, name = d.info.name] { SwitchReportingOn(uuid, id, name); });
+  }
+  if (t.rounds++ % kJobCheckEvery == 0 && !t.job_check_requested &&
+      d.info.state == DomainRunState::kRunning) {
+    t.job_check_requested = true;
+    pool_.Submit([this, uuid, id] { CheckJob(uuid, id); });
   }
 }
+
+Collector::Tracked* Collector::Find(const std::string& uuid, int id) {
+  auto it = tracked_.find(uuid);
+  // The domain stopped or restarted meanwhile: what was learnt of its old QEMU is dropped.
+  if (it == tracked_.end() || it->second.id != id) return nullptr;
+  return &it->second;
+}
+
+void Collector::ReadConfig(const std::string& uuid, int id, const std::string& name) {
+  auto config = hypervisor_.ReadConfig(uuid, absl::Now() + options_.monitor_timeout);
+  bool switch_on = false;
+  {
+    absl::MutexLock lock(&mu_);
+    Tracked* t = Find(uuid, id);
+    if (t == nullptr) return;
+    t->config_requested = false;  // on failure, the next collection asks again
+    if (!config.ok()) return;
+    t->config = *config;
+    // Straight on, rather than a collection later: a new guest should report at once.
+    switch_on = config->has_balloon && config->stats_period_seconds == 0 &&
+                !t->reporting_requested && clock_.Now() >= t->reporting_retry_at;
+    if (switch_on) t->reporting_requested = true;
+  }
+  if (switch_on) SwitchReportingOn(uuid, id, name);
+}
+
+void Collector::SwitchReportingOn(const std::string& uuid, int id, const std::string& name) {
+  const int period = static_cast<int>(guest_stats_period_seconds());
+  absl::Status s = hypervisor_.SetStatsPeriod(uuid, period, absl::Now() + options_.monitor_timeout);
+  if (!s.ok()) {
+    Log(absl::StrCat("cannot switch on the guest statistics of domain '", name, "': ", s.message(),
+                     "; trying again in ", absl::FormatDuration(kReportingRetry)));
+  }
+  absl::MutexLock lock(&mu_);
+  Tracked* t = Find(uuid, id);
+  if (t == nullptr) return;
+  t->reporting_requested = false;
+  if (!s.ok()) t->reporting_retry_at = clock_.Now() + kReportingRetry;
+  if (s.ok() && t->config) t->config->stats_period_seconds = period;
+}
+
+void Collector::CheckJob(const std::string& uuid, int id) {
+  auto active = hypervisor_.JobActive(uuid, absl::Now() + options_.monitor_timeout);
+  absl::MutexLock lock(&mu_);
+  Tracked* t = Find(uuid, id);
+  if (t == nullptr) return;
+  t->job_check_requested = false;
+  if (active.ok()) t->migrating = *active;
+}
+
+void Collector::WaitForCalls() { pool_.WaitIdle(); }
 
 }  // namespace balloond

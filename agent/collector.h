@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -12,42 +13,46 @@
 #include "absl/time/time.h"
 #include "agent/clock.h"
 #include "agent/hypervisor.h"
+#include "agent/qom_traffic.h"
 #include "agent/snapshot_store.h"
 #include "agent/worker_pool.h"
 
 namespace balloond {
 
 struct CollectorOptions {
-  // How often every domain is collected; also the guest polling interval set where polling is off.
+  // How often every domain is collected; also the guest reporting period set where it is off.
   absl::Duration stats_period = absl::Seconds(2);
-  // Deadline of each round of QMP calls to one domain.
+  // Deadline of each collection, and of each call the agent makes to one domain.
   absl::Duration monitor_timeout = absl::Seconds(2);
-  // Domains collected at the same time.
-  int workers = 4;
-  // How long a domain without a balloon device waits before it is searched again (hotplug).
-  absl::Duration rediscover_after = absl::Seconds(30);
+  // Threads for the calls made once per domain (its definition, switching its reporting on) and
+  // the job checks; they wait on libvirt, never on the collection.
+  int workers = 2;
 };
 
-// Keeps the SnapshotStore current: follows the running domains, finds each one's balloon, switches
-// on guest statistics, and collects query-balloon and guest-stats for all domains concurrently. A
-// domain whose monitor hangs keeps at most one worker busy until its deadline and is skipped while
-// a call to it is still pending, so it never delays the others.
+// Keeps the SnapshotStore current through libvirt's own API, which leaves the domains untainted:
+// one collection per period reads every running domain's balloon and statistics (domains whose
+// monitor is busy are skipped, not waited for), and per domain, once, its balloon's definition, and
+// switches its guest's reporting on where it is off.
 class Collector {
  public:
-  Collector(Hypervisor& hypervisor, SnapshotStore& store, Clock& clock, CollectorOptions options);
+  // `traffic` is paused around each collection so that no client's QOM query holds a domain's
+  // monitor when libvirt reads it; may be null.
+  Collector(Hypervisor& hypervisor, SnapshotStore& store, Clock& clock, CollectorOptions options,
+            QomTraffic* traffic = nullptr);
   ~Collector();
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;
 
-  // Runs CollectOnce every stats period, and at once after RequestRefresh.
+  // Collects every stats period, and at once after RequestRefresh.
   void Start();
   void Stop();
-  void RequestRefresh();
+  // Something changed (a domain, or libvirt's connection when `uuid` is empty): collect now, and
+  // read that domain's definition again.
+  void RequestRefresh(const std::string& uuid = "");
 
-  // Lists the running domains, drops the ones gone, and starts a collection of each. Returns
-  // without waiting for the collections; WaitForCollections does.
+  // One collection. The per-domain calls it starts run on the workers; WaitForCalls waits for them.
   void CollectOnce();
-  void WaitForCollections();
+  void WaitForCalls();
 
   bool libvirt_reachable() const;
   // Called with the new value whenever libvirt becomes reachable or unreachable.
@@ -55,39 +60,50 @@ class Collector {
 
   int64_t guest_stats_period_seconds() const;
 
-  // Called from the loop after each round of collections has finished (or after the monitor
-  // timeout, if a hung domain holds one back): the moment the snapshots are freshest. Not called
-  // while libvirt is unreachable.
+  // Called from the loop after each collection that reached libvirt: the moment the snapshots are
+  // freshest.
   void SetRoundCallback(std::function<void()> callback);
 
  private:
   // What the collector remembers per QEMU process, beyond the published snapshot.
   struct Tracked {
-    DomainInfo info;
-    std::string balloon_path;
-    bool polling_checked = false;
-    int64_t rounds = 0;  // collections of this QEMU process so far
-    uint64_t balloon_changes_read = 0;  // DomainInfo::balloon_changes when query-balloon last ran
-    absl::Time next_discovery = absl::InfinitePast();
-    bool in_flight = false;
+    int id = -1;
+    std::optional<DomainConfig> config;
+    bool config_requested = false;
+    bool reporting_requested = false;
+    absl::Time reporting_retry_at = absl::InfinitePast();  // after a failure to switch it on
+    bool job_check_requested = false;
+    bool migrating = false;
+    int64_t rounds = 0;
+    // Collections in a row that could not read the guest's statistics (its monitor busy).
+    int missed = 0;
   };
 
   void Loop();
   void SetReachable(bool reachable);
-  // Runs on a worker: one round of QMP calls to one domain, then publishes its snapshot.
-  void CollectDomain(Tracked tracked);
-  void Publish(const Tracked& after, DomainSnapshot snapshot);
+  DomainSnapshot Assemble(const DomainStats& stats, Tracked& t, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the calls a domain needs now: reading its definition, switching its reporting on, a
+  // job check.
+  void RequestCalls(const DomainStats& stats, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReadConfig(const std::string& uuid, int id, const std::string& name);
+  void SwitchReportingOn(const std::string& uuid, int id, const std::string& name);
+  void CheckJob(const std::string& uuid, int id);
+  // The tracked state of `uuid` if its QEMU process is still `id`.
+  Tracked* Find(const std::string& uuid, int id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Hypervisor& hypervisor_;
   SnapshotStore& store_;
   Clock& clock_;
   const CollectorOptions options_;
+  QomTraffic* traffic_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, Tracked> tracked_ ABSL_GUARDED_BY(mu_);
   // Unknown until the first attempt, so that the first outcome is always reported.
   std::optional<bool> reachable_ ABSL_GUARDED_BY(mu_);
   bool refresh_requested_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::string> changed_ ABSL_GUARDED_BY(mu_);  // domains whose definition may have changed
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(bool)> on_reachability_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_round_ ABSL_GUARDED_BY(mu_);

@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/log.h"
-#include "agent/domain_monitor.h"
 #include "agent/domain_resolver.h"
 #include "agent/proto_convert.h"
 #include "agent/qom_request.h"
@@ -62,22 +61,20 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
   if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
   if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloon(*snap);
 
-  DomainMonitor monitor(backend_.hypervisor, snap->info.uuid, deadline);
-  // Ask QEMU rather than trust the snapshot: the device may not have been probed yet.
-  auto actual = monitor.QueryBalloon();
-  if (!actual.ok()) {
-    if (actual.status().code() == absl::StatusCode::kFailedPrecondition) return NoBalloon(*snap);
-    return actual.status();
-  }
   if (!req.validate_only()) {
-    if (absl::Status s = monitor.SetBalloon(req.target_bytes()); !s.ok()) return s;
+    absl::Status s = backend_.hypervisor.SetBalloonTarget(snap->info.uuid, req.target_bytes(), deadline);
+    if (s.code() == absl::StatusCode::kFailedPrecondition && !snap->config) {
+      return NoBalloon(*snap);  // libvirt knew before balloond read the definition
+    }
+    if (!s.ok()) return s;
     Log(absl::StrCat("balloon target of ", snap->info.name, " set to ", MiB(req.target_bytes()),
-                     " (was ", MiB(*actual), ") by ", caller));
-    if (backend_.on_target_set) backend_.on_target_set();
+                     snap->actual_bytes ? absl::StrCat(" (was ", MiB(*snap->actual_bytes), ")") : "",
+                     " by ", caller));
+    if (backend_.on_target_set) backend_.on_target_set(snap->info.uuid);
   }
   ToProto(*snap, resp->mutable_domain());
   resp->set_target_bytes(req.target_bytes());
-  resp->set_previous_actual_bytes(*actual);
+  if (snap->actual_bytes) resp->set_previous_actual_bytes(*snap->actual_bytes);
   resp->set_validated_only(req.validate_only());
   return absl::OkStatus();
 }

@@ -14,28 +14,23 @@
 
 namespace balloond {
 
-// Typed QMP calls on one domain: each builds its command, sends it through the Hypervisor with a
+// Clients' QOM queries on one domain, as QMP through the Hypervisor (which taints the domain in
+// libvirt's eyes: balloond itself never calls this): each builds its command, sends it with a
 // deadline, and parses the reply.
 class DomainMonitor {
  public:
-  DomainMonitor(Hypervisor& hypervisor, std::string uuid, absl::Time deadline,
-                QmpCaller caller = QmpCaller::kAgent)
-      : hypervisor_(hypervisor), uuid_(std::move(uuid)), deadline_(deadline), caller_(caller) {}
+  DomainMonitor(Hypervisor& hypervisor, std::string uuid, absl::Time deadline)
+      : hypervisor_(hypervisor), uuid_(std::move(uuid)), deadline_(deadline) {}
 
   absl::StatusOr<nlohmann::json> Execute(absl::string_view command,
                                          const nlohmann::json& arguments = nullptr);
   absl::StatusOr<std::vector<QomPropertyInfo>> QomList(const std::string& path);
   absl::StatusOr<nlohmann::json> QomGet(const std::string& path, const std::string& property);
-  absl::Status QomSet(const std::string& path, const std::string& property,
-                      const nlohmann::json& value);
-  absl::StatusOr<int64_t> QueryBalloon();
-  absl::Status SetBalloon(int64_t target_bytes);
 
  private:
   Hypervisor& hypervisor_;
   std::string uuid_;
   absl::Time deadline_;
-  QmpCaller caller_;
 };
 
 }  // namespace balloond

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,8 +16,19 @@ namespace balloond {
 
 enum class DomainRunState { kRunning, kPaused, kShuttingDown, kOther };
 
-// Who sends a QMP command: the agent itself (collection, targets) or a client's QOM query.
-enum class QmpCaller { kAgent, kClient };
+// What a guest's virtio-balloon driver reported, as QEMU names it (stat-free-memory, ...): bytes
+// for sizes, counts for events; only the statistics the guest reported.
+struct GuestStats {
+  std::map<std::string, int64_t> values;
+  // QEMU's "last-update": host wall-clock seconds of the guest's last report; 0 = never.
+  int64_t last_update_unix_seconds = 0;
+
+  std::optional<int64_t> Get(absl::string_view name) const {
+    auto it = values.find(std::string(name));
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  }
+};
 
 struct DomainInfo {
   std::string name;
@@ -26,35 +39,71 @@ struct DomainInfo {
   DomainRunState state = DomainRunState::kOther;
   // The memory the domain was started with; the largest balloon target.
   int64_t max_memory_bytes = 0;
-  // How many times QEMU has reported the balloon's size changing (libvirt's BALLOON_CHANGE event)
-  // since the agent started: when this moves, query-balloon has something new to say.
-  uint64_t balloon_changes = 0;
 };
 
-// What the agent needs of libvirt and QEMU. The real one is LibvirtHypervisor; unit tests use a fake
-// that answers with QMP JSON recorded from QEMU.
+// One running domain as one collection found it.
+struct DomainStats {
+  DomainInfo info;
+  // The balloon's size (libvirt's balloon.current, kept current by QEMU's BALLOON_CHANGE events).
+  std::optional<int64_t> actual_bytes;
+  // False when libvirt did not read the guest's statistics this time: the domain's monitor was
+  // busy (another call held it) or did not answer. `guest` is empty then.
+  bool stats_read = false;
+  GuestStats guest;
+};
+
+// What balloond needs of a domain's definition.
+struct DomainConfig {
+  bool has_balloon = false;
+  // The guest's reporting period; 0 while it does not report.
+  int stats_period_seconds = 0;
+  bool autodeflate = false;
+  bool free_page_reporting = false;
+};
+
+// What the agent needs of libvirt and QEMU. Everything balloond does by itself goes through
+// libvirt's own API, which leaves the domains untainted; only RunQmp passes QMP through (libvirt
+// then marks that domain tainted "custom-monitor"), and only for the QOM queries a client asks for.
+// The real one is LibvirtHypervisor; unit tests use a fake. Calls to one domain that wait on its
+// QEMU run one at a time and end at their deadline with DEADLINE_EXCEEDED (at once while an
+// earlier one has gone unanswered for long: a hung QEMU); calls to other domains are never held up.
 class Hypervisor {
  public:
   virtual ~Hypervisor() = default;
 
-  // The running and paused domains. UNAVAILABLE while libvirt cannot be reached.
-  virtual absl::StatusOr<std::vector<DomainInfo>> ListActiveDomains() = 0;
+  // Every running or paused domain with its balloon statistics, without waiting on a QEMU whose
+  // monitor is busy (its stats_read is false). UNAVAILABLE while libvirt cannot be reached;
+  // DEADLINE_EXCEEDED when libvirt did not answer by `deadline` (a QEMU that stopped answering
+  // this moment; the next collection leaves it out).
+  virtual absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time deadline) = 0;
 
   // A defined or running domain by libvirt name or UUID; NOT_FOUND if libvirt knows none.
   virtual absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid) = 0;
 
-  // Sends one QMP command (JSON text) to a running domain's QEMU and returns the reply (JSON text).
-  // Commands to one domain run one at a time; a kAgent command goes ahead of waiting kClient ones,
-  // so clients' queries never make the agent's statistics late. Returns DEADLINE_EXCEEDED at
-  // `deadline` if QEMU has not answered, and at once while an earlier command to the domain has
-  // gone unanswered for long (a hung QEMU); calls to other domains are never held up by it.
-  virtual absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
-                                             absl::Time deadline,
-                                             QmpCaller caller = QmpCaller::kAgent) = 0;
+  // The running domain's definition. NOT_FOUND when it stopped.
+  virtual absl::StatusOr<DomainConfig> ReadConfig(const std::string& uuid, absl::Time deadline) = 0;
 
-  // `on_change` runs (on any thread) when a domain starts, stops or changes state, and when the
-  // connection to libvirt is lost.
-  virtual void SetChangeCallback(std::function<void()> on_change) = 0;
+  // Sets the balloon target (the memory the guest keeps), rounded down to whole KiB.
+  // FAILED_PRECONDITION when the domain has no balloon or is not running.
+  virtual absl::Status SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
+                                        absl::Time deadline) = 0;
+
+  // Sets the guest's statistics reporting period (0 switches reporting off).
+  virtual absl::Status SetStatsPeriod(const std::string& uuid, int seconds,
+                                      absl::Time deadline) = 0;
+
+  // Whether libvirt runs a job on the domain that ballooning must not disturb (a migration, a
+  // save or dump).
+  virtual absl::StatusOr<bool> JobActive(const std::string& uuid, absl::Time deadline) = 0;
+
+  // Sends one QMP command (JSON text) to the domain's QEMU and returns the reply (JSON text).
+  // For clients' QOM queries only: libvirt marks the domain tainted.
+  virtual absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
+                                             absl::Time deadline) = 0;
+
+  // `on_change` runs (on any thread) when a domain starts, stops or changes state, when its balloon
+  // changes size or a device is added or removed, and when the connection to libvirt is lost.
+  virtual void SetChangeCallback(std::function<void(const std::string& uuid)> on_change) = 0;
 };
 
 }  // namespace balloond

@@ -1,45 +1,52 @@
 #include "agent/libvirt_hypervisor.h"
 
 #include <libvirt/libvirt-qemu.h>
-#include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "agent/libvirt_stats.h"
+#include "agent/log.h"
 
 namespace balloond {
 namespace {
 
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(250);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
-// A QMP command unanswered this long means a hung QEMU, not a busy one (replies take ~1 ms).
-constexpr absl::Duration kHungCommandAge = absl::Seconds(1);
-// libvirtd serves at most max_client_requests (default 5) calls of one connection at a time, and a
-// QMP command to a hung QEMU keeps its slot until QEMU answers. A connection carrying this many such
-// calls takes no new ones: a fresh one is opened, so hung QEMUs can never wedge the agent's calls.
+// A calls connection carrying this many calls that hung QEMUs keep is retired (see the class).
 constexpr int kMaxStuckCallsPerConnection = 2;
+constexpr unsigned kStatsGroups = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON;
+// NOWAIT: a domain whose monitor is busy is reported without its guest statistics instead of
+// waiting for it.
+constexpr unsigned kStatsFlags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
 
 // libvirt's error for the calling thread, as a status with the nearest gRPC-style code.
 absl::Status LastLibvirtError(absl::string_view what) {
   const virError* err = virGetLastError();
-  std::string message = absl::StrCat(what, ": ", err && err->message ? err->message : "unknown libvirt error");
+  std::string message =
+      absl::StrCat(what, ": ", err && err->message ? err->message : "unknown libvirt error");
   if (err == nullptr) return absl::UnknownError(message);
   switch (err->code) {
     case VIR_ERR_NO_DOMAIN:
       return absl::NotFoundError(message);
     case VIR_ERR_OPERATION_INVALID:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
       return absl::FailedPreconditionError(message);
+    case VIR_ERR_INVALID_ARG:
+      return absl::InvalidArgumentError(message);
+    case VIR_ERR_OPERATION_TIMEOUT:  // e.g. "cannot acquire state change lock": a busy domain
+      return absl::DeadlineExceededError(message);
     case VIR_ERR_NO_CONNECT:
     case VIR_ERR_INVALID_CONN:
     case VIR_ERR_SYSTEM_ERROR:
     case VIR_ERR_RPC:
     case VIR_ERR_AUTH_FAILED:
-    case VIR_ERR_OPERATION_TIMEOUT:
       return absl::UnavailableError(message);
     case VIR_ERR_NO_SUPPORT:
       return absl::UnimplementedError(message);
@@ -72,19 +79,46 @@ DomainRunState ToRunState(unsigned char state) {
   }
 }
 
+std::string UuidOf(virDomainPtr dom) {
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  return virDomainGetUUIDString(dom, uuid) == 0 ? uuid : "";
+}
+
+// Name, UUID and ID: libvirt keeps them in the handle, no call to libvirtd.
+void Identify(virDomainPtr dom, DomainInfo& info) {
+  const char* name = virDomainGetName(dom);
+  info.name = name ? name : "";
+  info.uuid = UuidOf(dom);
+  info.id = static_cast<int>(virDomainGetID(dom));
+}
+
 absl::StatusOr<DomainInfo> DescribeDomain(virDomainPtr dom) {
   DomainInfo info;
-  info.name = virDomainGetName(dom);
-  char uuid[VIR_UUID_STRING_BUFLEN];
-  if (virDomainGetUUIDString(dom, uuid) < 0) return LastLibvirtError("virDomainGetUUIDString");
-  info.uuid = uuid;
-  info.id = static_cast<int>(virDomainGetID(dom));
+  Identify(dom, info);
   virDomainInfo vinfo;
   if (virDomainGetInfo(dom, &vinfo) < 0) return LastLibvirtError("virDomainGetInfo");
   info.state = ToRunState(vinfo.state);
   info.active = vinfo.state != VIR_DOMAIN_SHUTOFF;
   info.max_memory_bytes = static_cast<int64_t>(vinfo.maxMem) * 1024;
   return info;
+}
+
+std::vector<StatParam> Params(const virDomainStatsRecord& record) {
+  std::vector<StatParam> out;
+  out.reserve(record.nparams);
+  for (int i = 0; i < record.nparams; ++i) {
+    const virTypedParameter& p = record.params[i];
+    uint64_t value;
+    switch (p.type) {
+      case VIR_TYPED_PARAM_INT: value = static_cast<uint64_t>(std::max(0, p.value.i)); break;
+      case VIR_TYPED_PARAM_UINT: value = p.value.ui; break;
+      case VIR_TYPED_PARAM_LLONG: value = static_cast<uint64_t>(std::max<long long>(0, p.value.l)); break;
+      case VIR_TYPED_PARAM_ULLONG: value = p.value.ul; break;
+      default: continue;
+    }
+    out.emplace_back(p.field, value);
+  }
+  return out;
 }
 
 bool LooksLikeUuid(absl::string_view s) {
@@ -97,35 +131,49 @@ bool LooksLikeUuid(absl::string_view s) {
   return true;
 }
 
-struct DomainRef {
-  virDomainPtr ptr;
-  explicit DomainRef(virDomainPtr p) : ptr(p) {}
-  ~DomainRef() { if (ptr) virDomainFree(ptr); }
-  DomainRef(const DomainRef&) = delete;
-  DomainRef& operator=(const DomainRef&) = delete;
-};
-
 void CloseCallback(virConnectPtr, int, void* opaque) {
   static_cast<LibvirtHypervisor*>(opaque)->OnConnectionClosed();
 }
 
-int LifecycleCallback(virConnectPtr, virDomainPtr, int, int, void* opaque) {
-  static_cast<LibvirtHypervisor*>(opaque)->OnDomainEvent();
+void NotifyDomain(virDomainPtr dom, void* opaque) {
+  static_cast<LibvirtHypervisor*>(opaque)->OnDomainEvent(UuidOf(dom));
+}
+
+int LifecycleCallback(virConnectPtr, virDomainPtr dom, int, int, void* opaque) {
+  NotifyDomain(dom, opaque);
   return 0;
 }
 
 void BalloonChangeCallback(virConnectPtr, virDomainPtr dom, unsigned long long, void* opaque) {
-  char uuid[VIR_UUID_STRING_BUFLEN];
-  if (virDomainGetUUIDString(dom, uuid) == 0) static_cast<LibvirtHypervisor*>(opaque)->OnBalloonChange(uuid);
+  NotifyDomain(dom, opaque);
+}
+
+void DeviceCallback(virConnectPtr, virDomainPtr dom, const char*, void* opaque) {
+  NotifyDomain(dom, opaque);
 }
 
 }  // namespace
+
+// A domain handle that frees itself.
+struct LibvirtHypervisor::Handle {
+  explicit Handle(virDomainPtr p) : ptr(p) {}
+  ~Handle() {
+    if (ptr) virDomainFree(ptr);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  virDomainPtr ptr;
+};
 
 class LibvirtHypervisor::Connection {
  public:
   Connection(virConnectPtr conn, std::vector<int> event_callbacks)
       : conn_(conn), event_callbacks_(std::move(event_callbacks)) {}
   ~Connection() {
+    {
+      absl::MutexLock lock(&mu_);
+      handles_.clear();
+    }
     for (int id : event_callbacks_) {
       if (id >= 0) virConnectDomainEventDeregisterAny(conn_, id);
     }
@@ -139,62 +187,73 @@ class LibvirtHypervisor::Connection {
   int stuck() const { return stuck_.load(); }
   void AddStuck(int n) { stuck_.fetch_add(n); }
 
+  // The domain's handle on this connection: one found by the last collection, or looked up.
+  absl::StatusOr<std::shared_ptr<Handle>> HandleFor(const std::string& uuid) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = handles_.find(uuid);
+      if (it != handles_.end()) return it->second;
+    }
+    virDomainPtr dom = virDomainLookupByUUIDString(conn_, uuid.c_str());
+    if (dom == nullptr) return LastLibvirtError("looking up domain");
+    auto handle = std::make_shared<Handle>(dom);
+    absl::MutexLock lock(&mu_);
+    handles_[uuid] = handle;
+    return handle;
+  }
+  // Adds `dom` (taking a reference of its own) to `kept`, the handles ReplaceHandles will keep.
+  void Keep(virDomainPtr dom, std::map<std::string, std::shared_ptr<Handle>>& kept) {
+    virDomainRef(dom);
+    kept[UuidOf(dom)] = std::make_shared<Handle>(dom);
+  }
+  void ReplaceHandles(std::map<std::string, std::shared_ptr<Handle>> kept) {
+    absl::MutexLock lock(&mu_);
+    handles_ = std::move(kept);
+  }
+
  private:
   virConnectPtr conn_;
   std::vector<int> event_callbacks_;
   std::atomic<bool> broken_{false};
   std::atomic<int> stuck_{0};
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Handle>> handles_ ABSL_GUARDED_BY(mu_);
 };
 
-struct LibvirtHypervisor::MonitorLane {
-  absl::Mutex mu;
-  bool busy ABSL_GUARDED_BY(mu) = false;
-  int agent_waiting ABSL_GUARDED_BY(mu) = 0;
-  absl::Time busy_since ABSL_GUARDED_BY(mu);
-  // The domain's handle on the monitor connection it was looked up on, kept so that a QMP command
-  // costs one libvirt call rather than two.
-  std::shared_ptr<DomainRef> domain ABSL_GUARDED_BY(mu);
-  const Connection* domain_connection ABSL_GUARDED_BY(mu) = nullptr;
-};
-
-LibvirtHypervisor::LibvirtHypervisor(std::string uri) : uri_(std::move(uri)), backoff_(kMinBackoff) {
+LibvirtHypervisor::LibvirtHypervisor(std::string uri)
+    : uri_(std::move(uri)), lanes_(CallLanes::Options{}), backoff_(kMinBackoff) {
   StartEventLoopOnce();
 }
 
 LibvirtHypervisor::~LibvirtHypervisor() {
   absl::MutexLock lock(&mu_);
   connection_.reset();
-  monitor_connection_.reset();
+  calls_connection_.reset();
 }
 
-void LibvirtHypervisor::SetChangeCallback(std::function<void()> on_change) {
+void LibvirtHypervisor::SetChangeCallback(std::function<void(const std::string&)> on_change) {
   absl::MutexLock lock(&mu_);
   on_change_ = std::move(on_change);
 }
 
 void LibvirtHypervisor::OnConnectionClosed() {
-  std::function<void()> notify;
+  std::function<void(const std::string&)> notify;
   {
     absl::MutexLock lock(&mu_);
     if (connection_) connection_->MarkBroken();
-    if (monitor_connection_) monitor_connection_->MarkBroken();
+    if (calls_connection_) calls_connection_->MarkBroken();
     notify = on_change_;
   }
-  if (notify) notify();
+  if (notify) notify("");
 }
 
-void LibvirtHypervisor::OnBalloonChange(const std::string& uuid) {
-  absl::MutexLock lock(&mu_);
-  ++balloon_changes_[uuid];
-}
-
-void LibvirtHypervisor::OnDomainEvent() {
-  std::function<void()> notify;
+void LibvirtHypervisor::OnDomainEvent(const std::string& uuid) {
+  std::function<void(const std::string&)> notify;
   {
     absl::MutexLock lock(&mu_);
     notify = on_change_;
   }
-  if (notify) notify();
+  if (notify) notify(uuid);
 }
 
 absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::Connect() {
@@ -212,62 +271,235 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor
     next_connect_attempt_ = now + backoff_;
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
     return absl::UnavailableError(absl::StrCat("cannot connect to libvirt at ", uri_, ": ",
-                                               last_connect_error_,
-                                               "; is libvirtd running?"));
+                                               last_connect_error_, "; is libvirtd running?"));
   }
   backoff_ = kMinBackoff;
   // Keepalive notices a libvirtd that died without closing the socket.
   virConnectSetKeepAlive(conn, 5, 3);
   virConnectRegisterCloseCallback(conn, CloseCallback, this, nullptr);
-  const int lifecycle = virConnectDomainEventRegisterAny(
-      conn, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(LifecycleCallback),
-      this, nullptr);
-  const int balloon = virConnectDomainEventRegisterAny(
-      conn, nullptr, VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
-      VIR_DOMAIN_EVENT_CALLBACK(BalloonChangeCallback), this, nullptr);
-  connection_ = std::make_shared<Connection>(conn, std::vector<int>{lifecycle, balloon});
+  std::vector<int> callbacks;
+  for (auto [event, callback] :
+       {std::pair{VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(LifecycleCallback)},
+        std::pair{VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(BalloonChangeCallback)},
+        std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
+        std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)}}) {
+    callbacks.push_back(
+        virConnectDomainEventRegisterAny(conn, nullptr, event, callback, this, nullptr));
+  }
+  connection_ = std::make_shared<Connection>(conn, std::move(callbacks));
   return connection_;
 }
 
-absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::MonitorConnection() {
+absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>>
+LibvirtHypervisor::CallsConnection() {
   // The main connection decides whether libvirt is reachable (and paces reconnecting).
   if (auto main = Connect(); !main.ok()) return main.status();
   absl::MutexLock lock(&mu_);
-  if (monitor_connection_ && !monitor_connection_->broken() &&
-      monitor_connection_->stuck() < kMaxStuckCallsPerConnection) {
-    return monitor_connection_;
+  if (calls_connection_ && !calls_connection_->broken() &&
+      calls_connection_->stuck() < kMaxStuckCallsPerConnection) {
+    return calls_connection_;
   }
   // The one it replaces lives on until its stuck calls return.
   virConnectPtr conn = virConnectOpen(uri_.c_str());
   if (conn == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot open a monitor connection to libvirt at ", uri_,
-                                               ": ", LastLibvirtError("virConnectOpen").message()));
+    return absl::UnavailableError(absl::StrCat("cannot open a second connection to libvirt at ",
+                                               uri_, ": ",
+                                               LastLibvirtError("virConnectOpen").message()));
   }
   virConnectSetKeepAlive(conn, 5, 3);
-  monitor_connection_ = std::make_shared<Connection>(conn, std::vector<int>{});
-  return monitor_connection_;
+  calls_connection_ = std::make_shared<Connection>(conn, std::vector<int>{});
+  return calls_connection_;
 }
 
-absl::StatusOr<std::vector<DomainInfo>> LibvirtHypervisor::ListActiveDomains() {
-  auto conn = Connect();
+// A call on a connection, and what happens when its caller gives up on it while it runs: it is
+// counted stuck on the connection until it returns.
+class LibvirtHypervisor::TrackedCall {
+ public:
+  TrackedCall(CallLanes& lanes, const std::string& lane, std::shared_ptr<Connection> connection,
+              std::function<absl::Status(Connection&)> call)
+      : lanes_(lanes), connection_(std::move(connection)), outcome_(std::make_shared<Outcome>()) {
+    pending_ = lanes.Submit(lane, [connection = connection_, outcome = outcome_,
+                                   call = std::move(call)] {
+      absl::Status status = call(*connection);
+      if (status.code() == absl::StatusCode::kUnavailable) connection->MarkBroken();
+      absl::MutexLock lock(&outcome->mu);
+      outcome->status = std::move(status);
+      if (outcome->stuck) connection->AddStuck(-1);
+    });
+  }
+
+  // The call's status, or DEADLINE_EXCEEDED at `deadline`.
+  absl::Status Finish(absl::Time deadline) {
+    absl::Status waited = pending_->Wait(deadline);
+    absl::MutexLock lock(&outcome_->mu);
+    if (waited.ok()) return outcome_->status;
+    if (lanes_.Abandon(pending_)) {
+      outcome_->stuck = true;
+      connection_->AddStuck(1);
+      return absl::DeadlineExceededError("QEMU did not answer in time");
+    }
+    return waited;
+  }
+
+ private:
+  // Shared with the call, which may outlive its caller when QEMU does not answer.
+  struct Outcome {
+    absl::Mutex mu;
+    absl::Status status ABSL_GUARDED_BY(mu);
+    bool stuck ABSL_GUARDED_BY(mu) = false;
+  };
+  CallLanes& lanes_;
+  std::shared_ptr<Connection> connection_;
+  std::shared_ptr<Outcome> outcome_;
+  std::shared_ptr<PendingCall> pending_;
+};
+
+absl::Status LibvirtHypervisor::OnCallsConnection(const std::string& lane, absl::Time deadline,
+                                                  std::function<absl::Status(Connection&)> call) {
+  auto conn = CallsConnection();
   if (!conn.ok()) return conn.status();
-  virDomainPtr* doms = nullptr;
-  const int n = virConnectListAllDomains((*conn)->get(), &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-  if (n < 0) {
-    absl::Status status = LastLibvirtError("listing domains");
-    (*conn)->MarkBroken();
-    return absl::UnavailableError(status.message());
+  return TrackedCall(lanes_, lane, *conn, std::move(call)).Finish(deadline);
+}
+
+absl::Status LibvirtHypervisor::OnDomain(const std::string& uuid, absl::Time deadline,
+                                         std::function<absl::Status(virDomainPtr)> call) {
+  return OnCallsConnection(uuid, deadline, [uuid, call = std::move(call)](Connection& c) {
+    auto handle = c.HandleFor(uuid);
+    if (!handle.ok()) return handle.status();
+    return call((*handle)->ptr);
+  });
+}
+
+absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectStats(absl::Time deadline) {
+  std::set<std::string> suspects;
+  {
+    absl::MutexLock lock(&mu_);
+    suspects = suspects_;
   }
-  std::vector<DomainInfo> out;
-  out.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    DomainRef dom(doms[i]);
-    // A domain that stops between the listing and this call is simply not listed.
-    if (auto info = DescribeDomain(dom.ptr); info.ok() && info->active) out.push_back(*info);
-  }
-  free(doms);
+  auto collected = suspects.empty() ? CollectAll(deadline) : CollectIsolated(suspects, deadline);
   absl::MutexLock lock(&mu_);
-  for (DomainInfo& info : out) info.balloon_changes = balloon_changes_[info.uuid];
+  if (!collected.ok()) {
+    // A QEMU that stopped answering a moment ago held the call: until each domain answers again
+    // it is collected in a call of its own.
+    if (collected.status().code() == absl::StatusCode::kDeadlineExceeded) {
+      for (const auto& [uuid, info] : known_) suspects_.insert(uuid);
+    }
+    return collected.status();
+  }
+  std::map<std::string, DomainInfo> known;
+  for (const DomainStats& d : *collected) {
+    known[d.info.uuid] = d.info;
+    if (d.stats_read) suspects_.erase(d.info.uuid);
+  }
+  for (auto it = suspects_.begin(); it != suspects_.end();) {
+    it = known.count(*it) ? std::next(it) : suspects_.erase(it);
+  }
+  known_ = std::move(known);
+  return collected;
+}
+
+absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectAll(absl::Time deadline) {
+  auto result = std::make_shared<std::vector<DomainStats>>();
+  absl::Status s = OnCallsConnection("", deadline, [result](Connection& c) -> absl::Status {
+    virDomainStatsRecordPtr* records = nullptr;
+    const int n = virConnectGetAllDomainStats(
+        c.get(), kStatsGroups, &records, kStatsFlags | VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+    if (n < 0) return LastLibvirtError("reading domain statistics");
+    std::map<std::string, std::shared_ptr<Handle>> kept;
+    result->reserve(n);
+    for (int i = 0; i < n; ++i) {
+      DomainStats d = ParseDomainStats(Params(*records[i]));
+      Identify(records[i]->dom, d.info);
+      c.Keep(records[i]->dom, kept);
+      result->push_back(std::move(d));
+    }
+    virDomainStatsRecordListFree(records);
+    c.ReplaceHandles(std::move(kept));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return std::move(*result);
+}
+
+absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectIsolated(
+    const std::set<std::string>& suspects, absl::Time deadline) {
+  // Which domains run: libvirtd alone answers this.
+  auto running = std::make_shared<std::vector<std::shared_ptr<Handle>>>();
+  absl::Status listed = OnCallsConnection("", deadline, [running](Connection& c) -> absl::Status {
+    virDomainPtr* doms = nullptr;
+    const int n = virConnectListAllDomains(c.get(), &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    if (n < 0) return LastLibvirtError("listing domains");
+    std::map<std::string, std::shared_ptr<Handle>> kept;
+    for (int i = 0; i < n; ++i) {
+      c.Keep(doms[i], kept);
+      running->push_back(std::make_shared<Handle>(doms[i]));  // owns the listing's reference
+    }
+    free(doms);
+    c.ReplaceHandles(std::move(kept));
+    return absl::OkStatus();
+  });
+  if (!listed.ok()) return listed;
+
+  // A call for the domains that answered last time, one for each suspect.
+  struct Batch {
+    std::vector<std::shared_ptr<Handle>> domains;
+    std::vector<DomainStats> stats;
+    std::optional<TrackedCall> call;
+  };
+  std::vector<std::shared_ptr<Batch>> batches(1, std::make_shared<Batch>());
+  for (const auto& handle : *running) {
+    if (suspects.count(UuidOf(handle->ptr)) == 0) {
+      batches.front()->domains.push_back(handle);
+    } else {
+      batches.push_back(std::make_shared<Batch>());
+      batches.back()->domains.push_back(handle);
+    }
+  }
+  auto conn = CallsConnection();
+  if (!conn.ok()) return conn.status();
+  for (size_t i = 0; i < batches.size(); ++i) {
+    Batch& b = *batches[i];
+    if (b.domains.empty()) continue;
+    const std::string lane = i == 0 ? "" : UuidOf(b.domains.front()->ptr);
+    b.call.emplace(lanes_, lane, *conn, [batch = batches[i]](Connection&) -> absl::Status {
+      std::vector<virDomainPtr> doms;
+      for (const auto& h : batch->domains) doms.push_back(h->ptr);
+      doms.push_back(nullptr);
+      virDomainStatsRecordPtr* records = nullptr;
+      const int n = virDomainListGetStats(doms.data(), kStatsGroups, &records, kStatsFlags);
+      if (n < 0) return LastLibvirtError("reading domain statistics");
+      for (int r = 0; r < n; ++r) {
+        DomainStats d = ParseDomainStats(Params(*records[r]));
+        Identify(records[r]->dom, d.info);
+        batch->stats.push_back(std::move(d));
+      }
+      virDomainStatsRecordListFree(records);
+      return absl::OkStatus();
+    });
+  }
+  std::vector<DomainStats> out;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    Batch& b = *batches[i];
+    if (b.domains.empty()) continue;
+    const absl::Status status = b.call->Finish(deadline);
+    if (status.ok()) {
+      for (DomainStats& d : b.stats) out.push_back(std::move(d));
+      continue;
+    }
+    // Not answered this time: listed without statistics, as the last collection knew them.
+    absl::MutexLock lock(&mu_);
+    for (const auto& handle : b.domains) {
+      DomainStats d;
+      Identify(handle->ptr, d.info);
+      if (auto it = known_.find(d.info.uuid); it != known_.end()) d.info = it->second;
+      d.info.active = true;
+      // The answering domains' call did not return: one of them stopped answering.
+      if (i == 0 && status.code() == absl::StatusCode::kDeadlineExceeded) {
+        suspects_.insert(d.info.uuid);
+      }
+      out.push_back(std::move(d));
+    }
+  }
   return out;
 }
 
@@ -286,108 +518,73 @@ absl::StatusOr<DomainInfo> LibvirtHypervisor::LookupDomain(absl::string_view nam
     }
     return status;
   }
-  DomainRef holder(dom);
+  Handle holder(dom);
   return DescribeDomain(dom);
 }
 
-std::shared_ptr<LibvirtHypervisor::MonitorLane> LibvirtHypervisor::LaneFor(const std::string& uuid) {
-  absl::MutexLock lock(&mu_);
-  auto& lane = lanes_[uuid];
-  if (!lane) lane = std::make_shared<MonitorLane>();
-  return lane;
+absl::StatusOr<DomainConfig> LibvirtHypervisor::ReadConfig(const std::string& uuid,
+                                                           absl::Time deadline) {
+  auto config = std::make_shared<absl::StatusOr<DomainConfig>>();
+  absl::Status s = OnDomain(uuid, deadline, [config](virDomainPtr dom) -> absl::Status {
+    char* xml = virDomainGetXMLDesc(dom, 0);
+    if (xml == nullptr) return LastLibvirtError("reading the domain's XML");
+    *config = ParseDomainXml(xml);
+    free(xml);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return std::move(*config);
+}
+
+absl::Status LibvirtHypervisor::SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
+                                                 absl::Time deadline) {
+  const unsigned long kib = static_cast<unsigned long>(target_bytes / 1024);
+  return OnDomain(uuid, deadline, [kib](virDomainPtr dom) -> absl::Status {
+    if (virDomainSetMemoryFlags(dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+      return LastLibvirtError("setting the balloon target");
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status LibvirtHypervisor::SetStatsPeriod(const std::string& uuid, int seconds,
+                                               absl::Time deadline) {
+  return OnDomain(uuid, deadline, [seconds](virDomainPtr dom) -> absl::Status {
+    if (virDomainSetMemoryStatsPeriod(dom, seconds, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+      return LastLibvirtError("setting the statistics period");
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<bool> LibvirtHypervisor::JobActive(const std::string& uuid, absl::Time deadline) {
+  auto active = std::make_shared<bool>(false);
+  absl::Status s = OnDomain(uuid, deadline, [active](virDomainPtr dom) -> absl::Status {
+    virDomainJobInfo info;
+    if (virDomainGetJobInfo(dom, &info) < 0) return LastLibvirtError("reading the domain's job");
+    *active = info.type != VIR_DOMAIN_JOB_NONE && info.type != VIR_DOMAIN_JOB_COMPLETED &&
+              info.type != VIR_DOMAIN_JOB_FAILED && info.type != VIR_DOMAIN_JOB_CANCELLED;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return *active;
 }
 
 absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
                                                       const std::string& command,
-                                                      absl::Time deadline, QmpCaller caller) {
-  // QMP goes over its own connection: listing and events must never queue behind a hung QEMU.
-  auto conn = MonitorConnection();
-  if (!conn.ok()) return conn.status();
-  std::shared_ptr<Connection> connection = *conn;
-
-  std::shared_ptr<MonitorLane> lane = LaneFor(uuid);
-  std::shared_ptr<DomainRef> domain;
-  {
-    absl::MutexLock lock(&lane->mu);
-    // Behind a command that has already waited long, this one would only wait out its own deadline
-    // holding a worker: fail fast instead, so any number of hung QEMUs cost nothing per round.
-    if (lane->busy && absl::Now() - lane->busy_since > kHungCommandAge) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "an earlier QMP command has been pending for ",
-          absl::FormatDuration(absl::Trunc(absl::Now() - lane->busy_since, absl::Milliseconds(100))),
-          " without an answer"));
+                                                      absl::Time deadline) {
+  auto reply = std::make_shared<std::string>();
+  absl::Status s = OnDomain(uuid, deadline, [reply, command](virDomainPtr dom) -> absl::Status {
+    char* out = nullptr;
+    if (virDomainQemuMonitorCommand(dom, command.c_str(), &out, 0) < 0) {
+      return LastLibvirtError("QMP command");
     }
-    // The agent's commands go first: a client's waits while one of the agent's does.
-    const bool agent = caller == QmpCaller::kAgent;
-    if (agent) ++lane->agent_waiting;
-    auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(lane->mu) {
-      return !lane->busy && (agent || lane->agent_waiting == 0);
-    };
-    const bool turn = lane->mu.AwaitWithDeadline(absl::Condition(&idle), deadline);
-    if (agent) --lane->agent_waiting;
-    if (!turn) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "an earlier QMP command has been pending for ",
-          absl::FormatDuration(absl::Trunc(absl::Now() - lane->busy_since, absl::Milliseconds(100))),
-          " without an answer"));
-    }
-    // A handle stays valid across restarts of the domain (libvirt resolves it by UUID), but not
-    // across connections.
-    if (lane->domain == nullptr || lane->domain_connection != connection.get()) {
-      virDomainPtr dom = virDomainLookupByUUIDString(connection->get(), uuid.c_str());
-      if (dom == nullptr) return LastLibvirtError("looking up domain");
-      lane->domain = std::make_shared<DomainRef>(dom);
-      lane->domain_connection = connection.get();
-    }
-    domain = lane->domain;
-    lane->busy = true;
-    lane->busy_since = absl::Now();
-  }
-
-  // libvirt's call cannot be cancelled, so it runs on its own thread: the caller leaves at its
-  // deadline and the lane stays busy until QEMU answers.
-  struct Outcome {
-    absl::Mutex mu;
-    bool done ABSL_GUARDED_BY(mu) = false;
-    bool abandoned ABSL_GUARDED_BY(mu) = false;  // the caller left; counted as stuck
-    absl::StatusOr<std::string> reply ABSL_GUARDED_BY(mu);
-  };
-  auto outcome = std::make_shared<Outcome>();
-  try {
-    std::thread([domain, lane, outcome, connection, command] {
-      char* reply = nullptr;
-      absl::StatusOr<std::string> result;
-      if (virDomainQemuMonitorCommand(domain->ptr, command.c_str(), &reply, 0) < 0) {
-        result = LastLibvirtError("QMP command");
-        if (result.status().code() == absl::StatusCode::kUnavailable) connection->MarkBroken();
-      } else {
-        result = std::string(reply);
-        free(reply);
-      }
-      {
-        absl::MutexLock lock(&outcome->mu);
-        outcome->reply = std::move(result);
-        outcome->done = true;
-        if (outcome->abandoned) connection->AddStuck(-1);
-      }
-      absl::MutexLock lock(&lane->mu);
-      lane->busy = false;
-    }).detach();
-  } catch (const std::system_error& e) {
-    // Out of threads (TasksMax): this call fails, the lane is free for the next.
-    absl::MutexLock lock(&lane->mu);
-    lane->busy = false;
-    return absl::ResourceExhaustedError(absl::StrCat("cannot start a thread for QMP: ", e.what()));
-  }
-
-  absl::MutexLock lock(&outcome->mu);
-  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outcome->mu) { return outcome->done; };
-  if (!outcome->mu.AwaitWithDeadline(absl::Condition(&done), deadline)) {
-    outcome->abandoned = true;
-    connection->AddStuck(1);
-    return absl::DeadlineExceededError("QEMU did not answer the QMP command in time");
-  }
-  return outcome->reply;
+    *reply = out;
+    free(out);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return std::move(*reply);
 }
 
 }  // namespace balloond

@@ -1,59 +1,90 @@
 #ifndef BALLOOND_AGENT_LIBVIRT_HYPERVISOR_H_
 #define BALLOOND_AGENT_LIBVIRT_HYPERVISOR_H_
 
+#include <libvirt/libvirt.h>
+
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/call_lanes.h"
 #include "agent/hypervisor.h"
 
 namespace balloond {
 
-// The Hypervisor of a real host: libvirt, with QMP passed through virDomainQemuMonitorCommand.
-// Connects lazily, follows lifecycle events, and reconnects with backoff after libvirtd goes away.
+// The Hypervisor of a real host: libvirt's own API for everything balloond does by itself
+// (virConnectGetAllDomainStats, virDomainSetMemoryFlags, virDomainSetMemoryStatsPeriod,
+// virDomainGetJobInfo, the domain XML, events), QMP passthrough only for RunQmp. Connects lazily,
+// follows events, and reconnects with backoff after libvirtd goes away.
+//
+// Two connections: one for events and lookups, one for the calls that wait on QEMU. libvirtd serves
+// at most max_client_requests (default 5) calls of one connection at once, and a call to a hung QEMU
+// keeps its slot until QEMU answers: a calls connection carrying two such calls is retired for a
+// fresh one, so hung QEMUs never wedge the agent, and events never queue behind them.
 class LibvirtHypervisor final : public Hypervisor {
  public:
   explicit LibvirtHypervisor(std::string uri);
   ~LibvirtHypervisor() override;
 
-  absl::StatusOr<std::vector<DomainInfo>> ListActiveDomains() override;
+  absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time deadline) override;
   absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid) override;
+  absl::StatusOr<DomainConfig> ReadConfig(const std::string& uuid, absl::Time deadline) override;
+  absl::Status SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
+                                absl::Time deadline) override;
+  absl::Status SetStatsPeriod(const std::string& uuid, int seconds, absl::Time deadline) override;
+  absl::StatusOr<bool> JobActive(const std::string& uuid, absl::Time deadline) override;
   absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
-                                     absl::Time deadline, QmpCaller caller) override;
-  void SetChangeCallback(std::function<void()> on_change) override;
+                                     absl::Time deadline) override;
+  void SetChangeCallback(std::function<void(const std::string& uuid)> on_change) override;
 
   // Called from libvirt's event loop.
   void OnConnectionClosed();
-  void OnDomainEvent();
-  void OnBalloonChange(const std::string& uuid);
+  void OnDomainEvent(const std::string& uuid);
+
+  // Threads running libvirt calls now (they are not created per call).
+  int call_threads() const { return lanes_.threads(); }
 
  private:
   class Connection;
-  // One QMP command at a time per domain: libvirt serializes them anyway, and a hung QEMU must
-  // hold up only the calls to itself.
-  struct MonitorLane;
+  struct Handle;
+  class TrackedCall;
 
-  // The current connection (listing, lookups, events), opening a new one if there is none and
-  // the backoff allows.
+  // The connection for events and lookups, opening one if there is none and the backoff allows.
   absl::StatusOr<std::shared_ptr<Connection>> Connect();
-  // The connection QMP commands go over; replaced when hung QEMUs hold too many of its calls.
-  absl::StatusOr<std::shared_ptr<Connection>> MonitorConnection();
-  std::shared_ptr<MonitorLane> LaneFor(const std::string& uuid);
+  // The connection for calls that wait on QEMU; replaced when hung QEMUs hold too many of its calls.
+  absl::StatusOr<std::shared_ptr<Connection>> CallsConnection();
+  // Runs `call` on the calls connection in `lane` (a domain's UUID, or "" for none), waiting until
+  // `deadline`. A call its caller left while it was running is counted stuck on its connection.
+  absl::Status OnCallsConnection(const std::string& lane, absl::Time deadline,
+                                 std::function<absl::Status(Connection&)> call);
+  // The same for a call on one domain, with its handle on that connection.
+  absl::Status OnDomain(const std::string& uuid, absl::Time deadline,
+                        std::function<absl::Status(virDomainPtr)> call);
+  // Every domain in one call: the quick path, while no domain is suspect.
+  absl::StatusOr<std::vector<DomainStats>> CollectAll(absl::Time deadline);
+  // The domains that answered last time in one call, each suspect in a call of its own, so that a
+  // QEMU that stopped answering holds up only itself.
+  absl::StatusOr<std::vector<DomainStats>> CollectIsolated(const std::set<std::string>& suspects,
+                                                           absl::Time deadline);
 
   const std::string uri_;
+  CallLanes lanes_;
   absl::Mutex mu_;
   std::shared_ptr<Connection> connection_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<Connection> monitor_connection_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Connection> calls_connection_ ABSL_GUARDED_BY(mu_);
   absl::Time next_connect_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Duration backoff_ ABSL_GUARDED_BY(mu_);
   std::string last_connect_error_ ABSL_GUARDED_BY(mu_);
-  std::function<void()> on_change_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<MonitorLane>> lanes_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, uint64_t> balloon_changes_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const std::string&)> on_change_ ABSL_GUARDED_BY(mu_);
+  // Domains collected one by one until they answer again, and what the last collection knew of
+  // every domain (for those that did not answer this time).
+  std::set<std::string> suspects_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, DomainInfo> known_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace balloond

@@ -127,9 +127,10 @@ int main(int argc, char** argv) {
   balloond::CollectorOptions collector_options;
   collector_options.stats_period = settings.stats_period;
   collector_options.monitor_timeout = settings.monitor_timeout;
-  balloond::Collector collector(hypervisor, store, clock, collector_options);
+  balloond::QomTraffic qom_traffic;
+  balloond::Collector collector(hypervisor, store, clock, collector_options, &qom_traffic);
   auto server = balloond::AgentServer::Start(
-      settings, {hypervisor, store, clock, collector, **policy, decisions});
+      settings, {hypervisor, store, clock, collector, **policy, decisions, qom_traffic});
   if (!server.ok()) return Fail(server.status());
   collector.SetReachabilityCallback([&server, &settings](bool reachable) {
     (*server)->SetServing(reachable);

@@ -3,7 +3,6 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
-#include "agent/domain_monitor.h"
 #include "agent/log.h"
 #include "agent/worker_pool.h"
 
@@ -131,8 +130,8 @@ void PolicyRunner::RunOnce() {
     *record.mutable_inputs() = d.inputs;
     if (mode == v1::POLICY_MODE_ENFORCE) {
       // An uncooperative balloon's target goes back to its size, so QEMU stops chasing the old one.
-      DomainMonitor monitor(hypervisor_, d.uuid, clock_.Now() + options_.monitor_timeout);
-      absl::Status sent = monitor.SetBalloon(d.target_bytes);
+      absl::Status sent =
+          hypervisor_.SetBalloonTarget(d.uuid, d.target_bytes, absl::Now() + options_.monitor_timeout);
       record.set_applied(sent.ok());
       // A target QEMU did not take stays pending: the balloon does not move, so the policy marks
       // the domain uncooperative and backs off instead of retrying every cycle.

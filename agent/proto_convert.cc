@@ -74,7 +74,6 @@ void ToProto(const DomainSnapshot& snapshot, balloon::v1::Domain* out) {
   out->set_max_memory_bytes(snapshot.info.max_memory_bytes);
   if (snapshot.actual_bytes) out->set_balloon_actual_bytes(*snapshot.actual_bytes);
   out->set_balloon_state(ToProtoBalloon(snapshot.balloon));
-  out->set_balloon_qom_path(snapshot.balloon_path);
   out->set_problem(snapshot.problem);
 }
 

@@ -1,6 +1,5 @@
 #include "agent/qmp.h"
 
-#include <limits>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -70,49 +69,6 @@ absl::StatusOr<std::vector<QomPropertyInfo>> ParseQomList(const json& ret) {
                      type != entry.end() && type->is_string() ? type->get<std::string>() : ""});
   }
   return props;
-}
-
-absl::StatusOr<int64_t> ParseQueryBalloon(const json& ret) {
-  auto actual = ret.is_object() ? ret.find("actual") : ret.end();
-  if (actual == ret.end() || !actual->is_number_integer()) {
-    return absl::InternalError("query-balloon returned no integer 'actual'");
-  }
-  if (actual->is_number_unsigned() &&
-      actual->get<uint64_t>() > uint64_t{std::numeric_limits<int64_t>::max()}) {
-    return absl::InternalError("query-balloon returned an 'actual' beyond any real memory size");
-  }
-  return actual->get<int64_t>();
-}
-
-std::optional<int64_t> GuestStats::Get(absl::string_view name) const {
-  auto it = values.find(std::string(name));
-  if (it == values.end()) return std::nullopt;
-  return it->second;
-}
-
-absl::StatusOr<GuestStats> ParseGuestStats(const json& ret) {
-  if (!ret.is_object()) return absl::InternalError("guest-stats is not an object");
-  GuestStats out;
-  if (auto lu = ret.find("last-update"); lu != ret.end() && lu->is_number_integer()) {
-    out.last_update_unix_seconds = lu->get<int64_t>();
-  }
-  auto stats = ret.find("stats");
-  if (stats == ret.end() || !stats->is_object()) {
-    return absl::InternalError("guest-stats has no 'stats' object");
-  }
-  for (const auto& [name, value] : stats->items()) {
-    if (!value.is_number_integer()) continue;
-    if (value.is_number_unsigned()) {
-      const uint64_t u = value.get<uint64_t>();
-      if (u == kQemuStatUnavailable || u > uint64_t{std::numeric_limits<int64_t>::max()}) continue;
-      out.values[name] = static_cast<int64_t>(u);
-    } else {
-      const int64_t s = value.get<int64_t>();
-      if (s < 0) continue;  // -1 is QEMU's documented "unavailable"
-      out.values[name] = s;
-    }
-  }
-  return out;
 }
 
 }  // namespace balloond

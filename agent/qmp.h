@@ -1,11 +1,10 @@
 #ifndef BALLOOND_AGENT_QMP_H_
 #define BALLOOND_AGENT_QMP_H_
 
-// QMP commands and replies as plain data over JSON text: no I/O here, so every function is tested
-// against replies recorded from real QEMU (tests/testdata/qemu-7.2).
+// QMP commands and replies as plain data over JSON text, for clients' QOM queries: no I/O here, so
+// every function is tested against replies recorded from real QEMU (tests/testdata/qemu-7.2).
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,9 +15,6 @@
 #include "absl/strings/string_view.h"
 
 namespace balloond {
-
-// QEMU sends an unavailable statistic as -1 in a uint64: 18446744073709551615.
-inline constexpr uint64_t kQemuStatUnavailable = UINT64_MAX;
 
 // The string member `name` of `object`; nullopt when `object` is not an object or the member is
 // missing or not a string. QEMU's replies are read only through checks like this one: nlohmann's
@@ -41,21 +37,6 @@ struct QomPropertyInfo {
   std::string type;
 };
 absl::StatusOr<std::vector<QomPropertyInfo>> ParseQomList(const nlohmann::json& ret);
-
-// QMP query-balloon: the guest's current memory in bytes ("actual").
-absl::StatusOr<int64_t> ParseQueryBalloon(const nlohmann::json& ret);
-
-struct GuestStats {
-  // By QEMU's name ("stat-free-memory"), only the statistics the guest reported.
-  std::map<std::string, int64_t> values;
-  // QEMU's "last-update": host wall-clock seconds of the guest's last report; 0 = never.
-  int64_t last_update_unix_seconds = 0;
-
-  std::optional<int64_t> Get(absl::string_view name) const;
-};
-// qom-get <balloon> guest-stats. Unavailable values (and values no int64 can hold) are dropped;
-// unknown names are kept.
-absl::StatusOr<GuestStats> ParseGuestStats(const nlohmann::json& ret);
 
 }  // namespace balloond
 

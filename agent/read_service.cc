@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "agent/balloon_path.h"
 #include "agent/domain_monitor.h"
 #include "agent/domain_resolver.h"
 #include "agent/host_stats.h"
@@ -101,7 +102,12 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
                                                    v1::ListDomainsResponse* resp) {
   auto ticket = listener_.limits().AdmitCall(ctx->peer());
   if (!ticket.ok()) return Finished(ctx, ticket.status());
-  for (const DomainSnapshot& snap : backend_.snapshots.List()) ToProto(snap, resp->add_domains());
+  for (const DomainSnapshot& snap : backend_.snapshots.List()) {
+    v1::Domain* d = resp->add_domains();
+    ToProto(snap, d);
+    d->set_balloon_qom_path(
+        backend_.balloon_paths.Get(ProcessKey(snap.info.uuid, snap.info.id)).value_or(""));
+  }
   std::sort(resp->mutable_domains()->begin(), resp->mutable_domains()->end(),
             [](const v1::Domain& a, const v1::Domain& b) { return a.name() < b.name(); });
   return Finished(ctx, absl::OkStatus());
@@ -115,7 +121,7 @@ grpc::ServerUnaryReactor* ReadService::GetMemoryStats(grpc::CallbackServerContex
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
   if (auto snap = backend_.snapshots.Find(req->domain())) {
     if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) return Finished(ctx, s);
-    ToProto(*snap, backend_.clock.Now(), resp);
+    *resp = backend_.stats_feed.Update(*snap)->stats;
     return Finished(ctx, absl::OkStatus());
   }
   // Not running (or just started): libvirt says which, off gRPC's threads.
@@ -186,22 +192,39 @@ grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
   const absl::Time deadline =
       RequestDeadline(*ctx, options_.default_qmp_timeout, options_.max_qmp_timeout);
   const std::string uuid = snap->info.uuid;
-  const std::string process = absl::StrCat(uuid, ":", snap->info.id);
+  const std::string process = ProcessKey(uuid, snap->info.id);
   absl::Status admitted = listener_.qom().Submit(
       listener_.Identify(*ctx), uuid, [this, held, reactor, uuid, process, path, deadline, query] {
         FinishWith(reactor, [&]() -> absl::Status {
-          if (absl::Now() >= deadline) {
+          if (!backend_.qom_traffic.Enter(deadline)) {
             return absl::DeadlineExceededError("the QOM query waited in line past its deadline");
           }
-          DomainMonitor monitor(backend_.hypervisor, uuid, deadline, QmpCaller::kClient);
-          absl::Status allowed = backend_.qom_paths.Check(
-              process, path, [&](const std::string& p) { return monitor.QomList(p); });
-          if (!allowed.ok()) return allowed;
-          return query(monitor);
+          absl::Status status = RunQomQuery(uuid, process, path, deadline, query);
+          backend_.qom_traffic.Exit();
+          return status;
         });
       });
   if (!admitted.ok()) reactor->Finish(ToGrpcStatus(admitted));
   return reactor;
+}
+
+absl::Status ReadService::RunQomQuery(const std::string& uuid, const std::string& process,
+                                      const std::string& path, absl::Time deadline,
+                                      const QomQuery& query) {
+  DomainMonitor monitor(backend_.hypervisor, uuid, deadline);
+  const QomLister list = [&](const std::string& p) { return monitor.QomList(p); };
+  if (absl::Status allowed = backend_.qom_guard.Check(process, path, list); !allowed.ok()) {
+    return allowed;
+  }
+  absl::Status status = query(monitor);
+  // The domain is tainted by now: the balloon's path costs it nothing more (ListDomains shows it).
+  if (status.ok() && !backend_.balloon_paths.Get(process)) {
+    auto found = FindBalloonPath(list);
+    if (found.ok() || found.status().code() == absl::StatusCode::kNotFound) {
+      backend_.balloon_paths.Set(process, found.ok() ? *found : "");
+    }
+  }
+  return status;
 }
 
 grpc::ServerUnaryReactor* ReadService::ListQomProperties(

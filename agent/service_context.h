@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "agent/balloon_paths.h"
 #include "agent/call_limits.h"
 #include "agent/clock.h"
 #include "agent/decision_log.h"
@@ -17,6 +18,7 @@
 #include "agent/policy_store.h"
 #include "agent/qom_gate.h"
 #include "agent/qom_path_guard.h"
+#include "agent/qom_traffic.h"
 #include "agent/snapshot_store.h"
 #include "agent/watch_feeds.h"
 #include "agent/worker_pool.h"
@@ -32,9 +34,12 @@ struct ServiceBackend {
   DecisionLog& decisions;
   StatsFeed& stats_feed;
   DecisionFeed& decision_feed;
-  QomPathGuard& qom_paths;
-  // Runs after a balloon target reached QEMU (the agent re-collects then).
-  std::function<void()> on_target_set;
+  QomPathGuard& qom_guard;
+  BalloonPaths& balloon_paths;
+  // Clients' QOM queries enter here, so that the collector can keep them off the monitors.
+  QomTraffic& qom_traffic;
+  // Runs after a domain's balloon target was set (the agent collects it again then).
+  std::function<void(const std::string& uuid)> on_target_set;
 };
 
 // What one listener (a socket, or the TLS port) gives its calls: limits counted per listener and

@@ -12,7 +12,6 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/hypervisor.h"
-#include "agent/qmp.h"
 
 namespace balloond {
 
@@ -22,12 +21,13 @@ enum class BalloonStatus { kDiscovering, kActive, kNoDevice, kMonitorError };
 struct DomainSnapshot {
   DomainInfo info;
   BalloonStatus balloon = BalloonStatus::kDiscovering;
-  std::string balloon_path;
   // Why the balloon or its statistics are unavailable, and what to do; empty when all is well.
   std::string problem;
   std::optional<int64_t> actual_bytes;
   std::optional<GuestStats> guest;
-  // QEMU is migrating the domain (QMP query-migrate).
+  // The balloon's definition, once read (after the domain starts, and when its devices change).
+  std::optional<DomainConfig> config;
+  // libvirt runs a job on the domain (a migration, a save) that ballooning must leave alone.
   bool migrating = false;
   // The guest's reporting period in seconds (0: the guest does not report).
   int64_t stats_period_seconds = 0;

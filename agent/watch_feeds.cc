@@ -10,6 +10,8 @@ std::shared_ptr<const StatsUpdate> StatsFeed::Update(const DomainSnapshot& snaps
   auto update = std::make_shared<StatsUpdate>();
   update->generation = snapshot.generation;
   ToProto(snapshot, clock_.Now(), &update->stats);
+  update->stats.mutable_domain()->set_balloon_qom_path(
+      balloon_paths_.Get(ProcessKey(snapshot.info.uuid, snapshot.info.id)).value_or(""));
   return update;
 }
 

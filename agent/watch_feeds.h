@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/balloon_paths.h"
 #include "agent/clock.h"
 #include "agent/decision_log.h"
 #include "agent/hypervisor.h"
@@ -28,10 +29,15 @@ class StatsFeed final : public SnapshotListener {
  public:
   // Register with SnapshotStore::SetListener, and unregister before deleting the feed.
   // `lookups` runs the libvirt lookup that explains a domain's end, off the collector's thread.
-  StatsFeed(Hypervisor& hypervisor, Clock& clock, WorkerPool& lookups)
-      : hypervisor_(hypervisor), clock_(clock), lookups_(lookups) {}
+  StatsFeed(Hypervisor& hypervisor, Clock& clock, WorkerPool& lookups,
+            const BalloonPaths& balloon_paths)
+      : hypervisor_(hypervisor),
+        clock_(clock),
+        lookups_(lookups),
+        balloon_paths_(balloon_paths) {}
 
   WatchHub<StatsUpdate>& hub() { return hub_; }
+  // The domain's statistics as the API shows them now (GetMemoryStats, and each watch update).
   std::shared_ptr<const StatsUpdate> Update(const DomainSnapshot& snapshot);
   // The status a watch of the domain `name` (UUID `uuid`) ends with, now that it is gone.
   absl::Status WhyGone(const std::string& uuid, const std::string& name);
@@ -43,6 +49,7 @@ class StatsFeed final : public SnapshotListener {
   Hypervisor& hypervisor_;
   Clock& clock_;
   WorkerPool& lookups_;
+  const BalloonPaths& balloon_paths_;
   WatchHub<StatsUpdate> hub_;
 };
 

@@ -550,7 +550,11 @@ int main(int argc, char** argv) {
       ->required();
   set->add_flag("--wait", wait, "Wait until the balloon reaches the target (up to --timeout, default 60s)");
   set->add_flag("--dry-run", dry_run, "Check the request and show what would be done");
-  auto* qom = app.add_subcommand("qom", "Read-only QOM queries");
+  auto* qom = app.add_subcommand(
+      "qom",
+      "Read-only QOM queries. They reach QEMU through libvirt's QMP passthrough, so libvirt marks "
+      "the domain asked about \"tainted: custom monitor control commands issued\" (virsh dominfo) "
+      "for the rest of its run; balloond itself never does this");
   qom->require_subcommand(1);
   auto* qom_ls = qom->add_subcommand("ls", "List a QOM object's properties (qom-list)");
   qom_ls->add_option("DOMAIN", domain)->required();

@@ -8,7 +8,7 @@ BALLOOND_BUILD=${BALLOOND_BUILD:-$BALLOOND_ROOT/build}
 BALLOOND_PACKAGES=(
   cmake g++ make pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
-  libvirt-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libssl-dev
+  libvirt-dev libxml2-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libssl-dev
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   busybox-static cpio gzip procps
 )

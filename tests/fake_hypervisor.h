@@ -8,9 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/clock.h"
 #include "agent/hypervisor.h"
+#include "agent/libvirt_stats.h"
 #include "tests/testdata.h"
 
 namespace balloond::testing {
@@ -31,28 +34,61 @@ class FakeClock final : public Clock {
   absl::Time now_ = absl::FromUnixSeconds(1795612933);
 };
 
-// A QEMU that answers QMP with replies recorded from QEMU 7.2 (tests/testdata/qemu-7.2), and
-// remembers what it was sent.
-struct FakeQemu {
-  bool has_balloon = true;
-  bool hung = false;
-  int64_t actual_bytes = 536870912;
-  int64_t polling_interval = 2;
-  std::string guest_stats_file = "guest-stats.json";
-  std::string migration_status;  // query-migrate's "status"; empty: never migrated
-  uint64_t balloon_changes = 0;  // what libvirt's BALLOON_CHANGE events would have counted
-  std::vector<std::string> commands;  // "execute" of each command received
-  // A recorded QOM tree (e.g. "qemu-7.2/rng-layout"; files named as its README says) that
-  // qom-list answers from instead of the default replies.
-  std::string qom_tree;
+// libvirt's statistics parameters as `virsh domstats` printed them (tests/testdata/libvirt-9.0).
+inline std::vector<StatParam> RecordedStats(const std::string& file) {
+  std::vector<StatParam> params;
+  for (absl::string_view line : absl::StrSplit(ReadTestData("libvirt-9.0/" + file), '\n',
+                                               absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    uint64_t value = 0;
+    if (absl::SimpleAtoi(kv.second, &value)) params.emplace_back(kv.first, value);
+  }
+  return params;
+}
 
-  std::string Answer(const nlohmann::json& cmd) {
+// One domain as libvirt and its QEMU would answer for it: statistics recorded from libvirt 9.0,
+// QOM replies recorded from QEMU 7.2, and what it was asked to do.
+struct FakeDomain {
+  DomainInfo info;
+  // `virsh domstats` recording its statistics come from; balloon.current follows actual_bytes.
+  std::string stats_file = "domstats-booted.txt";
+  int64_t actual_bytes = 536870912;
+  // Its definition, as libvirt's XML says (tests/testdata/libvirt-9.0/dumpxml-*).
+  DomainConfig config = *ParseDomainXml(ReadTestData("libvirt-9.0/dumpxml-no-period.xml"));
+  // A QEMU that does not answer: its statistics are skipped, and calls to it time out.
+  bool hung = false;
+  bool job_active = false;
+  // A recorded QOM tree (e.g. "qemu-7.2/rng-layout") that qom-list answers from instead of the
+  // default replies.
+  std::string qom_tree;
+  std::vector<int64_t> targets_set;
+  std::vector<int> periods_set;
+  std::vector<std::string> qmp;  // "execute" of each QMP command received
+  int config_reads = 0;
+  int job_checks = 0;
+
+  int CountQmp(const std::string& execute) const {
+    return static_cast<int>(std::count(qmp.begin(), qmp.end(), execute));
+  }
+
+  DomainStats Stats() const {
+    std::vector<StatParam> params =
+        hung ? RecordedStats("domstats-busy.txt") : RecordedStats(stats_file);
+    for (auto& [name, value] : params) {
+      if (name == "balloon.current") value = static_cast<uint64_t>(actual_bytes / 1024);
+      if (name == "balloon.maximum") value = static_cast<uint64_t>(info.max_memory_bytes / 1024);
+    }
+    DomainStats d = ParseDomainStats(params);
+    d.info = info;
+    return d;
+  }
+
+  std::string AnswerQmp(const nlohmann::json& cmd) {
     const std::string execute = cmd.value("execute", "");
-    commands.push_back(execute);
+    qmp.push_back(execute);
     const nlohmann::json args = cmd.value("arguments", nlohmann::json::object());
-    auto ok = [&](const nlohmann::json& ret) { return nlohmann::json{{"return", ret}}.dump(); };
+    const std::string path = args.value("path", "");
     if (execute == "qom-list" && !qom_tree.empty()) {
-      const std::string path = args.value("path", "");
       std::string file = path == "/" ? "_" : path.substr(1);
       std::replace(file.begin(), file.end(), '/', '_');
       try {
@@ -62,118 +98,143 @@ struct FakeQemu {
       }
     }
     if (execute == "qom-list") {
-      const std::string path = args.value("path", "");
       if (path == "/machine/peripheral") {
-        return ReadTestData(has_balloon ? "qemu-7.2/qom-list-peripheral.json"
-                                        : "qemu-7.2/qom-list-peripheral-no-balloon.json");
+        return ReadTestData(config.has_balloon ? "qemu-7.2/qom-list-peripheral.json"
+                                               : "qemu-7.2/qom-list-peripheral-no-balloon.json");
       }
-      if (path == "/machine/peripheral/balloon0" && has_balloon) {
+      if (path == "/machine/peripheral/balloon0" && config.has_balloon) {
         return ReadTestData("qemu-7.2/qom-list-balloon0.json");
       }
       if (path == "/") return ReadTestData("qemu-7.2/qom-list-root.json");
       if (path == "/machine") return ReadTestData("qemu-7.2/qom-list-machine.json");
       return ReadTestData("qemu-7.2/qom-get-no-path.json");
     }
-    if (!has_balloon) return ReadTestData("qemu-7.2/query-balloon-no-device.json");
-    if (execute == "query-balloon") return ok({{"actual", actual_bytes}});
-    if (execute == "query-migrate") return ok(migration_status.empty() ? nlohmann::json::object()
-                                                                        : nlohmann::json{{"status", migration_status}});
-    if (execute == "balloon") {
-      actual_bytes = args.value("value", int64_t{0});
-      ++balloon_changes;  // the guest follows at once here, and QEMU reports it
-      return ok(nlohmann::json::object());
+    if (execute == "qom-get" && args.value("property", "") == "guest-stats") {
+      return ReadTestData("qemu-7.2/guest-stats.json");
     }
     if (execute == "qom-get" && args.value("property", "") == "guest-stats-polling-interval") {
-      return ok(polling_interval);
-    }
-    if (execute == "qom-get" && args.value("property", "") == "guest-stats") {
-      return ReadTestData("qemu-7.2/" + guest_stats_file);
-    }
-    if (execute == "qom-set") {
-      polling_interval = args.value("value", int64_t{0});
-      return ok(nlohmann::json::object());
+      return nlohmann::json{{"return", config.stats_period_seconds}}.dump();
     }
     return ReadTestData("qemu-7.2/qom-get-no-property.json");
-  }
-
-  int Count(const std::string& execute) const {
-    int n = 0;
-    for (const auto& c : commands) n += c == execute;
-    return n;
   }
 };
 
 class FakeHypervisor final : public Hypervisor {
  public:
-  // Adds a running domain whose QEMU is `qemu`; returns its UUID.
+  // Adds a running 512 MiB domain; returns its UUID.
   std::string AddDomain(const std::string& name, int id = 1) {
     absl::MutexLock lock(&mu_);
-    DomainInfo info;
-    info.name = name;
-    info.uuid = "00000000-0000-0000-0000-" + std::string(12 - std::min<size_t>(12, name.size()), '0') +
-                name.substr(0, 12);
-    info.id = id;
-    info.active = true;
-    info.state = DomainRunState::kRunning;
-    info.max_memory_bytes = 536870912;
-    domains_[info.uuid] = info;
-    qemus_[info.uuid] = FakeQemu();
-    return info.uuid;
+    FakeDomain d;
+    d.info.name = name;
+    d.info.uuid = "00000000-0000-0000-0000-" +
+                  std::string(12 - std::min<size_t>(12, name.size()), '0') + name.substr(0, 12);
+    d.info.id = id;
+    d.info.active = true;
+    d.info.state = DomainRunState::kRunning;
+    d.info.max_memory_bytes = 536870912;
+    domains_[d.info.uuid] = d;
+    return d.info.uuid;
   }
   void RemoveDomain(const std::string& uuid) {
     absl::MutexLock lock(&mu_);
     domains_.erase(uuid);
   }
+  // A new QEMU process for the domain: a new ID, a fresh definition.
   void Restart(const std::string& uuid) {
     absl::MutexLock lock(&mu_);
-    domains_[uuid].id += 1;
-    const bool has_balloon = qemus_[uuid].has_balloon;
-    qemus_[uuid] = FakeQemu();
-    qemus_[uuid].has_balloon = has_balloon;
+    FakeDomain& d = domains_[uuid];
+    FakeDomain fresh;
+    fresh.info = d.info;
+    fresh.info.id += 1;
+    fresh.config.has_balloon = d.config.has_balloon;
+    d = fresh;
   }
   void SetReachable(bool reachable) {
     absl::MutexLock lock(&mu_);
     reachable_ = reachable;
   }
-  // Runs `edit` on the domain's QEMU under the fake's lock.
+  // Runs `edit` on the domain under the fake's lock.
   template <typename F>
-  void WithQemu(const std::string& uuid, F edit) {
+  void WithDomain(const std::string& uuid, F edit) {
     absl::MutexLock lock(&mu_);
-    edit(qemus_[uuid]);
+    edit(domains_[uuid]);
+  }
+  int collections() {
+    absl::MutexLock lock(&mu_);
+    return collections_;
   }
 
-  absl::StatusOr<std::vector<DomainInfo>> ListActiveDomains() override {
+  absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time) override {
     absl::MutexLock lock(&mu_);
     if (!reachable_) return absl::UnavailableError("cannot connect to libvirt");
-    std::vector<DomainInfo> out;
-    for (const auto& [uuid, info] : domains_) {
-      out.push_back(info);
-      out.back().balloon_changes = qemus_[uuid].balloon_changes;
-    }
+    ++collections_;
+    std::vector<DomainStats> out;
+    for (const auto& [uuid, d] : domains_) out.push_back(d.Stats());
     return out;
   }
   absl::StatusOr<DomainInfo> LookupDomain(absl::string_view ref) override {
     absl::MutexLock lock(&mu_);
-    for (const auto& [uuid, info] : domains_) {
-      if (info.name == ref || uuid == ref) return info;
+    for (const auto& [uuid, d] : domains_) {
+      if (d.info.name == ref || uuid == ref) return d.info;
     }
     return absl::NotFoundError("no domain named '" + std::string(ref) + "'");
   }
-  absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
-                                     absl::Time, QmpCaller) override {
+  absl::StatusOr<DomainConfig> ReadConfig(const std::string& uuid, absl::Time) override {
     absl::MutexLock lock(&mu_);
-    if (domains_.count(uuid) == 0) return absl::NotFoundError("domain not running");
-    FakeQemu& qemu = qemus_[uuid];
-    if (qemu.hung) return absl::DeadlineExceededError("QEMU did not answer the QMP command in time");
-    return qemu.Answer(nlohmann::json::parse(command));
+    FakeDomain* d = Find(uuid);
+    if (d == nullptr) return absl::NotFoundError("domain not running");
+    ++d->config_reads;
+    return d->config;
   }
-  void SetChangeCallback(std::function<void()>) override {}
+  absl::Status SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
+                                absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    FakeDomain* d = Find(uuid);
+    if (d == nullptr) return absl::NotFoundError("domain not running");
+    if (d->hung) return absl::DeadlineExceededError("QEMU did not answer in time");
+    if (!d->config.has_balloon) {
+      return absl::FailedPreconditionError("Unable to change memory of active domain without the balloon device");
+    }
+    d->targets_set.push_back(target_bytes);
+    d->actual_bytes = target_bytes / 1024 * 1024;  // the guest follows at once here
+    return absl::OkStatus();
+  }
+  absl::Status SetStatsPeriod(const std::string& uuid, int seconds, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    FakeDomain* d = Find(uuid);
+    if (d == nullptr) return absl::NotFoundError("domain not running");
+    if (d->hung) return absl::DeadlineExceededError("QEMU did not answer in time");
+    d->periods_set.push_back(seconds);
+    d->config.stats_period_seconds = seconds;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> JobActive(const std::string& uuid, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    FakeDomain* d = Find(uuid);
+    if (d == nullptr) return absl::NotFoundError("domain not running");
+    ++d->job_checks;
+    return d->job_active;
+  }
+  absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
+                                     absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    FakeDomain* d = Find(uuid);
+    if (d == nullptr) return absl::NotFoundError("domain not running");
+    if (d->hung) return absl::DeadlineExceededError("QEMU did not answer in time");
+    return d->AnswerQmp(nlohmann::json::parse(command));
+  }
+  void SetChangeCallback(std::function<void(const std::string&)>) override {}
 
  private:
+  FakeDomain* Find(const std::string& uuid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = domains_.find(uuid);
+    return it == domains_.end() ? nullptr : &it->second;
+  }
+
   absl::Mutex mu_;
   bool reachable_ = true;
-  std::map<std::string, DomainInfo> domains_;
-  std::map<std::string, FakeQemu> qemus_;
+  int collections_ = 0;
+  std::map<std::string, FakeDomain> domains_;
 };
 
 }  // namespace balloond::testing

@@ -34,7 +34,7 @@ class AgentServerTest : public ::testing::Test {
   }
   void Start() {
     auto server = AgentServer::Start(
-        settings_, {hypervisor_, store_, clock_, collector_, *policy_, decisions_});
+        settings_, {hypervisor_, store_, clock_, collector_, *policy_, decisions_, qom_traffic_});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
@@ -48,6 +48,7 @@ class AgentServerTest : public ::testing::Test {
   FakeClock clock_;
   SnapshotStore store_;
   DecisionLog decisions_;
+  QomTraffic qom_traffic_;
   std::unique_ptr<PolicyStore> policy_;
   Collector collector_{hypervisor_, store_, clock_, CollectorOptions{}};
   std::unique_ptr<AgentServer> server_;
@@ -77,7 +78,7 @@ TEST_F(AgentServerTest, TheSocketsGetTheirModesAndALiveOneIsNotTakenOver) {
   EXPECT_EQ(std::filesystem::status(dir_ + "/ro.sock").permissions() & std::filesystem::perms::all,
             std::filesystem::perms(0666));
   auto second = AgentServer::Start(
-      settings_, {hypervisor_, store_, clock_, collector_, *policy_, decisions_});
+      settings_, {hypervisor_, store_, clock_, collector_, *policy_, decisions_, qom_traffic_});
   EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists);
 }
 

@@ -11,8 +11,9 @@ namespace balloond {
 namespace {
 
 using ::balloond::testing::FakeClock;
+using ::balloond::testing::FakeDomain;
 using ::balloond::testing::FakeHypervisor;
-using ::balloond::testing::FakeQemu;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Optional;
 
@@ -22,18 +23,18 @@ class CollectorTest : public ::testing::Test {
 
   static CollectorOptions Options() {
     CollectorOptions o;
-    o.stats_period = absl::Milliseconds(1500);  // the guest can only poll in whole seconds: 2
-    o.rediscover_after = absl::Seconds(30);
+    o.stats_period = absl::Milliseconds(1500);  // the guest can only report in whole seconds: 2
     return o;
   }
+  // One collection, and the per-domain calls it started.
   void Collect() {
     collector_.CollectOnce();
-    collector_.WaitForCollections();
+    collector_.WaitForCalls();
   }
-  int Count(const std::string& uuid, const std::string& execute) {
-    int n = 0;
-    hypervisor_.WithQemu(uuid, [&](FakeQemu& q) { n = q.Count(execute); });
-    return n;
+  FakeDomain Domain(const std::string& uuid) {
+    FakeDomain copy;
+    hypervisor_.WithDomain(uuid, [&](FakeDomain& d) { copy = d; });
+    return copy;
   }
 
   FakeHypervisor hypervisor_;
@@ -42,127 +43,115 @@ class CollectorTest : public ::testing::Test {
   Collector collector_;
 };
 
-TEST_F(CollectorTest, CollectsBalloonAndGuestStats) {
+TEST_F(CollectorTest, CollectsTheBalloonAndTheGuestsStatisticsFromLibvirt) {
   const std::string uuid = hypervisor_.AddDomain("web1");
   Collect();
   auto snap = store_.Find("web1");
   ASSERT_TRUE(snap.has_value());
   EXPECT_EQ(snap->balloon, BalloonStatus::kActive);
-  EXPECT_EQ(snap->balloon_path, "/machine/peripheral/balloon0");
   EXPECT_THAT(snap->actual_bytes, Optional(536870912));
   ASSERT_TRUE(snap->guest.has_value());
-  EXPECT_THAT(snap->guest->Get("stat-available-memory"), Optional(464535552));
+  // libvirt's KiB, in bytes (tests/testdata/libvirt-9.0/domstats-booted.txt).
+  EXPECT_THAT(snap->guest->Get("stat-available-memory"), Optional(453648 * 1024));
+  EXPECT_THAT(snap->guest->Get("stat-total-memory"), Optional(481428 * 1024));
+  EXPECT_THAT(snap->guest->Get("stat-minor-faults"), Optional(665));
+  EXPECT_EQ(snap->guest->last_update_unix_seconds, 1795634559);
   EXPECT_EQ(snap->problem, "");
   EXPECT_EQ(snap->collect_time, clock_.Now());
   EXPECT_TRUE(store_.Find(uuid).has_value());  // by UUID too
 }
 
-TEST_F(CollectorTest, SwitchesOnGuestPollingWhereItIsOff) {
+TEST_F(CollectorTest, NothingGoesToQemuButThroughLibvirtsApi) {
   const std::string uuid = hypervisor_.AddDomain("web1");
-  hypervisor_.WithQemu(uuid, [](FakeQemu& q) { q.polling_interval = 0; });
+  for (int i = 0; i < 6; ++i) Collect();
+  EXPECT_TRUE(Domain(uuid).qmp.empty()) << "QMP passthrough taints the domain";
+  EXPECT_EQ(hypervisor_.collections(), 6);
+}
+
+TEST_F(CollectorTest, SwitchesOnGuestReportingWhereItIsOff) {
+  const std::string uuid = hypervisor_.AddDomain("web1");  // its XML has no <stats period>
+  Collect();  // reads the definition and switches reporting on
   Collect();
-  EXPECT_EQ(Count(uuid, "qom-set"), 1);
-  int64_t interval = 0;
-  hypervisor_.WithQemu(uuid, [&](FakeQemu& q) { interval = q.polling_interval; });
-  EXPECT_EQ(interval, 2);
+  EXPECT_THAT(Domain(uuid).periods_set, ElementsAre(2));
   EXPECT_EQ(store_.Find("web1")->stats_period_seconds, 2);
 }
 
-TEST_F(CollectorTest, LeavesAnOperatorsPollingIntervalAlone) {
+TEST_F(CollectorTest, LeavesAnOperatorsReportingPeriodAlone) {
   const std::string uuid = hypervisor_.AddDomain("web1");
-  hypervisor_.WithQemu(uuid, [](FakeQemu& q) { q.polling_interval = 10; });
-  Collect();
-  EXPECT_EQ(Count(uuid, "qom-set"), 0);
-  EXPECT_EQ(store_.Find("web1")->stats_period_seconds, 10);
+  hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.config.stats_period_seconds = 5; });
+  for (int i = 0; i < 3; ++i) Collect();
+  EXPECT_TRUE(Domain(uuid).periods_set.empty());
+  EXPECT_EQ(store_.Find("web1")->stats_period_seconds, 5);
 }
 
-TEST_F(CollectorTest, FindsTheBalloonOnceThenOnlyReadsIt) {
+TEST_F(CollectorTest, ReadsADefinitionOncePerQemuProcessAndWhenItChanges) {
   const std::string uuid = hypervisor_.AddDomain("web1");
+  for (int i = 0; i < 5; ++i) Collect();
+  EXPECT_EQ(Domain(uuid).config_reads, 1);
+  collector_.RequestRefresh(uuid);  // libvirt reported a device added or removed
   Collect();
-  const int lists = Count(uuid, "qom-list");
+  EXPECT_EQ(Domain(uuid).config_reads, 2);
+  hypervisor_.Restart(uuid);  // a new QEMU process
   Collect();
-  Collect();
-  EXPECT_EQ(Count(uuid, "qom-list"), lists);
-  EXPECT_EQ(Count(uuid, "qom-get"), 1 + 3);  // polling interval once, guest-stats each time
+  EXPECT_EQ(Domain(uuid).config_reads, 1);
 }
 
-TEST_F(CollectorTest, ReadsTheBalloonWhenQemuReportsAChangeAndEveryFewRounds) {
-  const std::string uuid = hypervisor_.AddDomain("web1");
-  for (int i = 0; i < 4; ++i) Collect();
-  EXPECT_EQ(Count(uuid, "query-balloon"), 1);  // nothing changed since the first read
-  hypervisor_.WithQemu(uuid, [](FakeQemu& q) {
-    q.actual_bytes = 300 << 20;
-    ++q.balloon_changes;  // libvirt's BALLOON_CHANGE event
+TEST_F(CollectorTest, ADomainWithoutBalloonSaysWhatToDo) {
+  const std::string uuid = hypervisor_.AddDomain("nob");
+  hypervisor_.WithDomain(uuid, [](FakeDomain& d) {
+    d.config.has_balloon = false;
+    d.stats_file = "domstats-no-balloon.txt";
   });
   Collect();
-  EXPECT_EQ(store_.Find("web1")->actual_bytes, 300 << 20);
-  hypervisor_.WithQemu(uuid, [](FakeQemu& q) { q.actual_bytes = 200 << 20; });  // event lost
-  for (int i = 0; i < 5; ++i) Collect();
-  EXPECT_EQ(store_.Find("web1")->actual_bytes, 200 << 20);  // the periodic read caught it
-}
-
-TEST_F(CollectorTest, ARestartedDomainIsSearchedAndSwitchedOnAgain) {
-  const std::string uuid = hypervisor_.AddDomain("web1");
-  Collect();
-  hypervisor_.Restart(uuid);  // new QEMU: its polling is off and it knows nothing
-  hypervisor_.WithQemu(uuid, [](FakeQemu& q) { q.polling_interval = 0; });
-  Collect();
-  EXPECT_GT(Count(uuid, "qom-list"), 0);
-  EXPECT_EQ(Count(uuid, "qom-set"), 1);
-  EXPECT_EQ(store_.Find("web1")->balloon, BalloonStatus::kActive);
-}
-
-TEST_F(CollectorTest, ADomainWithoutBalloonSaysWhatToDoAndIsNotSearchedEachPeriod) {
-  const std::string uuid = hypervisor_.AddDomain("nob");
-  hypervisor_.WithQemu(uuid, [](FakeQemu& q) { q.has_balloon = false; });
   Collect();
   auto snap = store_.Find("nob");
-  ASSERT_TRUE(snap.has_value());
   EXPECT_EQ(snap->balloon, BalloonStatus::kNoDevice);
   EXPECT_THAT(snap->problem, HasSubstr("<memballoon model='virtio'/>"));
-  EXPECT_FALSE(snap->actual_bytes.has_value());
-  const int lists = Count(uuid, "qom-list");
-  Collect();
-  EXPECT_EQ(Count(uuid, "qom-list"), lists);
-  clock_.Advance(absl::Seconds(31));  // a balloon may have been hot-plugged by now
-  Collect();
-  EXPECT_GT(Count(uuid, "qom-list"), lists);
+  EXPECT_FALSE(snap->guest.has_value());
+  EXPECT_TRUE(Domain(uuid).periods_set.empty());
 }
 
-TEST_F(CollectorTest, AGuestThatNeverReportedHasNoStatsAndSaysSo) {
-  const std::string uuid = hypervisor_.AddDomain("fresh");
-  hypervisor_.WithQemu(uuid, [](FakeQemu& q) { q.guest_stats_file = "guest-stats-unavailable.json"; });
+TEST_F(CollectorTest, AGuestThatNeverReportedSaysSo) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.stats_file = "domstats-never-reported.txt"; });
   Collect();
-  auto snap = store_.Find("fresh");
-  ASSERT_TRUE(snap.has_value());
-  ASSERT_TRUE(snap->guest.has_value());
-  EXPECT_TRUE(snap->guest->values.empty());
-  EXPECT_THAT(snap->problem, HasSubstr("virtio_balloon driver"));
+  auto snap = store_.Find("web1");
+  EXPECT_EQ(snap->guest->last_update_unix_seconds, 0);
+  EXPECT_FALSE(snap->guest->Get("stat-available-memory").has_value());
+  EXPECT_THAT(snap->problem, HasSubstr("has not reported memory statistics"));
 }
 
-TEST_F(CollectorTest, AHungMonitorKeepsTheLastStatsAndOthersGoOn) {
-  const std::string hung = hypervisor_.AddDomain("stuck");
+TEST_F(CollectorTest, ABusyMonitorKeepsTheLastStatisticsThenSaysSo) {
+  const std::string hung = hypervisor_.AddDomain("hung");
   hypervisor_.AddDomain("fine");
   Collect();
-  const absl::Time first = store_.Find("stuck")->collect_time;
-  hypervisor_.WithQemu(hung, [](FakeQemu& q) { q.hung = true; });
+  const absl::Time first = clock_.Now();
+  hypervisor_.WithDomain(hung, [](FakeDomain& d) { d.hung = true; });
   clock_.Advance(absl::Seconds(2));
   Collect();
-  auto stuck = store_.Find("stuck");
-  EXPECT_EQ(stuck->balloon, BalloonStatus::kMonitorError);
-  EXPECT_THAT(stuck->problem, HasSubstr("did not answer"));
-  EXPECT_EQ(stuck->collect_time, first);  // last values kept, with their age
-  EXPECT_TRUE(stuck->guest.has_value());
-  EXPECT_EQ(store_.Find("fine")->collect_time, clock_.Now());
+  auto snap = store_.Find("hung");
+  EXPECT_EQ(snap->balloon, BalloonStatus::kActive) << "one skipped collection is no problem yet";
+  EXPECT_EQ(snap->collect_time, first);
+  EXPECT_TRUE(snap->guest.has_value());
+  clock_.Advance(absl::Seconds(2));
+  Collect();
+  snap = store_.Find("hung");
+  EXPECT_EQ(snap->balloon, BalloonStatus::kMonitorError);
+  EXPECT_THAT(snap->problem, HasSubstr("is its QEMU process stopped or overloaded?"));
+  EXPECT_EQ(snap->collect_time, first) << "the statistics keep their age";
+  EXPECT_EQ(store_.Find("fine")->collect_time, clock_.Now()) << "the others go on";
+  hypervisor_.WithDomain(hung, [](FakeDomain& d) { d.hung = false; });
+  Collect();
+  EXPECT_EQ(store_.Find("hung")->balloon, BalloonStatus::kActive);
 }
 
-TEST_F(CollectorTest, AsksAboutMigrationEveryFewRounds) {
+TEST_F(CollectorTest, ChecksJobsEveryFewCollections) {
   const std::string uuid = hypervisor_.AddDomain("web1");
   for (int i = 0; i < 10; ++i) Collect();
-  EXPECT_EQ(Count(uuid, "query-migrate"), 2);
-  EXPECT_EQ(Count(uuid, "query-balloon"), 2);
-  hypervisor_.WithQemu(uuid, [](FakeQemu& q) { q.migration_status = "active"; });
-  for (int i = 0; i < 5; ++i) Collect();
+  EXPECT_EQ(Domain(uuid).job_checks, 2);
+  EXPECT_FALSE(store_.Find("web1")->migrating);
+  hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.job_active = true; });
+  for (int i = 0; i < 6; ++i) Collect();
   EXPECT_TRUE(store_.Find("web1")->migrating);
 }
 

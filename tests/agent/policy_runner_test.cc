@@ -14,7 +14,7 @@ namespace {
 namespace v1 = balloon::v1;
 using ::balloond::testing::FakeClock;
 using ::balloond::testing::FakeHypervisor;
-using ::balloond::testing::FakeQemu;
+using ::balloond::testing::FakeDomain;
 using ::testing::HasSubstr;
 
 constexpr int64_t kMiB = 1024 * 1024;
@@ -27,7 +27,7 @@ class PolicyRunnerTest : public ::testing::Test {
     dir_ = mkdtemp(tmpl);
     uuid_ = hypervisor_.AddDomain("web1");
     collector_.CollectOnce();
-    collector_.WaitForCollections();
+    collector_.WaitForCalls();
   }
   ~PolicyRunnerTest() override { std::filesystem::remove_all(dir_); }
 
@@ -47,7 +47,7 @@ class PolicyRunnerTest : public ::testing::Test {
   }
   int Balloons() {
     int n = 0;
-    hypervisor_.WithQemu(uuid_, [&](FakeQemu& q) { n = q.Count("balloon"); });
+    hypervisor_.WithDomain(uuid_, [&](FakeDomain& d) { n = static_cast<int>(d.targets_set.size()); });
     return n;
   }
 
@@ -64,7 +64,7 @@ TEST_F(PolicyRunnerTest, EnforceSendsTheTargetAndRecordsWhy) {
   RunWithMode(v1::POLICY_MODE_ENFORCE);
   EXPECT_EQ(Balloons(), 1);
   int64_t actual = 0;
-  hypervisor_.WithQemu(uuid_, [&](FakeQemu& q) { actual = q.actual_bytes; });
+  hypervisor_.WithDomain(uuid_, [&](FakeDomain& d) { actual = d.targets_set.back(); });
   auto decisions = log_.List("web1", 10);
   ASSERT_EQ(decisions.size(), 1u);
   EXPECT_EQ(actual, decisions[0].target_bytes());
@@ -73,7 +73,7 @@ TEST_F(PolicyRunnerTest, EnforceSendsTheTargetAndRecordsWhy) {
   EXPECT_EQ(decisions[0].mode(), v1::POLICY_MODE_ENFORCE);
   EXPECT_EQ(decisions[0].reason(), v1::DECISION_REASON_HOST_RECLAIM);
   EXPECT_EQ(decisions[0].previous_bytes(), 512 * kMiB);
-  EXPECT_EQ(decisions[0].inputs().guest_available_bytes(), 464535552);
+  EXPECT_EQ(decisions[0].inputs().guest_available_bytes(), 453648 * 1024);
   EXPECT_THAT(decisions[0].explanation(), HasSubstr("web1"));
   EXPECT_EQ(refreshes_, 1);
 }
@@ -94,7 +94,7 @@ TEST_F(PolicyRunnerTest, OffDoesNothing) {
 }
 
 TEST_F(PolicyRunnerTest, AFailedSendIsRecordedAsNotApplied) {
-  hypervisor_.WithQemu(uuid_, [](FakeQemu& q) { q.hung = true; });
+  hypervisor_.WithDomain(uuid_, [](FakeDomain& d) { d.hung = true; });
   RunWithMode(v1::POLICY_MODE_ENFORCE);
   auto decisions = log_.List("", 10);
   ASSERT_EQ(decisions.size(), 1u);
@@ -105,9 +105,11 @@ TEST_F(PolicyRunnerTest, AFailedSendIsRecordedAsNotApplied) {
 TEST_F(PolicyRunnerTest, AMigratingDomainIsLeftAlone) {
   // A new QEMU process (as on a migration's destination, or after a restart) is asked at once.
   hypervisor_.Restart(uuid_);
-  hypervisor_.WithQemu(uuid_, [](FakeQemu& q) { q.migration_status = "active"; });
+  hypervisor_.WithDomain(uuid_, [](FakeDomain& d) { d.job_active = true; });
   collector_.CollectOnce();
-  collector_.WaitForCollections();
+  collector_.WaitForCalls();
+  collector_.CollectOnce();  // the job check's answer shows from the next collection
+  collector_.WaitForCalls();
   RunWithMode(v1::POLICY_MODE_ENFORCE);
   EXPECT_EQ(Balloons(), 0);
   EXPECT_TRUE(log_.List("", 10).empty());

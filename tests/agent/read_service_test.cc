@@ -15,7 +15,7 @@ namespace {
 namespace v1 = balloon::v1;
 using ::balloond::testing::FakeClock;
 using ::balloond::testing::FakeHypervisor;
-using ::balloond::testing::FakeQemu;
+using ::balloond::testing::FakeDomain;
 using ::testing::HasSubstr;
 
 ListenerContext::Settings Limits(int calls_per_connection, int watches, double qom_rate = 100) {
@@ -31,10 +31,10 @@ class ReadServiceTest : public ::testing::Test {
  protected:
   explicit ReadServiceTest(ListenerContext::Settings settings = Limits(8, 4))
       : lookups_("lookup", 1),
-        stats_feed_(hypervisor_, clock_, lookups_),
+        stats_feed_(hypervisor_, clock_, lookups_, balloon_paths_),
         decision_feed_(decisions_),
-        backend_{store_, hypervisor_, clock_, *policy_, decisions_, stats_feed_, decision_feed_,
-                 qom_paths_, nullptr},
+        backend_{store_,       hypervisor_,    clock_,     *policy_,     decisions_, stats_feed_,
+                 decision_feed_, qom_guard_, balloon_paths_, qom_traffic_, nullptr},
         listener_("test", settings, clock_,
                   [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }),
         service_(backend_, listener_, ReadServiceOptions{}),
@@ -54,7 +54,7 @@ class ReadServiceTest : public ::testing::Test {
 
   void Collect() {
     collector_.CollectOnce();
-    collector_.WaitForCollections();
+    collector_.WaitForCalls();
   }
   static std::unique_ptr<grpc::ClientContext> Context() {
     auto ctx = std::make_unique<grpc::ClientContext>();
@@ -80,9 +80,11 @@ class ReadServiceTest : public ::testing::Test {
   std::unique_ptr<PolicyStore> policy_ = *PolicyStore::Open(
       ::testing::TempDir() + "/read-service-test-" + std::to_string(getpid()), {});
   WorkerPool lookups_;
+  QomPathGuard qom_guard_;
+  BalloonPaths balloon_paths_;
+  QomTraffic qom_traffic_;
   StatsFeed stats_feed_;
   DecisionFeed decision_feed_;
-  QomPathGuard qom_paths_;
   ServiceBackend backend_;
   ListenerContext listener_;
   ReadService service_;
@@ -161,7 +163,7 @@ TEST_F(ReadServiceTest, AnUnknownDomainIsNotFoundAndAMalformedOneInvalid) {
 
 TEST_F(ReadServiceTest, AQomPathThroughALinkIsRefusedAndSentNothing) {
   const std::string uuid = hypervisor_.AddDomain("rng");
-  hypervisor_.WithQemu(uuid, [](FakeQemu& q) { q.qom_tree = "qemu-7.2/rng-layout"; });
+  hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.qom_tree = "qemu-7.2/rng-layout"; });
   Collect();
   v1::GetQomPropertyRequest req;
   req.set_domain("rng");
@@ -172,7 +174,7 @@ TEST_F(ReadServiceTest, AQomPathThroughALinkIsRefusedAndSentNothing) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("link<rng-backend>"));
   int gets = 0;
-  hypervisor_.WithQemu(uuid, [&](FakeQemu& q) { gets = q.Count("qom-get"); });
+  hypervisor_.WithDomain(uuid, [&](FakeDomain& d) { gets = d.CountQmp("qom-get"); });
   EXPECT_EQ(gets, 0) << "the qom-get never reached QEMU";
 
   v1::ListQomPropertiesRequest list;
