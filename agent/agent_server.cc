@@ -34,8 +34,7 @@ void ApplyServerLimits(const ServingLimits& limits, grpc::ServerBuilder& builder
   quota.SetMaxThreads(kMaxGrpcThreadsPerServer);
   builder.SetResourceQuota(quota);
   // HTTP/2's own cap is a backstop above balloond's, which refuses with a message that says why.
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
-                             limits.max_calls_per_connection + 16);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_calls_per_connection + 16);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Millis(limits.idle_timeout));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(kKeepaliveTime));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Millis(kKeepaliveTimeout));
@@ -130,12 +129,12 @@ absl::Status AgentServer::StartUnixEndpoint(const std::string& path, mode_t mode
   if (!listener.ok()) return listener.status();
   endpoint.listener = std::move(*listener);
   UnixListener* unix_listener = endpoint.listener.get();
-  endpoint.context = std::make_unique<ListenerContext>(
-      path, ContextSettings(settings_.limits), parts_.clock,
-      [unix_listener](const grpc::CallbackServerContext& ctx) {
-        auto uid = unix_listener->PeerUid(ctx.peer());
-        return uid ? absl::StrCat("uid ", *uid) : ctx.peer();
-      });
+  endpoint.context =
+      std::make_unique<ListenerContext>(path, ContextSettings(settings_.limits), parts_.clock,
+                                        [unix_listener](const grpc::CallbackServerContext& ctx) {
+                                          auto uid = unix_listener->PeerUid(ctx.peer());
+                                          return uid ? absl::StrCat("uid ", *uid) : ctx.peer();
+                                        });
   grpc::ServerBuilder builder;
   if (absl::Status s = BuildServer(path, read_write, builder, endpoint); !s.ok()) return s;
   endpoint.listener->Start(endpoint.server.get());

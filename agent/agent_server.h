@@ -17,10 +17,10 @@
 namespace balloond {
 
 // balloond's gRPC servers, like libvirt's libvirt-sock and libvirt-sock-ro: the read-write socket
-// serves the read and control services, the read-only socket only the read service, and the optional
-// TLS listener both, the control service to operators' certificates only. Each listener is a server
-// of its own with its own limits and workers, so clients saturating one never slow another. All have
-// health checking and reflection.
+// serves the read and control services, the read-only socket only the read service, and the
+// optional TLS listener both, the control service to operators' certificates only. Each listener is
+// a server of its own with its own limits and workers, so clients saturating one never slow
+// another. All have health checking and reflection.
 class AgentServer {
  public:
   // What the services read and change.

@@ -11,8 +11,8 @@ namespace balloond {
 namespace {
 
 constexpr const char* kBalloonDeviceTypes[] = {
-    "virtio-balloon-pci", "virtio-balloon-pci-transitional",
-    "virtio-balloon-pci-non-transitional", "virtio-balloon-ccw"};
+    "virtio-balloon-pci", "virtio-balloon-pci-transitional", "virtio-balloon-pci-non-transitional",
+    "virtio-balloon-ccw"};
 
 // Children that are never containers of devices; skipping them keeps the walk small
 // (/machine alone has hundreds of memory regions and IRQs).

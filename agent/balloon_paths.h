@@ -24,7 +24,8 @@ class BalloonPaths {
   }
   void Set(const std::string& process, std::string path) {
     absl::MutexLock lock(&mu_);
-    if (paths_.size() >= kMaxProcesses) paths_.clear();  // a bound; forgotten ones are searched again
+    if (paths_.size() >= kMaxProcesses)
+      paths_.clear();  // a bound; forgotten ones are searched again
     paths_[process] = std::move(path);
   }
 

@@ -93,7 +93,8 @@ CallLanes::~CallLanes() {
   state_->mu.AwaitWithTimeout(absl::Condition(&gone), absl::Seconds(1));
 }
 
-std::shared_ptr<PendingCall> CallLanes::Submit(const std::string& lane, std::function<void()> work) {
+std::shared_ptr<PendingCall> CallLanes::Submit(const std::string& lane,
+                                               std::function<void()> work) {
   auto call = std::make_shared<PendingCall>();
   call->work_ = std::move(work);
   call->lane_ = lane;

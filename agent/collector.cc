@@ -106,9 +106,8 @@ void Collector::Loop() {
     }
     if (on_round) RunGuarded("the end of a collection", on_round);
     absl::MutexLock lock(&mu_);
-    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopping_ || refresh_requested_;
-    };
+    auto woken = [this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || refresh_requested_; };
     mu_.AwaitWithTimeout(absl::Condition(&woken), options_.stats_period);
     if (stopping_) return;
     refresh_requested_ = false;
@@ -188,9 +187,9 @@ DomainSnapshot Collector::Assemble(const DomainStats& d, Tracked& t, absl::Time 
   snap.guest = d.guest;
   snap.collect_time = now;
   if (snap.guest->last_update_unix_seconds == 0) {
-    snap.problem = absl::StrCat(
-        "the guest of domain '", d.info.name,
-        "' has not reported memory statistics; is its virtio_balloon driver loaded?");
+    snap.problem =
+        absl::StrCat("the guest of domain '", d.info.name,
+                     "' has not reported memory statistics; is its virtio_balloon driver loaded?");
   }
   return snap;
 }

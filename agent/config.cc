@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
@@ -28,7 +28,8 @@ class FirstErrorCollector final : public google::protobuf::io::ErrorCollector {
   std::string error_;
 };
 
-absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d, absl::string_view field) {
+absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
+                                         absl::string_view field) {
   const absl::Duration out = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
   if (out <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(field, " must be positive"));
@@ -95,7 +96,7 @@ absl::Status ParseTextFormat(absl::string_view text, absl::string_view file_name
 }
 
 absl::StatusOr<balloon::v1::AgentConfig> ParseAgentConfig(absl::string_view text,
-                                                           absl::string_view file_name) {
+                                                          absl::string_view file_name) {
   balloon::v1::AgentConfig config;
   if (absl::Status s = ParseTextFormat(text, file_name, config); !s.ok()) return s;
   return config;
@@ -131,7 +132,8 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
   }
   if (!config.state_dir().empty()) {
     if (config.state_dir()[0] != '/') {
-      return absl::InvalidArgumentError(absl::StrCat("state_dir '", config.state_dir(), "' must be an absolute path"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("state_dir '", config.state_dir(), "' must be an absolute path"));
     }
     settings.state_dir = config.state_dir();
   }
@@ -157,7 +159,8 @@ absl::StatusOr<balloon::v1::PolicyMode> ParsePolicyMode(absl::string_view text) 
   if (text == "off") return balloon::v1::POLICY_MODE_OFF;
   if (text == "observe") return balloon::v1::POLICY_MODE_OBSERVE;
   if (text == "enforce") return balloon::v1::POLICY_MODE_ENFORCE;
-  return absl::InvalidArgumentError(absl::StrCat("policy mode '", text, "' is not one of off, observe, enforce"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("policy mode '", text, "' is not one of off, observe, enforce"));
 }
 
 absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text) {
@@ -170,7 +173,8 @@ absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text) {
         absl::StrCat("'", text, "' is not a duration; write e.g. 2s, 500ms or 1m"));
   }
   if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat("duration '", text, "' must be positive and finite"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("duration '", text, "' must be positive and finite"));
   }
   return d;
 }
@@ -182,8 +186,8 @@ absl::Status ValidateHostPort(absl::string_view flag, absl::string_view address)
                   absl::SimpleAtoi(address.substr(colon + 1), &port) && port <= 65535 &&
                   (address[0] != '[' || address[colon - 1] == ']');
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        flag, " '", address, "' must be HOST:PORT, e.g. 0.0.0.0:7443 or [::]:7443"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " '", address, "' must be HOST:PORT, e.g. 0.0.0.0:7443 or [::]:7443"));
   }
   return absl::OkStatus();
 }
@@ -197,13 +201,13 @@ absl::Status ValidateTlsSettings(const TlsSettings& tls) {
         "TLS files or operators are given but no --listen-tls (tls { listen }) to serve them on");
   }
   if (absl::Status s = ValidateHostPort("--listen-tls", tls.listen); !s.ok()) return s;
-  for (auto [flag, value] : {std::pair{"--tls-cert (tls { cert_file })", &tls.cert_file},
-                             std::pair{"--tls-key (tls { key_file })", &tls.key_file},
-                             std::pair{"--tls-client-ca (tls { client_ca_file })",
-                                       &tls.client_ca_file}}) {
+  for (auto [flag, value] :
+       {std::pair{"--tls-cert (tls { cert_file })", &tls.cert_file},
+        std::pair{"--tls-key (tls { key_file })", &tls.key_file},
+        std::pair{"--tls-client-ca (tls { client_ca_file })", &tls.client_ca_file}}) {
     if (value->empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--listen-tls needs ", flag, ": balloond serves TCP only with mutual TLS"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--listen-tls needs ", flag, ": balloond serves TCP only with mutual TLS"));
     }
   }
   for (const std::string& name : tls.operators) {
@@ -215,8 +219,9 @@ absl::Status ValidateTlsSettings(const TlsSettings& tls) {
 absl::StatusOr<std::string> UnixSocketPath(absl::string_view address) {
   absl::string_view path = address;
   if (!absl::ConsumePrefix(&path, "unix:") || path.empty() || path[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "listen address '", address, "' must be unix:/absolute/path, e.g. unix:/run/balloond/balloond.sock"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", address,
+                     "' must be unix:/absolute/path, e.g. unix:/run/balloond/balloond.sock"));
   }
   return std::string(path);
 }

@@ -53,7 +53,7 @@ absl::Status ParseTextFormat(absl::string_view text, absl::string_view file_name
 
 // Parses the config file's text format; errors name the line and column.
 absl::StatusOr<balloon::v1::AgentConfig> ParseAgentConfig(absl::string_view text,
-                                                           absl::string_view file_name);
+                                                          absl::string_view file_name);
 absl::StatusOr<balloon::v1::AgentConfig> LoadAgentConfig(const std::string& path);
 
 // Applies the fields set in `config` over `settings`, checking each.

@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/log.h"
 #include "agent/domain_resolver.h"
+#include "agent/log.h"
 #include "agent/proto_convert.h"
 #include "agent/qom_request.h"
 #include "policy/policy.h"
@@ -19,22 +19,24 @@ std::string MiB(int64_t bytes) { return absl::StrCat(bytes / (1024 * 1024), " Mi
 // A target outside (0, max] changes nothing and says why.
 absl::Status CheckTarget(const DomainSnapshot& snap, int64_t target_bytes) {
   if (target_bytes <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "balloon target must be more than 0 bytes, got ", target_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("balloon target must be more than 0 bytes, got ", target_bytes));
   }
   if (target_bytes > snap.info.max_memory_bytes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "balloon target ", target_bytes, " bytes (", MiB(target_bytes), ") is above the maximum memory of domain '",
-        snap.info.name, "', ", snap.info.max_memory_bytes, " bytes (", MiB(snap.info.max_memory_bytes),
-        "); raise <memory> in its XML to give it more"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("balloon target ", target_bytes, " bytes (", MiB(target_bytes),
+                     ") is above the maximum memory of domain '", snap.info.name, "', ",
+                     snap.info.max_memory_bytes, " bytes (", MiB(snap.info.max_memory_bytes),
+                     "); raise <memory> in its XML to give it more"));
   }
   return absl::OkStatus();
 }
 
 absl::Status NoBalloon(const DomainSnapshot& snap) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "domain '", snap.info.name,
-      "' has no virtio balloon device; add <memballoon model='virtio'/> to its XML and restart it"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("domain '", snap.info.name,
+                   "' has no virtio balloon device; add <memballoon model='virtio'/> to its XML "
+                   "and restart it"));
 }
 
 }  // namespace
@@ -62,14 +64,16 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
   if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloon(*snap);
 
   if (!req.validate_only()) {
-    absl::Status s = backend_.hypervisor.SetBalloonTarget(snap->info.uuid, req.target_bytes(), deadline);
+    absl::Status s =
+        backend_.hypervisor.SetBalloonTarget(snap->info.uuid, req.target_bytes(), deadline);
     if (s.code() == absl::StatusCode::kFailedPrecondition && !snap->config) {
       return NoBalloon(*snap);  // libvirt knew before balloond read the definition
     }
     if (!s.ok()) return s;
-    Log(absl::StrCat("balloon target of ", snap->info.name, " set to ", MiB(req.target_bytes()),
-                     snap->actual_bytes ? absl::StrCat(" (was ", MiB(*snap->actual_bytes), ")") : "",
-                     " by ", caller));
+    Log(absl::StrCat(
+        "balloon target of ", snap->info.name, " set to ", MiB(req.target_bytes()),
+        snap->actual_bytes ? absl::StrCat(" (was ", MiB(*snap->actual_bytes), ")") : "", " by ",
+        caller));
     if (backend_.on_target_set) backend_.on_target_set(snap->info.uuid);
   }
   ToProto(*snap, resp->mutable_domain());

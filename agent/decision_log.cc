@@ -14,7 +14,8 @@ uint64_t DecisionLog::Append(balloon::v1::Decision decision) {
   return decision.sequence();
 }
 
-std::vector<balloon::v1::Decision> DecisionLog::List(const std::string& domain, size_t limit) const {
+std::vector<balloon::v1::Decision> DecisionLog::List(const std::string& domain,
+                                                     size_t limit) const {
   absl::MutexLock lock(&mu_);
   std::vector<balloon::v1::Decision> out;
   for (auto it = decisions_.rbegin(); it != decisions_.rend() && out.size() < limit; ++it) {

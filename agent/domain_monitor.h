@@ -1,10 +1,9 @@
 #ifndef BALLOOND_AGENT_DOMAIN_MONITOR_H_
 #define BALLOOND_AGENT_DOMAIN_MONITOR_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

@@ -12,7 +12,8 @@ namespace balloond {
 
 // Turns a request's domain reference into the domain's latest snapshot, or the status a client
 // should see: INVALID_ARGUMENT (malformed), NOT_FOUND (libvirt knows no such domain),
-// FAILED_PRECONDITION (defined but not running), UNAVAILABLE (just started, or libvirt unreachable).
+// FAILED_PRECONDITION (defined but not running), UNAVAILABLE (just started, or libvirt
+// unreachable).
 absl::StatusOr<DomainSnapshot> ResolveDomain(const SnapshotStore& store, Hypervisor& hypervisor,
                                              absl::string_view name_or_uuid);
 

@@ -33,12 +33,18 @@ absl::StatusOr<HostMemory> ParseMeminfo(absl::string_view text) {
     int64_t kib = 0;
     if (!absl::SimpleAtoi(parts[1], &kib)) continue;
     const int64_t bytes = kib * 1024;
-    if (key == "MemTotal") m.mem_total_bytes = bytes, have_total = true;
-    else if (key == "MemFree") m.mem_free_bytes = bytes;
-    else if (key == "MemAvailable") m.mem_available_bytes = bytes, have_available = true;
-    else if (key == "Cached") m.cached_bytes = bytes;
-    else if (key == "SwapTotal") m.swap_total_bytes = bytes;
-    else if (key == "SwapFree") m.swap_free_bytes = bytes;
+    if (key == "MemTotal")
+      m.mem_total_bytes = bytes, have_total = true;
+    else if (key == "MemFree")
+      m.mem_free_bytes = bytes;
+    else if (key == "MemAvailable")
+      m.mem_available_bytes = bytes, have_available = true;
+    else if (key == "Cached")
+      m.cached_bytes = bytes;
+    else if (key == "SwapTotal")
+      m.swap_total_bytes = bytes;
+    else if (key == "SwapFree")
+      m.swap_free_bytes = bytes;
   }
   if (!have_total || !have_available) {
     return absl::DataLossError("meminfo lacks MemTotal or MemAvailable");
@@ -54,14 +60,20 @@ absl::Status ParsePressure(absl::string_view text, HostMemory& host) {
     for (size_t i = 1; i < fields.size(); ++i) {
       std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(fields[i], '=');
       bool ok = true;
-      if (kv.first == "avg10") ok = absl::SimpleAtod(kv.second, &avg.avg10);
-      else if (kv.first == "avg60") ok = absl::SimpleAtod(kv.second, &avg.avg60);
-      else if (kv.first == "avg300") ok = absl::SimpleAtod(kv.second, &avg.avg300);
-      else if (kv.first == "total") ok = absl::SimpleAtoi(kv.second, &avg.total_microseconds);
+      if (kv.first == "avg10")
+        ok = absl::SimpleAtod(kv.second, &avg.avg10);
+      else if (kv.first == "avg60")
+        ok = absl::SimpleAtod(kv.second, &avg.avg60);
+      else if (kv.first == "avg300")
+        ok = absl::SimpleAtod(kv.second, &avg.avg300);
+      else if (kv.first == "total")
+        ok = absl::SimpleAtoi(kv.second, &avg.total_microseconds);
       if (!ok) return absl::DataLossError(absl::StrCat("bad PSI field '", fields[i], "'"));
     }
-    if (fields[0] == "some") host.pressure_some = avg;
-    else if (fields[0] == "full") host.pressure_full = avg;
+    if (fields[0] == "some")
+      host.pressure_some = avg;
+    else if (fields[0] == "full")
+      host.pressure_full = avg;
   }
   return absl::OkStatus();
 }

@@ -72,10 +72,14 @@ void StartEventLoopOnce() {
 
 DomainRunState ToRunState(unsigned char state) {
   switch (state) {
-    case VIR_DOMAIN_RUNNING: return DomainRunState::kRunning;
-    case VIR_DOMAIN_PAUSED: return DomainRunState::kPaused;
-    case VIR_DOMAIN_SHUTDOWN: return DomainRunState::kShuttingDown;
-    default: return DomainRunState::kOther;
+    case VIR_DOMAIN_RUNNING:
+      return DomainRunState::kRunning;
+    case VIR_DOMAIN_PAUSED:
+      return DomainRunState::kPaused;
+    case VIR_DOMAIN_SHUTDOWN:
+      return DomainRunState::kShuttingDown;
+    default:
+      return DomainRunState::kOther;
   }
 }
 
@@ -110,11 +114,20 @@ std::vector<StatParam> Params(const virDomainStatsRecord& record) {
     const virTypedParameter& p = record.params[i];
     uint64_t value;
     switch (p.type) {
-      case VIR_TYPED_PARAM_INT: value = static_cast<uint64_t>(std::max(0, p.value.i)); break;
-      case VIR_TYPED_PARAM_UINT: value = p.value.ui; break;
-      case VIR_TYPED_PARAM_LLONG: value = static_cast<uint64_t>(std::max<long long>(0, p.value.l)); break;
-      case VIR_TYPED_PARAM_ULLONG: value = p.value.ul; break;
-      default: continue;
+      case VIR_TYPED_PARAM_INT:
+        value = static_cast<uint64_t>(std::max(0, p.value.i));
+        break;
+      case VIR_TYPED_PARAM_UINT:
+        value = p.value.ui;
+        break;
+      case VIR_TYPED_PARAM_LLONG:
+        value = static_cast<uint64_t>(std::max<long long>(0, p.value.l));
+        break;
+      case VIR_TYPED_PARAM_ULLONG:
+        value = p.value.ul;
+        break;
+      default:
+        continue;
     }
     out.emplace_back(p.field, value);
   }
@@ -280,7 +293,8 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor
   std::vector<int> callbacks;
   for (auto [event, callback] :
        {std::pair{VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(LifecycleCallback)},
-        std::pair{VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(BalloonChangeCallback)},
+        std::pair{VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
+                  VIR_DOMAIN_EVENT_CALLBACK(BalloonChangeCallback)},
         std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
         std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)}}) {
     callbacks.push_back(
@@ -318,14 +332,14 @@ class LibvirtHypervisor::TrackedCall {
   TrackedCall(CallLanes& lanes, const std::string& lane, std::shared_ptr<Connection> connection,
               std::function<absl::Status(Connection&)> call)
       : lanes_(lanes), connection_(std::move(connection)), outcome_(std::make_shared<Outcome>()) {
-    pending_ = lanes.Submit(lane, [connection = connection_, outcome = outcome_,
-                                   call = std::move(call)] {
-      absl::Status status = call(*connection);
-      if (status.code() == absl::StatusCode::kUnavailable) connection->MarkBroken();
-      absl::MutexLock lock(&outcome->mu);
-      outcome->status = std::move(status);
-      if (outcome->stuck) connection->AddStuck(-1);
-    });
+    pending_ =
+        lanes.Submit(lane, [connection = connection_, outcome = outcome_, call = std::move(call)] {
+          absl::Status status = call(*connection);
+          if (status.code() == absl::StatusCode::kUnavailable) connection->MarkBroken();
+          absl::MutexLock lock(&outcome->mu);
+          outcome->status = std::move(status);
+          if (outcome->stuck) connection->AddStuck(-1);
+        });
   }
 
   // The call's status, or DEADLINE_EXCEEDED at `deadline`.

@@ -23,9 +23,9 @@ namespace balloond {
 // follows events, and reconnects with backoff after libvirtd goes away.
 //
 // Two connections: one for events and lookups, one for the calls that wait on QEMU. libvirtd serves
-// at most max_client_requests (default 5) calls of one connection at once, and a call to a hung QEMU
-// keeps its slot until QEMU answers: a calls connection carrying two such calls is retired for a
-// fresh one, so hung QEMUs never wedge the agent, and events never queue behind them.
+// at most max_client_requests (default 5) calls of one connection at once, and a call to a hung
+// QEMU keeps its slot until QEMU answers: a calls connection carrying two such calls is retired for
+// a fresh one, so hung QEMUs never wedge the agent, and events never queue behind them.
 class LibvirtHypervisor final : public Hypervisor {
  public:
   explicit LibvirtHypervisor(std::string uri);
@@ -56,7 +56,8 @@ class LibvirtHypervisor final : public Hypervisor {
 
   // The connection for events and lookups, opening one if there is none and the backoff allows.
   absl::StatusOr<std::shared_ptr<Connection>> Connect();
-  // The connection for calls that wait on QEMU; replaced when hung QEMUs hold too many of its calls.
+  // The connection for calls that wait on QEMU; replaced when hung QEMUs hold too many of its
+  // calls.
   absl::StatusOr<std::shared_ptr<Connection>> CallsConnection();
   // Runs `call` on the calls connection in `lane` (a domain's UUID, or "" for none), waiting until
   // `deadline`. A call its caller left while it was running is counted stuck on its connection.

@@ -42,16 +42,21 @@ constexpr Mapping kMappings[] = {
 
 // `value` × `unit` as an int64; nullopt past INT64_MAX (no real memory size gets there).
 std::optional<int64_t> Scaled(uint64_t value, uint64_t unit) {
-  if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / unit) return std::nullopt;
+  if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / unit)
+    return std::nullopt;
   return static_cast<int64_t>(value * unit);
 }
 
 DomainRunState RunState(uint64_t state) {
   switch (state) {
-    case kLibvirtRunning: return DomainRunState::kRunning;
-    case kLibvirtPaused: return DomainRunState::kPaused;
-    case kLibvirtShutdown: return DomainRunState::kShuttingDown;
-    default: return DomainRunState::kOther;
+    case kLibvirtRunning:
+      return DomainRunState::kRunning;
+    case kLibvirtPaused:
+      return DomainRunState::kPaused;
+    case kLibvirtShutdown:
+      return DomainRunState::kShuttingDown;
+    default:
+      return DomainRunState::kOther;
   }
 }
 

@@ -1,11 +1,11 @@
 // balloond: the per-host memory agent. See README.md for the flags and the API.
+#include <grpc/support/log.h>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <optional>
-
-#include <CLI/CLI.hpp>
-#include <grpc/support/log.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -13,11 +13,11 @@
 #include "agent/collector.h"
 #include "agent/config.h"
 #include "agent/libvirt_hypervisor.h"
+#include "agent/log.h"
 #include "agent/policy_runner.h"
 #include "agent/policy_store.h"
-#include "policy/policy.h"
-#include "agent/log.h"
 #include "agent/snapshot_store.h"
+#include "policy/policy.h"
 
 namespace {
 
@@ -29,9 +29,7 @@ int Fail(const absl::Status& status) {
 }
 
 // gRPC's errors (a client's failed TLS handshake, say) go to balloond's log like its own lines.
-void LogGrpc(gpr_log_func_args* args) {
-  balloond::Log(absl::StrCat("grpc: ", args->message));
-}
+void LogGrpc(gpr_log_func_args* args) { balloond::Log(absl::StrCat("grpc: ", args->message)); }
 
 }  // namespace
 
@@ -42,19 +40,29 @@ int main(int argc, char** argv) {
       policy_mode;
   app.add_option("--config", config_file, "Config file (text-format balloon.v1.AgentConfig)");
   app.add_option("--connect", connect, "libvirt URI (default qemu:///system)");
-  app.add_option("--listen", listen, "Read-write socket (default unix:/run/balloond/balloond.sock)");
-  app.add_option("--listen-ro", listen_ro, "Read-only socket (default unix:/run/balloond/balloond-ro.sock)");
-  app.add_option("--stats-period", stats_period, "Collection period and guest polling interval (default 2s)");
-  app.add_option("--monitor-timeout", monitor_timeout, "Deadline of the agent's own QMP calls (default 2s)");
-  app.add_option("--state-dir", state_dir, "Where API changes to the policy are kept (default /var/lib/balloond)");
-  app.add_option("--policy-mode", policy_mode, "off, observe or enforce: the policy's mode for this run");
+  app.add_option("--listen", listen,
+                 "Read-write socket (default unix:/run/balloond/balloond.sock)");
+  app.add_option("--listen-ro", listen_ro,
+                 "Read-only socket (default unix:/run/balloond/balloond-ro.sock)");
+  app.add_option("--stats-period", stats_period,
+                 "Collection period and guest polling interval (default 2s)");
+  app.add_option("--monitor-timeout", monitor_timeout,
+                 "Deadline of the agent's own QMP calls (default 2s)");
+  app.add_option("--state-dir", state_dir,
+                 "Where API changes to the policy are kept (default /var/lib/balloond)");
+  app.add_option("--policy-mode", policy_mode,
+                 "off, observe or enforce: the policy's mode for this run");
   balloond::TlsSettings tls_flags;
-  app.add_option("--listen-tls", tls_flags.listen, "TCP listener with mutual TLS, HOST:PORT (default: none)");
-  app.add_option("--tls-cert", tls_flags.cert_file, "balloond's certificate for --listen-tls (PEM)");
+  app.add_option("--listen-tls", tls_flags.listen,
+                 "TCP listener with mutual TLS, HOST:PORT (default: none)");
+  app.add_option("--tls-cert", tls_flags.cert_file,
+                 "balloond's certificate for --listen-tls (PEM)");
   app.add_option("--tls-key", tls_flags.key_file, "Its private key (PEM)");
-  app.add_option("--tls-client-ca", tls_flags.client_ca_file, "CA certificates that client certificates must chain to (PEM)");
-  app.add_option("--tls-operator", tls_flags.operators,
-                 "A client identity (SAN DNS, SAN URI or CN) that may also change balloond; repeatable");
+  app.add_option("--tls-client-ca", tls_flags.client_ca_file,
+                 "CA certificates that client certificates must chain to (PEM)");
+  app.add_option(
+      "--tls-operator", tls_flags.operators,
+      "A client identity (SAN DNS, SAN URI or CN) that may also change balloond; repeatable");
   app.set_version_flag("--version", BALLOOND_VERSION);
   try {
     app.parse(argc, argv);
@@ -134,9 +142,10 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status());
   collector.SetReachabilityCallback([&server, &settings](bool reachable) {
     (*server)->SetServing(reachable);
-    balloond::Log(reachable ? absl::StrCat("connected to libvirt at ", settings.connect_uri)
-                            : absl::StrCat("libvirt at ", settings.connect_uri,
-                                           " is unreachable; health is NOT_SERVING until it returns"));
+    balloond::Log(reachable
+                      ? absl::StrCat("connected to libvirt at ", settings.connect_uri)
+                      : absl::StrCat("libvirt at ", settings.connect_uri,
+                                     " is unreachable; health is NOT_SERVING until it returns"));
   });
   balloond::PolicyRunnerOptions runner_options;
   runner_options.interval = settings.stats_period;
@@ -147,11 +156,11 @@ int main(int argc, char** argv) {
   collector.SetRoundCallback([&runner] { runner.Trigger(); });
   collector.Start();
   runner.Start();
-  balloond::Log(absl::StrCat("serving on ", settings.listen, " (read-write) and ", settings.listen_ro,
-                             " (read-only), stats every ", absl::FormatDuration(settings.stats_period),
-                             ", policy mode ",
-                             balloon::v1::PolicyMode_Name(balloond::policy::WithDefaults((*policy)->Get()).mode()),
-                             " (saved changes: ", (*policy)->saved_path(), ")"));
+  balloond::Log(absl::StrCat(
+      "serving on ", settings.listen, " (read-write) and ", settings.listen_ro,
+      " (read-only), stats every ", absl::FormatDuration(settings.stats_period), ", policy mode ",
+      balloon::v1::PolicyMode_Name(balloond::policy::WithDefaults((*policy)->Get()).mode()),
+      " (saved changes: ", (*policy)->saved_path(), ")"));
 
   int signal = 0;
   while (sigwait(&stop_signals, &signal) == 0 && signal == SIGHUP) {

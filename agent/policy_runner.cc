@@ -18,9 +18,15 @@ policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
     case DomainRunState::kRunning:
       in.activity = snap.migrating ? policy::Activity::kMigrating : policy::Activity::kRunning;
       break;
-    case DomainRunState::kPaused: in.activity = policy::Activity::kPaused; break;
-    case DomainRunState::kShuttingDown: in.activity = policy::Activity::kShuttingDown; break;
-    case DomainRunState::kOther: in.activity = policy::Activity::kOther; break;
+    case DomainRunState::kPaused:
+      in.activity = policy::Activity::kPaused;
+      break;
+    case DomainRunState::kShuttingDown:
+      in.activity = policy::Activity::kShuttingDown;
+      break;
+    case DomainRunState::kOther:
+      in.activity = policy::Activity::kOther;
+      break;
   }
   in.max_memory_bytes = snap.info.max_memory_bytes;
   if (snap.balloon == BalloonStatus::kActive || snap.balloon == BalloonStatus::kMonitorError) {
@@ -88,7 +94,8 @@ void PolicyRunner::Loop() {
       // Extra collection rounds (after a target is applied, or a lifecycle event) must not make
       // extra cycles: the per-cycle step limits are rate limits.
       auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-      if (mu_.AwaitWithDeadline(absl::Condition(&stopping), last_run_ + options_.interval / 2)) return;
+      if (mu_.AwaitWithDeadline(absl::Condition(&stopping), last_run_ + options_.interval / 2))
+        return;
     }
     last_run_ = absl::Now();
     RunGuarded("a policy cycle", [this] { RunOnce(); });
@@ -119,7 +126,8 @@ void PolicyRunner::RunOnce() {
   bool applied_any = false;
   for (policy::Decision& d : outcome.decisions) {
     v1::Decision record;
-    *record.mutable_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+    *record.mutable_time() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
     record.set_domain(d.name);
     record.set_uuid(d.uuid);
     record.set_mode(mode);
@@ -130,17 +138,18 @@ void PolicyRunner::RunOnce() {
     *record.mutable_inputs() = d.inputs;
     if (mode == v1::POLICY_MODE_ENFORCE) {
       // An uncooperative balloon's target goes back to its size, so QEMU stops chasing the old one.
-      absl::Status sent =
-          hypervisor_.SetBalloonTarget(d.uuid, d.target_bytes, absl::Now() + options_.monitor_timeout);
+      absl::Status sent = hypervisor_.SetBalloonTarget(d.uuid, d.target_bytes,
+                                                       absl::Now() + options_.monitor_timeout);
       record.set_applied(sent.ok());
       // A target QEMU did not take stays pending: the balloon does not move, so the policy marks
       // the domain uncooperative and backs off instead of retrying every cycle.
       if (!sent.ok()) record.set_error(std::string(sent.message()));
       applied_any |= sent.ok();
     }
-    Log(absl::StrCat(mode == v1::POLICY_MODE_ENFORCE ? (record.applied() ? "policy: " : "policy (failed): ")
-                                                     : "policy (observe): ",
-                     d.explanation, record.error().empty() ? "" : absl::StrCat(" [", record.error(), "]")));
+    Log(absl::StrCat(
+        mode == v1::POLICY_MODE_ENFORCE ? (record.applied() ? "policy: " : "policy (failed): ")
+                                        : "policy (observe): ",
+        d.explanation, record.error().empty() ? "" : absl::StrCat(" [", record.error(), "]")));
     log_.Append(std::move(record));
   }
   if (applied_any && on_applied_) on_applied_();

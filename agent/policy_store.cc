@@ -1,6 +1,7 @@
 #include "agent/policy_store.h"
 
 #include <fcntl.h>
+#include <google/protobuf/text_format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,8 +11,6 @@
 #include <fstream>
 #include <sstream>
 #include <vector>
-
-#include <google/protobuf/text_format.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -34,16 +33,35 @@ void CopyScalar(const Message& from, const FieldDescriptor* f, Message& to) {
   const auto* r = from.GetReflection();
   const auto* w = to.GetReflection();
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32: w->SetInt32(&to, f, r->GetInt32(from, f)); break;
-    case FieldDescriptor::CPPTYPE_INT64: w->SetInt64(&to, f, r->GetInt64(from, f)); break;
-    case FieldDescriptor::CPPTYPE_UINT32: w->SetUInt32(&to, f, r->GetUInt32(from, f)); break;
-    case FieldDescriptor::CPPTYPE_UINT64: w->SetUInt64(&to, f, r->GetUInt64(from, f)); break;
-    case FieldDescriptor::CPPTYPE_DOUBLE: w->SetDouble(&to, f, r->GetDouble(from, f)); break;
-    case FieldDescriptor::CPPTYPE_FLOAT: w->SetFloat(&to, f, r->GetFloat(from, f)); break;
-    case FieldDescriptor::CPPTYPE_BOOL: w->SetBool(&to, f, r->GetBool(from, f)); break;
-    case FieldDescriptor::CPPTYPE_ENUM: w->SetEnumValue(&to, f, r->GetEnumValue(from, f)); break;
-    case FieldDescriptor::CPPTYPE_STRING: w->SetString(&to, f, r->GetString(from, f)); break;
-    case FieldDescriptor::CPPTYPE_MESSAGE: break;  // handled by the caller
+    case FieldDescriptor::CPPTYPE_INT32:
+      w->SetInt32(&to, f, r->GetInt32(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_INT64:
+      w->SetInt64(&to, f, r->GetInt64(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      w->SetUInt32(&to, f, r->GetUInt32(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      w->SetUInt64(&to, f, r->GetUInt64(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      w->SetDouble(&to, f, r->GetDouble(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      w->SetFloat(&to, f, r->GetFloat(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      w->SetBool(&to, f, r->GetBool(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      w->SetEnumValue(&to, f, r->GetEnumValue(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_STRING:
+      w->SetString(&to, f, r->GetString(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;  // handled by the caller
   }
 }
 
@@ -87,27 +105,30 @@ absl::Status ApplyFieldMask(const Message& source, const google::protobuf::Field
     for (size_t i = 0; i < parts.size(); ++i) {
       const FieldDescriptor* field = to->GetDescriptor()->FindFieldByName(parts[i]);
       if (field == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat("update_mask: '", path, "' is not a field of ",
-                                                       target.GetDescriptor()->full_name()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "update_mask: '", path, "' is not a field of ", target.GetDescriptor()->full_name()));
       }
       const bool last = i + 1 == parts.size();
       if (!last) {
         if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || field->is_repeated()) {
-          return absl::InvalidArgumentError(absl::StrCat("update_mask: '", path, "' goes through a non-message field"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("update_mask: '", path, "' goes through a non-message field"));
         }
         from = &from->GetReflection()->GetMessage(*from, field);
         to = to->GetReflection()->MutableMessage(to, field);
         continue;
       }
       if (field->is_repeated() || field->is_map()) {
-        return absl::InvalidArgumentError(absl::StrCat("update_mask: '", path, "' cannot be updated as a whole; update its entries"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "update_mask: '", path, "' cannot be updated as a whole; update its entries"));
       }
       const auto* reflection = from->GetReflection();
       const bool set = field->has_presence() ? reflection->HasField(*from, field) : true;
       if (!set) {
         to->GetReflection()->ClearField(to, field);
       } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        to->GetReflection()->MutableMessage(to, field)->CopyFrom(reflection->GetMessage(*from, field));
+        to->GetReflection()->MutableMessage(to, field)->CopyFrom(
+            reflection->GetMessage(*from, field));
       } else {
         CopyScalar(*from, field, *to);
       }
@@ -121,9 +142,11 @@ v1::Policy MergePolicy(const v1::Policy& base, const v1::Policy& changes) {
   v1::Policy rest = changes;
   // Message merging would mix a duration's seconds and nanos, and replace a domain's override
   // whole: these are merged by hand, the rest (optional scalars) by protobuf.
-  if (rest.has_cooperation_timeout()) *out.mutable_cooperation_timeout() = rest.cooperation_timeout();
+  if (rest.has_cooperation_timeout())
+    *out.mutable_cooperation_timeout() = rest.cooperation_timeout();
   if (rest.has_max_backoff()) *out.mutable_max_backoff() = rest.max_backoff();
-  for (const auto& [name, domain] : rest.domains()) (*out.mutable_domains())[name].MergeFrom(domain);
+  for (const auto& [name, domain] : rest.domains())
+    (*out.mutable_domains())[name].MergeFrom(domain);
   rest.clear_cooperation_timeout();
   rest.clear_max_backoff();
   rest.clear_domains();
@@ -149,8 +172,8 @@ absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string
     text << in.rdbuf();
     v1::Policy saved;
     if (absl::Status s = ParseTextFormat(text.str(), store->saved_path(), saved); !s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(s.message(), " (the policy changes saved by the API; fix or remove the file)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          s.message(), " (the policy changes saved by the API; fix or remove the file)"));
     }
     if (absl::Status s = policy::ValidatePolicy(MergePolicy(config, saved)); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(store->saved_path(), ": ", s.message()));
@@ -196,7 +219,8 @@ absl::StatusOr<v1::Policy> PolicyStore::Commit(v1::Policy changes, bool mode_cha
 absl::StatusOr<v1::Policy> PolicyStore::Update(const v1::Policy& update,
                                                const google::protobuf::FieldMask& mask) {
   if (mask.paths_size() == 0) {
-    return absl::InvalidArgumentError("update_mask is empty; name the fields to change, e.g. \"mode\"");
+    return absl::InvalidArgumentError(
+        "update_mask is empty; name the fields to change, e.g. \"mode\"");
   }
   absl::MutexLock lock(&mu_);
   v1::Policy next = api_changes_;
@@ -215,7 +239,8 @@ absl::StatusOr<v1::Policy> PolicyStore::UpdateDomain(const std::string& domain,
   if (mask.paths_size() == 0) {
     next.mutable_domains()->erase(domain);
   } else {
-    v1::DomainPolicy entry = next.domains().count(domain) ? next.domains().at(domain) : v1::DomainPolicy();
+    v1::DomainPolicy entry =
+        next.domains().count(domain) ? next.domains().at(domain) : v1::DomainPolicy();
     if (absl::Status s = ApplyFieldMask(update, mask, entry); !s.ok()) return s;
     if (entry.ByteSizeLong() == 0) {
       next.mutable_domains()->erase(domain);  // nothing left of the API's change

@@ -1,11 +1,11 @@
 #ifndef BALLOOND_AGENT_POLICY_STORE_H_
 #define BALLOOND_AGENT_POLICY_STORE_H_
 
+#include <google/protobuf/field_mask.pb.h>
+
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <google/protobuf/field_mask.pb.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -33,8 +33,8 @@ class PolicyStore {
 
   // Sets the fields named in `mask` from `update`. A field in the mask but unset in `update` drops
   // the API's change of it: the config file's value, or the default, applies again. Changing "mode"
-  // ends this run's --policy-mode. INVALID_ARGUMENT for unknown paths or invalid values; UNAVAILABLE
-  // when the change cannot be saved; nothing changes then.
+  // ends this run's --policy-mode. INVALID_ARGUMENT for unknown paths or invalid values;
+  // UNAVAILABLE when the change cannot be saved; nothing changes then.
   absl::StatusOr<balloon::v1::Policy> Update(const balloon::v1::Policy& update,
                                              const google::protobuf::FieldMask& mask);
   // The same for one domain's override; an empty mask drops every API change of that domain.
@@ -59,7 +59,8 @@ class PolicyStore {
 };
 
 // `changes` applied over `base` field by field (a domain's override too); durations as a whole.
-balloon::v1::Policy MergePolicy(const balloon::v1::Policy& base, const balloon::v1::Policy& changes);
+balloon::v1::Policy MergePolicy(const balloon::v1::Policy& base,
+                                const balloon::v1::Policy& changes);
 
 // Writes `contents` to `path` atomically and durably.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
@@ -67,7 +68,8 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
 // Sets the fields of `target` named by `mask` (dotted paths) from `source`; INVALID_ARGUMENT for a
 // path the message does not have.
 absl::Status ApplyFieldMask(const google::protobuf::Message& source,
-                            const google::protobuf::FieldMask& mask, google::protobuf::Message& target);
+                            const google::protobuf::FieldMask& mask,
+                            google::protobuf::Message& target);
 
 }  // namespace balloond
 

@@ -20,20 +20,28 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
 
 balloon::v1::DomainState ToProtoState(DomainRunState state) {
   switch (state) {
-    case DomainRunState::kRunning: return balloon::v1::DOMAIN_STATE_RUNNING;
-    case DomainRunState::kPaused: return balloon::v1::DOMAIN_STATE_PAUSED;
-    case DomainRunState::kShuttingDown: return balloon::v1::DOMAIN_STATE_SHUTTING_DOWN;
-    case DomainRunState::kOther: return balloon::v1::DOMAIN_STATE_OTHER;
+    case DomainRunState::kRunning:
+      return balloon::v1::DOMAIN_STATE_RUNNING;
+    case DomainRunState::kPaused:
+      return balloon::v1::DOMAIN_STATE_PAUSED;
+    case DomainRunState::kShuttingDown:
+      return balloon::v1::DOMAIN_STATE_SHUTTING_DOWN;
+    case DomainRunState::kOther:
+      return balloon::v1::DOMAIN_STATE_OTHER;
   }
   return balloon::v1::DOMAIN_STATE_UNSPECIFIED;
 }
 
 balloon::v1::BalloonState ToProtoBalloon(BalloonStatus status) {
   switch (status) {
-    case BalloonStatus::kDiscovering: return balloon::v1::BALLOON_STATE_DISCOVERING;
-    case BalloonStatus::kActive: return balloon::v1::BALLOON_STATE_ACTIVE;
-    case BalloonStatus::kNoDevice: return balloon::v1::BALLOON_STATE_NO_DEVICE;
-    case BalloonStatus::kMonitorError: return balloon::v1::BALLOON_STATE_MONITOR_ERROR;
+    case BalloonStatus::kDiscovering:
+      return balloon::v1::BALLOON_STATE_DISCOVERING;
+    case BalloonStatus::kActive:
+      return balloon::v1::BALLOON_STATE_ACTIVE;
+    case BalloonStatus::kNoDevice:
+      return balloon::v1::BALLOON_STATE_NO_DEVICE;
+    case BalloonStatus::kMonitorError:
+      return balloon::v1::BALLOON_STATE_MONITOR_ERROR;
   }
   return balloon::v1::BALLOON_STATE_UNSPECIFIED;
 }

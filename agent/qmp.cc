@@ -1,6 +1,5 @@
 #include "agent/qmp.h"
 
-
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -42,16 +41,16 @@ absl::Status QmpErrorToStatus(const json& error) {
 absl::StatusOr<json> ParseQmpReturn(absl::string_view reply) {
   json doc = json::parse(reply.begin(), reply.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return absl::InternalError(absl::StrCat("QEMU sent a reply that is not a JSON object: ",
-                                            reply.substr(0, 200)));
+    return absl::InternalError(
+        absl::StrCat("QEMU sent a reply that is not a JSON object: ", reply.substr(0, 200)));
   }
   if (auto it = doc.find("error"); it != doc.end() && it->is_object()) {
     return QmpErrorToStatus(*it);
   }
   auto it = doc.find("return");
   if (it == doc.end()) {
-    return absl::InternalError(absl::StrCat("QEMU reply has neither return nor error: ",
-                                            reply.substr(0, 200)));
+    return absl::InternalError(
+        absl::StrCat("QEMU reply has neither return nor error: ", reply.substr(0, 200)));
   }
   return std::move(*it);
 }

@@ -5,11 +5,10 @@
 // every function is tested against replies recorded from real QEMU (tests/testdata/qemu-7.2).
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

@@ -25,12 +25,13 @@ absl::Status QomGate::TakeToken(const std::string& client) {
       it = refilled >= settings_.burst ? buckets_.erase(it) : std::next(it);
     }
   }
-  auto [it, fresh] = buckets_.try_emplace(client, Bucket{static_cast<double>(settings_.burst), now});
+  auto [it, fresh] =
+      buckets_.try_emplace(client, Bucket{static_cast<double>(settings_.burst), now});
   Bucket& b = it->second;
   if (!fresh) {
-    b.tokens = std::min<double>(settings_.burst,
-                                b.tokens + absl::ToDoubleSeconds(now - b.refilled) *
-                                               settings_.queries_per_second);
+    b.tokens =
+        std::min<double>(settings_.burst, b.tokens + absl::ToDoubleSeconds(now - b.refilled) *
+                                                         settings_.queries_per_second);
     b.refilled = now;
   }
   if (b.tokens < 1) {

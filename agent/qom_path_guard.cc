@@ -21,8 +21,8 @@ absl::Status QomPathGuard::CheckSegment(const std::string& parent, const std::st
         " property; balloond follows only child<> properties, because a link or alias can lead "
         "below /objects, where secrets are kept. Use the object's own path (its child<> chain)"));
   }
-  return absl::NotFoundError(absl::StrCat("QOM path '", path, "': ", parent, " has no property '",
-                                          segment, "'"));
+  return absl::NotFoundError(
+      absl::StrCat("QOM path '", path, "': ", parent, " has no property '", segment, "'"));
 }
 
 absl::Status QomPathGuard::Check(const std::string& process, const std::string& path,

@@ -13,8 +13,8 @@
 namespace balloond {
 
 // Keeps clients' QOM paths on QEMU's tree of children. QEMU resolves a path segment through link<>
-// and alias properties as well as child<> ones, so a path like /machine/peripheral/rng0/rng leads to
-// /objects/objrng0: a text check of the path cannot keep a reader out of /objects, where secrets
+// and alias properties as well as child<> ones, so a path like /machine/peripheral/rng0/rng leads
+// to /objects/objrng0: a text check of the path cannot keep a reader out of /objects, where secrets
 // (libvirt's masterKey0) live. The guard asks qom-list of each parent for its segment's type and
 // remembers the prefixes it has checked, per QEMU process.
 class QomPathGuard {
@@ -24,8 +24,9 @@ class QomPathGuard {
 
   // OK when every segment of `path` (already validated by ValidateQomPath) is a child<> property of
   // its parent, listing parents with `list` where not checked before. PERMISSION_DENIED naming the
-  // segment and its type when one is not; NOT_FOUND when one does not exist; `list`'s failure as is.
-  // `process` names the QEMU process (UUID and libvirt's domain ID): a restart forgets its paths.
+  // segment and its type when one is not; NOT_FOUND when one does not exist; `list`'s failure as
+  // is. `process` names the QEMU process (UUID and libvirt's domain ID): a restart forgets its
+  // paths.
   absl::Status Check(const std::string& process, const std::string& path, const QomLister& list);
 
  private:

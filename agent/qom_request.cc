@@ -22,16 +22,18 @@ bool IsQomNameChar(char c) {
 absl::Status ValidateName(absl::string_view what, absl::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
   if (name.size() > kMaxNameLength) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is longer than ", kMaxNameLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is longer than ", kMaxNameLength, " characters"));
   }
   if (name == "." || name == "..") {
-    return absl::InvalidArgumentError(absl::StrCat(what, " '", name, "' is relative; use absolute QOM paths"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " '", name, "' is relative; use absolute QOM paths"));
   }
   for (char c : name) {
     if (!IsQomNameChar(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " '", name, "' has the character '", absl::CEscape(std::string(1, c)),
-          "'; QOM names use letters, digits and -_.:[]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " '", name, "' has the character '", absl::CEscape(std::string(1, c)),
+                       "'; QOM names use letters, digits and -_.:[]"));
     }
   }
   return absl::OkStatus();
@@ -45,7 +47,8 @@ absl::Status ValidateQomPath(absl::string_view path) {
         "QOM path '", path, "' is not absolute; start it with '/', e.g. /machine/peripheral"));
   }
   if (path.size() > kMaxPathLength) {
-    return absl::InvalidArgumentError(absl::StrCat("QOM path is longer than ", kMaxPathLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("QOM path is longer than ", kMaxPathLength, " characters"));
   }
   if (path == "/") return absl::OkStatus();
   absl::string_view rest = path.substr(1);
@@ -60,9 +63,9 @@ absl::Status ValidateQomPath(absl::string_view path) {
 
 absl::Status CheckQomGetAllowed(absl::string_view path) {
   if (path == "/objects" || absl::StartsWith(path, "/objects/")) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "balloond does not read properties below /objects (", path,
-        "): objects there may hold secrets; balloon statistics are under /machine"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("balloond does not read properties below /objects (", path,
+                     "): objects there may hold secrets; balloon statistics are under /machine"));
   }
   return absl::OkStatus();
 }
@@ -76,7 +79,8 @@ absl::Status ValidateDomainRef(absl::string_view domain) {
     return absl::InvalidArgumentError("no domain given; name a domain by its libvirt name or UUID");
   }
   if (domain.size() > kMaxDomainRefLength) {
-    return absl::InvalidArgumentError(absl::StrCat("domain name is longer than ", kMaxDomainRefLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("domain name is longer than ", kMaxDomainRefLength, " characters"));
   }
   for (char c : domain) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {

@@ -7,7 +7,8 @@
 namespace balloond {
 
 // Checks a client's QOM path: absolute, no empty or relative segments, QOM's name characters only.
-// The QMP command is built as JSON either way; this turns typos into INVALID_ARGUMENT with a reason.
+// The QMP command is built as JSON either way; this turns typos into INVALID_ARGUMENT with a
+// reason.
 absl::Status ValidateQomPath(absl::string_view path);
 
 // Refuses qom-get below /objects with PERMISSION_DENIED: user-creatable objects live there, secrets

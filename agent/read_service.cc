@@ -184,9 +184,8 @@ grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
   if (!snap) {
-    FinishOnPool(listener_.lookups(), reactor, [this, held, domain] {
-      return DomainGoneStatus(backend_.hypervisor, domain);
-    });
+    FinishOnPool(listener_.lookups(), reactor,
+                 [this, held, domain] { return DomainGoneStatus(backend_.hypervisor, domain); });
     return reactor;
   }
   const absl::Time deadline =
@@ -227,9 +226,9 @@ absl::Status ReadService::RunQomQuery(const std::string& uuid, const std::string
   return status;
 }
 
-grpc::ServerUnaryReactor* ReadService::ListQomProperties(
-    grpc::CallbackServerContext* ctx, const v1::ListQomPropertiesRequest* req,
-    v1::ListQomPropertiesResponse* resp) {
+grpc::ServerUnaryReactor* ReadService::ListQomProperties(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListQomPropertiesRequest* req,
+                                                         v1::ListQomPropertiesResponse* resp) {
   if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return Finished(ctx, s);
   return RunQom(ctx, req->domain(), req->path(), [path = req->path(), resp](DomainMonitor& m) {
     auto props = m.QomList(path);

@@ -13,7 +13,8 @@ absl::Time RequestDeadline(const grpc::CallbackServerContext& ctx, absl::Duratio
                            absl::Duration cap) {
   const absl::Time now = absl::Now();
   const auto deadline = ctx.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return now + std::min(fallback, cap);
+  if (deadline == std::chrono::system_clock::time_point::max())
+    return now + std::min(fallback, cap);
   return std::min(absl::FromChrono(deadline), now + cap);
 }
 

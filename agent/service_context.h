@@ -86,7 +86,8 @@ class ListenerContext {
 absl::Time RequestDeadline(const grpc::CallbackServerContext& ctx, absl::Duration fallback,
                            absl::Duration cap = absl::Minutes(5));
 
-// Finishes `reactor` with what `work` returns, or with INTERNAL if `work` throws: a call never hangs.
+// Finishes `reactor` with what `work` returns, or with INTERNAL if `work` throws: a call never
+// hangs.
 void FinishWith(grpc::ServerUnaryReactor* reactor, const std::function<absl::Status()>& work);
 
 // FinishWith on `pool`; RESOURCE_EXHAUSTED at once when the pool's queue is full.

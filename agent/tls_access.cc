@@ -56,15 +56,18 @@ absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
   auto is_operator = [&](const std::string& name) {
     return !name.empty() && std::find(operators.begin(), operators.end(), name) != operators.end();
   };
-  if (is_operator(peer.common_name) || std::any_of(peer.uris.begin(), peer.uris.end(), is_operator) ||
+  if (is_operator(peer.common_name) ||
+      std::any_of(peer.uris.begin(), peer.uris.end(), is_operator) ||
       std::any_of(peer.dns_names.begin(), peer.dns_names.end(), is_operator)) {
     return absl::OkStatus();
   }
   const std::string example = peer.Name().empty() ? "NAME" : peer.Name();
-  return absl::PermissionDeniedError(absl::StrCat(
-      "the client certificate (", peer.Describe(), ") may read but not change balloond (",
-      method.substr(1), "): none of its names is an operator. To allow it, start balloond with "
-      "--tls-operator=", example, " (tls { operators: \"", example, "\" } in its config)"));
+  return absl::PermissionDeniedError(
+      absl::StrCat("the client certificate (", peer.Describe(),
+                   ") may read but not change balloond (", method.substr(1),
+                   "): none of its names is an operator. To allow it, start balloond with "
+                   "--tls-operator=",
+                   example, " (tls { operators: \"", example, "\" } in its config)"));
 }
 
 grpc::Status RoleAuthorizer::Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
@@ -90,7 +93,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredential
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  std::shared_ptr<grpc::ServerCredentials> creds = grpc::experimental::TlsServerCredentials(options);
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      grpc::experimental::TlsServerCredentials(options);
   if (!creds) return absl::InternalError("gRPC could not make TLS server credentials");
   creds->SetAuthMetadataProcessor(std::make_shared<RoleAuthorizer>(tls.operators));
   return creds;

@@ -74,8 +74,8 @@ CertificateInfo Describe(X509* cert) {
     info.common_name.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
                             ASN1_STRING_length(data));
   }
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type != GEN_DNS && n->type != GEN_URI) continue;
@@ -102,8 +102,8 @@ std::string CertificateInfo::Describe() const {
 }
 
 absl::StatusOr<std::vector<CertificateInfo>> ReadCertificates(absl::string_view flag,
-                                                             const std::string& path,
-                                                             std::string* pem) {
+                                                              const std::string& path,
+                                                              std::string* pem) {
   auto text = ReadFile(flag, path);
   if (!text.ok()) return text.status();
   BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
@@ -135,12 +135,12 @@ absl::StatusOr<KeyPair> ReadKeyPair(absl::string_view cert_flag, const std::stri
   BioPtr key_bio(BIO_new_mem_buf(pair.key_pem.data(), static_cast<int>(pair.key_pem.size())));
   KeyPtr key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
-    return absl::InvalidArgumentError(absl::StrCat(key_flag, " ", key_path,
-                                                   ": not a PEM private key (", OpenSslError(),
-                                                   "); an encrypted key needs its passphrase removed"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_flag, " ", key_path, ": not a PEM private key (", OpenSslError(),
+                     "); an encrypted key needs its passphrase removed"));
   }
-  BioPtr cert_bio(BIO_new_mem_buf(pair.certificate_pem.data(),
-                                  static_cast<int>(pair.certificate_pem.size())));
+  BioPtr cert_bio(
+      BIO_new_mem_buf(pair.certificate_pem.data(), static_cast<int>(pair.certificate_pem.size())));
   X509Ptr leaf(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   if (!leaf || X509_check_private_key(leaf.get(), key.get()) != 1) {
     ERR_clear_error();
@@ -156,14 +156,14 @@ absl::Status CheckValidity(absl::string_view flag, const CertificateInfo& cert, 
     return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
   };
   if (now > cert.not_after) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the certificate in ", flag, " (", cert.Describe(), ") expired on ", when(cert.not_after),
-        "; renew it"));
+    return absl::FailedPreconditionError(absl::StrCat("the certificate in ", flag, " (",
+                                                      cert.Describe(), ") expired on ",
+                                                      when(cert.not_after), "; renew it"));
   }
   if (now < cert.not_before) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the certificate in ", flag, " (", cert.Describe(), ") is not valid before ",
-        when(cert.not_before), "; check this machine's clock"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the certificate in ", flag, " (", cert.Describe(), ") is not valid before ",
+                     when(cert.not_before), "; check this machine's clock"));
   }
   return absl::OkStatus();
 }

@@ -39,8 +39,8 @@ struct KeyPair {
 // errors ("--tls-cert"). INVALID_ARGUMENT (or NOT_FOUND / PERMISSION_DENIED for the file) with the
 // path and what is wrong.
 absl::StatusOr<std::vector<CertificateInfo>> ReadCertificates(absl::string_view flag,
-                                                             const std::string& path,
-                                                             std::string* pem = nullptr);
+                                                              const std::string& path,
+                                                              std::string* pem = nullptr);
 
 // Reads a certificate file and its key file and checks the key is the certificate's.
 absl::StatusOr<KeyPair> ReadKeyPair(absl::string_view cert_flag, const std::string& cert_path,

@@ -31,8 +31,8 @@ absl::StatusOr<sockaddr_un> SocketAddress(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "socket path ", path, " is longer than ", sizeof(addr.sun_path) - 1, " characters"));
+    return absl::InvalidArgumentError(absl::StrCat("socket path ", path, " is longer than ",
+                                                   sizeof(addr.sun_path) - 1, " characters"));
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
   return addr;
@@ -166,8 +166,8 @@ void UnixListener::Accept(grpc::Server* server) {
       const absl::Time now = absl::Now();
       if (now - last_refusal_log_ >= kRefusalLogInterval) {
         Log(absl::StrCat("warning: refused ", refused_since_log_, " connection(s) on ",
-                         options_.path, " (last from uid ", cred.uid, "): ",
-                         options_.max_connections,
+                         options_.path, " (last from uid ", cred.uid,
+                         "): ", options_.max_connections,
                          " are open, the limit limits.max_connections_per_socket"));
         last_refusal_log_ = now;
         refused_since_log_ = 0;

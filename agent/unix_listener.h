@@ -1,6 +1,7 @@
 #ifndef BALLOOND_AGENT_UNIX_LISTENER_H_
 #define BALLOOND_AGENT_UNIX_LISTENER_H_
 
+#include <grpcpp/server.h>
 #include <sys/types.h>
 
 #include <map>
@@ -8,8 +9,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <grpcpp/server.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -19,9 +18,9 @@
 
 namespace balloond {
 
-// A UNIX socket whose connections balloond accepts itself and hands to a gRPC server, so that it can
-// cap how many are open and tell which local user is behind each call (SO_PEERCRED): gRPC's own UNIX
-// listener shows every caller as the same peer. gRPC names each connection "fd:N".
+// A UNIX socket whose connections balloond accepts itself and hands to a gRPC server, so that it
+// can cap how many are open and tell which local user is behind each call (SO_PEERCRED): gRPC's own
+// UNIX listener shows every caller as the same peer. gRPC names each connection "fd:N".
 class UnixListener {
  public:
   struct Options {
@@ -38,7 +37,8 @@ class UnixListener {
   UnixListener(const UnixListener&) = delete;
   UnixListener& operator=(const UnixListener&) = delete;
 
-  // Accepts connections on a thread of its own and gives each to `server` (which must outlive Stop).
+  // Accepts connections on a thread of its own and gives each to `server` (which must outlive
+  // Stop).
   void Start(grpc::Server* server);
   // Stops accepting and removes the socket file; connections already open are the server's.
   void Stop();

@@ -31,10 +31,7 @@ class StatsFeed final : public SnapshotListener {
   // `lookups` runs the libvirt lookup that explains a domain's end, off the collector's thread.
   StatsFeed(Hypervisor& hypervisor, Clock& clock, WorkerPool& lookups,
             const BalloonPaths& balloon_paths)
-      : hypervisor_(hypervisor),
-        clock_(clock),
-        lookups_(lookups),
-        balloon_paths_(balloon_paths) {}
+      : hypervisor_(hypervisor), clock_(clock), lookups_(lookups), balloon_paths_(balloon_paths) {}
 
   WatchHub<StatsUpdate>& hub() { return hub_; }
   // The domain's statistics as the API shows them now (GetMemoryStats, and each watch update).

@@ -38,9 +38,9 @@ void WorkerPool::Submit(std::function<void()> task) {
 absl::Status WorkerPool::TrySubmit(std::function<void()> task) {
   absl::MutexLock lock(&mu_);
   if (queue_.size() >= max_queued_) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("balloond's ", name_, " queue is full (", max_queued_,
-                     " requests waiting); retry in a moment"));
+    return absl::ResourceExhaustedError(absl::StrCat("balloond's ", name_, " queue is full (",
+                                                     max_queued_,
+                                                     " requests waiting); retry in a moment"));
   }
   queue_.push_back(std::move(task));
   return absl::OkStatus();
@@ -64,9 +64,8 @@ void WorkerPool::Run() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](WorkerPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-            return p->stopping_ || !p->queue_.empty();
-          },
+          +[](WorkerPool* p)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stopping_ || !p->queue_.empty(); },
           this));
       if (queue_.empty()) return;  // stopping, and nothing left to run
       task = std::move(queue_.front());

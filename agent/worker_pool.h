@@ -15,8 +15,8 @@
 
 namespace balloond {
 
-// A fixed set of threads running queued tasks. A task that throws is logged and the worker carries on:
-// nothing a task does can end the daemon.
+// A fixed set of threads running queued tasks. A task that throws is logged and the worker carries
+// on: nothing a task does can end the daemon.
 class WorkerPool {
  public:
   // `name` appears in log lines; at most `max_queued` tasks wait (TrySubmit refuses more).
@@ -26,7 +26,8 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void Submit(std::function<void()> task);
-  // Queues `task` unless max_queued tasks already wait: RESOURCE_EXHAUSTED then, and `task` never runs.
+  // Queues `task` unless max_queued tasks already wait: RESOURCE_EXHAUSTED then, and `task` never
+  // runs.
   absl::Status TrySubmit(std::function<void()> task);
   // Blocks until the queue is empty and no task is running.
   void WaitIdle();

@@ -4,6 +4,7 @@
 #include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -11,11 +12,9 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -23,9 +22,9 @@
 #include "cli/client.h"
 #include "cli/policy_keys.h"
 #include "cli/size.h"
-#include "policy/policy.h"
 #include "cli/table.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "policy/policy.h"
 
 namespace {
 
@@ -71,7 +70,8 @@ class Client {
     health_ = grpc::health::v1::Health::NewStub(channel);
     timeout_ = absl::Seconds(10);
     if (!options.timeout.empty() && !absl::ParseDuration(options.timeout, &timeout_)) {
-      throw UsageError{absl::StrCat("--timeout '", options.timeout, "' is not a duration; write e.g. 10s or 2m")};
+      throw UsageError{absl::StrCat("--timeout '", options.timeout,
+                                    "' is not a duration; write e.g. 10s or 2m")};
     }
   }
 
@@ -114,20 +114,29 @@ void PrintJson(const google::protobuf::Message& message) {
 
 std::string StateName(v1::DomainState state) {
   switch (state) {
-    case v1::DOMAIN_STATE_RUNNING: return "running";
-    case v1::DOMAIN_STATE_PAUSED: return "paused";
-    case v1::DOMAIN_STATE_SHUTTING_DOWN: return "shutting-down";
-    default: return "other";
+    case v1::DOMAIN_STATE_RUNNING:
+      return "running";
+    case v1::DOMAIN_STATE_PAUSED:
+      return "paused";
+    case v1::DOMAIN_STATE_SHUTTING_DOWN:
+      return "shutting-down";
+    default:
+      return "other";
   }
 }
 
 std::string BalloonName(v1::BalloonState state) {
   switch (state) {
-    case v1::BALLOON_STATE_DISCOVERING: return "discovering";
-    case v1::BALLOON_STATE_ACTIVE: return "active";
-    case v1::BALLOON_STATE_NO_DEVICE: return "no-device";
-    case v1::BALLOON_STATE_MONITOR_ERROR: return "monitor-error";
-    default: return "unknown";
+    case v1::BALLOON_STATE_DISCOVERING:
+      return "discovering";
+    case v1::BALLOON_STATE_ACTIVE:
+      return "active";
+    case v1::BALLOON_STATE_NO_DEVICE:
+      return "no-device";
+    case v1::BALLOON_STATE_MONITOR_ERROR:
+      return "monitor-error";
+    default:
+      return "unknown";
   }
 }
 
@@ -162,21 +171,25 @@ void PrintStats(const v1::MemoryStats& s) {
   const v1::Domain& d = s.domain();
   Table t({});
   t.AddRow({"domain", absl::StrCat(d.name(), " (", d.uuid(), ")")});
-  t.AddRow({"state", absl::StrCat(StateName(d.state()), ", balloon ", BalloonName(d.balloon_state()))});
-  t.AddRow({"balloon", absl::StrCat(OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
-                                    " of ", FormatBytes(d.max_memory_bytes()), " max")});
+  t.AddRow(
+      {"state", absl::StrCat(StateName(d.state()), ", balloon ", BalloonName(d.balloon_state()))});
+  t.AddRow({"balloon",
+            absl::StrCat(OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
+                         " of ", FormatBytes(d.max_memory_bytes()), " max")});
   t.AddRow({"total memory", OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes())});
-  t.AddRow({"available", OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes())});
+  t.AddRow(
+      {"available", OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes())});
   t.AddRow({"free", OptionalBytes(g.has_free_memory_bytes(), g.free_memory_bytes())});
   t.AddRow({"disk caches", OptionalBytes(g.has_disk_caches_bytes(), g.disk_caches_bytes())});
-  t.AddRow({"swap in/out", absl::StrCat(OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()), " / ",
-                                        OptionalBytes(g.has_swap_out_bytes(), g.swap_out_bytes()))});
+  t.AddRow(
+      {"swap in/out", absl::StrCat(OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()), " / ",
+                                   OptionalBytes(g.has_swap_out_bytes(), g.swap_out_bytes()))});
   t.AddRow({"faults major/minor",
             absl::StrCat(g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", " / ",
                          g.has_minor_faults() ? absl::StrCat(g.minor_faults()) : "-")});
   for (const auto& [name, value] : g.other()) t.AddRow({name, absl::StrCat(value)});
-  t.AddRow({"last update", absl::StrCat(Age(s), ", guest reports every ",
-                                        s.stats_period().seconds(), "s")});
+  t.AddRow({"last update",
+            absl::StrCat(Age(s), ", guest reports every ", s.stats_period().seconds(), "s")});
   if (!d.problem().empty()) t.AddRow({"problem", d.problem()});
   t.Print(std::cout);
 }
@@ -200,7 +213,9 @@ int Stats(Client& client, const std::string& domain, bool watch) {
   const std::vector<size_t> widths = {8, 9, 9, 9, 9, 9, 9, 6, 8};
   if (!client.json()) {
     std::cout << balloond::FormatRow({"TIME", "ACTUAL", "TOTAL", "AVAILABLE", "FREE", "CACHES",
-                                      "SWAP-IN", "MAJFLT", "AGE"}, widths) << "\n";
+                                      "SWAP-IN", "MAJFLT", "AGE"},
+                                     widths)
+              << "\n";
   }
   while (reader->Read(&s)) {
     if (client.json()) {
@@ -208,14 +223,17 @@ int Stats(Client& client, const std::string& domain, bool watch) {
       continue;
     }
     const v1::GuestMemoryStats& g = s.guest();
-    std::cout << balloond::FormatRow({absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone()),
-                OptionalBytes(s.domain().has_balloon_actual_bytes(), s.domain().balloon_actual_bytes()),
-                OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes()),
-                OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes()),
-                OptionalBytes(g.has_free_memory_bytes(), g.free_memory_bytes()),
-                OptionalBytes(g.has_disk_caches_bytes(), g.disk_caches_bytes()),
-                OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()),
-                g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", Age(s)}, widths)
+    std::cout << balloond::FormatRow(
+                     {absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone()),
+                      OptionalBytes(s.domain().has_balloon_actual_bytes(),
+                                    s.domain().balloon_actual_bytes()),
+                      OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes()),
+                      OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes()),
+                      OptionalBytes(g.has_free_memory_bytes(), g.free_memory_bytes()),
+                      OptionalBytes(g.has_disk_caches_bytes(), g.disk_caches_bytes()),
+                      OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()),
+                      g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", Age(s)},
+                     widths)
               << std::endl;
   }
   grpc::Status status = reader->Finish();
@@ -270,9 +288,10 @@ int Set(Client& client, const std::string& domain, const std::string& size_text,
   if (client.json()) {
     PrintJson(resp);
   } else {
-    const std::string was = resp.has_previous_actual_bytes()
-                                ? absl::StrCat(" (now ", FormatBytes(resp.previous_actual_bytes()), ")")
-                                : "";
+    const std::string was =
+        resp.has_previous_actual_bytes()
+            ? absl::StrCat(" (now ", FormatBytes(resp.previous_actual_bytes()), ")")
+            : "";
     std::cout << resp.domain().name() << ": "
               << (dry_run ? "would set balloon target to " : "balloon target set to ")
               << FormatBytes(resp.target_bytes()) << was
@@ -341,7 +360,8 @@ int Host(Client& client) {
                                             FormatBytes(resp.swap_total_bytes()))});
   if (resp.has_pressure()) {
     auto line = [](const v1::PressureLine& p) {
-      return absl::StrFormat("avg10=%.2f%% avg60=%.2f%% avg300=%.2f%%", p.avg10(), p.avg60(), p.avg300());
+      return absl::StrFormat("avg10=%.2f%% avg60=%.2f%% avg300=%.2f%%", p.avg10(), p.avg60(),
+                             p.avg300());
     };
     t.AddRow({"pressure some", line(resp.pressure().some())});
     t.AddRow({"pressure full", line(resp.pressure().full())});
@@ -371,7 +391,8 @@ int Health(Client& client) {
 // "POLICY_MODE_ENFORCE" → "enforce", "DECISION_REASON_HOST_RECLAIM" → "host-reclaim".
 std::string ShortEnumName(const std::string& full, const std::string& prefix) {
   std::string name = full.substr(full.rfind(prefix) == 0 ? prefix.size() : 0);
-  for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : name)
+    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return name;
 }
 
@@ -395,10 +416,18 @@ void AddSettings(const google::protobuf::Message& m, const std::string& prefix, 
           value = absl::StrCat(r->GetInt64(m, f));
         }
         break;
-      case FieldDescriptor::CPPTYPE_INT32: value = absl::StrCat(r->GetInt32(m, f)); break;
-      case FieldDescriptor::CPPTYPE_DOUBLE: value = absl::StrFormat("%g", r->GetDouble(m, f)); break;
-      case FieldDescriptor::CPPTYPE_BOOL: value = r->GetBool(m, f) ? "true" : "false"; break;
-      case FieldDescriptor::CPPTYPE_ENUM: value = ShortEnumName(r->GetEnum(m, f)->name(), "POLICY_MODE_"); break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        value = absl::StrCat(r->GetInt32(m, f));
+        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        value = absl::StrFormat("%g", r->GetDouble(m, f));
+        break;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        value = r->GetBool(m, f) ? "true" : "false";
+        break;
+      case FieldDescriptor::CPPTYPE_ENUM:
+        value = ShortEnumName(r->GetEnum(m, f)->name(), "POLICY_MODE_");
+        break;
       case FieldDescriptor::CPPTYPE_MESSAGE:
         if (f->message_type()->full_name() == "google.protobuf.Duration") {
           const auto& d = static_cast<const google::protobuf::Duration&>(r->GetMessage(m, f));
@@ -408,7 +437,8 @@ void AddSettings(const google::protobuf::Message& m, const std::string& prefix, 
           continue;
         }
         break;
-      default: continue;
+      default:
+        continue;
     }
     table.AddRow({key, value});
   }
@@ -429,7 +459,8 @@ int PolicyShow(Client& client, const std::string& domain) {
     t.AddRow({"mode", ShortEnumName(v1::PolicyMode_Name(policy.mode()), "POLICY_MODE_")});
     AddSettings(effective, "", t);
     t.Print(std::cout);
-    if (!policy.domains().count(domain)) std::cout << "(no override for " << domain << ": the defaults apply)\n";
+    if (!policy.domains().count(domain))
+      std::cout << "(no override for " << domain << ": the defaults apply)\n";
     return kExitOk;
   }
   if (client.json()) {
@@ -445,7 +476,8 @@ int PolicyShow(Client& client, const std::string& domain) {
   return kExitOk;
 }
 
-int PolicyUpdate(Client& client, const std::vector<std::string>& assignments, const std::string& domain) {
+int PolicyUpdate(Client& client, const std::vector<std::string>& assignments,
+                 const std::string& domain) {
   v1::Policy resp;
   auto ctx = client.Context();
   grpc::Status status;
@@ -478,12 +510,14 @@ int PolicyUpdate(Client& client, const std::vector<std::string>& assignments, co
 }
 
 void PrintDecision(const v1::Decision& d) {
-  const absl::Time t = absl::FromUnixSeconds(d.time().seconds()) + absl::Nanoseconds(d.time().nanos());
+  const absl::Time t =
+      absl::FromUnixSeconds(d.time().seconds()) + absl::Nanoseconds(d.time().nanos());
   std::cout << absl::FormatTime("%H:%M:%S", t, absl::LocalTimeZone()) << "  " << d.domain() << "  "
             << ShortEnumName(v1::PolicyMode_Name(d.mode()), "POLICY_MODE_") << "  "
             << FormatBytes(d.previous_bytes()) << " -> " << FormatBytes(d.target_bytes()) << "  "
             << ShortEnumName(v1::DecisionReason_Name(d.reason()), "DECISION_REASON_")
-            << (d.mode() == v1::POLICY_MODE_ENFORCE && !d.applied() ? "  NOT APPLIED: " + d.error() : "")
+            << (d.mode() == v1::POLICY_MODE_ENFORCE && !d.applied() ? "  NOT APPLIED: " + d.error()
+                                                                    : "")
             << "\n    " << d.explanation() << std::endl;
 }
 
@@ -510,7 +544,8 @@ int Decisions(Client& client, const std::string& domain, bool watch) {
   v1::Decision d;
   while (reader->Read(&d)) client.json() ? PrintJson(d) : PrintDecision(d);
   grpc::Status status = reader->Finish();
-  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && client.timeout_given()) return kExitOk;
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && client.timeout_given())
+    return kExitOk;
   return client.Fail(status);
 }
 
@@ -548,7 +583,8 @@ int main(int argc, char** argv) {
   set->add_option("DOMAIN", domain, "libvirt name or UUID")->required();
   set->add_option("SIZE", size, "Memory to leave the guest: 512M, 2GiB, or a plain number in KiB")
       ->required();
-  set->add_flag("--wait", wait, "Wait until the balloon reaches the target (up to --timeout, default 60s)");
+  set->add_flag("--wait", wait,
+                "Wait until the balloon reaches the target (up to --timeout, default 60s)");
   set->add_flag("--dry-run", dry_run, "Check the request and show what would be done");
   auto* qom = app.add_subcommand(
       "qom",
@@ -571,13 +607,19 @@ int main(int argc, char** argv) {
   std::string policy_domain;
   std::vector<std::string> assignments;
   std::string mode;
-  auto* policy_show = policy->add_subcommand("show", "The policy in force (one domain's settings with DOMAIN)");
+  auto* policy_show =
+      policy->add_subcommand("show", "The policy in force (one domain's settings with DOMAIN)");
   policy_show->add_option("DOMAIN", domain, "libvirt name");
-  auto* policy_set = policy->add_subcommand("set", "Change settings, e.g. headroom_bytes=256M host.reserve_bytes=2G");
+  auto* policy_set = policy->add_subcommand(
+      "set", "Change settings, e.g. headroom_bytes=256M host.reserve_bytes=2G");
   policy_set->add_option("KEY=VALUE", assignments)->required();
-  policy_set->add_option("--domain", policy_domain, "Change this domain's override instead of the defaults");
-  auto* policy_mode = policy->add_subcommand("mode", "Switch the policy off, to observe, or to enforce");
-  policy_mode->add_option("MODE", mode)->required()->check(CLI::IsMember({"off", "observe", "enforce"}));
+  policy_set->add_option("--domain", policy_domain,
+                         "Change this domain's override instead of the defaults");
+  auto* policy_mode =
+      policy->add_subcommand("mode", "Switch the policy off, to observe, or to enforce");
+  policy_mode->add_option("MODE", mode)
+      ->required()
+      ->check(CLI::IsMember({"off", "observe", "enforce"}));
   auto* decisions = app.add_subcommand("decisions", "What the policy did or would do, and why");
   decisions->add_option("DOMAIN", domain, "Only this domain's decisions");
   decisions->add_flag("--watch", watch, "Print decisions as they are made");
@@ -593,7 +635,8 @@ int main(int argc, char** argv) {
       std::cout << "balloonctl " << BALLOOND_VERSION << "\n";
       return kExitOk;
     }
-    Client client(options, /*needs_write=*/set->parsed() || policy_set->parsed() || policy_mode->parsed());
+    Client client(options,
+                  /*needs_write=*/set->parsed() || policy_set->parsed() || policy_mode->parsed());
     if (*list) return List(client);
     if (*stats) return Stats(client, domain, watch);
     if (*set) return Set(client, domain, size, wait, dry_run);

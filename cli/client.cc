@@ -97,13 +97,13 @@ std::string Connection::Explain(const grpc::Status& status) const {
                    absl::StrContains(m, "Connection reset")) {
           hint = absl::StrCat(
               "balloond closed the connection during the TLS handshake: it did not accept the "
-              "client certificate (", client_certificate_->Describe(), ", issued by ",
-              client_certificate_->issuer, ", valid until ", When(client_certificate_->not_after),
+              "client certificate (",
+              client_certificate_->Describe(), ", issued by ", client_certificate_->issuer,
+              ", valid until ", When(client_certificate_->not_after),
               "); check that balloond trusts its issuer (its --tls-client-ca)");
         }
       } else if (absl::StrContains(m, "ermission denied")) {
-        hint = absl::StrCat("you may not open ", socket_,
-                            ": run as root or a member of its group");
+        hint = absl::StrCat("you may not open ", socket_, ": run as root or a member of its group");
       } else if (absl::StrContains(m, "connect") || absl::StrContains(m, "No such file")) {
         hint = absl::StrCat("is balloond running and listening on ", socket_,
                             "? (systemctl status balloond, or --socket=PATH)");

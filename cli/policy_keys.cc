@@ -60,7 +60,8 @@ std::string ResolveKey(const Descriptor* d, const std::string& key) {
   return "";
 }
 
-absl::Status SetValue(Message& m, const FieldDescriptor* f, const std::string& key, const std::string& value) {
+absl::Status SetValue(Message& m, const FieldDescriptor* f, const std::string& key,
+                      const std::string& value) {
   const auto* r = m.GetReflection();
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT64:
@@ -143,8 +144,8 @@ absl::Status ApplyPolicyAssignments(const std::vector<std::string>& assignments,
         auto more = ScalarFieldNames(host->message_type(), "host.");
         known.insert(known.end(), more.begin(), more.end());
       }
-      return absl::InvalidArgumentError(absl::StrCat("unknown setting '", key, "'; known: ",
-                                                     absl::StrJoin(known, ", ")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown setting '", key, "'; known: ", absl::StrJoin(known, ", ")));
     }
     Message* at = &message;
     std::vector<std::string> parts = absl::StrSplit(path, '.');

@@ -1,10 +1,10 @@
 #include "policy/policy.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-
-#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -74,8 +74,8 @@ struct Assessment {
   int64_t used = 0;
   int64_t overhead = 0;  // what QEMU gives the guest beyond its MemTotal (kernel reservations)
   int64_t headroom = 0;
-  int64_t floor = 0;     // never below: max(min, used + headroom)
-  int64_t ceiling = 0;   // never above
+  int64_t floor = 0;         // never below: max(min, used + headroom)
+  int64_t ceiling = 0;       // never above
   int64_t growth_ahead = 0;  // use expected to be added before the next report is acted on
   bool pressure = false;
   bool pressure_from_rates = false;  // swapping or faulting, not short of MemAvailable
@@ -110,14 +110,19 @@ void UpdateRates(Assessment& a) {
     const GuestReport& before = *a.memory.last_report;
     const absl::Duration dt = now.last_update - before.last_update;
     const int64_t used_before = before.total_bytes - before.available_bytes;
-    a.memory.used_growth_bytes_per_second = PerSecond(static_cast<double>(a.used - used_before), dt);
+    a.memory.used_growth_bytes_per_second =
+        PerSecond(static_cast<double>(a.used - used_before), dt);
     a.memory.swap_in_bytes_per_second =
         now.swap_in_bytes && before.swap_in_bytes
-            ? PerSecond(static_cast<double>(std::max<int64_t>(0, *now.swap_in_bytes - *before.swap_in_bytes)), dt)
+            ? PerSecond(static_cast<double>(
+                            std::max<int64_t>(0, *now.swap_in_bytes - *before.swap_in_bytes)),
+                        dt)
             : 0;
     a.memory.major_faults_per_second =
         now.major_faults && before.major_faults
-            ? PerSecond(static_cast<double>(std::max<int64_t>(0, *now.major_faults - *before.major_faults)), dt)
+            ? PerSecond(static_cast<double>(
+                            std::max<int64_t>(0, *now.major_faults - *before.major_faults)),
+                        dt)
             : 0;
   }
   if (!a.memory.last_report || now.last_update > a.memory.last_report->last_update) {
@@ -133,8 +138,8 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   a.memory = memory;
   if (!in.actual_bytes) return a;
   a.actual = *in.actual_bytes;
-  a.ceiling = std::min(in.max_memory_bytes, a.settings.has_max_bytes() ? a.settings.max_bytes()
-                                                                        : in.max_memory_bytes);
+  a.ceiling = std::min(in.max_memory_bytes,
+                       a.settings.has_max_bytes() ? a.settings.max_bytes() : in.max_memory_bytes);
   a.backing_off = now < memory.backoff_until;
   a.eligible = in.activity == Activity::kRunning && a.settings.enabled() && !a.backing_off;
 
@@ -146,9 +151,9 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
     a.stats_age = now - in.report->last_update;
     const int periods = policy.has_stale_after_periods() ? policy.stale_after_periods() : 3;
     if (a.stats_age > in.stats_period * periods) {
-      a.why_not_fresh = absl::StrCat("the guest's statistics are ",
-                                     absl::FormatDuration(absl::Trunc(a.stats_age, absl::Seconds(1))),
-                                     " old");
+      a.why_not_fresh =
+          absl::StrCat("the guest's statistics are ",
+                       absl::FormatDuration(absl::Trunc(a.stats_age, absl::Seconds(1))), " old");
     } else {
       a.fresh = true;
     }
@@ -169,8 +174,9 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
     a.memory.kernel_bytes = std::max<int64_t>(0, a.actual - r.total_bytes);
   }
   a.overhead = a.memory.kernel_bytes.value_or(std::max<int64_t>(0, a.actual - r.total_bytes));
-  a.headroom = std::max(a.settings.headroom_bytes(),
-                        static_cast<int64_t>(a.settings.headroom_fraction() * static_cast<double>(a.used)));
+  a.headroom =
+      std::max(a.settings.headroom_bytes(),
+               static_cast<int64_t>(a.settings.headroom_fraction() * static_cast<double>(a.used)));
   UpdateRates(a);
   const bool recently_relieved = now - a.memory.relieved_at < kPeakWindow;
   a.memory.peak_used = recently_relieved ? std::max(a.memory.peak_used, a.used) : a.used;
@@ -185,11 +191,14 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
                                   MiB(a.settings.low_watermark_bytes()));
   } else if (r.available_bytes - a.growth_ahead < a.settings.low_watermark_bytes()) {
     a.pressure = true;
-    a.pressure_why = absl::StrCat(MiB(r.available_bytes), " available and falling fast enough to cross its low watermark of ",
-                                  MiB(a.settings.low_watermark_bytes()), " before the next report");
-  } else if (a.memory.swap_in_bytes_per_second > static_cast<double>(a.settings.swap_in_bytes_per_second())) {
+    a.pressure_why = absl::StrCat(
+        MiB(r.available_bytes), " available and falling fast enough to cross its low watermark of ",
+        MiB(a.settings.low_watermark_bytes()), " before the next report");
+  } else if (a.memory.swap_in_bytes_per_second >
+             static_cast<double>(a.settings.swap_in_bytes_per_second())) {
     a.pressure = a.pressure_from_rates = true;
-    a.pressure_why = absl::StrCat("swapping in ", MiB(static_cast<int64_t>(a.memory.swap_in_bytes_per_second)), "/s");
+    a.pressure_why = absl::StrCat(
+        "swapping in ", MiB(static_cast<int64_t>(a.memory.swap_in_bytes_per_second)), "/s");
   } else if (a.memory.major_faults_per_second > a.settings.major_faults_per_second()) {
     a.pressure = a.pressure_from_rates = true;
     a.pressure_why = absl::StrFormat("%.0f major faults/s", a.memory.major_faults_per_second);
@@ -209,7 +218,8 @@ v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host, int64_t ho
     in.set_guest_total_bytes(a.input->report->total_bytes);
     in.set_guest_available_bytes(a.input->report->available_bytes);
     if (a.fresh) in.set_guest_used_bytes(a.used);
-    *in.mutable_stats_age() = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(a.stats_age));
+    *in.mutable_stats_age() =
+        TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(a.stats_age));
   }
   in.set_headroom_bytes(a.headroom);
   in.set_floor_bytes(a.floor);
@@ -245,10 +255,10 @@ void CheckCooperation(const v1::Policy& policy, Assessment& a, absl::Time now,
     return;
   }
   m.strikes += 1;
-  const absl::Duration max_backoff = policy.has_max_backoff()
-                                         ? absl::Seconds(policy.max_backoff().seconds())
-                                         : absl::Minutes(10);
-  const absl::Duration backoff = std::min(max_backoff, kBaseBackoff * (1 << std::min(m.strikes - 1, 16)));
+  const absl::Duration max_backoff =
+      policy.has_max_backoff() ? absl::Seconds(policy.max_backoff().seconds()) : absl::Minutes(10);
+  const absl::Duration backoff =
+      std::min(max_backoff, kBaseBackoff * (1 << std::min(m.strikes - 1, 16)));
   m.backoff_until = now + backoff;
   m.pending_target.reset();
   a.backing_off = true;
@@ -259,11 +269,11 @@ void CheckCooperation(const v1::Policy& policy, Assessment& a, absl::Time now,
   d.previous_bytes = a.actual;
   d.target_bytes = a.actual;
   d.reason = v1::DECISION_REASON_UNCOOPERATIVE;
-  d.explanation = absl::StrCat(
-      a.input->name, "'s balloon stayed at ", MiB(a.actual), " for ",
-      absl::FormatDuration(absl::Trunc(now - m.sent_at, absl::Seconds(1))), " instead of moving to ",
-      MiB(target), ": target reset to ", MiB(a.actual), ", not counted as reclaimed, left alone for ",
-      absl::FormatDuration(backoff), " (strike ", m.strikes, ")");
+  d.explanation = absl::StrCat(a.input->name, "'s balloon stayed at ", MiB(a.actual), " for ",
+                               absl::FormatDuration(absl::Trunc(now - m.sent_at, absl::Seconds(1))),
+                               " instead of moving to ", MiB(target), ": target reset to ",
+                               MiB(a.actual), ", not counted as reclaimed, left alone for ",
+                               absl::FormatDuration(backoff), " (strike ", m.strikes, ")");
   d.inputs = Inputs(a, host, host_reserve);
   out.push_back(std::move(d));
 }
@@ -288,7 +298,8 @@ std::vector<int64_t> Share(int64_t budget, const std::vector<int64_t>& wants,
     int64_t handed = 0;
     for (size_t i = 0; i < wants.size(); ++i) {
       if (got[i] >= wants[i]) continue;
-      const int64_t portion = static_cast<int64_t>(static_cast<double>(budget) * weights[i] / total_weight);
+      const int64_t portion =
+          static_cast<int64_t>(static_cast<double>(budget) * weights[i] / total_weight);
       const int64_t take = std::min(wants[i] - got[i], std::max<int64_t>(portion, 1));
       got[i] += take;
       handed += take;
@@ -345,7 +356,8 @@ std::string FieldAboveMaxMemory(const google::protobuf::Message& m, const std::s
         const auto& entry = reflection->GetRepeatedMessage(m, f, i);
         const auto* value = entry.GetDescriptor()->FindFieldByName("value");
         if (value->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
-        std::string key = entry.GetReflection()->GetString(entry, entry.GetDescriptor()->FindFieldByName("key"));
+        std::string key =
+            entry.GetReflection()->GetString(entry, entry.GetDescriptor()->FindFieldByName("key"));
         std::string bad = FieldAboveMaxMemory(entry.GetReflection()->GetMessage(entry, value),
                                               absl::StrCat(name, "[", key, "]."));
         if (!bad.empty()) return bad;
@@ -354,7 +366,8 @@ std::string FieldAboveMaxMemory(const google::protobuf::Message& m, const std::s
       std::string bad = FieldAboveMaxMemory(reflection->GetMessage(m, f), name + ".");
       if (!bad.empty()) return bad;
     } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64 && !f->is_repeated() &&
-               (absl::EndsWith(f->name(), "_bytes") || absl::EndsWith(f->name(), "_bytes_per_second")) &&
+               (absl::EndsWith(f->name(), "_bytes") ||
+                absl::EndsWith(f->name(), "_bytes_per_second")) &&
                reflection->GetInt64(m, f) > kMaxMemoryBytes) {
       return name;
     }
@@ -372,15 +385,18 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
     return bad(field, "must not exceed 1 PiB");
   }
   auto check_domain = [&](const std::string& prefix, const v1::DomainPolicy& d) -> absl::Status {
-    if (d.has_min_bytes() && d.min_bytes() < 0) return bad(prefix + "min_bytes", "must not be negative");
-    if (d.has_max_bytes() && d.max_bytes() <= 0) return bad(prefix + "max_bytes", "must be positive");
+    if (d.has_min_bytes() && d.min_bytes() < 0)
+      return bad(prefix + "min_bytes", "must not be negative");
+    if (d.has_max_bytes() && d.max_bytes() <= 0)
+      return bad(prefix + "max_bytes", "must be positive");
     if (d.has_min_bytes() && d.has_max_bytes() && d.min_bytes() > d.max_bytes()) {
       return bad(prefix + "min_bytes", "must not exceed max_bytes");
     }
     if (d.has_shares() && (d.shares() < 1 || d.shares() > 1000000)) {
       return bad(prefix + "shares", "must be in [1, 1000000]");
     }
-    if (d.has_headroom_bytes() && d.headroom_bytes() < 0) return bad(prefix + "headroom_bytes", "must not be negative");
+    if (d.has_headroom_bytes() && d.headroom_bytes() < 0)
+      return bad(prefix + "headroom_bytes", "must not be negative");
     if (d.has_headroom_fraction() && !(d.headroom_fraction() >= 0 && d.headroom_fraction() <= 1)) {
       return bad(prefix + "headroom_fraction", "must be in [0, 1]");
     }
@@ -401,27 +417,33 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
     if (auto s = check_domain(absl::StrCat("domains[", name, "]."), d); !s.ok()) return s;
   }
   const v1::HostPolicy& h = policy.host();
-  if (h.has_reserve_bytes() && h.reserve_bytes() < 0) return bad("host.reserve_bytes", "must not be negative");
+  if (h.has_reserve_bytes() && h.reserve_bytes() < 0)
+    return bad("host.reserve_bytes", "must not be negative");
   if (h.has_reserve_fraction() && !(h.reserve_fraction() >= 0 && h.reserve_fraction() < 1)) {
     return bad("host.reserve_fraction", "must be in [0, 1)");
   }
-  if (h.has_pressure_threshold() && !(h.pressure_threshold() > 0 && h.pressure_threshold() <= 100)) {
+  if (h.has_pressure_threshold() &&
+      !(h.pressure_threshold() > 0 && h.pressure_threshold() <= 100)) {
     return bad("host.pressure_threshold", "must be in (0, 100] percent");
   }
-  if (h.has_target_used_fraction() && !(h.target_used_fraction() > 0 && h.target_used_fraction() <= 1)) {
+  if (h.has_target_used_fraction() &&
+      !(h.target_used_fraction() > 0 && h.target_used_fraction() <= 1)) {
     return bad("host.target_used_fraction", "must be in (0, 1]");
   }
   const v1::Policy full = WithDefaults(policy);
   // A host comfortable at the target use must not be short at the same time, or give-back and
   // reclaim would take turns.
   if (full.host().target_used_fraction() > 1 - full.host().reserve_fraction()) {
-    return bad("host.target_used_fraction", "must leave at least host.reserve_fraction of memory free");
+    return bad("host.target_used_fraction",
+               "must leave at least host.reserve_fraction of memory free");
   }
   if (h.has_min_available_bytes() && h.min_available_bytes() < 0) {
     return bad("host.min_available_bytes", "must not be negative");
   }
-  if (policy.has_deadband_bytes() && policy.deadband_bytes() < 0) return bad("deadband_bytes", "must not be negative");
-  if (policy.has_deadband_fraction() && !(policy.deadband_fraction() >= 0 && policy.deadband_fraction() < 1)) {
+  if (policy.has_deadband_bytes() && policy.deadband_bytes() < 0)
+    return bad("deadband_bytes", "must not be negative");
+  if (policy.has_deadband_fraction() &&
+      !(policy.deadband_fraction() >= 0 && policy.deadband_fraction() < 1)) {
     return bad("deadband_fraction", "must be in [0, 1)");
   }
   if (policy.has_max_shrink_step_bytes() && policy.max_shrink_step_bytes() <= 0) {
@@ -430,7 +452,8 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   if (policy.has_max_grow_step_bytes() && policy.max_grow_step_bytes() <= 0) {
     return bad("max_grow_step_bytes", "must be positive");
   }
-  if (policy.has_cooperation_timeout() && TimeUtil::DurationToMilliseconds(policy.cooperation_timeout()) <= 0) {
+  if (policy.has_cooperation_timeout() &&
+      TimeUtil::DurationToMilliseconds(policy.cooperation_timeout()) <= 0) {
     return bad("cooperation_timeout", "must be positive");
   }
   if (policy.has_max_backoff() && TimeUtil::DurationToMilliseconds(policy.max_backoff()) <= 0) {
@@ -479,11 +502,14 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
   }
 
   const v1::HostPolicy& hp = policy.host();
-  const int64_t reserve = std::max(
-      hp.reserve_bytes(), static_cast<int64_t>(hp.reserve_fraction() * static_cast<double>(host.total_bytes)));
-  const bool psi_high = host.pressure_some_avg10 && *host.pressure_some_avg10 > hp.pressure_threshold();
-  const int64_t comfortable_available = std::max(
-      reserve, static_cast<int64_t>((1 - hp.target_used_fraction()) * static_cast<double>(host.total_bytes)));
+  const int64_t reserve =
+      std::max(hp.reserve_bytes(),
+               static_cast<int64_t>(hp.reserve_fraction() * static_cast<double>(host.total_bytes)));
+  const bool psi_high =
+      host.pressure_some_avg10 && *host.pressure_some_avg10 > hp.pressure_threshold();
+  const int64_t comfortable_available =
+      std::max(reserve, static_cast<int64_t>((1 - hp.target_used_fraction()) *
+                                             static_cast<double>(host.total_bytes)));
   if (host.available_bytes < reserve || psi_high) {
     out.host = HostCondition::kShort;
   } else if (host.available_bytes > comfortable_available) {
@@ -522,25 +548,28 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
       want = std::min(a.ceiling, want);
       if (want > a.actual) {
         Propose(a, want, v1::DECISION_REASON_GUEST_PRESSURE,
-                absl::StrCat(a.input->name, " was under pressure (", a.pressure_why, "; use growing ",
-                             MiB(static_cast<int64_t>(std::max(0.0, a.memory.used_growth_bytes_per_second))),
-                             "/s): grown from ", MiB(a.actual), " to ", MiB(want), " to restore ",
-                             MiB(a.headroom), " of headroom"));
+                absl::StrCat(
+                    a.input->name, " was under pressure (", a.pressure_why, "; use growing ",
+                    MiB(static_cast<int64_t>(std::max(0.0, a.memory.used_growth_bytes_per_second))),
+                    "/s): grown from ", MiB(a.actual), " to ", MiB(want), " to restore ",
+                    MiB(a.headroom), " of headroom"));
         relief.push_back(&a);
       }
-    } else if (!a.fresh && a.input->report && a.actual < a.ceiling && out.host != HostCondition::kShort) {
+    } else if (!a.fresh && a.input->report && a.actual < a.ceiling &&
+               out.host != HostCondition::kShort) {
       // Only a guest that did report: one that never has is usually still booting at its maximum.
       const int64_t give = std::min(a.ceiling - a.actual, policy.max_grow_step_bytes());
-      Propose(a, a.actual + give, v1::DECISION_REASON_STATS_STALE,
-              absl::StrCat(a.input->name, ": ", a.why_not_fresh, "; without knowing its use, gave it ",
-                           MiB(give), " back (", MiB(a.actual), " toward its maximum of ", MiB(a.ceiling),
-                           ") rather than leave it short"));
+      Propose(
+          a, a.actual + give, v1::DECISION_REASON_STATS_STALE,
+          absl::StrCat(a.input->name, ": ", a.why_not_fresh, "; without knowing its use, gave it ",
+                       MiB(give), " back (", MiB(a.actual), " toward its maximum of ",
+                       MiB(a.ceiling), ") rather than leave it short"));
       stale_give_back.push_back(&a);
     } else if (a.actual < std::min(a.settings.min_bytes(), a.ceiling)) {
       const int64_t min = std::min(a.settings.min_bytes(), a.ceiling);
       Propose(a, min, v1::DECISION_REASON_BELOW_FLOOR,
-              absl::StrCat(a.input->name, " had ", MiB(a.actual), ", below its minimum of ", MiB(min),
-                           ": raised to it"));
+              absl::StrCat(a.input->name, " had ", MiB(a.actual), ", below its minimum of ",
+                           MiB(min), ": raised to it"));
       relief.push_back(&a);
     }
   }
@@ -552,11 +581,13 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
   });
   int64_t unmet_relief = 0;
   for (Assessment* a : relief) {
-    const int64_t grant = std::clamp<int64_t>(a->target - a->actual, 0, std::max<int64_t>(0, relief_budget));
+    const int64_t grant =
+        std::clamp<int64_t>(a->target - a->actual, 0, std::max<int64_t>(0, relief_budget));
     unmet_relief += a->target - a->actual - grant;
     if (grant < a->target - a->actual) {
-      a->explanation += absl::StrCat(" (limited to ", MiB(grant), " by the host's minimum available of ",
-                                     MiB(hp.min_available_bytes()), ")");
+      a->explanation +=
+          absl::StrCat(" (limited to ", MiB(grant), " by the host's minimum available of ",
+                       MiB(hp.min_available_bytes()), ")");
     }
     a->target = a->actual + grant;
     relief_budget -= grant;
@@ -566,15 +597,16 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
   int64_t stale_budget = std::min(relief_budget, host.available_bytes - reserve);
   int64_t unmet_stale = 0;
   for (Assessment* a : stale_give_back) {
-    const int64_t grant = std::clamp<int64_t>(a->target - a->actual, 0, std::max<int64_t>(0, stale_budget));
+    const int64_t grant =
+        std::clamp<int64_t>(a->target - a->actual, 0, std::max<int64_t>(0, stale_budget));
     unmet_stale += a->target - a->actual - grant;
     a->target = a->actual + grant;
     stale_budget -= grant;
   }
 
   // 2. Memory is taken back when the host is short of it, or when a guest's need could not be paid
-  //    this cycle (paid the next): from the guests with the most excess over their floor, weighted by
-  //    shares, a limited step per cycle. Guests without fresh statistics are not shrunk. While a
+  //    this cycle (paid the next): from the guests with the most excess over their floor, weighted
+  //    by shares, a limited step per cycle. Guests without fresh statistics are not shrunk. While a
   //    pressured guest goes unpaid, the others lend their headroom down to their low watermark.
   if (out.host == HostCondition::kShort || unmet_relief > 0 || unmet_stale > 0) {
     // A short host is taken a quarter of its reserve past it, so the next cycles hold rather than
@@ -589,14 +621,18 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
     std::vector<int64_t> bases, wants;
     std::vector<double> weights;
     for (Assessment& a : all) {
-      if (!a.eligible || !a.fresh || a.pressure || a.reason != v1::DECISION_REASON_UNSPECIFIED) continue;
+      if (!a.eligible || !a.fresh || a.pressure || a.reason != v1::DECISION_REASON_UNSPECIFIED)
+        continue;
       if (now - a.memory.relieved_at < kReliefHold) continue;
       if (lend_headroom) {
-        a.floor = std::max(std::min(a.settings.min_bytes(), a.ceiling),
-                           a.used + a.settings.low_watermark_bytes() + a.overhead + Deadband(policy, a.actual));
+        a.floor = std::max(
+            std::min(a.settings.min_bytes(), a.ceiling),
+            a.used + a.settings.low_watermark_bytes() + a.overhead + Deadband(policy, a.actual));
       }
       // A shrink still on its way counts as done: the step is measured from where the balloon goes.
-      const int64_t base = enforce && a.memory.pending_target ? std::min(a.actual, *a.memory.pending_target) : a.actual;
+      const int64_t base = enforce && a.memory.pending_target
+                               ? std::min(a.actual, *a.memory.pending_target)
+                               : a.actual;
       const int64_t excess = base - a.floor;
       if (excess <= Deadband(policy, a.actual)) continue;
       donors.push_back(&a);
@@ -608,7 +644,8 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
     // are touched per cycle, and more shares mean giving later.
     std::vector<size_t> order(donors.size());
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return weights[x] > weights[y]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t x, size_t y) { return weights[x] > weights[y]; });
     std::vector<int64_t> taken(donors.size(), 0);
     for (size_t i : order) {
       if (needed <= 0) break;
@@ -618,17 +655,22 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
     const std::string why =
         out.host == HostCondition::kShort
             ? absl::StrCat("the host had ", MiB(host.available_bytes), " available",
-                           psi_high ? absl::StrFormat(" and memory pressure %.1f%%", *host.pressure_some_avg10) : "",
+                           psi_high ? absl::StrFormat(" and memory pressure %.1f%%",
+                                                      *host.pressure_some_avg10)
+                                    : "",
                            " (reserve ", MiB(reserve), ")")
-            : absl::StrCat("other guests need ", MiB(unmet_relief + unmet_stale), " the host cannot give");
+            : absl::StrCat("other guests need ", MiB(unmet_relief + unmet_stale),
+                           " the host cannot give");
     for (size_t i = 0; i < donors.size(); ++i) {
       Assessment& a = *donors[i];
       if (taken[i] <= 0) continue;
       Propose(a, bases[i] - taken[i], v1::DECISION_REASON_HOST_RECLAIM,
               absl::StrCat(why, ": took ", MiB(taken[i]), " from ", a.input->name, ", shrunk from ",
                            MiB(bases[i]), " toward its floor of ", MiB(a.floor),
-                           lend_headroom ? absl::StrCat(" (use ", MiB(a.used), " + low watermark, lending its headroom)")
-                                         : absl::StrCat(" (use ", MiB(a.used), " + headroom ", MiB(a.headroom), ")")));
+                           lend_headroom ? absl::StrCat(" (use ", MiB(a.used),
+                                                        " + low watermark, lending its headroom)")
+                                         : absl::StrCat(" (use ", MiB(a.used), " + headroom ",
+                                                        MiB(a.headroom), ")")));
     }
   }
 
@@ -637,12 +679,14 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
   if (out.host == HostCondition::kComfortable) {
     int64_t granted = 0;
     for (const Assessment* a : relief) granted += a->target - a->actual;
-    const int64_t surplus = host.available_bytes - comfortable_available - granted - Deadband(policy, 0);
+    const int64_t surplus =
+        host.available_bytes - comfortable_available - granted - Deadband(policy, 0);
     std::vector<Assessment*> takers;
     std::vector<int64_t> wants;
     std::vector<double> weights;
     for (Assessment& a : all) {
-      if (!a.eligible || a.reason != v1::DECISION_REASON_UNSPECIFIED || a.actual >= a.ceiling) continue;
+      if (!a.eligible || a.reason != v1::DECISION_REASON_UNSPECIFIED || a.actual >= a.ceiling)
+        continue;
       takers.push_back(&a);
       wants.push_back(std::min(a.ceiling - a.actual, policy.max_grow_step_bytes()));
       weights.push_back(a.settings.shares());
@@ -663,9 +707,12 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
   for (Assessment& a : all) {
     if (!a.input->actual_bytes) continue;
     DomainMemory& m = a.memory;
-    if (a.reason != v1::DECISION_REASON_UNSPECIFIED && std::abs(a.target - a.actual) > Deadband(policy, a.actual)) {
-      const int64_t already = enforce ? m.pending_target.value_or(-1) : m.last_proposed.value_or(-1);
-      const bool repeat = already >= 0 && std::abs(already - a.target) <= Deadband(policy, a.actual);
+    if (a.reason != v1::DECISION_REASON_UNSPECIFIED &&
+        std::abs(a.target - a.actual) > Deadband(policy, a.actual)) {
+      const int64_t already =
+          enforce ? m.pending_target.value_or(-1) : m.last_proposed.value_or(-1);
+      const bool repeat =
+          already >= 0 && std::abs(already - a.target) <= Deadband(policy, a.actual);
       if (!repeat) {
         Decision d;
         d.uuid = a.input->uuid;

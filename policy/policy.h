@@ -21,9 +21,9 @@ enum class Activity { kRunning, kPaused, kMigrating, kShuttingDown, kOther };
 
 // One report of a guest's virtio-balloon driver.
 struct GuestReport {
-  int64_t total_bytes = 0;      // MemTotal
-  int64_t available_bytes = 0;  // MemAvailable
-  int64_t free_bytes = 0;       // MemFree
+  int64_t total_bytes = 0;               // MemTotal
+  int64_t available_bytes = 0;           // MemAvailable
+  int64_t free_bytes = 0;                // MemFree
   std::optional<int64_t> swap_in_bytes;  // cumulative
   std::optional<int64_t> major_faults;   // cumulative
   absl::Time last_update;                // when the guest reported (QEMU's last-update)
@@ -54,8 +54,8 @@ struct DomainMemory {
   double used_growth_bytes_per_second = 0;
   double swap_in_bytes_per_second = 0;
   double major_faults_per_second = 0;
-  // The guest kernel's share of the balloon (balloon size − MemTotal), from a report taken after the
-  // balloon last settled: while it moves, MemTotal lags and the difference means nothing.
+  // The guest kernel's share of the balloon (balloon size − MemTotal), from a report taken after
+  // the balloon last settled: while it moves, MemTotal lags and the difference means nothing.
   std::optional<int64_t> kernel_bytes;
   int64_t seen_actual = -1;
   absl::Time actual_since = absl::InfinitePast();

@@ -3,10 +3,9 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -37,8 +36,8 @@ class FakeClock final : public Clock {
 // libvirt's statistics parameters as `virsh domstats` printed them (tests/testdata/libvirt-9.0).
 inline std::vector<StatParam> RecordedStats(const std::string& file) {
   std::vector<StatParam> params;
-  for (absl::string_view line : absl::StrSplit(ReadTestData("libvirt-9.0/" + file), '\n',
-                                               absl::SkipWhitespace())) {
+  for (absl::string_view line :
+       absl::StrSplit(ReadTestData("libvirt-9.0/" + file), '\n', absl::SkipWhitespace())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
     uint64_t value = 0;
     if (absl::SimpleAtoi(kv.second, &value)) params.emplace_back(kv.first, value);
@@ -193,7 +192,8 @@ class FakeHypervisor final : public Hypervisor {
     if (d == nullptr) return absl::NotFoundError("domain not running");
     if (d->hung) return absl::DeadlineExceededError("QEMU did not answer in time");
     if (!d->config.has_balloon) {
-      return absl::FailedPreconditionError("Unable to change memory of active domain without the balloon device");
+      return absl::FailedPreconditionError(
+          "Unable to change memory of active domain without the balloon device");
     }
     d->targets_set.push_back(target_bytes);
     d->actual_bytes = target_bytes / 1024 * 1024;  // the guest follows at once here

@@ -1,8 +1,8 @@
 // The servers as balloond builds them, on real UNIX sockets, with a fake hypervisor behind.
 #include "agent/agent_server.h"
 
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 

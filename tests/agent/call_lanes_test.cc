@@ -30,9 +30,9 @@ TEST(CallLanesTest, RunsCallsOnItsThreadsWithoutMakingNewOnes) {
   CallLanes lanes(Options(2, 8, absl::Seconds(1)));
   std::atomic<int> ran{0};
   for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(lanes.Run("dom-" + std::to_string(i % 7), absl::Now() + absl::Seconds(5),
-                          [&] { ++ran; })
-                    .ok());
+    ASSERT_TRUE(
+        lanes.Run("dom-" + std::to_string(i % 7), absl::Now() + absl::Seconds(5), [&] { ++ran; })
+            .ok());
   }
   EXPECT_EQ(ran, 200);
   EXPECT_EQ(lanes.threads(), 2);
@@ -54,8 +54,9 @@ TEST(CallLanesTest, AHungCallHoldsUpOnlyItsLaneAndLaterCallsThereFailFast) {
 
   EXPECT_TRUE(lanes.Run("fine", absl::Now() + absl::Seconds(5), [] {}).ok());
   release.Notify();
-  EXPECT_TRUE(Eventually([&] { return lanes.Run("hung", absl::Now() + absl::Seconds(5), [] {}).ok(); }))
-      << "the lane is free again once the call returned";
+  EXPECT_TRUE(Eventually([&] {
+    return lanes.Run("hung", absl::Now() + absl::Seconds(5), [] {}).ok();
+  })) << "the lane is free again once the call returned";
 }
 
 TEST(CallLanesTest, StuckThreadsAreReplacedSoOtherLanesGoOn) {
@@ -63,7 +64,8 @@ TEST(CallLanesTest, StuckThreadsAreReplacedSoOtherLanesGoOn) {
   absl::Notification release;
   std::vector<std::shared_ptr<PendingCall>> stuck;
   for (int i = 0; i < 3; ++i) {
-    stuck.push_back(lanes.Submit("hung-" + std::to_string(i), [&] { release.WaitForNotification(); }));
+    stuck.push_back(
+        lanes.Submit("hung-" + std::to_string(i), [&] { release.WaitForNotification(); }));
     absl::SleepFor(absl::Milliseconds(60));  // each held past hung_after before the next arrives
   }
   EXPECT_TRUE(lanes.Run("fine", absl::Now() + absl::Seconds(5), [] {}).ok());
@@ -87,8 +89,8 @@ TEST(CallLanesTest, ACallLeftWaitingInLineNeverRuns) {
 
 TEST(CallLanesTest, AThrowingCallIsLoggedAndTheLaneGoesOn) {
   CallLanes lanes(Options(1, 2, absl::Seconds(1)));
-  EXPECT_TRUE(lanes.Run("a", absl::Now() + absl::Seconds(5), [] { throw std::runtime_error("x"); })
-                  .ok());
+  EXPECT_TRUE(
+      lanes.Run("a", absl::Now() + absl::Seconds(5), [] { throw std::runtime_error("x"); }).ok());
   EXPECT_TRUE(lanes.Run("a", absl::Now() + absl::Seconds(5), [] {}).ok());
 }
 

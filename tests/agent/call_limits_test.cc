@@ -20,7 +20,8 @@ TEST(CallLimitsTest, ACrowdedConnectionIsRefusedNamingTheSettingAndOthersGoOn) {
   }
   auto refused = limits.AdmitCall("fd:7");
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("limits.max_calls_per_connection"));
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("limits.max_calls_per_connection"));
   EXPECT_TRUE(limits.AdmitCall("fd:8").ok()) << "another connection is not affected";
 
   held.pop_back();  // a call ends

@@ -1,9 +1,9 @@
 #include "agent/config.h"
 
-#include "policy/policy.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "policy/policy.h"
 
 namespace balloond {
 namespace {
@@ -15,7 +15,8 @@ TEST(AgentConfigTest, AppliesTheFileOverTheDefaults) {
     connect_uri: "qemu:///session"
     listen: "unix:/tmp/b/rw.sock"
     stats_period { seconds: 5 }
-  )", "balloond.textproto");
+  )",
+                                 "balloond.textproto");
   ASSERT_TRUE(config.ok()) << config.status();
   AgentSettings settings;
   ASSERT_TRUE(ApplyAgentConfig(*config, settings).ok());
@@ -61,7 +62,8 @@ TEST(AgentConfigTest, TheShippedTlsConfigIsValid) {
   AgentSettings settings;
   ASSERT_TRUE(ApplyAgentConfig(*config, settings).ok());
   EXPECT_EQ(settings.tls.listen, "0.0.0.0:7443");
-  EXPECT_EQ(settings.tls.operators, std::vector<std::string>{"spiffe://example.org/balloond/operator"});
+  EXPECT_EQ(settings.tls.operators,
+            std::vector<std::string>{"spiffe://example.org/balloond/operator"});
 }
 
 TEST(AgentConfigTest, ATlsListenerNeedsItsThreeFilesAndAnAddress) {
@@ -98,7 +100,8 @@ TEST(ParsePositiveDurationTest, TakesGoStyleDurationsAndPlainSeconds) {
 }
 
 TEST(UnixSocketPathTest, NeedsUnixAndAnAbsolutePath) {
-  EXPECT_EQ(UnixSocketPath("unix:/run/balloond/balloond.sock").value(), "/run/balloond/balloond.sock");
+  EXPECT_EQ(UnixSocketPath("unix:/run/balloond/balloond.sock").value(),
+            "/run/balloond/balloond.sock");
   EXPECT_FALSE(UnixSocketPath("/run/balloond/balloond.sock").ok());
   EXPECT_FALSE(UnixSocketPath("unix:relative.sock").ok());
 }

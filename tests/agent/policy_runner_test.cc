@@ -13,8 +13,8 @@ namespace {
 
 namespace v1 = balloon::v1;
 using ::balloond::testing::FakeClock;
-using ::balloond::testing::FakeHypervisor;
 using ::balloond::testing::FakeDomain;
+using ::balloond::testing::FakeHypervisor;
 using ::testing::HasSubstr;
 
 constexpr int64_t kMiB = 1024 * 1024;
@@ -37,17 +37,21 @@ class PolicyRunnerTest : public ::testing::Test {
     p.mutable_host()->set_reserve_bytes(64LL << 30);
     auto store = PolicyStore::Open(dir_, p);
     ASSERT_TRUE(store.ok());
-    PolicyRunner runner(snapshots_, hypervisor_, clock_, **store, log_, [] {
-      HostMemory h;
-      h.mem_total_bytes = 24LL << 30;
-      h.mem_available_bytes = 20LL << 30;
-      return absl::StatusOr<HostMemory>(h);
-    }, [this] { ++refreshes_; }, PolicyRunnerOptions());
+    PolicyRunner runner(
+        snapshots_, hypervisor_, clock_, **store, log_,
+        [] {
+          HostMemory h;
+          h.mem_total_bytes = 24LL << 30;
+          h.mem_available_bytes = 20LL << 30;
+          return absl::StatusOr<HostMemory>(h);
+        },
+        [this] { ++refreshes_; }, PolicyRunnerOptions());
     runner.RunOnce();
   }
   int Balloons() {
     int n = 0;
-    hypervisor_.WithDomain(uuid_, [&](FakeDomain& d) { n = static_cast<int>(d.targets_set.size()); });
+    hypervisor_.WithDomain(uuid_,
+                           [&](FakeDomain& d) { n = static_cast<int>(d.targets_set.size()); });
     return n;
   }
 

@@ -68,7 +68,8 @@ TEST_F(PolicyStoreTest, OnlyTheMaskedFieldsChange) {
   update.mutable_defaults()->set_headroom_bytes(99);
   ASSERT_TRUE(store->Update(update, Mask({"defaults.headroom_bytes"})).ok());
   EXPECT_EQ(store->Get().defaults().headroom_bytes(), 99);
-  ASSERT_TRUE(store->Update(v1::Policy(), Mask({"defaults.headroom_bytes", "defaults.shares"})).ok());
+  ASSERT_TRUE(
+      store->Update(v1::Policy(), Mask({"defaults.headroom_bytes", "defaults.shares"})).ok());
   EXPECT_EQ(store->Get().defaults().headroom_bytes(), 7);
   EXPECT_EQ(store->Get().defaults().shares(), 500);
 }
@@ -128,7 +129,8 @@ TEST_F(PolicyStoreTest, InvalidUpdatesChangeNothing) {
   EXPECT_EQ(store->Update(bad, Mask({"defaults.no_such_field"})).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store->Update(bad, Mask({})).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->Update(bad, Mask({"domains"})).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Update(bad, Mask({"domains"})).status().code(),
+            absl::StatusCode::kInvalidArgument);
 
   EXPECT_FALSE(store->Get().defaults().has_headroom_fraction());
   std::ifstream after_file(store->saved_path());

@@ -24,7 +24,8 @@ TEST(QmpCommandTest, BuildsExecuteWithArguments) {
 }
 
 TEST(QmpCommandTest, QuotesHostileStringsAsJson) {
-  const auto cmd = nlohmann::json::parse(QmpCommand("qom-get", {{"path", "/a\",\"execute\":\"quit"}}));
+  const auto cmd =
+      nlohmann::json::parse(QmpCommand("qom-get", {{"path", "/a\",\"execute\":\"quit"}}));
   EXPECT_EQ(cmd["execute"], "qom-get");
   EXPECT_EQ(cmd["arguments"]["path"], "/a\",\"execute\":\"quit");
 }
@@ -53,8 +54,12 @@ TEST(ParseQmpReturnTest, AnErrorWithMembersOfTheWrongTypeIsStillAnError) {
 }
 
 TEST(DumpJsonTest, InvalidUtf8IsReplacedNotThrown) {
-  const nlohmann::json value = std::string("a\xff\xfe" "b");
-  EXPECT_EQ(DumpJson(value), "\"a\xef\xbf\xbd\xef\xbf\xbd" "b\"");
+  const nlohmann::json value = std::string(
+      "a\xff\xfe"
+      "b");
+  EXPECT_EQ(DumpJson(value),
+            "\"a\xef\xbf\xbd\xef\xbf\xbd"
+            "b\"");
 }
 
 TEST(ParseQmpReturnTest, RejectsGarbage) {

@@ -2,8 +2,8 @@
 // every limit refused with RESOURCE_EXHAUSTED naming its setting, QOM paths kept off links.
 #include "agent/read_service.h"
 
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include "agent/collector.h"
@@ -14,8 +14,8 @@ namespace {
 
 namespace v1 = balloon::v1;
 using ::balloond::testing::FakeClock;
-using ::balloond::testing::FakeHypervisor;
 using ::balloond::testing::FakeDomain;
+using ::balloond::testing::FakeHypervisor;
 using ::testing::HasSubstr;
 
 ListenerContext::Settings Limits(int calls_per_connection, int watches, double qom_rate = 100) {
@@ -33,8 +33,8 @@ class ReadServiceTest : public ::testing::Test {
       : lookups_("lookup", 1),
         stats_feed_(hypervisor_, clock_, lookups_, balloon_paths_),
         decision_feed_(decisions_),
-        backend_{store_,       hypervisor_,    clock_,     *policy_,     decisions_, stats_feed_,
-                 decision_feed_, qom_guard_, balloon_paths_, qom_traffic_, nullptr},
+        backend_{store_,         hypervisor_, clock_,         *policy_,     decisions_, stats_feed_,
+                 decision_feed_, qom_guard_,  balloon_paths_, qom_traffic_, nullptr},
         listener_("test", settings, clock_,
                   [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }),
         service_(backend_, listener_, ReadServiceOptions{}),

@@ -17,10 +17,10 @@ PeerIdentity Reader() {
 }
 
 TEST(AuthorizeTest, EveryAuthenticatedClientReadsAndUsesHealthAndReflection) {
-  for (const char* method : {"/balloon.v1.BalloonReadService/ListDomains",
-                             "/balloon.v1.BalloonReadService/WatchMemoryStats",
-                             "/grpc.health.v1.Health/Check",
-                             "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"}) {
+  for (const char* method :
+       {"/balloon.v1.BalloonReadService/ListDomains",
+        "/balloon.v1.BalloonReadService/WatchMemoryStats", "/grpc.health.v1.Health/Check",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"}) {
     EXPECT_TRUE(Authorize(method, Reader(), {}).ok()) << method;
   }
 }
@@ -36,7 +36,8 @@ TEST(AuthorizeTest, OnlyOperatorsChangeMatchedByUriDnsOrCommonName) {
   // It names the identity balloond saw and the setting that would allow it.
   EXPECT_THAT(std::string(denied.message()), HasSubstr("CN reader1"));
   EXPECT_THAT(std::string(denied.message()), HasSubstr("SAN URI spiffe://example.org/reader"));
-  EXPECT_THAT(std::string(denied.message()), HasSubstr("--tls-operator=spiffe://example.org/reader"));
+  EXPECT_THAT(std::string(denied.message()),
+              HasSubstr("--tls-operator=spiffe://example.org/reader"));
   EXPECT_THAT(std::string(denied.message()), HasSubstr("tls { operators:"));
   EXPECT_THAT(std::string(denied.message()), HasSubstr("SetBalloonTarget"));
 }

@@ -23,7 +23,8 @@ TEST(TlsFilesTest, ReadsWhoACertificateNames) {
   EXPECT_THAT(c.uris, ElementsAre("spiffe://example.org/reader"));
   EXPECT_THAT(c.dns_names, ElementsAre("reader.example.org"));
   EXPECT_EQ(c.issuer, "CN=balloond test CA");
-  EXPECT_EQ(c.Describe(), "CN reader1, SAN URI spiffe://example.org/reader, SAN DNS reader.example.org");
+  EXPECT_EQ(c.Describe(),
+            "CN reader1, SAN URI spiffe://example.org/reader, SAN DNS reader.example.org");
   EXPECT_TRUE(CheckValidity("--tls-cert", c, absl::Now()).ok());
 }
 
@@ -44,11 +45,14 @@ TEST(TlsFilesTest, AKeyMustBeItsCertificates) {
   EXPECT_THAT(ok->certificate_pem, HasSubstr("BEGIN CERTIFICATE"));
   EXPECT_THAT(ok->key_pem, HasSubstr("PRIVATE KEY"));
 
-  auto mismatch = ReadKeyPair("--tls-cert", TlsData("server.crt"), "--tls-key", TlsData("reader.key"));
+  auto mismatch =
+      ReadKeyPair("--tls-cert", TlsData("server.crt"), "--tls-key", TlsData("reader.key"));
   EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(mismatch.status().message()), HasSubstr("is not the key of the certificate"));
+  EXPECT_THAT(std::string(mismatch.status().message()),
+              HasSubstr("is not the key of the certificate"));
 
-  auto not_a_key = ReadKeyPair("--tls-cert", TlsData("server.crt"), "--tls-key", TlsData("server.crt"));
+  auto not_a_key =
+      ReadKeyPair("--tls-cert", TlsData("server.crt"), "--tls-key", TlsData("server.crt"));
   EXPECT_THAT(std::string(not_a_key.status().message()), HasSubstr("not a PEM private key"));
 }
 

@@ -73,10 +73,12 @@ TEST(ConnectionTest, TlsFailuresAreExplainedWithWhatToCheck) {
   ASSERT_TRUE(c.ok()) << c.status();
   const grpc::StatusCode unavailable = grpc::StatusCode::UNAVAILABLE;
   // gRPC's words for each failure (1.51), and what balloonctl adds.
-  EXPECT_THAT(c->Explain({unavailable, "last error: UNAVAILABLE: ipv4:127.0.0.1:7443: Socket closed"}),
-              HasSubstr("did not accept the client certificate (CN stranger, issued by CN=another CA"));
-  EXPECT_THAT(c->Explain({unavailable, "Ssl handshake failed: SSL_ERROR_SSL: error:0A000086:SSL "
-                                       "routines::certificate verify failed"}),
+  EXPECT_THAT(
+      c->Explain({unavailable, "last error: UNAVAILABLE: ipv4:127.0.0.1:7443: Socket closed"}),
+      HasSubstr("did not accept the client certificate (CN stranger, issued by CN=another CA"));
+  EXPECT_THAT(c->Explain({unavailable,
+                          "Ssl handshake failed: SSL_ERROR_SSL: error:0A000086:SSL "
+                          "routines::certificate verify failed"}),
               HasSubstr("not signed by a CA in --tls-ca"));
   EXPECT_THAT(c->Explain({unavailable, "Peer name 127.0.0.1 is not in peer certificate"}),
               HasSubstr("certificate is not for the name in --server"));

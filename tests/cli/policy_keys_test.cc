@@ -15,10 +15,11 @@ using ::testing::HasSubstr;
 TEST(ApplyPolicyAssignmentsTest, SetsPolicyFieldsWithUnits) {
   v1::Policy p;
   google::protobuf::FieldMask mask;
-  ASSERT_TRUE(ApplyPolicyAssignments({"mode=enforce", "headroom_bytes=256M", "host.reserve_fraction=0.1",
-                                      "cooperation_timeout=30s", "defaults.shares=2000", "enabled=false"},
-                                     p, mask)
-                  .ok());
+  ASSERT_TRUE(
+      ApplyPolicyAssignments({"mode=enforce", "headroom_bytes=256M", "host.reserve_fraction=0.1",
+                              "cooperation_timeout=30s", "defaults.shares=2000", "enabled=false"},
+                             p, mask)
+          .ok());
   EXPECT_EQ(p.mode(), v1::POLICY_MODE_ENFORCE);
   EXPECT_EQ(p.defaults().headroom_bytes(), 256LL << 20);
   EXPECT_DOUBLE_EQ(p.host().reserve_fraction(), 0.1);
@@ -26,8 +27,9 @@ TEST(ApplyPolicyAssignmentsTest, SetsPolicyFieldsWithUnits) {
   EXPECT_EQ(p.defaults().shares(), 2000);
   EXPECT_FALSE(p.defaults().enabled());
   EXPECT_TRUE(p.defaults().has_enabled());
-  EXPECT_THAT(mask.paths(), ElementsAre("mode", "defaults.headroom_bytes", "host.reserve_fraction",
-                                        "cooperation_timeout", "defaults.shares", "defaults.enabled"));
+  EXPECT_THAT(mask.paths(),
+              ElementsAre("mode", "defaults.headroom_bytes", "host.reserve_fraction",
+                          "cooperation_timeout", "defaults.shares", "defaults.enabled"));
 }
 
 TEST(ApplyPolicyAssignmentsTest, SetsADomainOverride) {
@@ -43,11 +45,16 @@ TEST(ApplyPolicyAssignmentsTest, RefusesWithAReason) {
     const char* assignment;
     const char* says;
   } cases[] = {
-      {"nonsense", "KEY=VALUE"},         {"bogus=1", "unknown setting 'bogus'"},
-      {"mode=turbo", "off, observe or enforce"}, {"headroom_bytes=lots", "whole number"},
-      {"shares=many", "whole number"},   {"enabled=perhaps", "true or false"},
-      {"headroom_fraction=x", "number"}, {"cooperation_timeout=soon", "duration"},
-      {"domains=x", "unknown setting"},  {"=3", "KEY=VALUE"},
+      {"nonsense", "KEY=VALUE"},
+      {"bogus=1", "unknown setting 'bogus'"},
+      {"mode=turbo", "off, observe or enforce"},
+      {"headroom_bytes=lots", "whole number"},
+      {"shares=many", "whole number"},
+      {"enabled=perhaps", "true or false"},
+      {"headroom_fraction=x", "number"},
+      {"cooperation_timeout=soon", "duration"},
+      {"domains=x", "unknown setting"},
+      {"=3", "KEY=VALUE"},
   };
   for (const auto& c : cases) {
     v1::Policy p;

@@ -1,5 +1,5 @@
-// balloond's text formats: the config file, and the policy changes saved by the API, through parsing,
-// validation, merging and defaults.
+// balloond's text formats: the config file, and the policy changes saved by the API, through
+// parsing, validation, merging and defaults.
 #include <cstddef>
 #include <cstdint>
 #include <string>

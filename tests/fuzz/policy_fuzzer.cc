@@ -1,6 +1,6 @@
 // The policy through two cycles on made-up hosts, guests and settings (any the validator accepts):
-// every decision stays within the domain's bounds, nothing is NaN or overflows (UBSan), and the same
-// inputs always give the same decisions.
+// every decision stays within the domain's bounds, nothing is NaN or overflows (UBSan), and the
+// same inputs always give the same decisions.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
@@ -57,7 +57,8 @@ std::vector<DomainInput> MakeDomains(FuzzedDataProvider& in, absl::Time now) {
     d.activity = in.ConsumeBool() ? balloond::policy::Activity::kRunning
                                   : balloond::policy::Activity::kPaused;
     d.max_memory_bytes = in.ConsumeBool() ? Size(in) : in.ConsumeIntegral<int64_t>();
-    if (in.ConsumeBool()) d.actual_bytes = in.ConsumeBool() ? Size(in) : in.ConsumeIntegral<int64_t>();
+    if (in.ConsumeBool())
+      d.actual_bytes = in.ConsumeBool() ? Size(in) : in.ConsumeIntegral<int64_t>();
     d.stats_period = absl::Seconds(in.ConsumeIntegralInRange(1, 60));
     if (in.ConsumeBool()) {
       // A guest reports anything at all: it may lie.

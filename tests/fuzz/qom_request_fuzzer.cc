@@ -24,8 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A tree: each listed parent gets entries with a made-up type, child<> or link<>.
   std::map<std::string, std::vector<balloond::QomPropertyInfo>> tree;
   std::map<std::string, bool> is_child;  // full path of an entry -> child<>?
-  balloond::QomLister list = [&](const std::string& parent)
-      -> absl::StatusOr<std::vector<balloond::QomPropertyInfo>> {
+  balloond::QomLister list =
+      [&](const std::string& parent) -> absl::StatusOr<std::vector<balloond::QomPropertyInfo>> {
     if (in.ConsumeBool()) return absl::DeadlineExceededError("no answer");
     auto& entries = tree[parent];
     if (entries.empty()) {

@@ -1,8 +1,7 @@
 // balloond against a real libvirtd and real QEMU guests: what an operator or orchestrator sees.
-#include <signal.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <map>
 #include <thread>
@@ -45,18 +44,21 @@ class AgentIntegrationTest : public ::testing::Test {
     req.set_domain(domain);
     v1::MemoryStats resp;
     grpc::Status s = agent_->read().GetMemoryStats(Deadline().get(), req, &resp);
-    if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    if (!s.ok())
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
     return resp;
   }
 
   // Waits until the guest has reported statistics through the agent.
   static v1::MemoryStats WaitForGuestStats(const std::string& domain) {
     v1::MemoryStats last;
-    WaitFor([&] {
-      auto s = Stats(domain);
-      if (s.ok()) last = *s;
-      return s.ok() && s->has_last_update_time() && s->guest().has_total_memory_bytes();
-    }, absl::Seconds(30));
+    WaitFor(
+        [&] {
+          auto s = Stats(domain);
+          if (s.ok()) last = *s;
+          return s.ok() && s->has_last_update_time() && s->guest().has_total_memory_bytes();
+        },
+        absl::Seconds(30));
     return last;
   }
 
@@ -81,17 +83,21 @@ std::map<std::string, int64_t> DomMemStat(const std::string& domain) {
 
 TEST_F(AgentIntegrationTest, StatsAgreeWithVirshDommemstat) {
   v1::MemoryStats stats = WaitForGuestStats(guest_->name());
-  ASSERT_TRUE(stats.has_last_update_time()) << "the guest never reported; agent log:\n" << agent_->Log();
+  ASSERT_TRUE(stats.has_last_update_time()) << "the guest never reported; agent log:\n"
+                                            << agent_->Log();
   // libvirt asks QEMU at its own moment: compare two reads of the same guest report.
   std::map<std::string, int64_t> virsh;
-  ASSERT_TRUE(WaitFor([&] {
-    stats = *Stats(guest_->name());
-    virsh = DomMemStat(guest_->name());
-    return virsh["last_update"] == stats.last_update_time().seconds();
-  }, absl::Seconds(20)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        stats = *Stats(guest_->name());
+        virsh = DomMemStat(guest_->name());
+        return virsh["last_update"] == stats.last_update_time().seconds();
+      },
+      absl::Seconds(20)));
   const v1::GuestMemoryStats& g = stats.guest();
   EXPECT_EQ(stats.domain().balloon_actual_bytes(), virsh["actual"] * 1024);
-  EXPECT_EQ(g.total_memory_bytes(), virsh["available"] * 1024);  // libvirt calls MemTotal "available"
+  EXPECT_EQ(g.total_memory_bytes(),
+            virsh["available"] * 1024);  // libvirt calls MemTotal "available"
   EXPECT_EQ(g.available_memory_bytes(), virsh["usable"] * 1024);
   EXPECT_EQ(g.free_memory_bytes(), virsh["unused"] * 1024);
   EXPECT_EQ(g.disk_caches_bytes(), virsh["disk_caches"] * 1024);
@@ -119,11 +125,13 @@ TEST_F(AgentIntegrationTest, BalloonctlSetShrinksTheGuest) {
   EXPECT_TRUE(WaitFor([&] { return guest_->UsedMemoryKiB() == 320 * 1024; }, absl::Seconds(10)))
       << guest_->UsedMemoryKiB();
   // And the agent reports it.
-  EXPECT_TRUE(WaitFor([&] {
-    auto s = Stats(guest_->name());
-    return s.ok() && s->domain().balloon_actual_bytes() == 320 * kMiB &&
-           s->guest().total_memory_bytes() <= 320 * kMiB;
-  }, absl::Seconds(10)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto s = Stats(guest_->name());
+        return s.ok() && s->domain().balloon_actual_bytes() == 320 * kMiB &&
+               s->guest().total_memory_bytes() <= 320 * kMiB;
+      },
+      absl::Seconds(10)));
 
   r = agent_->Ctl({"set", guest_->name(), "524288", "--wait"});  // a plain number is KiB
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -160,11 +168,13 @@ TEST_F(AgentIntegrationTest, TheReadOnlySocketRefusesSetBalloonTarget) {
   req.set_domain(guest_->name());
   req.set_target_bytes(256 * kMiB);
   v1::SetBalloonTargetResponse resp;
-  grpc::Status s = agent_->control_on_read_only_socket().SetBalloonTarget(Deadline().get(), req, &resp);
+  grpc::Status s =
+      agent_->control_on_read_only_socket().SetBalloonTarget(Deadline().get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("read-only"));
 
-  CommandResult r = RunCommand({BALLOONCTL_BIN, "--socket=" + agent_->ro_socket(), "set", guest_->name(), "256M"});
+  CommandResult r = RunCommand(
+      {BALLOONCTL_BIN, "--socket=" + agent_->ro_socket(), "set", guest_->name(), "256M"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
 
@@ -185,14 +195,17 @@ TEST_F(AgentIntegrationTest, AnUnknownDomainIsNotFound) {
 }
 
 TEST_F(AgentIntegrationTest, AGuestWithoutBalloonIsFailedPrecondition) {
-  ASSERT_TRUE(WaitFor([&] {
-    v1::ListDomainsResponse list;
-    agent_->read().ListDomains(Deadline().get(), {}, &list);
-    for (const auto& d : list.domains()) {
-      if (d.name() == no_balloon_->name()) return d.balloon_state() == v1::BALLOON_STATE_NO_DEVICE;
-    }
-    return false;
-  }, absl::Seconds(15)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::ListDomainsResponse list;
+        agent_->read().ListDomains(Deadline().get(), {}, &list);
+        for (const auto& d : list.domains()) {
+          if (d.name() == no_balloon_->name())
+            return d.balloon_state() == v1::BALLOON_STATE_NO_DEVICE;
+        }
+        return false;
+      },
+      absl::Seconds(15)));
   auto stats = Stats(no_balloon_->name());
   EXPECT_EQ(stats.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(stats.status().message()), HasSubstr("no virtio balloon device"));
@@ -214,15 +227,17 @@ TEST_F(AgentIntegrationTest, ANewDomainAppearsWithoutRestartingTheAgent) {
   const absl::Time start = absl::Now();
   Guest late(PausedGuest("late"));
   const absl::Time created = absl::Now();
-  ASSERT_TRUE(WaitFor([&] { return agent_->Ctl({"list"}).out.find(late.name()) != std::string::npos; },
-                      absl::Seconds(10)))
+  ASSERT_TRUE(
+      WaitFor([&] { return agent_->Ctl({"list"}).out.find(late.name()) != std::string::npos; },
+              absl::Seconds(10)))
       << agent_->Ctl({"list"}).out;
   std::cout << "new domain listed " << absl::FormatDuration(absl::Now() - created)
             << " after virsh create returned (create took " << absl::FormatDuration(created - start)
             << ")\n";
   late.Destroy();
-  ASSERT_TRUE(WaitFor([&] { return agent_->Ctl({"list"}).out.find(late.name()) == std::string::npos; },
-                      absl::Seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return agent_->Ctl({"list"}).out.find(late.name()) == std::string::npos; },
+              absl::Seconds(10)));
 }
 
 TEST_F(AgentIntegrationTest, AWatchEndsWithAClearStatusWhenItsDomainIsDestroyed) {
@@ -261,8 +276,8 @@ TEST_F(AgentIntegrationTest, QomQueriesThroughBalloonctl) {
   EXPECT_EQ(r.out, "1\n");  // what balloond set through libvirt
   EXPECT_EQ(Stats(guest_->name())->domain().balloon_qom_path(), "/machine/peripheral/balloon0");
 
-  r = agent_->Ctl({"-o", "json", "qom", "get", guest_->name(), "/machine/peripheral/balloon0",
-                   "guest-stats"});
+  r = agent_->Ctl(
+      {"-o", "json", "qom", "get", guest_->name(), "/machine/peripheral/balloon0", "guest-stats"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("stat-total-memory"));
 
@@ -288,7 +303,8 @@ TEST_F(AgentIntegrationTest, AQomPathThroughALinkIsRefusedEvenWhereItWouldReachO
   ASSERT_TRUE(WaitFor([&] { return Stats(rng.name()).ok(); }, absl::Seconds(15)));
   // QEMU resolves rng0/rng through a link<rng-backend> to /objects/objrng0 and would answer
   // "/dev/urandom" (tests/testdata/qemu-7.2/rng-layout): the guard never lets it get there.
-  CommandResult r = agent_->Ctl({"qom", "get", rng.name(), "/machine/peripheral/rng0/rng", "filename"});
+  CommandResult r =
+      agent_->Ctl({"qom", "get", rng.name(), "/machine/peripheral/rng0/rng", "filename"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
   EXPECT_THAT(r.err, HasSubstr("link<rng-backend>"));
@@ -304,12 +320,15 @@ TEST_F(AgentIntegrationTest, AQomPathThroughALinkIsRefusedEvenWhereItWouldReachO
 TEST_F(AgentIntegrationTest, HungQemusStallNeitherOtherDomainsNorTheApi) {
   // Five frozen QEMUs: more than the collector's four workers, so none may keep one busy.
   std::vector<std::unique_ptr<Guest>> frozen;
-  for (int i = 0; i < 5; ++i) frozen.push_back(std::make_unique<Guest>(PausedGuest(absl::StrCat("frozen", i))));
+  for (int i = 0; i < 5; ++i)
+    frozen.push_back(std::make_unique<Guest>(PausedGuest(absl::StrCat("frozen", i))));
   for (const auto& f : frozen) {
-    ASSERT_TRUE(WaitFor([&] {
-      auto s = Stats(f->name());
-      return s.ok() && s->domain().balloon_state() == v1::BALLOON_STATE_ACTIVE;
-    }, absl::Seconds(15)));
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto s = Stats(f->name());
+          return s.ok() && s->domain().balloon_state() == v1::BALLOON_STATE_ACTIVE;
+        },
+        absl::Seconds(15)));
   }
   for (const auto& f : frozen) ASSERT_EQ(kill(f->QemuPid(), SIGSTOP), 0);
 
@@ -329,14 +348,18 @@ TEST_F(AgentIntegrationTest, HungQemusStallNeitherOtherDomainsNorTheApi) {
   const int64_t before = Stats(guest_->name())->collect_time().seconds();
   EXPECT_TRUE(WaitFor([&] { return Stats(guest_->name())->collect_time().seconds() >= before + 3; },
                       absl::Seconds(15)))
-      << "collected at " << Stats(guest_->name())->collect_time().seconds() << ", before " << before << "\n"
+      << "collected at " << Stats(guest_->name())->collect_time().seconds() << ", before " << before
+      << "\n"
       << agent_->Log();
   for (const auto& f : frozen) {
-    EXPECT_TRUE(WaitFor([&] {
-      auto st = Stats(f->name());
-      return st.ok() && st->domain().balloon_state() == v1::BALLOON_STATE_MONITOR_ERROR &&
-             st->domain().problem().find("did not answer") != std::string::npos;
-    }, absl::Seconds(15))) << f->name();
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto st = Stats(f->name());
+          return st.ok() && st->domain().balloon_state() == v1::BALLOON_STATE_MONITOR_ERROR &&
+                 st->domain().problem().find("did not answer") != std::string::npos;
+        },
+        absl::Seconds(15)))
+        << f->name();
   }
   CommandResult list = agent_->Ctl({"list"}, absl::Seconds(5));
   EXPECT_EQ(list.exit_code, 0);
@@ -344,17 +367,21 @@ TEST_F(AgentIntegrationTest, HungQemusStallNeitherOtherDomainsNorTheApi) {
 
   for (const auto& f : frozen) kill(f->QemuPid(), SIGCONT);
   for (const auto& f : frozen) {
-    EXPECT_TRUE(WaitFor([&] {
-      auto st = Stats(f->name());
-      return st.ok() && st->domain().balloon_state() == v1::BALLOON_STATE_ACTIVE;
-    }, absl::Seconds(20))) << agent_->Log();
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto st = Stats(f->name());
+          return st.ok() && st->domain().balloon_state() == v1::BALLOON_STATE_ACTIVE;
+        },
+        absl::Seconds(20)))
+        << agent_->Log();
   }
 }
 
 TEST_F(AgentIntegrationTest, HealthIsNotServingWhileLibvirtIsUnreachable) {
   Agent lost({"--connect=qemu+unix:///system?socket=/nonexistent/libvirt-sock"});
   ASSERT_TRUE(WaitFor([&] { return lost.HealthStatus() == "NOT_SERVING"; }, absl::Seconds(10)))
-      << lost.HealthStatus() << "\n" << lost.Log();
+      << lost.HealthStatus() << "\n"
+      << lost.Log();
   CommandResult r = lost.Ctl({"health"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.out, HasSubstr("NOT_SERVING"));
@@ -373,10 +400,12 @@ TEST_F(AgentIntegrationTest, ALibvirtdRestartIsSurvived) {
   });
   ASSERT_TRUE(agent_->WaitServing(absl::Seconds(30))) << agent_->Log();
   const absl::Time back = absl::Now();
-  EXPECT_TRUE(WaitFor([&] {
-    auto s = Stats(guest_->name());
-    return s.ok() && s->collect_time().seconds() > absl::ToUnixSeconds(back);
-  }, absl::Seconds(15)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto s = Stats(guest_->name());
+        return s.ok() && s->collect_time().seconds() > absl::ToUnixSeconds(back);
+      },
+      absl::Seconds(15)));
   // Domains are followed again on the new connection.
   Guest after(PausedGuest("after"));
   EXPECT_TRUE(WaitFor([&] { return Stats(after.name()).ok(); }, absl::Seconds(10)));
@@ -401,9 +430,10 @@ std::vector<std::string> ReflectedServices(const std::string& socket) {
 }
 
 TEST_F(AgentIntegrationTest, ReflectionListsTheServicesOfEachSocket) {
-  EXPECT_THAT(ReflectedServices(agent_->rw_socket()),
-              ::testing::IsSupersetOf({"balloon.v1.BalloonReadService", "balloon.v1.BalloonControlService",
-                                       "grpc.health.v1.Health"}));
+  EXPECT_THAT(
+      ReflectedServices(agent_->rw_socket()),
+      ::testing::IsSupersetOf({"balloon.v1.BalloonReadService", "balloon.v1.BalloonControlService",
+                               "grpc.health.v1.Health"}));
   EXPECT_THAT(ReflectedServices(agent_->ro_socket()),
               ::testing::IsSupersetOf({"balloon.v1.BalloonReadService", "grpc.health.v1.Health"}));
 }

@@ -9,9 +9,9 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,11 +81,23 @@ class Tally {
 };
 
 std::string Kind(const grpc::Status& s) {
-  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-                                 "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-                                 "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
   std::string kind = kNames[std::clamp(static_cast<int>(s.error_code()), 0, 16)];
   for (const char* limit : {"max_watches", "max_calls_per_connection", "qom_queries_per_second",
                             "qom_queue_per_domain"}) {
@@ -97,8 +109,8 @@ std::string Kind(const grpc::Status& s) {
 // One watch stream, reading until the server ends it or the client cancels.
 class Watch final : public grpc::ClientReadReactor<v1::MemoryStats> {
  public:
-  Watch(v1::BalloonReadService::Stub* stub, const std::string& domain, Tally& opened,
-        Tally& ended, std::atomic<int>& settled)
+  Watch(v1::BalloonReadService::Stub* stub, const std::string& domain, Tally& opened, Tally& ended,
+        std::atomic<int>& settled)
       : opened_(opened), ended_(ended), settled_(settled) {
     req_.set_domain(domain);
     stub->async()->WatchMemoryStats(&ctx_, &req_, this);
@@ -162,7 +174,8 @@ int main(int argc, char** argv) {
     channels.push_back(NewConnection(socket));
     stubs.push_back(v1::BalloonReadService::NewStub(channels.back()));
     for (int i = 0; i < count; ++i) {
-      watches.push_back(std::make_unique<Watch>(stubs.back().get(), domain, opened, ended, settled));
+      watches.push_back(
+          std::make_unique<Watch>(stubs.back().get(), domain, opened, ended, settled));
     }
   };
   auto wait_settled = [&](size_t n) {
@@ -232,10 +245,12 @@ int main(int argc, char** argv) {
       req.set_domain(domain);
       v1::MemoryStats stats;
       if (stub->GetMemoryStats(&sctx, req, &stats).ok()) {
-        max_stats_age = std::max(max_stats_age, stats.stats_age().seconds() +
-                                                    stats.stats_age().nanos() / 1e9);
-        const double collected = stats.collect_time().seconds() + stats.collect_time().nanos() / 1e9;
-        max_collect_age = std::max(max_collect_age, absl::ToUnixMicros(absl::Now()) / 1e6 - collected);
+        max_stats_age =
+            std::max(max_stats_age, stats.stats_age().seconds() + stats.stats_age().nanos() / 1e9);
+        const double collected =
+            stats.collect_time().seconds() + stats.collect_time().nanos() / 1e9;
+        max_collect_age =
+            std::max(max_collect_age, absl::ToUnixMicros(absl::Now()) / 1e6 - collected);
       } else {
         ++list_failures;
       }
@@ -247,10 +262,11 @@ int main(int argc, char** argv) {
 
   int messages = 0;
   for (auto& w : watches) messages += w->messages;
-  std::printf("listdomains_calls=%zu listdomains_p50_ms=%.2f listdomains_p99_ms=%.2f "
-              "listdomains_max_ms=%.2f failures=%d\n",
-              list_ms.size(), Percentile(list_ms, 0.5), Percentile(list_ms, 0.99),
-              Percentile(list_ms, 1.0), list_failures);
+  std::printf(
+      "listdomains_calls=%zu listdomains_p50_ms=%.2f listdomains_p99_ms=%.2f "
+      "listdomains_max_ms=%.2f failures=%d\n",
+      list_ms.size(), Percentile(list_ms, 0.5), Percentile(list_ms, 0.99), Percentile(list_ms, 1.0),
+      list_failures);
   std::printf("max_stats_age_s=%.2f max_collect_age_s=%.2f watch_messages=%d\n", max_stats_age,
               max_collect_age, messages);
   for (const auto& [kind, n] : opened.Get()) std::printf("streams %s=%d\n", kind.c_str(), n);

@@ -2,14 +2,13 @@
 // a well-behaved client measures what it gets; the real daemon, a real guest, a real libvirtd.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
+#include <atomic>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <atomic>
 #include <thread>
-
-#include <signal.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -77,10 +76,12 @@ TEST(FloodIntegrationTest, AnUnprivilegedFloodLeavesOtherClientsAndStatisticsOnT
   Agent agent({"--config=" + config, "--stats-period=2s"});
   agent.OpenToAllUsers();
   ASSERT_TRUE(agent.WaitServing()) << agent.Log();
-  ASSERT_TRUE(WaitFor([&] {
-    CommandResult r = agent.Ctl({"-o", "json", "stats", guest.name()});
-    return r.exit_code == 0 && r.out.find("lastUpdateTime") != std::string::npos;
-  }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        CommandResult r = agent.Ctl({"-o", "json", "stats", guest.name()});
+        return r.exit_code == 0 && r.out.find("lastUpdateTime") != std::string::npos;
+      },
+      absl::Seconds(30)));
   const ProcessUse idle = Use(agent.pid());
 
   ProcessUse peak;
@@ -94,12 +95,11 @@ TEST(FloodIntegrationTest, AnUnprivilegedFloodLeavesOtherClientsAndStatisticsOnT
     }
   });
   // As nobody: the read-only socket is open to every local user, so any of them can do this.
-  CommandResult r = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                         FLOOD_CLIENT_BIN, "--socket=" + agent.ro_socket(),
-                         "--domain=" + guest.name(), "--connections=50",
-                         "--streams_per_connection=60", "--bursts=70,40", "--qom_loopers=16",
-                         "--seconds=20"},
-                        absl::Minutes(3));
+  CommandResult r = RunCommand(
+      {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", FLOOD_CLIENT_BIN,
+       "--socket=" + agent.ro_socket(), "--domain=" + guest.name(), "--connections=50",
+       "--streams_per_connection=60", "--bursts=70,40", "--qom_loopers=16", "--seconds=20"},
+      absl::Minutes(3));
   flooding = false;
   sampler.join();
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -49,31 +49,35 @@ bool GuestReports(Agent& agent, const std::string& domain) {
   v1::GetMemoryStatsRequest req;
   req.set_domain(domain);
   v1::MemoryStats resp;
-  return agent.read().GetMemoryStats(Deadline().get(), req, &resp).ok() && resp.has_last_update_time() &&
-         resp.guest().has_available_memory_bytes();
+  return agent.read().GetMemoryStats(Deadline().get(), req, &resp).ok() &&
+         resp.has_last_update_time() && resp.guest().has_available_memory_bytes();
 }
 
 // Waits until the policy has made no decision for `quiet`.
-bool WaitUntilSettled(Agent& agent, const std::string& domain, absl::Duration quiet, absl::Duration timeout) {
+bool WaitUntilSettled(Agent& agent, const std::string& domain, absl::Duration quiet,
+                      absl::Duration timeout) {
   size_t count = Decisions(agent, domain).size();
   absl::Time changed = absl::Now();
-  return WaitFor([&] {
-    const size_t now = Decisions(agent, domain).size();
-    if (now != count) {
-      count = now;
-      changed = absl::Now();
-    }
-    return absl::Now() - changed >= quiet;
-  }, timeout);
+  return WaitFor(
+      [&] {
+        const size_t now = Decisions(agent, domain).size();
+        if (now != count) {
+          count = now;
+          changed = absl::Now();
+        }
+        return absl::Now() - changed >= quiet;
+      },
+      timeout);
 }
 
 void PrintDecisions(const std::vector<v1::Decision>& decisions, absl::Time since) {
   for (const auto& d : decisions) {
-    const absl::Time t = absl::FromUnixSeconds(d.time().seconds()) + absl::Nanoseconds(d.time().nanos());
-    std::cout << "  +" << absl::FormatDuration(absl::Trunc(t - since, absl::Milliseconds(100))) << "  "
-              << v1::DecisionReason_Name(d.reason()) << "  " << d.previous_bytes() / kMiB << " -> "
-              << d.target_bytes() / kMiB << " MiB  (stats " << d.inputs().stats_age().seconds()
-              << "s old)  " << d.explanation() << "\n";
+    const absl::Time t =
+        absl::FromUnixSeconds(d.time().seconds()) + absl::Nanoseconds(d.time().nanos());
+    std::cout << "  +" << absl::FormatDuration(absl::Trunc(t - since, absl::Milliseconds(100)))
+              << "  " << v1::DecisionReason_Name(d.reason()) << "  " << d.previous_bytes() / kMiB
+              << " -> " << d.target_bytes() / kMiB << " MiB  (stats "
+              << d.inputs().stats_age().seconds() << "s old)  " << d.explanation() << "\n";
   }
 }
 
@@ -93,7 +97,8 @@ TEST(PolicyIntegrationTest, ShrinksAnIdleGuestThenRelievesAPacedAllocationWithou
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   // 1. The idle guest shrinks to about its use plus headroom (128 MiB), never below its floor.
-  ASSERT_TRUE(WaitUntilSettled(agent, guest.name(), absl::Seconds(6), absl::Seconds(90))) << agent.Log();
+  ASSERT_TRUE(WaitUntilSettled(agent, guest.name(), absl::Seconds(6), absl::Seconds(90)))
+      << agent.Log();
   const std::string idle = guest.Command("meminfo");
   const int64_t available_kib = MemInfoKiB(idle, "MemAvailable");
   const int64_t actual = Actual(agent, guest.name());
@@ -108,8 +113,8 @@ TEST(PolicyIntegrationTest, ShrinksAnIdleGuestThenRelievesAPacedAllocationWithou
     EXPECT_TRUE(d.applied()) << d.error();
     EXPECT_GE(d.target_bytes(), d.inputs().floor_bytes());
   }
-  EXPECT_LT(actual, 400 * kMiB);                 // most of the 1 GiB went back to the host
-  EXPECT_GE(actual, 128 * kMiB);                 // the global minimum
+  EXPECT_LT(actual, 400 * kMiB);                // most of the 1 GiB went back to the host
+  EXPECT_GE(actual, 128 * kMiB);                // the global minimum
   EXPECT_GE(available_kib, (128 - 24) * 1024);  // headroom kept, within a deadband
   EXPECT_LE(available_kib, (128 + 64) * 1024);
 
@@ -176,7 +181,8 @@ TEST(PolicyIntegrationTest, ARestartKeepsTheApiPolicyAndMovesNoBalloon) {
     ASSERT_TRUE(first.WaitServing()) << first.Log();
     ASSERT_TRUE(WaitFor([&] { return GuestReports(first, guest.name()); }, absl::Seconds(30)));
     ASSERT_EQ(first.Ctl(kShortHostEnforce).exit_code, 0);
-    ASSERT_EQ(first.Ctl({"policy", "set", "--domain", guest.name(), "headroom_bytes=200M"}).exit_code, 0);
+    ASSERT_EQ(
+        first.Ctl({"policy", "set", "--domain", guest.name(), "headroom_bytes=200M"}).exit_code, 0);
     ASSERT_TRUE(WaitUntilSettled(first, guest.name(), absl::Seconds(6), absl::Seconds(90)));
     ASSERT_FALSE(Decisions(first, guest.name()).empty());
     settled_kib = guest.UsedMemoryKiB();
@@ -196,7 +202,8 @@ TEST(PolicyIntegrationTest, ARestartKeepsTheApiPolicyAndMovesNoBalloon) {
   ASSERT_TRUE(WaitFor([&] { return GuestReports(second, guest.name()); }, absl::Seconds(30)));
   absl::SleepFor(absl::Seconds(5));  // five policy cycles
   EXPECT_EQ(guest.UsedMemoryKiB(), settled_kib);
-  for (const auto& d : Decisions(second, guest.name())) ADD_FAILURE() << "moved at start: " << d.explanation();
+  for (const auto& d : Decisions(second, guest.name()))
+    ADD_FAILURE() << "moved at start: " << d.explanation();
 }
 
 TEST(PolicyIntegrationTest, TheModeFlagCountsForItsRunOnlyEvenWhenTheApiChangesSomething) {

@@ -69,8 +69,11 @@ TEST(TaintIntegrationTest, AQomQueryTaintsOnlyTheDomainItAskedAbout) {
   Guest other(PausedGuest("other"));
   Agent agent;
   ASSERT_TRUE(agent.WaitServing()) << agent.Log();
-  ASSERT_TRUE(WaitFor([&] { return agent.Ctl({"stats", other.name()}).exit_code == 0; },
-                      absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return agent.Ctl({"stats", other.name()}).exit_code == 0;
+      },
+      absl::Seconds(10)));
   CommandResult r = agent.Ctl({"qom", "ls", asked.name(), "/machine/peripheral"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   absl::SleepFor(absl::Seconds(3));  // three more collections of both

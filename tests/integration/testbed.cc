@@ -47,16 +47,14 @@ std::string DomainXml(const std::string& name, const GuestSpec& spec, const std:
   const std::string images = GuestImageDir();
   std::string balloon = "<memballoon model='none'/>";
   if (spec.balloon) {
-    balloon = spec.stats_period > 0
-                  ? absl::StrCat("<memballoon model='virtio'><stats period='", spec.stats_period,
-                                 "'/></memballoon>")
-                  : "<memballoon model='virtio'/>";
+    balloon = spec.stats_period > 0 ? absl::StrCat("<memballoon model='virtio'><stats period='",
+                                                   spec.stats_period, "'/></memballoon>")
+                                    : "<memballoon model='virtio'/>";
   }
   return absl::StrCat(
-      "<domain type='qemu'><name>", name, "</name>",
-      "<memory unit='MiB'>", spec.memory_mib, "</memory><vcpu>1</vcpu>",
-      "<os><type arch='x86_64' machine='pc'>hvm</type>",
-      "<kernel>", images, "/vmlinuz</kernel><initrd>", images, "/initrd.gz</initrd>",
+      "<domain type='qemu'><name>", name, "</name>", "<memory unit='MiB'>", spec.memory_mib,
+      "</memory><vcpu>1</vcpu>", "<os><type arch='x86_64' machine='pc'>hvm</type>", "<kernel>",
+      images, "/vmlinuz</kernel><initrd>", images, "/initrd.gz</initrd>",
       "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>",
       "<on_reboot>destroy</on_reboot><on_crash>destroy</on_crash><devices>",
       "<serial type='unix'><source mode='bind' path='", console, "'/></serial>", balloon,
@@ -151,7 +149,11 @@ void RestartLibvirtd(const std::function<void()>& while_down) {
     RunCommand({"systemctl", "stop", "libvirtd.service"});
   } else {
     RunCommand({"pkill", "-TERM", "-x", "libvirtd"});
-    WaitFor([] { return RunCommand({"pgrep", "-x", "libvirtd"}).exit_code != 0; }, absl::Seconds(20));
+    WaitFor(
+        [] {
+          return RunCommand({"pgrep", "-x", "libvirtd"}).exit_code != 0;
+        },
+        absl::Seconds(20));
   }
   while_down();
   if (systemd) {
@@ -276,7 +278,8 @@ int64_t Guest::UsedMemoryKiB() {
 
 pid_t Guest::QemuPid() const {
   int pid = -1;
-  absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile("/run/libvirt/qemu/" + name_ + ".pid")), &pid);
+  absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile("/run/libvirt/qemu/" + name_ + ".pid")),
+                   &pid);
   return pid;
 }
 
@@ -354,16 +357,18 @@ CommandResult Agent::Ctl(std::vector<std::string> args, absl::Duration timeout) 
 
 int Agent::TlsPort(absl::Duration timeout) const {
   int port = -1;
-  WaitFor([&] {
-    for (absl::string_view line : absl::StrSplit(Log(), '\n')) {
-      const size_t at = line.find("TLS listener on ");
-      if (at == absl::string_view::npos) continue;
-      absl::string_view rest = line.substr(at);
-      rest = rest.substr(0, rest.find(' ', 16));
-      return absl::SimpleAtoi(rest.substr(rest.rfind(':') + 1), &port);
-    }
-    return false;
-  }, timeout);
+  WaitFor(
+      [&] {
+        for (absl::string_view line : absl::StrSplit(Log(), '\n')) {
+          const size_t at = line.find("TLS listener on ");
+          if (at == absl::string_view::npos) continue;
+          absl::string_view rest = line.substr(at);
+          rest = rest.substr(0, rest.find(' ', 16));
+          return absl::SimpleAtoi(rest.substr(rest.rfind(':') + 1), &port);
+        }
+        return false;
+      },
+      timeout);
   return port;
 }
 
@@ -377,8 +382,8 @@ TestPki::~TestPki() { RunCommand({"rm", "-rf", dir_}); }
 TestPki::Files TestPki::Ca(const std::string& name, const std::string& common_name) {
   Files f{dir_ + "/" + name + ".crt", dir_ + "/" + name + ".key"};
   CommandResult r = RunCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f.key, "-out", f.cert,
-                         "-days", "30", "-subj", "/CN=" + common_name});
+                                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f.key, "-out",
+                                f.cert, "-days", "30", "-subj", "/CN=" + common_name});
   if (r.exit_code != 0) throw std::runtime_error("openssl req -x509 failed: " + r.err);
   return f;
 }
@@ -387,12 +392,17 @@ TestPki::Files TestPki::Leaf(const std::string& name, const Files& ca, const std
                              const std::string& san, int days) {
   Files f{dir_ + "/" + name + ".crt", dir_ + "/" + name + ".key"};
   const std::string csr = dir_ + "/" + name + ".csr";
-  CommandResult r = RunCommand({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                         "-nodes", "-keyout", f.key, "-out", csr, "-subj", subject});
+  CommandResult r =
+      RunCommand({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                  "-nodes", "-keyout", f.key, "-out", csr, "-subj", subject});
   if (r.exit_code != 0) throw std::runtime_error("openssl req failed: " + r.err);
-  std::vector<std::string> sign = {"openssl", "x509", "-req", "-in", csr, "-CA", ca.cert,
-                                   "-CAkey", ca.key, "-CAcreateserial", "-out", f.cert,
-                                   "-days", std::to_string(days)};
+  std::vector<std::string> sign = {"openssl", "x509",
+                                   "-req",    "-in",
+                                   csr,       "-CA",
+                                   ca.cert,   "-CAkey",
+                                   ca.key,    "-CAcreateserial",
+                                   "-out",    f.cert,
+                                   "-days",   std::to_string(days)};
   if (!san.empty()) {
     const std::string ext = dir_ + "/" + name + ".ext";
     std::ofstream(ext) << "subjectAltName=" << san << "\n";

@@ -4,14 +4,13 @@
 // What integration tests stand on: a real libvirtd (qemu:///system), real TCG guests built by
 // tests/guest/build-guest.sh, the real balloond and balloonctl binaries as child processes.
 
+#include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.grpc.pb.h"
@@ -25,7 +24,8 @@ struct CommandResult {
 };
 
 // Runs argv to completion (killed after `timeout`), capturing its output.
-CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout = absl::Seconds(60));
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         absl::Duration timeout = absl::Seconds(60));
 CommandResult Virsh(const std::vector<std::string>& args);
 
 // Polls `done` every 100 ms until it returns true or `timeout` passes.
@@ -43,7 +43,8 @@ struct GuestSpec {
   bool rng = false;
 };
 
-// A 512 MiB guest that boots and answers on its console; its XML has a balloon without a stats period.
+// A 512 MiB guest that boots and answers on its console; its XML has a balloon without a stats
+// period.
 GuestSpec BootedGuest(const std::string& name, int memory_mib = 512);
 // A 128 MiB domain started paused: its QEMU and monitor answer, its kernel never runs.
 GuestSpec PausedGuest(const std::string& name, bool balloon = true);
@@ -115,7 +116,8 @@ class Agent {
   std::string Log() const;
 
   // balloonctl against this agent's read-write socket.
-  CommandResult Ctl(std::vector<std::string> args, absl::Duration timeout = absl::Seconds(90)) const;
+  CommandResult Ctl(std::vector<std::string> args,
+                    absl::Duration timeout = absl::Seconds(90)) const;
 
  private:
   std::string dir_;

@@ -5,8 +5,8 @@
 #include <signal.h>
 
 #include <fstream>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -50,8 +50,8 @@ class TlsIntegrationTest : public ::testing::Test {
                     const std::string& host = "localhost", const TestPki::Files* ca = nullptr) {
     std::vector<std::string> argv = {BALLOONCTL_BIN,
                                      absl::StrCat("--server=", host, ":", agent.TlsPort()),
-                                     "--tls-ca=" + (ca ? *ca : ca_).cert, "--tls-cert=" + client.cert,
-                                     "--tls-key=" + client.key};
+                                     "--tls-ca=" + (ca ? *ca : ca_).cert,
+                                     "--tls-cert=" + client.cert, "--tls-key=" + client.key};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   }
@@ -63,8 +63,8 @@ class TlsIntegrationTest : public ::testing::Test {
       tls.pem_cert_chain = ReadFile(client->cert);
       tls.pem_private_key = ReadFile(client->key);
     }
-    auto channel = grpc::CreateChannel(absl::StrCat("localhost:", agent.TlsPort()),
-                                       grpc::SslCredentials(tls));
+    auto channel =
+        grpc::CreateChannel(absl::StrCat("localhost:", agent.TlsPort()), grpc::SslCredentials(tls));
     v1::ListDomainsResponse resp;
     return v1::BalloonReadService::NewStub(channel)->ListDomains(Deadline(absl::Seconds(5)).get(),
                                                                  {}, &resp);
@@ -85,10 +85,12 @@ TEST_F(TlsIntegrationTest, ReadersReadAndOnlyOperatorsMoveTheBalloon) {
   CommandResult r = Ctl(agent, reader_, {"list"});
   ASSERT_EQ(r.exit_code, 0) << r.err << agent.Log();
   EXPECT_THAT(r.out, HasSubstr(guest.name()));
-  ASSERT_TRUE(WaitFor([&] {
-    CommandResult s = Ctl(agent, reader_, {"-o", "json", "stats", guest.name()});
-    return s.exit_code == 0 && s.out.find("availableMemoryBytes") != std::string::npos;
-  }, absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        CommandResult s = Ctl(agent, reader_, {"-o", "json", "stats", guest.name()});
+        return s.exit_code == 0 && s.out.find("availableMemoryBytes") != std::string::npos;
+      },
+      absl::Seconds(30)));
   EXPECT_EQ(Ctl(agent, reader_, {"health"}).exit_code, 0);
   r = Ctl(agent, reader_, {"--timeout=3s", "stats", guest.name(), "--watch"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -110,12 +112,12 @@ TEST_F(TlsIntegrationTest, ReadersReadAndOnlyOperatorsMoveTheBalloon) {
   // (watch streams past the per-connection cap, QOM loops) only meets the limits.
   CommandResult flood;
   std::thread flooder([&] {
-    flood = RunCommand({FLOOD_CLIENT_BIN, absl::StrCat("--server=localhost:", agent.TlsPort()),
-                        "--tls_ca=" + ca_.cert, "--tls_cert=" + reader_.cert,
-                        "--tls_key=" + reader_.key, "--domain=" + guest.name(), "--connections=10",
-                        "--streams_per_connection=60", "--bursts=70", "--qom_loopers=4",
-                        "--seconds=8"},
-                       absl::Minutes(2));
+    flood =
+        RunCommand({FLOOD_CLIENT_BIN, absl::StrCat("--server=localhost:", agent.TlsPort()),
+                    "--tls_ca=" + ca_.cert, "--tls_cert=" + reader_.cert,
+                    "--tls_key=" + reader_.key, "--domain=" + guest.name(), "--connections=10",
+                    "--streams_per_connection=60", "--bursts=70", "--qom_loopers=4", "--seconds=8"},
+                   absl::Minutes(2));
   });
   absl::SleepFor(absl::Seconds(2));
   r = Ctl(agent, operator_, {"set", guest.name(), "384M", "--wait"});
@@ -149,7 +151,9 @@ TEST_F(TlsIntegrationTest, ClientsWithoutAGoodCertificateAreRefusedAtTheHandshak
   // balloonctl says what was wrong and what to check.
   CommandResult r = Ctl(agent, stranger_, {"list"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("did not accept the client certificate (CN stranger, issued by CN=another CA"));
+  EXPECT_THAT(
+      r.err,
+      HasSubstr("did not accept the client certificate (CN stranger, issued by CN=another CA"));
   r = Ctl(agent, expired_, {"list"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("expired on"));
@@ -159,8 +163,8 @@ TEST_F(TlsIntegrationTest, ClientsWithoutAGoodCertificateAreRefusedAtTheHandshak
   r = Ctl(agent, reader_, {"list"}, "localhost", &other_ca_);  // trusting the wrong CA
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("not signed by a CA in --tls-ca"));
-  r = RunCommand({BALLOONCTL_BIN, absl::StrCat("--server=localhost:", agent.TlsPort()), "--tls-ca=" + ca_.cert,
-           "list"});
+  r = RunCommand({BALLOONCTL_BIN, absl::StrCat("--server=localhost:", agent.TlsPort()),
+                  "--tls-ca=" + ca_.cert, "list"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--server needs --tls-cert"));
 }
@@ -182,14 +186,17 @@ TEST_F(TlsIntegrationTest, RotatedCertificateFilesAreUsedWithoutARestart) {
   tls.pem_root_certs = ReadFile(ca_.cert);
   tls.pem_cert_chain = ReadFile(reader_.cert);
   tls.pem_private_key = ReadFile(reader_.key);
-  auto old_channel = grpc::CreateChannel(absl::StrCat("localhost:", agent.TlsPort()),
-                                         grpc::SslCredentials(tls));
+  auto old_channel =
+      grpc::CreateChannel(absl::StrCat("localhost:", agent.TlsPort()), grpc::SslCredentials(tls));
   auto stub = v1::BalloonReadService::NewStub(old_channel);
   auto ctx = Deadline(absl::Seconds(60));
   v1::WatchMemoryStatsRequest req;
   req.set_domain(guest.name());
-  ASSERT_TRUE(WaitFor([&] { return Ctl(agent, reader_, {"stats", guest.name()}).exit_code == 0; },
-                      absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Ctl(agent, reader_, {"stats", guest.name()}).exit_code == 0;
+      },
+      absl::Seconds(10)));
   auto watch = stub->WatchMemoryStats(ctx.get(), req);
   v1::MemoryStats m;
   ASSERT_TRUE(watch->Read(&m));
@@ -203,8 +210,9 @@ TEST_F(TlsIntegrationTest, RotatedCertificateFilesAreUsedWithoutARestart) {
   RunCommand({"mv", live_key + ".new", live_key});
   RunCommand({"mv", live_cert + ".new", live_cert});
   const absl::Time rotated = absl::Now();
-  ASSERT_TRUE(WaitFor([&] { return Ctl(agent, reader_, {"health"}, "localhost", &ca2).exit_code == 0; },
-                      absl::Seconds(20)))
+  ASSERT_TRUE(
+      WaitFor([&] { return Ctl(agent, reader_, {"health"}, "localhost", &ca2).exit_code == 0; },
+              absl::Seconds(20)))
       << agent.Log();
   std::cout << "a new connection used the rotated certificate "
             << absl::FormatDuration(absl::Trunc(absl::Now() - rotated, absl::Milliseconds(100)))

@@ -13,7 +13,8 @@ using ::testing::HasSubstr;
 
 constexpr int64_t kMiB = 1024 * 1024;
 constexpr int64_t kGiB = 1024 * kMiB;
-constexpr int64_t kOverhead = 40 * kMiB;  // what a real guest keeps out of MemTotal (measured ~40 MiB)
+constexpr int64_t kOverhead =
+    40 * kMiB;  // what a real guest keeps out of MemTotal (measured ~40 MiB)
 
 const absl::Time kStart = absl::FromUnixSeconds(1795612931);
 
@@ -31,11 +32,26 @@ struct FakeGuest {
   bool frozen = false;  // the guest's driver stopped: its last report keeps its old time
   absl::Time reported_at = kStart;
 
-  FakeGuest& Max(int64_t v) { max = v; return *this; }
-  FakeGuest& Actual(int64_t v) { actual = v; return *this; }
-  FakeGuest& Used(int64_t v) { used = v; return *this; }
-  FakeGuest& In(Activity a) { activity = a; return *this; }
-  FakeGuest& Silent() { reports = false; return *this; }
+  FakeGuest& Max(int64_t v) {
+    max = v;
+    return *this;
+  }
+  FakeGuest& Actual(int64_t v) {
+    actual = v;
+    return *this;
+  }
+  FakeGuest& Used(int64_t v) {
+    used = v;
+    return *this;
+  }
+  FakeGuest& In(Activity a) {
+    activity = a;
+    return *this;
+  }
+  FakeGuest& Silent() {
+    reports = false;
+    return *this;
+  }
 
   DomainInput Input() const {
     DomainInput in;
@@ -245,9 +261,10 @@ TEST(PolicyHostTest, AShortHostReclaimsFromTheMostExcessPerShareFirst) {
   PolicyRun run(p, Host(24 * kGiB, 300 * kMiB));
   run.Add(Guest("gold").Max(2 * kGiB).Actual(2 * kGiB).Used(200 * kMiB));
   run.Add(Guest("bronze").Max(2 * kGiB).Actual(2 * kGiB).Used(200 * kMiB));
-  run.Add(Guest("lean").Max(2 * kGiB).Actual(380 * kMiB).Used(200 * kMiB));  // 12 MiB over its floor
+  run.Add(
+      Guest("lean").Max(2 * kGiB).Actual(380 * kMiB).Used(200 * kMiB));  // 12 MiB over its floor
   auto decisions = run.Cycle();
-  ASSERT_EQ(decisions.size(), 1u);  // one guest touched, not three
+  ASSERT_EQ(decisions.size(), 1u);         // one guest touched, not three
   EXPECT_EQ(decisions[0].name, "bronze");  // same excess, a quarter of gold's shares
   EXPECT_EQ(decisions[0].previous_bytes - decisions[0].target_bytes, 200 * kMiB);
   EXPECT_EQ(run.host_condition(), HostCondition::kShort);
@@ -276,8 +293,8 @@ TEST(PolicyStabilityTest, AGuestRelievedRecentlyKeepsItsPeakForFiveMinutes) {
   job.used = 540 * kMiB;  // pressure: relieved
   ASSERT_EQ(run.Cycle()[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
   const int64_t relieved = job.actual;
-  job.used = 100 * kMiB;  // the job ends
-  for (int i = 0; i < 100; ++i) run.Cycle();  // 200 s
+  job.used = 100 * kMiB;                           // the job ends
+  for (int i = 0; i < 100; ++i) run.Cycle();       // 200 s
   EXPECT_GE(job.actual, 540 * kMiB + 128 * kMiB);  // peak + headroom kept
   EXPECT_LE(job.actual, relieved);
   run.Advance(absl::Minutes(5));
@@ -337,7 +354,8 @@ TEST(PolicyStabilityTest, NoFlipFlopWithoutAChangeOfInputs) {
   auto first = run.Cycle();
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
-  for (int i = 0; i < 20; ++i) EXPECT_TRUE(run.Cycle().empty()) << "cycle " << i << " at " << g.actual;
+  for (int i = 0; i < 20; ++i)
+    EXPECT_TRUE(run.Cycle().empty()) << "cycle " << i << " at " << g.actual;
 }
 
 TEST(PolicyStabilityTest, ShrinkingIsSlowerThanGrowingAfterRelief) {
@@ -365,7 +383,8 @@ TEST(PolicyStabilityTest, SameInputsSameDecisions) {
     run.Add(Guest("b").Actual(kGiB).Used(900 * kMiB));
     std::vector<std::string> out;
     for (int i = 0; i < 5; ++i) {
-      for (const auto& d : run.Cycle()) out.push_back(absl::StrCat(d.name, d.target_bytes, d.explanation));
+      for (const auto& d : run.Cycle())
+        out.push_back(absl::StrCat(d.name, d.target_bytes, d.explanation));
     }
     return out;
   };
@@ -407,11 +426,13 @@ TEST(PolicyBoundsTest, TheKernelsShareIsLearnedWhileTheBalloonIsStill) {
   p.mutable_host()->set_reserve_bytes(100 * kGiB);
   FakeGuest g = Guest("moving").Actual(kGiB).Used(100 * kMiB);
   State state;
-  Outcome first = Decide(p, Host(24 * kGiB, 20 * kGiB), {g.Input()}, state, kStart + absl::Seconds(2));
+  Outcome first =
+      Decide(p, Host(24 * kGiB, 20 * kGiB), {g.Input()}, state, kStart + absl::Seconds(2));
   DomainInput moving = g.Input();
   moving.actual_bytes = 600 * kMiB;  // the balloon moved; the report is from before
   moving.report->last_update = kStart + absl::Seconds(3);
-  Outcome second = Decide(p, Host(24 * kGiB, 20 * kGiB), {moving}, first.state, kStart + absl::Seconds(4));
+  Outcome second =
+      Decide(p, Host(24 * kGiB, 20 * kGiB), {moving}, first.state, kStart + absl::Seconds(4));
   ASSERT_EQ(second.decisions.size(), 1u);
   EXPECT_EQ(second.decisions[0].inputs.floor_bytes(), 100 * kMiB + 128 * kMiB + kOverhead);
 }
@@ -466,7 +487,8 @@ TEST(PolicyModeTest, ObserveDecidesOnceAndSendsNothing) {
   auto first = run.Cycle();
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(g.actual, kGiB);
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(run.Cycle().empty());  // the same proposal is not repeated
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(run.Cycle().empty());  // the same proposal is not repeated
 }
 
 TEST(PolicyModeTest, OffDecidesNothing) {
@@ -486,19 +508,24 @@ TEST(ValidatePolicyTest, RefusesBadValuesNamingTheField) {
     std::function<void(v1::Policy&)> set;
     const char* field;
   } cases[] = {
-      {[](v1::Policy& p) { p.mutable_defaults()->set_headroom_fraction(1.5); }, "defaults.headroom_fraction"},
+      {[](v1::Policy& p) { p.mutable_defaults()->set_headroom_fraction(1.5); },
+       "defaults.headroom_fraction"},
       {[](v1::Policy& p) { p.mutable_defaults()->set_shares(0); }, "defaults.shares"},
       {[](v1::Policy& p) { p.mutable_defaults()->set_min_bytes(-1); }, "defaults.min_bytes"},
       {[](v1::Policy& p) { (*p.mutable_domains())["x"].set_max_bytes(0); }, "domains[x].max_bytes"},
       {[](v1::Policy& p) {
          (*p.mutable_domains())["x"].set_min_bytes(2);
          (*p.mutable_domains())["x"].set_max_bytes(1);
-       }, "domains[x].min_bytes"},
+       },
+       "domains[x].min_bytes"},
       {[](v1::Policy& p) { p.mutable_host()->set_reserve_fraction(1); }, "host.reserve_fraction"},
-      {[](v1::Policy& p) { p.mutable_host()->set_target_used_fraction(0.99); }, "host.target_used_fraction"},
-      {[](v1::Policy& p) { p.mutable_host()->set_pressure_threshold(0); }, "host.pressure_threshold"},
+      {[](v1::Policy& p) { p.mutable_host()->set_target_used_fraction(0.99); },
+       "host.target_used_fraction"},
+      {[](v1::Policy& p) { p.mutable_host()->set_pressure_threshold(0); },
+       "host.pressure_threshold"},
       {[](v1::Policy& p) { p.set_max_shrink_step_bytes(0); }, "max_shrink_step_bytes"},
-      {[](v1::Policy& p) { p.mutable_cooperation_timeout()->set_seconds(-1); }, "cooperation_timeout"},
+      {[](v1::Policy& p) { p.mutable_cooperation_timeout()->set_seconds(-1); },
+       "cooperation_timeout"},
       {[](v1::Policy& p) { p.set_stale_after_periods(0); }, "stale_after_periods"},
   };
   for (const auto& c : cases) {

@@ -16,8 +16,8 @@ struct Guest {
   double actual = 0;  // balloon size (memory the guest has), bytes
   int64_t target = 0;
   double cache = 0;
-  double touched = 0;          // memory the guest has used since the host last got it back
-  double oom_offset = 0;       // anon freed by OOM kills, until the workload drops below it
+  double touched = 0;     // memory the guest has used since the host last got it back
+  double oom_offset = 0;  // anon freed by OOM kills, until the workload drops below it
   double swap_in_total = 0;
   double major_faults = 0;
   std::optional<policy::GuestReport> report;
@@ -54,7 +54,8 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
   for (const GuestSpec& spec : scenario.guests) {
     Guest g;
     g.spec = &spec;
-    g.actual = static_cast<double>(spec.start_balloon_bytes > 0 ? spec.start_balloon_bytes : spec.max_bytes);
+    g.actual = static_cast<double>(spec.start_balloon_bytes > 0 ? spec.start_balloon_bytes
+                                                                : spec.max_bytes);
     g.target = static_cast<int64_t>(g.actual);
     guests.push_back(g);
   }
@@ -78,9 +79,11 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
         const double anon_now = Anon(g, t);
         if (g.target < g.actual) {
           const double floor = std::min(g.actual, anon_now + s.kernel_bytes + 0.02 * g.actual);
-          g.actual = std::max({static_cast<double>(g.target), g.actual - s.inflate_bytes_per_s * kTick, floor});
+          g.actual = std::max(
+              {static_cast<double>(g.target), g.actual - s.inflate_bytes_per_s * kTick, floor});
         } else if (g.target > g.actual) {
-          g.actual = std::min(static_cast<double>(g.target), g.actual + s.deflate_bytes_per_s * kTick);
+          g.actual =
+              std::min(static_cast<double>(g.target), g.actual + s.deflate_bytes_per_s * kTick);
         }
       }
       const double total = g.Total();
@@ -128,7 +131,8 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
     }
     if (t >= next_report) next_report += scenario.stats_period_s;
     held_before = held;
-    if (held + static_cast<double>(scenario.host_base_bytes) > static_cast<double>(scenario.host_ram_bytes)) {
+    if (held + static_cast<double>(scenario.host_base_bytes) >
+        static_cast<double>(scenario.host_ram_bytes)) {
       m.overcommit_seconds += kTick;
     }
 
@@ -147,8 +151,9 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
       next_policy += policy_period;
       HostView host;
       host.total_bytes = scenario.host_ram_bytes;
-      host.available_bytes = std::max<int64_t>(
-          0, scenario.host_ram_bytes - scenario.host_base_bytes - static_cast<int64_t>(held_before));
+      host.available_bytes =
+          std::max<int64_t>(0, scenario.host_ram_bytes - scenario.host_base_bytes -
+                                   static_cast<int64_t>(held_before));
       std::vector<GuestView> views;
       for (const Guest& g : guests) {
         GuestView v;
@@ -163,7 +168,8 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
       }
       for (const auto& [index, target] : policy.Cycle(host, views, epoch + absl::Seconds(t))) {
         Guest& g = guests[index];
-        const int64_t clamped = std::clamp<int64_t>(target, g.spec->kernel_bytes + 16 * kMiB, g.spec->max_bytes);
+        const int64_t clamped =
+            std::clamp<int64_t>(target, g.spec->kernel_bytes + 16 * kMiB, g.spec->max_bytes);
         if (clamped == g.target) continue;
         const int direction = clamped > g.target ? 1 : -1;
         if (direction > 0 && scenario.spike_guest && g.spec->name == *scenario.spike_guest &&
@@ -177,7 +183,8 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
       }
     }
   }
-  if (scenario.spike_guest && !spike_pressure_since) m.time_to_relief_s = 0;  // never under pressure
+  if (scenario.spike_guest && !spike_pressure_since)
+    m.time_to_relief_s = 0;  // never under pressure
   m.reclaimed_mean_bytes = reclaimed_sum / std::max(1, steps);
   return m;
 }

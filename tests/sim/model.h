@@ -1,8 +1,8 @@
 #ifndef BALLOOND_TESTS_SIM_MODEL_H_
 #define BALLOOND_TESTS_SIM_MODEL_H_
 
-// A deterministic model of a host, its guests and their balloons, stepped in 100 ms ticks, for racing
-// ballooning policies on workloads no test machine can host. See tests/sim/README.md.
+// A deterministic model of a host, its guests and their balloons, stepped in 100 ms ticks, for
+// racing ballooning policies on workloads no test machine can host. See tests/sim/README.md.
 
 #include <cstdint>
 #include <map>
@@ -38,9 +38,9 @@ struct GuestSpec {
   int64_t start_balloon_bytes = 0;   // 0: starts at max
   double inflate_bytes_per_s = 256.0 * kMiB;
   double deflate_bytes_per_s = 512.0 * kMiB;
-  bool uncooperative = false;        // the balloon never moves
+  bool uncooperative = false;  // the balloon never moves
   std::optional<double> stops_reporting_at_s;
-  double phase_s = 0;                // shifts the traces (fleets of copies)
+  double phase_s = 0;  // shifts the traces (fleets of copies)
 };
 
 struct Scenario {
@@ -81,19 +81,19 @@ class SimPolicy {
   virtual std::string name() const = 0;
   virtual absl::Duration period() const = 0;
   // New balloon targets, by guest index; guests not named keep their target.
-  virtual std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
-                                          absl::Time now) = 0;
+  virtual std::map<size_t, int64_t> Cycle(const HostView& host,
+                                          const std::vector<GuestView>& guests, absl::Time now) = 0;
 };
 
 struct Metrics {
-  double reclaimed_mean_bytes = 0;     // mean over time of Σ(max − balloon)
-  double pressure_seconds = 0;         // Σ over guests of time swapping or nearly out of memory
+  double reclaimed_mean_bytes = 0;  // mean over time of Σ(max − balloon)
+  double pressure_seconds = 0;      // Σ over guests of time swapping or nearly out of memory
   int oom_kills = 0;
-  double overcommit_seconds = 0;       // time the guests held more than the host has
-  std::optional<double> time_to_relief_s;  // spike scenarios; nullopt when never relieved
+  double overcommit_seconds = 0;                   // time the guests held more than the host has
+  std::optional<double> time_to_relief_s;          // spike scenarios; nullopt when never relieved
   std::optional<double> first_grow_after_spike_s;  // when the spiking guest was first given memory
-  int commands = 0;                    // balloon targets sent
-  int reversals = 0;                   // grow after shrink or shrink after grow, per guest
+  int commands = 0;                                // balloon targets sent
+  int reversals = 0;  // grow after shrink or shrink after grow, per guest
 };
 
 Metrics Simulate(const Scenario& scenario, SimPolicy& policy);

@@ -13,7 +13,8 @@ BalloondPolicy::BalloondPolicy(absl::Duration period, v1::Policy policy)
   policy_.set_mode(v1::POLICY_MODE_ENFORCE);
 }
 
-std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host, const std::vector<GuestView>& guests,
+std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
+                                                const std::vector<GuestView>& guests,
                                                 absl::Time now) {
   policy::HostInput h;
   h.total_bytes = host.total_bytes;
@@ -32,7 +33,8 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host, const std:
     inputs.push_back(std::move(in));
     // The scenario's per-guest minimum and shares, as an operator would configure them.
     auto& override_policy = (*p.mutable_domains())[g.name];
-    if (!override_policy.has_min_bytes() && g.min_bytes > 0) override_policy.set_min_bytes(g.min_bytes);
+    if (!override_policy.has_min_bytes() && g.min_bytes > 0)
+      override_policy.set_min_bytes(g.min_bytes);
     if (!override_policy.has_shares()) override_policy.set_shares(g.shares);
   }
   policy::Outcome out = policy::Decide(p, h, inputs, state_, now);
@@ -42,8 +44,8 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host, const std:
   return targets;
 }
 
-std::map<size_t, int64_t> MomPolicy::Cycle(const HostView& host, const std::vector<GuestView>& guests,
-                                           absl::Time) {
+std::map<size_t, int64_t> MomPolicy::Cycle(const HostView& host,
+                                           const std::vector<GuestView>& guests, absl::Time) {
   constexpr size_t kWindow = 10;
   samples_.resize(guests.size());
   host_free_fraction_.push_back(static_cast<double>(host.available_bytes) / host.total_bytes);
@@ -90,8 +92,8 @@ std::map<size_t, int64_t> MomPolicy::Cycle(const HostView& host, const std::vect
   return targets;
 }
 
-std::map<size_t, int64_t> ProxmoxPolicy::Cycle(const HostView& host, const std::vector<GuestView>& guests,
-                                               absl::Time) {
+std::map<size_t, int64_t> ProxmoxPolicy::Cycle(const HostView& host,
+                                               const std::vector<GuestView>& guests, absl::Time) {
   constexpr double kStep = 100.0 * kMiB;
   const double goal = host.total_bytes * 0.80 - (host.total_bytes - host.available_bytes);
   if (std::abs(goal) <= 10.0 * kMiB) return {};
@@ -119,8 +121,9 @@ std::map<size_t, int64_t> ProxmoxPolicy::Cycle(const HostView& host, const std::
   std::map<size_t, int64_t> targets;
   for (size_t i : chosen) {
     const GuestView& g = guests[i];
-    const double desired = std::clamp(g.min_bytes + pool * g.shares / shares,
-                                      static_cast<double>(g.min_bytes), static_cast<double>(g.max_bytes));
+    const double desired =
+        std::clamp(g.min_bytes + pool * g.shares / shares, static_cast<double>(g.min_bytes),
+                   static_cast<double>(g.max_bytes));
     const double move = std::clamp(desired - g.actual_bytes, -kStep, kStep);
     if (std::abs(move) < kMiB) continue;
     targets[i] = static_cast<int64_t>(g.actual_bytes + move);
@@ -128,7 +131,8 @@ std::map<size_t, int64_t> ProxmoxPolicy::Cycle(const HostView& host, const std::
   return targets;
 }
 
-std::map<size_t, int64_t> SqueezedPolicy::Cycle(const HostView& host, const std::vector<GuestView>& guests,
+std::map<size_t, int64_t> SqueezedPolicy::Cycle(const HostView& host,
+                                                const std::vector<GuestView>& guests,
                                                 absl::Time now) {
   if (last_target_.size() != guests.size()) {
     last_target_.assign(guests.size(), -1);
@@ -141,7 +145,8 @@ std::map<size_t, int64_t> SqueezedPolicy::Cycle(const HostView& host, const std:
   for (size_t i = 0; i < guests.size(); ++i) {
     const GuestView& g = guests[i];
     const bool moved = last_actual_[i] < 0 || std::abs(g.actual_bytes - last_actual_[i]) > kMiB;
-    const bool at_target = last_target_[i] < 0 || std::abs(g.actual_bytes - last_target_[i]) <= kMiB;
+    const bool at_target =
+        last_target_[i] < 0 || std::abs(g.actual_bytes - last_target_[i]) <= kMiB;
     if (moved || at_target) last_progress_[i] = now;
     last_actual_[i] = g.actual_bytes;
     stuck[i] = now - last_progress_[i] > absl::Seconds(5);
@@ -164,7 +169,8 @@ std::map<size_t, int64_t> SqueezedPolicy::Cycle(const HostView& host, const std:
 
 std::vector<std::unique_ptr<SimPolicy>> AllPolicies(const Scenario& scenario) {
   std::vector<std::unique_ptr<SimPolicy>> all;
-  all.push_back(std::make_unique<BalloondPolicy>(absl::Seconds(scenario.stats_period_s), scenario.balloond_policy));
+  all.push_back(std::make_unique<BalloondPolicy>(absl::Seconds(scenario.stats_period_s),
+                                                 scenario.balloond_policy));
   all.push_back(std::make_unique<MomPolicy>());
   all.push_back(std::make_unique<ProxmoxPolicy>());
   all.push_back(std::make_unique<SqueezedPolicy>());

@@ -1,8 +1,8 @@
 #ifndef BALLOOND_TESTS_SIM_POLICIES_H_
 #define BALLOOND_TESTS_SIM_POLICIES_H_
 
-// The policies the simulator races: balloond's (the real policy/ library), and re-implementations of
-// oVirt MOM's default policy, Proxmox's alg1 and Xen squeezed's proportional policy, from their
+// The policies the simulator races: balloond's (the real policy/ library), and re-implementations
+// of oVirt MOM's default policy, Proxmox's alg1 and Xen squeezed's proportional policy, from their
 // documented formulas (shared/facts/anchor-policies.md), plus no ballooning at all.
 
 #include <deque>
@@ -18,7 +18,8 @@ namespace balloond::sim {
 class BalloondPolicy final : public SimPolicy {
  public:
   // balloond runs its policy every stats period.
-  explicit BalloondPolicy(absl::Duration period = absl::Seconds(2), balloon::v1::Policy policy = {});
+  explicit BalloondPolicy(absl::Duration period = absl::Seconds(2),
+                          balloon::v1::Policy policy = {});
   std::string name() const override { return "balloond"; }
   absl::Duration period() const override { return period_; }
   std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
@@ -50,8 +51,8 @@ class MomPolicy final : public SimPolicy {
   std::vector<std::deque<Sample>> samples_;
 };
 
-// Proxmox VE's AutoBalloon compute_alg1, every 10 s: toward 80% host use, at most 100 MiB per VM per
-// cycle, split by shares above each VM's minimum.
+// Proxmox VE's AutoBalloon compute_alg1, every 10 s: toward 80% host use, at most 100 MiB per VM
+// per cycle, split by shares above each VM's minimum.
 class ProxmoxPolicy final : public SimPolicy {
  public:
   std::string name() const override { return "proxmox"; }
@@ -60,11 +61,12 @@ class ProxmoxPolicy final : public SimPolicy {
                                   absl::Time now) override;
 };
 
-// Xen squeezed's proportional policy, every 10 s: γ = surplus / Σ(max − min); target = min + γ(max − min);
-// a domain that makes no progress for 5 s is stuck and left out.
+// Xen squeezed's proportional policy, every 10 s: γ = surplus / Σ(max − min); target = min + γ(max
+// − min); a domain that makes no progress for 5 s is stuck and left out.
 class SqueezedPolicy final : public SimPolicy {
  public:
-  explicit SqueezedPolicy(int64_t host_target_bytes = 512 * kMiB) : host_target_(host_target_bytes) {}
+  explicit SqueezedPolicy(int64_t host_target_bytes = 512 * kMiB)
+      : host_target_(host_target_bytes) {}
   std::string name() const override { return "squeezed"; }
   absl::Duration period() const override { return absl::Seconds(10); }
   std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
@@ -81,7 +83,8 @@ class NoBallooning final : public SimPolicy {
  public:
   std::string name() const override { return "none"; }
   absl::Duration period() const override { return absl::Seconds(10); }
-  std::map<size_t, int64_t> Cycle(const HostView&, const std::vector<GuestView>&, absl::Time) override {
+  std::map<size_t, int64_t> Cycle(const HostView&, const std::vector<GuestView>&,
+                                  absl::Time) override {
     return {};
   }
 };

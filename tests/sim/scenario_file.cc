@@ -1,10 +1,10 @@
 #include "tests/sim/scenario_file.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <google/protobuf/util/json_util.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 
@@ -21,14 +21,18 @@ absl::StatusOr<Trace> ReadTrace(const json& g, const std::string& key, const std
     trace.points.push_back({0, points.get<double>()});
     return trace;
   }
-  if (!points.is_array()) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", key, " must be a number or [[t, MiB], ...]"));
+  if (!points.is_array())
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": ", key, " must be a number or [[t, MiB], ...]"));
   double last_t = -1;
   for (const json& p : points) {
     if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number()) {
-      return absl::InvalidArgumentError(absl::StrCat(origin, ": ", key, " points must be [seconds, MiB]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": ", key, " points must be [seconds, MiB]"));
     }
     const double t = p[0].get<double>();
-    if (t < last_t) return absl::InvalidArgumentError(absl::StrCat(origin, ": ", key, " times must not go back"));
+    if (t < last_t)
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": ", key, " times must not go back"));
     last_t = t;
     trace.points.push_back({t, p[1].get<double>()});
   }
@@ -56,15 +60,18 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::strin
     const json host = doc.value("host", json::object());
     s.host_ram_bytes = MiB(host, "ram_mib", 0);
     s.host_base_bytes = MiB(host, "base_mib", 1024);
-    if (s.host_ram_bytes <= 0) return absl::InvalidArgumentError(absl::StrCat(origin, ": host.ram_mib is required"));
+    if (s.host_ram_bytes <= 0)
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": host.ram_mib is required"));
     if (doc.contains("spike")) {
       s.spike_guest = doc["spike"].at("guest").get<std::string>();
       s.spike_at_s = doc["spike"].at("at_s").get<double>();
     }
     if (doc.contains("balloond_policy")) {
-      auto parsed = google::protobuf::util::JsonStringToMessage(doc["balloond_policy"].dump(), &s.balloond_policy);
+      auto parsed = google::protobuf::util::JsonStringToMessage(doc["balloond_policy"].dump(),
+                                                                &s.balloond_policy);
       if (!parsed.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(origin, ": balloond_policy: ", parsed.message().as_string()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(origin, ": balloond_policy: ", parsed.message().as_string()));
       }
     }
     for (const json& g : doc.at("guests")) {
@@ -75,7 +82,8 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::strin
         spec.name = count == 1 ? base : absl::StrCat(base, "-", k + 1);
         const std::string where = absl::StrCat(origin, ": guest ", spec.name);
         spec.max_bytes = MiB(g, "max_mib", 0);
-        if (spec.max_bytes <= 0) return absl::InvalidArgumentError(absl::StrCat(where, ": max_mib is required"));
+        if (spec.max_bytes <= 0)
+          return absl::InvalidArgumentError(absl::StrCat(where, ": max_mib is required"));
         spec.min_bytes = MiB(g, "min_mib", 0);
         spec.shares = g.value("shares", 1000);
         spec.swap_bytes = MiB(g, "swap_mib", 1024);
@@ -84,7 +92,8 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::strin
         spec.inflate_bytes_per_s = g.value("inflate_mib_per_s", 256.0) * kMiB;
         spec.deflate_bytes_per_s = g.value("deflate_mib_per_s", 512.0) * kMiB;
         spec.uncooperative = g.value("uncooperative", false);
-        if (g.contains("stops_reporting_at_s")) spec.stops_reporting_at_s = g["stops_reporting_at_s"].get<double>();
+        if (g.contains("stops_reporting_at_s"))
+          spec.stops_reporting_at_s = g["stops_reporting_at_s"].get<double>();
         spec.phase_s = k * g.value("stagger_s", 0.0);
         auto anon = ReadTrace(g, "anon_mib", where);
         if (!anon.ok()) return anon.status();

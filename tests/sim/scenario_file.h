@@ -8,7 +8,8 @@
 
 namespace balloond::sim {
 
-// Reads a scenario file (JSON; the format is in tests/sim/README.md). Errors name the file and field.
+// Reads a scenario file (JSON; the format is in tests/sim/README.md). Errors name the file and
+// field.
 absl::StatusOr<Scenario> LoadScenario(const std::string& path);
 absl::StatusOr<Scenario> ParseScenario(const std::string& json_text, const std::string& origin);
 

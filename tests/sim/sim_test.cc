@@ -41,7 +41,8 @@ HostView Host(int64_t total, int64_t available) {
 // target = max(0.95 × 2048, floor) = 1945.6 MiB.
 TEST(MomPolicyTest, OneShrinkCycleByHand) {
   MomPolicy mom;
-  auto targets = mom.Cycle(Host(10 * kGiB, kGiB), {View("a", 256 * kMiB, 4 * kGiB, 2 * kGiB, kGiB)}, kNow);
+  auto targets =
+      mom.Cycle(Host(10 * kGiB, kGiB), {View("a", 256 * kMiB, 4 * kGiB, 2 * kGiB, kGiB)}, kNow);
   ASSERT_EQ(targets.size(), 1u);
   EXPECT_NEAR(targets[0], 1945.6 * kMiB, 1);
 }
@@ -50,7 +51,8 @@ TEST(MomPolicyTest, OneShrinkCycleByHand) {
 // target = min(max(1.05 × 1024, 1336), 4096) = 1336 MiB.
 TEST(MomPolicyTest, OneGrowCycleByHand) {
   MomPolicy mom;
-  auto targets = mom.Cycle(Host(10 * kGiB, 5 * kGiB), {View("a", 256 * kMiB, 4 * kGiB, kGiB, 200 * kMiB)}, kNow);
+  auto targets = mom.Cycle(Host(10 * kGiB, 5 * kGiB),
+                           {View("a", 256 * kMiB, 4 * kGiB, kGiB, 200 * kMiB)}, kNow);
   ASSERT_EQ(targets.size(), 1u);
   EXPECT_NEAR(targets[0], 1336.0 * kMiB, 1);
 }
@@ -61,30 +63,33 @@ TEST(MomPolicyTest, OneGrowCycleByHand) {
 TEST(ProxmoxPolicyTest, OneShrinkCycleByHand) {
   ProxmoxPolicy px;
   auto targets = px.Cycle(Host(10 * kGiB, kGiB),
-                          {View("a", 512 * kMiB, 4 * kGiB, 3 * kGiB, kGiB), View("b", 512 * kMiB, 4 * kGiB, 2 * kGiB, kGiB)},
+                          {View("a", 512 * kMiB, 4 * kGiB, 3 * kGiB, kGiB),
+                           View("b", 512 * kMiB, 4 * kGiB, 2 * kGiB, kGiB)},
                           kNow);
   ASSERT_EQ(targets.size(), 1u);
   EXPECT_EQ(targets[0], 2972 * kMiB);
 }
 
-// squeezed: surplus = (1024 − 512) + (3072 − 512) + (2048 − 1024) = 4096 MiB; Σ(max − min) = 4608 MiB;
-// γ = 0.888…; targets = min + γ(max − min): 3697.8 MiB and 1934.2 MiB.
+// squeezed: surplus = (1024 − 512) + (3072 − 512) + (2048 − 1024) = 4096 MiB; Σ(max − min) = 4608
+// MiB; γ = 0.888…; targets = min + γ(max − min): 3697.8 MiB and 1934.2 MiB.
 TEST(SqueezedPolicyTest, OneCycleByHand) {
   SqueezedPolicy sq(512 * kMiB);
-  auto targets = sq.Cycle(Host(10 * kGiB, kGiB),
-                          {View("a", 512 * kMiB, 4 * kGiB, 3 * kGiB, kGiB), View("b", kGiB, 2 * kGiB, 2 * kGiB, kGiB)},
-                          kNow);
+  auto targets = sq.Cycle(
+      Host(10 * kGiB, kGiB),
+      {View("a", 512 * kMiB, 4 * kGiB, 3 * kGiB, kGiB), View("b", kGiB, 2 * kGiB, 2 * kGiB, kGiB)},
+      kNow);
   ASSERT_EQ(targets.size(), 2u);
   EXPECT_NEAR(static_cast<double>(targets[0]) / kMiB, 512 + 4096.0 / 4608 * 3584, 0.01);
   EXPECT_NEAR(static_cast<double>(targets[1]) / kMiB, 1024 + 4096.0 / 4608 * 1024, 0.01);
 }
 
 Scenario OneGuest(double anon_mib, int64_t host_mib, int64_t start_balloon_mib, int64_t swap_mib) {
-  auto s = ParseScenario(absl::StrCat(R"({"name": "t", "duration_s": 60, "host": {"ram_mib": )", host_mib,
-                                      R"(, "base_mib": 0}, "guests": [{"name": "g", "max_mib": 2048, "swap_mib": )",
-                                      swap_mib, R"(, "start_balloon_mib": )", start_balloon_mib,
-                                      R"(, "anon_mib": )", anon_mib, "}]}"),
-                         "test");
+  auto s = ParseScenario(
+      absl::StrCat(R"({"name": "t", "duration_s": 60, "host": {"ram_mib": )", host_mib,
+                   R"(, "base_mib": 0}, "guests": [{"name": "g", "max_mib": 2048, "swap_mib": )",
+                   swap_mib, R"(, "start_balloon_mib": )", start_balloon_mib, R"(, "anon_mib": )",
+                   anon_mib, "}]}"),
+      "test");
   EXPECT_TRUE(s.ok()) << s.status();
   return *s;
 }
@@ -121,23 +126,31 @@ TEST(ModelTest, BalloondRelievesAGuestThatTheBaselinesLeaveShort) {
 
 TEST(ScenarioFileTest, ErrorsNameTheFileAndField) {
   EXPECT_THAT(std::string(ParseScenario("{", "x.json").status().message()), HasSubstr("x.json"));
-  EXPECT_THAT(std::string(ParseScenario(R"({"guests": []})", "x.json").status().message()), HasSubstr("ram_mib"));
-  EXPECT_THAT(std::string(ParseScenario(R"({"host": {"ram_mib": 1}, "guests": [{"name": "g"}]})", "x.json")
-                              .status()
-                              .message()),
-              HasSubstr("max_mib"));
-  EXPECT_THAT(std::string(ParseScenario(R"({"host": {"ram_mib": 1}, "guests": [{"name": "g", "max_mib": 1,
-      "anon_mib": [[5, 1], [2, 1]]}]})", "x.json").status().message()),
-              HasSubstr("go back"));
+  EXPECT_THAT(std::string(ParseScenario(R"({"guests": []})", "x.json").status().message()),
+              HasSubstr("ram_mib"));
+  EXPECT_THAT(
+      std::string(ParseScenario(R"({"host": {"ram_mib": 1}, "guests": [{"name": "g"}]})", "x.json")
+                      .status()
+                      .message()),
+      HasSubstr("max_mib"));
+  EXPECT_THAT(
+      std::string(ParseScenario(R"({"host": {"ram_mib": 1}, "guests": [{"name": "g", "max_mib": 1,
+      "anon_mib": [[5, 1], [2, 1]]}]})",
+                                "x.json")
+                      .status()
+                      .message()),
+      HasSubstr("go back"));
 }
 
 TEST(ScenarioFileTest, EveryShippedScenarioLoads) {
   for (const char* name : {"idle-fleet", "spike", "slow-leak", "batch", "cache-heavy", "overcommit",
                            "uncooperative", "stale-stats", "fleet-100"}) {
-    auto s = LoadScenario(std::string(BALLOOND_SOURCE_DIR) + "/tests/sim/scenarios/" + name + ".json");
+    auto s =
+        LoadScenario(std::string(BALLOOND_SOURCE_DIR) + "/tests/sim/scenarios/" + name + ".json");
     EXPECT_TRUE(s.ok()) << name << ": " << s.status();
   }
-  auto fleet = LoadScenario(std::string(BALLOOND_SOURCE_DIR) + "/tests/sim/scenarios/fleet-100.json");
+  auto fleet =
+      LoadScenario(std::string(BALLOOND_SOURCE_DIR) + "/tests/sim/scenarios/fleet-100.json");
   EXPECT_EQ(fleet->guests.size(), 100u);
 }
 

@@ -1,9 +1,8 @@
-// balloond-sim: races balloond's policy against MOM, Proxmox, squeezed and no ballooning on scenario
-// files, prints a table per scenario, checks balloond's targets, and writes JSON.
+// balloond-sim: races balloond's policy against MOM, Proxmox, squeezed and no ballooning on
+// scenario files, prints a table per scenario, checks balloond's targets, and writes JSON.
 //   balloond-sim [--json=FILE] SCENARIO.json...
 #include <fstream>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
@@ -48,8 +47,10 @@ std::vector<Check> CheckTargets(const Scenario& s, const std::map<std::string, M
   checks.push_back({"pressure <= 1/4 of the best baseline", b.pressure_seconds <= best_pressure / 4,
                     absl::StrFormat("%.1f s vs %.1f s", b.pressure_seconds, best_pressure)});
   if (absl::StrContains(s.name, "idle") || absl::StrContains(s.name, "cache")) {
-    checks.push_back({"reclaimed >= 90% of the best baseline", b.reclaimed_mean_bytes >= 0.9 * best_reclaim,
-                      absl::StrFormat("%.0f MiB vs %.0f MiB", b.reclaimed_mean_bytes / kMiB, best_reclaim / kMiB)});
+    checks.push_back({"reclaimed >= 90% of the best baseline",
+                      b.reclaimed_mean_bytes >= 0.9 * best_reclaim,
+                      absl::StrFormat("%.0f MiB vs %.0f MiB", b.reclaimed_mean_bytes / kMiB,
+                                      best_reclaim / kMiB)});
   }
   if (s.spike_guest) {
     const auto& px = r.at("proxmox").time_to_relief_s;
@@ -58,7 +59,8 @@ std::vector<Check> CheckTargets(const Scenario& s, const std::map<std::string, M
                       absl::StrCat(Relief(b.time_to_relief_s), " vs ", Relief(px))});
   }
   const int mom = r.at("mom").commands;
-  checks.push_back({"fewer balloon commands than MOM", mom == 0 ? b.commands == 0 : b.commands < mom,
+  checks.push_back({"fewer balloon commands than MOM",
+                    mom == 0 ? b.commands == 0 : b.commands < mom,
                     absl::StrCat(b.commands, " vs ", mom)});
   return checks;
 }
@@ -91,30 +93,41 @@ int main(int argc, char** argv) {
       std::cerr << "balloond-sim: " << scenario.status().message() << "\n";
       return 1;
     }
-    std::cout << "\n## " << scenario->name << ": " << scenario->description << " (" << scenario->guests.size()
-              << " guests, " << scenario->host_ram_bytes / kMiB << " MiB host, " << scenario->duration_s << " s)\n\n";
-    std::cout << absl::StrFormat("| %-9s | %13s | %10s | %4s | %11s | %10s | %8s | %9s |\n", "policy",
-                                 "reclaimed MiB", "pressure s", "OOM", "overcommit s", "relief", "commands",
-                                 "reversals");
-    std::cout << "|-----------|---------------|------------|------|--------------|------------|----------|-----------|\n";
+    std::cout << "\n## " << scenario->name << ": " << scenario->description << " ("
+              << scenario->guests.size() << " guests, " << scenario->host_ram_bytes / kMiB
+              << " MiB host, " << scenario->duration_s << " s)\n\n";
+    std::cout << absl::StrFormat("| %-9s | %13s | %10s | %4s | %11s | %10s | %8s | %9s |\n",
+                                 "policy", "reclaimed MiB", "pressure s", "OOM", "overcommit s",
+                                 "relief", "commands", "reversals");
+    std::cout << "|-----------|---------------|------------|------|--------------|------------|----"
+                 "------|-----------|\n";
     std::map<std::string, Metrics> results;
     nlohmann::json entry = {{"scenario", scenario->name}, {"file", file}};
     for (auto& policy : balloond::sim::AllPolicies(*scenario)) {
       const Metrics m = balloond::sim::Simulate(*scenario, *policy);
       results[policy->name()] = m;
-      std::cout << absl::StrFormat("| %-9s | %13.0f | %10.1f | %4d | %12.1f | %10s | %8d | %9d |\n", policy->name(),
-                                   m.reclaimed_mean_bytes / kMiB, m.pressure_seconds, m.oom_kills,
-                                   m.overcommit_seconds, Relief(m.time_to_relief_s), m.commands, m.reversals);
+      std::cout << absl::StrFormat("| %-9s | %13.0f | %10.1f | %4d | %12.1f | %10s | %8d | %9d |\n",
+                                   policy->name(), m.reclaimed_mean_bytes / kMiB,
+                                   m.pressure_seconds, m.oom_kills, m.overcommit_seconds,
+                                   Relief(m.time_to_relief_s), m.commands, m.reversals);
       entry["results"][policy->name()] = {
-          {"reclaimed_mean_mib", m.reclaimed_mean_bytes / kMiB}, {"pressure_seconds", m.pressure_seconds},
-          {"oom_kills", m.oom_kills}, {"overcommit_seconds", m.overcommit_seconds},
-          {"time_to_relief_s", m.time_to_relief_s ? nlohmann::json(*m.time_to_relief_s) : nlohmann::json()},
-          {"commands", m.commands}, {"reversals", m.reversals},
-          {"first_grow_after_spike_s", m.first_grow_after_spike_s ? nlohmann::json(*m.first_grow_after_spike_s) : nlohmann::json()}};
+          {"reclaimed_mean_mib", m.reclaimed_mean_bytes / kMiB},
+          {"pressure_seconds", m.pressure_seconds},
+          {"oom_kills", m.oom_kills},
+          {"overcommit_seconds", m.overcommit_seconds},
+          {"time_to_relief_s",
+           m.time_to_relief_s ? nlohmann::json(*m.time_to_relief_s) : nlohmann::json()},
+          {"commands", m.commands},
+          {"reversals", m.reversals},
+          {"first_grow_after_spike_s", m.first_grow_after_spike_s
+                                           ? nlohmann::json(*m.first_grow_after_spike_s)
+                                           : nlohmann::json()}};
     }
     if (scenario->spike_guest) {
-      std::cout << "\nfirst balloon grow for " << *scenario->spike_guest << " after the spike began:";
-      for (const auto& [name, m] : results) std::cout << " " << name << " " << Relief(m.first_grow_after_spike_s) << ";";
+      std::cout << "\nfirst balloon grow for " << *scenario->spike_guest
+                << " after the spike began:";
+      for (const auto& [name, m] : results)
+        std::cout << " " << name << " " << Relief(m.first_grow_after_spike_s) << ";";
     }
     std::cout << "\nballoond's targets:";
     for (const Check& c : CheckTargets(*scenario, results)) {
