@@ -147,7 +147,7 @@ void Collector::CollectOnce() {
       if (changed.count(d.info.uuid) && !t.config_requested) t.config.reset();
       RequestCalls(d, t);
       snapshots.push_back(Assemble(d, t, now));
-      next[d.info.uuid] = std::move(t);
+      next[d.info.uuid] = t;
     }
     for (const auto& [uuid, t] : tracked_) {
       if (next.count(uuid) == 0) gone.push_back(uuid);

@@ -81,11 +81,11 @@ class Collector {
 
   void Loop();
   void SetReachable(bool reachable);
-  DomainSnapshot Assemble(const DomainStats& stats, Tracked& t, absl::Time now)
+  DomainSnapshot Assemble(const DomainStats& d, Tracked& t, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the calls a domain needs now: reading its definition, switching its reporting on, a
   // job check.
-  void RequestCalls(const DomainStats& stats, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RequestCalls(const DomainStats& d, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReadConfig(const std::string& uuid, int id, const std::string& name);
   void SwitchReportingOn(const std::string& uuid, int id, const std::string& name);
   void CheckJob(const std::string& uuid, int id);

@@ -13,7 +13,7 @@ BALLOOND_PACKAGES=(
   busybox-static cpio gzip procps
 )
 # What only the tests need: the checked build (clang with sanitizers and libFuzzer).
-BALLOOND_TEST_PACKAGES=(clang-14 libclang-rt-14-dev)
+BALLOOND_TEST_PACKAGES=(clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14 openssl)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -62,7 +62,8 @@ start_libvirt() {
 # build_project [TARGET...]: configures and builds into $BALLOOND_BUILD (everything by default).
 build_project() {
   say "building balloond"
-  cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" >/dev/null
   local targets=()
   for t in "$@"; do targets+=(--target "$t"); done
   cmake --build "$BALLOOND_BUILD" -j"$(nproc)" "${targets[@]}"
@@ -75,7 +76,7 @@ build_checked() {
   say "building the checked build (clang-14, ASan + UBSan, libFuzzer)"
   CC=clang-14 CXX=clang++-14 cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_CHECK_BUILD" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBALLOOND_SANITIZE=ON -DBALLOOND_FUZZ=ON \
-    -DBALLOOND_INTEGRATION_TESTS=OFF >/dev/null
+    -DBALLOOND_INTEGRATION_TESTS=OFF -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" >/dev/null
   cmake --build "$BALLOOND_CHECK_BUILD" -j"$(nproc)"
 }
 

@@ -350,7 +350,7 @@ std::string FieldAboveMaxMemory(const google::protobuf::Message& m, const std::s
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(m, &fields);
   for (const FieldDescriptor* f : fields) {
-    const std::string name = prefix + f->name();
+    std::string name = prefix + f->name();
     if (f->is_map()) {
       for (int i = 0; i < reflection->FieldSize(m, f); ++i) {
         const auto& entry = reflection->GetRepeatedMessage(m, f, i);

@@ -4,6 +4,8 @@
 # UBSan), the unit tests again and each fuzz target for 30 s. Extra arguments go to the first ctest
 # only (e.g. -L unit), and skip the checked build.
 set -euo pipefail
+# Warnings are errors here (CI); a plain build leaves them warnings.
+export BALLOOND_WERROR=${BALLOOND_WERROR:-ON}
 source "$(cd "$(dirname "$0")/.." && pwd)/deploy/host-setup.sh"
 require_root
 install_packages "${BALLOOND_TEST_PACKAGES[@]}"
