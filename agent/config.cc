@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "policy/units.h"
 
 namespace balloond {
 namespace {
@@ -30,7 +31,7 @@ class FirstErrorCollector final : public google::protobuf::io::ErrorCollector {
 
 absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
                                          absl::string_view field) {
-  const absl::Duration out = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  const absl::Duration out = FromProtoDuration(d);
   if (out <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(field, " must be positive"));
   }

@@ -1,3 +1,4 @@
+#include "policy/units.h"
 #include "agent/control_service.h"
 
 #include "absl/strings/str_cat.h"
@@ -14,8 +15,6 @@ namespace v1 = balloon::v1;
 
 namespace {
 
-std::string MiB(int64_t bytes) { return absl::StrCat(bytes / (1024 * 1024), " MiB"); }
-
 // A target outside (0, max] changes nothing and says why.
 absl::Status CheckTarget(const DomainSnapshot& snap, int64_t target_bytes) {
   if (target_bytes <= 0) {
@@ -24,9 +23,9 @@ absl::Status CheckTarget(const DomainSnapshot& snap, int64_t target_bytes) {
   }
   if (target_bytes > snap.info.max_memory_bytes) {
     return absl::FailedPreconditionError(
-        absl::StrCat("balloon target ", target_bytes, " bytes (", MiB(target_bytes),
+        absl::StrCat("balloon target ", target_bytes, " bytes (", FormatBytes(target_bytes),
                      ") is above the maximum memory of domain '", snap.info.name, "', ",
-                     snap.info.max_memory_bytes, " bytes (", MiB(snap.info.max_memory_bytes),
+                     snap.info.max_memory_bytes, " bytes (", FormatBytes(snap.info.max_memory_bytes),
                      "); raise <memory> in its XML to give it more"));
   }
   return absl::OkStatus();
@@ -71,8 +70,8 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
     }
     if (!s.ok()) return s;
     Log(absl::StrCat(
-        "balloon target of ", snap->info.name, " set to ", MiB(req.target_bytes()),
-        snap->actual_bytes ? absl::StrCat(" (was ", MiB(*snap->actual_bytes), ")") : "", " by ",
+        "balloon target of ", snap->info.name, " set to ", FormatBytes(req.target_bytes()),
+        snap->actual_bytes ? absl::StrCat(" (was ", FormatBytes(*snap->actual_bytes), ")") : "", " by ",
         caller));
     if (backend_.on_target_set) backend_.on_target_set(snap->info.uuid);
   }

@@ -1,10 +1,10 @@
 #include "agent/policy_runner.h"
 
-#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "agent/log.h"
 #include "agent/worker_pool.h"
+#include "policy/units.h"
 
 namespace balloond {
 
@@ -126,8 +126,7 @@ void PolicyRunner::RunOnce() {
   bool applied_any = false;
   for (policy::Decision& d : outcome.decisions) {
     v1::Decision record;
-    *record.mutable_time() =
-        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+    *record.mutable_time() = ToProtoTimestamp(now);
     record.set_domain(d.name);
     record.set_uuid(d.uuid);
     record.set_mode(mode);

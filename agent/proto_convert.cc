@@ -1,22 +1,13 @@
 #include "agent/proto_convert.h"
 
-#include <google/protobuf/util/time_util.h>
 
 #include <functional>
 #include <string>
 
+#include "policy/units.h"
+
 namespace balloond {
 namespace {
-
-using google::protobuf::util::TimeUtil;
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  *out = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  *out = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
-}
 
 balloon::v1::DomainState ToProtoState(DomainRunState state) {
   switch (state) {
@@ -101,14 +92,14 @@ void ToProto(const GuestStats& stats, balloon::v1::GuestMemoryStats* out) {
 
 void ToProto(const DomainSnapshot& snapshot, absl::Time now, balloon::v1::MemoryStats* out) {
   ToProto(snapshot, out->mutable_domain());
-  SetDuration(absl::Seconds(snapshot.stats_period_seconds), out->mutable_stats_period());
+  *out->mutable_stats_period() = ToProtoDuration(absl::Seconds(snapshot.stats_period_seconds));
   if (!snapshot.guest) return;
   ToProto(*snapshot.guest, out->mutable_guest());
-  SetTimestamp(snapshot.collect_time, out->mutable_collect_time());
+  *out->mutable_collect_time() = ToProtoTimestamp(snapshot.collect_time);
   if (snapshot.guest->last_update_unix_seconds > 0) {
     const absl::Time last = absl::FromUnixSeconds(snapshot.guest->last_update_unix_seconds);
-    SetTimestamp(last, out->mutable_last_update_time());
-    SetDuration(std::max(absl::ZeroDuration(), now - last), out->mutable_stats_age());
+    *out->mutable_last_update_time() = ToProtoTimestamp(last);
+    *out->mutable_stats_age() = ToProtoDuration(std::max(absl::ZeroDuration(), now - last));
   }
 }
 
@@ -123,11 +114,11 @@ void ToProto(const HostMemory& host, absl::Time read_time, balloon::v1::HostStat
     line->set_avg10(a.avg10);
     line->set_avg60(a.avg60);
     line->set_avg300(a.avg300);
-    SetDuration(absl::Microseconds(a.total_microseconds), line->mutable_total_stall());
+    *line->mutable_total_stall() = ToProtoDuration(absl::Microseconds(a.total_microseconds));
   };
   if (host.pressure_some) fill(*host.pressure_some, out->mutable_pressure()->mutable_some());
   if (host.pressure_full) fill(*host.pressure_full, out->mutable_pressure()->mutable_full());
-  SetTimestamp(read_time, out->mutable_read_time());
+  *out->mutable_read_time() = ToProtoTimestamp(read_time);
 }
 
 }  // namespace balloond

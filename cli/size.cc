@@ -53,15 +53,4 @@ absl::StatusOr<int64_t> ParseMemorySize(absl::string_view text) {
   return static_cast<int64_t>(number * multiplier);
 }
 
-std::string FormatBytes(int64_t bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while ((value >= 1024 || value <= -1024) && unit < 6) value /= 1024, ++unit;
-  if (unit == 0) return absl::StrCat(bytes, " B");
-  std::string out = absl::StrFormat("%.1f", value);
-  if (out.size() > 2 && out.substr(out.size() - 2) == ".0") out.resize(out.size() - 2);
-  return absl::StrCat(out, " ", kUnits[unit]);
-}
-
 }  // namespace balloond

@@ -14,9 +14,6 @@ namespace balloond {
 // PB, EB (powers of 1000). A plain number is KiB.
 absl::StatusOr<int64_t> ParseMemorySize(absl::string_view text);
 
-// 536870912 → "512 MiB", 1610612736 → "1.5 GiB", 1000 → "1000 B".
-std::string FormatBytes(int64_t bytes);
-
 }  // namespace balloond
 
 #endif  // BALLOOND_CLI_SIZE_H_

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.pb.h"
+#include "policy/settings.h"
 
 namespace balloond::policy {
 
@@ -99,15 +100,6 @@ struct Outcome {
 // One policy cycle. In observe mode the state records proposals instead of sent targets.
 Outcome Decide(const balloon::v1::Policy& policy, const HostInput& host,
                const std::vector<DomainInput>& domains, const State& state, absl::Time now);
-
-// INVALID_ARGUMENT naming the first bad field, e.g. "defaults.headroom_fraction must be in [0, 1]".
-absl::Status ValidatePolicy(const balloon::v1::Policy& policy);
-
-// The policy's settings with every default filled in (what `balloonctl policy show` prints).
-balloon::v1::Policy WithDefaults(const balloon::v1::Policy& policy);
-// One domain's settings: its override over the defaults, with every default filled in.
-balloon::v1::DomainPolicy EffectiveDomainPolicy(const balloon::v1::Policy& policy,
-                                                const std::string& domain_name);
 
 }  // namespace balloond::policy
 

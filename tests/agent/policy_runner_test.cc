@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "agent/collector.h"
+#include "policy/units.h"
 #include "tests/fake_hypervisor.h"
 
 namespace balloond {
@@ -16,8 +17,6 @@ using ::balloond::testing::FakeClock;
 using ::balloond::testing::FakeDomain;
 using ::balloond::testing::FakeHypervisor;
 using ::testing::HasSubstr;
-
-constexpr int64_t kMiB = 1024 * 1024;
 
 // The recorded guest (512 MiB, 443 MiB available) on a host whose reserve it cannot meet.
 class PolicyRunnerTest : public ::testing::Test {

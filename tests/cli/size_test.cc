@@ -36,12 +36,6 @@ TEST(ParseMemorySizeTest, RefusesWhatVirshRefuses) {
   EXPECT_FALSE(ParseMemorySize("9000000000E").ok());
 }
 
-TEST(FormatBytesTest, PrintsBinaryUnits) {
-  EXPECT_EQ(FormatBytes(0), "0 B");
-  EXPECT_EQ(FormatBytes(1000), "1000 B");
-  EXPECT_EQ(FormatBytes(512LL << 20), "512 MiB");
-  EXPECT_EQ(FormatBytes(1536LL << 20), "1.5 GiB");
-}
 
 }  // namespace
 }  // namespace balloond

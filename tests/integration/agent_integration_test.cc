@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "policy/units.h"
 #include "reflection_list_services.grpc.pb.h"
 #include "tests/integration/testbed.h"
 
@@ -19,8 +20,6 @@ namespace {
 
 namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
-
-constexpr int64_t kMiB = 1024 * 1024;
 
 // Shared by the tests of one process: a booted guest whose XML has no stats period (so the agent
 // must switch polling on), a paused domain without a balloon device, and one agent.

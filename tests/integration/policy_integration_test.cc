@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "policy/units.h"
 #include "tests/integration/testbed.h"
 
 namespace balloond::testing {
@@ -15,8 +16,6 @@ namespace {
 
 namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
-
-constexpr int64_t kMiB = 1024 * 1024;
 
 int64_t MemInfoKiB(const std::string& meminfo, absl::string_view key) {
   for (absl::string_view line : absl::StrSplit(meminfo, '\n')) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "policy/units.h"
 #include "tests/integration/testbed.h"
 
 namespace balloond::testing {
@@ -15,8 +16,6 @@ namespace {
 namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-constexpr int64_t kMiB = 1024 * 1024;
 
 // What libvirt says about a domain's taint, in `virsh dominfo` and in the domain's log.
 std::string DominfoMessages(const Guest& guest) { return Virsh({"dominfo", guest.name()}).out; }

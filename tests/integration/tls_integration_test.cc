@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "policy/units.h"
 #include "tests/integration/testbed.h"
 
 namespace balloond::testing {
@@ -18,8 +19,6 @@ namespace {
 namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-constexpr int64_t kMiB = 1024 * 1024;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "policy/units.h"
 
 namespace balloond::policy {
 namespace {
@@ -11,7 +12,6 @@ namespace {
 namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
 
-constexpr int64_t kMiB = 1024 * 1024;
 constexpr int64_t kGiB = 1024 * kMiB;
 constexpr int64_t kOverhead =
     40 * kMiB;  // what a real guest keeps out of MemTotal (measured ~40 MiB)

@@ -14,10 +14,9 @@
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.pb.h"
 #include "policy/policy.h"
+#include "policy/units.h"
 
 namespace balloond::sim {
-
-constexpr int64_t kMiB = 1024 * 1024;
 
 // A piecewise-linear function of time: (seconds, MiB) points; repeats every `repeat_s` if set.
 struct Trace {

@@ -13,7 +13,7 @@
 
 namespace {
 
-using balloond::sim::kMiB;
+using balloond::kMiB;
 using balloond::sim::Metrics;
 using balloond::sim::Scenario;
 

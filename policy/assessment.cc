@@ -1,0 +1,161 @@
+#include "policy/assessment.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "policy/settings.h"
+#include "policy/units.h"
+
+namespace balloond::policy {
+namespace {
+
+namespace v1 = balloon::v1;
+
+// How long a relieved guest's peak use stays its floor. Guests that never needed relief (idle ones)
+// are reclaimed down to their current use at once.
+constexpr absl::Duration kPeakWindow = absl::Minutes(5);
+
+double PerSecond(double delta, absl::Duration dt) {
+  const double s = absl::ToDoubleSeconds(dt);
+  return s > 0 ? delta / s : 0;
+}
+
+// Statistics that cannot be true are treated as no statistics at all.
+std::string Implausible(const GuestReport& r, const DomainInput& in) {
+  if (r.total_bytes <= 0) return "reported no total memory";
+  if (r.available_bytes < 0 || r.free_bytes < 0) return "reported negative memory";
+  if (r.total_bytes > kMaxMemoryBytes) return "reported more memory than any machine has";
+  if (r.available_bytes > r.total_bytes) return "reported more memory available than it has";
+  if (r.free_bytes > r.total_bytes) return "reported more memory free than it has";
+  if (in.max_memory_bytes > 0 && r.total_bytes > in.max_memory_bytes) {
+    return "reported more memory than the domain's maximum";
+  }
+  return "";
+}
+
+void UpdateRates(Assessment& a) {
+  const GuestReport& now = *a.input->report;
+  if (a.memory.last_report && now.last_update > a.memory.last_report->last_update) {
+    const GuestReport& before = *a.memory.last_report;
+    const absl::Duration dt = now.last_update - before.last_update;
+    const int64_t used_before = before.total_bytes - before.available_bytes;
+    a.memory.used_growth_bytes_per_second =
+        PerSecond(static_cast<double>(a.used - used_before), dt);
+    a.memory.swap_in_bytes_per_second =
+        now.swap_in_bytes && before.swap_in_bytes
+            ? PerSecond(static_cast<double>(
+                            std::max<int64_t>(0, *now.swap_in_bytes - *before.swap_in_bytes)),
+                        dt)
+            : 0;
+    a.memory.major_faults_per_second =
+        now.major_faults && before.major_faults
+            ? PerSecond(static_cast<double>(
+                            std::max<int64_t>(0, *now.major_faults - *before.major_faults)),
+                        dt)
+            : 0;
+  }
+  if (!a.memory.last_report || now.last_update > a.memory.last_report->last_update) {
+    a.memory.last_report = now;
+  }
+}
+
+}  // namespace
+
+Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainMemory& memory,
+                  absl::Time now) {
+  Assessment a;
+  a.input = &in;
+  a.settings = EffectiveDomainPolicy(policy, in.name);
+  a.memory = memory;
+  if (!in.actual_bytes) return a;
+  a.actual = *in.actual_bytes;
+  a.ceiling = std::min(in.max_memory_bytes,
+                       a.settings.has_max_bytes() ? a.settings.max_bytes() : in.max_memory_bytes);
+  a.backing_off = now < memory.backoff_until;
+  a.eligible = in.activity == Activity::kRunning && a.settings.enabled() && !a.backing_off;
+
+  if (!in.report) {
+    a.why_not_fresh = "the guest has not reported statistics";
+  } else if (std::string bad = Implausible(*in.report, in); !bad.empty()) {
+    a.why_not_fresh = absl::StrCat("the guest ", bad);
+  } else {
+    a.stats_age = now - in.report->last_update;
+    if (a.stats_age > in.stats_period * policy.stale_after_periods()) {
+      a.why_not_fresh =
+          absl::StrCat("the guest's statistics are ",
+                       absl::FormatDuration(absl::Trunc(a.stats_age, absl::Seconds(1))), " old");
+    } else {
+      a.fresh = true;
+    }
+  }
+
+  const int64_t min = std::min(a.settings.min_bytes(), a.ceiling);
+  a.floor = std::max(min, std::min(a.actual, a.ceiling));  // without fresh stats: hold
+  if (!a.fresh) return a;
+
+  const GuestReport& r = *in.report;
+  a.used = r.total_bytes - r.available_bytes;
+  if (a.actual != a.memory.seen_actual) {
+    // First sight (when it last moved is unknown: long ago) or a move since the last cycle.
+    a.memory.actual_since = a.memory.seen_actual < 0 ? absl::InfinitePast() : now;
+    a.memory.seen_actual = a.actual;
+  }
+  if (r.last_update > a.memory.actual_since + absl::Seconds(1)) {
+    a.memory.kernel_bytes = std::max<int64_t>(0, a.actual - r.total_bytes);
+  }
+  a.overhead = a.memory.kernel_bytes.value_or(std::max<int64_t>(0, a.actual - r.total_bytes));
+  a.headroom =
+      std::max(a.settings.headroom_bytes(),
+               static_cast<int64_t>(a.settings.headroom_fraction() * static_cast<double>(a.used)));
+  UpdateRates(a);
+  const bool recently_relieved = now - a.memory.relieved_at < kPeakWindow;
+  a.memory.peak_used = recently_relieved ? std::max(a.memory.peak_used, a.used) : a.used;
+  a.floor = std::clamp(a.memory.peak_used + a.headroom + a.overhead, min, a.ceiling);
+
+  // What the guest's growing use will take before its next report can be acted on.
+  a.growth_ahead = static_cast<int64_t>(std::max(0.0, a.memory.used_growth_bytes_per_second) *
+                                        absl::ToDoubleSeconds(2 * in.stats_period));
+  if (r.available_bytes < a.settings.low_watermark_bytes()) {
+    a.pressure = true;
+    a.pressure_why =
+        absl::StrCat(FormatBytes(r.available_bytes), " available, under its low watermark of ",
+                     FormatBytes(a.settings.low_watermark_bytes()));
+  } else if (r.available_bytes - a.growth_ahead < a.settings.low_watermark_bytes()) {
+    a.pressure = true;
+    a.pressure_why =
+        absl::StrCat(FormatBytes(r.available_bytes),
+                     " available and falling fast enough to cross its low watermark of ",
+                     FormatBytes(a.settings.low_watermark_bytes()), " before the next report");
+  } else if (a.memory.swap_in_bytes_per_second >
+             static_cast<double>(a.settings.swap_in_bytes_per_second())) {
+    a.pressure = a.pressure_from_rates = true;
+    a.pressure_why = absl::StrCat(
+        "swapping in ", FormatBytes(static_cast<int64_t>(a.memory.swap_in_bytes_per_second)), "/s");
+  } else if (a.memory.major_faults_per_second > a.settings.major_faults_per_second()) {
+    a.pressure = a.pressure_from_rates = true;
+    a.pressure_why = absl::StrFormat("%.0f major faults/s", a.memory.major_faults_per_second);
+  }
+  return a;
+}
+
+v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host, int64_t host_reserve) {
+  v1::DecisionInputs in;
+  if (a.input->report) {
+    in.set_guest_total_bytes(a.input->report->total_bytes);
+    in.set_guest_available_bytes(a.input->report->available_bytes);
+    if (a.fresh) in.set_guest_used_bytes(a.used);
+    *in.mutable_stats_age() = ToProtoDuration(a.stats_age);
+  }
+  in.set_headroom_bytes(a.headroom);
+  in.set_floor_bytes(a.floor);
+  in.set_ceiling_bytes(a.ceiling);
+  in.set_host_available_bytes(host.available_bytes);
+  in.set_host_reserve_bytes(host_reserve);
+  in.set_used_growth_bytes_per_second(a.memory.used_growth_bytes_per_second);
+  in.set_swap_in_bytes_per_second(a.memory.swap_in_bytes_per_second);
+  in.set_major_faults_per_second(a.memory.major_faults_per_second);
+  return in;
+}
+
+}  // namespace balloond::policy

@@ -1,0 +1,52 @@
+#ifndef BALLOOND_POLICY_ASSESSMENT_H_
+#define BALLOOND_POLICY_ASSESSMENT_H_
+
+// The policy's view of one domain in one cycle (inside the policy library; see policy.h).
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.pb.h"
+#include "policy/policy.h"
+
+namespace balloond::policy {
+
+// Everything the policy works out about one domain in one cycle.
+struct Assessment {
+  const DomainInput* input = nullptr;
+  balloon::v1::DomainPolicy settings;
+  DomainMemory memory;
+  bool eligible = false;  // running, enabled, with a balloon, not backing off
+  bool backing_off = false;
+  bool fresh = false;  // statistics recent and believable
+  std::string why_not_fresh;
+  int64_t actual = 0;
+  int64_t used = 0;
+  int64_t overhead = 0;  // what QEMU gives the guest beyond its MemTotal (kernel reservations)
+  int64_t headroom = 0;
+  int64_t floor = 0;         // never below: max(min, used + headroom)
+  int64_t ceiling = 0;       // never above
+  int64_t growth_ahead = 0;  // use expected to be added before the next report is acted on
+  bool pressure = false;
+  bool pressure_from_rates = false;  // swapping or faulting, not short of MemAvailable
+  std::string pressure_why;
+  absl::Duration stats_age = absl::ZeroDuration();
+  int64_t target = 0;
+  balloon::v1::DecisionReason reason = balloon::v1::DECISION_REASON_UNSPECIFIED;
+  std::string explanation;
+};
+
+// What the policy makes of a domain's report, its settings and its memory of earlier cycles
+// (rates, the kernel's share, peak use): eligibility, freshness, use, headroom, floor, ceiling,
+// growth and pressure. `policy` is full (WithDefaults).
+Assessment Assess(const balloon::v1::Policy& policy, const DomainInput& in,
+                  const DomainMemory& memory, absl::Time now);
+
+// What a decision records of the policy's inputs.
+balloon::v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host,
+                                   int64_t host_reserve);
+
+}  // namespace balloond::policy
+
+#endif  // BALLOOND_POLICY_ASSESSMENT_H_

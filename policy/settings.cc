@@ -1,0 +1,213 @@
+#include "policy/settings.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "policy/units.h"
+
+namespace balloond::policy {
+namespace {
+
+namespace v1 = balloon::v1;
+using google::protobuf::util::TimeUtil;
+
+// Defaults, in one place; README's policy table mirrors them.
+v1::DomainPolicy DefaultDomainPolicy() {
+  v1::DomainPolicy d;
+  d.set_enabled(true);
+  d.set_min_bytes(128 * kMiB);
+  d.set_shares(1000);
+  d.set_headroom_bytes(128 * kMiB);
+  d.set_headroom_fraction(0.15);
+  d.set_low_watermark_bytes(64 * kMiB);
+  d.set_swap_in_bytes_per_second(1 * kMiB);
+  d.set_major_faults_per_second(200);
+  return d;
+}
+
+v1::HostPolicy DefaultHostPolicy() {
+  v1::HostPolicy h;
+  h.set_reserve_bytes(1024 * kMiB);
+  // Reclaim starts where MOM's does (20% free) and Proxmox aims (80% used): balloond can afford it
+  // because it never goes below use + headroom and relieves a guest within a cycle.
+  h.set_reserve_fraction(0.2);
+  h.set_pressure_threshold(20);
+  // Well under the reclaim level, so reclaim and give-back never take turns.
+  h.set_target_used_fraction(0.6);
+  h.set_min_available_bytes(256 * kMiB);
+  return h;
+}
+
+// The first size (an int64 *_bytes or *_bytes_per_second field, at any depth, in map values too)
+// above kMaxMemoryBytes, as "prefix.field"; empty if none.
+std::string FieldAboveMaxMemory(const google::protobuf::Message& m, const std::string& prefix) {
+  using google::protobuf::FieldDescriptor;
+  const auto* reflection = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    std::string name = prefix + f->name();
+    if (f->is_map()) {
+      for (int i = 0; i < reflection->FieldSize(m, f); ++i) {
+        const auto& entry = reflection->GetRepeatedMessage(m, f, i);
+        const auto* value = entry.GetDescriptor()->FindFieldByName("value");
+        if (value->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+        std::string key =
+            entry.GetReflection()->GetString(entry, entry.GetDescriptor()->FindFieldByName("key"));
+        std::string bad = FieldAboveMaxMemory(entry.GetReflection()->GetMessage(entry, value),
+                                              absl::StrCat(name, "[", key, "]."));
+        if (!bad.empty()) return bad;
+      }
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
+      std::string bad = FieldAboveMaxMemory(reflection->GetMessage(m, f), name + ".");
+      if (!bad.empty()) return bad;
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT64 && !f->is_repeated() &&
+               (absl::EndsWith(f->name(), "_bytes") ||
+                absl::EndsWith(f->name(), "_bytes_per_second")) &&
+               reflection->GetInt64(m, f) > kMaxMemoryBytes) {
+      return name;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+v1::DomainPolicy EffectiveDomainPolicy(const v1::Policy& policy, const std::string& domain_name) {
+  v1::DomainPolicy effective = DefaultDomainPolicy();
+  effective.MergeFrom(policy.defaults());
+  if (auto it = policy.domains().find(domain_name); it != policy.domains().end()) {
+    effective.MergeFrom(it->second);
+  }
+  return effective;
+}
+
+v1::Policy WithDefaults(const v1::Policy& policy) {
+  v1::Policy p = policy;
+  if (p.mode() == v1::POLICY_MODE_UNSPECIFIED) p.set_mode(v1::POLICY_MODE_OBSERVE);
+  v1::DomainPolicy defaults = DefaultDomainPolicy();
+  defaults.MergeFrom(policy.defaults());
+  *p.mutable_defaults() = defaults;
+  v1::HostPolicy host = DefaultHostPolicy();
+  host.MergeFrom(policy.host());
+  *p.mutable_host() = host;
+  if (!p.has_deadband_bytes()) p.set_deadband_bytes(16 * kMiB);
+  if (!p.has_deadband_fraction()) p.set_deadband_fraction(0.02);
+  if (!p.has_max_shrink_step_bytes()) p.set_max_shrink_step_bytes(512 * kMiB);
+  if (!p.has_max_grow_step_bytes()) p.set_max_grow_step_bytes(1024 * kMiB);
+  if (!p.has_cooperation_timeout()) p.mutable_cooperation_timeout()->set_seconds(10);
+  if (!p.has_max_backoff()) p.mutable_max_backoff()->set_seconds(600);
+  if (!p.has_stale_after_periods()) p.set_stale_after_periods(3);
+  return p;
+}
+
+absl::Status ValidatePolicy(const v1::Policy& policy) {
+  auto bad = [](absl::string_view field, absl::string_view rule) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " ", rule));
+  };
+  if (std::string field = FieldAboveMaxMemory(policy, ""); !field.empty()) {
+    return bad(field, "must not exceed 1 PiB");
+  }
+  auto check_domain = [&](const std::string& prefix, const v1::DomainPolicy& d) -> absl::Status {
+    if (d.has_min_bytes() && d.min_bytes() < 0)
+      return bad(prefix + "min_bytes", "must not be negative");
+    if (d.has_max_bytes() && d.max_bytes() <= 0)
+      return bad(prefix + "max_bytes", "must be positive");
+    if (d.has_min_bytes() && d.has_max_bytes() && d.min_bytes() > d.max_bytes()) {
+      return bad(prefix + "min_bytes", "must not exceed max_bytes");
+    }
+    if (d.has_shares() && (d.shares() < 1 || d.shares() > 1000000)) {
+      return bad(prefix + "shares", "must be in [1, 1000000]");
+    }
+    if (d.has_headroom_bytes() && d.headroom_bytes() < 0)
+      return bad(prefix + "headroom_bytes", "must not be negative");
+    if (d.has_headroom_fraction() && !(d.headroom_fraction() >= 0 && d.headroom_fraction() <= 1)) {
+      return bad(prefix + "headroom_fraction", "must be in [0, 1]");
+    }
+    if (d.has_low_watermark_bytes() && d.low_watermark_bytes() < 0) {
+      return bad(prefix + "low_watermark_bytes", "must not be negative");
+    }
+    if (d.has_swap_in_bytes_per_second() && d.swap_in_bytes_per_second() < 0) {
+      return bad(prefix + "swap_in_bytes_per_second", "must not be negative");
+    }
+    if (d.has_major_faults_per_second() && !(d.major_faults_per_second() >= 0)) {
+      return bad(prefix + "major_faults_per_second", "must not be negative");
+    }
+    return absl::OkStatus();
+  };
+  if (auto s = check_domain("defaults.", policy.defaults()); !s.ok()) return s;
+  for (const auto& [name, d] : policy.domains()) {
+    if (name.empty()) return bad("domains", "keys must be domain names");
+    if (auto s = check_domain(absl::StrCat("domains[", name, "]."), d); !s.ok()) return s;
+  }
+  const v1::HostPolicy& h = policy.host();
+  if (h.has_reserve_bytes() && h.reserve_bytes() < 0)
+    return bad("host.reserve_bytes", "must not be negative");
+  if (h.has_reserve_fraction() && !(h.reserve_fraction() >= 0 && h.reserve_fraction() < 1)) {
+    return bad("host.reserve_fraction", "must be in [0, 1)");
+  }
+  if (h.has_pressure_threshold() &&
+      !(h.pressure_threshold() > 0 && h.pressure_threshold() <= 100)) {
+    return bad("host.pressure_threshold", "must be in (0, 100] percent");
+  }
+  if (h.has_target_used_fraction() &&
+      !(h.target_used_fraction() > 0 && h.target_used_fraction() <= 1)) {
+    return bad("host.target_used_fraction", "must be in (0, 1]");
+  }
+  const v1::Policy full = WithDefaults(policy);
+  // A host comfortable at the target use must not be short at the same time, or give-back and
+  // reclaim would take turns.
+  if (full.host().target_used_fraction() > 1 - full.host().reserve_fraction()) {
+    return bad("host.target_used_fraction",
+               "must leave at least host.reserve_fraction of memory free");
+  }
+  if (h.has_min_available_bytes() && h.min_available_bytes() < 0) {
+    return bad("host.min_available_bytes", "must not be negative");
+  }
+  if (policy.has_deadband_bytes() && policy.deadband_bytes() < 0)
+    return bad("deadband_bytes", "must not be negative");
+  if (policy.has_deadband_fraction() &&
+      !(policy.deadband_fraction() >= 0 && policy.deadband_fraction() < 1)) {
+    return bad("deadband_fraction", "must be in [0, 1)");
+  }
+  if (policy.has_max_shrink_step_bytes() && policy.max_shrink_step_bytes() <= 0) {
+    return bad("max_shrink_step_bytes", "must be positive");
+  }
+  if (policy.has_max_grow_step_bytes() && policy.max_grow_step_bytes() <= 0) {
+    return bad("max_grow_step_bytes", "must be positive");
+  }
+  if (policy.has_cooperation_timeout() &&
+      TimeUtil::DurationToMilliseconds(policy.cooperation_timeout()) <= 0) {
+    return bad("cooperation_timeout", "must be positive");
+  }
+  if (policy.has_max_backoff() && TimeUtil::DurationToMilliseconds(policy.max_backoff()) <= 0) {
+    return bad("max_backoff", "must be positive");
+  }
+  if (policy.has_stale_after_periods() && policy.stale_after_periods() < 1) {
+    return bad("stale_after_periods", "must be at least 1");
+  }
+  return absl::OkStatus();
+}
+
+int64_t Deadband(const v1::Policy& full, int64_t actual) {
+  return std::max(full.deadband_bytes(),
+                  static_cast<int64_t>(full.deadband_fraction() * static_cast<double>(actual)));
+}
+
+int64_t HostReserve(const v1::HostPolicy& full, int64_t host_total_bytes) {
+  return std::max(
+      full.reserve_bytes(),
+      static_cast<int64_t>(full.reserve_fraction() * static_cast<double>(host_total_bytes)));
+}
+
+int64_t ComfortableAvailable(const v1::HostPolicy& full, int64_t host_total_bytes) {
+  return std::max(HostReserve(full, host_total_bytes),
+                  static_cast<int64_t>((1 - full.target_used_fraction()) *
+                                       static_cast<double>(host_total_bytes)));
+}
+
+}  // namespace balloond::policy

@@ -1,0 +1,40 @@
+#ifndef BALLOOND_POLICY_SETTINGS_H_
+#define BALLOOND_POLICY_SETTINGS_H_
+
+// The policy's settings (balloon.v1.Policy): their defaults, one domain's effective settings,
+// validation, and the quantities the settings define (deadband, host reserve).
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.pb.h"
+
+namespace balloond::policy {
+
+// More memory than any host this runs on has: larger sizes are refused in settings and treated as
+// lies in reports, so that no sum of sizes can overflow.
+inline constexpr int64_t kMaxMemoryBytes = int64_t{1} << 50;  // 1 PiB
+
+// The policy with every default filled in (what `balloonctl policy show` prints). Everything below
+// takes such a "full" policy.
+balloon::v1::Policy WithDefaults(const balloon::v1::Policy& policy);
+
+// One domain's settings: its override over the defaults, with every default filled in.
+balloon::v1::DomainPolicy EffectiveDomainPolicy(const balloon::v1::Policy& policy,
+                                                const std::string& domain_name);
+
+// INVALID_ARGUMENT naming the first bad field, e.g. "defaults.headroom_fraction must be in [0, 1]".
+absl::Status ValidatePolicy(const balloon::v1::Policy& policy);
+
+// The smallest change made to a balloon of `actual` bytes.
+int64_t Deadband(const balloon::v1::Policy& full, int64_t actual);
+
+// The host is short of memory below its reserve, and comfortable above the second.
+int64_t HostReserve(const balloon::v1::HostPolicy& full, int64_t host_total_bytes);
+int64_t ComfortableAvailable(const balloon::v1::HostPolicy& full, int64_t host_total_bytes);
+
+}  // namespace balloond::policy
+
+#endif  // BALLOOND_POLICY_SETTINGS_H_
