@@ -1,4 +1,3 @@
-#include "policy/units.h"
 #include "agent/control_service.h"
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +7,7 @@
 #include "agent/proto_convert.h"
 #include "agent/qom_request.h"
 #include "policy/policy.h"
+#include "policy/units.h"
 
 namespace balloond {
 
@@ -22,11 +22,11 @@ absl::Status CheckTarget(const DomainSnapshot& snap, int64_t target_bytes) {
         absl::StrCat("balloon target must be more than 0 bytes, got ", target_bytes));
   }
   if (target_bytes > snap.info.max_memory_bytes) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("balloon target ", target_bytes, " bytes (", FormatBytes(target_bytes),
-                     ") is above the maximum memory of domain '", snap.info.name, "', ",
-                     snap.info.max_memory_bytes, " bytes (", FormatBytes(snap.info.max_memory_bytes),
-                     "); raise <memory> in its XML to give it more"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "balloon target ", target_bytes, " bytes (", FormatBytes(target_bytes),
+        ") is above the maximum memory of domain '", snap.info.name, "', ",
+        snap.info.max_memory_bytes, " bytes (", FormatBytes(snap.info.max_memory_bytes),
+        "); raise <memory> in its XML to give it more"));
   }
   return absl::OkStatus();
 }
@@ -71,8 +71,8 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
     if (!s.ok()) return s;
     Log(absl::StrCat(
         "balloon target of ", snap->info.name, " set to ", FormatBytes(req.target_bytes()),
-        snap->actual_bytes ? absl::StrCat(" (was ", FormatBytes(*snap->actual_bytes), ")") : "", " by ",
-        caller));
+        snap->actual_bytes ? absl::StrCat(" (was ", FormatBytes(*snap->actual_bytes), ")") : "",
+        " by ", caller));
     if (backend_.on_target_set) backend_.on_target_set(snap->info.uuid);
   }
   ToProto(*snap, resp->mutable_domain());

@@ -1,6 +1,5 @@
 #include "agent/policy_runner.h"
 
-
 #include "absl/strings/str_cat.h"
 #include "agent/log.h"
 #include "agent/worker_pool.h"

@@ -1,6 +1,5 @@
 #include "agent/proto_convert.h"
 
-
 #include <functional>
 #include <string>
 

@@ -22,10 +22,10 @@
 #include "cli/client.h"
 #include "cli/policy_keys.h"
 #include "cli/size.h"
-#include "policy/units.h"
 #include "cli/table.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "policy/policy.h"
+#include "policy/units.h"
 
 namespace {
 

@@ -36,6 +36,5 @@ TEST(ParseMemorySizeTest, RefusesWhatVirshRefuses) {
   EXPECT_FALSE(ParseMemorySize("9000000000E").ok());
 }
 
-
 }  // namespace
 }  // namespace balloond
