@@ -72,7 +72,14 @@ AgentServer::AgentServer(const AgentSettings& settings, Parts parts)
                parts.qom_traffic,
                [&collector = parts.collector](const std::string& uuid) {
                  collector.RequestRefresh(uuid);
-               }} {}
+               },
+               [&collector = parts.collector](const std::string& uuid) {
+                 collector.NoteInterest(uuid);
+               }} {
+  // A domain someone watches is read every period, however steady.
+  parts.collector.SetWatchedCheck(
+      [this](const std::string& uuid) { return stats_feed_.hub().HasWatchers(uuid); });
+}
 
 absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentSettings& settings,
                                                                 Parts parts) {
@@ -190,6 +197,7 @@ void AgentServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   parts_.snapshots.SetListener(nullptr);
+  parts_.collector.SetWatchedCheck(nullptr);
   const grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "balloond is shutting down");
   stats_feed_.hub().CloseAll(closing);
   decision_feed_.hub().CloseAll(closing);

@@ -9,8 +9,26 @@
 namespace balloond {
 namespace {
 
-// Every this many collections a domain's jobs are checked (a migration runs for many).
-constexpr int64_t kJobCheckEvery = 5;
+// A domain's jobs are checked when it is read and this many stats periods have passed since the
+// last check (a migration runs for many).
+constexpr int kJobCheckPeriods = 5;
+// How long a client's read of a domain keeps it read every period, in stats periods.
+constexpr int kInterestPeriods = 5;
+// A steady domain whose QEMU uses this share of a CPU more than when idle is read at once: growing
+// memory takes CPU (at 2 % of a CPU, a guest touches at most some 20 MiB/s).
+constexpr double kBusyCpuShare = 0.02;
+
+// The share of a CPU used between `point` and (`cpu_ns`, `now`); nullopt without a point.
+std::optional<double> CpuShare(const std::optional<std::pair<int64_t, absl::Time>>& point,
+                               int64_t cpu_ns, absl::Time now) {
+  if (!point || now <= point->second || cpu_ns < point->first) return std::nullopt;
+  return static_cast<double>(cpu_ns - point->first) /
+         static_cast<double>(absl::ToInt64Nanoseconds(now - point->second));
+}
+
+bool Busy(double share, double idle_share) {
+  return share > std::max(0.0, idle_share) + kBusyCpuShare;
+}
 // Collections in a row without the guest's statistics before the domain shows a monitor problem:
 // one can be a call that happened to hold the monitor.
 constexpr int kMissesBeforeProblem = 2;
@@ -61,7 +79,72 @@ void Collector::Stop() {
 void Collector::RequestRefresh(const std::string& uuid) {
   absl::MutexLock lock(&mu_);
   refresh_requested_ = true;
-  if (!uuid.empty()) changed_.insert(uuid);
+  if (uuid.empty()) {
+    read_all_ = true;
+  } else {
+    changed_.insert(uuid);
+    due_now_.insert(uuid);
+  }
+}
+
+void Collector::SetCollectionPlan(const std::map<std::string, int>& every) {
+  absl::MutexLock lock(&mu_);
+  plan_ = every;
+  for (auto& [uuid, t] : tracked_) {
+    auto it = plan_.find(uuid);
+    t.every = it == plan_.end() ? 1 : std::max(1, it->second);
+  }
+}
+
+void Collector::NoteInterest(const std::string& uuid) {
+  const absl::Time until = clock_.Now() + kInterestPeriods * options_.stats_period;
+  absl::MutexLock lock(&mu_);
+  auto it = tracked_.find(uuid);
+  if (it == tracked_.end()) return;
+  // Not a collection at once: a client reading in a loop must not make balloond read in a loop.
+  it->second.interest_until = until;
+}
+
+void Collector::SetWatchedCheck(std::function<bool(const std::string& uuid)> watched) {
+  absl::MutexLock lock(&mu_);
+  watched_ = std::move(watched);
+}
+
+CollectionFilter Collector::Steady(absl::Time now) {
+  CollectionFilter filter;
+  std::function<bool(const std::string&)> watched;
+  // What the busy check compares with: each steady domain's last CPU point and idle share.
+  auto points =
+      std::make_shared<std::map<std::string, std::pair<std::pair<int64_t, absl::Time>, double>>>();
+  {
+    absl::MutexLock lock(&mu_);
+    std::set<std::string> due_now;
+    due_now.swap(due_now_);
+    if (std::exchange(read_all_, false)) return filter;
+    watched = watched_;
+    // Half a period early: collections are a period apart give or take the time each takes.
+    for (const auto& [uuid, t] : tracked_) {
+      const absl::Time due = t.last_read + (t.every - 0.5) * options_.stats_period;
+      if (t.every > 1 && now < due && now >= t.interest_until && t.missed == 0 && t.config &&
+          !due_now.count(uuid)) {
+        filter.steady.insert(uuid);
+        if (t.cpu_point) (*points)[uuid] = {*t.cpu_point, t.idle_cpu_share};
+      }
+    }
+  }
+  // Outside the lock: the check takes the watch streams' own.
+  if (watched) {
+    for (auto it = filter.steady.begin(); it != filter.steady.end();) {
+      it = watched(*it) ? filter.steady.erase(it) : std::next(it);
+    }
+  }
+  filter.busy = [points, now](const std::string& uuid, int64_t cpu_ns) {
+    auto it = points->find(uuid);
+    if (it == points->end()) return false;  // the first look at it: nothing to compare with yet
+    const std::optional<double> share = CpuShare(it->second.first, cpu_ns, now);
+    return share && Busy(*share, it->second.second);
+  };
+  return filter;
 }
 
 int64_t Collector::guest_stats_period_seconds() const {
@@ -116,11 +199,16 @@ void Collector::Loop() {
 
 void Collector::CollectOnce() {
   if (traffic_ != nullptr) traffic_->Pause(kClientDrain);
-  auto collected = hypervisor_.CollectStats(absl::Now() + options_.monitor_timeout);
+  const CollectionFilter filter = Steady(clock_.Now());
+  auto collected = hypervisor_.CollectStats(absl::Now() + options_.monitor_timeout, filter);
   if (traffic_ != nullptr) traffic_->Resume();
   if (!collected.ok()) {
     // Unreachable: the last snapshots stay, and health reports NOT_SERVING meanwhile. Too slow: a
     // QEMU stopped answering during the call; libvirt is there, and the next one leaves it out.
+    {
+      absl::MutexLock lock(&mu_);
+      read_all_ = true;  // whatever happened meanwhile, the next collection sees all of it
+    }
     if (collected.status().code() == absl::StatusCode::kUnavailable) {
       SetReachable(false);
     } else {
@@ -135,8 +223,6 @@ void Collector::CollectOnce() {
   std::vector<std::string> gone;
   {
     absl::MutexLock lock(&mu_);
-    std::set<std::string> changed;
-    changed.swap(changed_);
     std::map<std::string, Tracked> next;
     for (const DomainStats& d : *collected) {
       auto it = tracked_.find(d.info.uuid);
@@ -144,13 +230,35 @@ void Collector::CollectOnce() {
       Tracked t;
       if (it != tracked_.end() && it->second.id == d.info.id) t = it->second;
       t.id = d.info.id;
-      if (changed.count(d.info.uuid) && !t.config_requested) t.config.reset();
-      RequestCalls(d, t);
-      snapshots.push_back(Assemble(d, t, now));
+      if (auto planned = plan_.find(d.info.uuid); planned != plan_.end()) {
+        t.every = std::max(1, planned->second);
+      }
+      if (d.cpu_time_ns) {
+        // What it uses idle: the lowest share seen lately, rising slowly when its idle rises.
+        if (auto share = CpuShare(t.cpu_point, *d.cpu_time_ns, now)) {
+          t.idle_cpu_share = t.idle_cpu_share < 0
+                                 ? *share
+                                 : std::min(*share, 0.9 * t.idle_cpu_share + 0.1 * *share);
+        }
+        t.cpu_point = std::make_pair(*d.cpu_time_ns, now);
+      } else {
+        t.cpu_point.reset();  // read every time: the CPU it uses meanwhile says nothing
+      }
+      if (!d.skipped) {
+        // Read now: a definition that may have changed is read again (a skipped one waits).
+        if (changed_.erase(d.info.uuid) && !t.config_requested) t.config.reset();
+        t.last_read = now;
+        RequestCalls(d, t, now);
+        snapshots.push_back(Assemble(d, t, now));
+      }
       next[d.info.uuid] = t;
     }
     for (const auto& [uuid, t] : tracked_) {
       if (next.count(uuid) == 0) gone.push_back(uuid);
+    }
+    // Nothing kept of a domain that went away.
+    for (auto c = changed_.begin(); c != changed_.end();) {
+      c = next.count(*c) ? std::next(c) : changed_.erase(c);
     }
     tracked_ = std::move(next);
   }
@@ -194,7 +302,7 @@ DomainSnapshot Collector::Assemble(const DomainStats& d, Tracked& t, absl::Time 
   return snap;
 }
 
-void Collector::RequestCalls(const DomainStats& d, Tracked& t) {
+void Collector::RequestCalls(const DomainStats& d, Tracked& t, absl::Time now) {
   const std::string uuid = d.info.uuid;
   const int id = t.id;
   if (!t.config && !t.config_requested) {
@@ -206,9 +314,11 @@ void Collector::RequestCalls(const DomainStats& d, Tracked& t) {
     t.reporting_requested = true;
     pool_.Submit([this, uuid, id, name = d.info.name] { SwitchReportingOn(uuid, id, name); });
   }
-  if (t.rounds++ % kJobCheckEvery == 0 && !t.job_check_requested &&
-      d.info.state == DomainRunState::kRunning) {
+  if (now - t.last_job_check >=
+          kJobCheckPeriods * options_.stats_period - options_.stats_period / 2 &&
+      !t.job_check_requested && d.info.state == DomainRunState::kRunning) {
     t.job_check_requested = true;
+    t.last_job_check = now;
     pool_.Submit([this, uuid, id] { CheckJob(uuid, id); });
   }
 }

@@ -46,9 +46,19 @@ class Collector {
   // Collects every stats period, and at once after RequestRefresh.
   void Start();
   void Stop();
-  // Something changed (a domain, or libvirt's connection when `uuid` is empty): collect now, and
-  // read that domain's definition again.
+  // Something changed (a domain, or libvirt's connection when `uuid` is empty): collect now, read
+  // that domain's statistics (every domain's when `uuid` is empty) and its definition again.
   void RequestRefresh(const std::string& uuid = "");
+
+  // Collection that follows activity. The policy's plan says how many stats periods may pass
+  // between reads of each domain (by UUID; 1 for a domain not named, and for all while the plan is
+  // empty). A domain is read at the next collection anyway after an event, a target set, a read
+  // that found its monitor busy; and every period while a client looks at it (NoteInterest, or
+  // `watched` true for it).
+  void SetCollectionPlan(const std::map<std::string, int>& every);
+  // A client read this domain's statistics: it is read every period for a while.
+  void NoteInterest(const std::string& uuid);
+  void SetWatchedCheck(std::function<bool(const std::string& uuid)> watched);
 
   // One collection. The per-domain calls it starts run on the workers; WaitForCalls waits for them.
   void CollectOnce();
@@ -73,19 +83,31 @@ class Collector {
     bool reporting_requested = false;
     absl::Time reporting_retry_at = absl::InfinitePast();  // after a failure to switch it on
     bool job_check_requested = false;
+    absl::Time last_job_check = absl::InfinitePast();
     bool migrating = false;
-    int64_t rounds = 0;
+    // Stats periods between reads (the policy's plan), when it was last read, and until when a
+    // client's interest keeps it read every period.
+    int every = 1;
+    absl::Time last_read = absl::InfinitePast();
+    absl::Time interest_until = absl::InfinitePast();
+    // Its QEMU's CPU time when last listed as steady (no point while it is read every time), and
+    // the share of a CPU it uses when idle (negative until known).
+    std::optional<std::pair<int64_t, absl::Time>> cpu_point;
+    double idle_cpu_share = -1;
     // Collections in a row that could not read the guest's statistics (its monitor busy).
     int missed = 0;
   };
 
   void Loop();
   void SetReachable(bool reachable);
+  // The tracked domains the next collection may leave out unless they are busy.
+  CollectionFilter Steady(absl::Time now);
   DomainSnapshot Assemble(const DomainStats& d, Tracked& t, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the calls a domain needs now: reading its definition, switching its reporting on, a
   // job check.
-  void RequestCalls(const DomainStats& d, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RequestCalls(const DomainStats& d, Tracked& t, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReadConfig(const std::string& uuid, int id, const std::string& name);
   void SwitchReportingOn(const std::string& uuid, int id, const std::string& name);
   void CheckJob(const std::string& uuid, int id);
@@ -104,6 +126,11 @@ class Collector {
   std::optional<bool> reachable_ ABSL_GUARDED_BY(mu_);
   bool refresh_requested_ ABSL_GUARDED_BY(mu_) = false;
   std::set<std::string> changed_ ABSL_GUARDED_BY(mu_);  // domains whose definition may have changed
+  std::set<std::string> due_now_
+      ABSL_GUARDED_BY(mu_);                    // read at the next collection, whatever plan
+  bool read_all_ ABSL_GUARDED_BY(mu_) = true;  // the next collection reads every domain
+  std::map<std::string, int> plan_ ABSL_GUARDED_BY(mu_);
+  std::function<bool(const std::string&)> watched_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(bool)> on_reachability_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_round_ ABSL_GUARDED_BY(mu_);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,20 @@ struct DomainStats {
   // False when libvirt did not read the guest's statistics this time: the domain's monitor was
   // busy (another call held it) or did not answer. `guest` is empty then.
   bool stats_read = false;
+  // Left out on purpose (steady, and not busy): `info` as the last collection knew it.
+  bool skipped = false;
+  // For a domain the collection was told is steady: the CPU time its QEMU process has used.
+  std::optional<int64_t> cpu_time_ns;
   GuestStats guest;
+};
+
+// Which domains a collection reads. With no steady domains, all of them, in one call. The steady
+// ones are read only when `busy` says so of the CPU time their QEMU used (virDomainGetInfo, which
+// libvirtd answers from /proc without asking QEMU): a guest that does not run cannot change its
+// memory.
+struct CollectionFilter {
+  std::set<std::string> steady;
+  std::function<bool(const std::string& uuid, int64_t cpu_time_ns)> busy;
 };
 
 // What balloond needs of a domain's definition.
@@ -72,10 +86,12 @@ class Hypervisor {
   virtual ~Hypervisor() = default;
 
   // Every running or paused domain with its balloon statistics, without waiting on a QEMU whose
-  // monitor is busy (its stats_read is false). UNAVAILABLE while libvirt cannot be reached;
-  // DEADLINE_EXCEEDED when libvirt did not answer by `deadline` (a QEMU that stopped answering
-  // this moment; the next collection leaves it out).
-  virtual absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time deadline) = 0;
+  // monitor is busy (its stats_read is false). Steady domains that are not busy (see
+  // CollectionFilter) are listed but not read (skipped), which costs their QEMUs nothing.
+  // UNAVAILABLE while libvirt cannot be reached; DEADLINE_EXCEEDED when libvirt did not answer by
+  // `deadline` (a QEMU that stopped answering this moment; the next collection leaves it out).
+  virtual absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time deadline,
+                                                                const CollectionFilter& filter) = 0;
 
   // A defined or running domain by libvirt name or UUID; NOT_FOUND if libvirt knows none.
   virtual absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid) = 0;

@@ -384,13 +384,16 @@ absl::Status LibvirtHypervisor::OnDomain(const std::string& uuid, absl::Time dea
   });
 }
 
-absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectStats(absl::Time deadline) {
+absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectStats(
+    absl::Time deadline, const CollectionFilter& filter) {
   std::set<std::string> suspects;
   {
     absl::MutexLock lock(&mu_);
     suspects = suspects_;
   }
-  auto collected = suspects.empty() ? CollectAll(deadline) : CollectIsolated(suspects, deadline);
+  auto collected = suspects.empty() && filter.steady.empty()
+                       ? CollectAll(deadline)
+                       : CollectListed(suspects, filter, deadline);
   absl::MutexLock lock(&mu_);
   if (!collected.ok()) {
     // A QEMU that stopped answering a moment ago held the call: until each domain answers again
@@ -435,23 +438,34 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectAll(absl::Tim
   return std::move(*result);
 }
 
-absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectIsolated(
-    const std::set<std::string>& suspects, absl::Time deadline) {
-  // Which domains run: libvirtd alone answers this.
-  auto running = std::make_shared<std::vector<std::shared_ptr<Handle>>>();
-  absl::Status listed = OnCallsConnection("", deadline, [running](Connection& c) -> absl::Status {
-    virDomainPtr* doms = nullptr;
-    const int n = virConnectListAllDomains(c.get(), &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-    if (n < 0) return LastLibvirtError("listing domains");
-    std::map<std::string, std::shared_ptr<Handle>> kept;
-    for (int i = 0; i < n; ++i) {
-      c.Keep(doms[i], kept);
-      running->push_back(std::make_shared<Handle>(doms[i]));  // owns the listing's reference
-    }
-    free(doms);
-    c.ReplaceHandles(std::move(kept));
-    return absl::OkStatus();
-  });
+absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectListed(
+    const std::set<std::string>& suspects, const CollectionFilter& filter, absl::Time deadline) {
+  // Which domains run, and how much CPU the steady ones used: libvirtd alone answers these.
+  struct Listing {
+    std::vector<std::shared_ptr<Handle>> running;
+    std::map<std::string, int64_t> cpu_time_ns;
+  };
+  auto listing = std::make_shared<Listing>();
+  // By value: a call its caller gave up on at the deadline still runs.
+  absl::Status listed = OnCallsConnection(
+      "", deadline, [listing, steady = filter.steady](Connection& c) -> absl::Status {
+        virDomainPtr* doms = nullptr;
+        const int n = virConnectListAllDomains(c.get(), &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+        if (n < 0) return LastLibvirtError("listing domains");
+        std::map<std::string, std::shared_ptr<Handle>> kept;
+        for (int i = 0; i < n; ++i) {
+          c.Keep(doms[i], kept);
+          const std::string uuid = UuidOf(doms[i]);
+          virDomainInfo info;
+          if (steady.count(uuid) && virDomainGetInfo(doms[i], &info) == 0) {
+            listing->cpu_time_ns[uuid] = static_cast<int64_t>(info.cpuTime);
+          }
+          listing->running.push_back(std::make_shared<Handle>(doms[i]));  // owns this reference
+        }
+        free(doms);
+        c.ReplaceHandles(std::move(kept));
+        return absl::OkStatus();
+      });
   if (!listed.ok()) return listed;
 
   // A call for the domains that answered last time, one for each suspect.
@@ -461,8 +475,30 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectIsolated(
     std::optional<TrackedCall> call;
   };
   std::vector<std::shared_ptr<Batch>> batches(1, std::make_shared<Batch>());
-  for (const auto& handle : *running) {
-    if (suspects.count(UuidOf(handle->ptr)) == 0) {
+  std::vector<DomainStats> out;
+  std::map<std::string, int64_t> cpu_of_read;  // steady but busy: read, and given its CPU time
+  for (const auto& handle : listing->running) {
+    const std::string uuid = UuidOf(handle->ptr);
+    if (auto cpu = listing->cpu_time_ns.find(uuid); cpu != listing->cpu_time_ns.end()) {
+      DomainInfo current;
+      Identify(handle->ptr, current);
+      std::optional<DomainInfo> last;
+      {
+        absl::MutexLock lock(&mu_);
+        if (auto it = known_.find(uuid); it != known_.end()) last = it->second;
+      }
+      // Skipped only while it is the QEMU process last read: a restarted one is read at once.
+      if (last && last->id == current.id && !(filter.busy && filter.busy(uuid, cpu->second))) {
+        DomainStats d;
+        d.info = *last;
+        d.skipped = true;
+        d.cpu_time_ns = cpu->second;
+        out.push_back(std::move(d));
+        continue;
+      }
+      cpu_of_read[uuid] = cpu->second;
+    }
+    if (suspects.count(uuid) == 0) {
       batches.front()->domains.push_back(handle);
     } else {
       batches.push_back(std::make_shared<Batch>());
@@ -491,13 +527,17 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectIsolated(
       return absl::OkStatus();
     });
   }
-  std::vector<DomainStats> out;
   for (size_t i = 0; i < batches.size(); ++i) {
     Batch& b = *batches[i];
     if (b.domains.empty()) continue;
     const absl::Status status = b.call->Finish(deadline);
     if (status.ok()) {
-      for (DomainStats& d : b.stats) out.push_back(std::move(d));
+      for (DomainStats& d : b.stats) {
+        if (auto cpu = cpu_of_read.find(d.info.uuid); cpu != cpu_of_read.end()) {
+          d.cpu_time_ns = cpu->second;
+        }
+        out.push_back(std::move(d));
+      }
       continue;
     }
     // Not answered this time: listed without statistics, as the last collection knew them.

@@ -31,7 +31,8 @@ class LibvirtHypervisor final : public Hypervisor {
   explicit LibvirtHypervisor(std::string uri);
   ~LibvirtHypervisor() override;
 
-  absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time deadline) override;
+  absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time deadline,
+                                                        const CollectionFilter& filter) override;
   absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid) override;
   absl::StatusOr<DomainConfig> ReadConfig(const std::string& uuid, absl::Time deadline) override;
   absl::Status SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
@@ -68,10 +69,12 @@ class LibvirtHypervisor final : public Hypervisor {
                         std::function<absl::Status(virDomainPtr)> call);
   // Every domain in one call: the quick path, while no domain is suspect.
   absl::StatusOr<std::vector<DomainStats>> CollectAll(absl::Time deadline);
-  // The domains that answered last time in one call, each suspect in a call of its own, so that a
-  // QEMU that stopped answering holds up only itself.
-  absl::StatusOr<std::vector<DomainStats>> CollectIsolated(const std::set<std::string>& suspects,
-                                                           absl::Time deadline);
+  // Lists the running domains and the steady ones' CPU times (libvirtd alone answers that), then
+  // reads those due: the ones that answered last time in one call, each suspect in a call of its
+  // own, so that a QEMU that stopped answering holds up only itself.
+  absl::StatusOr<std::vector<DomainStats>> CollectListed(const std::set<std::string>& suspects,
+                                                         const CollectionFilter& filter,
+                                                         absl::Time deadline);
 
   const std::string uri_;
   CallLanes lanes_;

@@ -154,6 +154,9 @@ int main(int argc, char** argv) {
       store, hypervisor, clock, **policy, decisions, [] { return balloond::ReadHostMemory(); },
       [&collector] { collector.RequestRefresh(); }, runner_options);
   collector.SetRoundCallback([&runner] { runner.Trigger(); });
+  runner.SetCollectionPlanCallback([&collector](const std::map<std::string, int>& every) {
+    collector.SetCollectionPlan(every);
+  });
   collector.Start();
   runner.Start();
   balloond::Log(absl::StrCat(

@@ -64,6 +64,11 @@ PolicyRunner::PolicyRunner(const SnapshotStore& snapshots, Hypervisor& hyperviso
 
 PolicyRunner::~PolicyRunner() { Stop(); }
 
+void PolicyRunner::SetCollectionPlanCallback(
+    std::function<void(const std::map<std::string, int>&)> callback) {
+  on_plan_ = std::move(callback);
+}
+
 void PolicyRunner::Start() {
   loop_ = std::thread([this] { Loop(); });
 }
@@ -105,7 +110,10 @@ void PolicyRunner::RunOnce() {
   absl::MutexLock run(&run_mu_);
   const v1::Policy policy = policy_.Get();
   const v1::PolicyMode mode = policy::WithDefaults(policy).mode();
-  if (mode == v1::POLICY_MODE_OFF) return;
+  if (mode == v1::POLICY_MODE_OFF) {
+    if (on_plan_) on_plan_({});
+    return;
+  }
   auto host = read_host_();
   if (!host.ok()) {
     Log(absl::StrCat("policy skipped a cycle: ", host.status().message()));
@@ -121,6 +129,7 @@ void PolicyRunner::RunOnce() {
   const absl::Time now = clock_.Now();
   policy::Outcome outcome = policy::Decide(policy, host_input, inputs, state_, now);
   state_ = std::move(outcome.state);
+  if (on_plan_) on_plan_(outcome.collect_every);
 
   bool applied_any = false;
   for (policy::Decision& d : outcome.decisions) {

@@ -2,6 +2,7 @@
 #define BALLOOND_AGENT_POLICY_RUNNER_H_
 
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -41,6 +42,9 @@ class PolicyRunner {
   void Trigger();
   // One policy cycle; the loop calls it, tests call it directly.
   void RunOnce();
+  // Called after each cycle with the policy's collection plan (empty while the policy is off: every
+  // domain every period).
+  void SetCollectionPlanCallback(std::function<void(const std::map<std::string, int>&)> callback);
 
  private:
   void Loop();
@@ -54,6 +58,7 @@ class PolicyRunner {
   std::function<void()> on_applied_;
   const PolicyRunnerOptions options_;
 
+  std::function<void(const std::map<std::string, int>&)> on_plan_;  // set before Start
   policy::State state_;  // only RunOnce touches it, on one thread at a time
   absl::Mutex run_mu_;
   absl::Mutex mu_;

@@ -73,6 +73,9 @@ void ToProto(const DomainSnapshot& snapshot, balloon::v1::Domain* out) {
   if (snapshot.actual_bytes) out->set_balloon_actual_bytes(*snapshot.actual_bytes);
   out->set_balloon_state(ToProtoBalloon(snapshot.balloon));
   out->set_problem(snapshot.problem);
+  if (snapshot.guest && snapshot.collect_time != absl::InfinitePast()) {
+    *out->mutable_stats_collect_time() = ToProtoTimestamp(snapshot.collect_time);
+  }
 }
 
 void ToProto(const GuestStats& stats, balloon::v1::GuestMemoryStats* out) {

@@ -121,6 +121,7 @@ grpc::ServerUnaryReactor* ReadService::GetMemoryStats(grpc::CallbackServerContex
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
   if (auto snap = backend_.snapshots.Find(req->domain())) {
     if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) return Finished(ctx, s);
+    if (backend_.on_stats_read) backend_.on_stats_read(snap->info.uuid);
     *resp = backend_.stats_feed.Update(*snap)->stats;
     return Finished(ctx, absl::OkStatus());
   }

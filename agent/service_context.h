@@ -40,6 +40,8 @@ struct ServiceBackend {
   QomTraffic& qom_traffic;
   // Runs after a domain's balloon target was set (the agent collects it again then).
   std::function<void(const std::string& uuid)> on_target_set;
+  // Runs when a client reads a domain's statistics (the agent then reads them every period).
+  std::function<void(const std::string& uuid)> on_stats_read;
 };
 
 // What one listener (a socket, or the TLS port) gives its calls: limits counted per listener and

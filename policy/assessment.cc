@@ -38,8 +38,13 @@ void UpdateRates(Assessment& a) {
   const GuestReport& now = *a.input->report;
   if (a.memory.last_report && now.last_update > a.memory.last_report->last_update) {
     const GuestReport& before = *a.memory.last_report;
-    const absl::Duration dt = now.last_update - before.last_update;
+    // Read sparsely (steady), it is read again because it changed: the change is recent, so the
+    // rates are taken over the last period rather than spread over the whole gap.
+    const absl::Duration gap = now.last_update - before.last_update;
+    const absl::Duration dt =
+        a.memory.collect_every > 1 ? std::min(gap, a.input->stats_period) : gap;
     const int64_t used_before = before.total_bytes - before.available_bytes;
+    a.memory.rates_known = true;
     a.memory.used_growth_bytes_per_second =
         PerSecond(static_cast<double>(a.used - used_before), dt);
     a.memory.swap_in_bytes_per_second =
@@ -81,7 +86,8 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
     a.why_not_fresh = absl::StrCat("the guest ", bad);
   } else {
     a.stats_age = now - in.report->last_update;
-    if (a.stats_age > in.stats_period * policy.stale_after_periods()) {
+    // A steady guest collected every few periods has statistics that many periods older.
+    if (a.stats_age > in.stats_period * (policy.stale_after_periods() + memory.collect_every - 1)) {
       a.why_not_fresh =
           absl::StrCat("the guest's statistics are ",
                        absl::FormatDuration(absl::Trunc(a.stats_age, absl::Seconds(1))), " old");

@@ -98,10 +98,15 @@ class Cycle {
   void Reclaim();
   // A comfortable host gives ballooned-down guests memory back, by shares.
   void GiveBackWhenComfortable();
+  // How soon each domain's statistics are needed again.
+  void PlanCollection();
   // Changes inside the deadband dropped, the rest made decisions; the memory of this cycle kept.
   Outcome Publish();
 
  private:
+  // Anything about the domain moves, or may before a longer wait for its next report ends.
+  bool Moving(const Assessment& a, int next_every) const;
+
   const v1::Policy& policy_;
   const v1::HostPolicy& host_policy_;
   const bool enforce_;
@@ -357,6 +362,42 @@ void Cycle::GiveBackWhenComfortable() {
   }
 }
 
+bool Cycle::Moving(const Assessment& a, int next_every) const {
+  const DomainMemory& m = a.memory;
+  if (out_.host == HostCondition::kShort || a.pressure || !m.rates_known ||
+      a.reason != v1::DECISION_REASON_UNSPECIFIED || m.pending_target ||
+      now_ - m.relieved_at < kReliefHold || m.actual_since == now_) {
+    return true;
+  }
+  // Swapping, or faulting at a tenth of the pressure threshold: the guest needs its page cache.
+  if (m.swap_in_bytes_per_second > 0 ||
+      m.major_faults_per_second > a.settings.major_faults_per_second() / 10) {
+    return true;
+  }
+  // Use growing enough to bring MemAvailable near the low watermark within the longer wait.
+  const double wait = absl::ToDoubleSeconds(a.input->stats_period) * (next_every + 1);
+  const double projected = static_cast<double>(a.input->report->available_bytes) -
+                           std::max(0.0, m.used_growth_bytes_per_second) * wait;
+  return projected < static_cast<double>(a.settings.low_watermark_bytes() + a.headroom);
+}
+
+void Cycle::PlanCollection() {
+  const int most = policy_.max_collect_interval_periods();
+  for (Assessment& a : all_) {
+    int& every = a.memory.collect_every;
+    const int longer = std::min(most, every * 2);
+    if (!a.input->actual_bytes || a.input->activity != Activity::kRunning ||
+        !a.settings.enabled()) {
+      every = most;  // nothing to act on; its lifecycle and balloon events bring it back
+    } else if (!a.fresh) {
+      every = longer;  // no report yet, or reports stopped: looked at less and less often
+    } else {
+      every = Moving(a, longer) ? 1 : longer;
+    }
+    out_.collect_every[a.input->uuid] = every;
+  }
+}
+
 Outcome Cycle::Publish() {
   for (Assessment& a : all_) {
     if (!a.input->actual_bytes) continue;
@@ -399,7 +440,11 @@ Outcome Cycle::Publish() {
 Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
                const std::vector<DomainInput>& raw_domains, const State& state, absl::Time now) {
   const v1::Policy policy = WithDefaults(raw_policy);
-  if (policy.mode() == v1::POLICY_MODE_OFF) return Outcome{{}, state, HostCondition::kNeutral};
+  if (policy.mode() == v1::POLICY_MODE_OFF) {
+    Outcome off;
+    off.state = state;
+    return off;
+  }
   const HostInput host = Sane(raw_host);
   const std::vector<DomainInput> domains = Sane(raw_domains);
   Cycle cycle(policy, host, domains, now);
@@ -410,6 +455,7 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
   cycle.GiveBackToStale();
   cycle.Reclaim();
   cycle.GiveBackWhenComfortable();
+  cycle.PlanCollection();
   return cycle.Publish();
 }
 

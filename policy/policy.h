@@ -55,6 +55,7 @@ struct DomainMemory {
   double used_growth_bytes_per_second = 0;
   double swap_in_bytes_per_second = 0;
   double major_faults_per_second = 0;
+  bool rates_known = false;  // two reports seen: the rates above mean something
   // The guest kernel's share of the balloon (balloon size − MemTotal), from a report taken after
   // the balloon last settled: while it moves, MemTotal lags and the difference means nothing.
   std::optional<int64_t> kernel_bytes;
@@ -73,6 +74,8 @@ struct DomainMemory {
   int64_t peak_used = 0;
   // The last decision published in observe mode, so the same proposal is not repeated each cycle.
   std::optional<int64_t> last_proposed;
+  // How many stats periods apart the domain is collected now (see Outcome::collect_every).
+  int collect_every = 1;
 };
 
 struct State {
@@ -95,6 +98,11 @@ struct Outcome {
   std::vector<Decision> decisions;
   State state;
   HostCondition host = HostCondition::kNeutral;
+  // By UUID: how many stats periods may pass before the domain's statistics are needed again. 1
+  // while anything about it moves; doubling, up to the policy's max_collect_interval_periods, while
+  // it stays steady; the maximum for a domain the policy does not act on (paused, migrating,
+  // disabled). Domains not named are collected every period.
+  std::map<std::string, int> collect_every;
 };
 
 // One policy cycle. In observe mode the state records proposals instead of sent targets.

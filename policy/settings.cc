@@ -102,6 +102,7 @@ v1::Policy WithDefaults(const v1::Policy& policy) {
   if (!p.has_cooperation_timeout()) p.mutable_cooperation_timeout()->set_seconds(10);
   if (!p.has_max_backoff()) p.mutable_max_backoff()->set_seconds(600);
   if (!p.has_stale_after_periods()) p.set_stale_after_periods(3);
+  if (!p.has_max_collect_interval_periods()) p.set_max_collect_interval_periods(5);
   return p;
 }
 
@@ -189,6 +190,10 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   }
   if (policy.has_stale_after_periods() && policy.stale_after_periods() < 1) {
     return bad("stale_after_periods", "must be at least 1");
+  }
+  if (policy.has_max_collect_interval_periods() &&
+      (policy.max_collect_interval_periods() < 1 || policy.max_collect_interval_periods() > 60)) {
+    return bad("max_collect_interval_periods", "must be in [1, 60]");
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,8 @@ struct FakeDomain {
   std::vector<std::string> qmp;  // "execute" of each QMP command received
   int config_reads = 0;
   int job_checks = 0;
+  int stats_reads = 0;      // collections that read its statistics (not skipped)
+  int64_t cpu_time_ns = 0;  // what its QEMU process used so far
 
   int CountQmp(const std::string& execute) const {
     return static_cast<int>(std::count(qmp.begin(), qmp.end(), execute));
@@ -163,12 +166,29 @@ class FakeHypervisor final : public Hypervisor {
     return collections_;
   }
 
-  absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time) override {
+  absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time,
+                                                        const CollectionFilter& filter) override {
     absl::MutexLock lock(&mu_);
     if (!reachable_) return absl::UnavailableError("cannot connect to libvirt");
     ++collections_;
     std::vector<DomainStats> out;
-    for (const auto& [uuid, d] : domains_) out.push_back(d.Stats());
+    for (auto& [uuid, d] : domains_) {
+      std::optional<int64_t> cpu;
+      if (filter.steady.count(uuid)) {
+        cpu = d.cpu_time_ns;
+        if (!(filter.busy && filter.busy(uuid, d.cpu_time_ns))) {
+          DomainStats skipped;
+          skipped.info = d.info;
+          skipped.skipped = true;
+          skipped.cpu_time_ns = cpu;
+          out.push_back(std::move(skipped));
+          continue;
+        }
+      }
+      ++d.stats_reads;
+      out.push_back(d.Stats());
+      out.back().cpu_time_ns = cpu;
+    }
     return out;
   }
   absl::StatusOr<DomainInfo> LookupDomain(absl::string_view ref) override {

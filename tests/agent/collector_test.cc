@@ -31,6 +31,10 @@ class CollectorTest : public ::testing::Test {
     collector_.CollectOnce();
     collector_.WaitForCalls();
   }
+  void CollectAPeriodLater() {
+    clock_.Advance(Options().stats_period);
+    Collect();
+  }
   FakeDomain Domain(const std::string& uuid) {
     FakeDomain copy;
     hypervisor_.WithDomain(uuid, [&](FakeDomain& d) { copy = d; });
@@ -145,14 +149,120 @@ TEST_F(CollectorTest, ABusyMonitorKeepsTheLastStatisticsThenSaysSo) {
   EXPECT_EQ(store_.Find("hung")->balloon, BalloonStatus::kActive);
 }
 
-TEST_F(CollectorTest, ChecksJobsEveryFewCollections) {
+TEST_F(CollectorTest, ChecksJobsEveryFewPeriods) {
   const std::string uuid = hypervisor_.AddDomain("web1");
-  for (int i = 0; i < 10; ++i) Collect();
+  for (int i = 0; i < 10; ++i) CollectAPeriodLater();
   EXPECT_EQ(Domain(uuid).job_checks, 2);
   EXPECT_FALSE(store_.Find("web1")->migrating);
   hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.job_active = true; });
-  for (int i = 0; i < 6; ++i) Collect();
+  for (int i = 0; i < 6; ++i) CollectAPeriodLater();
   EXPECT_TRUE(store_.Find("web1")->migrating);
+}
+
+TEST_F(CollectorTest, ExtraCollectionsDoNotCheckJobsMoreOften) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  for (int i = 0; i < 10; ++i) Collect();  // e.g. after events: no time passes
+  EXPECT_EQ(Domain(uuid).job_checks, 1);
+}
+
+TEST_F(CollectorTest, ASteadyDomainIsReadAsOftenAsThePlanSays) {
+  const std::string steady = hypervisor_.AddDomain("steady");
+  const std::string busy = hypervisor_.AddDomain("busy");
+  CollectAPeriodLater();  // new domains are read at once
+  collector_.SetCollectionPlan({{steady, 4}});
+  for (int i = 0; i < 12; ++i) CollectAPeriodLater();
+  EXPECT_EQ(Domain(busy).stats_reads, 13);
+  EXPECT_EQ(Domain(steady).stats_reads, 4);  // the first collection, then every fourth period
+  // Its snapshot stays, with the statistics' age growing, between reads.
+  EXPECT_EQ(store_.Find("steady")->balloon, BalloonStatus::kActive);
+  EXPECT_EQ(hypervisor_.collections(), 13);
+}
+
+TEST_F(CollectorTest, AnEventOrAReadBringsASteadyDomainBackAtOnce) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  CollectAPeriodLater();
+  collector_.SetCollectionPlan({{uuid, 5}});
+  CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 1);
+
+  collector_.RequestRefresh(uuid);  // a lifecycle or balloon event, or a target set
+  CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 2);
+  CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 2);
+
+  // A client's read: every period for a while, from the next collection on.
+  collector_.NoteInterest(uuid);
+  for (int i = 0; i < 3; ++i) CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 5);
+
+  // A watch stream on it: every period for as long as it is open.
+  bool watched = true;
+  collector_.SetWatchedCheck([&watched](const std::string&) { return watched; });
+  for (int i = 0; i < 8; ++i) CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 13);
+  watched = false;
+  for (int i = 0; i < 5; ++i) CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 14);
+}
+
+TEST_F(CollectorTest, ASteadyDomainThatStartsUsingCpuIsReadAtOnce) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  const int64_t period_ns = absl::ToInt64Nanoseconds(Options().stats_period);
+  auto use_cpu = [&](double share) {
+    hypervisor_.WithDomain(uuid, [&](FakeDomain& d) {
+      d.cpu_time_ns += static_cast<int64_t>(share * static_cast<double>(period_ns));
+    });
+  };
+  CollectAPeriodLater();
+  collector_.SetCollectionPlan({{uuid, 10}});
+  // Idle at 3 % of a CPU (an emulated guest's timer ticks): read once more while balloond learns
+  // that this is its idle, then left alone.
+  for (int i = 0; i < 6; ++i) {
+    use_cpu(0.03);
+    CollectAPeriodLater();
+  }
+  EXPECT_EQ(Domain(uuid).stats_reads, 2);
+  // Then it runs: read in the same collection that sees it.
+  use_cpu(0.5);
+  CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 3);
+  use_cpu(0.03);
+  CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 3);
+}
+
+TEST_F(CollectorTest, AnEmptyPlanReadsEveryDomainEveryPeriod) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  CollectAPeriodLater();
+  collector_.SetCollectionPlan({{uuid, 5}});
+  CollectAPeriodLater();
+  collector_.SetCollectionPlan({});  // the policy was switched off
+  CollectAPeriodLater();
+  CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 3);
+}
+
+TEST_F(CollectorTest, AReconnectionReadsEveryDomain) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  CollectAPeriodLater();
+  collector_.SetCollectionPlan({{uuid, 5}});
+  hypervisor_.SetReachable(false);
+  CollectAPeriodLater();
+  hypervisor_.SetReachable(true);
+  CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 2);
+}
+
+TEST_F(CollectorTest, ABusyMonitorIsAskedAgainNextPeriod) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  CollectAPeriodLater();
+  collector_.SetCollectionPlan({{uuid, 5}});
+  for (int i = 0; i < 4; ++i) CollectAPeriodLater();
+  hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.hung = true; });
+  CollectAPeriodLater();  // due: read, but its monitor did not answer
+  CollectAPeriodLater();  // so asked again at once
+  EXPECT_EQ(Domain(uuid).stats_reads, 3);
 }
 
 TEST_F(CollectorTest, AStoppedDomainLeavesTheStore) {

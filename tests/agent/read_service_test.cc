@@ -34,7 +34,7 @@ class ReadServiceTest : public ::testing::Test {
         stats_feed_(hypervisor_, clock_, lookups_, balloon_paths_),
         decision_feed_(decisions_),
         backend_{store_,         hypervisor_, clock_,         *policy_,     decisions_, stats_feed_,
-                 decision_feed_, qom_guard_,  balloon_paths_, qom_traffic_, nullptr},
+                 decision_feed_, qom_guard_,  balloon_paths_, qom_traffic_, nullptr,    nullptr},
         listener_("test", settings, clock_,
                   [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }),
         service_(backend_, listener_, ReadServiceOptions{}),

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <set>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -78,6 +80,25 @@ void PrintDecisions(const std::vector<v1::Decision>& decisions, absl::Time since
               << " -> " << d.target_bytes() / kMiB << " MiB  (stats "
               << d.inputs().stats_age().seconds() << "s old)  " << d.explanation() << "\n";
   }
+}
+
+// When balloond read the domain's statistics, as ListDomains shows it (sampled every 200 ms over
+// `window`; ListDomains is no read of a domain's statistics, so it does not change how often).
+std::set<int64_t> CollectTimes(Agent& agent, const std::string& domain, absl::Duration window) {
+  std::set<int64_t> seen;
+  const absl::Time end = absl::Now() + window;
+  while (absl::Now() < end) {
+    v1::ListDomainsResponse resp;
+    if (agent.read().ListDomains(Deadline().get(), {}, &resp).ok()) {
+      for (const v1::Domain& d : resp.domains()) {
+        if (d.name() != domain || !d.has_stats_collect_time()) continue;
+        seen.insert(d.stats_collect_time().seconds() * 1000 +
+                    d.stats_collect_time().nanos() / 1000000);
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return seen;
 }
 
 // A host "short of memory" on purpose: its reserve is more than any test machine has.
@@ -221,6 +242,32 @@ TEST(PolicyIntegrationTest, TheModeFlagCountsForItsRunOnlyEvenWhenTheApiChangesS
   ASSERT_TRUE(plain.read().GetPolicy(Deadline().get(), {}, &policy).ok());
   EXPECT_EQ(policy.mode(), v1::POLICY_MODE_OBSERVE) << "the flag was saved";
   EXPECT_EQ(policy.defaults().headroom_bytes(), 200 * kMiB) << "the API's change was lost";
+}
+
+TEST(PolicyIntegrationTest, ASteadyGuestIsReadLessOftenAndAtOnceWhenItRuns) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("steady", 512));
+  Agent agent;  // observe mode, stats every 1 s, a host with memory to spare
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  ASSERT_TRUE(WaitFor([&] { return GuestReports(agent, guest.name()); }, absl::Seconds(30)));
+  // GuestReports read its statistics: that keeps it read every period for 5 s. Then the policy's
+  // plan doubles the wait each steady cycle: 2, 4, 5 periods.
+  absl::SleepFor(absl::Seconds(12));
+  const std::set<int64_t> idle = CollectTimes(agent, guest.name(), absl::Seconds(15));
+  std::cout << "idle guest: read " << idle.size() << " times in 15 s (stats period 1 s)\n";
+  EXPECT_LE(idle.size(), 7u) << "a steady guest is read about every 5 s";
+  EXPECT_GE(idle.size(), 2u) << "and still read";
+
+  // It allocates 320 MiB over 8 s: its QEMU uses CPU, so it is read every period again (from the
+  // first period in which it runs).
+  std::set<int64_t> busy;
+  std::thread sampler([&] { busy = CollectTimes(agent, guest.name(), absl::Seconds(8)); });
+  const std::string alloc = guest.Command("alloc 320 8", absl::Seconds(60));
+  sampler.join();
+  EXPECT_THAT(alloc, ::testing::Not(HasSubstr("ERR"))) << alloc;
+  std::cout << "allocating guest: read " << busy.size() << " times in 8 s\n";
+  EXPECT_GE(busy.size(), 5u) << agent.Log();
+  EXPECT_THAT(agent.Log(), ::testing::Not(HasSubstr("custom-monitor")));
 }
 
 }  // namespace

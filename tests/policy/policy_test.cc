@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "policy/units.h"
 
@@ -119,6 +121,7 @@ class PolicyRun {
     Outcome out = Decide(policy_, host_, inputs, state_, now_);
     state_ = out.state;
     host_condition_ = out.host;
+    plan_ = out.collect_every;
     if (policy_.mode() == v1::POLICY_MODE_ENFORCE && !stuck) {
       for (const Decision& d : out.decisions) {
         for (FakeGuest& g : guests_) {
@@ -141,6 +144,11 @@ class PolicyRun {
   }
   HostInput& host() { return host_; }
   HostCondition host_condition() const { return host_condition_; }
+  // The last cycle's plan for the guest: how many periods until its statistics are needed again.
+  int CollectEvery(const std::string& name) const {
+    auto it = plan_.find("uuid-" + name);
+    return it == plan_.end() ? 0 : it->second;
+  }
   absl::Time now() const { return now_; }
   void Advance(absl::Duration d) { now_ += d; }
   v1::Policy& policy() { return policy_; }
@@ -153,6 +161,7 @@ class PolicyRun {
   std::vector<FakeGuest> guests_;
   std::vector<Decision> all_;
   HostCondition host_condition_ = HostCondition::kNeutral;
+  std::map<std::string, int> plan_;
 };
 
 // A 24 GiB host whose reserve is set above its memory: always short, so guests shrink to floors.
@@ -549,6 +558,113 @@ TEST(EffectiveDomainPolicyTest, AnOverrideWinsFieldByField) {
   EXPECT_EQ(db.shares(), 1000);
   EXPECT_EQ(EffectiveDomainPolicy(p, "web").min_bytes(), 128 * kMiB);
 }
+
+namespace collection {
+
+// Collection plans after each of `cycles` cycles of `run`, for the guest `name`.
+std::vector<int> Plans(PolicyRun& run, const std::string& name, int cycles) {
+  std::vector<int> plans;
+  for (int i = 0; i < cycles; ++i) {
+    run.Cycle();
+    plans.push_back(run.CollectEvery(name));
+  }
+  return plans;
+}
+
+TEST(CollectionPlanTest, ASteadyGuestIsCollectedLessAndLessOftenUpToTheMaximum) {
+  PolicyRun run = NeutralHost();
+  run.Add(Guest("steady").Used(100 * kMiB));
+  EXPECT_THAT(Plans(run, "steady", 6), ::testing::ElementsAre(1, 2, 4, 5, 5, 5));
+}
+
+TEST(CollectionPlanTest, TheMaximumIsThePolicys) {
+  v1::Policy policy = Enforce();
+  policy.set_max_collect_interval_periods(1);
+  PolicyRun run = NeutralHost(policy);
+  run.Add(Guest("steady").Used(100 * kMiB));
+  EXPECT_THAT(Plans(run, "steady", 4), ::testing::ElementsAre(1, 1, 1, 1));
+}
+
+TEST(CollectionPlanTest, GrowthSwappingOrAShortHostBringsItBackAtOnce) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("web").Used(100 * kMiB));
+  Plans(run, "web", 5);
+  ASSERT_EQ(run.CollectEvery("web"), 5);
+
+  // Use growing fast enough to reach the low watermark within the longer wait.
+  g.used += 300 * kMiB;
+  run.Cycle();
+  EXPECT_EQ(run.CollectEvery("web"), 1);
+  Plans(run, "web", 5);
+  ASSERT_EQ(run.CollectEvery("web"), 5);
+
+  g.swap_in += 4 * kMiB;
+  run.Cycle();
+  EXPECT_EQ(run.CollectEvery("web"), 1);
+  Plans(run, "web", 5);
+  ASSERT_EQ(run.CollectEvery("web"), 5);
+
+  run.host().available_bytes = 512 * kMiB;  // the host is short: everyone is watched closely
+  run.Cycle();
+  EXPECT_EQ(run.CollectEvery("web"), 1);
+}
+
+TEST(CollectionPlanTest, SlowGrowthFarFromTheWatermarkStaysSteady) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("web").Used(100 * kMiB));
+  std::vector<int> plans;
+  for (int i = 0; i < 6; ++i) {
+    g.used += 64 * 1024;  // 32 KiB/s: hours from the watermark
+    run.Cycle();
+    plans.push_back(run.CollectEvery("web"));
+  }
+  EXPECT_THAT(plans, ::testing::ElementsAre(1, 2, 4, 5, 5, 5));
+}
+
+TEST(CollectionPlanTest, GuestsThePolicyDoesNotActOnWaitTheLongest) {
+  PolicyRun run = NeutralHost();
+  run.Add(Guest("paused").In(Activity::kPaused));
+  run.Add(Guest("migrating").In(Activity::kMigrating));
+  run.Cycle();
+  EXPECT_EQ(run.CollectEvery("paused"), 5);
+  EXPECT_EQ(run.CollectEvery("migrating"), 5);
+}
+
+TEST(CollectionPlanTest, AGuestUnderPressureOrBeingResizedIsCollectedEveryPeriod) {
+  PolicyRun run = ShortHost();
+  run.Add(Guest("idle").Used(60 * kMiB));
+  // Shrinking step by step: each step is watched.
+  int steps = 0;
+  for (int i = 0; i < 10; ++i) {
+    if (!run.Cycle().empty()) ++steps;
+    EXPECT_EQ(run.CollectEvery("idle"), 1);
+  }
+  EXPECT_GE(steps, 2);
+}
+
+TEST(CollectionPlanTest, StatisticsAsOldAsTheWaitAreStillFresh) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("steady").Used(100 * kMiB).Actual(512 * kMiB));
+  Plans(run, "steady", 5);
+  ASSERT_EQ(run.CollectEvery("steady"), 5);
+  // Collected every 5 periods, its report is up to 10 s old: not stale (3 periods would be 6 s).
+  g.frozen = true;
+  for (int i = 0; i < 5; ++i) {
+    for (const Decision& d : run.Cycle()) {
+      ADD_FAILURE() << "unexpected decision: " << d.explanation;
+    }
+  }
+  // Past stale_after_periods beyond the wait, it is stale: its memory goes back.
+  bool given_back = false;
+  for (int i = 0; i < 4; ++i) {
+    for (const Decision& d : run.Cycle()) {
+      given_back |= d.reason == v1::DECISION_REASON_STATS_STALE;
+    }
+  }
+  EXPECT_TRUE(given_back);
+}
+
+}  // namespace collection
 
 }  // namespace
 }  // namespace balloond::policy

@@ -16,6 +16,9 @@ struct Guest {
   double actual = 0;  // balloon size (memory the guest has), bytes
   int64_t target = 0;
   double cache = 0;
+  // Bytes of memory use changed so far (anonymous and cache, either way): the sim's CPU time.
+  double memory_work = 0;
+  double last_anon = 0;
   double touched = 0;     // memory the guest has used since the host last got it back
   double oom_offset = 0;  // anon freed by OOM kills, until the workload drops below it
   double swap_in_total = 0;
@@ -102,7 +105,10 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
       // The page cache fills free memory toward the file set, and gives way at once.
       const double cache_want = s.cache.At(t + s.phase_s) * kMiB;
       const double room = std::max(0.0, fits - resident);
+      const double cache_before = g.cache;
       g.cache = std::min({room, cache_want, g.cache + 64.0 * kMiB * kTick});
+      g.memory_work += std::abs(anon - g.last_anon) + std::abs(g.cache - cache_before);
+      g.last_anon = anon;
       const double free = std::max(0.0, total - resident - g.cache);
       const double available = free + g.cache;
       if (swapped > 0) {
@@ -163,6 +169,7 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
         v.shares = g.spec->shares;
         v.actual_bytes = static_cast<int64_t>(g.actual);
         v.report = g.report;
+        v.memory_work_bytes = static_cast<int64_t>(g.memory_work);
         v.stats_period = absl::Seconds(scenario.stats_period_s);
         views.push_back(std::move(v));
       }

@@ -67,6 +67,10 @@ struct GuestView {
   int64_t actual_bytes = 0;
   std::optional<policy::GuestReport> report;
   absl::Duration stats_period;
+  // Not reported: how much the guest's memory use has changed so far (anonymous and cache, either
+  // way), a counter. The stand-in for the CPU time of its QEMU, which balloond sees every period
+  // without asking QEMU: memory does not change without CPU.
+  int64_t memory_work_bytes = 0;
 };
 
 struct HostView {

@@ -22,9 +22,26 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
   std::vector<policy::DomainInput> inputs;
   v1::Policy p = policy_;
   for (size_t i = 0; i < guests.size(); ++i) {
-    const GuestView& g = guests[i];
+    const std::string uuid = std::to_string(i);
+    auto planned = plan_.find(uuid);
+    const int every = planned == plan_.end() ? 1 : planned->second;
+    auto reading = readings_.find(i);
+    auto last = last_work_.find(i);
+    const bool busy =
+        last != last_work_.end() && guests[i].memory_work_bytes - last->second >
+                                        kBusyBytesPerSecond * absl::ToDoubleSeconds(period_);
+    last_work_[i] = guests[i].memory_work_bytes;
+    const bool due = reading == readings_.end() || busy ||
+                     reading->second.view.actual_bytes != guests[i].actual_bytes ||
+                     now >= reading->second.at + (every - 0.5) * period_;
+    ++guest_cycles_;
+    if (due) {
+      ++reads_;
+      readings_[i] = Reading{guests[i], now};
+    }
+    const GuestView& g = readings_[i].view;
     policy::DomainInput in;
-    in.uuid = std::to_string(i);
+    in.uuid = uuid;
     in.name = g.name;
     in.max_memory_bytes = g.max_bytes;
     in.actual_bytes = g.actual_bytes;
@@ -39,6 +56,7 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
   }
   policy::Outcome out = policy::Decide(p, h, inputs, state_, now);
   state_ = std::move(out.state);
+  plan_ = std::move(out.collect_every);
   std::map<size_t, int64_t> targets;
   for (const policy::Decision& d : out.decisions) targets[std::stoul(d.uuid)] = d.target_bytes;
   return targets;

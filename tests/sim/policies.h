@@ -15,6 +15,9 @@
 namespace balloond::sim {
 
 // The real balloond policy in enforce mode with its default settings (`policy` overrides them).
+// Like the agent, it reads a guest's statistics only when the policy's collection plan says they
+// are due, or when the guest's balloon changed (the agent hears of that from libvirt's event); in
+// between the policy sees the last reading, as old as it is.
 class BalloondPolicy final : public SimPolicy {
  public:
   // balloond runs its policy every stats period.
@@ -24,11 +27,26 @@ class BalloondPolicy final : public SimPolicy {
   absl::Duration period() const override { return period_; }
   std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
                                   absl::Time now) override;
+  // The share of guest-cycles in which a guest's statistics were read.
+  double read_fraction() const {
+    return guest_cycles_ == 0 ? 1.0 : static_cast<double>(reads_) / guest_cycles_;
+  }
 
  private:
+  struct Reading {
+    GuestView view;
+    absl::Time at;
+  };
+  // Memory changing faster than this needs more CPU than the agent takes for idle (2 % of a CPU).
+  static constexpr double kBusyBytesPerSecond = 20.0 * 1024 * 1024;
   absl::Duration period_;
   balloon::v1::Policy policy_;
   policy::State state_;
+  std::map<size_t, Reading> readings_;
+  std::map<size_t, int64_t> last_work_;  // each guest's memory_work_bytes last cycle
+  std::map<std::string, int> plan_;      // the last cycle's collection plan, by UUID
+  int64_t reads_ = 0;
+  int64_t guest_cycles_ = 0;
 };
 
 // vdsm's 02-balloon.policy on MOM: sample every 15 s, average the last 10 samples; every guest
