@@ -40,7 +40,7 @@ void CallLanes::State::Start(const std::shared_ptr<State>& self) {
   try {
     std::thread([self, index] { Work(self, index); }).detach();
   } catch (const std::system_error& e) {
-    Log(absl::StrCat("warning: cannot start a thread for libvirt calls: ", e.what()));
+    Log(LogLevel::kError, absl::StrCat("cannot start a thread for libvirt calls: ", e.what()));
     return;
   }
   busy_since.push_back(absl::InfiniteFuture());

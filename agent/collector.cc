@@ -64,6 +64,7 @@ Collector::Collector(Hypervisor& hypervisor, SnapshotStore& store, Clock& clock,
 Collector::~Collector() { Stop(); }
 
 void Collector::Start() {
+  started_ = absl::Now();
   hypervisor_.SetChangeCallback([this](const std::string& uuid) { RequestRefresh(uuid); });
   loop_ = std::thread([this] { Loop(); });
 }
@@ -127,6 +128,10 @@ CollectionFilter Collector::Steady(absl::Time now) {
       const absl::Time due = t.last_read + (t.every - 0.5) * options_.stats_period;
       if (t.every > 1 && now < due && now >= t.interest_until && t.missed == 0 && t.config &&
           !due_now.count(uuid)) {
+        if (t.state == DomainRunState::kPaused) {
+          filter.asleep.insert(uuid);
+          continue;
+        }
         filter.steady.insert(uuid);
         if (t.cpu_point) (*points)[uuid] = {*t.cpu_point, t.idle_cpu_share};
       }
@@ -134,8 +139,10 @@ CollectionFilter Collector::Steady(absl::Time now) {
   }
   // Outside the lock: the check takes the watch streams' own.
   if (watched) {
-    for (auto it = filter.steady.begin(); it != filter.steady.end();) {
-      it = watched(*it) ? filter.steady.erase(it) : std::next(it);
+    for (auto* set : {&filter.steady, &filter.asleep}) {
+      for (auto it = set->begin(); it != set->end();) {
+        it = watched(*it) ? set->erase(it) : std::next(it);
+      }
     }
   }
   filter.busy = [points, now](const std::string& uuid, int64_t cpu_ns) {
@@ -199,6 +206,7 @@ void Collector::Loop() {
 
 void Collector::CollectOnce() {
   if (traffic_ != nullptr) traffic_->Pause(kClientDrain);
+  const absl::Time round_start = absl::Now();
   const CollectionFilter filter = Steady(clock_.Now());
   auto collected = hypervisor_.CollectStats(absl::Now() + options_.monitor_timeout, filter);
   if (traffic_ != nullptr) traffic_->Resume();
@@ -212,11 +220,10 @@ void Collector::CollectOnce() {
     if (collected.status().code() == absl::StatusCode::kUnavailable) {
       SetReachable(false);
     } else {
-      Log(absl::StrCat("a collection failed: ", collected.status().message()));
+      Log(LogLevel::kWarning, absl::StrCat("a collection failed: ", collected.status().message()));
     }
     return;
   }
-  SetReachable(true);
 
   const absl::Time now = clock_.Now();
   std::vector<DomainSnapshot> snapshots;
@@ -230,6 +237,7 @@ void Collector::CollectOnce() {
       Tracked t;
       if (it != tracked_.end() && it->second.id == d.info.id) t = it->second;
       t.id = d.info.id;
+      if (!d.skipped) t.state = d.info.state;
       if (auto planned = plan_.find(d.info.uuid); planned != plan_.end()) {
         t.every = std::max(1, planned->second);
       }
@@ -264,6 +272,19 @@ void Collector::CollectOnce() {
   }
   for (DomainSnapshot& s : snapshots) store_.Put(std::move(s));
   for (const std::string& uuid : gone) store_.Remove(uuid);
+  if (!std::exchange(inventoried_, true)) {
+    Log(absl::StrCat(
+        "first collection: ", collected->size(), " running domains, ",
+        absl::FormatDuration(absl::Trunc(absl::Now() - started_, absl::Milliseconds(1))),
+        " after start"));
+  }
+  // Only now: SERVING promises a complete inventory to the first ListDomains.
+  SetReachable(true);
+  if (LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug,
+        absl::StrCat("collection round of ", collected->size(), " domains (", snapshots.size(),
+                     " read) took ", absl::ToDoubleMilliseconds(absl::Now() - round_start), "ms"));
+  }
 }
 
 DomainSnapshot Collector::Assemble(const DomainStats& d, Tracked& t, absl::Time now) {
@@ -352,7 +373,8 @@ void Collector::SwitchReportingOn(const std::string& uuid, int id, const std::st
   const int period = static_cast<int>(guest_stats_period_seconds());
   absl::Status s = hypervisor_.SetStatsPeriod(uuid, period, absl::Now() + options_.monitor_timeout);
   if (!s.ok()) {
-    Log(absl::StrCat("cannot switch on the guest statistics of domain '", name, "': ", s.message(),
+    Log(LogLevel::kWarning,
+        absl::StrCat("cannot switch on the guest statistics of domain '", name, "': ", s.message(),
                      "; trying again in ", absl::FormatDuration(kReportingRetry)));
   }
   absl::MutexLock lock(&mu_);

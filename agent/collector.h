@@ -88,6 +88,7 @@ class Collector {
     // Stats periods between reads (the policy's plan), when it was last read, and until when a
     // client's interest keeps it read every period.
     int every = 1;
+    DomainRunState state = DomainRunState::kOther;  // as last read
     absl::Time last_read = absl::InfinitePast();
     absl::Time interest_until = absl::InfinitePast();
     // Its QEMU's CPU time when last listed as steady (no point while it is read every time), and
@@ -135,6 +136,8 @@ class Collector {
   std::function<void(bool)> on_reachability_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_round_ ABSL_GUARDED_BY(mu_);
 
+  absl::Time started_ = absl::Now();
+  bool inventoried_ = false;  // the loop thread's own
   WorkerPool pool_;
   std::thread loop_;
 };

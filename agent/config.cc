@@ -139,6 +139,12 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
     settings.state_dir = config.state_dir();
   }
   if (config.has_policy()) settings.policy = config.policy();
+  if (!config.log_level().empty()) {
+    auto level = ParseLogLevel(config.log_level());
+    if (!level.ok())
+      return absl::InvalidArgumentError(absl::StrCat("log_level: ", level.status().message()));
+    settings.log_level = *level;
+  }
   if (config.has_tls()) {
     const balloon::v1::TlsListener& t = config.tls();
     TlsSettings tls;

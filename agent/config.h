@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "agent/log.h"
 #include "balloon/v1/balloon.pb.h"
 
 namespace balloond {
@@ -42,6 +43,7 @@ struct AgentSettings {
   balloon::v1::Policy policy;
   ServingLimits limits;
   TlsSettings tls;
+  LogLevel log_level = LogLevel::kInfo;
 };
 
 // "off", "observe" or "enforce".

@@ -64,6 +64,9 @@ struct DomainStats {
 struct CollectionFilter {
   std::set<std::string> steady;
   std::function<bool(const std::string& uuid, int64_t cpu_time_ns)> busy;
+  // Steady domains whose guest does not run (paused; libvirt's lifecycle event says when it
+  // resumes): left out without a look at their CPU time.
+  std::set<std::string> asleep;
 };
 
 // What balloond needs of a domain's definition.

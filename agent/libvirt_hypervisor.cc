@@ -391,7 +391,7 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectStats(
     absl::MutexLock lock(&mu_);
     suspects = suspects_;
   }
-  auto collected = suspects.empty() && filter.steady.empty()
+  auto collected = suspects.empty() && filter.steady.empty() && filter.asleep.empty()
                        ? CollectAll(deadline)
                        : CollectListed(suspects, filter, deadline);
   absl::MutexLock lock(&mu_);
@@ -479,6 +479,18 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectListed(
   std::map<std::string, int64_t> cpu_of_read;  // steady but busy: read, and given its CPU time
   for (const auto& handle : listing->running) {
     const std::string uuid = UuidOf(handle->ptr);
+    if (filter.asleep.count(uuid)) {
+      DomainInfo current;
+      Identify(handle->ptr, current);
+      absl::MutexLock lock(&mu_);
+      if (auto it = known_.find(uuid); it != known_.end() && it->second.id == current.id) {
+        DomainStats d;
+        d.info = it->second;
+        d.skipped = true;
+        out.push_back(std::move(d));
+        continue;
+      }
+    }
     if (auto cpu = listing->cpu_time_ns.find(uuid); cpu != listing->cpu_time_ns.end()) {
       DomainInfo current;
       Identify(handle->ptr, current);

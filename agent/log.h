@@ -1,21 +1,27 @@
 #ifndef BALLOOND_AGENT_LOG_H_
 #define BALLOOND_AGENT_LOG_H_
 
-#include <cstdio>
+#include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 
 namespace balloond {
 
-// One line on stderr, which systemd's journal and kubectl logs both collect.
-inline void Log(absl::string_view message) {
-  const std::string when =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
-  std::fprintf(stderr, "%s balloond: %.*s\n", when.c_str(), static_cast<int>(message.size()),
-               message.data());
-}
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+// Lines below `level` are dropped (default: info).
+void SetLogLevel(LogLevel level);
+bool LogEnabled(LogLevel level);
+// "debug", "info", "warning" or "error".
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name);
+absl::string_view LogLevelName(LogLevel level);
+
+// One line on stderr, which systemd's journal and kubectl logs both collect: the time, the
+// severity, the message. Under systemd the line starts with the syslog priority ("<4>") so that
+// the journal files it at that severity.
+void Log(LogLevel level, absl::string_view message);
+inline void Log(absl::string_view message) { Log(LogLevel::kInfo, message); }
 
 }  // namespace balloond
 

@@ -24,12 +24,18 @@ namespace {
 constexpr int kExitUsage = 2;
 
 int Fail(const absl::Status& status) {
-  balloond::Log(absl::StrCat("fatal: ", status.message()));
+  balloond::Log(balloond::LogLevel::kError, status.message());
   return 1;
 }
 
 // gRPC's errors (a client's failed TLS handshake, say) go to balloond's log like its own lines.
-void LogGrpc(gpr_log_func_args* args) { balloond::Log(absl::StrCat("grpc: ", args->message)); }
+void LogGrpc(gpr_log_func_args* args) {
+  const balloond::LogLevel level =
+      args->severity == GPR_LOG_SEVERITY_ERROR  ? balloond::LogLevel::kError
+      : args->severity == GPR_LOG_SEVERITY_INFO ? balloond::LogLevel::kInfo
+                                                : balloond::LogLevel::kDebug;
+  balloond::Log(level, absl::StrCat("grpc: ", args->message));
+}
 
 }  // namespace
 
@@ -37,7 +43,7 @@ int main(int argc, char** argv) {
   gpr_set_log_function(LogGrpc);
   CLI::App app{"balloond: virtio-balloon memory agent for libvirt/QEMU hosts"};
   std::string config_file, connect, listen, listen_ro, stats_period, monitor_timeout, state_dir,
-      policy_mode;
+      policy_mode, log_level;
   app.add_option("--config", config_file, "Config file (text-format balloon.v1.AgentConfig)");
   app.add_option("--connect", connect, "libvirt URI (default qemu:///system)");
   app.add_option("--listen", listen,
@@ -52,6 +58,7 @@ int main(int argc, char** argv) {
                  "Where API changes to the policy are kept (default /var/lib/balloond)");
   app.add_option("--policy-mode", policy_mode,
                  "off, observe or enforce: the policy's mode for this run");
+  app.add_option("--log-level", log_level, "debug, info, warning or error (default info)");
   balloond::TlsSettings tls_flags;
   app.add_option("--listen-tls", tls_flags.listen,
                  "TCP listener with mutual TLS, HOST:PORT (default: none)");
@@ -79,6 +86,15 @@ int main(int argc, char** argv) {
       return Fail(absl::InvalidArgumentError(absl::StrCat(config_file, ": ", s.message())));
     }
   }
+  if (!log_level.empty()) {
+    auto level = balloond::ParseLogLevel(log_level);
+    if (!level.ok()) {
+      std::cerr << "balloond: --log-level: " << level.status().message() << "\n";
+      return kExitUsage;
+    }
+    settings.log_level = *level;
+  }
+  balloond::SetLogLevel(settings.log_level);
   if (!connect.empty()) settings.connect_uri = connect;
   if (!listen.empty()) settings.listen = listen;
   if (!listen_ro.empty()) settings.listen_ro = listen_ro;
@@ -168,7 +184,8 @@ int main(int argc, char** argv) {
   int signal = 0;
   while (sigwait(&stop_signals, &signal) == 0 && signal == SIGHUP) {
     // SIGHUP's default would end the daemon without a word; it has no meaning yet.
-    balloond::Log("SIGHUP ignored: balloond does not reload its configuration; restart it instead");
+    balloond::Log(balloond::LogLevel::kWarning,
+                  "SIGHUP ignored: balloond does not reload its configuration; restart it instead");
   }
   balloond::Log(absl::StrCat("signal ", signal, ": shutting down"));
   runner.Stop();

@@ -116,7 +116,7 @@ void PolicyRunner::RunOnce() {
   }
   auto host = read_host_();
   if (!host.ok()) {
-    Log(absl::StrCat("policy skipped a cycle: ", host.status().message()));
+    Log(LogLevel::kWarning, absl::StrCat("policy skipped a cycle: ", host.status().message()));
     return;
   }
   policy::HostInput host_input;

@@ -23,10 +23,10 @@ void FinishWith(grpc::ServerUnaryReactor* reactor, const std::function<absl::Sta
   try {
     status = work();
   } catch (const std::exception& e) {
-    Log(absl::StrCat("error: a request failed with an exception: ", e.what()));
+    Log(LogLevel::kError, absl::StrCat("a request failed with an exception: ", e.what()));
     status = absl::InternalError(absl::StrCat("balloond failed: ", e.what()));
   } catch (...) {
-    Log("error: a request failed with an unknown exception");
+    Log(LogLevel::kError, "a request failed with an unknown exception");
     status = absl::InternalError("balloond failed with an unknown exception");
   }
   reactor->Finish(ToGrpcStatus(status));

@@ -119,8 +119,8 @@ void UnixListener::Stop() {
   stopped_ = true;
   const uint64_t one = 1;
   if (write(wake_fd_, &one, sizeof(one)) < 0) {
-    Log(absl::StrCat("warning: cannot wake the accept loop of ", options_.path, ": ",
-                     std::strerror(errno)));
+    Log(LogLevel::kWarning,
+        absl::StrCat("cannot wake the accept loop of ", options_.path, ": ", std::strerror(errno)));
   }
   if (loop_.joinable()) loop_.join();
   unlink(options_.path.c_str());
@@ -131,7 +131,8 @@ void UnixListener::AcceptLoop(grpc::Server* server) {
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      Log(absl::StrCat("error: poll on ", options_.path, " failed: ", std::strerror(errno)));
+      Log(LogLevel::kError,
+          absl::StrCat("poll on ", options_.path, " failed: ", std::strerror(errno)));
       absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
@@ -144,8 +145,8 @@ void UnixListener::Accept(grpc::Server* server) {
   const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
     if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
-      Log(absl::StrCat("warning: cannot accept a connection on ", options_.path, ": ",
-                       std::strerror(errno), " (raise LimitNOFILE?)"));
+      Log(LogLevel::kWarning, absl::StrCat("cannot accept a connection on ", options_.path, ": ",
+                                           std::strerror(errno), " (raise LimitNOFILE?)"));
       absl::SleepFor(absl::Milliseconds(100));  // the backlog waits; do not spin
     }
     return;  // EAGAIN, ECONNABORTED, EINTR: nothing to do
@@ -165,9 +166,9 @@ void UnixListener::Accept(grpc::Server* server) {
       ++refused_since_log_;
       const absl::Time now = absl::Now();
       if (now - last_refusal_log_ >= kRefusalLogInterval) {
-        Log(absl::StrCat("warning: refused ", refused_since_log_, " connection(s) on ",
-                         options_.path, " (last from uid ", cred.uid,
-                         "): ", options_.max_connections,
+        Log(LogLevel::kWarning,
+            absl::StrCat("refused ", refused_since_log_, " connection(s) on ", options_.path,
+                         " (last from uid ", cred.uid, "): ", options_.max_connections,
                          " are open, the limit limits.max_connections_per_socket"));
         last_refusal_log_ = now;
         refused_since_log_ = 0;

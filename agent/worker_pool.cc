@@ -11,9 +11,9 @@ void RunGuarded(absl::string_view what, const std::function<void()>& body) {
   try {
     body();
   } catch (const std::exception& e) {
-    Log(absl::StrCat("error: ", what, " failed and was skipped: ", e.what()));
+    Log(LogLevel::kError, absl::StrCat(what, " failed and was skipped: ", e.what()));
   } catch (...) {
-    Log(absl::StrCat("error: ", what, " failed and was skipped (unknown exception)"));
+    Log(LogLevel::kError, absl::StrCat(what, " failed and was skipped (unknown exception)"));
   }
 }
 

@@ -174,6 +174,13 @@ class FakeHypervisor final : public Hypervisor {
     std::vector<DomainStats> out;
     for (auto& [uuid, d] : domains_) {
       std::optional<int64_t> cpu;
+      if (filter.asleep.count(uuid)) {
+        DomainStats skipped;
+        skipped.info = d.info;
+        skipped.skipped = true;
+        out.push_back(std::move(skipped));
+        continue;
+      }
       if (filter.steady.count(uuid)) {
         cpu = d.cpu_time_ns;
         if (!(filter.busy && filter.busy(uuid, d.cpu_time_ns))) {

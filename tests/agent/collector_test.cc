@@ -232,6 +232,24 @@ TEST_F(CollectorTest, ASteadyDomainThatStartsUsingCpuIsReadAtOnce) {
   EXPECT_EQ(Domain(uuid).stats_reads, 3);
 }
 
+TEST_F(CollectorTest, APausedDomainIsLeftAloneUntilItsResumeEvent) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.info.state = DomainRunState::kPaused; });
+  CollectAPeriodLater();
+  collector_.SetCollectionPlan({{uuid, 3}});
+  for (int i = 0; i < 2; ++i) {
+    // Whatever its QEMU does (a paused guest's QEMU still runs its I/O thread), its guest cannot.
+    hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.cpu_time_ns += 1000000000; });
+    CollectAPeriodLater();
+  }
+  EXPECT_EQ(Domain(uuid).stats_reads, 1);
+  hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.info.state = DomainRunState::kRunning; });
+  collector_.RequestRefresh(uuid);  // libvirt's lifecycle event: resumed
+  CollectAPeriodLater();
+  EXPECT_EQ(Domain(uuid).stats_reads, 2);
+  EXPECT_EQ(store_.Find("web1")->info.state, DomainRunState::kRunning);
+}
+
 TEST_F(CollectorTest, AnEmptyPlanReadsEveryDomainEveryPeriod) {
   const std::string uuid = hypervisor_.AddDomain("web1");
   CollectAPeriodLater();
