@@ -183,6 +183,14 @@ std::vector<AgentServer::Endpoint*> AgentServer::Endpoints() {
 
 AgentServer::~AgentServer() { Shutdown(); }
 
+int AgentServer::OpenWatches() {
+  int open = 0;
+  for (Endpoint* e : Endpoints()) {
+    if (e->context) open += e->context->limits().open_watches();
+  }
+  return open;
+}
+
 void AgentServer::SetServing(bool serving) {
   for (Endpoint* e : Endpoints()) {
     if (!e->server) continue;

@@ -41,6 +41,8 @@ class AgentServer {
   void SetServing(bool serving);
   // Ends the watches (UNAVAILABLE), stops accepting, and waits briefly for calls in flight.
   void Shutdown();
+  // Watch streams open now, on every listener.
+  int OpenWatches();
 
  private:
   // A listener: its limits and workers, its services, its gRPC server (and for a UNIX socket, the

@@ -180,7 +180,7 @@ void Collector::SetReachable(bool reachable) {
   if (callback) callback(reachable);
 }
 
-void Collector::SetRoundCallback(std::function<void()> callback) {
+void Collector::SetRoundCallback(std::function<void(absl::Duration)> callback) {
   absl::MutexLock lock(&mu_);
   on_round_ = std::move(callback);
 }
@@ -188,13 +188,13 @@ void Collector::SetRoundCallback(std::function<void()> callback) {
 void Collector::Loop() {
   for (;;) {
     RunGuarded("a collection", [this] { CollectOnce(); });
-    std::function<void()> on_round;
+    std::function<void(absl::Duration)> on_round;
     {
       absl::MutexLock lock(&mu_);
       // Without libvirt the snapshots only age: nothing to decide on.
       if (reachable_.value_or(false)) on_round = on_round_;
     }
-    if (on_round) RunGuarded("the end of a collection", on_round);
+    if (on_round) RunGuarded("the end of a collection", [&] { on_round(last_round_); });
     absl::MutexLock lock(&mu_);
     auto woken = [this]()
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || refresh_requested_; };
@@ -280,10 +280,11 @@ void Collector::CollectOnce() {
   }
   // Only now: SERVING promises a complete inventory to the first ListDomains.
   SetReachable(true);
+  last_round_ = absl::Now() - round_start;
   if (LogEnabled(LogLevel::kDebug)) {
     Log(LogLevel::kDebug,
         absl::StrCat("collection round of ", collected->size(), " domains (", snapshots.size(),
-                     " read) took ", absl::ToDoubleMilliseconds(absl::Now() - round_start), "ms"));
+                     " read) took ", absl::ToDoubleMilliseconds(last_round_), "ms"));
   }
 }
 

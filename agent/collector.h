@@ -70,9 +70,9 @@ class Collector {
 
   int64_t guest_stats_period_seconds() const;
 
-  // Called from the loop after each collection that reached libvirt: the moment the snapshots are
-  // freshest.
-  void SetRoundCallback(std::function<void()> callback);
+  // Called from the loop after each collection that reached libvirt, with the time it took: the
+  // moment the snapshots are freshest.
+  void SetRoundCallback(std::function<void(absl::Duration took)> callback);
 
  private:
   // What the collector remembers per QEMU process, beyond the published snapshot.
@@ -134,10 +134,11 @@ class Collector {
   std::function<bool(const std::string&)> watched_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(bool)> on_reachability_ ABSL_GUARDED_BY(mu_);
-  std::function<void()> on_round_ ABSL_GUARDED_BY(mu_);
+  std::function<void(absl::Duration)> on_round_ ABSL_GUARDED_BY(mu_);
 
   absl::Time started_ = absl::Now();
-  bool inventoried_ = false;  // the loop thread's own
+  bool inventoried_ = false;                          // the loop thread's own
+  absl::Duration last_round_ = absl::ZeroDuration();  // the loop thread's own
   WorkerPool pool_;
   std::thread loop_;
 };

@@ -139,6 +139,12 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
     settings.state_dir = config.state_dir();
   }
   if (config.has_policy()) settings.policy = config.policy();
+  if (!config.metrics_address().empty()) {
+    if (absl::Status s = ValidateHostPort("metrics_address", config.metrics_address()); !s.ok()) {
+      return s;
+    }
+    settings.metrics_address = config.metrics_address();
+  }
   if (!config.log_level().empty()) {
     auto level = ParseLogLevel(config.log_level());
     if (!level.ok())

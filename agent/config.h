@@ -44,6 +44,7 @@ struct AgentSettings {
   ServingLimits limits;
   TlsSettings tls;
   LogLevel log_level = LogLevel::kInfo;
+  std::string metrics_address;  // HOST:PORT; empty: no metrics endpoint
 };
 
 // "off", "observe" or "enforce".

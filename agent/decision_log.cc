@@ -7,11 +7,17 @@ uint64_t DecisionLog::Append(balloon::v1::Decision decision) {
   {
     absl::MutexLock lock(&mu_);
     decision.set_sequence(next_sequence_++);
+    ++totals_[{decision.reason(), decision.applied()}];
     decisions_.push_back(decision);
     while (decisions_.size() > capacity_) decisions_.pop_front();
   }
   if (listener_) listener_(decision);
   return decision.sequence();
+}
+
+std::map<std::pair<balloon::v1::DecisionReason, bool>, uint64_t> DecisionLog::Totals() const {
+  absl::MutexLock lock(&mu_);
+  return totals_;
 }
 
 std::vector<balloon::v1::Decision> DecisionLog::List(const std::string& domain,

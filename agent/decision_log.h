@@ -3,6 +3,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ class DecisionLog {
   // The newest `limit` decisions whose domain or UUID is `domain` (all when empty).
   std::vector<balloon::v1::Decision> List(const std::string& domain, size_t limit) const;
 
+  // How many decisions were appended since start, by reason and whether they were applied.
+  std::map<std::pair<balloon::v1::DecisionReason, bool>, uint64_t> Totals() const;
+
   // `listener` hears of each decision after it is appended, on the appending thread. An empty one
   // stops that, waiting for a notification in progress to end.
   void SetListener(std::function<void(const balloon::v1::Decision&)> listener);
@@ -31,6 +35,7 @@ class DecisionLog {
   mutable absl::Mutex mu_;
   std::deque<balloon::v1::Decision> decisions_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<std::pair<balloon::v1::DecisionReason, bool>, uint64_t> totals_ ABSL_GUARDED_BY(mu_);
   // Held (shared) while the listener is told, so that SetListener can wait for it.
   mutable absl::Mutex listener_mu_;
   std::function<void(const balloon::v1::Decision&)> listener_ ABSL_GUARDED_BY(listener_mu_);

@@ -14,6 +14,7 @@
 #include "agent/config.h"
 #include "agent/libvirt_hypervisor.h"
 #include "agent/log.h"
+#include "agent/metrics.h"
 #include "agent/policy_runner.h"
 #include "agent/policy_store.h"
 #include "agent/snapshot_store.h"
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
   gpr_set_log_function(LogGrpc);
   CLI::App app{"balloond: virtio-balloon memory agent for libvirt/QEMU hosts"};
   std::string config_file, connect, listen, listen_ro, stats_period, monitor_timeout, state_dir,
-      policy_mode, log_level;
+      policy_mode, log_level, metrics_address;
   app.add_option("--config", config_file, "Config file (text-format balloon.v1.AgentConfig)");
   app.add_option("--connect", connect, "libvirt URI (default qemu:///system)");
   app.add_option("--listen", listen,
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
   app.add_option("--policy-mode", policy_mode,
                  "off, observe or enforce: the policy's mode for this run");
   app.add_option("--log-level", log_level, "debug, info, warning or error (default info)");
+  app.add_option("--metrics-address", metrics_address,
+                 "Serve Prometheus metrics at http://HOST:PORT/metrics (default: none)");
   balloond::TlsSettings tls_flags;
   app.add_option("--listen-tls", tls_flags.listen,
                  "TCP listener with mutual TLS, HOST:PORT (default: none)");
@@ -95,6 +98,14 @@ int main(int argc, char** argv) {
     settings.log_level = *level;
   }
   balloond::SetLogLevel(settings.log_level);
+  if (!metrics_address.empty()) {
+    if (absl::Status s = balloond::ValidateHostPort("--metrics-address", metrics_address);
+        !s.ok()) {
+      std::cerr << "balloond: " << s.message() << "\n";
+      return kExitUsage;
+    }
+    settings.metrics_address = metrics_address;
+  }
   if (!connect.empty()) settings.connect_uri = connect;
   if (!listen.empty()) settings.listen = listen;
   if (!listen_ro.empty()) settings.listen_ro = listen_ro;
@@ -147,7 +158,14 @@ int main(int argc, char** argv) {
 
   balloond::RealClock clock;
   balloond::SnapshotStore store;
-  balloond::LibvirtHypervisor hypervisor(settings.connect_uri);
+  balloond::LibvirtHypervisor libvirt(settings.connect_uri);
+  balloond::AgentServer* server_for_metrics = nullptr;  // set once the server runs
+  balloond::AgentMetrics metrics(
+      {store, decisions, clock, [] { return balloond::ReadHostMemory(); },
+       [&server_for_metrics] {
+         return server_for_metrics != nullptr ? server_for_metrics->OpenWatches() : 0;
+       }});
+  balloond::MeteredHypervisor hypervisor(libvirt, metrics);
   balloond::CollectorOptions collector_options;
   collector_options.stats_period = settings.stats_period;
   collector_options.monitor_timeout = settings.monitor_timeout;
@@ -156,7 +174,16 @@ int main(int argc, char** argv) {
   auto server = balloond::AgentServer::Start(
       settings, {hypervisor, store, clock, collector, **policy, decisions, qom_traffic});
   if (!server.ok()) return Fail(server.status());
-  collector.SetReachabilityCallback([&server, &settings](bool reachable) {
+  server_for_metrics = server->get();
+  if (!settings.metrics_address.empty()) {
+    if (absl::Status s = metrics.Serve(settings.metrics_address); !s.ok()) return Fail(s);
+    // The port it got (the address may ask for port 0).
+    const std::string host =
+        settings.metrics_address.substr(0, settings.metrics_address.rfind(':'));
+    balloond::Log(absl::StrCat("metrics on http://", host, ":", metrics.port(), "/metrics"));
+  }
+  collector.SetReachabilityCallback([&server, &settings, &metrics](bool reachable) {
+    metrics.SetLibvirtConnected(reachable);
     (*server)->SetServing(reachable);
     balloond::Log(reachable
                       ? absl::StrCat("connected to libvirt at ", settings.connect_uri)
@@ -169,7 +196,10 @@ int main(int argc, char** argv) {
   balloond::PolicyRunner runner(
       store, hypervisor, clock, **policy, decisions, [] { return balloond::ReadHostMemory(); },
       [&collector] { collector.RequestRefresh(); }, runner_options);
-  collector.SetRoundCallback([&runner] { runner.Trigger(); });
+  collector.SetRoundCallback([&runner, &metrics](absl::Duration took) {
+    metrics.ObserveRound(took);
+    runner.Trigger();
+  });
   runner.SetCollectionPlanCallback([&collector](const std::map<std::string, int>& every) {
     collector.SetCollectionPlan(every);
   });
@@ -189,6 +219,7 @@ int main(int argc, char** argv) {
   }
   balloond::Log(absl::StrCat("signal ", signal, ": shutting down"));
   runner.Stop();
+  metrics.StopServing();
   (*server)->Shutdown();
   collector.Stop();
   return 0;

@@ -9,11 +9,13 @@ BALLOOND_PACKAGES=(
   cmake g++ make pkg-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libvirt-dev libxml2-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libssl-dev
+  prometheus-cpp-dev
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   busybox-static cpio gzip procps
 )
-# What only the tests need: the checked build (clang with sanitizers and libFuzzer).
-BALLOOND_TEST_PACKAGES=(clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14 openssl)
+# What only the tests need: the checked build (clang with sanitizers and libFuzzer), lint, test
+# certificates, and a Prometheus server to scrape balloond.
+BALLOOND_TEST_PACKAGES=(clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14 openssl prometheus)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -313,7 +313,7 @@ TEST(CollectorLoopTest, RoundsAreAnnouncedOnlyWhileLibvirtAnswers) {
   options.stats_period = absl::Milliseconds(20);
   Collector collector(hypervisor, store, clock, options);
   std::atomic<int> rounds{0};
-  collector.SetRoundCallback([&] { ++rounds; });
+  collector.SetRoundCallback([&](absl::Duration) { ++rounds; });
   hypervisor.AddDomain("web1");
   collector.Start();
   auto wait_for = [](const std::function<bool()>& done) {

@@ -1,6 +1,8 @@
 #include "tests/integration/testbed.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -17,9 +19,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -355,21 +359,66 @@ CommandResult Agent::Ctl(std::vector<std::string> args, absl::Duration timeout) 
   return RunCommand(argv, timeout);
 }
 
-int Agent::TlsPort(absl::Duration timeout) const {
+int Agent::LoggedPort(absl::string_view marker, absl::Duration timeout) const {
   int port = -1;
   WaitFor(
       [&] {
         for (absl::string_view line : absl::StrSplit(Log(), '\n')) {
-          const size_t at = line.find("TLS listener on ");
+          const size_t at = line.find(marker);
           if (at == absl::string_view::npos) continue;
-          absl::string_view rest = line.substr(at);
-          rest = rest.substr(0, rest.find(' ', 16));
+          absl::string_view rest = line.substr(at + marker.size());
+          rest = rest.substr(0, rest.find_first_of(" /"));
           return absl::SimpleAtoi(rest.substr(rest.rfind(':') + 1), &port);
         }
         return false;
       },
       timeout);
   return port;
+}
+
+int Agent::TlsPort(absl::Duration timeout) const { return LoggedPort("TLS listener on ", timeout); }
+
+int Agent::MetricsPort(absl::Duration timeout) const {
+  return LoggedPort("metrics on http://", timeout);
+}
+
+std::string HttpGet(const std::string& host, int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request =
+        absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host, "\r\nConnection: close\r\n\r\n");
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buf[65536];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof(buf))) > 0) response.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") > response.find("\r\n")) {
+    return "";
+  }
+  return body == std::string::npos ? "" : response.substr(body + 4);
+}
+
+std::string UrlEncode(absl::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += absl::StrFormat("%%%02X", c);
+    }
+  }
+  return out;
 }
 
 TestPki::TestPki() {

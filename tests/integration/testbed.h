@@ -105,6 +105,8 @@ class Agent {
   pid_t pid() const { return pid_; }
   // The port of --listen-tls as balloond logged it (it may have been asked for port 0); -1 if none.
   int TlsPort(absl::Duration timeout = absl::Seconds(10)) const;
+  // The same for --metrics-address.
+  int MetricsPort(absl::Duration timeout = absl::Seconds(10)) const;
   const std::string& dir() const { return dir_; }
   const std::string& rw_socket() const { return rw_socket_; }
   const std::string& ro_socket() const { return ro_socket_; }
@@ -120,12 +122,20 @@ class Agent {
                     absl::Duration timeout = absl::Seconds(90)) const;
 
  private:
+  int LoggedPort(absl::string_view marker, absl::Duration timeout) const;
+
   std::string dir_;
   std::string rw_socket_, ro_socket_, log_path_, state_dir_;
   pid_t pid_ = -1;
   std::unique_ptr<balloon::v1::BalloonReadService::Stub> read_, read_only_;
   std::unique_ptr<balloon::v1::BalloonControlService::Stub> control_, control_ro_;
 };
+
+// The body of an HTTP/1.0 GET of http://HOST:PORT/PATH (HOST an IPv4 address); empty unless the
+// answer was 200.
+std::string HttpGet(const std::string& host, int port, const std::string& path);
+// Percent-encodes `text` for a URL's query.
+std::string UrlEncode(absl::string_view text);
 
 // Certificates made with the openssl command, as an operator would, in a directory of their own.
 class TestPki {
