@@ -2,15 +2,16 @@
 # What balloond costs a host, per domain per collection cycle: N paused TCG domains (their QEMUs
 # answer, their guests never run: an idle fleet), a baseline window without balloond, then a
 # window with balloond reading every domain every period (policy off) and one with collection
-# following activity (policy observe, the default). Stats period 1 s.
+# following activity (policy observe, the default).
 #
 # Prints, for each N: balloond's CPU, context switches (/proc/PID/task/*/status) and threads
-# created in the window; libvirtd's and the QEMUs' CPU above the baseline; balloond's RSS and
-# threads; when its first collection was complete after start; and how long a collection round
-# took (mean of the last 20, from its --log-level=debug lines). Not a test: figures for the README.
+# created in the window; libvirtd's and the QEMUs' CPU above the baseline; balloond's RSS (of
+# which most is shared libraries' code: "anon" is its own heap and stacks) and threads; when its
+# first collection was complete after start; and how long a collection round took (mean of the
+# last 20, from its --log-level=debug lines). Not a test: figures for the README.
 #
 # Usage (as root, after tests/run.sh or a build): tests/bench/agent_cost.sh [N...] (default 20 100
-# 250); WINDOW=30 (seconds per window).
+# 250); WINDOW=30 (seconds per window), PERIOD=1 (balloond's --stats-period, seconds).
 set -euo pipefail
 source "$(cd "$(dirname "$0")/../.." && pwd)/deploy/host-setup.sh"
 require_root
@@ -19,7 +20,7 @@ build_guest >/dev/null
 counts=("$@")
 ((${#counts[@]})) || counts=(20 100 250)
 window=${WINDOW:-30}
-period=1
+period=${PERIOD:-1}
 tick=$(getconf CLK_TCK)
 dir=$(mktemp -d)
 images=/var/lib/libvirt/images/balloond
@@ -76,7 +77,7 @@ per() { awk -v v="$1" -v n="$2" -v c="$window" -v p="$period" 'BEGIN { printf "%
 
 # run_agent N MODE: balloond with the policy in MODE over N domains; prints one table row.
 run_agent() {
-  local n=$1 mode=$2 base_l=$3 base_q=$4 first rss threads l q a s new rounds
+  local n=$1 mode=$2 base_l=$3 base_q=$4 first rss anon threads l q a s new rounds
   rm -rf "$dir/state"
   "$BALLOOND_BUILD/agent/balloond" --listen="unix:$dir/rw.sock" --listen-ro="unix:$dir/ro.sock" \
     --state-dir="$dir/state" --stats-period=${period}s --policy-mode="$mode" --log-level=debug 2>"$dir/agent.log" &
@@ -86,24 +87,25 @@ run_agent() {
   sleep 12  # reporting switched on, and a steady fleet's collection plan at its longest
   read -r l q a s new < <(window_cpu)
   rss=$(awk '/VmRSS/ {print $2}' "/proc/$agent/status")
+  anon=$(awk '/RssAnon/ {print $2}' "/proc/$agent/status")
   threads=$(awk '/Threads/ {print $2}' "/proc/$agent/status")
   kill "$agent"
   wait "$agent" 2>/dev/null || true
   agent=
   rounds=$(grep -o 'collection round of .* took [0-9.]*ms' "$dir/agent.log" | tail -n 20 |
     awk '{sum += $NF + 0; n++} END { if (n) printf "%.1f", sum / n; else printf "-" }')
-  printf "| %4d | %-9s | %8s | %6s | %8s | %8s | %8s | %5d | %7d | %7s | %10s | %9s |\n" \
+  printf "| %4d | %-9s | %8s | %6s | %8s | %8s | %8s | %5d | %7d | %8.1f | %7s | %10s | %9s |\n" \
     "$n" "$mode" "$(per "$a" "$n")" "$(per "$s" "$n")" "$(per $((l - base_l)) "$n")" \
     "$(per $((q - base_q)) "$n")" "$(per $((a + l - base_l + q - base_q)) "$n")" "$new" \
-    "$((rss / 1024))" "$threads" "$first" "$rounds"
+    "$((rss / 1024))" "$(awk -v k="$anon" 'BEGIN { print k / 1024 }')" "$threads" "$first" "$rounds"
 }
 
 echo "balloond cost on $(nproc) cores, $(awk '/MemTotal/ {printf "%d GiB", $2 / 1048576}' /proc/meminfo), $(date -u +%F):"
 echo "paused domains, stats every ${period}s, ${window}s windows; per domain per cycle (ms, switches)."
 echo "\"off\": every domain read every period; \"observe\": collection following activity."
 echo
-echo "|    N | policy    | agent ms | ctxsw  | libvirtd | QEMU     | total ms | new t | RSS MiB | threads | first coll | round ms |"
-echo "|------|-----------|----------|--------|----------|----------|----------|-------|---------|---------|------------|----------|"
+echo "|    N | policy    | agent ms | ctxsw  | libvirtd | QEMU     | total ms | new t | RSS MiB | anon MiB | threads | first coll | round ms |"
+echo "|------|-----------|----------|--------|----------|----------|----------|-------|---------|----------|---------|------------|----------|"
 for n in "${counts[@]}"; do
   start_domains "$n"
   sleep 3
