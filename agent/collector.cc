@@ -185,15 +185,23 @@ void Collector::SetRoundCallback(std::function<void(absl::Duration)> callback) {
   on_round_ = std::move(callback);
 }
 
+void Collector::SetHeartbeatCallback(std::function<void()> callback) {
+  absl::MutexLock lock(&mu_);
+  on_heartbeat_ = std::move(callback);
+}
+
 void Collector::Loop() {
   for (;;) {
     RunGuarded("a collection", [this] { CollectOnce(); });
     std::function<void(absl::Duration)> on_round;
+    std::function<void()> on_heartbeat;
     {
       absl::MutexLock lock(&mu_);
       // Without libvirt the snapshots only age: nothing to decide on.
       if (reachable_.value_or(false)) on_round = on_round_;
+      on_heartbeat = on_heartbeat_;
     }
+    if (on_heartbeat) on_heartbeat();
     if (on_round) RunGuarded("the end of a collection", [&] { on_round(last_round_); });
     absl::MutexLock lock(&mu_);
     auto woken = [this]()

@@ -73,6 +73,9 @@ class Collector {
   // Called from the loop after each collection that reached libvirt, with the time it took: the
   // moment the snapshots are freshest.
   void SetRoundCallback(std::function<void(absl::Duration took)> callback);
+  // Called from the loop after every collection, whether or not libvirt answered: the loop is
+  // alive (systemd's watchdog is pinged from here, so a wedged collector gets balloond restarted).
+  void SetHeartbeatCallback(std::function<void()> callback);
 
  private:
   // What the collector remembers per QEMU process, beyond the published snapshot.
@@ -135,6 +138,7 @@ class Collector {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void(bool)> on_reachability_ ABSL_GUARDED_BY(mu_);
   std::function<void(absl::Duration)> on_round_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_heartbeat_ ABSL_GUARDED_BY(mu_);
 
   absl::Time started_ = absl::Now();
   bool inventoried_ = false;                          // the loop thread's own

@@ -239,4 +239,39 @@ absl::StatusOr<std::string> UnixSocketPath(absl::string_view address) {
   return std::string(path);
 }
 
+namespace {
+
+// `config` with only `field` left set.
+balloon::v1::AgentConfig OnlyField(const balloon::v1::AgentConfig& config,
+                                   const google::protobuf::FieldDescriptor* field) {
+  balloon::v1::AgentConfig only = config;
+  const google::protobuf::Reflection* reflection = only.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> set;
+  reflection->ListFields(only, &set);
+  for (const auto* f : set) {
+    if (f != field) reflection->ClearField(&only, f);
+  }
+  return only;
+}
+
+}  // namespace
+
+std::vector<std::string> FieldsReadOnlyAtStart(const balloon::v1::AgentConfig& before,
+                                               const balloon::v1::AgentConfig& after) {
+  const google::protobuf::Descriptor* descriptor = balloon::v1::AgentConfig::descriptor();
+  std::vector<std::string> changed;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (field->number() == balloon::v1::AgentConfig::kPolicyFieldNumber ||
+        field->number() == balloon::v1::AgentConfig::kLogLevelFieldNumber) {
+      continue;
+    }
+    if (OnlyField(before, field).SerializeAsString() !=
+        OnlyField(after, field).SerializeAsString()) {
+      changed.push_back(field->name());
+    }
+  }
+  return changed;
+}
+
 }  // namespace balloond

@@ -62,6 +62,11 @@ absl::StatusOr<balloon::v1::AgentConfig> LoadAgentConfig(const std::string& path
 // Applies the fields set in `config` over `settings`, checking each.
 absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSettings& settings);
 
+// The fields that differ between two readings of the config file and that balloond reads only at
+// start (all but `policy` and `log_level`, which SIGHUP reloads), by name, in field order.
+std::vector<std::string> FieldsReadOnlyAtStart(const balloon::v1::AgentConfig& before,
+                                               const balloon::v1::AgentConfig& after);
+
 // "2s", "500ms", "1m"; a plain number is seconds. Must be positive.
 absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text);
 

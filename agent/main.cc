@@ -2,12 +2,14 @@
 #include <grpc/support/log.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "agent/agent_server.h"
 #include "agent/collector.h"
@@ -18,6 +20,7 @@
 #include "agent/policy_runner.h"
 #include "agent/policy_store.h"
 #include "agent/snapshot_store.h"
+#include "agent/systemd_notify.h"
 #include "policy/policy.h"
 
 namespace {
@@ -36,6 +39,37 @@ void LogGrpc(gpr_log_func_args* args) {
       : args->severity == GPR_LOG_SEVERITY_INFO ? balloond::LogLevel::kInfo
                                                 : balloond::LogLevel::kDebug;
   balloond::Log(level, absl::StrCat("grpc: ", args->message));
+}
+
+// SIGHUP: the config file's policy and log level again (the log level only where no --log-level
+// was given). A file with errors changes nothing; other settings are read only at start, and the
+// log says which of them changed. TLS files are watched on their own.
+void Reload(const std::string& config_file, bool log_level_flag, balloon::v1::AgentConfig& loaded,
+            balloond::PolicyStore& policy) {
+  if (config_file.empty()) {
+    balloond::Log(balloond::LogLevel::kWarning,
+                  "SIGHUP: nothing to reload (balloond was started without --config)");
+    return;
+  }
+  auto config = balloond::LoadAgentConfig(config_file);
+  balloond::AgentSettings fresh;
+  absl::Status status = config.status();
+  if (status.ok()) status = balloond::ApplyAgentConfig(*config, fresh);
+  if (status.ok()) status = policy.ReplaceConfig(fresh.policy);
+  if (!status.ok()) {
+    balloond::Log(balloond::LogLevel::kError,
+                  absl::StrCat("SIGHUP: ", config_file, " not reloaded, the running configuration ",
+                               "stays: ", status.message()));
+    return;
+  }
+  if (!log_level_flag) balloond::SetLogLevel(fresh.log_level);
+  std::string restart_only = absl::StrJoin(balloond::FieldsReadOnlyAtStart(loaded, *config), ", ");
+  loaded = *config;
+  balloond::Log(absl::StrCat("SIGHUP: reloaded the policy and log level from ", config_file,
+                             restart_only.empty() ? ""
+                                                  : absl::StrCat("; changed but read only at "
+                                                                 "start (restart to apply): ",
+                                                                 restart_only)));
 }
 
 }  // namespace
@@ -82,12 +116,14 @@ int main(int argc, char** argv) {
   }
 
   balloond::AgentSettings settings;
+  balloon::v1::AgentConfig loaded_config;  // as read, to tell what a reload cannot apply
   if (!config_file.empty()) {
     auto config = balloond::LoadAgentConfig(config_file);
     if (!config.ok()) return Fail(config.status());
     if (absl::Status s = balloond::ApplyAgentConfig(*config, settings); !s.ok()) {
       return Fail(absl::InvalidArgumentError(absl::StrCat(config_file, ": ", s.message())));
     }
+    loaded_config = *config;
   }
   if (!log_level.empty()) {
     auto level = balloond::ParseLogLevel(log_level);
@@ -182,14 +218,22 @@ int main(int argc, char** argv) {
         settings.metrics_address.substr(0, settings.metrics_address.rfind(':'));
     balloond::Log(absl::StrCat("metrics on http://", host, ":", metrics.port(), "/metrics"));
   }
-  collector.SetReachabilityCallback([&server, &settings, &metrics](bool reachable) {
+  // Under systemd (Type=notify): ready once the first collection is in the store, so that no
+  // caller started after balloond ever sees a partial list; the watchdog pinged by the collector.
+  balloond::SystemdNotifier systemd = balloond::SystemdNotifier::FromEnvironment();
+  std::atomic<bool> ready{false};
+  collector.SetReachabilityCallback([&](bool reachable) {
     metrics.SetLibvirtConnected(reachable);
     (*server)->SetServing(reachable);
-    balloond::Log(reachable
-                      ? absl::StrCat("connected to libvirt at ", settings.connect_uri)
-                      : absl::StrCat("libvirt at ", settings.connect_uri,
-                                     " is unreachable; health is NOT_SERVING until it returns"));
+    const std::string status =
+        reachable ? absl::StrCat("connected to libvirt at ", settings.connect_uri)
+                  : absl::StrCat("libvirt at ", settings.connect_uri,
+                                 " is unreachable; health is NOT_SERVING until it returns");
+    balloond::Log(status);
+    if (reachable) ready = true;
+    systemd.Notify(absl::StrCat(reachable ? "READY=1\n" : "", "STATUS=", status));
   });
+  collector.SetHeartbeatCallback([&systemd] { systemd.PingWatchdog(absl::Now()); });
   balloond::PolicyRunnerOptions runner_options;
   runner_options.interval = settings.stats_period;
   runner_options.monitor_timeout = settings.monitor_timeout;
@@ -213,11 +257,12 @@ int main(int argc, char** argv) {
 
   int signal = 0;
   while (sigwait(&stop_signals, &signal) == 0 && signal == SIGHUP) {
-    // SIGHUP's default would end the daemon without a word; it has no meaning yet.
-    balloond::Log(balloond::LogLevel::kWarning,
-                  "SIGHUP ignored: balloond does not reload its configuration; restart it instead");
+    if (ready) systemd.Notify("RELOADING=1");
+    Reload(config_file, !log_level.empty(), loaded_config, **policy);
+    if (ready) systemd.Notify("READY=1");
   }
   balloond::Log(absl::StrCat("signal ", signal, ": shutting down"));
+  systemd.Notify("STOPPING=1");
   runner.Stop();
   metrics.StopServing();
   (*server)->Shutdown();

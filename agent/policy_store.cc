@@ -200,6 +200,15 @@ void PolicyStore::OverrideMode(v1::PolicyMode mode) {
   mode_override_ = mode;
 }
 
+absl::Status PolicyStore::ReplaceConfig(const v1::Policy& config) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = policy::ValidatePolicy(MergePolicy(config, api_changes_)); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("policy: ", s.message()));
+  }
+  config_ = config;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::Policy> PolicyStore::Commit(v1::Policy changes, bool mode_changed) {
   v1::Policy next = MergePolicy(config_, changes);
   if (!mode_changed && mode_override_) next.set_mode(*mode_override_);

@@ -43,6 +43,9 @@ class PolicyStore {
                                                    const google::protobuf::FieldMask& mask);
   // The mode for this run only (the --policy-mode flag); never saved.
   void OverrideMode(balloon::v1::PolicyMode mode);
+  // The config file's policy, read again (SIGHUP): the API's changes and this run's mode stay over
+  // it. INVALID_ARGUMENT, and nothing changes, when the result does not validate.
+  absl::Status ReplaceConfig(const balloon::v1::Policy& config);
 
  private:
   PolicyStore(std::string state_dir, balloon::v1::Policy config)
@@ -52,8 +55,8 @@ class PolicyStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string state_dir_;
-  const balloon::v1::Policy config_;
   mutable absl::Mutex mu_;
+  balloon::v1::Policy config_ ABSL_GUARDED_BY(mu_);
   balloon::v1::Policy api_changes_ ABSL_GUARDED_BY(mu_);
   std::optional<balloon::v1::PolicyMode> mode_override_ ABSL_GUARDED_BY(mu_);
 };

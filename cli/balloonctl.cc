@@ -23,6 +23,7 @@
 #include "cli/policy_keys.h"
 #include "cli/size.h"
 #include "cli/table.h"
+#include "cli/top.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "policy/policy.h"
 #include "policy/units.h"
@@ -91,6 +92,8 @@ class Client {
     std::cerr << "balloonctl: " << connection_->Explain(status) << "\n";
     return kExitFailed;
   }
+  std::string Explain(const grpc::Status& status) const { return connection_->Explain(status); }
+  std::shared_ptr<grpc::Channel> channel() const { return connection_->channel(); }
 
   bool json() const { return options_.output == "json"; }
 
@@ -550,6 +553,16 @@ int Decisions(Client& client, const std::string& domain, bool watch) {
   return client.Fail(status);
 }
 
+int Top(Client& client, const std::string& refresh_text) {
+  absl::Duration refresh;
+  if (!absl::ParseDuration(refresh_text, &refresh) || refresh < absl::Milliseconds(100)) {
+    throw UsageError{absl::StrCat("--refresh '", refresh_text,
+                                  "' is not a duration of at least 100ms; write e.g. 1s or 500ms")};
+  }
+  return balloond::RunTop(client.channel(), refresh,
+                          [&client](const grpc::Status& s) { return client.Explain(s); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -558,6 +571,9 @@ int main(int argc, char** argv) {
   if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function([](gpr_log_func_args*) {});
   CLI::App app{"balloonctl: query and steer balloond, the virtio-balloon memory agent"};
   app.require_subcommand(1);
+  // Global flags work after the subcommand too (`balloonctl policy show -o json`), as kubectl users
+  // type them; set before the subcommands are added, which inherit it.
+  app.fallthrough();
   Options options;
   app.add_option("--socket", options.connection.socket,
                  absl::StrCat("balloond's socket (default ", balloond::kDefaultReadOnlySocket,
@@ -621,6 +637,10 @@ int main(int argc, char** argv) {
   policy_mode->add_option("MODE", mode)
       ->required()
       ->check(CLI::IsMember({"off", "observe", "enforce"}));
+  auto* top = app.add_subcommand(
+      "top", "A live view of every domain, like virt-top (q or Ctrl-C to quit; lines when piped)");
+  std::string refresh = "1s";
+  top->add_option("--refresh", refresh, "How often the list and the host are read (default 1s)");
   auto* decisions = app.add_subcommand("decisions", "What the policy did or would do, and why");
   decisions->add_option("DOMAIN", domain, "Only this domain's decisions");
   decisions->add_flag("--watch", watch, "Print decisions as they are made");
@@ -649,6 +669,7 @@ int main(int argc, char** argv) {
     if (*policy_set) return PolicyUpdate(client, assignments, policy_domain);
     if (*policy_mode) return PolicyUpdate(client, {"mode=" + mode}, "");
     if (*decisions) return Decisions(client, domain, watch);
+    if (*top) return Top(client, refresh);
   } catch (const UsageError& e) {
     std::cerr << "balloonctl: " << e.message << "\n";
     return kExitUsage;

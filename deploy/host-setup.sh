@@ -6,16 +6,18 @@ BALLOOND_BUILD=${BALLOOND_BUILD:-$BALLOOND_ROOT/build}
 
 # Build tools and libraries, libvirt with QEMU, and what the test guest is made of.
 BALLOOND_PACKAGES=(
-  cmake g++ make pkg-config
+  cmake g++ make pkg-config dpkg-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libvirt-dev libxml2-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libssl-dev
   prometheus-cpp-dev
   qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
-  busybox-static cpio gzip procps
+  busybox-static cpio gzip procps dbus polkitd
 )
 # What only the tests need: the checked build (clang with sanitizers and libFuzzer), lint, test
-# certificates, and a Prometheus server to scrape balloond.
-BALLOOND_TEST_PACKAGES=(clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14 openssl prometheus)
+# certificates, a Prometheus server to scrape balloond, tmux to drive `balloonctl top`.
+# systemd-analyze rates the shipped unit.
+BALLOOND_TEST_PACKAGES=(clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14 openssl prometheus tmux
+  systemd)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -50,7 +52,15 @@ start_libvirt() {
   if [[ -d /run/systemd/system ]]; then
     systemctl start virtlogd.socket libvirtd.service
   else
-    # Containers and CI machines have no systemd: run the daemons directly.
+    # Containers and CI machines have no systemd: run the daemons directly. The system bus and
+    # polkit first: libvirt asks polkit whether a non-root client (balloond's service user, in
+    # group libvirt) may manage domains.
+    if ! pgrep -x dbus-daemon >/dev/null; then
+      mkdir -p /run/dbus
+      rm -f /run/dbus/pid
+      dbus-daemon --system --fork
+    fi
+    pgrep -f polkit-1/polkitd >/dev/null || { /usr/lib/polkit-1/polkitd --no-debug >/dev/null 2>&1 & }
     pgrep -x virtlogd >/dev/null || /usr/sbin/virtlogd -d
     pgrep -x libvirtd >/dev/null || /usr/sbin/libvirtd -d
   fi

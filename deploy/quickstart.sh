@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# balloond in one command on a fresh Debian 12 machine (as root): installs packages, builds, starts
+# balloond in one command on a fresh Debian 12 machine (as root): installs packages, builds and
+# installs balloond's .deb (balloond, balloonctl on PATH, the systemd unit, bash completion), starts
 # virtlogd/libvirtd if needed, boots two small demo guests, starts balloond, and shows what it sees.
 #   deploy/quickstart.sh          set up and run the demo (balloond keeps running)
 #   deploy/quickstart.sh --stop   stop balloond and destroy the demo guests
@@ -9,7 +10,7 @@ source "$(cd "$(dirname "$0")/.." && pwd)/deploy/host-setup.sh"
 STATE=/run/balloond-quickstart
 DEMO_GUESTS=(balloond-demo-1:512 balloond-demo-2:768)
 IMAGES=/var/lib/libvirt/images/balloond
-CTL="$BALLOOND_BUILD/cli/balloonctl"
+CTL=balloonctl
 
 stop_demo() {
   if [[ -f $STATE/balloond.pid ]]; then
@@ -51,6 +52,9 @@ install_packages
 start_libvirt
 build_guest
 build_project balloond balloonctl
+say "installing balloond's package"
+(cd "$BALLOOND_BUILD" && cpack -G DEB -B "$BALLOOND_BUILD/package" >/dev/null)
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall "$BALLOOND_BUILD"/package/balloond_*_amd64.deb >/dev/null
 stop_demo >/dev/null
 
 mkdir -p "$STATE"
@@ -62,7 +66,9 @@ for g in "${DEMO_GUESTS[@]}"; do
 done
 
 say "starting balloond (log: $STATE/balloond.log)"
-nohup "$BALLOOND_BUILD/agent/balloond" --state-dir="$STATE/state" >"$STATE/balloond.log" 2>&1 &
+# As a plain process (the demo also runs where there is no systemd); on a systemd host the package's
+# unit runs it for real: systemctl start balloond.
+nohup /usr/sbin/balloond --state-dir="$STATE/state" >"$STATE/balloond.log" 2>&1 &
 echo $! >"$STATE/balloond.pid"
 for _ in $(seq 1 50); do
   "$CTL" health >/dev/null 2>&1 && break

@@ -89,6 +89,20 @@ TEST(AgentConfigTest, ATlsListenerNeedsItsThreeFilesAndAnAddress) {
   EXPECT_THAT(std::string(ValidateTlsSettings(files_only).message()), HasSubstr("no --listen-tls"));
 }
 
+TEST(AgentConfigTest, SaysWhichChangedFieldsOnlyARestartApplies) {
+  auto before = ParseAgentConfig(
+      "stats_period { seconds: 2 } policy { mode: POLICY_MODE_OBSERVE } log_level: \"info\"",
+      "a.textproto");
+  auto after = ParseAgentConfig(
+      "stats_period { seconds: 5 } policy { mode: POLICY_MODE_ENFORCE } log_level: \"debug\" "
+      "listen: \"unix:/run/other.sock\"",
+      "a.textproto");
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_THAT(FieldsReadOnlyAtStart(*before, *after),
+              ::testing::ElementsAre("listen", "stats_period"));
+  EXPECT_THAT(FieldsReadOnlyAtStart(*before, *before), ::testing::IsEmpty());
+}
+
 TEST(ParsePositiveDurationTest, TakesGoStyleDurationsAndPlainSeconds) {
   EXPECT_EQ(ParsePositiveDuration("2s").value(), absl::Seconds(2));
   EXPECT_EQ(ParsePositiveDuration("500ms").value(), absl::Milliseconds(500));

@@ -74,6 +74,32 @@ TEST_F(PolicyStoreTest, OnlyTheMaskedFieldsChange) {
   EXPECT_EQ(store->Get().defaults().shares(), 500);
 }
 
+TEST_F(PolicyStoreTest, AReloadedConfigCountsUnderTheApisChangesAndABadOneChangesNothing) {
+  v1::Policy config;
+  config.mutable_defaults()->set_headroom_bytes(100);
+  config.mutable_host()->set_reserve_bytes(1LL << 30);
+  auto store = Open(config);
+  v1::Policy update;
+  update.mutable_host()->set_reserve_bytes(2LL << 30);
+  ASSERT_TRUE(store->Update(update, Mask({"host.reserve_bytes"})).ok());
+  store->OverrideMode(v1::POLICY_MODE_ENFORCE);
+
+  v1::Policy edited;
+  edited.mutable_defaults()->set_headroom_bytes(300);
+  edited.mutable_host()->set_reserve_bytes(3LL << 30);
+  ASSERT_TRUE(store->ReplaceConfig(edited).ok());
+  EXPECT_EQ(store->Get().defaults().headroom_bytes(), 300);
+  EXPECT_EQ(store->Get().host().reserve_bytes(), 2LL << 30);  // the API's change stays
+  EXPECT_EQ(store->Get().mode(), v1::POLICY_MODE_ENFORCE);    // and this run's mode
+
+  v1::Policy broken;
+  broken.mutable_defaults()->set_headroom_bytes(-1);
+  absl::Status refused = store->ReplaceConfig(broken);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("headroom"));
+  EXPECT_EQ(store->Get().defaults().headroom_bytes(), 300);
+}
+
 TEST_F(PolicyStoreTest, OnlyTheApisChangesAreSavedSoTheConfigStillCounts) {
   v1::Policy config;
   config.mutable_defaults()->set_headroom_bytes(100);

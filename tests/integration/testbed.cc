@@ -287,9 +287,11 @@ pid_t Guest::QemuPid() const {
   return pid;
 }
 
-Agent::Agent(std::vector<std::string> extra_args, std::string state_dir) {
+Agent::Agent(std::vector<std::string> extra_args, std::string state_dir,
+             std::vector<std::string> run_as) {
   char tmpl[] = "/tmp/balloond-test-XXXXXX";
   dir_ = mkdtemp(tmpl);
+  if (!run_as.empty()) chmod(dir_.c_str(), 01777);
   state_dir_ = state_dir.empty() ? dir_ + "/state" : state_dir;
   rw_socket_ = dir_ + "/balloond.sock";
   ro_socket_ = dir_ + "/balloond-ro.sock";
@@ -302,6 +304,7 @@ Agent::Agent(std::vector<std::string> extra_args, std::string state_dir) {
     argv.push_back("--stats-period=1s");
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  argv.insert(argv.begin(), run_as.begin(), run_as.end());
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -310,7 +313,7 @@ Agent::Agent(std::vector<std::string> extra_args, std::string state_dir) {
     int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(log, 1);
     dup2(log, 2);
-    execv(args[0], args.data());
+    execvp(args[0], args.data());
     _exit(127);
   }
   auto rw = grpc::CreateChannel("unix:" + rw_socket_, grpc::InsecureChannelCredentials());

@@ -90,7 +90,10 @@ class Agent {
  public:
   // `state_dir`: where the policy is saved; a fresh one when empty. Pass the same one to a second
   // Agent to restart balloond.
-  explicit Agent(std::vector<std::string> extra_args = {}, std::string state_dir = "");
+  // `run_as`: a command balloond is started under (e.g. setpriv to drop privileges); its directory
+  // is then open to every user.
+  explicit Agent(std::vector<std::string> extra_args = {}, std::string state_dir = "",
+                 std::vector<std::string> run_as = {});
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;

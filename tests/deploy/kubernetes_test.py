@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""The shipped DaemonSet keeps what an operator relies on: state on the node, a restrictive
+securityContext, the metrics port, probes through balloonctl, and a config balloond accepts.
+Usage: kubernetes_test.py DAEMONSET_YAML BALLOOND_BINARY"""
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+docs = list(yaml.safe_load_all(open(sys.argv[1])))
+daemonset = next(d for d in docs if d["kind"] == "DaemonSet")
+config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["balloond.textproto"]
+pod = daemonset["spec"]["template"]["spec"]
+container = pod["containers"][0]
+failures = []
+
+
+def check(what, ok):
+    print(("ok: " if ok else "FAILED: ") + what)
+    if not ok:
+        failures.append(what)
+
+
+volumes = {v["name"]: v for v in pod["volumes"]}
+mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+check("the state directory is a hostPath on the node",
+      volumes.get(mounts.get("/var/lib/balloond"), {}).get("hostPath", {}).get("path")
+      == "/var/lib/balloond")
+sc = container["securityContext"]
+check("no privilege escalation", sc.get("allowPrivilegeEscalation") is False)
+check("every capability dropped", sc.get("capabilities", {}).get("drop") == ["ALL"])
+check("read-only root filesystem", sc.get("readOnlyRootFilesystem") is True)
+check("seccomp RuntimeDefault", sc.get("seccompProfile", {}).get("type") == "RuntimeDefault")
+ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+check("the metrics port is exposed", ports.get("metrics") == 9464)
+check("metrics_address serves that port", '"0.0.0.0:9464"' in config)
+for probe in ("startupProbe", "readinessProbe"):
+    check(probe + " runs balloonctl health",
+          container[probe]["exec"]["command"][0] == "balloonctl"
+          and "health" in container[probe]["exec"]["command"])
+check("the liveness probe does not depend on libvirtd",
+      "health" not in container["livenessProbe"]["exec"]["command"])
+# The ConfigMap's config, as balloond parses it (with its TLS files, which are not here: only a
+# missing-file error is acceptable, never a parse error).
+with tempfile.NamedTemporaryFile("w", suffix=".textproto") as f:
+    f.write(config)
+    f.flush()
+    run = subprocess.run([sys.argv[2], "--config=" + f.name, "--connect=test:///default",
+                          "--listen=unix:/nonexistent/a.sock", "--listen-ro=unix:/nonexistent/b.sock",
+                          "--state-dir=/nonexistent/state"],
+                         capture_output=True, text=True, timeout=20)
+    check("balloond parses the ConfigMap's config (%s)" % run.stderr.strip().splitlines()[-1:],
+          ".textproto:" not in run.stderr)
+print("kubernetes: every check passed" if not failures else "kubernetes: %d checks failed" % len(failures))
+sys.exit(1 if failures else 0)

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The .deb as an operator gets it: built by cpack from BUILD_DIR, its control fields and contents,
+# the shipped systemd unit rated by `systemd-analyze security` (2.5 or lower) and clean under
+# `verify`, and an install with dpkg that leaves balloond/balloonctl on PATH, the user balloond in
+# group libvirt and the bash completion in place (undone afterwards unless it was installed before).
+# Usage (as root): tests/deploy/package_test.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
+work=$(mktemp -d)
+fails=0
+check() {  # DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@" >/dev/null 2>&1; then echo "ok: $what"; else echo "FAILED: $what"; fails=$((fails + 1)); fi
+}
+installed_before=$(dpkg-query -W -f='${Status}' balloond 2>/dev/null || true)
+cleanup() {
+  [[ $installed_before == *installed* ]] || dpkg --purge balloond >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$build" && cpack -G DEB -B "$work/out" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; exit 1; }
+version=$(sed -n 's/^project(balloond VERSION \([0-9.]*\).*/\1/p' "$build/../CMakeLists.txt" 2>/dev/null ||
+  true)
+deb=$(ls "$work"/out/balloond_*_amd64.deb)
+echo "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
+field() { dpkg-deb -f "$deb" "$1"; }
+check "Package is balloond" test "$(field Package)" = balloond
+check "Architecture is amd64" test "$(field Architecture)" = amd64
+[[ -n $version ]] && check "Version is the project's ($version)" test "$(field Version)" = "$version"
+for dep in adduser 'libgrpc++1.51' libvirt0 libprotobuf32 libprometheus-cpp-pull1.0 libabsl20220623; do
+  check "Depends names $dep" grep -qF "$dep" <<<"$(field Depends)"
+done
+contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
+for path in ./usr/sbin/balloond ./usr/bin/balloonctl ./usr/lib/systemd/system/balloond.service \
+  ./etc/balloond/balloond.textproto ./usr/share/bash-completion/completions/balloonctl \
+  ./usr/share/doc/balloond/README.md ./usr/share/doc/balloond/examples/balloond-dashboard.json; do
+  check "contains $path" grep -qxF "$path" <<<"$contents"
+done
+dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$work" ./conffiles ./postinst
+check "the config is a conffile" grep -qx /etc/balloond/balloond.textproto "$work/conffiles"
+check "postinst creates the user balloond" grep -q 'adduser --system' "$work/postinst"
+
+# The unit as shipped: its sandbox rating, and verify (with its ExecStart pointed at the binary in
+# the package, since verify checks that the command exists).
+dpkg-deb -x "$deb" "$work/root"
+unit=$work/root/usr/lib/systemd/system/balloond.service
+exposure=$(systemd-analyze security --offline=true "$unit" 2>&1 | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+echo "systemd-analyze security: overall exposure $exposure"
+check "exposure $exposure is 2.5 or lower" awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 2.5) }'
+mkdir -p "$work/verify"
+sed "s|/usr/sbin/balloond|$work/root/usr/sbin/balloond|" "$unit" >"$work/verify/balloond.service"
+if systemd-analyze verify "$work/verify/balloond.service" >"$work/verify.log" 2>&1 && [[ ! -s $work/verify.log ]]; then
+  echo "ok: systemd-analyze verify is clean"
+else
+  echo "FAILED: systemd-analyze verify:"; cat "$work/verify.log"; fails=$((fails + 1))
+fi
+
+# Installed as an operator would.
+apt-get install -y -q "$deb" >"$work/install.log" 2>&1 || dpkg -i "$deb" >>"$work/install.log" 2>&1 ||
+  { cat "$work/install.log"; exit 1; }
+check "balloonctl is on PATH" test "$(command -v balloonctl)" = /usr/bin/balloonctl
+check "balloonctl runs" balloonctl version
+check "balloond runs" /usr/sbin/balloond --version
+check "user balloond exists, in group libvirt" grep -qw libvirt <<<"$(id -Gn balloond)"
+check "bash completes balloonctl's commands" bash -c \
+  'source /usr/share/bash-completion/completions/balloonctl; COMP_WORDS=(balloonctl st); COMP_CWORD=1; _balloonctl; [[ " ${COMPREPLY[*]} " == *" stats "* ]]'
+
+((fails == 0)) && echo "package: every check passed" || echo "package: $fails checks failed"
+((fails == 0))

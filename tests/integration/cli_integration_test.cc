@@ -1,0 +1,128 @@
+// balloonctl as operators use it at a terminal: `top` driven in a real pseudo-terminal (tmux) and
+// piped, and bash completion of commands, flags and domain names.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/integration/testbed.h"
+
+namespace balloond::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class CliIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    DestroyLeftoverGuests();
+    guest_ = new Guest(BootedGuest("cli"));
+    agent_ = new Agent({"--stats-period=1s"});
+    ASSERT_TRUE(agent_->WaitServing()) << agent_->Log();
+  }
+  static void TearDownTestSuite() {
+    delete agent_;
+    delete guest_;
+  }
+  static Guest* guest_;
+  static Agent* agent_;
+};
+Guest* CliIntegrationTest::guest_ = nullptr;
+Agent* CliIntegrationTest::agent_ = nullptr;
+
+CommandResult Tmux(std::vector<std::string> args) {
+  args.insert(args.begin(), {"tmux", "-L", absl::StrCat("bdtest-", getpid())});
+  return RunCommand(args);
+}
+
+TEST_F(CliIntegrationTest, TopDrawsEveryDomainFullScreenAndQuitsOnQ) {
+  const std::string command =
+      absl::StrCat(BALLOONCTL_BIN, " --socket=", agent_->rw_socket(), " top; echo top-exited=$?");
+  ASSERT_EQ(Tmux({"new-session", "-d", "-s", "top", "-x", "160", "-y", "30", "bash", "-c",
+                  command + "; sleep 30"})
+                .exit_code,
+            0);
+  auto screen = [] { return Tmux({"capture-pane", "-p", "-t", "top"}).out; };
+  // The guest's row fills in from the watch streams: its balloon and what it has available.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string s = screen();
+        return absl::StrContains(s, guest_->name()) && absl::StrContains(s, "AVAILABLE") &&
+               absl::StrContains(s, "%)");
+      },
+      absl::Seconds(40)))
+      << screen();
+  const std::string shown = screen();
+  EXPECT_THAT(shown, HasSubstr("host: "));
+  EXPECT_THAT(shown, HasSubstr("(q to quit)"));
+
+  Tmux({"send-keys", "-t", "top", "q"});
+  // Back on the normal screen, with the exit status printed after it.
+  EXPECT_TRUE(
+      WaitFor([&] { return absl::StrContains(screen(), "top-exited=0"); }, absl::Seconds(10)))
+      << screen();
+  EXPECT_THAT(screen(), Not(HasSubstr("(q to quit)")));
+  Tmux({"kill-server"});
+}
+
+TEST_F(CliIntegrationTest, TopQuitsOnCtrlC) {
+  const std::string command =
+      absl::StrCat(BALLOONCTL_BIN, " --socket=", agent_->rw_socket(), " top; echo top-exited=$?");
+  ASSERT_EQ(Tmux({"new-session", "-d", "-s", "top", "-x", "120", "-y", "20", "bash", "-c",
+                  command + "; sleep 30"})
+                .exit_code,
+            0);
+  auto screen = [] { return Tmux({"capture-pane", "-p", "-t", "top"}).out; };
+  ASSERT_TRUE(
+      WaitFor([&] { return absl::StrContains(screen(), guest_->name()); }, absl::Seconds(30)))
+      << screen();
+  Tmux({"send-keys", "-t", "top", "C-c"});
+  EXPECT_TRUE(
+      WaitFor([&] { return absl::StrContains(screen(), "top-exited=0"); }, absl::Seconds(10)))
+      << screen();
+  Tmux({"kill-server"});
+}
+
+TEST_F(CliIntegrationTest, TopWritesPlainLinesWhenPiped) {
+  CommandResult r = RunCommand({"timeout", "--preserve-status", "-s", "INT", "6", BALLOONCTL_BIN,
+                                "--socket=" + agent_->rw_socket(), "top"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(absl::StrCat("NAME=", guest_->name())));
+  EXPECT_THAT(r.out, HasSubstr("AVAILABLE="));
+  EXPECT_THAT(r.out, Not(HasSubstr("\x1b[")));  // no terminal codes in a pipe
+}
+
+// What bash offers after `balloonctl ` + `words`, with the completion script the package installs.
+std::string Complete(const std::string& line, const std::string& socket) {
+  const std::string script = absl::StrCat(
+      "export PATH=", std::string(BALLOONCTL_BIN).substr(0, std::string(BALLOONCTL_BIN).rfind('/')),
+      ":$PATH; source ", BALLOOND_SOURCE_DIR, "/deploy/bash-completion/balloonctl; ",
+      "COMP_LINE='balloonctl --socket=", socket, " ", line, "'; ",
+      "read -ra COMP_WORDS <<< \"$COMP_LINE\"; ",
+      // a trailing space starts a new, empty word
+      "[[ $COMP_LINE == *' ' ]] && COMP_WORDS+=(''); ",
+      "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _balloonctl; printf '%s\\n' \"${COMPREPLY[@]}\"");
+  return RunCommand({"bash", "-c", script}).out;
+}
+
+TEST_F(CliIntegrationTest, BashCompletesCommandsFlagsAndDomainNames) {
+  const std::string socket = agent_->rw_socket();
+  EXPECT_THAT(Complete("st", socket), HasSubstr("stats"));
+  EXPECT_THAT(Complete("", socket), HasSubstr("top"));
+  EXPECT_THAT(Complete("policy ", socket), HasSubstr("show"));
+  EXPECT_THAT(Complete("policy mode ", socket), HasSubstr("enforce"));
+  EXPECT_THAT(Complete("stats ", socket), HasSubstr(guest_->name()));
+  EXPECT_THAT(Complete("set " + guest_->name().substr(0, 8), socket), HasSubstr(guest_->name()));
+  EXPECT_THAT(Complete("list --ti", socket), HasSubstr("--timeout="));
+  EXPECT_THAT(Complete("list -o ", socket), HasSubstr("json"));
+  EXPECT_THAT(Complete("policy set host.res", socket), HasSubstr("host.reserve_bytes="));
+}
+
+}  // namespace
+}  // namespace balloond::testing
