@@ -65,6 +65,7 @@ AgentServer::AgentServer(const AgentSettings& settings, Parts parts)
                parts.clock,
                parts.policy,
                parts.decisions,
+               parts.holds,
                stats_feed_,
                decision_feed_,
                qom_guard_,

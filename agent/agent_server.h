@@ -32,6 +32,7 @@ class AgentServer {
     PolicyStore& policy;
     DecisionLog& decisions;
     QomTraffic& qom_traffic;
+    HoldStore& holds;
   };
   static absl::StatusOr<std::unique_ptr<AgentServer>> Start(const AgentSettings& settings,
                                                             Parts parts);

@@ -64,7 +64,7 @@ Collector::Collector(Hypervisor& hypervisor, SnapshotStore& store, Clock& clock,
 Collector::~Collector() { Stop(); }
 
 void Collector::Start() {
-  started_ = absl::Now();
+  started_ = clock_.Monotonic();
   hypervisor_.SetChangeCallback([this](const std::string& uuid) { RequestRefresh(uuid); });
   loop_ = std::thread([this] { Loop(); });
 }
@@ -206,7 +206,7 @@ void Collector::Loop() {
     absl::MutexLock lock(&mu_);
     auto woken = [this]()
                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || refresh_requested_; };
-    mu_.AwaitWithTimeout(absl::Condition(&woken), options_.stats_period);
+    clock_.AwaitWithTimeout(mu_, absl::Condition(&woken), options_.stats_period);
     if (stopping_) return;
     refresh_requested_ = false;
   }
@@ -214,7 +214,7 @@ void Collector::Loop() {
 
 void Collector::CollectOnce() {
   if (traffic_ != nullptr) traffic_->Pause(kClientDrain);
-  const absl::Time round_start = absl::Now();
+  const absl::Duration round_start = clock_.Monotonic();
   const CollectionFilter filter = Steady(clock_.Now());
   auto collected = hypervisor_.CollectStats(absl::Now() + options_.monitor_timeout, filter);
   if (traffic_ != nullptr) traffic_->Resume();
@@ -283,12 +283,12 @@ void Collector::CollectOnce() {
   if (!std::exchange(inventoried_, true)) {
     Log(absl::StrCat(
         "first collection: ", collected->size(), " running domains, ",
-        absl::FormatDuration(absl::Trunc(absl::Now() - started_, absl::Milliseconds(1))),
+        absl::FormatDuration(absl::Trunc(clock_.Monotonic() - started_, absl::Milliseconds(1))),
         " after start"));
   }
   // Only now: SERVING promises a complete inventory to the first ListDomains.
   SetReachable(true);
-  last_round_ = absl::Now() - round_start;
+  last_round_ = clock_.Monotonic() - round_start;
   if (LogEnabled(LogLevel::kDebug)) {
     Log(LogLevel::kDebug,
         absl::StrCat("collection round of ", collected->size(), " domains (", snapshots.size(),

@@ -140,7 +140,7 @@ class Collector {
   std::function<void(absl::Duration)> on_round_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_heartbeat_ ABSL_GUARDED_BY(mu_);
 
-  absl::Time started_ = absl::Now();
+  absl::Duration started_;                            // on the clock's monotonic time
   bool inventoried_ = false;                          // the loop thread's own
   absl::Duration last_round_ = absl::ZeroDuration();  // the loop thread's own
   WorkerPool pool_;

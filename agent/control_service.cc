@@ -1,5 +1,7 @@
 #include "agent/control_service.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/domain_resolver.h"
@@ -7,6 +9,7 @@
 #include "agent/proto_convert.h"
 #include "agent/qom_request.h"
 #include "policy/policy.h"
+#include "policy/settings.h"
 #include "policy/units.h"
 
 namespace balloond {
@@ -62,9 +65,40 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
   if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
   if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloon(*snap);
 
+  // The hold the target gets: the request's, or the policy's default_hold.
+  const absl::Duration hold_for =
+      req.has_hold()
+          ? FromProtoDuration(req.hold())
+          : FromProtoDuration(policy::WithDefaults(backend_.policy.Get()).default_hold());
+  if (hold_for < absl::ZeroDuration() || hold_for > absl::Seconds(policy::kMaxHoldSeconds)) {
+    return absl::InvalidArgumentError(absl::StrCat("hold ", absl::FormatDuration(hold_for),
+                                                   " must be between 0 and 7 days (168h)"));
+  }
+  v1::Hold hold;
+  if (hold_for > absl::ZeroDuration()) {
+    const absl::Time now = backend_.clock.Now();
+    hold.set_domain(snap->info.name);
+    hold.set_uuid(snap->info.uuid);
+    hold.set_target_bytes(req.target_bytes());
+    *hold.mutable_until() = ToProtoTimestamp(now + hold_for);
+    hold.set_set_by(caller);
+  }
+
   if (!req.validate_only()) {
+    // The hold first: a policy cycle between the target and the hold would undo the target.
+    const absl::Time now = backend_.clock.Now();
+    const std::optional<v1::Hold> before = backend_.holds.Find(snap->info.uuid, now);
+    absl::Status held = hold_for > absl::ZeroDuration()
+                            ? backend_.holds.Set(hold, now)
+                            : backend_.holds.Release(snap->info.uuid, now).status();
+    if (!held.ok()) return held;
     absl::Status s =
         backend_.hypervisor.SetBalloonTarget(snap->info.uuid, req.target_bytes(), deadline);
+    if (!s.ok()) {
+      // The target was not set: the hold it would have had goes, the earlier one comes back.
+      (void)(before ? backend_.holds.Set(*before, now)
+                    : backend_.holds.Release(snap->info.uuid, now).status());
+    }
     if (s.code() == absl::StatusCode::kFailedPrecondition && !snap->config) {
       return NoBalloon(*snap);  // libvirt knew before balloond read the definition
     }
@@ -72,13 +106,17 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
     Log(absl::StrCat(
         "balloon target of ", snap->info.name, " set to ", FormatBytes(req.target_bytes()),
         snap->actual_bytes ? absl::StrCat(" (was ", FormatBytes(*snap->actual_bytes), ")") : "",
-        " by ", caller));
+        " by ", caller,
+        hold_for > absl::ZeroDuration()
+            ? absl::StrCat(", held for ", absl::FormatDuration(hold_for))
+            : ", not held"));
     if (backend_.on_target_set) backend_.on_target_set(snap->info.uuid);
   }
   ToProto(*snap, resp->mutable_domain());
   resp->set_target_bytes(req.target_bytes());
   if (snap->actual_bytes) resp->set_previous_actual_bytes(*snap->actual_bytes);
   resp->set_validated_only(req.validate_only());
+  if (hold_for > absl::ZeroDuration()) *resp->mutable_hold() = hold;
   return absl::OkStatus();
 }
 
@@ -120,6 +158,24 @@ grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
   });
 }
 
+grpc::ServerUnaryReactor* ControlService::ReleaseHold(grpc::CallbackServerContext* ctx,
+                                                      const v1::ReleaseHoldRequest* req,
+                                                      v1::ReleaseHoldResponse* resp) {
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  return Offload(ctx, [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
+    auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req->domain());
+    if (!snap.ok()) return snap.status();
+    auto released = backend_.holds.Release(snap->info.uuid, backend_.clock.Now());
+    if (!released.ok()) return released.status();
+    ToProto(*snap, resp->mutable_domain());
+    if (*released) {
+      *resp->mutable_released() = **released;
+      Log(absl::StrCat("hold on ", snap->info.name, " released by ", caller));
+    }
+    return absl::OkStatus();
+  });
+}
+
 namespace {
 
 absl::Status ReadOnlySocket(absl::string_view what) {
@@ -146,6 +202,12 @@ grpc::ServerUnaryReactor* ReadOnlyControlService::UpdatePolicy(grpc::CallbackSer
 grpc::ServerUnaryReactor* ReadOnlyControlService::UpdateDomainPolicy(
     grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest*, v1::Policy*) {
   return Finished(ctx, ReadOnlySocket("changing the policy"));
+}
+
+grpc::ServerUnaryReactor* ReadOnlyControlService::ReleaseHold(grpc::CallbackServerContext* ctx,
+                                                              const v1::ReleaseHoldRequest*,
+                                                              v1::ReleaseHoldResponse*) {
+  return Finished(ctx, ReadOnlySocket("releasing a hold"));
 }
 
 }  // namespace balloond

@@ -23,6 +23,9 @@ class ControlService final : public balloon::v1::BalloonControlService::Callback
   grpc::ServerUnaryReactor* UpdateDomainPolicy(grpc::CallbackServerContext* ctx,
                                                const balloon::v1::UpdateDomainPolicyRequest* req,
                                                balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* ReleaseHold(grpc::CallbackServerContext* ctx,
+                                        const balloon::v1::ReleaseHoldRequest* req,
+                                        balloon::v1::ReleaseHoldResponse* resp) override;
 
  private:
   // Runs `work` on the listener's workers within the call limits, and finishes with its status.
@@ -49,6 +52,9 @@ class ReadOnlyControlService final : public balloon::v1::BalloonControlService::
   grpc::ServerUnaryReactor* UpdateDomainPolicy(grpc::CallbackServerContext* ctx,
                                                const balloon::v1::UpdateDomainPolicyRequest* req,
                                                balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* ReleaseHold(grpc::CallbackServerContext* ctx,
+                                        const balloon::v1::ReleaseHoldRequest* req,
+                                        balloon::v1::ReleaseHoldResponse* resp) override;
 };
 
 }  // namespace balloond

@@ -14,6 +14,7 @@
 #include "agent/agent_server.h"
 #include "agent/collector.h"
 #include "agent/config.h"
+#include "agent/hold_store.h"
 #include "agent/libvirt_hypervisor.h"
 #include "agent/log.h"
 #include "agent/metrics.h"
@@ -72,6 +73,17 @@ void Reload(const std::string& config_file, bool log_level_flag, balloon::v1::Ag
                                                                  restart_only)));
 }
 
+// A CLI11 check made of one of config.h's parsers: a bad value is a usage error naming the flag.
+template <typename Parse>
+CLI::Validator ParsedBy(Parse parse) {
+  return CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        const absl::Status status = parse(text);
+        return status.ok() ? "" : std::string(status.message());
+      },
+      "");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,17 +97,27 @@ int main(int argc, char** argv) {
                  "Read-write socket (default unix:/run/balloond/balloond.sock)");
   app.add_option("--listen-ro", listen_ro,
                  "Read-only socket (default unix:/run/balloond/balloond-ro.sock)");
+  const CLI::Validator duration = ParsedBy(
+      [](const std::string& text) { return balloond::ParsePositiveDuration(text).status(); });
   app.add_option("--stats-period", stats_period,
-                 "Collection period and guest polling interval (default 2s)");
+                 "Collection period and guest polling interval (default 2s)")
+      ->check(duration);
   app.add_option("--monitor-timeout", monitor_timeout,
-                 "Deadline of the agent's own QMP calls (default 2s)");
+                 "Deadline of the agent's own QMP calls (default 2s)")
+      ->check(duration);
   app.add_option("--state-dir", state_dir,
                  "Where API changes to the policy are kept (default /var/lib/balloond)");
   app.add_option("--policy-mode", policy_mode,
-                 "off, observe or enforce: the policy's mode for this run");
-  app.add_option("--log-level", log_level, "debug, info, warning or error (default info)");
+                 "off, observe or enforce: the policy's mode for this run")
+      ->check(ParsedBy(
+          [](const std::string& text) { return balloond::ParsePolicyMode(text).status(); }));
+  app.add_option("--log-level", log_level, "debug, info, warning or error (default info)")
+      ->check(
+          ParsedBy([](const std::string& text) { return balloond::ParseLogLevel(text).status(); }));
   app.add_option("--metrics-address", metrics_address,
-                 "Serve Prometheus metrics at http://HOST:PORT/metrics (default: none)");
+                 "Serve Prometheus metrics at http://HOST:PORT/metrics (default: none)")
+      ->check(ParsedBy(
+          [](const std::string& text) { return balloond::ValidateHostPort("address", text); }));
   balloond::TlsSettings tls_flags;
   app.add_option("--listen-tls", tls_flags.listen,
                  "TCP listener with mutual TLS, HOST:PORT (default: none)");
@@ -125,23 +147,10 @@ int main(int argc, char** argv) {
     }
     loaded_config = *config;
   }
-  if (!log_level.empty()) {
-    auto level = balloond::ParseLogLevel(log_level);
-    if (!level.ok()) {
-      std::cerr << "balloond: --log-level: " << level.status().message() << "\n";
-      return kExitUsage;
-    }
-    settings.log_level = *level;
-  }
+  // The flags' values were checked by their validators.
+  if (!log_level.empty()) settings.log_level = *balloond::ParseLogLevel(log_level);
   balloond::SetLogLevel(settings.log_level);
-  if (!metrics_address.empty()) {
-    if (absl::Status s = balloond::ValidateHostPort("--metrics-address", metrics_address);
-        !s.ok()) {
-      std::cerr << "balloond: " << s.message() << "\n";
-      return kExitUsage;
-    }
-    settings.metrics_address = metrics_address;
-  }
+  if (!metrics_address.empty()) settings.metrics_address = metrics_address;
   if (!connect.empty()) settings.connect_uri = connect;
   if (!listen.empty()) settings.listen = listen;
   if (!listen_ro.empty()) settings.listen_ro = listen_ro;
@@ -158,24 +167,10 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   std::optional<balloon::v1::PolicyMode> mode_override;
-  if (!policy_mode.empty()) {
-    auto mode = balloond::ParsePolicyMode(policy_mode);
-    if (!mode.ok()) {
-      std::cerr << "balloond: --policy-mode: " << mode.status().message() << "\n";
-      return kExitUsage;
-    }
-    mode_override = *mode;
-  }
-  for (auto [flag, text, target] :
-       {std::tuple{"--stats-period", &stats_period, &settings.stats_period},
-        std::tuple{"--monitor-timeout", &monitor_timeout, &settings.monitor_timeout}}) {
-    if (text->empty()) continue;
-    auto d = balloond::ParsePositiveDuration(*text);
-    if (!d.ok()) {
-      std::cerr << "balloond: " << flag << ": " << d.status().message() << "\n";
-      return kExitUsage;
-    }
-    *target = *d;
+  if (!policy_mode.empty()) mode_override = *balloond::ParsePolicyMode(policy_mode);
+  if (!stats_period.empty()) settings.stats_period = *balloond::ParsePositiveDuration(stats_period);
+  if (!monitor_timeout.empty()) {
+    settings.monitor_timeout = *balloond::ParsePositiveDuration(monitor_timeout);
   }
 
   // Signals are taken by sigwait below, so every thread started from here on blocks them.
@@ -189,6 +184,8 @@ int main(int argc, char** argv) {
 
   auto policy = balloond::PolicyStore::Open(settings.state_dir, settings.policy);
   if (!policy.ok()) return Fail(policy.status());
+  auto holds = balloond::HoldStore::Open(settings.state_dir);
+  if (!holds.ok()) return Fail(holds.status());
   if (mode_override) (*policy)->OverrideMode(*mode_override);
   balloond::DecisionLog decisions;
 
@@ -200,7 +197,8 @@ int main(int argc, char** argv) {
       {store, decisions, clock, [] { return balloond::ReadHostMemory(); },
        [&server_for_metrics] {
          return server_for_metrics != nullptr ? server_for_metrics->OpenWatches() : 0;
-       }});
+       },
+       [&holds, &clock] { return (*holds)->Active(clock.Now()); }});
   balloond::MeteredHypervisor hypervisor(libvirt, metrics);
   balloond::CollectorOptions collector_options;
   collector_options.stats_period = settings.stats_period;
@@ -208,7 +206,7 @@ int main(int argc, char** argv) {
   balloond::QomTraffic qom_traffic;
   balloond::Collector collector(hypervisor, store, clock, collector_options, &qom_traffic);
   auto server = balloond::AgentServer::Start(
-      settings, {hypervisor, store, clock, collector, **policy, decisions, qom_traffic});
+      settings, {hypervisor, store, clock, collector, **policy, decisions, qom_traffic, **holds});
   if (!server.ok()) return Fail(server.status());
   server_for_metrics = server->get();
   if (!settings.metrics_address.empty()) {
@@ -244,6 +242,7 @@ int main(int argc, char** argv) {
     metrics.ObserveRound(took);
     runner.Trigger();
   });
+  runner.SetHolds(holds->get());
   runner.SetCollectionPlanCallback([&collector](const std::map<std::string, int>& every) {
     collector.SetCollectionPlan(every);
   });

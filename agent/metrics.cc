@@ -165,6 +165,26 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
                 static_cast<double>(it->second->target_bytes()));
     }
     out.push_back(std::move(target));
+    if (sources_.holds) CollectHolds(out);
+  }
+
+  void CollectHolds(std::vector<MetricFamily>& out) const {
+    // Held domains: when the hold ends, and at what target.
+    MetricFamily until =
+        Family("balloon_domain_hold_end_timestamp_seconds",
+               "When the operator's hold on the domain's balloon ends (Unix time); "
+               "absent without a hold.",
+               MetricType::Gauge);
+    MetricFamily held_target =
+        Family("balloon_domain_hold_target_bytes", "The balloon target an operator's hold keeps.",
+               MetricType::Gauge);
+    for (const auto& [uuid, hold] : sources_.holds()) {
+      const std::vector<ClientMetric::Label> labels = {{"domain", hold.domain()}, {"uuid", uuid}};
+      AddSample(until, labels, static_cast<double>(hold.until().seconds()));
+      AddSample(held_target, labels, static_cast<double>(hold.target_bytes()));
+    }
+    out.push_back(std::move(until));
+    out.push_back(std::move(held_target));
   }
 
   void CollectHost(std::vector<MetricFamily>& out) const {

@@ -39,6 +39,8 @@ class AgentMetrics {
     std::function<absl::StatusOr<HostMemory>()> read_host;
     // Watch streams open now, on every listener.
     std::function<int()> open_watches;
+    // Operators' holds lasting now, by UUID (none when unset).
+    std::function<std::map<std::string, balloon::v1::Hold>()> holds = nullptr;
   };
   explicit AgentMetrics(Sources sources);
   ~AgentMetrics();

@@ -98,10 +98,13 @@ void PolicyRunner::Loop() {
       // Extra collection rounds (after a target is applied, or a lifecycle event) must not make
       // extra cycles: the per-cycle step limits are rate limits.
       auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-      if (mu_.AwaitWithDeadline(absl::Condition(&stopping), last_run_ + options_.interval / 2))
+      if (last_run_ &&
+          clock_.AwaitWithTimeout(mu_, absl::Condition(&stopping),
+                                  *last_run_ + options_.interval / 2 - clock_.Monotonic())) {
         return;
+      }
     }
-    last_run_ = absl::Now();
+    last_run_ = clock_.Monotonic();
     RunGuarded("a policy cycle", [this] { RunOnce(); });
   }
 }
@@ -124,9 +127,15 @@ void PolicyRunner::RunOnce() {
   host_input.available_bytes = host->mem_available_bytes;
   if (host->pressure_some) host_input.pressure_some_avg10 = host->pressure_some->avg10;
 
-  std::vector<policy::DomainInput> inputs;
-  for (const DomainSnapshot& snap : snapshots_.List()) inputs.push_back(ToPolicyInput(snap));
   const absl::Time now = clock_.Now();
+  const auto holds = holds_ != nullptr ? holds_->Active(now) : std::map<std::string, v1::Hold>();
+  std::vector<policy::DomainInput> inputs;
+  for (const DomainSnapshot& snap : snapshots_.List()) {
+    inputs.push_back(ToPolicyInput(snap));
+    if (auto hold = holds.find(snap.info.uuid); hold != holds.end()) {
+      inputs.back().held_until = FromProtoTimestamp(hold->second.until());
+    }
+  }
   policy::Outcome outcome = policy::Decide(policy, host_input, inputs, state_, now);
   state_ = std::move(outcome.state);
   if (on_plan_) on_plan_(outcome.collect_every);
@@ -143,6 +152,7 @@ void PolicyRunner::RunOnce() {
     record.set_reason(d.reason);
     record.set_explanation(d.explanation);
     *record.mutable_inputs() = d.inputs;
+    record.set_hold_overridden(d.hold_overridden);
     if (mode == v1::POLICY_MODE_ENFORCE) {
       // An uncooperative balloon's target goes back to its size, so QEMU stops chasing the old one.
       absl::Status sent = hypervisor_.SetBalloonTarget(d.uuid, d.target_bytes,

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -11,6 +12,7 @@
 #include "absl/time/time.h"
 #include "agent/clock.h"
 #include "agent/decision_log.h"
+#include "agent/hold_store.h"
 #include "agent/host_stats.h"
 #include "agent/hypervisor.h"
 #include "agent/policy_store.h"
@@ -45,6 +47,8 @@ class PolicyRunner {
   // Called after each cycle with the policy's collection plan (empty while the policy is off: every
   // domain every period).
   void SetCollectionPlanCallback(std::function<void(const std::map<std::string, int>&)> callback);
+  // Operators' holds, which the policy respects (set before Start; none when unset).
+  void SetHolds(const HoldStore* holds) { holds_ = holds; }
 
  private:
   void Loop();
@@ -59,12 +63,13 @@ class PolicyRunner {
   const PolicyRunnerOptions options_;
 
   std::function<void(const std::map<std::string, int>&)> on_plan_;  // set before Start
+  const HoldStore* holds_ = nullptr;                                // set before Start
   policy::State state_;  // only RunOnce touches it, on one thread at a time
   absl::Mutex run_mu_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool triggered_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Time last_run_ = absl::InfinitePast();  // the loop thread's own
+  std::optional<absl::Duration> last_run_;  // the loop thread's own, on the monotonic clock
   std::thread loop_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <google/protobuf/text_format.h>
+#include <google/protobuf/util/field_mask_util.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +14,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "agent/config.h"
 #include "policy/policy.h"
 
@@ -22,47 +22,12 @@ namespace balloond {
 namespace v1 = balloon::v1;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
+using google::protobuf::util::FieldMaskUtil;
 
 namespace {
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-void CopyScalar(const Message& from, const FieldDescriptor* f, Message& to) {
-  const auto* r = from.GetReflection();
-  const auto* w = to.GetReflection();
-  switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_INT32:
-      w->SetInt32(&to, f, r->GetInt32(from, f));
-      break;
-    case FieldDescriptor::CPPTYPE_INT64:
-      w->SetInt64(&to, f, r->GetInt64(from, f));
-      break;
-    case FieldDescriptor::CPPTYPE_UINT32:
-      w->SetUInt32(&to, f, r->GetUInt32(from, f));
-      break;
-    case FieldDescriptor::CPPTYPE_UINT64:
-      w->SetUInt64(&to, f, r->GetUInt64(from, f));
-      break;
-    case FieldDescriptor::CPPTYPE_DOUBLE:
-      w->SetDouble(&to, f, r->GetDouble(from, f));
-      break;
-    case FieldDescriptor::CPPTYPE_FLOAT:
-      w->SetFloat(&to, f, r->GetFloat(from, f));
-      break;
-    case FieldDescriptor::CPPTYPE_BOOL:
-      w->SetBool(&to, f, r->GetBool(from, f));
-      break;
-    case FieldDescriptor::CPPTYPE_ENUM:
-      w->SetEnumValue(&to, f, r->GetEnumValue(from, f));
-      break;
-    case FieldDescriptor::CPPTYPE_STRING:
-      w->SetString(&to, f, r->GetString(from, f));
-      break;
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-      break;  // handled by the caller
-  }
 }
 
 }  // namespace
@@ -99,41 +64,21 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
 absl::Status ApplyFieldMask(const Message& source, const google::protobuf::FieldMask& mask,
                             Message& target) {
   for (const std::string& path : mask.paths()) {
-    std::vector<std::string> parts = absl::StrSplit(path, '.');
-    const Message* from = &source;
-    Message* to = &target;
-    for (size_t i = 0; i < parts.size(); ++i) {
-      const FieldDescriptor* field = to->GetDescriptor()->FindFieldByName(parts[i]);
-      if (field == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "update_mask: '", path, "' is not a field of ", target.GetDescriptor()->full_name()));
-      }
-      const bool last = i + 1 == parts.size();
-      if (!last) {
-        if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || field->is_repeated()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("update_mask: '", path, "' goes through a non-message field"));
-        }
-        from = &from->GetReflection()->GetMessage(*from, field);
-        to = to->GetReflection()->MutableMessage(to, field);
-        continue;
-      }
-      if (field->is_repeated() || field->is_map()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "update_mask: '", path, "' cannot be updated as a whole; update its entries"));
-      }
-      const auto* reflection = from->GetReflection();
-      const bool set = field->has_presence() ? reflection->HasField(*from, field) : true;
-      if (!set) {
-        to->GetReflection()->ClearField(to, field);
-      } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        to->GetReflection()->MutableMessage(to, field)->CopyFrom(
-            reflection->GetMessage(*from, field));
-      } else {
-        CopyScalar(*from, field, *to);
-      }
+    std::vector<const FieldDescriptor*> fields;
+    if (!FieldMaskUtil::GetFieldDescriptors(target.GetDescriptor(), path, &fields)) {
+      return absl::InvalidArgumentError(absl::StrCat("update_mask: '", path, "' is not a field of ",
+                                                     target.GetDescriptor()->full_name()));
+    }
+    if (fields.back()->is_repeated()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "update_mask: '", path, "' cannot be updated as a whole; update its entries"));
     }
   }
+  // A field named but unset in `source` is cleared in `target`; a message field (a duration) is
+  // replaced whole, never merged.
+  FieldMaskUtil::MergeOptions options;
+  options.set_replace_message_fields(true);
+  FieldMaskUtil::MergeMessageTo(source, mask, options, &target);
   return absl::OkStatus();
 }
 

@@ -102,11 +102,14 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
                                                    v1::ListDomainsResponse* resp) {
   auto ticket = listener_.limits().AdmitCall(ctx->peer());
   if (!ticket.ok()) return Finished(ctx, ticket.status());
+  const auto holds = backend_.holds.Active(backend_.clock.Now());
   for (const DomainSnapshot& snap : backend_.snapshots.List()) {
     v1::Domain* d = resp->add_domains();
     ToProto(snap, d);
     d->set_balloon_qom_path(
         backend_.balloon_paths.Get(ProcessKey(snap.info.uuid, snap.info.id)).value_or(""));
+    if (auto hold = holds.find(snap.info.uuid); hold != holds.end())
+      *d->mutable_hold() = hold->second;
   }
   std::sort(resp->mutable_domains()->begin(), resp->mutable_domains()->end(),
             [](const v1::Domain& a, const v1::Domain& b) { return a.name() < b.name(); });

@@ -14,6 +14,7 @@
 #include "agent/call_limits.h"
 #include "agent/clock.h"
 #include "agent/decision_log.h"
+#include "agent/hold_store.h"
 #include "agent/hypervisor.h"
 #include "agent/policy_store.h"
 #include "agent/qom_gate.h"
@@ -32,6 +33,7 @@ struct ServiceBackend {
   Clock& clock;
   PolicyStore& policy;
   DecisionLog& decisions;
+  HoldStore& holds;
   StatsFeed& stats_feed;
   DecisionFeed& decision_feed;
   QomPathGuard& qom_guard;

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.grpc.pb.h"
 #include "cli/client.h"
+#include "cli/format.h"
 #include "cli/policy_keys.h"
 #include "cli/size.h"
 #include "cli/table.h"
@@ -32,7 +34,6 @@ namespace {
 
 namespace v1 = balloon::v1;
 using balloond::FormatBytes;
-using balloond::Table;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
@@ -110,92 +111,29 @@ class Client {
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 
-void PrintJson(const google::protobuf::Message& message) {
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(message, &out);
-  std::cout << out << std::endl;
+// A unary call's answer: JSON with -o json, else `text(response)`; a failed call explained.
+template <typename Response>
+int Show(const Client& client, const grpc::Status& status, const Response& response,
+         const std::function<std::string(const Response&)>& text) {
+  if (!status.ok()) return client.Fail(status);
+  std::cout << (client.json() ? balloond::ToJsonLine(response) : text(response)) << std::flush;
+  return kExitOk;
 }
 
-std::string StateName(v1::DomainState state) {
-  switch (state) {
-    case v1::DOMAIN_STATE_RUNNING:
-      return "running";
-    case v1::DOMAIN_STATE_PAUSED:
-      return "paused";
-    case v1::DOMAIN_STATE_SHUTTING_DOWN:
-      return "shutting-down";
-    default:
-      return "other";
+// How a watch ended: reaching the --timeout that was asked for is success.
+int FinishWatch(const Client& client, const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && client.timeout_given()) {
+    return kExitOk;
   }
-}
-
-std::string BalloonName(v1::BalloonState state) {
-  switch (state) {
-    case v1::BALLOON_STATE_DISCOVERING:
-      return "discovering";
-    case v1::BALLOON_STATE_ACTIVE:
-      return "active";
-    case v1::BALLOON_STATE_NO_DEVICE:
-      return "no-device";
-    case v1::BALLOON_STATE_MONITOR_ERROR:
-      return "monitor-error";
-    default:
-      return "unknown";
-  }
-}
-
-std::string OptionalBytes(bool has, int64_t value) { return has ? FormatBytes(value) : "-"; }
-
-std::string Age(const v1::MemoryStats& s) {
-  if (!s.has_last_update_time()) return "never";
-  return absl::StrCat(s.stats_age().seconds(), "s ago");
+  return client.Fail(status);
 }
 
 int List(Client& client) {
   v1::ListDomainsResponse resp;
   auto ctx = client.Context();
-  grpc::Status status = client.read().ListDomains(ctx.get(), {}, &resp);
-  if (!status.ok()) return client.Fail(status);
-  if (client.json()) {
-    PrintJson(resp);
-    return kExitOk;
-  }
-  Table table({"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "PROBLEM"});
-  for (const v1::Domain& d : resp.domains()) {
-    table.AddRow({d.name(), StateName(d.state()), BalloonName(d.balloon_state()),
-                  OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
-                  FormatBytes(d.max_memory_bytes()), d.problem().empty() ? "-" : d.problem()});
-  }
-  table.Print(std::cout);
-  return kExitOk;
-}
-
-void PrintStats(const v1::MemoryStats& s) {
-  const v1::GuestMemoryStats& g = s.guest();
-  const v1::Domain& d = s.domain();
-  Table t({});
-  t.AddRow({"domain", absl::StrCat(d.name(), " (", d.uuid(), ")")});
-  t.AddRow(
-      {"state", absl::StrCat(StateName(d.state()), ", balloon ", BalloonName(d.balloon_state()))});
-  t.AddRow({"balloon",
-            absl::StrCat(OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
-                         " of ", FormatBytes(d.max_memory_bytes()), " max")});
-  t.AddRow({"total memory", OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes())});
-  t.AddRow(
-      {"available", OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes())});
-  t.AddRow({"free", OptionalBytes(g.has_free_memory_bytes(), g.free_memory_bytes())});
-  t.AddRow({"disk caches", OptionalBytes(g.has_disk_caches_bytes(), g.disk_caches_bytes())});
-  t.AddRow(
-      {"swap in/out", absl::StrCat(OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()), " / ",
-                                   OptionalBytes(g.has_swap_out_bytes(), g.swap_out_bytes()))});
-  t.AddRow({"faults major/minor",
-            absl::StrCat(g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", " / ",
-                         g.has_minor_faults() ? absl::StrCat(g.minor_faults()) : "-")});
-  for (const auto& [name, value] : g.other()) t.AddRow({name, absl::StrCat(value)});
-  t.AddRow({"last update",
-            absl::StrCat(Age(s), ", guest reports every ", s.stats_period().seconds(), "s")});
-  if (!d.problem().empty()) t.AddRow({"problem", d.problem()});
-  t.Print(std::cout);
+  return Show<v1::ListDomainsResponse>(
+      client, client.read().ListDomains(ctx.get(), {}, &resp), resp,
+      [](const v1::ListDomainsResponse& r) { return balloond::FormatDomains(r, absl::Now()); });
 }
 
 int Stats(Client& client, const std::string& domain, bool watch) {
@@ -204,47 +142,21 @@ int Stats(Client& client, const std::string& domain, bool watch) {
     req.set_domain(domain);
     v1::MemoryStats resp;
     auto ctx = client.Context();
-    grpc::Status status = client.read().GetMemoryStats(ctx.get(), req, &resp);
-    if (!status.ok()) return client.Fail(status);
-    client.json() ? PrintJson(resp) : PrintStats(resp);
-    return kExitOk;
+    return Show<v1::MemoryStats>(client, client.read().GetMemoryStats(ctx.get(), req, &resp), resp,
+                                 balloond::FormatStats);
   }
   v1::WatchMemoryStatsRequest req;
   req.set_domain(domain);
   auto ctx = client.Context(/*with_deadline=*/client.timeout_given());
   auto reader = client.read().WatchMemoryStats(ctx.get(), req);
   v1::MemoryStats s;
-  const std::vector<size_t> widths = {8, 9, 9, 9, 9, 9, 9, 6, 8};
-  if (!client.json()) {
-    std::cout << balloond::FormatRow({"TIME", "ACTUAL", "TOTAL", "AVAILABLE", "FREE", "CACHES",
-                                      "SWAP-IN", "MAJFLT", "AGE"},
-                                     widths)
-              << "\n";
-  }
+  if (!client.json()) std::cout << balloond::FormatStatsHeader();
   while (reader->Read(&s)) {
-    if (client.json()) {
-      PrintJson(s);
-      continue;
-    }
-    const v1::GuestMemoryStats& g = s.guest();
-    std::cout << balloond::FormatRow(
-                     {absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone()),
-                      OptionalBytes(s.domain().has_balloon_actual_bytes(),
-                                    s.domain().balloon_actual_bytes()),
-                      OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes()),
-                      OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes()),
-                      OptionalBytes(g.has_free_memory_bytes(), g.free_memory_bytes()),
-                      OptionalBytes(g.has_disk_caches_bytes(), g.disk_caches_bytes()),
-                      OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()),
-                      g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", Age(s)},
-                     widths)
-              << std::endl;
+    std::cout << (client.json() ? balloond::ToJsonLine(s)
+                                : balloond::FormatStatsRow(s, absl::Now(), absl::LocalTimeZone()))
+              << std::flush;
   }
-  grpc::Status status = reader->Finish();
-  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && client.timeout_given()) {
-    return kExitOk;  // watched for as long as asked
-  }
-  return client.Fail(status);
+  return FinishWatch(client, reader->Finish());
 }
 
 // Waits until the balloon reaches `target` (within 1 MiB: QEMU counts whole pages).
@@ -278,19 +190,27 @@ int WaitForBalloon(Client& client, const std::string& domain, int64_t target) {
 }
 
 int Set(Client& client, const std::string& domain, const std::string& size_text, bool wait,
-        bool dry_run) {
+        bool dry_run, const std::optional<std::string>& hold_text) {
   auto size = balloond::ParseMemorySize(size_text);
   if (!size.ok()) throw UsageError{std::string(size.status().message())};
   v1::SetBalloonTargetRequest req;
   req.set_domain(domain);
   req.set_target_bytes(*size);
   req.set_validate_only(dry_run);
+  if (hold_text) {
+    absl::Duration hold;
+    if (!absl::ParseDuration(*hold_text, &hold) || hold < absl::ZeroDuration()) {
+      throw UsageError{absl::StrCat("--hold '", *hold_text,
+                                    "' is not a duration; write e.g. 30m, 2h, or 0 for no hold")};
+    }
+    *req.mutable_hold() = balloond::ToProtoDuration(hold);
+  }
   v1::SetBalloonTargetResponse resp;
   auto ctx = client.Context();
   grpc::Status status = client.control().SetBalloonTarget(ctx.get(), req, &resp);
   if (!status.ok()) return client.Fail(status);
   if (client.json()) {
-    PrintJson(resp);
+    std::cout << balloond::ToJsonLine(resp);
   } else {
     const std::string was =
         resp.has_previous_actual_bytes()
@@ -300,9 +220,35 @@ int Set(Client& client, const std::string& domain, const std::string& size_text,
               << (dry_run ? "would set balloon target to " : "balloon target set to ")
               << FormatBytes(resp.target_bytes()) << was
               << (dry_run ? "; dry run, nothing sent to QEMU" : "") << "\n";
+    const std::string name = resp.domain().name();
+    if (resp.has_hold()) {
+      std::cout << name << ": " << (dry_run ? "would be " : "") << "held at "
+                << balloond::FormatHold(resp.hold(), absl::Now())
+                << (hold_text ? "" : " (the policy's default_hold; --hold=0 sets none)")
+                << ": the policy leaves it there unless the guest comes under pressure; "
+                   "`balloonctl release "
+                << name << "` ends the hold\n";
+    } else {
+      std::cout << name << ": not held; the policy may move it at its next cycle\n";
+    }
   }
   if (wait && !dry_run) return WaitForBalloon(client, resp.domain().name(), *size);
   return kExitOk;
+}
+
+int Release(Client& client, const std::string& domain) {
+  v1::ReleaseHoldRequest req;
+  req.set_domain(domain);
+  v1::ReleaseHoldResponse resp;
+  auto ctx = client.Context();
+  return Show<v1::ReleaseHoldResponse>(
+      client, client.control().ReleaseHold(ctx.get(), req, &resp), resp,
+      [](const v1::ReleaseHoldResponse& r) {
+        return r.has_released() ? absl::StrCat(r.domain().name(), ": hold released (it had ",
+                                               balloond::FormatHold(r.released(), absl::Now()),
+                                               " left); the policy may move it again\n")
+                                : absl::StrCat(r.domain().name(), ": was not held\n");
+      });
 }
 
 int QomList(Client& client, const std::string& domain, const std::string& path) {
@@ -311,16 +257,9 @@ int QomList(Client& client, const std::string& domain, const std::string& path) 
   req.set_path(path);
   v1::ListQomPropertiesResponse resp;
   auto ctx = client.Context();
-  grpc::Status status = client.read().ListQomProperties(ctx.get(), req, &resp);
-  if (!status.ok()) return client.Fail(status);
-  if (client.json()) {
-    PrintJson(resp);
-    return kExitOk;
-  }
-  Table table({"NAME", "TYPE"});
-  for (const auto& p : resp.properties()) table.AddRow({p.name(), p.type()});
-  table.Print(std::cout);
-  return kExitOk;
+  return Show<v1::ListQomPropertiesResponse>(client,
+                                             client.read().ListQomProperties(ctx.get(), req, &resp),
+                                             resp, balloond::FormatQomProperties);
 }
 
 int QomGet(Client& client, const std::string& domain, const std::string& path,
@@ -331,49 +270,23 @@ int QomGet(Client& client, const std::string& domain, const std::string& path,
   req.set_property(property);
   v1::GetQomPropertyResponse resp;
   auto ctx = client.Context();
-  grpc::Status status = client.read().GetQomProperty(ctx.get(), req, &resp);
-  if (!status.ok()) return client.Fail(status);
-  if (client.json()) {
-    PrintJson(resp);
-    return kExitOk;
-  }
   // The value alone, as JSON: what a shell script wants from `qom get`.
-  std::string value;
-  google::protobuf::util::JsonPrintOptions pretty;
-  pretty.add_whitespace = true;
-  (void)google::protobuf::util::MessageToJsonString(resp.value(), &value, pretty);
-  std::cout << value << (value.empty() || value.back() != '\n' ? "\n" : "");
-  return kExitOk;
+  return Show<v1::GetQomPropertyResponse>(
+      client, client.read().GetQomProperty(ctx.get(), req, &resp), resp,
+      [](const v1::GetQomPropertyResponse& r) {
+        std::string value;
+        google::protobuf::util::JsonPrintOptions pretty;
+        pretty.add_whitespace = true;
+        (void)google::protobuf::util::MessageToJsonString(r.value(), &value, pretty);
+        return value.empty() || value.back() != '\n' ? value + "\n" : value;
+      });
 }
 
 int Host(Client& client) {
   v1::HostStats resp;
   auto ctx = client.Context();
-  grpc::Status status = client.read().GetHostStats(ctx.get(), {}, &resp);
-  if (!status.ok()) return client.Fail(status);
-  if (client.json()) {
-    PrintJson(resp);
-    return kExitOk;
-  }
-  Table t({});
-  t.AddRow({"total memory", FormatBytes(resp.mem_total_bytes())});
-  t.AddRow({"available", FormatBytes(resp.mem_available_bytes())});
-  t.AddRow({"free", FormatBytes(resp.mem_free_bytes())});
-  t.AddRow({"cached", FormatBytes(resp.cached_bytes())});
-  t.AddRow({"swap free/total", absl::StrCat(FormatBytes(resp.swap_free_bytes()), " / ",
-                                            FormatBytes(resp.swap_total_bytes()))});
-  if (resp.has_pressure()) {
-    auto line = [](const v1::PressureLine& p) {
-      return absl::StrFormat("avg10=%.2f%% avg60=%.2f%% avg300=%.2f%%", p.avg10(), p.avg60(),
-                             p.avg300());
-    };
-    t.AddRow({"pressure some", line(resp.pressure().some())});
-    t.AddRow({"pressure full", line(resp.pressure().full())});
-  } else {
-    t.AddRow({"pressure", "- (the kernel has no /proc/pressure/memory)"});
-  }
-  t.Print(std::cout);
-  return kExitOk;
+  return Show<v1::HostStats>(client, client.read().GetHostStats(ctx.get(), {}, &resp), resp,
+                             balloond::FormatHost);
 }
 
 int Health(Client& client) {
@@ -384,7 +297,7 @@ int Health(Client& client) {
   if (!status.ok()) return client.Fail(status);
   const bool serving = resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
   if (client.json()) {
-    PrintJson(resp);
+    std::cout << balloond::ToJsonLine(resp);
   } else {
     std::cout << (serving ? "SERVING" : "NOT_SERVING: balloond cannot reach libvirt; see its log")
               << "\n";
@@ -392,91 +305,15 @@ int Health(Client& client) {
   return serving ? kExitOk : kExitFailed;
 }
 
-// "POLICY_MODE_ENFORCE" → "enforce", "DECISION_REASON_HOST_RECLAIM" → "host-reclaim".
-std::string ShortEnumName(const std::string& full, const std::string& prefix) {
-  std::string name = full.substr(full.rfind(prefix) == 0 ? prefix.size() : 0);
-  for (char& c : name)
-    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name;
-}
-
-// Adds each set field of a policy message to `table` as "prefix.name  value", sizes humanized.
-void AddSettings(const google::protobuf::Message& m, const std::string& prefix, Table& table) {
-  using google::protobuf::FieldDescriptor;
-  const auto* r = m.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const FieldDescriptor* f : fields) {
-    if (f->is_map() || f->is_repeated()) continue;
-    const std::string key = prefix + f->name();
-    std::string value;
-    switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT64:
-        if (absl::EndsWith(f->name(), "_bytes")) {
-          value = FormatBytes(r->GetInt64(m, f));
-        } else if (absl::EndsWith(f->name(), "_bytes_per_second")) {
-          value = FormatBytes(r->GetInt64(m, f)) + "/s";
-        } else {
-          value = absl::StrCat(r->GetInt64(m, f));
-        }
-        break;
-      case FieldDescriptor::CPPTYPE_INT32:
-        value = absl::StrCat(r->GetInt32(m, f));
-        break;
-      case FieldDescriptor::CPPTYPE_DOUBLE:
-        value = absl::StrFormat("%g", r->GetDouble(m, f));
-        break;
-      case FieldDescriptor::CPPTYPE_BOOL:
-        value = r->GetBool(m, f) ? "true" : "false";
-        break;
-      case FieldDescriptor::CPPTYPE_ENUM:
-        value = ShortEnumName(r->GetEnum(m, f)->name(), "POLICY_MODE_");
-        break;
-      case FieldDescriptor::CPPTYPE_MESSAGE:
-        if (f->message_type()->full_name() == "google.protobuf.Duration") {
-          const auto& d = static_cast<const google::protobuf::Duration&>(r->GetMessage(m, f));
-          value = absl::FormatDuration(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
-        } else {
-          AddSettings(r->GetMessage(m, f), key + ".", table);
-          continue;
-        }
-        break;
-      default:
-        continue;
-    }
-    table.AddRow({key, value});
-  }
-}
-
 int PolicyShow(Client& client, const std::string& domain) {
   v1::Policy policy;
   auto ctx = client.Context();
   grpc::Status status = client.read().GetPolicy(ctx.get(), {}, &policy);
+  if (domain.empty()) return Show<v1::Policy>(client, status, policy, balloond::FormatPolicy);
   if (!status.ok()) return client.Fail(status);
-  if (!domain.empty()) {
-    const v1::DomainPolicy effective = balloond::policy::EffectiveDomainPolicy(policy, domain);
-    if (client.json()) {
-      PrintJson(effective);
-      return kExitOk;
-    }
-    Table t({});
-    t.AddRow({"mode", ShortEnumName(v1::PolicyMode_Name(policy.mode()), "POLICY_MODE_")});
-    AddSettings(effective, "", t);
-    t.Print(std::cout);
-    if (!policy.domains().count(domain))
-      std::cout << "(no override for " << domain << ": the defaults apply)\n";
-    return kExitOk;
-  }
-  if (client.json()) {
-    PrintJson(policy);
-    return kExitOk;
-  }
-  Table t({});
-  AddSettings(policy, "", t);
-  for (const auto& [name, override_policy] : policy.domains()) {
-    AddSettings(override_policy, absl::StrCat("domains[", name, "]."), t);
-  }
-  t.Print(std::cout);
+  std::cout << (client.json()
+                    ? balloond::ToJsonLine(balloond::policy::EffectiveDomainPolicy(policy, domain))
+                    : balloond::FormatDomainPolicy(policy, domain));
   return kExitOk;
 }
 
@@ -505,52 +342,39 @@ int PolicyUpdate(Client& client, const std::vector<std::string>& assignments,
   }
   if (!status.ok()) return client.Fail(status);
   if (client.json()) {
-    PrintJson(resp);
+    std::cout << balloond::ToJsonLine(resp);
   } else {
     std::cout << "policy updated" << (domain.empty() ? "" : " for " + domain) << "; mode "
-              << ShortEnumName(v1::PolicyMode_Name(resp.mode()), "POLICY_MODE_") << "\n";
+              << balloond::ShortName(resp.mode()) << "\n";
   }
   return kExitOk;
 }
 
-void PrintDecision(const v1::Decision& d) {
-  const absl::Time t =
-      absl::FromUnixSeconds(d.time().seconds()) + absl::Nanoseconds(d.time().nanos());
-  std::cout << absl::FormatTime("%H:%M:%S", t, absl::LocalTimeZone()) << "  " << d.domain() << "  "
-            << ShortEnumName(v1::PolicyMode_Name(d.mode()), "POLICY_MODE_") << "  "
-            << FormatBytes(d.previous_bytes()) << " -> " << FormatBytes(d.target_bytes()) << "  "
-            << ShortEnumName(v1::DecisionReason_Name(d.reason()), "DECISION_REASON_")
-            << (d.mode() == v1::POLICY_MODE_ENFORCE && !d.applied() ? "  NOT APPLIED: " + d.error()
-                                                                    : "")
-            << "\n    " << d.explanation() << std::endl;
-}
-
 int Decisions(Client& client, const std::string& domain, bool watch) {
+  const absl::TimeZone zone = absl::LocalTimeZone();
   if (!watch) {
     v1::ListDecisionsRequest req;
     req.set_domain(domain);
     v1::ListDecisionsResponse resp;
     auto ctx = client.Context();
-    grpc::Status status = client.read().ListDecisions(ctx.get(), req, &resp);
-    if (!status.ok()) return client.Fail(status);
-    if (client.json()) {
-      PrintJson(resp);
-      return kExitOk;
-    }
-    if (resp.decisions().empty()) std::cout << "no decisions yet\n";
-    for (const auto& d : resp.decisions()) PrintDecision(d);
-    return kExitOk;
+    return Show<v1::ListDecisionsResponse>(
+        client, client.read().ListDecisions(ctx.get(), req, &resp), resp,
+        [zone](const v1::ListDecisionsResponse& r) {
+          std::string out = r.decisions().empty() ? "no decisions yet\n" : "";
+          for (const auto& d : r.decisions()) out += balloond::FormatDecision(d, zone);
+          return out;
+        });
   }
   v1::WatchDecisionsRequest req;
   req.set_domain(domain);
   auto ctx = client.Context(/*with_deadline=*/client.timeout_given());
   auto reader = client.read().WatchDecisions(ctx.get(), req);
   v1::Decision d;
-  while (reader->Read(&d)) client.json() ? PrintJson(d) : PrintDecision(d);
-  grpc::Status status = reader->Finish();
-  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && client.timeout_given())
-    return kExitOk;
-  return client.Fail(status);
+  while (reader->Read(&d)) {
+    std::cout << (client.json() ? balloond::ToJsonLine(d) : balloond::FormatDecision(d, zone))
+              << std::flush;
+  }
+  return FinishWatch(client, reader->Finish());
 }
 
 int Top(Client& client, const std::string& refresh_text) {
@@ -603,6 +427,13 @@ int main(int argc, char** argv) {
   set->add_flag("--wait", wait,
                 "Wait until the balloon reaches the target (up to --timeout, default 60s)");
   set->add_flag("--dry-run", dry_run, "Check the request and show what would be done");
+  std::string hold;
+  auto* hold_option = set->add_option(
+      "--hold", hold,
+      "How long the policy leaves the balloon there, e.g. 30m; 0 for no hold (default: the "
+      "policy's default_hold, 1h)");
+  auto* release = app.add_subcommand("release", "End a domain's hold: the policy may move it");
+  release->add_option("DOMAIN", domain, "libvirt name or UUID")->required();
   auto* qom = app.add_subcommand(
       "qom",
       "Read-only QOM queries. They reach QEMU through libvirt's QMP passthrough, so libvirt marks "
@@ -656,11 +487,15 @@ int main(int argc, char** argv) {
       std::cout << "balloonctl " << BALLOOND_VERSION << "\n";
       return kExitOk;
     }
-    Client client(options,
-                  /*needs_write=*/set->parsed() || policy_set->parsed() || policy_mode->parsed());
+    Client client(options, /*needs_write=*/set->parsed() || release->parsed() ||
+                               policy_set->parsed() || policy_mode->parsed());
     if (*list) return List(client);
     if (*stats) return Stats(client, domain, watch);
-    if (*set) return Set(client, domain, size, wait, dry_run);
+    if (*set) {
+      return Set(client, domain, size, wait, dry_run,
+                 hold_option->count() > 0 ? std::optional<std::string>(hold) : std::nullopt);
+    }
+    if (*release) return Release(client, domain);
     if (*qom_ls) return QomList(client, domain, path);
     if (*qom_get) return QomGet(client, domain, path, property);
     if (*host) return Host(client);

@@ -23,16 +23,6 @@ namespace {
 
 namespace v1 = balloon::v1;
 
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
-std::string Short(const std::string& enum_name, const std::string& prefix) {
-  std::string s = enum_name.substr(enum_name.rfind(prefix) == 0 ? prefix.size() : 0);
-  for (char& c : s) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
-  return s;
-}
-
 const std::vector<std::string> kHeader = {"NAME",     "ACTUAL", "MAX",     "AVAILABLE",
                                           "PRESSURE", "AGE",    "DECISION"};
 
@@ -79,8 +69,9 @@ std::vector<std::string> TopView::Cells(const Row& row) const {
   }
   if (row.stats && row.previous) {
     const v1::GuestMemoryStats &now = row.stats->guest(), &before = row.previous->guest();
-    const double seconds = absl::ToDoubleSeconds(ToTime(row.stats->last_update_time()) -
-                                                 ToTime(row.previous->last_update_time()));
+    const double seconds =
+        absl::ToDoubleSeconds(FromProtoTimestamp(row.stats->last_update_time()) -
+                              FromProtoTimestamp(row.previous->last_update_time()));
     if (seconds > 0) {
       const double faults = (now.major_faults() - before.major_faults()) / seconds;
       const double swap_in = (now.swap_in_bytes() - before.swap_in_bytes()) / seconds;
@@ -91,9 +82,8 @@ std::vector<std::string> TopView::Cells(const Row& row) const {
   }
   std::string decision = "-";
   if (row.decision) {
-    decision =
-        absl::StrCat(Short(v1::DecisionReason_Name(row.decision->reason()), "DECISION_REASON_"),
-                     " -> ", FormatBytes(row.decision->target_bytes()));
+    decision = absl::StrCat(ShortName(row.decision->reason()), " -> ",
+                            FormatBytes(row.decision->target_bytes()));
     if (row.decision->mode() == v1::POLICY_MODE_OBSERVE) absl::StrAppend(&decision, " (observed)");
     if (row.decision->mode() == v1::POLICY_MODE_ENFORCE && !row.decision->applied()) {
       absl::StrAppend(&decision, " (not applied)");

@@ -86,6 +86,8 @@ say "balloonctl set balloond-demo-2 512M --wait"
 "$CTL" set balloond-demo-2 512M --wait
 say "balloonctl stats balloond-demo-2 --watch (6 s)"
 "$CTL" --timeout=6s stats balloond-demo-2 --watch || true
+say "balloonctl list (balloond-demo-2 is held at 512 MiB: the policy leaves it there for an hour)"
+"$CTL" list
 say "balloonctl decisions (the policy starts in observe mode: it decides, explains, sends nothing)"
 "$CTL" decisions
 
@@ -98,7 +100,9 @@ balloond is running (pid $(cat "$STATE/balloond.pid")) on /run/balloond/balloond
   $CTL set balloond-demo-1 384M --wait
   $CTL qom ls balloond-demo-1 /machine/peripheral
   $CTL policy show
+  $CTL release balloond-demo-2       # end the hold the set above made (or: set ... --hold=10m)
   $CTL policy mode enforce           # let the policy move balloons; watch: $CTL decisions --watch
+  $CTL top                           # every domain, live (q quits)
   virsh console balloond-demo-1      # then type: alloc 200   (MiB; "free" releases it, Ctrl-] leaves)
 Stop everything with: $0 --stop
 TXT

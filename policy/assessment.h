@@ -19,6 +19,7 @@ struct Assessment {
   DomainMemory memory;
   bool eligible = false;  // running, enabled, with a balloon, not backing off
   bool backing_off = false;
+  bool held = false;   // an operator's hold lasts: left alone unless under pressure
   bool fresh = false;  // statistics recent and believable
   std::string why_not_fresh;
   int64_t actual = 0;
@@ -35,6 +36,7 @@ struct Assessment {
   int64_t target = 0;
   balloon::v1::DecisionReason reason = balloon::v1::DECISION_REASON_UNSPECIFIED;
   std::string explanation;
+  bool hold_overridden = false;
 };
 
 // What the policy makes of a domain's report, its settings and its memory of earlier cycles

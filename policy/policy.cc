@@ -146,6 +146,7 @@ void Cycle::AssessDomains(const State& state) {
     auto it = state.domains.find(in.uuid);
     all_.push_back(
         Assess(policy_, in, it == state.domains.end() ? DomainMemory() : it->second, now_));
+    all_.back().held = in.held_until && *in.held_until > now_;
   }
 }
 
@@ -154,6 +155,13 @@ void Cycle::WatchBalloons() {
     if (!a.input->actual_bytes) continue;
     a.target = a.actual;
     DomainMemory& m = a.memory;
+    if (a.held && !m.held) {
+      // A new hold: the operator's target replaced the policy's, nothing of the policy's is on
+      // its way (a relief sent while held is, and is followed like any other).
+      m.pending_target.reset();
+      m.last_proposed.reset();
+    }
+    m.held = a.held;
     if (!enforce_ || !m.pending_target || a.input->activity != Activity::kRunning) continue;
     const int64_t target = *m.pending_target;
     const int64_t remaining = std::abs(a.actual - target);
@@ -162,6 +170,7 @@ void Cycle::WatchBalloons() {
       m.strikes = 0;
       continue;
     }
+    if (a.held) continue;  // the operator may have moved it since: not the policy's to judge
     if (now_ - m.sent_at < FromProtoDuration(policy_.cooperation_timeout())) continue;
     const int64_t wanted = std::abs(m.actual_when_sent - target);
     if (remaining * 2 <= wanted) continue;  // more than halfway: slow but moving
@@ -193,7 +202,8 @@ void Cycle::GrantRelief() {
   relief_budget_ = host_.available_bytes - host_policy_.min_available_bytes();
   for (Assessment& a : all_) {
     if (!a.eligible) continue;
-    if (a.actual > a.ceiling) {
+    if (a.held && !(a.fresh && a.pressure)) continue;  // only an OOM in the making moves a hold
+    if (a.actual > a.ceiling && !a.held) {
       Propose(a, a.ceiling, v1::DECISION_REASON_ABOVE_MAX,
               absl::StrCat(a.input->name, " had ", FormatBytes(a.actual),
                            ", above its policy maximum of ", FormatBytes(a.ceiling),
@@ -214,6 +224,13 @@ void Cycle::GrantRelief() {
                              std::max(0.0, a.memory.used_growth_bytes_per_second))),
                          "/s): grown from ", FormatBytes(a.actual), " to ", FormatBytes(want),
                          " to restore ", FormatBytes(a.headroom), " of headroom"));
+        if (a.held) {
+          a.hold_overridden = true;
+          a.explanation += absl::StrCat(
+              "; overrode the operator's hold (until ",
+              absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *a.input->held_until, absl::UTCTimeZone()),
+              ") to keep the guest from running out of memory");
+        }
         relief_.push_back(&a);
       }
     } else if (!a.fresh && a.input->report && a.actual < a.ceiling &&
@@ -279,7 +296,8 @@ void Cycle::Reclaim() {
   std::vector<int64_t> bases, wants;
   std::vector<double> weights;
   for (Assessment& a : all_) {
-    if (!a.eligible || !a.fresh || a.pressure || a.reason != v1::DECISION_REASON_UNSPECIFIED)
+    if (!a.eligible || a.held || !a.fresh || a.pressure ||
+        a.reason != v1::DECISION_REASON_UNSPECIFIED)
       continue;
     if (now_ - a.memory.relieved_at < kReliefHold) continue;
     if (lend_headroom) {
@@ -343,7 +361,8 @@ void Cycle::GiveBackWhenComfortable() {
   std::vector<int64_t> wants;
   std::vector<double> weights;
   for (Assessment& a : all_) {
-    if (!a.eligible || a.reason != v1::DECISION_REASON_UNSPECIFIED || a.actual >= a.ceiling)
+    if (!a.eligible || a.held || a.reason != v1::DECISION_REASON_UNSPECIFIED ||
+        a.actual >= a.ceiling)
       continue;
     takers.push_back(&a);
     wants.push_back(std::min(a.ceiling - a.actual, policy_.max_grow_step_bytes()));
@@ -417,6 +436,7 @@ Outcome Cycle::Publish() {
         d.reason = a.reason;
         d.explanation = a.explanation;
         d.inputs = Inputs(a, host_, reserve_);
+        d.hold_overridden = a.hold_overridden;
         out_.decisions.push_back(std::move(d));
         if (a.reason == v1::DECISION_REASON_GUEST_PRESSURE) m.relieved_at = now_;
         if (enforce_) {

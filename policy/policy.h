@@ -40,6 +40,9 @@ struct DomainInput {
   // Absent when the guest has not reported.
   std::optional<GuestReport> report;
   absl::Duration stats_period = absl::Seconds(2);
+  // An operator's hold: until then the policy leaves the balloon alone, unless the guest is under
+  // pressure (the decision then says the hold was overridden).
+  std::optional<absl::Time> held_until;
 };
 
 struct HostInput {
@@ -76,6 +79,8 @@ struct DomainMemory {
   std::optional<int64_t> last_proposed;
   // How many stats periods apart the domain is collected now (see Outcome::collect_every).
   int collect_every = 1;
+  // Held by an operator at the last cycle: a new hold replaces whatever the policy had on its way.
+  bool held = false;
 };
 
 struct State {
@@ -90,6 +95,7 @@ struct Decision {
   balloon::v1::DecisionReason reason = balloon::v1::DECISION_REASON_UNSPECIFIED;
   std::string explanation;
   balloon::v1::DecisionInputs inputs;
+  bool hold_overridden = false;
 };
 
 enum class HostCondition { kShort, kNeutral, kComfortable };

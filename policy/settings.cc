@@ -101,6 +101,7 @@ v1::Policy WithDefaults(const v1::Policy& policy) {
   if (!p.has_max_grow_step_bytes()) p.set_max_grow_step_bytes(1024 * kMiB);
   if (!p.has_cooperation_timeout()) p.mutable_cooperation_timeout()->set_seconds(10);
   if (!p.has_max_backoff()) p.mutable_max_backoff()->set_seconds(600);
+  if (!p.has_default_hold()) p.mutable_default_hold()->set_seconds(3600);
   if (!p.has_stale_after_periods()) p.set_stale_after_periods(3);
   if (!p.has_max_collect_interval_periods()) p.set_max_collect_interval_periods(5);
   return p;
@@ -184,6 +185,11 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   if (policy.has_cooperation_timeout() &&
       TimeUtil::DurationToMilliseconds(policy.cooperation_timeout()) <= 0) {
     return bad("cooperation_timeout", "must be positive");
+  }
+  if (policy.has_default_hold() &&
+      (TimeUtil::DurationToMilliseconds(policy.default_hold()) < 0 ||
+       TimeUtil::DurationToSeconds(policy.default_hold()) > kMaxHoldSeconds)) {
+    return bad("default_hold", "must be between 0 and 7 days");
   }
   if (policy.has_max_backoff() && TimeUtil::DurationToMilliseconds(policy.max_backoff()) <= 0) {
     return bad("max_backoff", "must be positive");

@@ -16,6 +16,8 @@ namespace balloond::policy {
 // More memory than any host this runs on has: larger sizes are refused in settings and treated as
 // lies in reports, so that no sum of sizes can overflow.
 inline constexpr int64_t kMaxMemoryBytes = int64_t{1} << 50;  // 1 PiB
+// The longest hold an operator may set on a domain's balloon (default_hold, a request's hold).
+inline constexpr int64_t kMaxHoldSeconds = 7 * 24 * 3600;
 
 // The policy with every default filled in (what `balloonctl policy show` prints). Everything below
 // takes such a "full" policy.

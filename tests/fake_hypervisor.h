@@ -18,11 +18,23 @@
 
 namespace balloond::testing {
 
+// Time that moves only when a test says so. A wait on it ends when its condition holds or when
+// Advance has moved the clock past its timeout.
 class FakeClock final : public Clock {
  public:
   absl::Time Now() override {
     absl::MutexLock lock(&mu_);
     return now_;
+  }
+  absl::Duration Monotonic() override { return Now() - absl::FromUnixSeconds(1795612933); }
+  bool AwaitWithTimeout(absl::Mutex& mu, const absl::Condition& condition,
+                        absl::Duration timeout) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const absl::Time deadline = Now() + timeout;
+    for (;;) {
+      // Checked often in real time, so a test's Advance is seen at once.
+      if (mu.AwaitWithTimeout(condition, absl::Milliseconds(1))) return true;
+      if (Now() >= deadline) return false;
+    }
   }
   void Advance(absl::Duration d) {
     absl::MutexLock lock(&mu_);

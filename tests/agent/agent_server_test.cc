@@ -27,14 +27,15 @@ class AgentServerTest : public ::testing::Test {
     settings_.state_dir = dir_ + "/state";
     settings_.limits.idle_timeout = absl::Seconds(1);
     policy_ = *PolicyStore::Open(settings_.state_dir, {});
+    holds_ = *HoldStore::Open(settings_.state_dir);
   }
   ~AgentServerTest() override {
     if (server_) server_->Shutdown();
     std::filesystem::remove_all(dir_);
   }
   void Start() {
-    auto server = AgentServer::Start(
-        settings_, {hypervisor_, store_, clock_, collector_, *policy_, decisions_, qom_traffic_});
+    auto server = AgentServer::Start(settings_, {hypervisor_, store_, clock_, collector_, *policy_,
+                                                 decisions_, qom_traffic_, *holds_});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
@@ -50,6 +51,7 @@ class AgentServerTest : public ::testing::Test {
   DecisionLog decisions_;
   QomTraffic qom_traffic_;
   std::unique_ptr<PolicyStore> policy_;
+  std::unique_ptr<HoldStore> holds_;
   Collector collector_{hypervisor_, store_, clock_, CollectorOptions{}};
   std::unique_ptr<AgentServer> server_;
 };
@@ -77,8 +79,8 @@ TEST_F(AgentServerTest, TheSocketsGetTheirModesAndALiveOneIsNotTakenOver) {
             std::filesystem::perms(0660));
   EXPECT_EQ(std::filesystem::status(dir_ + "/ro.sock").permissions() & std::filesystem::perms::all,
             std::filesystem::perms(0666));
-  auto second = AgentServer::Start(
-      settings_, {hypervisor_, store_, clock_, collector_, *policy_, decisions_, qom_traffic_});
+  auto second = AgentServer::Start(settings_, {hypervisor_, store_, clock_, collector_, *policy_,
+                                               decisions_, qom_traffic_, *holds_});
   EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists);
 }
 

@@ -310,22 +310,30 @@ TEST(CollectorLoopTest, RoundsAreAnnouncedOnlyWhileLibvirtAnswers) {
   SnapshotStore store;
   FakeClock clock;
   CollectorOptions options;
-  options.stats_period = absl::Milliseconds(20);
+  options.stats_period = absl::Seconds(2);
   Collector collector(hypervisor, store, clock, options);
-  std::atomic<int> rounds{0};
+  std::atomic<int> rounds{0}, loops{0};
   collector.SetRoundCallback([&](absl::Duration) { ++rounds; });
+  collector.SetHeartbeatCallback([&] { ++loops; });
   hypervisor.AddDomain("web1");
   collector.Start();
-  auto wait_for = [](const std::function<bool()>& done) {
-    for (int i = 0; i < 500 && !done(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  // Lets the loop's wait for the next period end, until `done` (the loop runs on its own thread).
+  auto periods_until = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 5000 && !done(); ++i) {
+      clock.Advance(options.stats_period);
+      absl::SleepFor(absl::Milliseconds(1));
+    }
     return done();
   };
-  ASSERT_TRUE(wait_for([&] { return rounds > 2; }));
+  ASSERT_TRUE(periods_until([&] { return rounds > 2; }));
   hypervisor.SetReachable(false);
-  ASSERT_TRUE(wait_for([&] { return !collector.libvirt_reachable(); }));
-  absl::SleepFor(absl::Milliseconds(50));  // a round already past its check may still announce
+  ASSERT_TRUE(periods_until([&] { return !collector.libvirt_reachable(); }));
+  // Two more loops: any round announced before libvirt went away is counted by then.
+  const int seen = loops;
+  ASSERT_TRUE(periods_until([&] { return loops >= seen + 2; }));
   const int before = rounds;
-  absl::SleepFor(absl::Milliseconds(200));  // ten periods
+  const int later = loops;
+  ASSERT_TRUE(periods_until([&] { return loops >= later + 10; }));  // ten periods
   EXPECT_EQ(rounds, before);
   collector.Stop();
 }

@@ -74,6 +74,18 @@ TEST_F(PolicyStoreTest, OnlyTheMaskedFieldsChange) {
   EXPECT_EQ(store->Get().defaults().shares(), 500);
 }
 
+TEST_F(PolicyStoreTest, AMaskNamingNoFieldOrAWholeMapChangesNothing) {
+  auto store = Open();
+  v1::Policy update;
+  update.mutable_host()->set_reserve_bytes(1LL << 30);
+  absl::StatusOr<v1::Policy> r = store->Update(update, Mask({"host.reserve_bytes", "host.nope"}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("'host.nope' is not a field of balloon.v1.Policy"));
+  r = store->Update(update, Mask({"domains"}));
+  EXPECT_THAT(r.status().message(), HasSubstr("cannot be updated as a whole"));
+  EXPECT_FALSE(store->Get().host().has_reserve_bytes());
+}
+
 TEST_F(PolicyStoreTest, AReloadedConfigCountsUnderTheApisChangesAndABadOneChangesNothing) {
   v1::Policy config;
   config.mutable_defaults()->set_headroom_bytes(100);

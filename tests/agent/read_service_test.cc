@@ -33,8 +33,9 @@ class ReadServiceTest : public ::testing::Test {
       : lookups_("lookup", 1),
         stats_feed_(hypervisor_, clock_, lookups_, balloon_paths_),
         decision_feed_(decisions_),
-        backend_{store_,         hypervisor_, clock_,         *policy_,     decisions_, stats_feed_,
-                 decision_feed_, qom_guard_,  balloon_paths_, qom_traffic_, nullptr,    nullptr},
+        backend_{store_,       hypervisor_, clock_,         *policy_,   decisions_,
+                 *holds_,      stats_feed_, decision_feed_, qom_guard_, balloon_paths_,
+                 qom_traffic_, nullptr,     nullptr},
         listener_("test", settings, clock_,
                   [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }),
         service_(backend_, listener_, ReadServiceOptions{}),
@@ -79,6 +80,8 @@ class ReadServiceTest : public ::testing::Test {
   DecisionLog decisions_;
   std::unique_ptr<PolicyStore> policy_ = *PolicyStore::Open(
       ::testing::TempDir() + "/read-service-test-" + std::to_string(getpid()), {});
+  std::unique_ptr<HoldStore> holds_ = *HoldStore::Open(
+      ::testing::TempDir() + "/read-service-test-holds-" + std::to_string(getpid()));
   WorkerPool lookups_;
   QomPathGuard qom_guard_;
   BalloonPaths balloon_paths_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
+#include "policy/units.h"
 
 namespace balloond {
 namespace {
@@ -11,8 +12,6 @@ namespace {
 namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-constexpr int64_t kMiB = 1 << 20;
 
 v1::Domain Domain(const std::string& name) {
   v1::Domain d;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -160,6 +161,63 @@ TEST(PolicyIntegrationTest, ShrinksAnIdleGuestThenRelievesAPacedAllocationWithou
     EXPECT_LE(d.inputs().stats_age().seconds(), 3) << d.explanation();
   }
   EXPECT_GT(Actual(agent, guest.name()), actual + 300 * kMiB);
+}
+
+TEST(PolicyIntegrationTest, AHeldGuestStaysWhileThePolicyEnforcesAndOnlyPressureOverridesIt) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("hold", 1024));
+  Agent agent;
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  ASSERT_TRUE(WaitFor([&] { return GuestReports(agent, guest.name()); }, absl::Seconds(30)));
+
+  // An operator pins the guest at 700 MiB, then the policy enforces on a short host, where it
+  // would shrink an idle guest to about 280 MiB.
+  CommandResult set = agent.Ctl({"set", guest.name(), "700M", "--hold=40s", "--wait"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_THAT(set.out, HasSubstr("held at 700 MiB for"));
+  EXPECT_THAT(set.out, HasSubstr("balloonctl release " + guest.name()));
+  ASSERT_EQ(agent.Ctl(kShortHostEnforce).exit_code, 0);
+  const absl::Time held_from = absl::Now();
+  while (absl::Now() - held_from < absl::Seconds(30)) {
+    EXPECT_NEAR(Actual(agent, guest.name()), 700 * kMiB, 16 * kMiB);
+    absl::SleepFor(absl::Seconds(2));
+  }
+  EXPECT_THAT(agent.Ctl({"list"}).out, ::testing::ContainsRegex("700 MiB for [0-9]+s"));
+  for (const auto& d : Decisions(agent, guest.name())) {
+    if (FromProtoTimestamp(d.time()) < held_from) continue;  // observe mode, before the hold
+    ADD_FAILURE() << "the policy moved a held guest: " << d.explanation();
+  }
+
+  // Released: the policy takes the memory the short host wants.
+  CommandResult released = agent.Ctl({"release", guest.name()});
+  EXPECT_EQ(released.exit_code, 0) << released.err;
+  EXPECT_THAT(released.out, HasSubstr("hold released"));
+  EXPECT_TRUE(WaitFor([&] { return Actual(agent, guest.name()) < 450 * kMiB; }, absl::Seconds(60)))
+      << agent.Log();
+
+  // Held low, the guest allocates: the policy overrides the hold to keep it from an OOM kill.
+  const int64_t low = Actual(agent, guest.name());
+  ASSERT_EQ(agent.Ctl({"set", guest.name(), absl::StrCat(low / 1024), "--hold=10m"}).exit_code, 0);
+  const absl::Time alloc_start = absl::Now();
+  const std::string alloc = guest.Command("alloc 300 6", absl::Seconds(90));
+  EXPECT_THAT(alloc, ::testing::Not(HasSubstr("ERR"))) << alloc;
+  EXPECT_THAT(guest.Command("oomkills"), HasSubstr("oom_kill 0"));
+  std::vector<v1::Decision> overridden;
+  for (const auto& d : Decisions(agent, guest.name())) {
+    if (d.hold_overridden()) overridden.push_back(d);
+  }
+  std::cout << "decisions that overrode the hold:\n";
+  PrintDecisions(overridden, alloc_start);
+  ASSERT_FALSE(overridden.empty()) << agent.Log();
+  EXPECT_EQ(overridden[0].reason(), v1::DECISION_REASON_GUEST_PRESSURE);
+  EXPECT_THAT(overridden[0].explanation(), HasSubstr("overrode the operator's hold"));
+
+  // The hold is still listed, and a restart of balloond keeps it.
+  const std::string state_dir = agent.state_dir();
+  agent.Stop();
+  Agent again({}, state_dir);
+  ASSERT_TRUE(again.WaitServing()) << again.Log();
+  EXPECT_THAT(again.Ctl({"list"}).out, ::testing::ContainsRegex("MiB for [0-9]+m"));
 }
 
 TEST(PolicyIntegrationTest, ObserveModeDecidesAndMovesNoBalloon) {

@@ -145,6 +145,18 @@ TEST(ServiceIntegrationTest, SighupReloadsThePolicyAndLogLevelAndKeepsThemWhenTh
   unlink(config.c_str());
 }
 
+TEST(ServiceIntegrationTest, BadFlagsAreUsageErrorsNamingTheFlag) {
+  for (const auto& [flag, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--log-level=loud", "--log-level: unknown log level 'loud'"},
+           {"--stats-period=-3s", "--stats-period: duration '-3s' must be positive"},
+           {"--metrics-address=nope", "--metrics-address: address 'nope' must be HOST:PORT"},
+           {"--policy-mode=sometimes", "--policy-mode: policy mode 'sometimes' is not one of"}}) {
+    CommandResult r = RunCommand({BALLOOND_BIN, flag});
+    EXPECT_EQ(r.exit_code, 2) << flag;
+    EXPECT_THAT(r.err, HasSubstr(says));
+  }
+}
+
 // As the shipped unit runs it: user balloond in group libvirt (libvirt's polkit rule lets that
 // group manage domains), no capabilities, no new privileges. The package's postinst makes the user.
 TEST(ServiceIntegrationTest, RunsAsUserBalloondInGroupLibvirtWithoutCapabilities) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "policy/units.h"
@@ -33,6 +34,7 @@ struct FakeGuest {
   bool reports = true;
   bool frozen = false;  // the guest's driver stopped: its last report keeps its old time
   absl::Time reported_at = kStart;
+  std::optional<absl::Time> held_until;  // an operator's hold
 
   FakeGuest& Max(int64_t v) {
     max = v;
@@ -63,6 +65,7 @@ struct FakeGuest {
     in.max_memory_bytes = max;
     in.actual_bytes = actual;
     in.stats_period = absl::Seconds(2);
+    in.held_until = held_until;
     if (reports) {
       GuestReport r;
       r.total_bytes = actual - kOverhead;
@@ -339,6 +342,42 @@ TEST(PolicyHostTest, AComfortableHostGivesMemoryBackByShares) {
   }
   EXPECT_NEAR(static_cast<double>(given["a"]) / given["b"], 3.0, 0.01);
   EXPECT_NEAR(given["a"] + given["b"], kGiB, kMiB);
+}
+
+TEST(PolicyHoldTest, AHeldGuestIsNeitherShrunkNorGivenMemoryBackUntilTheHoldEnds) {
+  PolicyRun run = ShortHost();
+  FakeGuest& held = run.Add(Guest("pinned").Max(2 * kGiB).Actual(2 * kGiB));
+  held.held_until = kStart + absl::Seconds(30);
+  run.Add(Guest("free").Max(2 * kGiB).Actual(2 * kGiB));
+  for (int i = 0; i < 10; ++i) {
+    for (const Decision& d : run.Cycle()) EXPECT_NE(d.name, "pinned") << d.explanation;
+  }
+  EXPECT_EQ(held.actual, 2 * kGiB);
+  // 20 s in, the hold has 10 s left; past it the host's shortage reaches the pinned guest too.
+  for (int i = 0; i < 6; ++i) run.Cycle();
+  EXPECT_LT(held.actual, 2 * kGiB);
+
+  // A comfortable host gives nothing to a guest held low, either.
+  v1::Policy p = Enforce();
+  p.mutable_host()->set_target_used_fraction(0.8);
+  PolicyRun comfortable(p, Host(24 * kGiB, 20 * kGiB));
+  FakeGuest& low = comfortable.Add(Guest("low").Max(4 * kGiB).Actual(kGiB));
+  low.held_until = kStart + absl::Hours(1);
+  EXPECT_TRUE(comfortable.CycleUntilQuiet().empty());
+  EXPECT_EQ(low.actual, kGiB);
+}
+
+TEST(PolicyHoldTest, PressureOverridesAHoldAndTheDecisionSaysSo) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("busy").Max(4 * kGiB).Actual(512 * kMiB).Used(430 * kMiB));
+  g.held_until = kStart + absl::Hours(1);
+  auto decisions = run.Cycle(/*stuck=*/true);  // the balloon takes a while to move
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+  EXPECT_TRUE(decisions[0].hold_overridden);
+  EXPECT_THAT(decisions[0].explanation, HasSubstr("overrode the operator's hold"));
+  EXPECT_TRUE(run.Cycle(/*stuck=*/true).empty()) << "the same relief is not sent again";
+  EXPECT_EQ(g.actual, 512 * kMiB);  // (stuck: this harness moves a balloon only when told)
 }
 
 TEST(PolicyHostTest, ANeutralHostLeavesSettledGuestsAlone) {

@@ -1,0 +1,214 @@
+#include "cli/format.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cli/table.h"
+#include "policy/settings.h"
+#include "policy/units.h"
+
+namespace balloond {
+namespace {
+
+namespace v1 = balloon::v1;
+
+std::string Printed(const Table& table) {
+  std::ostringstream out;
+  table.Print(out);
+  return out.str();
+}
+
+std::string OptionalBytes(bool has, int64_t value) { return has ? FormatBytes(value) : "-"; }
+
+std::string Age(const v1::MemoryStats& s) {
+  if (!s.has_last_update_time()) return "never";
+  return absl::StrCat(s.stats_age().seconds(), "s ago");
+}
+
+// Adds each set field of a policy message to `table` as "prefix.name  value", sizes humanized.
+void AddSettings(const google::protobuf::Message& m, const std::string& prefix, Table& table) {
+  using google::protobuf::FieldDescriptor;
+  const auto* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->is_map() || f->is_repeated()) continue;
+    const std::string key = prefix + f->name();
+    std::string value;
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_INT64:
+        if (absl::EndsWith(f->name(), "_bytes")) {
+          value = FormatBytes(r->GetInt64(m, f));
+        } else if (absl::EndsWith(f->name(), "_bytes_per_second")) {
+          value = FormatBytes(r->GetInt64(m, f)) + "/s";
+        } else {
+          value = absl::StrCat(r->GetInt64(m, f));
+        }
+        break;
+      case FieldDescriptor::CPPTYPE_INT32:
+        value = absl::StrCat(r->GetInt32(m, f));
+        break;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        value = absl::StrFormat("%g", r->GetDouble(m, f));
+        break;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        value = r->GetBool(m, f) ? "true" : "false";
+        break;
+      case FieldDescriptor::CPPTYPE_ENUM:
+        value = ShortEnumName(r->GetEnum(m, f));
+        break;
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        if (f->message_type()->full_name() == "google.protobuf.Duration") {
+          const auto& d = static_cast<const google::protobuf::Duration&>(r->GetMessage(m, f));
+          value = absl::FormatDuration(FromProtoDuration(d));
+        } else {
+          AddSettings(r->GetMessage(m, f), key + ".", table);
+          continue;
+        }
+        break;
+      default:
+        continue;
+    }
+    table.AddRow({key, value});
+  }
+}
+
+const std::vector<size_t> kStatsRowWidths = {8, 9, 9, 9, 9, 9, 9, 6, 8};
+
+}  // namespace
+
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out);
+  return out + "\n";
+}
+
+std::string FormatHold(const v1::Hold& hold, absl::Time now) {
+  const absl::Duration left =
+      std::max(absl::ZeroDuration(), FromProtoTimestamp(hold.until()) - now);
+  return absl::StrCat(FormatBytes(hold.target_bytes()), " for ",
+                      absl::FormatDuration(absl::Ceil(left, absl::Seconds(1))));
+}
+
+std::string FormatDomains(const v1::ListDomainsResponse& list, absl::Time now) {
+  Table table({"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "HOLD", "PROBLEM"});
+  for (const v1::Domain& d : list.domains()) {
+    table.AddRow({d.name(), ShortName(d.state()), ShortName(d.balloon_state()),
+                  OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
+                  FormatBytes(d.max_memory_bytes()), d.has_hold() ? FormatHold(d.hold(), now) : "-",
+                  d.problem().empty() ? "-" : d.problem()});
+  }
+  return Printed(table);
+}
+
+std::string FormatStats(const v1::MemoryStats& s) {
+  const v1::GuestMemoryStats& g = s.guest();
+  const v1::Domain& d = s.domain();
+  Table t({});
+  t.AddRow({"domain", absl::StrCat(d.name(), " (", d.uuid(), ")")});
+  t.AddRow(
+      {"state", absl::StrCat(ShortName(d.state()), ", balloon ", ShortName(d.balloon_state()))});
+  t.AddRow({"balloon",
+            absl::StrCat(OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
+                         " of ", FormatBytes(d.max_memory_bytes()), " max")});
+  t.AddRow({"total memory", OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes())});
+  t.AddRow(
+      {"available", OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes())});
+  t.AddRow({"free", OptionalBytes(g.has_free_memory_bytes(), g.free_memory_bytes())});
+  t.AddRow({"disk caches", OptionalBytes(g.has_disk_caches_bytes(), g.disk_caches_bytes())});
+  t.AddRow(
+      {"swap in/out", absl::StrCat(OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()), " / ",
+                                   OptionalBytes(g.has_swap_out_bytes(), g.swap_out_bytes()))});
+  t.AddRow({"faults major/minor",
+            absl::StrCat(g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", " / ",
+                         g.has_minor_faults() ? absl::StrCat(g.minor_faults()) : "-")});
+  for (const auto& [name, value] : g.other()) t.AddRow({name, absl::StrCat(value)});
+  t.AddRow({"last update",
+            absl::StrCat(Age(s), ", guest reports every ", s.stats_period().seconds(), "s")});
+  if (!d.problem().empty()) t.AddRow({"problem", d.problem()});
+  return Printed(t);
+}
+
+std::string FormatStatsHeader() {
+  return FormatRow(
+             {"TIME", "ACTUAL", "TOTAL", "AVAILABLE", "FREE", "CACHES", "SWAP-IN", "MAJFLT", "AGE"},
+             kStatsRowWidths) +
+         "\n";
+}
+
+std::string FormatStatsRow(const v1::MemoryStats& s, absl::Time now, absl::TimeZone zone) {
+  const v1::GuestMemoryStats& g = s.guest();
+  return FormatRow({absl::FormatTime("%H:%M:%S", now, zone),
+                    OptionalBytes(s.domain().has_balloon_actual_bytes(),
+                                  s.domain().balloon_actual_bytes()),
+                    OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes()),
+                    OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes()),
+                    OptionalBytes(g.has_free_memory_bytes(), g.free_memory_bytes()),
+                    OptionalBytes(g.has_disk_caches_bytes(), g.disk_caches_bytes()),
+                    OptionalBytes(g.has_swap_in_bytes(), g.swap_in_bytes()),
+                    g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", Age(s)},
+                   kStatsRowWidths) +
+         "\n";
+}
+
+std::string FormatHost(const v1::HostStats& host) {
+  Table t({});
+  t.AddRow({"total memory", FormatBytes(host.mem_total_bytes())});
+  t.AddRow({"available", FormatBytes(host.mem_available_bytes())});
+  t.AddRow({"free", FormatBytes(host.mem_free_bytes())});
+  t.AddRow({"cached", FormatBytes(host.cached_bytes())});
+  t.AddRow({"swap free/total", absl::StrCat(FormatBytes(host.swap_free_bytes()), " / ",
+                                            FormatBytes(host.swap_total_bytes()))});
+  if (host.has_pressure()) {
+    auto line = [](const v1::PressureLine& p) {
+      return absl::StrFormat("avg10=%.2f%% avg60=%.2f%% avg300=%.2f%%", p.avg10(), p.avg60(),
+                             p.avg300());
+    };
+    t.AddRow({"pressure some", line(host.pressure().some())});
+    t.AddRow({"pressure full", line(host.pressure().full())});
+  } else {
+    t.AddRow({"pressure", "- (the kernel has no /proc/pressure/memory)"});
+  }
+  return Printed(t);
+}
+
+std::string FormatDecision(const v1::Decision& d, absl::TimeZone zone) {
+  return absl::StrCat(
+      absl::FormatTime("%H:%M:%S", FromProtoTimestamp(d.time()), zone), "  ", d.domain(), "  ",
+      ShortName(d.mode()), "  ", FormatBytes(d.previous_bytes()), " -> ",
+      FormatBytes(d.target_bytes()), "  ", ShortName(d.reason()),
+      d.mode() == v1::POLICY_MODE_ENFORCE && !d.applied() ? "  NOT APPLIED: " + d.error() : "",
+      "\n    ", d.explanation(), "\n");
+}
+
+std::string FormatPolicy(const v1::Policy& policy) {
+  Table t({});
+  AddSettings(policy, "", t);
+  for (const auto& [name, override_policy] : policy.domains()) {
+    AddSettings(override_policy, absl::StrCat("domains[", name, "]."), t);
+  }
+  return Printed(t);
+}
+
+std::string FormatDomainPolicy(const v1::Policy& policy, const std::string& domain) {
+  Table t({});
+  t.AddRow({"mode", ShortName(policy.mode())});
+  AddSettings(policy::EffectiveDomainPolicy(policy, domain), "", t);
+  std::string out = Printed(t);
+  if (!policy.domains().count(domain)) {
+    absl::StrAppend(&out, "(no override for ", domain, ": the defaults apply)\n");
+  }
+  return out;
+}
+
+std::string FormatQomProperties(const v1::ListQomPropertiesResponse& properties) {
+  Table table({"NAME", "TYPE"});
+  for (const auto& p : properties.properties()) table.AddRow({p.name(), p.type()});
+  return Printed(table);
+}
+
+}  // namespace balloond

@@ -1,0 +1,42 @@
+#ifndef BALLOOND_CLI_FORMAT_H_
+#define BALLOOND_CLI_FORMAT_H_
+
+#include <google/protobuf/message.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.pb.h"
+
+namespace balloond {
+
+// What balloonctl prints, as text (each ends with a newline). Pure: unit-tested.
+
+// The protobuf JSON mapping of `message`, on one line (`-o json`).
+std::string ToJsonLine(const google::protobuf::Message& message);
+// `list`: one row per domain, like `virsh list`; a hold as its target and the time it has left at
+// `now`.
+std::string FormatDomains(const balloon::v1::ListDomainsResponse& list, absl::Time now);
+// What is left of a hold at `now`, e.g. "512 MiB for 29m".
+std::string FormatHold(const balloon::v1::Hold& hold, absl::Time now);
+// `stats DOMAIN`: key/value rows, like `virsh dominfo`.
+std::string FormatStats(const balloon::v1::MemoryStats& stats);
+// `stats --watch`: a header, then one row per update, read at `now`.
+std::string FormatStatsHeader();
+std::string FormatStatsRow(const balloon::v1::MemoryStats& stats, absl::Time now,
+                           absl::TimeZone zone);
+// `host`: the host's memory and pressure.
+std::string FormatHost(const balloon::v1::HostStats& host);
+// `decisions`: one decision, its explanation indented below it.
+std::string FormatDecision(const balloon::v1::Decision& decision, absl::TimeZone zone);
+// `policy show`: every set field as "path  value", sizes and durations humanized; with a domain,
+// its effective settings and whether it has an override.
+std::string FormatPolicy(const balloon::v1::Policy& policy);
+std::string FormatDomainPolicy(const balloon::v1::Policy& policy, const std::string& domain);
+// `qom ls`.
+std::string FormatQomProperties(const balloon::v1::ListQomPropertiesResponse& properties);
+
+}  // namespace balloond
+
+#endif  // BALLOOND_CLI_FORMAT_H_

@@ -1,0 +1,113 @@
+#include "cli/format.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "policy/units.h"
+
+namespace balloond {
+namespace {
+
+namespace v1 = balloon::v1;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+v1::Domain Web() {
+  v1::Domain d;
+  d.set_name("web");
+  d.set_uuid("2f1c");
+  d.set_state(v1::DOMAIN_STATE_RUNNING);
+  d.set_balloon_state(v1::BALLOON_STATE_ACTIVE);
+  d.set_max_memory_bytes(1024 * kMiB);
+  d.set_balloon_actual_bytes(768 * kMiB);
+  return d;
+}
+
+TEST(FormatTest, DomainsAreRowsWithShortEnumNamesAndDashesForNothing) {
+  v1::ListDomainsResponse list;
+  *list.add_domains() = Web();
+  v1::Domain* nob = list.add_domains();
+  nob->set_name("nob");
+  nob->set_state(v1::DOMAIN_STATE_PAUSED);
+  nob->set_balloon_state(v1::BALLOON_STATE_NO_DEVICE);
+  nob->set_problem("domain 'nob' has no virtio balloon device");
+  list.mutable_domains(0)->mutable_hold()->set_target_bytes(768 * kMiB);
+  list.mutable_domains(0)->mutable_hold()->mutable_until()->set_seconds(3600 + 29 * 60 + 30);
+  EXPECT_EQ(FormatDomains(list, absl::FromUnixSeconds(3600)),
+            "NAME  STATE    BALLOON    ACTUAL   MAX    HOLD                PROBLEM\n"
+            "web   running  active     768 MiB  1 GiB  768 MiB for 29m30s  -\n"
+            "nob   paused   no-device  -        0 B    -                   domain 'nob' has no "
+            "virtio balloon device\n");
+}
+
+TEST(FormatTest, StatsShowWhatTheGuestReportedAndDashesForTheRest) {
+  v1::MemoryStats s;
+  *s.mutable_domain() = Web();
+  s.mutable_guest()->set_available_memory_bytes(300 * kMiB);
+  s.mutable_guest()->set_major_faults(7);
+  s.mutable_last_update_time()->set_seconds(1000);
+  s.mutable_stats_age()->set_seconds(3);
+  s.mutable_stats_period()->set_seconds(2);
+  const std::string text = FormatStats(s);
+  EXPECT_THAT(text, HasSubstr("balloon             768 MiB of 1 GiB max\n"));
+  EXPECT_THAT(text, HasSubstr("available           300 MiB\n"));
+  EXPECT_THAT(text, HasSubstr("total memory        -\n"));
+  EXPECT_THAT(text, HasSubstr("faults major/minor  7 / -\n"));
+  EXPECT_THAT(text, HasSubstr("last update         3s ago, guest reports every 2s\n"));
+  EXPECT_THAT(FormatStatsRow(s, absl::FromUnixSeconds(3600), absl::UTCTimeZone()),
+              HasSubstr("01:00:00  768 MiB    -          300 MiB"));
+  EXPECT_THAT(FormatStatsHeader(), HasSubstr("TIME      ACTUAL"));
+}
+
+TEST(FormatTest, HostWithoutPsiSaysSo) {
+  v1::HostStats host;
+  host.set_mem_total_bytes(16 * kGiB);
+  host.set_mem_available_bytes(10 * kGiB);
+  EXPECT_THAT(FormatHost(host), HasSubstr("available        10 GiB\n"));
+  EXPECT_THAT(FormatHost(host), HasSubstr("no /proc/pressure/memory"));
+  host.mutable_pressure()->mutable_some()->set_avg10(1.5);
+  EXPECT_THAT(FormatHost(host), HasSubstr("pressure some    avg10=1.50%"));
+}
+
+TEST(FormatTest, ADecisionNotAppliedSaysWhy) {
+  v1::Decision d;
+  d.mutable_time()->set_seconds(3600);
+  d.set_domain("web");
+  d.set_mode(v1::POLICY_MODE_ENFORCE);
+  d.set_previous_bytes(1024 * kMiB);
+  d.set_target_bytes(512 * kMiB);
+  d.set_reason(v1::DECISION_REASON_HOST_RECLAIM);
+  d.set_explanation("took 512 MiB");
+  d.set_error("domain is not running");
+  EXPECT_EQ(FormatDecision(d, absl::UTCTimeZone()),
+            "01:00:00  web  enforce  1 GiB -> 512 MiB  host-reclaim  NOT APPLIED: domain is not "
+            "running\n    took 512 MiB\n");
+  d.set_applied(true);
+  EXPECT_THAT(FormatDecision(d, absl::UTCTimeZone()), Not(HasSubstr("NOT APPLIED")));
+}
+
+TEST(FormatTest, PolicyFieldsByPathWithUnitsAndOverrides) {
+  v1::Policy p;
+  p.set_mode(v1::POLICY_MODE_OBSERVE);
+  p.mutable_host()->set_reserve_bytes(2 * kGiB);
+  p.mutable_cooperation_timeout()->set_seconds(10);
+  (*p.mutable_domains())["db"].set_min_bytes(256 * kMiB);
+  const std::string text = FormatPolicy(p);
+  EXPECT_THAT(text, HasSubstr("mode "));
+  EXPECT_THAT(text, HasSubstr("host.reserve_bytes "));
+  EXPECT_THAT(text, HasSubstr("2 GiB"));
+  EXPECT_THAT(text, HasSubstr("10s"));
+  EXPECT_THAT(text, HasSubstr("domains[db].min_bytes"));
+  EXPECT_THAT(FormatDomainPolicy(p, "web"), HasSubstr("(no override for web: the defaults apply)"));
+  EXPECT_THAT(FormatDomainPolicy(p, "db"), HasSubstr("256 MiB"));
+  EXPECT_THAT(FormatDomainPolicy(p, "db"), Not(HasSubstr("no override")));
+}
+
+TEST(FormatTest, JsonIsOneLine) {
+  const std::string json = ToJsonLine(Web());
+  EXPECT_THAT(json, HasSubstr("\"name\":\"web\""));
+  EXPECT_EQ(json.find('\n'), json.size() - 1);
+}
+
+}  // namespace
+}  // namespace balloond
