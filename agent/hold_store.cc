@@ -1,7 +1,5 @@
 #include "agent/hold_store.h"
 
-#include <google/protobuf/text_format.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -59,13 +57,7 @@ absl::Status HoldStore::Save(std::map<std::string, v1::Hold> holds, absl::Time n
     *saved.add_holds() = it->second;
     ++it;
   }
-  std::string text;
-  if (!google::protobuf::TextFormat::PrintToString(saved, &text)) {
-    return absl::InternalError("cannot print the holds");
-  }
-  if (absl::Status s = WriteFileAtomically(saved_path(), text); !s.ok()) {
-    return absl::UnavailableError(absl::StrCat("the hold was not changed: ", s.message()));
-  }
+  if (absl::Status s = SaveTextProto(saved_path(), saved, "the hold"); !s.ok()) return s;
   holds_ = std::move(holds);
   return absl::OkStatus();
 }

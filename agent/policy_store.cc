@@ -32,6 +32,18 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
 
 }  // namespace
 
+absl::Status SaveTextProto(const std::string& path, const Message& message,
+                           absl::string_view what) {
+  std::string text;
+  if (!google::protobuf::TextFormat::PrintToString(message, &text)) {
+    return absl::InternalError(absl::StrCat("cannot print ", what));
+  }
+  if (absl::Status s = WriteFileAtomically(path, text); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat(what, " was not changed: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
   const std::string tmp = path + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -158,13 +170,7 @@ absl::StatusOr<v1::Policy> PolicyStore::Commit(v1::Policy changes, bool mode_cha
   v1::Policy next = MergePolicy(config_, changes);
   if (!mode_changed && mode_override_) next.set_mode(*mode_override_);
   if (absl::Status s = policy::ValidatePolicy(next); !s.ok()) return s;
-  std::string text;
-  if (!google::protobuf::TextFormat::PrintToString(changes, &text)) {
-    return absl::InternalError("cannot print the policy changes");
-  }
-  if (absl::Status s = WriteFileAtomically(saved_path(), text); !s.ok()) {
-    return absl::UnavailableError(absl::StrCat("the policy was not changed: ", s.message()));
-  }
+  if (absl::Status s = SaveTextProto(saved_path(), changes, "the policy"); !s.ok()) return s;
   api_changes_ = std::move(changes);
   if (mode_changed) mode_override_.reset();
   return next;

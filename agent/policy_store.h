@@ -67,6 +67,10 @@ balloon::v1::Policy MergePolicy(const balloon::v1::Policy& base,
 
 // Writes `contents` to `path` atomically and durably.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
+// Writes `message` in text format to `path` the same way; UNAVAILABLE saying "`what` was not
+// changed" when it cannot.
+absl::Status SaveTextProto(const std::string& path, const google::protobuf::Message& message,
+                           absl::string_view what);
 
 // Sets the fields of `target` named by `mask` (dotted paths) from `source`; INVALID_ARGUMENT for a
 // path the message does not have.

@@ -161,13 +161,20 @@ class FullScreen {
     if (keys_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
     std::cout << "\x1b[?25h\x1b[?1049l" << std::flush;
   }
-  static size_t Rows() {
+  // The terminal's size: rows and columns.
+  static std::pair<size_t, size_t> Size() {
     winsize size{};
-    return ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_row > 0 ? size.ws_row : 24;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0 || size.ws_row == 0 || size.ws_col == 0) {
+      return {24, 80};
+    }
+    return {size.ws_row, size.ws_col};
   }
-  void Draw(const std::vector<std::string>& lines) const {
+  // Lines longer than the terminal is wide are cut: a wrapped line would scroll the top away.
+  void Draw(const std::vector<std::string>& lines, size_t columns) const {
     std::string frame = "\x1b[H\x1b[2J";
-    for (const std::string& line : lines) absl::StrAppend(&frame, line, "\r\n");
+    for (const std::string& line : lines) {
+      absl::StrAppend(&frame, line.substr(0, columns), "\r\n");
+    }
     absl::StrAppend(&frame, "(q to quit)");
     std::cout << frame << std::flush;
   }
@@ -320,7 +327,8 @@ int RunTop(const std::shared_ptr<grpc::Channel>& channel, absl::Duration refresh
       }
       if (screen && dirty.exchange(false)) {
         absl::MutexLock lock(&mu);
-        full_screen->Draw(view.Render(FullScreen::Rows() - 1));
+        const auto [rows, columns] = FullScreen::Size();
+        full_screen->Draw(view.Render(rows - 1), columns);
       }
       // Keys, until the next round.
       const int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(refresh));

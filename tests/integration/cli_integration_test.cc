@@ -41,52 +41,59 @@ CommandResult Tmux(std::vector<std::string> args) {
   return RunCommand(args);
 }
 
+// `balloonctl top` in a tmux pane of `columns` x `rows`, on a server of its own (killed when this
+// goes away); when top exits, the pane shows "top-exited=<its status>".
+class TopInTmux {
+ public:
+  TopInTmux(const std::string& socket, int columns, int rows) {
+    const std::string command =
+        absl::StrCat(BALLOONCTL_BIN, " --socket=", socket, " top; echo top-exited=$?; sleep 30");
+    started_ = Tmux({"new-session", "-d", "-s", "top", "-x", absl::StrCat(columns), "-y",
+                     absl::StrCat(rows), "bash", "-c", command})
+                   .exit_code == 0;
+  }
+  ~TopInTmux() { Tmux({"kill-server"}); }
+  bool started() const { return started_; }
+  std::string Screen() const { return Tmux({"capture-pane", "-p", "-t", "top"}).out; }
+  void Keys(const std::string& keys) const { Tmux({"send-keys", "-t", "top", keys}); }
+  bool Exited() const {
+    return WaitFor([&] { return absl::StrContains(Screen(), "top-exited=0"); }, absl::Seconds(10));
+  }
+
+ private:
+  bool started_ = false;
+};
+
 TEST_F(CliIntegrationTest, TopDrawsEveryDomainFullScreenAndQuitsOnQ) {
-  const std::string command =
-      absl::StrCat(BALLOONCTL_BIN, " --socket=", agent_->rw_socket(), " top; echo top-exited=$?");
-  ASSERT_EQ(Tmux({"new-session", "-d", "-s", "top", "-x", "160", "-y", "30", "bash", "-c",
-                  command + "; sleep 30"})
-                .exit_code,
-            0);
-  auto screen = [] { return Tmux({"capture-pane", "-p", "-t", "top"}).out; };
+  TopInTmux top(agent_->rw_socket(), 160, 30);
+  ASSERT_TRUE(top.started());
   // The guest's row fills in from the watch streams: its balloon and what it has available.
   ASSERT_TRUE(WaitFor(
       [&] {
-        const std::string s = screen();
+        const std::string s = top.Screen();
         return absl::StrContains(s, guest_->name()) && absl::StrContains(s, "AVAILABLE") &&
                absl::StrContains(s, "%)");
       },
       absl::Seconds(40)))
-      << screen();
-  const std::string shown = screen();
+      << top.Screen();
+  const std::string shown = top.Screen();
   EXPECT_THAT(shown, HasSubstr("host: "));
   EXPECT_THAT(shown, HasSubstr("(q to quit)"));
 
-  Tmux({"send-keys", "-t", "top", "q"});
+  top.Keys("q");
   // Back on the normal screen, with the exit status printed after it.
-  EXPECT_TRUE(
-      WaitFor([&] { return absl::StrContains(screen(), "top-exited=0"); }, absl::Seconds(10)))
-      << screen();
-  EXPECT_THAT(screen(), Not(HasSubstr("(q to quit)")));
-  Tmux({"kill-server"});
+  EXPECT_TRUE(top.Exited()) << top.Screen();
+  EXPECT_THAT(top.Screen(), Not(HasSubstr("(q to quit)")));
 }
 
 TEST_F(CliIntegrationTest, TopQuitsOnCtrlC) {
-  const std::string command =
-      absl::StrCat(BALLOONCTL_BIN, " --socket=", agent_->rw_socket(), " top; echo top-exited=$?");
-  ASSERT_EQ(Tmux({"new-session", "-d", "-s", "top", "-x", "120", "-y", "20", "bash", "-c",
-                  command + "; sleep 30"})
-                .exit_code,
-            0);
-  auto screen = [] { return Tmux({"capture-pane", "-p", "-t", "top"}).out; };
+  TopInTmux top(agent_->rw_socket(), 120, 20);
+  ASSERT_TRUE(top.started());
   ASSERT_TRUE(
-      WaitFor([&] { return absl::StrContains(screen(), guest_->name()); }, absl::Seconds(30)))
-      << screen();
-  Tmux({"send-keys", "-t", "top", "C-c"});
-  EXPECT_TRUE(
-      WaitFor([&] { return absl::StrContains(screen(), "top-exited=0"); }, absl::Seconds(10)))
-      << screen();
-  Tmux({"kill-server"});
+      WaitFor([&] { return absl::StrContains(top.Screen(), guest_->name()); }, absl::Seconds(30)))
+      << top.Screen();
+  top.Keys("C-c");
+  EXPECT_TRUE(top.Exited()) << top.Screen();
 }
 
 TEST_F(CliIntegrationTest, TopWritesPlainLinesWhenPiped) {
