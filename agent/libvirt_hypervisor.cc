@@ -70,18 +70,8 @@ void StartEventLoopOnce() {
   });
 }
 
-DomainRunState ToRunState(unsigned char state) {
-  switch (state) {
-    case VIR_DOMAIN_RUNNING:
-      return DomainRunState::kRunning;
-    case VIR_DOMAIN_PAUSED:
-      return DomainRunState::kPaused;
-    case VIR_DOMAIN_SHUTDOWN:
-      return DomainRunState::kShuttingDown;
-    default:
-      return DomainRunState::kOther;
-  }
-}
+// LibvirtRunState (libvirt_stats.cc, which does without libvirt's headers) takes these values.
+static_assert(VIR_DOMAIN_RUNNING == 1 && VIR_DOMAIN_PAUSED == 3 && VIR_DOMAIN_SHUTDOWN == 4);
 
 std::string UuidOf(virDomainPtr dom) {
   char uuid[VIR_UUID_STRING_BUFLEN];
@@ -101,7 +91,7 @@ absl::StatusOr<DomainInfo> DescribeDomain(virDomainPtr dom) {
   Identify(dom, info);
   virDomainInfo vinfo;
   if (virDomainGetInfo(dom, &vinfo) < 0) return LastLibvirtError("virDomainGetInfo");
-  info.state = ToRunState(vinfo.state);
+  info.state = LibvirtRunState(vinfo.state);
   info.active = vinfo.state != VIR_DOMAIN_SHUTOFF;
   info.max_memory_bytes = static_cast<int64_t>(vinfo.maxMem) * 1024;
   return info;

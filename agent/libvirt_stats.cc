@@ -47,7 +47,9 @@ std::optional<int64_t> Scaled(uint64_t value, uint64_t unit) {
   return static_cast<int64_t>(value * unit);
 }
 
-DomainRunState RunState(uint64_t state) {
+}  // namespace
+
+DomainRunState LibvirtRunState(uint64_t state) {
   switch (state) {
     case kLibvirtRunning:
       return DomainRunState::kRunning;
@@ -60,15 +62,13 @@ DomainRunState RunState(uint64_t state) {
   }
 }
 
-}  // namespace
-
 DomainStats ParseDomainStats(const std::vector<StatParam>& params) {
   DomainStats r;
   r.info.active = true;
   for (const auto& [name, value] : params) {
     absl::string_view field = name;
     if (field == "state.state") {
-      r.info.state = RunState(value);
+      r.info.state = LibvirtRunState(value);
       continue;
     }
     if (!absl::ConsumePrefix(&field, "balloon.")) continue;

@@ -29,6 +29,9 @@ using StatParam = std::pair<std::string, uint64_t>;
 // parameters are ignored.
 DomainStats ParseDomainStats(const std::vector<StatParam>& params);
 
+// libvirt's domain state (virDomainState: "state.state", virDomainGetInfo's state) as balloond's.
+DomainRunState LibvirtRunState(uint64_t state);
+
 // The balloon's part of a domain's live XML: <memballoon model='virtio'> (or a transitional
 // model), <stats period='N'/>, autodeflate='on', freePageReporting='on'. INVALID_ARGUMENT for text
 // that is not a libvirt domain XML.
