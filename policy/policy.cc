@@ -52,6 +52,26 @@ std::vector<int64_t> Share(int64_t budget, const std::vector<int64_t>& wants,
   return got;
 }
 
+// How soon a guest granted relief runs out, for ordering them when the host cannot pay for all:
+// the seconds until its MemAvailable reaches its low watermark at the rate its use grows (0 for a
+// guest already below it, or swapping or faulting; a guest that is not growing comes after every
+// one that is), per thousand shares, so that among equally urgent guests more shares go first.
+double Urgency(const Assessment& a) {
+  constexpr double kNotGrowing = 1e9;
+  double seconds = kNotGrowing;
+  if (a.input->report) {
+    const double above =
+        static_cast<double>(a.input->report->available_bytes - a.settings.low_watermark_bytes());
+    const double growth = std::max(0.0, a.memory.used_growth_bytes_per_second);
+    if (above <= 0 || a.pressure_from_rates) {
+      seconds = 0;
+    } else if (growth > 0) {
+      seconds = above / growth;
+    }
+  }
+  return seconds * 1000.0 / static_cast<double>(std::max<int64_t>(1, a.settings.shares()));
+}
+
 // Inputs held to what a machine can have: a size no machine has is a lie (or a bug) that must not
 // overflow the sums below. A balloon of impossible size is left alone, as one without a size.
 HostInput Sane(const HostInput& host) {
@@ -251,11 +271,15 @@ void Cycle::GrantRelief() {
       relief_.push_back(&a);
     }
   }
-  // The most starved guests are served first when the host cannot pay for all.
+  // When the host cannot pay for all, the most urgent are served first.
   std::stable_sort(relief_.begin(), relief_.end(), [](const Assessment* x, const Assessment* y) {
-    return x->input->report && y->input->report
-               ? x->input->report->available_bytes < y->input->report->available_bytes
-               : false;
+    const double ux = Urgency(*x), uy = Urgency(*y);
+    if (ux != uy) return ux < uy;
+    // Equally urgent (both short already): the most starved first.
+    const auto available = [](const Assessment& a) {
+      return a.input->report ? a.input->report->available_bytes : kMaxMemoryBytes;
+    };
+    return available(*x) < available(*y);
   });
   for (Assessment* a : relief_) {
     const int64_t grant =

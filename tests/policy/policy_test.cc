@@ -264,6 +264,47 @@ TEST(PolicyReliefTest, ReliefNeverTakesTheHostBelowItsMinimumAvailable) {
   EXPECT_THAT(decisions[0].explanation, HasSubstr("limited to 100 MiB"));
 }
 
+TEST(PolicyReliefTest, WhenTheHostCannotPayForAllTheGuestThatRunsOutSoonestGoesFirst) {
+  // 470 MiB above the host's minimum available: all that "fast" needs, not what both need; a
+  // reserve below that, so the host is not short.
+  v1::Policy p = Enforce();
+  p.mutable_host()->set_reserve_bytes(300 * kMiB);
+  p.mutable_host()->set_reserve_fraction(0.01);
+  PolicyRun run(p, Host(24 * kGiB, 256 * kMiB + 470 * kMiB));
+  FakeGuest& fast = run.Add(Guest("fast").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
+  FakeGuest& slow = run.Add(Guest("slow").Max(4 * kGiB).Actual(512 * kMiB).Used(372 * kMiB));
+  ASSERT_TRUE(run.Cycle().empty());  // 284 and 100 MiB available: no pressure yet
+  // Two seconds later fast grows 100 MiB/s with 84 MiB available (0.2 s from its 64 MiB
+  // watermark), slow 10 MiB/s with 80 MiB (2 s from it). By MemAvailable alone, slow would go
+  // first.
+  fast.used = 900 * kMiB;
+  slow.used = 392 * kMiB;
+  std::map<std::string, Decision> by_name;
+  for (const Decision& d : run.Cycle()) by_name[d.name] = d;
+  ASSERT_EQ(by_name.count("fast"), 1u);
+  ASSERT_EQ(by_name.count("slow"), 1u);
+  EXPECT_THAT(by_name["fast"].explanation, Not(HasSubstr("limited to")));
+  EXPECT_THAT(by_name["slow"].explanation, HasSubstr("limited to"));
+}
+
+TEST(PolicyReliefTest, AmongEquallyUrgentGuestsMoreSharesGoFirst) {
+  v1::Policy p = Enforce();
+  (*p.mutable_domains())["gold"].set_shares(4000);
+  p.mutable_host()->set_reserve_bytes(300 * kMiB);
+  p.mutable_host()->set_reserve_fraction(0.01);
+  PolicyRun run(p, Host(24 * kGiB, 256 * kMiB + 400 * kMiB));
+  FakeGuest& bronze = run.Add(Guest("bronze").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
+  FakeGuest& gold = run.Add(Guest("gold").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
+  ASSERT_TRUE(run.Cycle().empty());
+  for (FakeGuest* g : {&gold, &bronze}) g->used = 864 * kMiB;  // the same growth, the same need
+  std::map<std::string, Decision> by_name;
+  for (const Decision& d : run.Cycle()) by_name[d.name] = d;
+  ASSERT_EQ(by_name.count("gold"), 1u);
+  ASSERT_EQ(by_name.count("bronze"), 1u);
+  EXPECT_THAT(by_name["gold"].explanation, Not(HasSubstr("limited to")));
+  EXPECT_THAT(by_name["bronze"].explanation, HasSubstr("limited to"));
+}
+
 TEST(PolicyHostTest, AShortHostReclaimsFromTheMostExcessPerShareFirst) {
   v1::Policy p = Enforce();
   (*p.mutable_domains())["gold"].set_shares(4000);
