@@ -4,13 +4,11 @@
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/time_util.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/files.h"
 #include "policy/units.h"
 
 namespace balloond {
@@ -104,11 +102,12 @@ absl::StatusOr<balloon::v1::AgentConfig> ParseAgentConfig(absl::string_view text
 }
 
 absl::StatusOr<balloon::v1::AgentConfig> LoadAgentConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseAgentConfig(text.str(), path);
+  auto text = ReadWholeFile(path);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("config file: ", text.status().message()));
+  }
+  return ParseAgentConfig(*text, path);
 }
 
 absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSettings& settings) {
@@ -169,9 +168,8 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
 }
 
 absl::StatusOr<balloon::v1::PolicyMode> ParsePolicyMode(absl::string_view text) {
-  if (text == "off") return balloon::v1::POLICY_MODE_OFF;
-  if (text == "observe") return balloon::v1::POLICY_MODE_OBSERVE;
-  if (text == "enforce") return balloon::v1::POLICY_MODE_ENFORCE;
+  // The proto's own names: POLICY_MODE_ENFORCE is "enforce".
+  if (auto mode = ParseShortName<balloon::v1::PolicyMode>(text)) return *mode;
   return absl::InvalidArgumentError(
       absl::StrCat("policy mode '", text, "' is not one of off, observe, enforce"));
 }

@@ -1,12 +1,10 @@
 #include "agent/hold_store.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "agent/config.h"
-#include "agent/policy_store.h"
+#include "agent/files.h"
 #include "policy/units.h"
 
 namespace balloond {
@@ -27,12 +25,10 @@ absl::StatusOr<std::unique_ptr<HoldStore>> HoldStore::Open(const std::string& st
     return absl::PermissionDeniedError(
         absl::StrCat("cannot create state directory ", state_dir, ": ", ec.message()));
   }
-  std::ifstream in(store->saved_path());
-  if (!in) return store;
-  std::ostringstream text;
-  text << in.rdbuf();
+  auto text = ReadWholeFile(store->saved_path());
+  if (!text.ok()) return store;  // none saved yet
   v1::SavedHolds saved;
-  if (absl::Status s = ParseTextFormat(text.str(), store->saved_path(), saved); !s.ok()) {
+  if (absl::Status s = ParseTextFormat(*text, store->saved_path(), saved); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(s.message(), " (the holds set through the API; fix or remove the file)"));
   }

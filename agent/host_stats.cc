@@ -1,7 +1,5 @@
 #include "agent/host_stats.h"
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -9,16 +7,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/files.h"
 
 namespace balloond {
 namespace {
 
 std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  auto text = ReadWholeFile(path);
+  if (!text.ok()) return std::nullopt;
+  return *std::move(text);
 }
 
 }  // namespace

@@ -1,20 +1,14 @@
 #include "agent/policy_store.h"
 
-#include <fcntl.h>
-#include <google/protobuf/text_format.h>
 #include <google/protobuf/util/field_mask_util.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "agent/config.h"
+#include "agent/files.h"
 #include "policy/policy.h"
 
 namespace balloond {
@@ -24,54 +18,7 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::util::FieldMaskUtil;
 
-namespace {
-
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-}  // namespace
-
-absl::Status SaveTextProto(const std::string& path, const Message& message,
-                           absl::string_view what) {
-  std::string text;
-  if (!google::protobuf::TextFormat::PrintToString(message, &text)) {
-    return absl::InternalError(absl::StrCat("cannot print ", what));
-  }
-  if (absl::Status s = WriteFileAtomically(path, text); !s.ok()) {
-    return absl::UnavailableError(absl::StrCat(what, " was not changed: ", s.message()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
-  const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("cannot create", tmp);
-  size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t n = write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      close(fd);
-      return ErrnoError("cannot write", tmp);
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0) {
-    close(fd);
-    return ErrnoError("cannot fsync", tmp);
-  }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot rename to", path);
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);  // the rename itself must survive a crash
-    close(dfd);
-  }
-  return absl::OkStatus();
-}
+namespace {}  // namespace
 
 absl::Status ApplyFieldMask(const Message& source, const google::protobuf::FieldMask& mask,
                             Message& target) {
@@ -123,12 +70,9 @@ absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string
     return absl::PermissionDeniedError(
         absl::StrCat("cannot create state directory ", state_dir, ": ", ec.message()));
   }
-  std::ifstream in(store->saved_path());
-  if (in) {
-    std::ostringstream text;
-    text << in.rdbuf();
+  if (auto text = ReadWholeFile(store->saved_path()); text.ok()) {
     v1::Policy saved;
-    if (absl::Status s = ParseTextFormat(text.str(), store->saved_path(), saved); !s.ok()) {
+    if (absl::Status s = ParseTextFormat(*text, store->saved_path(), saved); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           s.message(), " (the policy changes saved by the API; fix or remove the file)"));
     }

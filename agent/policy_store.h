@@ -65,13 +65,6 @@ class PolicyStore {
 balloon::v1::Policy MergePolicy(const balloon::v1::Policy& base,
                                 const balloon::v1::Policy& changes);
 
-// Writes `contents` to `path` atomically and durably.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
-// Writes `message` in text format to `path` the same way; UNAVAILABLE saying "`what` was not
-// changed" when it cannot.
-absl::Status SaveTextProto(const std::string& path, const google::protobuf::Message& message,
-                           absl::string_view what);
-
 // Sets the fields of `target` named by `mask` (dotted paths) from `source`; INVALID_ARGUMENT for a
 // path the message does not have.
 absl::Status ApplyFieldMask(const google::protobuf::Message& source,

@@ -43,12 +43,13 @@ check("the liveness probe does not depend on libvirtd",
       "health" not in container["livenessProbe"]["exec"]["command"])
 # The ConfigMap's config, as balloond parses it (with its TLS files, which are not here: only a
 # missing-file error is acceptable, never a parse error).
-with tempfile.NamedTemporaryFile("w", suffix=".textproto") as f:
-    f.write(config)
-    f.flush()
-    run = subprocess.run([sys.argv[2], "--config=" + f.name, "--connect=test:///default",
-                          "--listen=unix:/nonexistent/a.sock", "--listen-ro=unix:/nonexistent/b.sock",
-                          "--state-dir=/nonexistent/state"],
+with tempfile.TemporaryDirectory() as scratch:
+    path = scratch + "/balloond.textproto"
+    with open(path, "w") as f:
+        f.write(config)
+    run = subprocess.run([sys.argv[2], "--config=" + path, "--connect=test:///default",
+                          "--listen=unix:%s/a.sock" % scratch, "--listen-ro=unix:%s/b.sock" % scratch,
+                          "--state-dir=%s/state" % scratch],
                          capture_output=True, text=True, timeout=20)
     check("balloond parses the ConfigMap's config (%s)" % run.stderr.strip().splitlines()[-1:],
           ".textproto:" not in run.stderr)

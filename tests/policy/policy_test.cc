@@ -15,7 +15,6 @@ namespace {
 namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
 
-constexpr int64_t kGiB = 1024 * kMiB;
 constexpr int64_t kOverhead =
     40 * kMiB;  // what a real guest keeps out of MemTotal (measured ~40 MiB)
 

@@ -1,0 +1,83 @@
+#include "agent/files.h"
+
+#include <fcntl.h>
+#include <google/protobuf/text_format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace balloond {
+namespace {
+
+absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+  return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    // An ifstream opens a directory and reads nothing: that would pass for an empty file.
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path, ": it is a directory"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    const std::string why = absl::StrCat("cannot read ", path, ": ", std::strerror(err));
+    if (err == EACCES) return absl::PermissionDeniedError(why);
+    return absl::NotFoundError(why);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("cannot create", tmp);
+  size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n = write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      close(fd);
+      return ErrnoError("cannot write", tmp);
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0) {
+    close(fd);
+    return ErrnoError("cannot fsync", tmp);
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot rename to", path);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);  // the rename itself must survive a crash
+    close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SaveTextProto(const std::string& path, const google::protobuf::Message& message,
+                           absl::string_view what) {
+  std::string text;
+  if (!google::protobuf::TextFormat::PrintToString(message, &text)) {
+    return absl::InternalError(absl::StrCat("cannot print ", what));
+  }
+  if (absl::Status s = WriteFileAtomically(path, text); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat(what, " was not changed: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace balloond

@@ -1,0 +1,28 @@
+#ifndef BALLOOND_AGENT_FILES_H_
+#define BALLOOND_AGENT_FILES_H_
+
+#include <google/protobuf/message.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace balloond {
+
+// The whole of the file at `path`. NOT_FOUND (or PERMISSION_DENIED) naming the path and the reason
+// when it cannot be read; INVALID_ARGUMENT for a directory.
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
+
+// Writes `contents` to `path` atomically and durably: a temporary file, fsync, rename, fsync of the
+// directory. UNAVAILABLE naming the step that failed.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
+
+// Writes `message` in text format to `path` the same way; UNAVAILABLE saying "`what` was not
+// changed" when it cannot.
+absl::Status SaveTextProto(const std::string& path, const google::protobuf::Message& message,
+                           absl::string_view what);
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_FILES_H_
