@@ -56,12 +56,13 @@ std::vector<int64_t> Share(int64_t budget, const std::vector<int64_t>& wants,
 // the seconds until its MemAvailable reaches its low watermark at the rate its use grows (0 for a
 // guest already below it, or swapping or faulting; a guest that is not growing comes after every
 // one that is), per thousand shares, so that among equally urgent guests more shares go first.
+// Only statistics the assessment trusted count: a lying guest is one without statistics here.
 double Urgency(const Assessment& a) {
   constexpr double kNotGrowing = 1e9;
   double seconds = kNotGrowing;
-  if (a.input->report) {
-    const double above =
-        static_cast<double>(a.input->report->available_bytes - a.settings.low_watermark_bytes());
+  if (a.fresh) {
+    const double above = static_cast<double>(a.input->report->available_bytes) -
+                         static_cast<double>(a.settings.low_watermark_bytes());
     const double growth = std::max(0.0, a.memory.used_growth_bytes_per_second);
     if (above <= 0 || a.pressure_from_rates) {
       seconds = 0;
@@ -277,7 +278,7 @@ void Cycle::GrantRelief() {
     if (ux != uy) return ux < uy;
     // Equally urgent (both short already): the most starved first.
     const auto available = [](const Assessment& a) {
-      return a.input->report ? a.input->report->available_bytes : kMaxMemoryBytes;
+      return a.fresh ? a.input->report->available_bytes : kMaxMemoryBytes;
     };
     return available(*x) < available(*y);
   });

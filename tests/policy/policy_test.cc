@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -33,7 +34,8 @@ struct FakeGuest {
   bool reports = true;
   bool frozen = false;  // the guest's driver stopped: its last report keeps its old time
   absl::Time reported_at = kStart;
-  std::optional<absl::Time> held_until;  // an operator's hold
+  std::optional<absl::Time> held_until;      // an operator's hold
+  std::optional<int64_t> claimed_available;  // a lying guest's MemAvailable
 
   FakeGuest& Max(int64_t v) {
     max = v;
@@ -68,7 +70,7 @@ struct FakeGuest {
     if (reports) {
       GuestReport r;
       r.total_bytes = actual - kOverhead;
-      r.available_bytes = std::max<int64_t>(0, r.total_bytes - used);
+      r.available_bytes = claimed_available.value_or(std::max<int64_t>(0, r.total_bytes - used));
       r.free_bytes = r.available_bytes;
       r.swap_in_bytes = swap_in;
       r.major_faults = major_faults;
@@ -302,6 +304,28 @@ TEST(PolicyReliefTest, AmongEquallyUrgentGuestsMoreSharesGoFirst) {
   ASSERT_EQ(by_name.count("bronze"), 1u);
   EXPECT_THAT(by_name["gold"].explanation, Not(HasSubstr("limited to")));
   EXPECT_THAT(by_name["bronze"].explanation, HasSubstr("limited to"));
+}
+
+TEST(PolicyReliefTest, AGuestWhoseStatisticsLieIsNotMoreUrgentThanOneUnderPressure) {
+  // "liar" is below its minimum, so it is raised without statistics; its report claims a
+  // MemAvailable no machine has. The host is short (under its 800 MiB reserve), so nothing stale
+  // is given back, and can lend 400 MiB. Found by the policy fuzzer (an overflow ordering relief).
+  v1::Policy p = Enforce();
+  (*p.mutable_domains())["liar"].set_min_bytes(kGiB);
+  p.mutable_host()->set_reserve_bytes(800 * kMiB);
+  p.mutable_host()->set_reserve_fraction(0.01);
+  PolicyRun run(p, Host(24 * kGiB, 256 * kMiB + 400 * kMiB));
+  FakeGuest& liar = run.Add(Guest("liar").Max(4 * kGiB).Actual(512 * kMiB));
+  liar.claimed_available = std::numeric_limits<int64_t>::min() + 1;
+  run.Add(Guest("busy").Max(4 * kGiB).Actual(512 * kMiB).Used(430 * kMiB));
+  std::map<std::string, Decision> by_name;
+  for (const Decision& d : run.Cycle()) by_name[d.name] = d;
+  ASSERT_EQ(by_name.count("liar"), 1u);
+  ASSERT_EQ(by_name.count("busy"), 1u);
+  EXPECT_EQ(by_name["busy"].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+  EXPECT_THAT(by_name["busy"].explanation, Not(HasSubstr("limited to")));
+  EXPECT_EQ(by_name["liar"].reason, v1::DECISION_REASON_BELOW_FLOOR);
+  EXPECT_THAT(by_name["liar"].explanation, HasSubstr("limited to"));
 }
 
 TEST(PolicyHostTest, AShortHostReclaimsFromTheMostExcessPerShareFirst) {
