@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/log.h"
+#include "agent/policy_metadata.h"
 
 namespace balloond {
 namespace {
@@ -303,6 +304,8 @@ DomainSnapshot Collector::Assemble(const DomainStats& d, Tracked& t, absl::Time 
   }
   snap.info = d.info;
   snap.config = t.config;
+  snap.metadata_policy = t.metadata_policy;
+  snap.metadata_problem = t.metadata_problem;
   snap.migrating = t.migrating;
   snap.problem.clear();
   if (d.actual_bytes) snap.actual_bytes = d.actual_bytes;
@@ -363,6 +366,7 @@ Collector::Tracked* Collector::Find(const std::string& uuid, int id) {
 void Collector::ReadConfig(const std::string& uuid, int id, const std::string& name) {
   auto config = hypervisor_.ReadConfig(uuid, absl::Now() + options_.monitor_timeout);
   bool switch_on = false;
+  std::optional<DomainSnapshot> published;
   {
     absl::MutexLock lock(&mu_);
     Tracked* t = Find(uuid, id);
@@ -370,11 +374,31 @@ void Collector::ReadConfig(const std::string& uuid, int id, const std::string& n
     t->config_requested = false;  // on failure, the next collection asks again
     if (!config.ok()) return;
     t->config = *config;
+    t->metadata_policy.reset();
+    t->metadata_problem.clear();
+    if (!config->policy_metadata.empty()) {
+      auto settings = ParsePolicyMetadata(config->policy_metadata);
+      if (settings.ok()) {
+        t->metadata_policy = *std::move(settings);
+      } else {
+        t->metadata_problem = absl::StrCat(settings.status().message(), "; ignored");
+        Log(LogLevel::kWarning, absl::StrCat("domain '", name, "': ", t->metadata_problem));
+      }
+    }
     // Straight on, rather than a collection later: a new guest should report at once.
     switch_on = config->has_balloon && config->stats_period_seconds == 0 &&
                 !t->reporting_requested && clock_.Now() >= t->reporting_retry_at;
     if (switch_on) t->reporting_requested = true;
+    // Shown at once rather than at the domain's next read (which may be periods away): its
+    // metadata policy and balloon features.
+    if (auto snap = store_.FindByUuid(uuid); snap && snap->info.id == id) {
+      snap->config = t->config;
+      snap->metadata_policy = t->metadata_policy;
+      snap->metadata_problem = t->metadata_problem;
+      published = std::move(*snap);
+    }
   }
+  if (published) store_.Put(*std::move(published));
   if (switch_on) SwitchReportingOn(uuid, id, name);
 }
 

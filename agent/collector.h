@@ -82,6 +82,8 @@ class Collector {
   struct Tracked {
     int id = -1;
     std::optional<DomainConfig> config;
+    std::optional<balloon::v1::DomainPolicy> metadata_policy;  // parsed from config
+    std::string metadata_problem;
     bool config_requested = false;
     bool reporting_requested = false;
     absl::Time reporting_retry_at = absl::InfinitePast();  // after a failure to switch it on

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/domain_resolver.h"
 #include "agent/log.h"
+#include "agent/policy_metadata.h"
 #include "agent/proto_convert.h"
 #include "agent/qom_request.h"
 #include "policy/policy.h"
@@ -142,9 +143,72 @@ grpc::ServerUnaryReactor* ControlService::UpdatePolicy(grpc::CallbackServerConte
   });
 }
 
+absl::Status ControlService::WriteMetadata(const v1::UpdateDomainPolicyRequest& req,
+                                           absl::Time deadline, const std::string& caller,
+                                           v1::Policy* resp) {
+  const google::protobuf::FieldMask& mask = req.update_mask();
+  for (const std::string& path : mask.paths()) {
+    if (v1::DomainPolicy::descriptor()->FindFieldByName(path) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("DomainPolicy has no field \"", path, "\""));
+    }
+    if (!MetadataHolds(path)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " is not kept in a domain's metadata (it holds enabled, min_bytes, ",
+                       "max_bytes, shares, headroom_bytes, headroom_fraction, ",
+                       "low_watermark_bytes); set it without --persist=metadata"));
+    }
+  }
+  auto info = backend_.hypervisor.LookupDomain(req.domain());
+  if (!info.ok()) return info.status();
+  std::string element;  // empty: remove balloond's metadata
+  if (mask.paths_size() > 0) {
+    auto current = backend_.hypervisor.ReadPolicyMetadata(info->uuid, deadline);
+    if (!current.ok()) return current.status();
+    v1::DomainPolicy settings;
+    if (!current->empty()) {
+      // Metadata that does not parse is replaced by what is written now.
+      if (auto parsed = ParsePolicyMetadata(*current); parsed.ok()) settings = *parsed;
+    }
+    if (absl::Status s = ApplyFieldMask(req.policy(), mask, settings); !s.ok()) return s;
+    v1::Policy check;
+    (*check.mutable_domains())[req.domain()] = settings;
+    if (absl::Status s = policy::ValidatePolicy(check); !s.ok()) return s;
+    if (settings.ByteSizeLong() > 0) {
+      auto formatted = FormatPolicyMetadata(settings);
+      if (!formatted.ok()) return formatted.status();
+      element = *formatted;
+    }
+  }
+  if (absl::Status s = backend_.hypervisor.WritePolicyMetadata(info->uuid, element, deadline);
+      !s.ok()) {
+    return s;
+  }
+  // What was just written is what applies: this host's API changes of those fields give way.
+  auto updated = backend_.policy.Get();
+  const auto layers = backend_.policy.GetLayers();
+  if (mask.paths_size() > 0 && layers.api_changes.domains().count(req.domain())) {
+    auto dropped = backend_.policy.UpdateDomain(req.domain(), v1::DomainPolicy(), mask);
+    if (!dropped.ok()) return dropped.status();
+    updated = *dropped;
+  }
+  Log(absl::StrCat("policy metadata of domain ", req.domain(), " ",
+                   element.empty() ? std::string("removed")
+                                   : absl::StrCat("set (", absl::StrJoin(mask.paths(), ", "), ")"),
+                   " by ", caller));
+  if (backend_.on_target_set) backend_.on_target_set(info->uuid);  // read its definition again
+  *resp = policy::WithDefaults(updated);
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
     grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest* req, v1::Policy* resp) {
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  if (req->persist() == v1::POLICY_PERSISTENCE_METADATA) {
+    const absl::Time deadline = RequestDeadline(*ctx, default_qmp_timeout_);
+    return Offload(ctx, [this, req, resp, deadline, caller = listener_.Identify(*ctx)] {
+      return WriteMetadata(*req, deadline, caller, resp);
+    });
+  }
   return Offload(ctx, [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
     auto updated = backend_.policy.UpdateDomain(req->domain(), req->policy(), req->update_mask());
     if (!updated.ok()) return updated.status();

@@ -33,6 +33,9 @@ class ControlService final : public balloon::v1::BalloonControlService::Callback
                                     std::function<absl::Status()> work);
   absl::Status SetTarget(const balloon::v1::SetBalloonTargetRequest& req, absl::Time deadline,
                          const std::string& caller, balloon::v1::SetBalloonTargetResponse* resp);
+  // UpdateDomainPolicy with POLICY_PERSISTENCE_METADATA: into the domain's libvirt metadata.
+  absl::Status WriteMetadata(const balloon::v1::UpdateDomainPolicyRequest& req, absl::Time deadline,
+                             const std::string& caller, balloon::v1::Policy* resp);
 
   ServiceBackend& backend_;
   ListenerContext& listener_;

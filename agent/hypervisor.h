@@ -76,6 +76,9 @@ struct DomainConfig {
   int stats_period_seconds = 0;
   bool autodeflate = false;
   bool free_page_reporting = false;
+  // balloond's element of the domain's <metadata> (agent/policy_metadata.h), as XML; empty when
+  // the domain has none.
+  std::string policy_metadata;
 };
 
 // What the agent needs of libvirt and QEMU. Everything balloond does by itself goes through
@@ -120,8 +123,18 @@ class Hypervisor {
   virtual absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
                                              absl::Time deadline) = 0;
 
+  // balloond's element of the domain's <metadata> (agent/policy_metadata.h), whether or not the
+  // domain runs; empty when it has none. NOT_FOUND for a domain libvirt does not know.
+  virtual absl::StatusOr<std::string> ReadPolicyMetadata(const std::string& uuid,
+                                                         absl::Time deadline) = 0;
+  // Replaces that element (an empty `element` removes it) in the running domain and, for a
+  // persistent domain, in its definition.
+  virtual absl::Status WritePolicyMetadata(const std::string& uuid, const std::string& element,
+                                           absl::Time deadline) = 0;
+
   // `on_change` runs (on any thread) when a domain starts, stops or changes state, when its balloon
-  // changes size or a device is added or removed, and when the connection to libvirt is lost.
+  // changes size, a device is added or removed or its metadata changes, and when the connection to
+  // libvirt is lost.
   virtual void SetChangeCallback(std::function<void(const std::string& uuid)> on_change) = 0;
 };
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/libvirt_stats.h"
 #include "agent/log.h"
+#include "agent/policy_metadata.h"
 
 namespace balloond {
 namespace {
@@ -155,6 +156,10 @@ void DeviceCallback(virConnectPtr, virDomainPtr dom, const char*, void* opaque) 
   NotifyDomain(dom, opaque);
 }
 
+void MetadataCallback(virConnectPtr, virDomainPtr dom, int, const char*, void* opaque) {
+  NotifyDomain(dom, opaque);
+}
+
 }  // namespace
 
 // A domain handle that frees itself.
@@ -286,7 +291,9 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor
         std::pair{VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
                   VIR_DOMAIN_EVENT_CALLBACK(BalloonChangeCallback)},
         std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
-        std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)}}) {
+        std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
+        std::pair{VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                  VIR_DOMAIN_EVENT_CALLBACK(MetadataCallback)}}) {
     callbacks.push_back(
         virConnectDomainEventRegisterAny(conn, nullptr, event, callback, this, nullptr));
   }
@@ -624,6 +631,42 @@ absl::StatusOr<bool> LibvirtHypervisor::JobActive(const std::string& uuid, absl:
   });
   if (!s.ok()) return s;
   return *active;
+}
+
+absl::StatusOr<std::string> LibvirtHypervisor::ReadPolicyMetadata(const std::string& uuid,
+                                                                  absl::Time deadline) {
+  auto element = std::make_shared<std::string>();
+  absl::Status s = OnDomain(uuid, deadline, [element](virDomainPtr dom) -> absl::Status {
+    char* xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, kPolicyMetadataNamespace,
+                                     VIR_DOMAIN_AFFECT_CURRENT);
+    if (xml == nullptr) {
+      virErrorPtr error = virGetLastError();
+      if (error != nullptr && error->code == VIR_ERR_NO_DOMAIN_METADATA) return absl::OkStatus();
+      return LastLibvirtError("reading the domain's metadata");
+    }
+    *element = xml;
+    free(xml);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return std::move(*element);
+}
+
+absl::Status LibvirtHypervisor::WritePolicyMetadata(const std::string& uuid,
+                                                    const std::string& element,
+                                                    absl::Time deadline) {
+  return OnDomain(uuid, deadline, [element](virDomainPtr dom) -> absl::Status {
+    // A transient domain has no definition to write; a domain that is not running, no live one.
+    unsigned int flags = 0;
+    if (virDomainIsActive(dom) == 1) flags |= VIR_DOMAIN_AFFECT_LIVE;
+    if (virDomainIsPersistent(dom) == 1) flags |= VIR_DOMAIN_AFFECT_CONFIG;
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+                             element.empty() ? nullptr : element.c_str(), kPolicyMetadataPrefix,
+                             kPolicyMetadataNamespace, flags) < 0) {
+      return LastLibvirtError("writing the domain's metadata");
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,

@@ -41,6 +41,10 @@ class LibvirtHypervisor final : public Hypervisor {
   absl::StatusOr<bool> JobActive(const std::string& uuid, absl::Time deadline) override;
   absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,
                                      absl::Time deadline) override;
+  absl::StatusOr<std::string> ReadPolicyMetadata(const std::string& uuid,
+                                                 absl::Time deadline) override;
+  absl::Status WritePolicyMetadata(const std::string& uuid, const std::string& element,
+                                   absl::Time deadline) override;
   void SetChangeCallback(std::function<void(const std::string& uuid)> on_change) override;
 
   // Called from libvirt's event loop.

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/policy_metadata.h"
 
 namespace balloond {
 namespace {
@@ -116,6 +117,21 @@ std::string XPathString(xmlXPathContext* ctx, const char* expression) {
   return out;
 }
 
+// balloond's element of <metadata>, as XML text (its namespace declared on it, as libvirt keeps
+// it).
+std::string PolicyMetadataElement(xmlXPathContext* ctx) {
+  const std::string expression =
+      absl::StrCat("/domain/metadata/*[namespace-uri()='", kPolicyMetadataNamespace, "']");
+  std::unique_ptr<xmlXPathObject, XPathObjectDeleter> result(
+      xmlXPathEvalExpression(reinterpret_cast<const xmlChar*>(expression.c_str()), ctx));
+  if (!result || result->nodesetval == nullptr || result->nodesetval->nodeNr == 0) return "";
+  std::unique_ptr<xmlBuffer, decltype(&xmlBufferFree)> buffer(xmlBufferCreate(), &xmlBufferFree);
+  if (!buffer) return "";
+  xmlNode* node = result->nodesetval->nodeTab[0];
+  if (xmlNodeDump(buffer.get(), node->doc, node, 0, 0) < 0) return "";
+  return reinterpret_cast<const char*>(xmlBufferContent(buffer.get()));
+}
+
 }  // namespace
 
 absl::StatusOr<DomainConfig> ParseDomainXml(absl::string_view xml) {
@@ -140,6 +156,7 @@ absl::StatusOr<DomainConfig> ParseDomainXml(absl::string_view xml) {
   c.autodeflate = XPathString(ctx.get(), "string(/domain/devices/memballoon/@autodeflate)") == "on";
   c.free_page_reporting =
       XPathString(ctx.get(), "string(/domain/devices/memballoon/@freePageReporting)") == "on";
+  c.policy_metadata = PolicyMetadataElement(ctx.get());
   return c;
 }
 

@@ -33,8 +33,8 @@ DomainStats ParseDomainStats(const std::vector<StatParam>& params);
 DomainRunState LibvirtRunState(uint64_t state);
 
 // The balloon's part of a domain's live XML: <memballoon model='virtio'> (or a transitional
-// model), <stats period='N'/>, autodeflate='on', freePageReporting='on'. INVALID_ARGUMENT for text
-// that is not a libvirt domain XML.
+// model), <stats period='N'/>, autodeflate='on', freePageReporting='on'; and balloond's element of
+// <metadata>. INVALID_ARGUMENT for text that is not a libvirt domain XML.
 absl::StatusOr<DomainConfig> ParseDomainXml(absl::string_view xml);
 
 }  // namespace balloond

@@ -334,6 +334,19 @@ absl::StatusOr<bool> MeteredHypervisor::JobActive(const std::string& uuid, absl:
   return Timed(metrics_, "job_active", [&] { return inner_.JobActive(uuid, deadline); });
 }
 
+absl::StatusOr<std::string> MeteredHypervisor::ReadPolicyMetadata(const std::string& uuid,
+                                                                  absl::Time deadline) {
+  return Timed(metrics_, "read_metadata",
+               [&] { return inner_.ReadPolicyMetadata(uuid, deadline); });
+}
+
+absl::Status MeteredHypervisor::WritePolicyMetadata(const std::string& uuid,
+                                                    const std::string& element,
+                                                    absl::Time deadline) {
+  return Timed(metrics_, "write_metadata",
+               [&] { return inner_.WritePolicyMetadata(uuid, element, deadline); });
+}
+
 absl::StatusOr<std::string> MeteredHypervisor::RunQmp(const std::string& uuid,
                                                       const std::string& command,
                                                       absl::Time deadline) {

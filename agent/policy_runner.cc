@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/log.h"
+#include "agent/policy_metadata.h"
 #include "agent/worker_pool.h"
 #include "policy/units.h"
 
@@ -130,13 +131,16 @@ void PolicyRunner::RunOnce() {
   const absl::Time now = clock_.Now();
   const auto holds = holds_ != nullptr ? holds_->Active(now) : std::map<std::string, v1::Hold>();
   std::vector<policy::DomainInput> inputs;
+  std::map<std::string, v1::DomainPolicy> metadata;
   for (const DomainSnapshot& snap : snapshots_.List()) {
     inputs.push_back(ToPolicyInput(snap));
     if (auto hold = holds.find(snap.info.uuid); hold != holds.end()) {
       inputs.back().held_until = FromProtoTimestamp(hold->second.until());
     }
+    if (snap.metadata_policy) metadata[snap.info.name] = *snap.metadata_policy;
   }
-  policy::Outcome outcome = policy::Decide(policy, host_input, inputs, state_, now);
+  policy::Outcome outcome =
+      policy::Decide(WithMetadata(policy, metadata), host_input, inputs, state_, now);
   state_ = std::move(outcome.state);
   if (on_plan_) on_plan_(outcome.collect_every);
 

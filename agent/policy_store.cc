@@ -96,6 +96,11 @@ v1::Policy PolicyStore::Get() const {
   return InForce();
 }
 
+PolicyStore::Layers PolicyStore::GetLayers() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return Layers{config_, api_changes_};
+}
+
 void PolicyStore::OverrideMode(v1::PolicyMode mode) {
   absl::MutexLock lock(&mu_);
   mode_override_ = mode;

@@ -41,6 +41,13 @@ class PolicyStore {
   absl::StatusOr<balloon::v1::Policy> UpdateDomain(const std::string& domain,
                                                    const balloon::v1::DomainPolicy& update,
                                                    const google::protobuf::FieldMask& mask);
+  // The layers apart, to say where a setting came from: the config file's policy and the API's
+  // changes over it.
+  struct Layers {
+    balloon::v1::Policy config;
+    balloon::v1::Policy api_changes;
+  };
+  Layers GetLayers() const;
   // The mode for this run only (the --policy-mode flag); never saved.
   void OverrideMode(balloon::v1::PolicyMode mode);
   // The config file's policy, read again (SIGHUP): the API's changes and this run's mode stay over

@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "policy/units.h"
 
 namespace balloond {
@@ -72,7 +73,14 @@ void ToProto(const DomainSnapshot& snapshot, balloon::v1::Domain* out) {
   out->set_max_memory_bytes(snapshot.info.max_memory_bytes);
   if (snapshot.actual_bytes) out->set_balloon_actual_bytes(*snapshot.actual_bytes);
   out->set_balloon_state(ToProtoBalloon(snapshot.balloon));
-  out->set_problem(snapshot.problem);
+  // Metadata that cannot be used is a problem of its own: the domain is still collected.
+  out->set_problem(snapshot.problem.empty() || snapshot.metadata_problem.empty()
+                       ? snapshot.problem + snapshot.metadata_problem
+                       : absl::StrCat(snapshot.problem, "; ", snapshot.metadata_problem));
+  if (snapshot.config) {
+    out->set_autodeflate(snapshot.config->autodeflate);
+    out->set_free_page_reporting(snapshot.config->free_page_reporting);
+  }
   if (snapshot.guest && snapshot.collect_time != absl::InfinitePast()) {
     *out->mutable_stats_collect_time() = ToProtoTimestamp(snapshot.collect_time);
   }

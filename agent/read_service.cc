@@ -11,6 +11,7 @@
 #include "agent/domain_monitor.h"
 #include "agent/domain_resolver.h"
 #include "agent/host_stats.h"
+#include "agent/policy_metadata.h"
 #include "agent/proto_convert.h"
 #include "agent/qom_request.h"
 #include "agent/stream_sender.h"
@@ -272,6 +273,59 @@ grpc::ServerUnaryReactor* ReadService::GetPolicy(grpc::CallbackServerContext* ct
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   *resp = policy::WithDefaults(backend_.policy.Get());
   return Finished(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerContext* ctx,
+                                                       const v1::GetDomainPolicyRequest* req,
+                                                       v1::DomainPolicyInForce* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  auto explain = [this, resp](const std::string& name, const v1::DomainPolicy* metadata,
+                              const std::string& problem) {
+    const auto layers = backend_.policy.GetLayers();
+    *resp = ExplainDomainPolicy(name, layers.config, layers.api_changes, metadata,
+                                backend_.policy.Get());
+    if (!problem.empty()) resp->set_metadata_problem(problem);
+  };
+  // A running domain: the metadata the policy uses, as the collector last read it.
+  if (auto snap = backend_.snapshots.Find(req->domain())) {
+    explain(snap->info.name, snap->metadata_policy ? &*snap->metadata_policy : nullptr,
+            snap->metadata_problem);
+    return Finished(ctx, absl::OkStatus());
+  }
+  // Any other: libvirt's, read off gRPC's threads. A name libvirt does not know has no metadata,
+  // but may have settings on this host all the same.
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
+  const absl::Time deadline =
+      RequestDeadline(*ctx, options_.default_qmp_timeout, options_.max_qmp_timeout);
+  FinishOnPool(
+      listener_.lookups(), reactor,
+      [this, held, explain, deadline, domain = req->domain()]() -> absl::Status {
+        auto info = backend_.hypervisor.LookupDomain(domain);
+        if (!info.ok()) {
+          explain(domain, nullptr,
+                  info.status().code() == absl::StatusCode::kNotFound
+                      ? ""
+                      : absl::StrCat("cannot read: ", info.status().message()));
+          return absl::OkStatus();
+        }
+        auto element = backend_.hypervisor.ReadPolicyMetadata(info->uuid, deadline);
+        if (!element.ok()) {
+          explain(info->name, nullptr, absl::StrCat("cannot read: ", element.status().message()));
+          return absl::OkStatus();
+        }
+        if (element->empty()) {
+          explain(info->name, nullptr, "");
+          return absl::OkStatus();
+        }
+        auto settings = ParsePolicyMetadata(*element);
+        explain(info->name, settings.ok() ? &*settings : nullptr,
+                settings.ok() ? "" : absl::StrCat(settings.status().message(), "; ignored"));
+        return absl::OkStatus();
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ReadService::ListDecisions(grpc::CallbackServerContext* ctx,

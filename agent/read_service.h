@@ -47,6 +47,9 @@ class ReadService final : public balloon::v1::BalloonReadService::CallbackServic
   grpc::ServerUnaryReactor* GetPolicy(grpc::CallbackServerContext* ctx,
                                       const balloon::v1::GetPolicyRequest* req,
                                       balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* GetDomainPolicy(grpc::CallbackServerContext* ctx,
+                                            const balloon::v1::GetDomainPolicyRequest* req,
+                                            balloon::v1::DomainPolicyInForce* resp) override;
   grpc::ServerUnaryReactor* ListDecisions(grpc::CallbackServerContext* ctx,
                                           const balloon::v1::ListDecisionsRequest* req,
                                           balloon::v1::ListDecisionsResponse* resp) override;

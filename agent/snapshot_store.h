@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/hypervisor.h"
+#include "balloon/v1/balloon.pb.h"
 
 namespace balloond {
 
@@ -27,6 +28,10 @@ struct DomainSnapshot {
   std::optional<GuestStats> guest;
   // The balloon's definition, once read (after the domain starts, and when its devices change).
   std::optional<DomainConfig> config;
+  // The policy settings in the domain's libvirt metadata (agent/policy_metadata.h), when it has
+  // usable ones; why they are not used, when they are not.
+  std::optional<balloon::v1::DomainPolicy> metadata_policy;
+  std::string metadata_problem;
   // libvirt runs a job on the domain (a migration, a save) that ballooning must leave alone.
   bool migrating = false;
   // The guest's reporting period in seconds (0: the guest does not report).

@@ -306,19 +306,21 @@ int Health(Client& client) {
 }
 
 int PolicyShow(Client& client, const std::string& domain) {
-  v1::Policy policy;
   auto ctx = client.Context();
-  grpc::Status status = client.read().GetPolicy(ctx.get(), {}, &policy);
-  if (domain.empty()) return Show<v1::Policy>(client, status, policy, balloond::FormatPolicy);
-  if (!status.ok()) return client.Fail(status);
-  std::cout << (client.json()
-                    ? balloond::ToJsonLine(balloond::policy::EffectiveDomainPolicy(policy, domain))
-                    : balloond::FormatDomainPolicy(policy, domain));
-  return kExitOk;
+  if (domain.empty()) {
+    v1::Policy policy;
+    grpc::Status status = client.read().GetPolicy(ctx.get(), {}, &policy);
+    return Show<v1::Policy>(client, status, policy, balloond::FormatPolicy);
+  }
+  v1::GetDomainPolicyRequest req;
+  req.set_domain(domain);
+  v1::DomainPolicyInForce in_force;
+  grpc::Status status = client.read().GetDomainPolicy(ctx.get(), req, &in_force);
+  return Show<v1::DomainPolicyInForce>(client, status, in_force, balloond::FormatDomainPolicy);
 }
 
 int PolicyUpdate(Client& client, const std::vector<std::string>& assignments,
-                 const std::string& domain) {
+                 const std::string& domain, bool to_metadata) {
   v1::Policy resp;
   auto ctx = client.Context();
   grpc::Status status;
@@ -333,6 +335,7 @@ int PolicyUpdate(Client& client, const std::vector<std::string>& assignments,
   } else {
     v1::UpdateDomainPolicyRequest req;
     req.set_domain(domain);
+    if (to_metadata) req.set_persist(v1::POLICY_PERSISTENCE_METADATA);
     if (absl::Status s = balloond::ApplyPolicyAssignments(assignments, *req.mutable_policy(),
                                                           *req.mutable_update_mask());
         !s.ok()) {
@@ -344,8 +347,24 @@ int PolicyUpdate(Client& client, const std::vector<std::string>& assignments,
   if (client.json()) {
     std::cout << balloond::ToJsonLine(resp);
   } else {
-    std::cout << "policy updated" << (domain.empty() ? "" : " for " + domain) << "; mode "
-              << balloond::ShortName(resp.mode()) << "\n";
+    std::cout << (to_metadata ? "policy written to the libvirt metadata of " + domain
+                              : "policy updated" + (domain.empty() ? "" : " for " + domain))
+              << "; mode " << balloond::ShortName(resp.mode()) << "\n";
+    if (to_metadata) {
+      // The config file's override of the domain still wins over what was written: say so.
+      v1::GetDomainPolicyRequest get;
+      get.set_domain(domain);
+      v1::DomainPolicyInForce in_force;
+      auto get_ctx = client.Context();
+      if (client.read().GetDomainPolicy(get_ctx.get(), get, &in_force).ok()) {
+        for (const auto& [field, source] : in_force.sources()) {
+          if (source == v1::POLICY_SOURCE_CONFIG_DOMAIN) {
+            std::cout << "note: " << field << " stays as balloond's config file sets it for "
+                      << domain << "; the file's domain override wins over metadata\n";
+          }
+        }
+      }
+    }
   }
   return kExitOk;
 }
@@ -461,8 +480,15 @@ int main(int argc, char** argv) {
   auto* policy_set = policy->add_subcommand(
       "set", "Change settings, e.g. headroom_bytes=256M host.reserve_bytes=2G");
   policy_set->add_option("KEY=VALUE", assignments)->required();
-  policy_set->add_option("--domain", policy_domain,
-                         "Change this domain's override instead of the defaults");
+  auto* set_domain = policy_set->add_option(
+      "--domain", policy_domain, "Change this domain's override instead of the defaults");
+  std::string persist = "state";
+  policy_set
+      ->add_option("--persist", persist,
+                   "Where a domain's settings are kept: state (balloond's state directory, this "
+                   "host) or metadata (the domain's libvirt metadata, which travels with it)")
+      ->check(CLI::IsMember({"state", "metadata"}))
+      ->needs(set_domain);
   auto* policy_mode =
       policy->add_subcommand("mode", "Switch the policy off, to observe, or to enforce");
   policy_mode->add_option("MODE", mode)
@@ -501,8 +527,10 @@ int main(int argc, char** argv) {
     if (*host) return Host(client);
     if (*health) return Health(client);
     if (*policy_show) return PolicyShow(client, domain);
-    if (*policy_set) return PolicyUpdate(client, assignments, policy_domain);
-    if (*policy_mode) return PolicyUpdate(client, {"mode=" + mode}, "");
+    if (*policy_set) {
+      return PolicyUpdate(client, assignments, policy_domain, persist == "metadata");
+    }
+    if (*policy_mode) return PolicyUpdate(client, {"mode=" + mode}, "", false);
     if (*decisions) return Decisions(client, domain, watch);
     if (*top) return Top(client, refresh);
   } catch (const UsageError& e) {

@@ -2,11 +2,13 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "cli/table.h"
 #include "policy/settings.h"
 #include "policy/units.h"
@@ -29,6 +31,37 @@ std::string Age(const v1::MemoryStats& s) {
   return absl::StrCat(s.stats_age().seconds(), "s ago");
 }
 
+// A scalar setting's value as people read it (sizes humanized); nullopt for a nested message.
+std::optional<std::string> SettingValue(const google::protobuf::Message& m,
+                                        const google::protobuf::FieldDescriptor* f) {
+  using google::protobuf::FieldDescriptor;
+  const auto* r = m.GetReflection();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT64:
+      if (absl::EndsWith(f->name(), "_bytes")) return FormatBytes(r->GetInt64(m, f));
+      if (absl::EndsWith(f->name(), "_bytes_per_second")) {
+        return FormatBytes(r->GetInt64(m, f)) + "/s";
+      }
+      return absl::StrCat(r->GetInt64(m, f));
+    case FieldDescriptor::CPPTYPE_INT32:
+      return absl::StrCat(r->GetInt32(m, f));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return absl::StrFormat("%g", r->GetDouble(m, f));
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return r->GetBool(m, f) ? "true" : "false";
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return ShortEnumName(r->GetEnum(m, f));
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      if (f->message_type()->full_name() == "google.protobuf.Duration") {
+        const auto& d = static_cast<const google::protobuf::Duration&>(r->GetMessage(m, f));
+        return absl::FormatDuration(FromProtoDuration(d));
+      }
+      return std::nullopt;
+    default:
+      return "?";
+  }
+}
+
 // Adds each set field of a policy message to `table` as "prefix.name  value", sizes humanized.
 void AddSettings(const google::protobuf::Message& m, const std::string& prefix, Table& table) {
   using google::protobuf::FieldDescriptor;
@@ -38,43 +71,38 @@ void AddSettings(const google::protobuf::Message& m, const std::string& prefix, 
   for (const FieldDescriptor* f : fields) {
     if (f->is_map() || f->is_repeated()) continue;
     const std::string key = prefix + f->name();
-    std::string value;
-    switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_INT64:
-        if (absl::EndsWith(f->name(), "_bytes")) {
-          value = FormatBytes(r->GetInt64(m, f));
-        } else if (absl::EndsWith(f->name(), "_bytes_per_second")) {
-          value = FormatBytes(r->GetInt64(m, f)) + "/s";
-        } else {
-          value = absl::StrCat(r->GetInt64(m, f));
-        }
-        break;
-      case FieldDescriptor::CPPTYPE_INT32:
-        value = absl::StrCat(r->GetInt32(m, f));
-        break;
-      case FieldDescriptor::CPPTYPE_DOUBLE:
-        value = absl::StrFormat("%g", r->GetDouble(m, f));
-        break;
-      case FieldDescriptor::CPPTYPE_BOOL:
-        value = r->GetBool(m, f) ? "true" : "false";
-        break;
-      case FieldDescriptor::CPPTYPE_ENUM:
-        value = ShortEnumName(r->GetEnum(m, f));
-        break;
-      case FieldDescriptor::CPPTYPE_MESSAGE:
-        if (f->message_type()->full_name() == "google.protobuf.Duration") {
-          const auto& d = static_cast<const google::protobuf::Duration&>(r->GetMessage(m, f));
-          value = absl::FormatDuration(FromProtoDuration(d));
-        } else {
-          AddSettings(r->GetMessage(m, f), key + ".", table);
-          continue;
-        }
-        break;
-      default:
-        continue;
+    if (auto value = SettingValue(m, f)) {
+      table.AddRow({key, *value});
+    } else {
+      AddSettings(r->GetMessage(m, f), key + ".", table);
     }
-    table.AddRow({key, value});
   }
+}
+
+std::string SourceName(v1::PolicySource source) {
+  switch (source) {
+    case v1::POLICY_SOURCE_BUILT_IN:
+      return "built-in default";
+    case v1::POLICY_SOURCE_CONFIG_DEFAULTS:
+      return "config file: defaults";
+    case v1::POLICY_SOURCE_API_DEFAULTS:
+      return "API: defaults";
+    case v1::POLICY_SOURCE_METADATA:
+      return "libvirt metadata";
+    case v1::POLICY_SOURCE_CONFIG_DOMAIN:
+      return "config file: domain";
+    case v1::POLICY_SOURCE_API_DOMAIN:
+      return "API: domain";
+    default:
+      return "?";
+  }
+}
+
+std::string Features(const v1::Domain& d) {
+  std::vector<std::string> on;
+  if (d.autodeflate()) on.push_back("autodeflate");
+  if (d.free_page_reporting()) on.push_back("free-page-reporting");
+  return on.empty() ? "-" : absl::StrJoin(on, ",");
 }
 
 const std::vector<size_t> kStatsRowWidths = {8, 9, 9, 9, 9, 9, 9, 6, 8};
@@ -95,12 +123,12 @@ std::string FormatHold(const v1::Hold& hold, absl::Time now) {
 }
 
 std::string FormatDomains(const v1::ListDomainsResponse& list, absl::Time now) {
-  Table table({"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "HOLD", "PROBLEM"});
+  Table table({"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "HOLD", "FEATURES", "PROBLEM"});
   for (const v1::Domain& d : list.domains()) {
     table.AddRow({d.name(), ShortName(d.state()), ShortName(d.balloon_state()),
                   OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
                   FormatBytes(d.max_memory_bytes()), d.has_hold() ? FormatHold(d.hold(), now) : "-",
-                  d.problem().empty() ? "-" : d.problem()});
+                  Features(d), d.problem().empty() ? "-" : d.problem()});
   }
   return Printed(table);
 }
@@ -194,13 +222,20 @@ std::string FormatPolicy(const v1::Policy& policy) {
   return Printed(t);
 }
 
-std::string FormatDomainPolicy(const v1::Policy& policy, const std::string& domain) {
-  Table t({});
-  t.AddRow({"mode", ShortName(policy.mode())});
-  AddSettings(policy::EffectiveDomainPolicy(policy, domain), "", t);
+std::string FormatDomainPolicy(const v1::DomainPolicyInForce& in_force) {
+  Table t({"SETTING", "VALUE", "FROM"});
+  const v1::DomainPolicy& settings = in_force.settings();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  settings.GetReflection()->ListFields(settings, &fields);
+  for (const auto* f : fields) {
+    auto source = in_force.sources().find(f->name());
+    t.AddRow({f->name(), SettingValue(settings, f).value_or("?"),
+              source == in_force.sources().end() ? "?" : SourceName(source->second)});
+  }
   std::string out = Printed(t);
-  if (!policy.domains().count(domain)) {
-    absl::StrAppend(&out, "(no override for ", domain, ": the defaults apply)\n");
+  if (!in_force.metadata_problem().empty()) {
+    absl::StrAppend(&out, "libvirt metadata of ", in_force.domain(), ": ",
+                    in_force.metadata_problem(), "\n");
   }
   return out;
 }

@@ -31,9 +31,9 @@ std::string FormatHost(const balloon::v1::HostStats& host);
 // `decisions`: one decision, its explanation indented below it.
 std::string FormatDecision(const balloon::v1::Decision& decision, absl::TimeZone zone);
 // `policy show`: every set field as "path  value", sizes and durations humanized; with a domain,
-// its effective settings and whether it has an override.
+// its settings in force and where each came from (and why its metadata is ignored, if it is).
 std::string FormatPolicy(const balloon::v1::Policy& policy);
-std::string FormatDomainPolicy(const balloon::v1::Policy& policy, const std::string& domain);
+std::string FormatDomainPolicy(const balloon::v1::DomainPolicyInForce& in_force);
 // `qom ls`.
 std::string FormatQomProperties(const balloon::v1::ListQomPropertiesResponse& properties);
 

@@ -262,6 +262,20 @@ class FakeHypervisor final : public Hypervisor {
     if (d->hung) return absl::DeadlineExceededError("QEMU did not answer in time");
     return d->AnswerQmp(nlohmann::json::parse(command));
   }
+  absl::StatusOr<std::string> ReadPolicyMetadata(const std::string& uuid, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    FakeDomain* d = Find(uuid);
+    if (d == nullptr) return absl::NotFoundError("no such domain");
+    return d->config.policy_metadata;
+  }
+  absl::Status WritePolicyMetadata(const std::string& uuid, const std::string& element,
+                                   absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    FakeDomain* d = Find(uuid);
+    if (d == nullptr) return absl::NotFoundError("no such domain");
+    d->config.policy_metadata = element;
+    return absl::OkStatus();
+  }
   void SetChangeCallback(std::function<void(const std::string&)>) override {}
 
  private:

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "agent/policy_metadata.h"
+#include "policy/units.h"
 #include "tests/fake_hypervisor.h"
 #include "tests/testdata.h"
 
@@ -78,6 +80,17 @@ TEST(ParseDomainXmlTest, ReadsTheBalloonsDefinition) {
   EXPECT_TRUE(deflate->autodeflate);
   EXPECT_TRUE(deflate->free_page_reporting);
   EXPECT_EQ(deflate->stats_period_seconds, 2);
+}
+
+TEST(ParseDomainXmlTest, FindsBalloondsMetadataByItsNamespace) {
+  auto with = ParseDomainXml(ReadTestData("libvirt-9.0/dumpxml-metadata.xml"));
+  ASSERT_TRUE(with.ok()) << with.status();
+  auto settings = ParsePolicyMetadata(with->policy_metadata);
+  ASSERT_TRUE(settings.ok()) << settings.status() << "\n" << with->policy_metadata;
+  EXPECT_EQ(settings->min_bytes(), 512 * kMiB);  // not the other namespace's <policy><min>1
+  EXPECT_EQ(settings->max_bytes(), 4 * kGiB);
+  EXPECT_TRUE(
+      ParseDomainXml(ReadTestData("libvirt-9.0/dumpxml-autodeflate.xml"))->policy_metadata.empty());
 }
 
 TEST(ParseDomainXmlTest, RefusesWhatIsNotADomain) {

@@ -33,11 +33,17 @@ TEST(FormatTest, DomainsAreRowsWithShortEnumNamesAndDashesForNothing) {
   nob->set_problem("domain 'nob' has no virtio balloon device");
   list.mutable_domains(0)->mutable_hold()->set_target_bytes(768 * kMiB);
   list.mutable_domains(0)->mutable_hold()->mutable_until()->set_seconds(3600 + 29 * 60 + 30);
-  EXPECT_EQ(FormatDomains(list, absl::FromUnixSeconds(3600)),
-            "NAME  STATE    BALLOON    ACTUAL   MAX    HOLD                PROBLEM\n"
-            "web   running  active     768 MiB  1 GiB  768 MiB for 29m30s  -\n"
-            "nob   paused   no-device  -        0 B    -                   domain 'nob' has no "
-            "virtio balloon device\n");
+  list.mutable_domains(0)->set_autodeflate(true);
+  list.mutable_domains(0)->set_free_page_reporting(true);
+  EXPECT_EQ(
+      FormatDomains(list, absl::FromUnixSeconds(3600)),
+      "NAME  STATE    BALLOON    ACTUAL   MAX    HOLD                FEATURES                     "
+      "    PROBLEM\n"
+      "web   running  active     768 MiB  1 GiB  768 MiB for 29m30s  "
+      "autodeflate,free-page-reporting"
+      "  -\n"
+      "nob   paused   no-device  -        0 B    -                   -                            "
+      "    domain 'nob' has no virtio balloon device\n");
 }
 
 TEST(FormatTest, StatsShowWhatTheGuestReportedAndDashesForTheRest) {
@@ -98,9 +104,26 @@ TEST(FormatTest, PolicyFieldsByPathWithUnitsAndOverrides) {
   EXPECT_THAT(text, HasSubstr("2 GiB"));
   EXPECT_THAT(text, HasSubstr("10s"));
   EXPECT_THAT(text, HasSubstr("domains[db].min_bytes"));
-  EXPECT_THAT(FormatDomainPolicy(p, "web"), HasSubstr("(no override for web: the defaults apply)"));
-  EXPECT_THAT(FormatDomainPolicy(p, "db"), HasSubstr("256 MiB"));
-  EXPECT_THAT(FormatDomainPolicy(p, "db"), Not(HasSubstr("no override")));
+}
+
+TEST(FormatTest, ADomainsSettingsSayWhereEachCameFrom) {
+  v1::DomainPolicyInForce in_force;
+  in_force.set_domain("db");
+  in_force.mutable_settings()->set_enabled(true);
+  in_force.mutable_settings()->set_min_bytes(512 * kMiB);
+  in_force.mutable_settings()->set_shares(2000);
+  (*in_force.mutable_sources())["enabled"] = v1::POLICY_SOURCE_BUILT_IN;
+  (*in_force.mutable_sources())["min_bytes"] = v1::POLICY_SOURCE_METADATA;
+  (*in_force.mutable_sources())["shares"] = v1::POLICY_SOURCE_API_DOMAIN;
+  EXPECT_EQ(FormatDomainPolicy(in_force),
+            "SETTING    VALUE    FROM\n"
+            "enabled    true     built-in default\n"
+            "min_bytes  512 MiB  libvirt metadata\n"
+            "shares     2000     API: domain\n");
+  in_force.set_metadata_problem("balloond metadata <min>: 'lots' is not a whole number; ignored");
+  EXPECT_THAT(FormatDomainPolicy(in_force),
+              HasSubstr("libvirt metadata of db: balloond metadata <min>: 'lots' is not a whole "
+                        "number; ignored\n"));
 }
 
 TEST(FormatTest, JsonIsOneLine) {

@@ -1,6 +1,7 @@
 // What libvirt reports of a domain, as it might report it after a bug, a version change, or a
 // guest that lies: statistics parameters ("name=value" lines, as `virsh domstats` prints them)
-// and the domain XML. Nothing may crash, leak or overflow; sizes never come out negative.
+// and the domain XML, with balloond's policy in its metadata (which anyone allowed to define
+// domains may write). Nothing may crash, leak or overflow; sizes never come out negative.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -9,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "agent/libvirt_stats.h"
+#include "agent/policy_metadata.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -25,6 +27,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& [name, value] : d.guest.values) {
     if (value < 0) __builtin_trap();
   }
-  (void)balloond::ParseDomainXml(text);
+  auto config = balloond::ParseDomainXml(text);
+  for (const std::string& element : {text, config.ok() ? config->policy_metadata : ""}) {
+    auto settings = balloond::ParsePolicyMetadata(element);
+    if (!settings.ok()) continue;
+    if (settings->min_bytes() < 0 || settings->max_bytes() < 0) __builtin_trap();
+    // What balloond writes back reads the same.
+    auto written = balloond::FormatPolicyMetadata(*settings);
+    if (!written.ok()) __builtin_trap();
+    auto again = balloond::ParsePolicyMetadata(*written);
+    if (!again.ok() || again->SerializeAsString() != settings->SerializeAsString()) {
+      __builtin_trap();
+    }
+  }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -282,6 +283,75 @@ TEST(PolicyIntegrationTest, ARestartKeepsTheApiPolicyAndMovesNoBalloon) {
   EXPECT_EQ(guest.UsedMemoryKiB(), settled_kib);
   for (const auto& d : Decisions(second, guest.name()))
     ADD_FAILURE() << "moved at start: " << d.explanation();
+}
+
+CommandResult SetMetadata(const std::string& domain, const std::string& element) {
+  return Virsh({"metadata", domain, "--uri", "http://balloond.dev/xmlns/policy/1", "--key",
+                "balloond", "--set", element, "--live"});
+}
+
+TEST(PolicyIntegrationTest, ADomainsMetadataPolicyAppliesFollowsChangesAndSurvivesARestart) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("metadata", 768));
+  // Set by a VM manager before balloond ever runs: a floor of 600 MiB.
+  ASSERT_EQ(SetMetadata(guest.name(), "<policy><min unit='MiB'>600</min></policy>").exit_code, 0);
+  std::string state_dir;
+  {
+    Agent first;
+    state_dir = first.state_dir();
+    ASSERT_TRUE(first.WaitServing()) << first.Log();
+    ASSERT_TRUE(WaitFor([&] { return GuestReports(first, guest.name()); }, absl::Seconds(30)));
+    // Read with the domain's definition, just after its first statistics.
+    CommandResult show;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          show = first.Ctl({"policy", "show", guest.name()});
+          return absl::StrContains(show.out, "libvirt metadata");
+        },
+        absl::Seconds(5)));
+    ASSERT_EQ(show.exit_code, 0) << show.err;
+    EXPECT_THAT(show.out, ::testing::ContainsRegex("min_bytes +600 MiB +libvirt metadata"));
+    EXPECT_THAT(show.out, ::testing::ContainsRegex("shares +1000 +built-in default"));
+
+    // The host is short: reclaim takes the guest down to its floor, and no further.
+    ASSERT_EQ(first.Ctl(kShortHostEnforce).exit_code, 0);
+    ASSERT_TRUE(WaitUntilSettled(first, guest.name(), absl::Seconds(6), absl::Seconds(90)));
+    EXPECT_EQ(guest.UsedMemoryKiB(), 600 * 1024) << first.Log();
+
+    // Written through balloonctl into the metadata: libvirt holds it, the floor follows.
+    CommandResult set = first.Ctl(
+        {"policy", "set", "--domain", guest.name(), "--persist=metadata", "min_bytes=650M"});
+    ASSERT_EQ(set.exit_code, 0) << set.err;
+    EXPECT_THAT(set.out, HasSubstr("written to the libvirt metadata of " + guest.name()));
+    CommandResult held = Virsh({"metadata", guest.name(), "http://balloond.dev/xmlns/policy/1"});
+    EXPECT_THAT(held.out, HasSubstr("<min unit=\"MiB\">650</min>"));
+    ASSERT_TRUE(WaitFor([&] { return guest.UsedMemoryKiB() == 650 * 1024; }, absl::Seconds(30)));
+    // Settings the metadata does not hold are refused, and change nothing.
+    CommandResult refused = first.Ctl({"policy", "set", "--domain", guest.name(),
+                                       "--persist=metadata", "major_faults_per_second=100"});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_THAT(refused.err, HasSubstr("not kept in a domain's metadata"));
+  }  // balloond stops
+
+  Agent second({}, state_dir);
+  ASSERT_TRUE(second.WaitServing()) << second.Log();
+  ASSERT_TRUE(WaitFor([&] { return GuestReports(second, guest.name()); }, absl::Seconds(30)));
+  CommandResult show = second.Ctl({"policy", "show", guest.name()});
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("min_bytes +650 MiB +libvirt metadata"));
+  absl::SleepFor(absl::Seconds(5));  // five cycles of a short host's reclaim
+  EXPECT_EQ(guest.UsedMemoryKiB(), 650 * 1024) << second.Log();
+
+  // Metadata that makes no sense is reported in the domain's PROBLEM and ignored; balloond serves.
+  ASSERT_EQ(SetMetadata(guest.name(), "<policy><min unit='MiB'>lots</min></policy>").exit_code, 0);
+  ASSERT_TRUE(WaitFor(
+      [&] { return absl::StrContains(second.Ctl({"list"}).out, "'lots' is not a whole number"); },
+      absl::Seconds(10)))
+      << second.Ctl({"list"}).out;
+  show = second.Ctl({"policy", "show", guest.name()});
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("min_bytes +128 MiB +built-in default"));
+  EXPECT_THAT(show.out, HasSubstr("'lots' is not a whole number; ignored"));
+  // Without it, the floor is the default again: reclaim takes the guest below 650 MiB.
+  ASSERT_TRUE(WaitFor([&] { return guest.UsedMemoryKiB() < 650 * 1024; }, absl::Seconds(30)));
 }
 
 TEST(PolicyIntegrationTest, TheModeFlagCountsForItsRunOnlyEvenWhenTheApiChangesSomething) {
