@@ -69,6 +69,10 @@ constexpr GuestSeries kGuestSeries[] = {
      MetricType::Gauge},
     {"stat-disk-caches", "balloon_guest_memory_cache_bytes",
      "The guest's page cache (file-backed memory it can give up).", MetricType::Gauge},
+    {"rss", "balloon_domain_resident_bytes",
+     "What the host holds of the domain: its QEMU's resident memory (below the balloon's size "
+     "when the guest reports free pages, or has not touched them).",
+     MetricType::Gauge},
     {"stat-swap-in", "balloon_guest_swap_in_bytes_total", "Bytes the guest swapped in.",
      MetricType::Counter},
     {"stat-swap-out", "balloon_guest_swap_out_bytes_total", "Bytes the guest swapped out.",

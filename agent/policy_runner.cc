@@ -29,6 +29,7 @@ policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
       break;
   }
   in.max_memory_bytes = snap.info.max_memory_bytes;
+  in.autodeflate = snap.config && snap.config->autodeflate;
   if (snap.balloon == BalloonStatus::kActive || snap.balloon == BalloonStatus::kMonitorError) {
     in.actual_bytes = snap.actual_bytes;
   }

@@ -1,6 +1,7 @@
 #include "policy/assessment.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -77,7 +78,20 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   a.actual = *in.actual_bytes;
   a.ceiling = std::min(in.max_memory_bytes,
                        a.settings.has_max_bytes() ? a.settings.max_bytes() : in.max_memory_bytes);
-  a.backing_off = now < memory.backoff_until;
+  // With autodeflate, QEMU takes pages back from the balloon when the guest is about to run out of
+  // memory: a balloon that grew without a target asking for it is a guest in trouble, not an
+  // uncooperative one. It keeps what it took (reclaim waits as after relief).
+  const int64_t before = std::exchange(a.memory.last_actual, a.actual);
+  const bool asked_to_grow = memory.pending_target && *memory.pending_target > before;
+  if (in.autodeflate && before >= 0 && !asked_to_grow &&
+      a.actual - before > Deadband(policy, before)) {
+    a.deflated_by_itself = a.actual - before;
+    a.memory.pending_target.reset();
+    a.memory.strikes = 0;
+    a.memory.backoff_until = absl::InfinitePast();
+    a.memory.relieved_at = now;
+  }
+  a.backing_off = now < a.memory.backoff_until;
   a.eligible = in.activity == Activity::kRunning && a.settings.enabled() && !a.backing_off;
 
   if (!in.report) {
@@ -141,6 +155,13 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   } else if (a.memory.major_faults_per_second > a.settings.major_faults_per_second()) {
     a.pressure = a.pressure_from_rates = true;
     a.pressure_why = absl::StrFormat("%.0f major faults/s", a.memory.major_faults_per_second);
+  }
+  if (a.deflated_by_itself > 0) {
+    const std::string why =
+        absl::StrCat("its balloon gave back ", FormatBytes(a.deflated_by_itself),
+                     " by itself (autodeflate: the guest was running out)");
+    a.pressure_why = a.pressure ? absl::StrCat(a.pressure_why, "; ", why) : why;
+    a.pressure = true;
   }
   return a;
 }

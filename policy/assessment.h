@@ -37,6 +37,8 @@ struct Assessment {
   balloon::v1::DecisionReason reason = balloon::v1::DECISION_REASON_UNSPECIFIED;
   std::string explanation;
   bool hold_overridden = false;
+  // What an autodeflate balloon gave the guest back by itself since the last cycle.
+  int64_t deflated_by_itself = 0;
 };
 
 // What the policy makes of a domain's report, its settings and its memory of earlier cycles

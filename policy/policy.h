@@ -43,6 +43,9 @@ struct DomainInput {
   // An operator's hold: until then the policy leaves the balloon alone, unless the guest is under
   // pressure (the decision then says the hold was overridden).
   std::optional<absl::Time> held_until;
+  // <memballoon autodeflate='on'>: QEMU takes pages back from the balloon when the guest is about
+  // to run out of memory, so a balloon that grows by itself is a guest under pressure.
+  bool autodeflate = false;
 };
 
 struct HostInput {
@@ -64,6 +67,8 @@ struct DomainMemory {
   std::optional<int64_t> kernel_bytes;
   int64_t seen_actual = -1;
   absl::Time actual_since = absl::InfinitePast();
+  // The balloon's size at the last cycle, fresh statistics or not.
+  int64_t last_actual = -1;
   // The last target sent to QEMU (enforce), while the balloon is still on its way.
   std::optional<int64_t> pending_target;
   int64_t actual_when_sent = 0;

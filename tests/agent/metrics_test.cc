@@ -35,6 +35,7 @@ class MetricsTest : public ::testing::Test {
     GuestStats g;
     g.values["stat-available-memory"] = 300LL << 20;
     g.values["stat-swap-in"] = 4096;
+    g.values["rss"] = 200LL << 20;
     g.last_update_unix_seconds = absl::ToUnixSeconds(clock_.Now()) - 3;
     s.guest = g;
     store_.Put(s);
@@ -63,6 +64,8 @@ TEST_F(MetricsTest, ShowsEachDomainsBalloonAndGuestInBaseUnits) {
                               "4096"));
   EXPECT_THAT(text,
               HasSubstr("balloon_guest_stats_age_seconds{domain=\"web1\",uuid=\"uuid-1\"} 3"));
+  EXPECT_THAT(text, HasSubstr("balloon_domain_resident_bytes{domain=\"web1\",uuid=\"uuid-1\"} "
+                              "209715200"));
   // Not reported by this guest: no series rather than a zero.
   EXPECT_THAT(text, Not(HasSubstr("balloon_guest_oom_kills_total{")));
 }

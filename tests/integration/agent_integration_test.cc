@@ -253,6 +253,28 @@ TEST_F(AgentIntegrationTest, ANewDomainAppearsWithoutRestartingTheAgent) {
               absl::Seconds(10)));
 }
 
+TEST_F(AgentIntegrationTest, ListShowsTheBalloonsAutodeflateAndFreePageReporting) {
+  GuestSpec spec = PausedGuest("features");
+  spec.balloon_attributes = " autodeflate='on' freePageReporting='on'";
+  Guest featured(spec);
+  auto row = [&]() -> std::string {
+    for (absl::string_view line : absl::StrSplit(agent_->Ctl({"list"}).out, '\n')) {
+      if (absl::StartsWith(line, featured.name() + " ")) return std::string(line);
+    }
+    return "";
+  };
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(row(), "autodeflate"); }, absl::Seconds(10)))
+      << agent_->Ctl({"list"}).out;
+  EXPECT_THAT(row(), HasSubstr("autodeflate,free-page-reporting"));
+  v1::ListDomainsResponse list;
+  ASSERT_TRUE(agent_->read().ListDomains(Deadline().get(), {}, &list).ok());
+  for (const v1::Domain& d : list.domains()) {
+    const bool ours = d.name() == featured.name();
+    EXPECT_EQ(d.autodeflate(), ours) << d.name();
+    EXPECT_EQ(d.free_page_reporting(), ours) << d.name();
+  }
+}
+
 TEST_F(AgentIntegrationTest, AWatchEndsWithAClearStatusWhenItsDomainIsDestroyed) {
   Guest doomed(PausedGuest("doomed"));
   ASSERT_TRUE(WaitFor([&] { return Stats(doomed.name()).ok(); }, absl::Seconds(10)));

@@ -95,6 +95,7 @@ TEST(MetricsIntegrationTest, PrometheusScrapesAGuestsMemoryAndTheDashboardsQueri
   CommandResult check = RunCommand({"sh", "-c", "promtool check metrics < " + file});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_THAT(text, HasSubstr("balloon_libvirt_connected 1"));
+  EXPECT_THAT(text, HasSubstr("balloon_domain_resident_bytes{domain=\"" + guest.name()));
   EXPECT_THAT(text, HasSubstr("balloon_collection_round_duration_seconds_count"));
   EXPECT_THAT(text,
               HasSubstr("balloon_libvirt_call_duration_seconds_bucket{call=\"collect_stats\""));

@@ -51,9 +51,10 @@ std::string DomainXml(const std::string& name, const GuestSpec& spec, const std:
   const std::string images = GuestImageDir();
   std::string balloon = "<memballoon model='none'/>";
   if (spec.balloon) {
-    balloon = spec.stats_period > 0 ? absl::StrCat("<memballoon model='virtio'><stats period='",
-                                                   spec.stats_period, "'/></memballoon>")
-                                    : "<memballoon model='virtio'/>";
+    balloon = absl::StrCat(
+        "<memballoon model='virtio'", spec.balloon_attributes, ">",
+        spec.stats_period > 0 ? absl::StrCat("<stats period='", spec.stats_period, "'/>") : "",
+        "</memballoon>");
   }
   return absl::StrCat(
       "<domain type='qemu'><name>", name, "</name>", "<memory unit='MiB'>", spec.memory_mib,

@@ -41,6 +41,8 @@ struct GuestSpec {
   bool paused = false;
   // A virtio-rng device (its backend object lives under /objects, reachable through a link<>).
   bool rng = false;
+  // More attributes of <memballoon>, e.g. " autodeflate='on'".
+  std::string balloon_attributes;
 };
 
 // A 512 MiB guest that boots and answers on its console; its XML has a balloon without a stats

@@ -36,6 +36,7 @@ struct FakeGuest {
   absl::Time reported_at = kStart;
   std::optional<absl::Time> held_until;      // an operator's hold
   std::optional<int64_t> claimed_available;  // a lying guest's MemAvailable
+  bool autodeflate = false;
 
   FakeGuest& Max(int64_t v) {
     max = v;
@@ -67,6 +68,7 @@ struct FakeGuest {
     in.actual_bytes = actual;
     in.stats_period = absl::Seconds(2);
     in.held_until = held_until;
+    in.autodeflate = autodeflate;
     if (reports) {
       GuestReport r;
       r.total_bytes = actual - kOverhead;
@@ -326,6 +328,32 @@ TEST(PolicyReliefTest, AGuestWhoseStatisticsLieIsNotMoreUrgentThanOneUnderPressu
   EXPECT_THAT(by_name["busy"].explanation, Not(HasSubstr("limited to")));
   EXPECT_EQ(by_name["liar"].reason, v1::DECISION_REASON_BELOW_FLOOR);
   EXPECT_THAT(by_name["liar"].explanation, HasSubstr("limited to"));
+}
+
+TEST(PolicyReliefTest, AnAutodeflateBalloonThatGrowsByItselfIsPressureNotDefiance) {
+  for (bool autodeflate : {true, false}) {
+    PolicyRun run = ShortHost();
+    FakeGuest& g = run.Add(Guest("oom").Max(2 * kGiB).Actual(2 * kGiB).Used(300 * kMiB));
+    g.autodeflate = autodeflate;
+    run.CycleUntilQuiet();
+    const int64_t squeezed = g.actual;
+    ASSERT_LT(squeezed, kGiB);
+    // The guest nearly ran out; QEMU deflated its balloon by 256 MiB, and the guest uses some.
+    g.actual += 256 * kMiB;
+    g.used += 64 * kMiB;
+    std::vector<Decision> after;
+    for (int i = 0; i < 5; ++i) {  // 10 s
+      for (Decision& d : run.Cycle()) after.push_back(std::move(d));
+    }
+    if (autodeflate) {
+      EXPECT_TRUE(after.empty()) << after.front().explanation;
+      EXPECT_EQ(g.actual, squeezed + 256 * kMiB);  // it keeps what it took
+    } else {
+      // Without autodeflate nothing but an operator moves it: the short host takes it back.
+      ASSERT_FALSE(after.empty());
+      EXPECT_EQ(after.front().reason, v1::DECISION_REASON_HOST_RECLAIM);
+    }
+  }
 }
 
 TEST(PolicyHostTest, AShortHostReclaimsFromTheMostExcessPerShareFirst) {
