@@ -9,6 +9,8 @@ namespace {
 constexpr double kTick = 0.1;  // seconds
 // Fraction of its working set a swapping guest touches again each second: swap-in traffic.
 constexpr double kRefaultPerSecond = 0.2;
+// How long a guest the host's OOM killer ended takes to be running its workload again.
+constexpr double kRestartSeconds = 30;
 
 // One guest as the model runs it.
 struct Guest {
@@ -26,12 +28,56 @@ struct Guest {
   std::optional<policy::GuestReport> report;
   bool pressured = false;
   int last_direction = 0;
+  double working_set =
+      0;  // what the guest uses now (resident, cache, kernel): the host's hot pages
+  double down_until = -1;  // ended by the host's OOM killer: restarting until then
 
   double Total() const { return actual - spec->kernel_bytes; }
 };
 
 double Anon(const Guest& g, double t) {
   return std::max(0.0, g.spec->anon.At(t + g.spec->phase_s) * kMiB - g.oom_offset);
+}
+
+// The host when its guests hold more than its RAM: it swaps out the pages they touched and no
+// longer use first (no one feels that), then the pages they use, in proportion to what each uses:
+// each guest whose working set is partly on the host's swap is under pressure, whatever its own
+// statistics say (a guest cannot see the host swapping it). Beyond RAM + swap the host's OOM
+// killer ends the guest holding the most; it starts again from nothing. Returns what the guests
+// hold after that.
+double HostSwaps(const Scenario& scenario, std::vector<Guest>& guests, double held, Metrics& m,
+                 double t) {
+  const double ram = static_cast<double>(scenario.host_ram_bytes - scenario.host_base_bytes);
+  if (held <= ram) return held;
+  m.overcommit_seconds += kTick;
+  if (held - ram > static_cast<double>(scenario.host_swap_bytes)) {
+    Guest* largest = &guests.front();
+    for (Guest& g : guests) {
+      if (g.touched > largest->touched) largest = &g;
+    }
+    ++m.oom_kills;
+    ++m.host_oom_kills;
+    held -= largest->touched;
+    largest->touched = largest->working_set = largest->cache = 0;
+    largest->oom_offset = 0;
+    largest->down_until = t + kRestartSeconds;
+    largest->pressured = true;
+    if (held <= ram) return held;
+  }
+  double cold = 0, hot = 0;
+  for (const Guest& g : guests) {
+    cold += std::max(0.0, g.touched - g.working_set);
+    hot += g.working_set;
+  }
+  const double hot_swapped = held - ram - cold;
+  if (hot_swapped <= 0 || hot <= 0) return held;
+  for (Guest& g : guests) {
+    // A guest with under 1 MiB of its working set out is not slowed enough to count.
+    if (hot_swapped * g.working_set / hot < kMiB || g.pressured) continue;
+    g.pressured = true;
+    m.host_swap_seconds += kTick;
+  }
+  return held;
 }
 
 }  // namespace
@@ -76,6 +122,11 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
     double held = 0;
     for (Guest& g : guests) {
       const GuestSpec& s = *g.spec;
+      if (t < g.down_until) {  // killed by the host: holds nothing, serves nothing
+        g.pressured = true;
+        reclaimed_sum += static_cast<double>(s.max_bytes) - g.actual;
+        continue;
+      }
       // The balloon moves toward its target; inflating cannot take what the guest's working set
       // holds (the driver's allocations fail and it retries later).
       if (!s.uncooperative) {
@@ -117,9 +168,10 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
         g.major_faults += in / 4096;
       }
       g.pressured = swapped > 0 || available < 0.02 * total;
-      if (g.pressured) m.pressure_seconds += kTick;
 
-      g.touched = std::min(std::max(g.touched, resident + g.cache + s.kernel_bytes), g.actual);
+      g.working_set = std::min(resident + g.cache + s.kernel_bytes, g.actual);
+      g.touched = std::max(g.touched, g.working_set);
+      g.touched = std::min(g.touched, g.actual);
       held += g.touched;
 
       const bool reporting = !s.stops_reporting_at_s || t < *s.stops_reporting_at_s;
@@ -128,6 +180,10 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
         r.total_bytes = static_cast<int64_t>(total);
         r.available_bytes = static_cast<int64_t>(available);
         r.free_bytes = static_cast<int64_t>(free);
+        if (!s.lies.empty() && t >= s.lies_from_s) {
+          const double claimed = s.lies == "starving" ? 0 : 2 * total;
+          r.available_bytes = r.free_bytes = static_cast<int64_t>(claimed);
+        }
         r.swap_in_bytes = static_cast<int64_t>(g.swap_in_total);
         r.major_faults = static_cast<int64_t>(g.major_faults);
         r.last_update = epoch + absl::Seconds(std::floor(t));
@@ -136,10 +192,13 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
       reclaimed_sum += static_cast<double>(s.max_bytes) - g.actual;
     }
     if (t >= next_report) next_report += scenario.stats_period_s;
+    held = HostSwaps(scenario, guests, held, m, t);
     held_before = held;
-    if (held + static_cast<double>(scenario.host_base_bytes) >
-        static_cast<double>(scenario.host_ram_bytes)) {
-      m.overcommit_seconds += kTick;
+    for (Guest& g : guests) {
+      if (!g.pressured) continue;
+      m.pressure_seconds += kTick;
+      m.pressure_seconds_by_guest[g.spec->name] += kTick;
+      if (t >= 60) m.pressure_seconds_after_first_minute += kTick;
     }
 
     if (scenario.spike_guest && t >= scenario.spike_at_s && !spike_relieved) {

@@ -40,6 +40,10 @@ struct GuestSpec {
   bool uncooperative = false;  // the balloon never moves
   std::optional<double> stops_reporting_at_s;
   double phase_s = 0;  // shifts the traces (fleets of copies)
+  // A guest that lies in its reports from `lies_from_s` on: "starving" claims no memory available
+  // at all (it needs everything), "impossible" claims twice its MemTotal available.
+  std::string lies;
+  double lies_from_s = 0;
 };
 
 struct Scenario {
@@ -48,6 +52,9 @@ struct Scenario {
   double duration_s = 600;
   int64_t host_ram_bytes = 0;
   int64_t host_base_bytes = 1024 * kMiB;  // the host's own use
+  // Swap the host pages guests' memory out to when they hold more than its RAM; beyond RAM + swap
+  // the host's OOM killer ends the guest holding the most.
+  int64_t host_swap_bytes = 4096 * kMiB;
   double stats_period_s = 2;
   std::vector<GuestSpec> guests;
   // For "time to relief": the guest whose spike is measured, and when the spike starts.
@@ -90,8 +97,17 @@ class SimPolicy {
 
 struct Metrics {
   double reclaimed_mean_bytes = 0;  // mean over time of Σ(max − balloon)
-  double pressure_seconds = 0;      // Σ over guests of time swapping or nearly out of memory
-  int oom_kills = 0;
+  // Σ over guests of time swapping or nearly out of memory in the guest, or with part of the
+  // memory it uses swapped out by the host.
+  double pressure_seconds = 0;
+  std::map<std::string, double> pressure_seconds_by_guest;
+  double host_swap_seconds = 0;  // the part of pressure_seconds the host's swapping caused
+  // pressure_seconds from the end of the first minute on: what remains once the guests have started
+  // (scenarios that start guests touching more than the host has leave every policy the same
+  // start).
+  double pressure_seconds_after_first_minute = 0;
+  int oom_kills = 0;                               // the guests' OOM killers and the host's
+  int host_oom_kills = 0;                          // guests the host's OOM killer ended
   double overcommit_seconds = 0;                   // time the guests held more than the host has
   std::optional<double> time_to_relief_s;          // spike scenarios; nullopt when never relieved
   std::optional<double> first_grow_after_spike_s;  // when the spiking guest was first given memory

@@ -60,6 +60,7 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::strin
     const json host = doc.value("host", json::object());
     s.host_ram_bytes = MiB(host, "ram_mib", 0);
     s.host_base_bytes = MiB(host, "base_mib", 1024);
+    s.host_swap_bytes = MiB(host, "swap_mib", 4096);
     if (s.host_ram_bytes <= 0)
       return absl::InvalidArgumentError(absl::StrCat(origin, ": host.ram_mib is required"));
     if (doc.contains("spike")) {
@@ -95,6 +96,12 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::strin
         if (g.contains("stops_reporting_at_s"))
           spec.stops_reporting_at_s = g["stops_reporting_at_s"].get<double>();
         spec.phase_s = k * g.value("stagger_s", 0.0);
+        spec.lies = g.value("lies", "");
+        if (!spec.lies.empty() && spec.lies != "starving" && spec.lies != "impossible") {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": lies must be \"starving\" or \"impossible\""));
+        }
+        spec.lies_from_s = g.value("lies_from_s", 0.0);
         auto anon = ReadTrace(g, "anon_mib", where);
         if (!anon.ok()) return anon.status();
         spec.anon = *anon;

@@ -116,6 +116,72 @@ TEST(ModelTest, GuestsHoldingMoreThanTheHostIsOvercommit) {
   EXPECT_GT(Simulate(OneGuest(1500, 1024, 0, 0), none).overcommit_seconds, 50);
 }
 
+Scenario OnHost(const std::string& host, const std::string& guest) {
+  auto s = ParseScenario(absl::StrCat(R"({"name": "t", "duration_s": 60, "host": )", host,
+                                      R"(, "guests": [)", guest, "]}"),
+                         "test");
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+TEST(ModelTest, TheHostSwappingWhatAGuestUsesIsPressureThatGuestFeels) {
+  NoBallooning none;
+  // 1.5 GiB in use on a host with 1 GiB: the host swaps half a GiB of it, all the time.
+  const Metrics m = Simulate(OnHost(R"({"ram_mib": 1024, "base_mib": 0})",
+                                    R"({"name": "g", "max_mib": 2048, "anon_mib": 1500})"),
+                             none);
+  EXPECT_GT(m.host_swap_seconds, 55);
+  EXPECT_EQ(m.pressure_seconds, m.host_swap_seconds);  // the guest itself has all it needs
+  EXPECT_EQ(m.host_oom_kills, 0);
+}
+
+TEST(ModelTest, TheHostSwapsMemoryNoOneUsesFirstAndNoOneFeelsIt) {
+  NoBallooning none;
+  // Touched 1.5 GiB while starting, then idle at 200 MiB: after the start, what the host swaps
+  // is memory the guest no longer uses.
+  const Metrics m = Simulate(
+      OnHost(R"({"ram_mib": 1024, "base_mib": 0})",
+             R"({"name": "g", "max_mib": 2048, "anon_mib": [[0, 1500], [10, 1500], [11, 200]]})"),
+      none);
+  EXPECT_GT(m.overcommit_seconds, 55);
+  EXPECT_LT(m.host_swap_seconds, 12);
+}
+
+TEST(ModelTest, BeyondTheHostsRamAndSwapItsOomKillerEndsTheLargestGuest) {
+  NoBallooning none;
+  const Metrics m = Simulate(OnHost(R"({"ram_mib": 1024, "base_mib": 0, "swap_mib": 256})",
+                                    R"({"name": "small", "max_mib": 512, "anon_mib": 300},
+                         {"name": "big", "max_mib": 2048, "anon_mib": 1500})"),
+                             none);
+  EXPECT_GT(m.host_oom_kills, 0);
+  EXPECT_EQ(m.oom_kills, m.host_oom_kills);
+  // The killed guest is down (under pressure) while it restarts; the small one never is killed.
+  EXPECT_GT(m.pressure_seconds_by_guest.at("big"), 25);
+}
+
+TEST(ModelTest, ALyingGuestReportsWhatItClaims) {
+  // On a host short of memory, an honest idle guest is shrunk to its use plus headroom; one that
+  // claims no memory available from 10 s on is given everything up to its maximum instead.
+  BalloondPolicy balloond;
+  const std::string host = R"({"ram_mib": 2048, "base_mib": 1024})";
+  const Metrics honest = Simulate(
+      OnHost(host, R"({"name": "g", "max_mib": 2048, "start_balloon_mib": 1024, "anon_mib": 200})"),
+      balloond);
+  const Metrics lying = Simulate(OnHost(host, R"({"name": "g", "max_mib": 2048,
+                                                  "start_balloon_mib": 1024, "anon_mib": 200,
+                                                  "lies": "starving", "lies_from_s": 10})"),
+                                 balloond);
+  EXPECT_GT(honest.reclaimed_mean_bytes, 1200.0 * kMiB);
+  EXPECT_LT(lying.reclaimed_mean_bytes, 700.0 * kMiB);
+  EXPECT_EQ(lying.pressure_seconds, 0);  // a lie is no pressure the model counts
+  EXPECT_THAT(std::string(ParseScenario(R"({"host": {"ram_mib": 1}, "guests": [{"name": "g",
+                                           "max_mib": 1, "lies": "always"}]})",
+                                        "x.json")
+                              .status()
+                              .message()),
+              HasSubstr("lies must be"));
+}
+
 TEST(ModelTest, BalloondRelievesAGuestThatTheBaselinesLeaveShort) {
   // Started ballooned down to 800 MiB with 900 MiB of work: balloond grows it within seconds.
   BalloondPolicy balloond;

@@ -1,6 +1,7 @@
 // balloond-sim: races balloond's policy against MOM, Proxmox, squeezed and no ballooning on
 // scenario files, prints a table per scenario, checks balloond's targets, and writes JSON.
 //   balloond-sim [--json=FILE] SCENARIO.json...
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -62,6 +63,22 @@ std::vector<Check> CheckTargets(const Scenario& s, const std::map<std::string, M
   checks.push_back({"no loss from reading steady guests less often",
                     b.oom_kills <= all.oom_kills && b.pressure_seconds <= all.pressure_seconds,
                     absl::StrFormat("%.1f s vs %.1f s", b.pressure_seconds, all.pressure_seconds)});
+  if (auto honest = r.find("balloond, liars honest"); honest != r.end()) {
+    double lying = 0, truthful = 0;
+    for (const auto& g : s.guests) {
+      if (!g.lies.empty()) continue;
+      auto at = [&g](const Metrics& m) {
+        auto it = m.pressure_seconds_by_guest.find(g.name);
+        return it == m.pressure_seconds_by_guest.end() ? 0.0 : it->second;
+      };
+      lying += at(b);
+      truthful += at(honest->second);
+    }
+    checks.push_back(
+        {"a lying guest hurts only itself",
+         lying <= truthful + 1.0 && b.oom_kills <= honest->second.oom_kills,
+         absl::StrFormat("others' pressure %.1f s vs %.1f s honest", lying, truthful)});
+  }
   const int mom = r.at("mom").commands;
   checks.push_back({"fewer balloon commands than MOM",
                     mom == 0 ? b.commands == 0 : b.commands < mom,
@@ -100,11 +117,12 @@ int main(int argc, char** argv) {
     std::cout << "\n## " << scenario->name << ": " << scenario->description << " ("
               << scenario->guests.size() << " guests, " << scenario->host_ram_bytes / kMiB
               << " MiB host, " << scenario->duration_s << " s)\n\n";
-    std::cout << absl::StrFormat("| %-9s | %13s | %10s | %4s | %11s | %10s | %8s | %9s |\n",
-                                 "policy", "reclaimed MiB", "pressure s", "OOM", "overcommit s",
-                                 "relief", "commands", "reversals");
-    std::cout << "|-----------|---------------|------------|------|--------------|------------|----"
-                 "------|-----------|\n";
+    std::cout << absl::StrFormat("| %-9s | %13s | %10s | %11s | %10s | %12s | %10s | %8s | %9s |\n",
+                                 "policy", "reclaimed MiB", "pressure s", "host swap s",
+                                 "OOM (host)", "overcommit s", "relief", "commands", "reversals");
+    std::cout
+        << "|-----------|---------------|------------|-------------|------------|-------------"
+           "-|------------|----------|-----------|\n";
     std::map<std::string, Metrics> results;
     nlohmann::json entry = {{"scenario", scenario->name}, {"file", file}};
     double read_fraction = 1;
@@ -114,14 +132,18 @@ int main(int argc, char** argv) {
       if (auto* b = dynamic_cast<balloond::sim::BalloondPolicy*>(policy.get())) {
         read_fraction = b->read_fraction();
       }
-      std::cout << absl::StrFormat("| %-9s | %13.0f | %10.1f | %4d | %12.1f | %10s | %8d | %9d |\n",
-                                   policy->name(), m.reclaimed_mean_bytes / kMiB,
-                                   m.pressure_seconds, m.oom_kills, m.overcommit_seconds,
-                                   Relief(m.time_to_relief_s), m.commands, m.reversals);
+      std::cout << absl::StrFormat(
+          "| %-9s | %13.0f | %10.1f | %11.1f | %10s | %12.1f | %10s | %8d | %9d |\n",
+          policy->name(), m.reclaimed_mean_bytes / kMiB, m.pressure_seconds, m.host_swap_seconds,
+          absl::StrCat(m.oom_kills, " (", m.host_oom_kills, ")"), m.overcommit_seconds,
+          Relief(m.time_to_relief_s), m.commands, m.reversals);
       entry["results"][policy->name()] = {
           {"reclaimed_mean_mib", m.reclaimed_mean_bytes / kMiB},
           {"pressure_seconds", m.pressure_seconds},
           {"oom_kills", m.oom_kills},
+          {"host_oom_kills", m.host_oom_kills},
+          {"host_swap_seconds", m.host_swap_seconds},
+          {"pressure_seconds_after_first_minute", m.pressure_seconds_after_first_minute},
           {"overcommit_seconds", m.overcommit_seconds},
           {"time_to_relief_s",
            m.time_to_relief_s ? nlohmann::json(*m.time_to_relief_s) : nlohmann::json()},
@@ -137,6 +159,11 @@ int main(int argc, char** argv) {
     balloond::sim::BalloondPolicy reading_all(absl::Seconds(scenario->stats_period_s), every_cycle);
     results["balloond reading every cycle"] = balloond::sim::Simulate(*scenario, reading_all);
     const Metrics& all = results["balloond reading every cycle"];
+    std::cout << "\npressure after the first minute:";
+    for (const auto& policy_name : {"balloond", "mom", "proxmox", "squeezed", "none"}) {
+      std::cout << absl::StrFormat(" %s %.1f s;", policy_name,
+                                   results[policy_name].pressure_seconds_after_first_minute);
+    }
     std::cout << absl::StrFormat(
         "\nballoond read the guests' statistics in %.0f%% of its guest-cycles; reading all every "
         "cycle: %.1f pressure s, %d OOM kills, %d commands",
@@ -147,6 +174,30 @@ int main(int argc, char** argv) {
                 << " after the spike began:";
       for (const auto& [name, m] : results)
         std::cout << " " << name << " " << Relief(m.first_grow_after_spike_s) << ";";
+    }
+    if (std::any_of(scenario->guests.begin(), scenario->guests.end(),
+                    [](const auto& g) { return !g.lies.empty(); })) {
+      // The same run with the liars telling the truth: what their lies cost everyone else.
+      Scenario honest = *scenario;
+      for (auto& g : honest.guests) g.lies.clear();
+      balloond::sim::BalloondPolicy truthful(absl::Seconds(honest.stats_period_s),
+                                             honest.balloond_policy);
+      results["balloond, liars honest"] = balloond::sim::Simulate(honest, truthful);
+      const auto others = [&](const Metrics& m) {
+        double sum = 0;
+        for (const auto& [name, seconds] : m.pressure_seconds_by_guest) {
+          for (const auto& g : scenario->guests) {
+            if (g.name == name && g.lies.empty()) sum += seconds;
+          }
+        }
+        return sum;
+      };
+      std::cout << absl::StrFormat(
+          "\nthe other guests' pressure under balloond: %.1f s with the lies, %.1f s without; "
+          "reclaimed %.0f MiB with the lies, %.0f MiB without",
+          others(results["balloond"]), others(results["balloond, liars honest"]),
+          results["balloond"].reclaimed_mean_bytes / kMiB,
+          results["balloond, liars honest"].reclaimed_mean_bytes / kMiB);
     }
     std::cout << "\nballoond's targets:";
     for (const Check& c : CheckTargets(*scenario, results)) {
