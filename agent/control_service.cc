@@ -75,9 +75,10 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
     return absl::InvalidArgumentError(absl::StrCat("hold ", absl::FormatDuration(hold_for),
                                                    " must be between 0 and 7 days (168h)"));
   }
+  // One time for the whole request: the hold's end and the stores' view of what is held agree.
+  const absl::Time now = backend_.clock.Now();
   v1::Hold hold;
   if (hold_for > absl::ZeroDuration()) {
-    const absl::Time now = backend_.clock.Now();
     hold.set_domain(snap->info.name);
     hold.set_uuid(snap->info.uuid);
     hold.set_target_bytes(req.target_bytes());
@@ -87,7 +88,6 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
 
   if (!req.validate_only()) {
     // The hold first: a policy cycle between the target and the hold would undo the target.
-    const absl::Time now = backend_.clock.Now();
     const std::optional<v1::Hold> before = backend_.holds.Find(snap->info.uuid, now);
     absl::Status held = hold_for > absl::ZeroDuration()
                             ? backend_.holds.Set(hold, now)

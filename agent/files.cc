@@ -21,6 +21,16 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
 
 }  // namespace
 
+absl::Status EnsureDirectory(const std::string& path, absl::string_view what) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", what, " ", path, ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {

@@ -14,6 +14,10 @@ namespace balloond {
 // when it cannot be read; INVALID_ARGUMENT for a directory.
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 
+// Creates the directory `path` (and its parents) if it is missing. PERMISSION_DENIED naming it and
+// the reason when it cannot; `what` says what the directory is for ("state directory").
+absl::Status EnsureDirectory(const std::string& path, absl::string_view what);
+
 // Writes `contents` to `path` atomically and durably: a temporary file, fsync, rename, fsync of the
 // directory. UNAVAILABLE naming the step that failed.
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);

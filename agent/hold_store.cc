@@ -1,7 +1,5 @@
 #include "agent/hold_store.h"
 
-#include <filesystem>
-
 #include "absl/strings/str_cat.h"
 #include "agent/config.h"
 #include "agent/files.h"
@@ -19,12 +17,7 @@ bool Lasts(const v1::Hold& hold, absl::Time now) { return FromProtoTimestamp(hol
 
 absl::StatusOr<std::unique_ptr<HoldStore>> HoldStore::Open(const std::string& state_dir) {
   std::unique_ptr<HoldStore> store(new HoldStore(state_dir));
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot create state directory ", state_dir, ": ", ec.message()));
-  }
+  if (absl::Status s = EnsureDirectory(state_dir, "state directory"); !s.ok()) return s;
   auto text = ReadWholeFile(store->saved_path());
   if (!text.ok()) return store;  // none saved yet
   v1::SavedHolds saved;

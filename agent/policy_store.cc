@@ -3,7 +3,6 @@
 #include <google/protobuf/util/field_mask_util.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -64,12 +63,7 @@ absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string
     return absl::InvalidArgumentError(absl::StrCat("policy: ", s.message()));
   }
   std::unique_ptr<PolicyStore> store(new PolicyStore(state_dir, config));
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot create state directory ", state_dir, ": ", ec.message()));
-  }
+  if (absl::Status s = EnsureDirectory(state_dir, "state directory"); !s.ok()) return s;
   if (auto text = ReadWholeFile(store->saved_path()); text.ok()) {
     v1::Policy saved;
     if (absl::Status s = ParseTextFormat(*text, store->saved_path(), saved); !s.ok()) {

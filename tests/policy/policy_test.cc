@@ -176,6 +176,14 @@ PolicyRun ShortHost(v1::Policy policy = Enforce()) {
   return PolicyRun(policy, Host(24 * kGiB, 20 * kGiB));
 }
 
+// A 24 GiB host with `lendable` above its 256 MiB minimum available and a reserve of `reserve`
+// (short when under it): relief can pay for only so much.
+PolicyRun TightHost(v1::Policy policy, int64_t lendable, int64_t reserve) {
+  policy.mutable_host()->set_reserve_bytes(reserve);
+  policy.mutable_host()->set_reserve_fraction(0.01);
+  return PolicyRun(policy, Host(24 * kGiB, 256 * kMiB + lendable));
+}
+
 // A 24 GiB host using 50%: neither short nor comfortable (target 0.4 used).
 PolicyRun NeutralHost(v1::Policy policy = Enforce()) {
   policy.mutable_host()->set_target_used_fraction(0.4);
@@ -271,9 +279,7 @@ TEST(PolicyReliefTest, WhenTheHostCannotPayForAllTheGuestThatRunsOutSoonestGoesF
   // 470 MiB above the host's minimum available: all that "fast" needs, not what both need; a
   // reserve below that, so the host is not short.
   v1::Policy p = Enforce();
-  p.mutable_host()->set_reserve_bytes(300 * kMiB);
-  p.mutable_host()->set_reserve_fraction(0.01);
-  PolicyRun run(p, Host(24 * kGiB, 256 * kMiB + 470 * kMiB));
+  PolicyRun run = TightHost(p, 470 * kMiB, 300 * kMiB);
   FakeGuest& fast = run.Add(Guest("fast").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
   FakeGuest& slow = run.Add(Guest("slow").Max(4 * kGiB).Actual(512 * kMiB).Used(372 * kMiB));
   ASSERT_TRUE(run.Cycle().empty());  // 284 and 100 MiB available: no pressure yet
@@ -293,9 +299,7 @@ TEST(PolicyReliefTest, WhenTheHostCannotPayForAllTheGuestThatRunsOutSoonestGoesF
 TEST(PolicyReliefTest, AmongEquallyUrgentGuestsMoreSharesGoFirst) {
   v1::Policy p = Enforce();
   (*p.mutable_domains())["gold"].set_shares(4000);
-  p.mutable_host()->set_reserve_bytes(300 * kMiB);
-  p.mutable_host()->set_reserve_fraction(0.01);
-  PolicyRun run(p, Host(24 * kGiB, 256 * kMiB + 400 * kMiB));
+  PolicyRun run = TightHost(p, 400 * kMiB, 300 * kMiB);
   FakeGuest& bronze = run.Add(Guest("bronze").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
   FakeGuest& gold = run.Add(Guest("gold").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
   ASSERT_TRUE(run.Cycle().empty());
@@ -314,9 +318,7 @@ TEST(PolicyReliefTest, AGuestWhoseStatisticsLieIsNotMoreUrgentThanOneUnderPressu
   // is given back, and can lend 400 MiB. Found by the policy fuzzer (an overflow ordering relief).
   v1::Policy p = Enforce();
   (*p.mutable_domains())["liar"].set_min_bytes(kGiB);
-  p.mutable_host()->set_reserve_bytes(800 * kMiB);
-  p.mutable_host()->set_reserve_fraction(0.01);
-  PolicyRun run(p, Host(24 * kGiB, 256 * kMiB + 400 * kMiB));
+  PolicyRun run = TightHost(p, 400 * kMiB, 800 * kMiB);
   FakeGuest& liar = run.Add(Guest("liar").Max(4 * kGiB).Actual(512 * kMiB));
   liar.claimed_available = std::numeric_limits<int64_t>::min() + 1;
   run.Add(Guest("busy").Max(4 * kGiB).Actual(512 * kMiB).Used(430 * kMiB));
