@@ -358,6 +358,21 @@ TEST(PolicyReliefTest, AnAutodeflateBalloonThatGrowsByItselfIsPressureNotDefianc
   }
 }
 
+TEST(PolicyReliefTest, OneOomEventsMebibyteIsEnoughToSeeAnAutodeflate) {
+  // Linux's driver gives back 1 MiB per OOM event: far below the deadband, still a guest in
+  // trouble.
+  for (bool autodeflate : {true, false}) {
+    PolicyRun run = ShortHost();
+    FakeGuest& g = run.Add(Guest("oom").Max(2 * kGiB).Actual(2 * kGiB).Used(300 * kMiB));
+    g.autodeflate = autodeflate;
+    run.CycleUntilQuiet();
+    g.actual += 2 * kMiB;
+    g.used -= 100 * kMiB;  // then its job ends: reclaim would take 100 MiB back at once
+    auto decisions = run.Cycle();
+    EXPECT_EQ(decisions.empty(), autodeflate) << autodeflate;
+  }
+}
+
 TEST(PolicyHostTest, AShortHostReclaimsFromTheMostExcessPerShareFirst) {
   v1::Policy p = Enforce();
   (*p.mutable_domains())["gold"].set_shares(4000);
