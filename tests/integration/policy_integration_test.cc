@@ -1,7 +1,9 @@
 // The ballooning policy against a real libvirtd and a real guest that allocates memory on command.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -352,6 +354,44 @@ TEST(PolicyIntegrationTest, ADomainsMetadataPolicyAppliesFollowsChangesAndSurviv
   EXPECT_THAT(show.out, HasSubstr("'lots' is not a whole number; ignored"));
   // Without it, the floor is the default again: reclaim takes the guest below 650 MiB.
   ASSERT_TRUE(WaitFor([&] { return guest.UsedMemoryKiB() < 650 * 1024; }, absl::Seconds(30)));
+}
+
+TEST(PolicyIntegrationTest, MetadataGoesIntoADefinedDomainAndTheConfigFilesOverrideStillWins) {
+  // A persistent domain that is not running: its metadata lives in its definition only.
+  const std::string name = absl::StrCat("bdtest-defined-", getpid());
+  const std::string xml = absl::StrCat("/tmp/", name, ".xml");
+  std::ofstream(xml) << "<domain type='qemu'><name>" << name
+                     << "</name><memory unit='MiB'>512</memory><vcpu>1</vcpu>"
+                        "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
+                        "<devices><memballoon model='virtio'/></devices></domain>";
+  ASSERT_EQ(Virsh({"define", xml}).exit_code, 0);
+  const std::string config = absl::StrCat("/tmp/", name, ".textproto");
+  struct Cleanup {
+    std::string name, xml, config;
+    ~Cleanup() {
+      Virsh({"undefine", name});
+      unlink(xml.c_str());
+      unlink(config.c_str());
+    }
+  } cleanup{name, xml, config};
+  // The host's config file sets its shares.
+  std::ofstream(config) << "policy { domains { key: \"" << name
+                        << "\" value { shares: 3000 } } }\n";
+  Agent agent({"--config=" + config});
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+
+  CommandResult set = agent.Ctl(
+      {"policy", "set", "--domain", name, "--persist=metadata", "min_bytes=300M", "shares=2000"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_THAT(set.out, HasSubstr("note: shares stays as balloond's config file sets it"));
+  CommandResult held = Virsh({"metadata", name, "http://balloond.dev/xmlns/policy/1", "--config"});
+  EXPECT_THAT(held.out, HasSubstr("<min unit=\"MiB\">300</min>"));
+  EXPECT_THAT(held.out, HasSubstr("<shares>2000</shares>"));
+  // Read back through libvirt (the domain does not run, so the collector has not seen it).
+  CommandResult show = agent.Ctl({"policy", "show", name});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("min_bytes +300 MiB +libvirt metadata"));
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("shares +3000 +config file: domain"));
 }
 
 TEST(PolicyIntegrationTest, TheModeFlagCountsForItsRunOnlyEvenWhenTheApiChangesSomething) {
