@@ -82,10 +82,12 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   // to run out of memory (Linux: 1 MiB per OOM event, before its OOM killer would act): a balloon
   // that grew without a target asking for it is a guest in trouble, not an uncooperative one. It
   // keeps what it took (reclaim waits as after relief). A balloon at rest does not move by itself
-  // otherwise, so a single event's MiB counts.
+  // otherwise, so a single event's MiB counts; one an operator holds moves to the operator's
+  // target.
   const int64_t before = std::exchange(a.memory.last_actual, a.actual);
   const bool asked_to_grow = memory.pending_target && *memory.pending_target > before;
-  if (in.autodeflate && before >= 0 && !asked_to_grow && a.actual - before >= kMiB) {
+  const bool held = in.held_until && *in.held_until > now;
+  if (in.autodeflate && before >= 0 && !asked_to_grow && !held && a.actual - before >= kMiB) {
     a.deflated_by_itself = a.actual - before;
     a.memory.pending_target.reset();
     a.memory.strikes = 0;

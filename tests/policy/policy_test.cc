@@ -373,6 +373,25 @@ TEST(PolicyReliefTest, OneOomEventsMebibyteIsEnoughToSeeAnAutodeflate) {
   }
 }
 
+TEST(PolicyReliefTest, AnOperatorRaisingAHeldAutodeflateBalloonIsNotAnOom) {
+  PolicyRun run = ShortHost();
+  FakeGuest& g = run.Add(Guest("held").Max(2 * kGiB).Actual(2 * kGiB).Used(300 * kMiB));
+  g.autodeflate = true;
+  run.CycleUntilQuiet();  // at its floor: use + headroom + kernel = 468 MiB
+  // The operator holds it at 420 MiB (80 MiB available: no pressure), then raises it a little.
+  g.held_until = run.now() + absl::Hours(1);
+  g.actual = 420 * kMiB;
+  EXPECT_TRUE(run.Cycle().empty());
+  g.actual = 428 * kMiB;
+  std::vector<Decision> after;
+  for (int i = 0; i < 5; ++i) {
+    for (Decision& d : run.Cycle()) after.push_back(std::move(d));
+  }
+  // Misread as an OOM, it would be grown back to 468 MiB over the operator's hold.
+  EXPECT_TRUE(after.empty()) << after.front().explanation;
+  EXPECT_EQ(g.actual, 428 * kMiB);
+}
+
 TEST(PolicyHostTest, AShortHostReclaimsFromTheMostExcessPerShareFirst) {
   v1::Policy p = Enforce();
   (*p.mutable_domains())["gold"].set_shares(4000);
