@@ -151,12 +151,7 @@ absl::Status ControlService::WriteMetadata(const v1::UpdateDomainPolicyRequest& 
     if (v1::DomainPolicy::descriptor()->FindFieldByName(path) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("DomainPolicy has no field \"", path, "\""));
     }
-    if (!MetadataHolds(path)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, " is not kept in a domain's metadata (it holds enabled, min_bytes, ",
-                       "max_bytes, shares, headroom_bytes, headroom_fraction, ",
-                       "low_watermark_bytes); set it without --persist=metadata"));
-    }
+    if (absl::Status s = CheckMetadataHolds(path); !s.ok()) return s;
   }
   auto info = backend_.hypervisor.LookupDomain(req.domain());
   if (!info.ok()) return info.status();

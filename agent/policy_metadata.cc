@@ -13,7 +13,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "agent/policy_store.h"
 #include "policy/settings.h"
 #include "policy/units.h"
 
@@ -211,12 +213,7 @@ absl::StatusOr<std::string> FormatPolicyMetadata(const v1::DomainPolicy& setting
   std::vector<const google::protobuf::FieldDescriptor*> set;
   reflection->ListFields(settings, &set);
   for (const auto* field : set) {
-    if (!MetadataHolds(field->name())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field->name(), " is not kept in a domain's metadata (it holds enabled, ",
-                       "min_bytes, max_bytes, shares, headroom_bytes, headroom_fraction, ",
-                       "low_watermark_bytes); set it on this host instead"));
-    }
+    if (absl::Status s = CheckMetadataHolds(field->name()); !s.ok()) return s;
   }
   std::string xml = "<policy>\n";
   if (settings.has_enabled()) {
@@ -236,9 +233,15 @@ absl::StatusOr<std::string> FormatPolicyMetadata(const v1::DomainPolicy& setting
   return xml + "</policy>";
 }
 
-bool MetadataHolds(absl::string_view field) {
-  return std::any_of(std::begin(kElements), std::end(kElements),
-                     [field](const Element& e) { return field == e.field; });
+absl::Status CheckMetadataHolds(absl::string_view field) {
+  std::vector<absl::string_view> held;
+  for (const Element& e : kElements) {
+    if (field == e.field) return absl::OkStatus();
+    held.push_back(e.field);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " is not kept in a domain's metadata (it holds ", absl::StrJoin(held, ", "),
+      "); set it on this host instead (without --persist=metadata)"));
 }
 
 v1::Policy WithMetadata(const v1::Policy& policy,
@@ -266,8 +269,7 @@ v1::Policy WithMetadata(const v1::Policy& policy,
 
 v1::DomainPolicyInForce ExplainDomainPolicy(const std::string& domain, const v1::Policy& config,
                                             const v1::Policy& api_changes,
-                                            const v1::DomainPolicy* metadata,
-                                            const v1::Policy& in_force) {
+                                            const v1::DomainPolicy* metadata) {
   v1::DomainPolicyInForce out;
   out.set_domain(domain);
   std::map<std::string, v1::DomainPolicy> by_name;
@@ -276,7 +278,7 @@ v1::DomainPolicyInForce ExplainDomainPolicy(const std::string& domain, const v1:
     by_name[domain] = *metadata;
   }
   std::map<std::string, std::string> ignored;
-  const v1::Policy policy = WithMetadata(in_force, by_name, &ignored);
+  const v1::Policy policy = WithMetadata(MergePolicy(config, api_changes), by_name, &ignored);
   if (auto it = ignored.find(domain); it != ignored.end()) {
     out.set_metadata_problem(absl::StrCat("ignored: ", it->second));
     metadata = nullptr;

@@ -44,8 +44,9 @@ absl::StatusOr<balloon::v1::DomainPolicy> ParsePolicyMetadata(absl::string_view 
 // setting the metadata does not hold.
 absl::StatusOr<std::string> FormatPolicyMetadata(const balloon::v1::DomainPolicy& settings);
 
-// Whether the metadata holds the DomainPolicy field named `field` (e.g. "min_bytes").
-bool MetadataHolds(absl::string_view field);
+// OK when the metadata holds the DomainPolicy field named `field` (e.g. "min_bytes");
+// INVALID_ARGUMENT naming the fields it does hold otherwise.
+absl::Status CheckMetadataHolds(absl::string_view field);
 
 // `policy` with each domain's metadata settings (by domain name) beneath its overrides, field by
 // field. A domain whose settings would then not validate keeps its overrides alone; the reason is
@@ -57,12 +58,12 @@ balloon::v1::Policy WithMetadata(const balloon::v1::Policy& policy,
 // Each of a domain's settings with the layer it came from. The layers, lowest first: built-in
 // defaults, the config file's defaults, the API's defaults, the domain's metadata, the config
 // file's override of the domain, the API's override of it. `metadata` is null for a domain without
-// usable metadata.
+// usable metadata. The settings are the ones the policy applies: the two layers merged as the
+// policy store merges them, with the metadata beneath their overrides.
 balloon::v1::DomainPolicyInForce ExplainDomainPolicy(const std::string& domain,
                                                      const balloon::v1::Policy& config,
                                                      const balloon::v1::Policy& api_changes,
-                                                     const balloon::v1::DomainPolicy* metadata,
-                                                     const balloon::v1::Policy& in_force);
+                                                     const balloon::v1::DomainPolicy* metadata);
 
 }  // namespace balloond
 

@@ -283,9 +283,9 @@ grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerConte
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
   auto explain = [this, resp](const std::string& name, const v1::DomainPolicy* metadata,
                               const std::string& problem) {
+    // One read of the store: the layers and the settings they make agree.
     const auto layers = backend_.policy.GetLayers();
-    *resp = ExplainDomainPolicy(name, layers.config, layers.api_changes, metadata,
-                                backend_.policy.Get());
+    *resp = ExplainDomainPolicy(name, layers.config, layers.api_changes, metadata);
     if (!problem.empty()) resp->set_metadata_problem(problem);
   };
   // A running domain: the metadata the policy uses, as the collector last read it.

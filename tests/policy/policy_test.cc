@@ -176,6 +176,13 @@ PolicyRun ShortHost(v1::Policy policy = Enforce()) {
   return PolicyRun(policy, Host(24 * kGiB, 20 * kGiB));
 }
 
+// One cycle's decisions by domain name.
+std::map<std::string, Decision> ByName(const std::vector<Decision>& decisions) {
+  std::map<std::string, Decision> out;
+  for (const Decision& d : decisions) out[d.name] = d;
+  return out;
+}
+
 // A 24 GiB host with `lendable` above its 256 MiB minimum available and a reserve of `reserve`
 // (short when under it): relief can pay for only so much.
 PolicyRun TightHost(v1::Policy policy, int64_t lendable, int64_t reserve) {
@@ -288,8 +295,7 @@ TEST(PolicyReliefTest, WhenTheHostCannotPayForAllTheGuestThatRunsOutSoonestGoesF
   // first.
   fast.used = 900 * kMiB;
   slow.used = 392 * kMiB;
-  std::map<std::string, Decision> by_name;
-  for (const Decision& d : run.Cycle()) by_name[d.name] = d;
+  std::map<std::string, Decision> by_name = ByName(run.Cycle());
   ASSERT_EQ(by_name.count("fast"), 1u);
   ASSERT_EQ(by_name.count("slow"), 1u);
   EXPECT_THAT(by_name["fast"].explanation, Not(HasSubstr("limited to")));
@@ -304,8 +310,7 @@ TEST(PolicyReliefTest, AmongEquallyUrgentGuestsMoreSharesGoFirst) {
   FakeGuest& gold = run.Add(Guest("gold").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
   ASSERT_TRUE(run.Cycle().empty());
   for (FakeGuest* g : {&gold, &bronze}) g->used = 864 * kMiB;  // the same growth, the same need
-  std::map<std::string, Decision> by_name;
-  for (const Decision& d : run.Cycle()) by_name[d.name] = d;
+  std::map<std::string, Decision> by_name = ByName(run.Cycle());
   ASSERT_EQ(by_name.count("gold"), 1u);
   ASSERT_EQ(by_name.count("bronze"), 1u);
   EXPECT_THAT(by_name["gold"].explanation, Not(HasSubstr("limited to")));
@@ -322,8 +327,7 @@ TEST(PolicyReliefTest, AGuestWhoseStatisticsLieIsNotMoreUrgentThanOneUnderPressu
   FakeGuest& liar = run.Add(Guest("liar").Max(4 * kGiB).Actual(512 * kMiB));
   liar.claimed_available = std::numeric_limits<int64_t>::min() + 1;
   run.Add(Guest("busy").Max(4 * kGiB).Actual(512 * kMiB).Used(430 * kMiB));
-  std::map<std::string, Decision> by_name;
-  for (const Decision& d : run.Cycle()) by_name[d.name] = d;
+  std::map<std::string, Decision> by_name = ByName(run.Cycle());
   ASSERT_EQ(by_name.count("liar"), 1u);
   ASSERT_EQ(by_name.count("busy"), 1u);
   EXPECT_EQ(by_name["busy"].reason, v1::DECISION_REASON_GUEST_PRESSURE);

@@ -170,8 +170,7 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
       g.pressured = swapped > 0 || available < 0.02 * total;
 
       g.working_set = std::min(resident + g.cache + s.kernel_bytes, g.actual);
-      g.touched = std::max(g.touched, g.working_set);
-      g.touched = std::min(g.touched, g.actual);
+      g.touched = std::min(std::max(g.touched, g.working_set), g.actual);
       held += g.touched;
 
       const bool reporting = !s.stops_reporting_at_s || t < *s.stops_reporting_at_s;

@@ -28,6 +28,17 @@ struct Check {
   std::string detail;
 };
 
+// The pressure-seconds of the guests that tell the truth.
+double HonestGuestsPressure(const Scenario& s, const Metrics& m) {
+  double sum = 0;
+  for (const auto& g : s.guests) {
+    if (!g.lies.empty()) continue;
+    auto it = m.pressure_seconds_by_guest.find(g.name);
+    if (it != m.pressure_seconds_by_guest.end()) sum += it->second;
+  }
+  return sum;
+}
+
 // balloond's targets (issue: "Targets for balloond's default policy, on every scenario").
 std::vector<Check> CheckTargets(const Scenario& s, const std::map<std::string, Metrics>& r) {
   const Metrics& b = r.at("balloond");
@@ -64,16 +75,8 @@ std::vector<Check> CheckTargets(const Scenario& s, const std::map<std::string, M
                     b.oom_kills <= all.oom_kills && b.pressure_seconds <= all.pressure_seconds,
                     absl::StrFormat("%.1f s vs %.1f s", b.pressure_seconds, all.pressure_seconds)});
   if (auto honest = r.find("balloond, liars honest"); honest != r.end()) {
-    double lying = 0, truthful = 0;
-    for (const auto& g : s.guests) {
-      if (!g.lies.empty()) continue;
-      auto at = [&g](const Metrics& m) {
-        auto it = m.pressure_seconds_by_guest.find(g.name);
-        return it == m.pressure_seconds_by_guest.end() ? 0.0 : it->second;
-      };
-      lying += at(b);
-      truthful += at(honest->second);
-    }
+    const double lying = HonestGuestsPressure(s, b);
+    const double truthful = HonestGuestsPressure(s, honest->second);
     checks.push_back(
         {"a lying guest hurts only itself",
          lying <= truthful + 1.0 && b.oom_kills <= honest->second.oom_kills,
@@ -183,19 +186,11 @@ int main(int argc, char** argv) {
       balloond::sim::BalloondPolicy truthful(absl::Seconds(honest.stats_period_s),
                                              honest.balloond_policy);
       results["balloond, liars honest"] = balloond::sim::Simulate(honest, truthful);
-      const auto others = [&](const Metrics& m) {
-        double sum = 0;
-        for (const auto& [name, seconds] : m.pressure_seconds_by_guest) {
-          for (const auto& g : scenario->guests) {
-            if (g.name == name && g.lies.empty()) sum += seconds;
-          }
-        }
-        return sum;
-      };
       std::cout << absl::StrFormat(
           "\nthe other guests' pressure under balloond: %.1f s with the lies, %.1f s without; "
           "reclaimed %.0f MiB with the lies, %.0f MiB without",
-          others(results["balloond"]), others(results["balloond, liars honest"]),
+          HonestGuestsPressure(*scenario, results["balloond"]),
+          HonestGuestsPressure(*scenario, results["balloond, liars honest"]),
           results["balloond"].reclaimed_mean_bytes / kMiB,
           results["balloond, liars honest"].reclaimed_mean_bytes / kMiB);
     }
