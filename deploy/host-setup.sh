@@ -46,29 +46,102 @@ install_packages() {
 
 libvirt_answers() { virsh -c qemu:///system version >/dev/null 2>&1; }
 
-start_libvirt() {
-  libvirt_answers && return 0
-  say "starting virtlogd and libvirtd"
-  if [[ -d /run/systemd/system ]]; then
-    systemctl start virtlogd.socket libvirtd.service
-  else
-    # Containers and CI machines have no systemd: run the daemons directly. The system bus and
-    # polkit first: libvirt asks polkit whether a non-root client (balloond's service user, in
-    # group libvirt) may manage domains.
-    if ! pgrep -x dbus-daemon >/dev/null; then
-      mkdir -p /run/dbus
-      rm -f /run/dbus/pid
-      dbus-daemon --system --fork
-    fi
-    pgrep -f polkit-1/polkitd >/dev/null || { /usr/lib/polkit-1/polkitd --no-debug >/dev/null 2>&1 & }
-    pgrep -x virtlogd >/dev/null || /usr/sbin/virtlogd -d
-    pgrep -x libvirtd >/dev/null || /usr/sbin/libvirtd -d
+# balloond runs as the system user balloond in group libvirt (as the package and the service test
+# make it); libvirt lets that group in through polkit, which it reaches over the system bus.
+BALLOOND_SERVICE_USER=balloond
+ensure_service_user() {
+  if ! getent passwd "$BALLOOND_SERVICE_USER" >/dev/null; then
+    useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$BALLOOND_SERVICE_USER"
   fi
+  if getent group libvirt >/dev/null && ! id -nG "$BALLOOND_SERVICE_USER" | grep -qw libvirt; then
+    usermod -aG libvirt "$BALLOOND_SERVICE_USER"
+  fi
+}
+
+# What libvirt answers a member of group libvirt that is not root (empty when it serves it).
+libvirt_refuses_service_user() {
+  setpriv --reuid="$BALLOOND_SERVICE_USER" --regid="$BALLOOND_SERVICE_USER" --init-groups \
+    virsh -c qemu:///system list --all 2>&1 >/dev/null | sed -n 's/^error: //p' | tr '\n' ' ' || true
+}
+
+# The system bus and polkit, which libvirt asks whether a non-root client may manage domains.
+start_bus_and_polkit() {
+  if ! pgrep -x dbus-daemon >/dev/null; then
+    say "starting the system bus (dbus-daemon)"
+    mkdir -p /run/dbus
+    rm -f /run/dbus/pid
+    dbus-daemon --system --fork
+  fi
+  if ! pgrep -f polkit-1/polkitd >/dev/null; then
+    say "starting polkitd"
+    /usr/lib/polkit-1/polkitd --no-debug >/dev/null 2>&1 &
+    for _ in $(seq 1 50); do
+      dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.NameHasOwner string:org.freedesktop.PolicyKit1 2>/dev/null |
+        grep -q 'boolean true' && break
+      sleep 0.1
+    done
+  fi
+}
+
+wait_for_libvirt() {
   for _ in $(seq 1 100); do
     libvirt_answers && return 0
     sleep 0.2
   done
   die "libvirtd did not answer on qemu:///system; see /var/log/libvirt/libvirtd.log"
+}
+
+restart_libvirtd() {
+  if [[ -d /run/systemd/system ]]; then
+    systemctl restart libvirtd.service
+  else
+    pkill -x libvirtd || true
+    for _ in $(seq 1 50); do
+      pgrep -x libvirtd >/dev/null || break
+      sleep 0.1
+    done
+    /usr/sbin/libvirtd -d
+  fi
+  wait_for_libvirt
+}
+
+start_libvirt() {
+  if ! libvirt_answers; then
+    say "starting virtlogd and libvirtd"
+    if [[ -d /run/systemd/system ]]; then
+      systemctl start dbus.service polkit.service virtlogd.socket libvirtd.service
+    else
+      # Containers and CI machines have no systemd: run the daemons directly, the system bus and
+      # polkit first (libvirtd that starts before them refuses non-root clients until restarted).
+      start_bus_and_polkit
+      pgrep -x virtlogd >/dev/null || /usr/sbin/virtlogd -d
+      pgrep -x libvirtd >/dev/null || /usr/sbin/libvirtd -d
+    fi
+    wait_for_libvirt
+  fi
+  check_libvirt_serves_service_user
+}
+
+# libvirt answering root is not enough: balloond's service user must get in too. A libvirtd started
+# before the system bus or polkit refuses it ("Unable to get system bus connection") until it is
+# restarted with both running: start what is missing, restart it, and say so.
+check_libvirt_serves_service_user() {
+  ensure_service_user
+  local refused
+  refused=$(libvirt_refuses_service_user)
+  [[ -z $refused ]] && return 0
+  say "libvirt refuses user $BALLOOND_SERVICE_USER (group libvirt): $refused"
+  if [[ -d /run/systemd/system ]]; then
+    systemctl start dbus.service polkit.service
+  else
+    start_bus_and_polkit
+  fi
+  say "restarting libvirtd so that it reaches the system bus and polkit"
+  restart_libvirtd
+  refused=$(libvirt_refuses_service_user)
+  [[ -z $refused ]] || die "libvirt still refuses user $BALLOOND_SERVICE_USER in group libvirt: $refused"
+  say "libvirt now serves user $BALLOOND_SERVICE_USER in group libvirt"
 }
 
 # build_project [TARGET...]: configures and builds into $BALLOOND_BUILD (everything by default).

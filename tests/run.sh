@@ -1,44 +1,69 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine (as root) and runs every balloond test: unit tests, and integration
 # tests against a real libvirtd with real QEMU guests; then, in a checked build (clang, ASan +
-# UBSan), the unit tests again and each fuzz target for 30 s. Extra arguments go to the first ctest
-# only (e.g. -L unit), and skip the checked build.
+# UBSan), the unit tests again, each fuzz target for 30 s and a soak of a real balloond under abuse.
+# Extra arguments go to one ctest over the plain build instead (e.g. -R Churn), and skip the rest.
+# Ends with how long each phase took, the slowest tests, and one "N passed, N failed" line.
 set -euo pipefail
 # Warnings are errors here (CI); a plain build leaves them warnings.
 export BALLOOND_WERROR=${BALLOOND_WERROR:-ON}
 source "$(cd "$(dirname "$0")/.." && pwd)/deploy/host-setup.sh"
 require_root
-install_packages "${BALLOOND_TEST_PACKAGES[@]}"
-start_libvirt
-build_guest
-build_project
 
-# run_ctest DIR LOG [ARG...]: ctest in DIR, its output also in LOG; returns ctest's status.
-run_ctest() {
-  local dir=$1 log=$2
-  shift 2
-  (cd "$dir" && ctest --output-on-failure "$@") 2>&1 | tee "$log"
-  return "${PIPESTATUS[0]}"
+phases=()
+# phase NAME COMMAND...: runs the command and notes how long it took.
+phase() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  phases+=("$(printf '%-34s %5d s' "$name" $((SECONDS - start)))")
 }
 
-say "running tests"
-set +e
-run_ctest "$BALLOOND_BUILD" "$BALLOOND_BUILD/ctest.log" "$@"
-rc=$?
-logs=("$BALLOOND_BUILD/ctest.log")
-if [[ $# == 0 ]]; then
-  set -e
-  build_checked
+logs=()
+rc=0
+# tests NAME DIR [CTEST_ARG...]: one ctest run, its output also in DIR/ctest-NAME.log; a failure
+# is remembered, and the run goes on.
+tests() {
+  local name=$1 dir=$2
+  shift 2
+  local log="$dir/ctest-$name.log"
+  say "tests: $name"
+  logs+=("$log")
+  local start=$SECONDS status
   set +e
-  say "running the unit tests and fuzz targets in the checked build"
-  run_ctest "$BALLOOND_CHECK_BUILD" "$BALLOOND_CHECK_BUILD/ctest.log" -L 'unit|fuzz' -j"$(nproc)"
-  check_rc=$?
-  (( rc == 0 )) && rc=$check_rc
-  logs+=("$BALLOOND_CHECK_BUILD/ctest.log")
-fi
-set -e
+  (cd "$dir" && ctest --output-on-failure "$@") 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  set -e
+  ((status == 0)) || rc=$status
+  phases+=("$(printf '%-34s %5d s' "tests: $name" $((SECONDS - start)))")
+}
 
-# One closing line that any CI can read, over both runs.
+phase "packages" install_packages "${BALLOOND_TEST_PACKAGES[@]}"
+phase "services (libvirtd, bus, polkit)" start_libvirt
+phase "guest image" build_guest
+phase "build" build_project
+
+if [[ $# -gt 0 ]]; then
+  tests selected "$BALLOOND_BUILD" "$@"
+else
+  # Unit tests and lint share the two cores; integration tests run one at a time (real guests).
+  tests unit "$BALLOOND_BUILD" -L 'unit|lint' -j"$(nproc)"
+  tests integration "$BALLOOND_BUILD" -L integration
+  phase "checked build" build_checked
+  tests "checked unit" "$BALLOOND_CHECK_BUILD" -L unit -j"$(nproc)"
+  tests "checked fuzzers" "$BALLOOND_CHECK_BUILD" -L fuzz -j"$(nproc)"
+  tests "checked soak" "$BALLOOND_CHECK_BUILD" -L soak
+fi
+
+echo
+echo "Time by phase:"
+printf '  %s\n' "${phases[@]}"
+echo "Slowest tests:"
+cat "${logs[@]}" 2>/dev/null |
+  sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.+.* ([0-9.]+) sec$/\2 \1/p' |
+  sort -rn | head -n 10 | awk '{printf "  %8.1f s  %s\n", $1, $2}'
+
+# One closing line that any CI can read, over every run.
 passed=0 failed=0
 for log in "${logs[@]}"; do
   summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -n1)

@@ -83,7 +83,15 @@ int Churn(int cycles, int parallel, const std::string& prefix) {
   return done.load();
 }
 
-TEST(ChurnIntegrationTest, AThousandDomainsComeAndGoAndNothingOfThemStays) {
+// CI churns enough domains to show growth (each leaked domain would cost well over the bounds
+// below); tests/bench/churn.sh runs the thousand of the benchmark.
+int ChurnCycles() {
+  const char* env = std::getenv("BALLOOND_CHURN_CYCLES");
+  int cycles = 0;
+  return env != nullptr && absl::SimpleAtoi(env, &cycles) && cycles > 0 ? cycles : 200;
+}
+
+TEST(ChurnIntegrationTest, DomainsComeAndGoAndNothingOfThemStays) {
   DestroyLeftoverGuests();
   Agent agent({"--stats-period=1s"});
   ASSERT_TRUE(agent.WaitServing()) << agent.Log();
@@ -115,7 +123,8 @@ TEST(ChurnIntegrationTest, AThousandDomainsComeAndGoAndNothingOfThemStays) {
   const int64_t rss_before = RssKiB(agent.pid());
   const int fds_before = OpenFds(agent.pid());
 
-  const int done = Churn(1000, 3, prefix);
+  const int cycles = ChurnCycles();
+  const int done = Churn(cycles, 3, prefix);
   absl::SleepFor(absl::Seconds(3));  // the last ones leave the store at the next collection
   const int64_t rss_after = RssKiB(agent.pid());
   const int fds_after = OpenFds(agent.pid());
@@ -127,8 +136,9 @@ TEST(ChurnIntegrationTest, AThousandDomainsComeAndGoAndNothingOfThemStays) {
             << "; balloond RSS " << rss_before / 1024 << " -> " << rss_after / 1024
             << " MiB, open files " << fds_before << " -> " << fds_after << ", " << seen.size()
             << " churned domains seen in ListDomains\n";
-  EXPECT_GE(done, 990);
-  EXPECT_GE(seen.size(), 50u) << "balloond should have listed some of them while they ran";
+  EXPECT_GE(done, cycles - cycles / 100);
+  EXPECT_GE(seen.size(), static_cast<size_t>(cycles / 20))
+      << "balloond should have listed some of them while they ran";
   EXPECT_LE(rss_after - rss_before, 3 * 1024) << "RSS grew with the domains that went away";
   EXPECT_LE(fds_after - fds_before, 2);
 
