@@ -217,6 +217,12 @@ void AgentServer::Shutdown() {
   for (Endpoint* e : Endpoints()) {
     if (e->server) e->server->Shutdown(deadline);
   }
+  // Every call has ended by now, but work queued for a cancelled stream may still wait on the
+  // workers: it runs (and finds its stream over) while the services and feeds it calls still exist.
+  for (Endpoint* e : Endpoints()) {
+    if (e->context) e->context->StopWorkers();
+  }
+  lookups_.Stop();
 }
 
 }  // namespace balloond

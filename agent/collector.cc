@@ -75,7 +75,10 @@ void Collector::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  // libvirt's events stop reaching the collector (a notification in progress ends first).
+  hypervisor_.SetChangeCallback(nullptr);
   if (loop_.joinable()) loop_.join();
+  pool_.Stop();
 }
 
 void Collector::RequestRefresh(const std::string& uuid) {
@@ -165,17 +168,17 @@ bool Collector::libvirt_reachable() const {
   return reachable_.value_or(false);
 }
 
-void Collector::SetReachabilityCallback(std::function<void(bool)> callback) {
+void Collector::SetReachabilityCallback(std::function<void(const absl::Status&)> callback) {
   absl::MutexLock lock(&mu_);
   on_reachability_ = std::move(callback);
 }
 
-void Collector::SetReachable(bool reachable) {
-  std::function<void(bool)> callback;
+void Collector::SetReachable(const absl::Status& reachable) {
+  std::function<void(const absl::Status&)> callback;
   {
     absl::MutexLock lock(&mu_);
-    if (reachable_ == reachable) return;
-    reachable_ = reachable;
+    if (reachable_ == reachable.ok()) return;
+    reachable_ = reachable.ok();
     callback = on_reachability_;
   }
   if (callback) callback(reachable);
@@ -227,7 +230,7 @@ void Collector::CollectOnce() {
       read_all_ = true;  // whatever happened meanwhile, the next collection sees all of it
     }
     if (collected.status().code() == absl::StatusCode::kUnavailable) {
-      SetReachable(false);
+      SetReachable(collected.status());
     } else {
       Log(LogLevel::kWarning, absl::StrCat("a collection failed: ", collected.status().message()));
     }
@@ -288,7 +291,7 @@ void Collector::CollectOnce() {
         " after start"));
   }
   // Only now: SERVING promises a complete inventory to the first ListDomains.
-  SetReachable(true);
+  SetReachable(absl::OkStatus());
   last_round_ = clock_.Monotonic() - round_start;
   if (LogEnabled(LogLevel::kDebug)) {
     Log(LogLevel::kDebug,

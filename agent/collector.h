@@ -65,8 +65,8 @@ class Collector {
   void WaitForCalls();
 
   bool libvirt_reachable() const;
-  // Called with the new value whenever libvirt becomes reachable or unreachable.
-  void SetReachabilityCallback(std::function<void(bool)> callback);
+  // Called whenever libvirt becomes reachable (OK) or unreachable (why).
+  void SetReachabilityCallback(std::function<void(const absl::Status&)> callback);
 
   int64_t guest_stats_period_seconds() const;
 
@@ -105,7 +105,7 @@ class Collector {
   };
 
   void Loop();
-  void SetReachable(bool reachable);
+  void SetReachable(const absl::Status& reachable);
   // The tracked domains the next collection may leave out unless they are busy.
   CollectionFilter Steady(absl::Time now);
   DomainSnapshot Assemble(const DomainStats& d, Tracked& t, absl::Time now)
@@ -138,7 +138,7 @@ class Collector {
   std::map<std::string, int> plan_ ABSL_GUARDED_BY(mu_);
   std::function<bool(const std::string&)> watched_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::function<void(bool)> on_reachability_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const absl::Status&)> on_reachability_ ABSL_GUARDED_BY(mu_);
   std::function<void(absl::Duration)> on_round_ ABSL_GUARDED_BY(mu_);
   std::function<void()> on_heartbeat_ ABSL_GUARDED_BY(mu_);
 

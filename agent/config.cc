@@ -28,12 +28,8 @@ class FirstErrorCollector final : public google::protobuf::io::ErrorCollector {
 };
 
 absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
-                                         absl::string_view field) {
-  const absl::Duration out = FromProtoDuration(d);
-  if (out <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " must be positive"));
-  }
-  return out;
+                                         absl::string_view field, DurationRange range) {
+  return DurationInRange(d, field, range.min, range.max);
 }
 
 // Every limit must let at least one of its kind through: a zero would lock every client out.
@@ -72,7 +68,7 @@ absl::Status ApplyLimits(const balloon::v1::Limits& in, ServingLimits& out) {
     next.qom_queries_per_second = in.qom_queries_per_second();
   }
   if (in.has_idle_timeout()) {
-    auto d = FromProto(in.idle_timeout(), "limits.idle_timeout");
+    auto d = FromProto(in.idle_timeout(), "limits.idle_timeout", kIdleTimeoutRange);
     if (!d.ok()) return d.status();
     next.idle_timeout = *d;
   }
@@ -121,12 +117,12 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
     settings.listen_ro = config.listen_ro();
   }
   if (config.has_stats_period()) {
-    auto d = FromProto(config.stats_period(), "stats_period");
+    auto d = FromProto(config.stats_period(), "stats_period", kStatsPeriodRange);
     if (!d.ok()) return d.status();
     settings.stats_period = *d;
   }
   if (config.has_monitor_timeout()) {
-    auto d = FromProto(config.monitor_timeout(), "monitor_timeout");
+    auto d = FromProto(config.monitor_timeout(), "monitor_timeout", kMonitorTimeoutRange);
     if (!d.ok()) return d.status();
     settings.monitor_timeout = *d;
   }
@@ -187,6 +183,14 @@ absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text) {
     return absl::InvalidArgumentError(
         absl::StrCat("duration '", text, "' must be positive and finite"));
   }
+  return d;
+}
+
+absl::StatusOr<absl::Duration> ParseDurationIn(absl::string_view text, absl::string_view field,
+                                               DurationRange range) {
+  auto d = ParsePositiveDuration(text);
+  if (!d.ok()) return d;
+  if (absl::Status s = CheckDurationRange(*d, field, range.min, range.max); !s.ok()) return s;
   return d;
 }
 

@@ -70,6 +70,18 @@ std::vector<std::string> FieldsReadOnlyAtStart(const balloon::v1::AgentConfig& b
 // "2s", "500ms", "1m"; a plain number is seconds. Must be positive.
 absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view text);
 
+// What each duration setting may be, as a flag or in the config file: a period of hours would
+// leave balloond blind, one of a few milliseconds would make it spin.
+struct DurationRange {
+  absl::Duration min, max;
+};
+inline constexpr DurationRange kStatsPeriodRange{absl::Milliseconds(100), absl::Hours(1)};
+inline constexpr DurationRange kMonitorTimeoutRange{absl::Milliseconds(10), absl::Minutes(1)};
+inline constexpr DurationRange kIdleTimeoutRange{absl::Seconds(1), absl::Hours(24)};
+// ParsePositiveDuration, within `range`; errors name `field`.
+absl::StatusOr<absl::Duration> ParseDurationIn(absl::string_view text, absl::string_view field,
+                                               DurationRange range);
+
 // Checks a TCP listen address: HOST:PORT, with [brackets] around an IPv6 host.
 absl::Status ValidateHostPort(absl::string_view flag, absl::string_view address);
 

@@ -61,20 +61,18 @@ grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* c
 absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, absl::Time deadline,
                                        const std::string& caller,
                                        v1::SetBalloonTargetResponse* resp) {
-  auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req.domain());
+  auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req.domain(), deadline);
   if (!snap.ok()) return snap.status();
   if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
   if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloon(*snap);
 
   // The hold the target gets: the request's, or the policy's default_hold.
-  const absl::Duration hold_for =
-      req.has_hold()
-          ? FromProtoDuration(req.hold())
-          : FromProtoDuration(policy::WithDefaults(backend_.policy.Get()).default_hold());
-  if (hold_for < absl::ZeroDuration() || hold_for > absl::Seconds(policy::kMaxHoldSeconds)) {
-    return absl::InvalidArgumentError(absl::StrCat("hold ", absl::FormatDuration(hold_for),
-                                                   " must be between 0 and 7 days (168h)"));
-  }
+  auto checked_hold = DurationInRange(
+      req.has_hold() ? req.hold() : policy::WithDefaults(backend_.policy.Get()).default_hold(),
+      req.has_hold() ? "hold" : "the policy's default_hold", absl::ZeroDuration(),
+      policy::kMaxHold);
+  if (!checked_hold.ok()) return checked_hold.status();
+  const absl::Duration hold_for = *checked_hold;
   // One time for the whole request: the hold's end and the stores' view of what is held agree.
   const absl::Time now = backend_.clock.Now();
   v1::Hold hold;
@@ -153,7 +151,7 @@ absl::Status ControlService::WriteMetadata(const v1::UpdateDomainPolicyRequest& 
     }
     if (absl::Status s = CheckMetadataHolds(path); !s.ok()) return s;
   }
-  auto info = backend_.hypervisor.LookupDomain(req.domain());
+  auto info = backend_.hypervisor.LookupDomain(req.domain(), deadline);
   if (!info.ok()) return info.status();
   std::string element;  // empty: remove balloond's metadata
   if (mask.paths_size() > 0) {
@@ -221,18 +219,20 @@ grpc::ServerUnaryReactor* ControlService::ReleaseHold(grpc::CallbackServerContex
                                                       const v1::ReleaseHoldRequest* req,
                                                       v1::ReleaseHoldResponse* resp) {
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
-  return Offload(ctx, [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
-    auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req->domain());
-    if (!snap.ok()) return snap.status();
-    auto released = backend_.holds.Release(snap->info.uuid, backend_.clock.Now());
-    if (!released.ok()) return released.status();
-    ToProto(*snap, resp->mutable_domain());
-    if (*released) {
-      *resp->mutable_released() = **released;
-      Log(absl::StrCat("hold on ", snap->info.name, " released by ", caller));
-    }
-    return absl::OkStatus();
-  });
+  const absl::Time deadline = RequestDeadline(*ctx, kLookupTimeout);
+  return Offload(
+      ctx, [this, req, resp, deadline, caller = listener_.Identify(*ctx)]() -> absl::Status {
+        auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req->domain(), deadline);
+        if (!snap.ok()) return snap.status();
+        auto released = backend_.holds.Release(snap->info.uuid, backend_.clock.Now());
+        if (!released.ok()) return released.status();
+        ToProto(*snap, resp->mutable_domain());
+        if (*released) {
+          *resp->mutable_released() = **released;
+          Log(absl::StrCat("hold on ", snap->info.name, " released by ", caller));
+        }
+        return absl::OkStatus();
+      });
 }
 
 namespace {

@@ -5,8 +5,9 @@
 
 namespace balloond {
 
-absl::Status DomainGoneStatus(Hypervisor& hypervisor, const std::string& name_or_uuid) {
-  auto info = hypervisor.LookupDomain(name_or_uuid);
+absl::Status DomainGoneStatus(Hypervisor& hypervisor, const std::string& name_or_uuid,
+                              absl::Time deadline) {
+  auto info = hypervisor.LookupDomain(name_or_uuid, deadline);
   if (!info.ok()) return info.status();
   if (!info->active) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -18,10 +19,10 @@ absl::Status DomainGoneStatus(Hypervisor& hypervisor, const std::string& name_or
 }
 
 absl::StatusOr<DomainSnapshot> ResolveDomain(const SnapshotStore& store, Hypervisor& hypervisor,
-                                             absl::string_view name_or_uuid) {
+                                             absl::string_view name_or_uuid, absl::Time deadline) {
   if (absl::Status s = ValidateDomainRef(name_or_uuid); !s.ok()) return s;
   if (auto snap = store.Find(name_or_uuid)) return *snap;
-  return DomainGoneStatus(hypervisor, std::string(name_or_uuid));
+  return DomainGoneStatus(hypervisor, std::string(name_or_uuid), deadline);
 }
 
 }  // namespace balloond

@@ -99,8 +99,10 @@ class Hypervisor {
   virtual absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time deadline,
                                                                 const CollectionFilter& filter) = 0;
 
-  // A defined or running domain by libvirt name or UUID; NOT_FOUND if libvirt knows none.
-  virtual absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid) = 0;
+  // A defined or running domain by libvirt UUID or name (a UUID first: a domain may be named like
+  // another one's UUID); NOT_FOUND if libvirt knows none.
+  virtual absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid,
+                                                  absl::Time deadline) = 0;
 
   // The running domain's definition. NOT_FOUND when it stopped.
   virtual absl::StatusOr<DomainConfig> ReadConfig(const std::string& uuid, absl::Time deadline) = 0;

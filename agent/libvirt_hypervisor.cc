@@ -2,7 +2,9 @@
 
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -20,6 +22,8 @@ namespace {
 
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(250);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+// How long a new connection may take to answer before its callers are told libvirtd does not.
+constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
 // A calls connection carrying this many calls that hung QEMUs keep is retired (see the class).
 constexpr int kMaxStuckCallsPerConnection = 2;
 constexpr unsigned kStatsGroups = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_BALLOON;
@@ -135,12 +139,45 @@ bool LooksLikeUuid(absl::string_view s) {
   return true;
 }
 
+}  // namespace
+
+// What libvirt's event thread calls. The registrations share it, so that an event that arrives as
+// balloond goes away finds no one to tell instead of freed memory; and it is never held across a
+// libvirt call, so that events flow while a connection is being opened.
+class LibvirtHypervisor::Events {
+ public:
+  void Set(std::function<void(const std::string&)> on_change) {
+    absl::MutexLock lock(&mu_);  // waits for a notification in progress
+    on_change_ = std::move(on_change);
+  }
+  void Notify(const std::string& uuid) {
+    absl::ReaderMutexLock lock(&mu_);
+    if (on_change_) on_change_(uuid);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::function<void(const std::string&)> on_change_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+using EventsRef = std::shared_ptr<LibvirtHypervisor::Events>;
+
+// What a connection's close callback marks broken, and whom it tells.
+struct CloseTarget {
+  EventsRef events;  // null for a connection whose loss is told by the other one
+  std::shared_ptr<std::atomic<bool>> broken;
+};
+
 void CloseCallback(virConnectPtr, int, void* opaque) {
-  static_cast<LibvirtHypervisor*>(opaque)->OnConnectionClosed();
+  auto* target = static_cast<CloseTarget*>(opaque);
+  target->broken->store(true);
+  if (target->events) target->events->Notify("");
 }
 
 void NotifyDomain(virDomainPtr dom, void* opaque) {
-  static_cast<LibvirtHypervisor*>(opaque)->OnDomainEvent(UuidOf(dom));
+  (*static_cast<EventsRef*>(opaque))->Notify(UuidOf(dom));
 }
 
 int LifecycleCallback(virConnectPtr, virDomainPtr dom, int, int, void* opaque) {
@@ -160,6 +197,22 @@ void MetadataCallback(virConnectPtr, virDomainPtr dom, int, const char*, void* o
   NotifyDomain(dom, opaque);
 }
 
+// A refusal for want of polkit, explained: what the operator sees first on a host where libvirtd
+// started before the system bus.
+std::string ExplainRefusal(const std::string& message) {
+  if (message.find("system bus") == std::string::npos &&
+      message.find("polkit") == std::string::npos &&
+      message.find("authentication") == std::string::npos) {
+    return message;
+  }
+  return absl::StrCat(
+      message, " (libvirtd asks polkit, over the system bus, whether balloond's user (uid ",
+      getuid(),
+      ", in group libvirt) may manage domains, and could not: start the system bus and polkitd, "
+      "then restart libvirtd, which refuses non-root clients until it is restarted after them; "
+      "deploy/host-setup.sh's start_libvirt does that)");
+}
+
 }  // namespace
 
 // A domain handle that frees itself.
@@ -175,8 +228,9 @@ struct LibvirtHypervisor::Handle {
 
 class LibvirtHypervisor::Connection {
  public:
-  Connection(virConnectPtr conn, std::vector<int> event_callbacks)
-      : conn_(conn), event_callbacks_(std::move(event_callbacks)) {}
+  Connection(virConnectPtr conn, std::shared_ptr<std::atomic<bool>> broken,
+             std::vector<int> event_callbacks)
+      : conn_(conn), broken_(std::move(broken)), event_callbacks_(std::move(event_callbacks)) {}
   ~Connection() {
     {
       absl::MutexLock lock(&mu_);
@@ -188,9 +242,11 @@ class LibvirtHypervisor::Connection {
     virConnectUnregisterCloseCallback(conn_, CloseCallback);
     virConnectClose(conn_);
   }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
   virConnectPtr get() const { return conn_; }
-  bool broken() const { return broken_.load(); }
-  void MarkBroken() { broken_.store(true); }
+  bool broken() const { return broken_->load(); }
+  void MarkBroken() { broken_->store(true); }
   // Calls whose caller gave up at its deadline while QEMU still has not answered.
   int stuck() const { return stuck_.load(); }
   void AddStuck(int n) { stuck_.fetch_add(n); }
@@ -221,105 +277,171 @@ class LibvirtHypervisor::Connection {
 
  private:
   virConnectPtr conn_;
+  std::shared_ptr<std::atomic<bool>> broken_;  // shared with the close callback
   std::vector<int> event_callbacks_;
-  std::atomic<bool> broken_{false};
   std::atomic<int> stuck_{0};
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Handle>> handles_ ABSL_GUARDED_BY(mu_);
 };
 
+namespace {
+
+// Opens a connection to `uri`. With `events`, it is the events connection: the domain events go to
+// `events`, and keepalive notices a libvirtd that stopped answering. The calls connection has no
+// keepalive of its own: libvirt 9.0's client, when keepalive closes a connection on which several
+// threads wait, leaves an event source pointing into a returned thread's stack, and the thread that
+// waits next crashes on it (seen with a libvirtd SIGSTOPped for 30 s). Its calls end at their
+// callers' deadlines anyway, and the events connection tells when libvirtd is gone.
+// On the thread of a PendingOpen: it may block for as long as libvirtd does not answer.
+absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> OpenConnection(
+    const std::string& uri, const EventsRef& events) {
+  virConnectPtr conn = virConnectOpen(uri.c_str());
+  if (conn == nullptr) {
+    return absl::UnavailableError(
+        ExplainRefusal(std::string(LastLibvirtError("virConnectOpen").message())));
+  }
+  if (events) virConnectSetKeepAlive(conn, 5, 3);
+  auto broken = std::make_shared<std::atomic<bool>>(false);
+  virConnectRegisterCloseCallback(conn, CloseCallback, new CloseTarget{events, broken},
+                                  [](void* target) { delete static_cast<CloseTarget*>(target); });
+  std::vector<int> callbacks;
+  if (events) {
+    for (auto [event, callback] :
+         {std::pair{VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(LifecycleCallback)},
+          std::pair{VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
+                    VIR_DOMAIN_EVENT_CALLBACK(BalloonChangeCallback)},
+          std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
+          std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
+          std::pair{VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                    VIR_DOMAIN_EVENT_CALLBACK(MetadataCallback)}}) {
+      callbacks.push_back(
+          virConnectDomainEventRegisterAny(conn, nullptr, event, callback, new EventsRef(events),
+                                           [](void* ref) { delete static_cast<EventsRef*>(ref); }));
+    }
+  }
+  return std::make_shared<LibvirtHypervisor::Connection>(conn, std::move(broken),
+                                                         std::move(callbacks));
+}
+
+}  // namespace
+
+// A connection being opened on a thread of its own: virConnectOpen takes no deadline, and a
+// libvirtd that accepts connections but does not answer would hold its caller, and every caller
+// after it, forever. Callers wait for it up to their deadline; it is used once it has opened.
+class LibvirtHypervisor::PendingOpen {
+ public:
+  static std::shared_ptr<PendingOpen> Start(const std::string& uri, EventsRef events) {
+    auto pending = std::shared_ptr<PendingOpen>(new PendingOpen(absl::Now()));
+    try {
+      std::thread([pending, uri, events = std::move(events)] {
+        auto opened = OpenConnection(uri, events);
+        absl::MutexLock lock(&pending->mu_);
+        pending->result_ = std::move(opened);
+        pending->done_ = true;
+      }).detach();
+    } catch (const std::system_error& e) {
+      absl::MutexLock lock(&pending->mu_);
+      pending->result_ = absl::ResourceExhaustedError(
+          absl::StrCat("cannot start a thread to connect to libvirt: ", e.what()));
+      pending->done_ = true;
+    }
+    return pending;
+  }
+
+  // The outcome, once the open returned by `deadline`; nullopt while it still waits.
+  std::optional<absl::StatusOr<std::shared_ptr<Connection>>> Await(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithDeadline(absl::Condition(&done_), deadline)) return std::nullopt;
+    return result_;
+  }
+  absl::Time started() const { return started_; }
+
+ private:
+  explicit PendingOpen(absl::Time started) : started_(started) {}
+  const absl::Time started_;
+  absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  absl::StatusOr<std::shared_ptr<Connection>> result_ ABSL_GUARDED_BY(mu_);
+};
+
 LibvirtHypervisor::LibvirtHypervisor(std::string uri)
-    : uri_(std::move(uri)), lanes_(CallLanes::Options{}), backoff_(kMinBackoff) {
+    : uri_(std::move(uri)),
+      events_(std::make_shared<Events>()),
+      lanes_(CallLanes::Options{}),
+      backoff_(kMinBackoff) {
   StartEventLoopOnce();
 }
 
 LibvirtHypervisor::~LibvirtHypervisor() {
+  events_->Set(nullptr);
   absl::MutexLock lock(&mu_);
-  connection_.reset();
-  calls_connection_.reset();
+  main_.current.reset();
+  calls_.current.reset();
 }
 
 void LibvirtHypervisor::SetChangeCallback(std::function<void(const std::string&)> on_change) {
-  absl::MutexLock lock(&mu_);
-  on_change_ = std::move(on_change);
+  events_->Set(std::move(on_change));
 }
 
-void LibvirtHypervisor::OnConnectionClosed() {
-  std::function<void(const std::string&)> notify;
+absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::Open(
+    Slot& slot, bool with_events, absl::Time deadline) {
+  std::shared_ptr<PendingOpen> pending;
   {
     absl::MutexLock lock(&mu_);
-    if (connection_) connection_->MarkBroken();
-    if (calls_connection_) calls_connection_->MarkBroken();
-    notify = on_change_;
+    if (slot.current && !slot.current->broken()) return slot.current;
+    slot.current.reset();
+    if (!slot.opening) {
+      if (with_events && absl::Now() < next_connect_attempt_) {
+        return absl::UnavailableError(absl::StrCat("cannot connect to libvirt at ", uri_, ": ",
+                                                   last_connect_error_, " (retrying)"));
+      }
+      slot.opening = PendingOpen::Start(uri_, with_events ? events_ : nullptr);
+    }
+    pending = slot.opening;
   }
-  if (notify) notify("");
-}
-
-void LibvirtHypervisor::OnDomainEvent(const std::string& uuid) {
-  std::function<void(const std::string&)> notify;
-  {
-    absl::MutexLock lock(&mu_);
-    notify = on_change_;
-  }
-  if (notify) notify(uuid);
-}
-
-absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::Connect() {
+  // A connection that has not answered for kConnectTimeout is not waited for again.
+  const auto outcome = pending->Await(std::min(deadline, pending->started() + kConnectTimeout));
   absl::MutexLock lock(&mu_);
-  if (connection_ && !connection_->broken()) return connection_;
-  connection_.reset();
-  const absl::Time now = absl::Now();
-  if (now < next_connect_attempt_) {
+  if (slot.current && !slot.current->broken()) return slot.current;  // another caller took it
+  if (!outcome) {
+    return absl::UnavailableError(absl::StrCat(
+        "libvirtd at ", uri_, " has not answered a new connection for ",
+        absl::FormatDuration(absl::Trunc(absl::Now() - pending->started(), absl::Seconds(1))),
+        ": is it stopped or overloaded? balloond keeps waiting for it"));
+  }
+  if (slot.opening == pending) slot.opening.reset();
+  if (!outcome->ok()) {
+    if (with_events) {
+      last_connect_error_ = std::string(outcome->status().message());
+      next_connect_attempt_ = absl::Now() + backoff_;
+      backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+    }
     return absl::UnavailableError(absl::StrCat("cannot connect to libvirt at ", uri_, ": ",
-                                               last_connect_error_, " (retrying)"));
+                                               outcome->status().message(),
+                                               with_events ? "; is libvirtd running?" : ""));
   }
-  virConnectPtr conn = virConnectOpen(uri_.c_str());
-  if (conn == nullptr) {
-    last_connect_error_ = std::string(LastLibvirtError("virConnectOpen").message());
-    next_connect_attempt_ = now + backoff_;
-    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
-    return absl::UnavailableError(absl::StrCat("cannot connect to libvirt at ", uri_, ": ",
-                                               last_connect_error_, "; is libvirtd running?"));
-  }
-  backoff_ = kMinBackoff;
-  // Keepalive notices a libvirtd that died without closing the socket.
-  virConnectSetKeepAlive(conn, 5, 3);
-  virConnectRegisterCloseCallback(conn, CloseCallback, this, nullptr);
-  std::vector<int> callbacks;
-  for (auto [event, callback] :
-       {std::pair{VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(LifecycleCallback)},
-        std::pair{VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
-                  VIR_DOMAIN_EVENT_CALLBACK(BalloonChangeCallback)},
-        std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
-        std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
-        std::pair{VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-                  VIR_DOMAIN_EVENT_CALLBACK(MetadataCallback)}}) {
-    callbacks.push_back(
-        virConnectDomainEventRegisterAny(conn, nullptr, event, callback, this, nullptr));
-  }
-  connection_ = std::make_shared<Connection>(conn, std::move(callbacks));
-  return connection_;
+  if (with_events) backoff_ = kMinBackoff;
+  slot.current = **outcome;
+  return slot.current;
 }
 
-absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>>
-LibvirtHypervisor::CallsConnection() {
+absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::Connect(
+    absl::Time deadline) {
+  return Open(main_, /*with_events=*/true, deadline);
+}
+
+absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor::CallsConnection(
+    absl::Time deadline) {
   // The main connection decides whether libvirt is reachable (and paces reconnecting).
-  if (auto main = Connect(); !main.ok()) return main.status();
-  absl::MutexLock lock(&mu_);
-  if (calls_connection_ && !calls_connection_->broken() &&
-      calls_connection_->stuck() < kMaxStuckCallsPerConnection) {
-    return calls_connection_;
+  if (auto main = Connect(deadline); !main.ok()) return main.status();
+  {
+    absl::MutexLock lock(&mu_);
+    // One carrying too many calls that hung QEMUs keep is replaced; it lives on until they return.
+    if (calls_.current && calls_.current->stuck() >= kMaxStuckCallsPerConnection) {
+      calls_.current.reset();
+    }
   }
-  // The one it replaces lives on until its stuck calls return.
-  virConnectPtr conn = virConnectOpen(uri_.c_str());
-  if (conn == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot open a second connection to libvirt at ",
-                                               uri_, ": ",
-                                               LastLibvirtError("virConnectOpen").message()));
-  }
-  virConnectSetKeepAlive(conn, 5, 3);
-  calls_connection_ = std::make_shared<Connection>(conn, std::vector<int>{});
-  return calls_connection_;
+  return Open(calls_, /*with_events=*/false, deadline);
 }
 
 // A call on a connection, and what happens when its caller gives up on it while it runs: it is
@@ -367,7 +489,7 @@ class LibvirtHypervisor::TrackedCall {
 
 absl::Status LibvirtHypervisor::OnCallsConnection(const std::string& lane, absl::Time deadline,
                                                   std::function<absl::Status(Connection&)> call) {
-  auto conn = CallsConnection();
+  auto conn = CallsConnection(deadline);
   if (!conn.ok()) return conn.status();
   return TrackedCall(lanes_, lane, *conn, std::move(call)).Finish(deadline);
 }
@@ -514,7 +636,7 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectListed(
       batches.back()->domains.push_back(handle);
     }
   }
-  auto conn = CallsConnection();
+  auto conn = CallsConnection(deadline);
   if (!conn.ok()) return conn.status();
   for (size_t i = 0; i < batches.size(); ++i) {
     Batch& b = *batches[i];
@@ -566,23 +688,28 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectListed(
   return out;
 }
 
-absl::StatusOr<DomainInfo> LibvirtHypervisor::LookupDomain(absl::string_view name_or_uuid) {
-  auto conn = Connect();
-  if (!conn.ok()) return conn.status();
-  const std::string ref(name_or_uuid);
-  virDomainPtr dom = nullptr;
-  if (LooksLikeUuid(ref)) dom = virDomainLookupByUUIDString((*conn)->get(), ref.c_str());
-  if (dom == nullptr) dom = virDomainLookupByName((*conn)->get(), ref.c_str());
-  if (dom == nullptr) {
-    absl::Status status = LastLibvirtError("looking up domain");
-    if (status.code() == absl::StatusCode::kNotFound) {
-      return absl::NotFoundError(absl::StrCat("no domain named '", ref,
-                                              "' (see `virsh list --all` or `balloonctl list`)"));
-    }
-    return status;
-  }
-  Handle holder(dom);
-  return DescribeDomain(dom);
+absl::StatusOr<DomainInfo> LibvirtHypervisor::LookupDomain(absl::string_view name_or_uuid,
+                                                           absl::Time deadline) {
+  auto info = std::make_shared<absl::StatusOr<DomainInfo>>();
+  absl::Status s = OnCallsConnection(
+      "", deadline, [info, ref = std::string(name_or_uuid)](Connection& c) -> absl::Status {
+        // A UUID first: a domain may be named like another one's UUID.
+        virDomainPtr dom = nullptr;
+        if (LooksLikeUuid(ref)) dom = virDomainLookupByUUIDString(c.get(), ref.c_str());
+        if (dom == nullptr) dom = virDomainLookupByName(c.get(), ref.c_str());
+        if (dom == nullptr) {
+          absl::Status status = LastLibvirtError("looking up domain");
+          if (status.code() != absl::StatusCode::kNotFound) return status;
+          *info = absl::NotFoundError(absl::StrCat(
+              "no domain named '", ref, "' (see `virsh list --all` or `balloonctl list`)"));
+          return absl::OkStatus();
+        }
+        Handle holder(dom);
+        *info = DescribeDomain(dom);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return std::move(*info);
 }
 
 absl::StatusOr<DomainConfig> LibvirtHypervisor::ReadConfig(const std::string& uuid,

@@ -33,7 +33,8 @@ class LibvirtHypervisor final : public Hypervisor {
 
   absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time deadline,
                                                         const CollectionFilter& filter) override;
-  absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid) override;
+  absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid,
+                                          absl::Time deadline) override;
   absl::StatusOr<DomainConfig> ReadConfig(const std::string& uuid, absl::Time deadline) override;
   absl::Status SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
                                 absl::Time deadline) override;
@@ -47,23 +48,31 @@ class LibvirtHypervisor final : public Hypervisor {
                                    absl::Time deadline) override;
   void SetChangeCallback(std::function<void(const std::string& uuid)> on_change) override;
 
-  // Called from libvirt's event loop.
-  void OnConnectionClosed();
-  void OnDomainEvent(const std::string& uuid);
-
   // Threads running libvirt calls now (they are not created per call).
   int call_threads() const { return lanes_.threads(); }
 
- private:
   class Connection;
+  class Events;
+
+ private:
   struct Handle;
   class TrackedCall;
+  class PendingOpen;
+  // A connection in use, and the one being opened to replace it.
+  struct Slot {
+    std::shared_ptr<Connection> current;
+    std::shared_ptr<PendingOpen> opening;
+  };
 
-  // The connection for events and lookups, opening one if there is none and the backoff allows.
-  absl::StatusOr<std::shared_ptr<Connection>> Connect();
-  // The connection for calls that wait on QEMU; replaced when hung QEMUs hold too many of its
-  // calls.
-  absl::StatusOr<std::shared_ptr<Connection>> CallsConnection();
+  // The connection in `slot`, or a new one: waited for until `deadline`, and not again after it
+  // has failed to answer for a few seconds (UNAVAILABLE then, at once).
+  absl::StatusOr<std::shared_ptr<Connection>> Open(Slot& slot, bool with_events,
+                                                   absl::Time deadline);
+  // The connection for events, opening one if there is none and the backoff allows.
+  absl::StatusOr<std::shared_ptr<Connection>> Connect(absl::Time deadline);
+  // The connection for calls, which may wait on QEMU; replaced when hung QEMUs hold too many of
+  // its calls.
+  absl::StatusOr<std::shared_ptr<Connection>> CallsConnection(absl::Time deadline);
   // Runs `call` on the calls connection in `lane` (a domain's UUID, or "" for none), waiting until
   // `deadline`. A call its caller left while it was running is counted stuck on its connection.
   absl::Status OnCallsConnection(const std::string& lane, absl::Time deadline,
@@ -81,14 +90,14 @@ class LibvirtHypervisor final : public Hypervisor {
                                                          absl::Time deadline);
 
   const std::string uri_;
+  const std::shared_ptr<Events> events_;
   CallLanes lanes_;
   absl::Mutex mu_;
-  std::shared_ptr<Connection> connection_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<Connection> calls_connection_ ABSL_GUARDED_BY(mu_);
+  Slot main_ ABSL_GUARDED_BY(mu_);
+  Slot calls_ ABSL_GUARDED_BY(mu_);
   absl::Time next_connect_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Duration backoff_ ABSL_GUARDED_BY(mu_);
   std::string last_connect_error_ ABSL_GUARDED_BY(mu_);
-  std::function<void(const std::string&)> on_change_ ABSL_GUARDED_BY(mu_);
   // Domains collected one by one until they answer again, and what the last collection knew of
   // every domain (for those that did not answer this time).
   std::set<std::string> suspects_ ABSL_GUARDED_BY(mu_);

@@ -97,14 +97,17 @@ int main(int argc, char** argv) {
                  "Read-write socket (default unix:/run/balloond/balloond.sock)");
   app.add_option("--listen-ro", listen_ro,
                  "Read-only socket (default unix:/run/balloond/balloond-ro.sock)");
-  const CLI::Validator duration = ParsedBy(
-      [](const std::string& text) { return balloond::ParsePositiveDuration(text).status(); });
+  auto duration = [](const char* field, balloond::DurationRange range) {
+    return ParsedBy([field, range](const std::string& text) {
+      return balloond::ParseDurationIn(text, field, range).status();
+    });
+  };
   app.add_option("--stats-period", stats_period,
                  "Collection period and guest polling interval (default 2s)")
-      ->check(duration);
+      ->check(duration("--stats-period", balloond::kStatsPeriodRange));
   app.add_option("--monitor-timeout", monitor_timeout,
                  "Deadline of the agent's own QMP calls (default 2s)")
-      ->check(duration);
+      ->check(duration("--monitor-timeout", balloond::kMonitorTimeoutRange));
   app.add_option("--state-dir", state_dir,
                  "Where API changes to the policy are kept (default /var/lib/balloond)");
   app.add_option("--policy-mode", policy_mode,
@@ -220,13 +223,14 @@ int main(int argc, char** argv) {
   // caller started after balloond ever sees a partial list; the watchdog pinged by the collector.
   balloond::SystemdNotifier systemd = balloond::SystemdNotifier::FromEnvironment();
   std::atomic<bool> ready{false};
-  collector.SetReachabilityCallback([&](bool reachable) {
+  collector.SetReachabilityCallback([&](const absl::Status& why) {
+    const bool reachable = why.ok();
     metrics.SetLibvirtConnected(reachable);
     (*server)->SetServing(reachable);
     const std::string status =
         reachable ? absl::StrCat("connected to libvirt at ", settings.connect_uri)
-                  : absl::StrCat("libvirt at ", settings.connect_uri,
-                                 " is unreachable; health is NOT_SERVING until it returns");
+                  : absl::StrCat("libvirt at ", settings.connect_uri, " is unreachable (",
+                                 why.message(), "); health is NOT_SERVING until it returns");
     balloond::Log(status);
     if (reachable) ready = true;
     systemd.Notify(absl::StrCat(reachable ? "READY=1\n" : "", "STATUS=", status));

@@ -313,8 +313,10 @@ absl::StatusOr<std::vector<DomainStats>> MeteredHypervisor::CollectStats(
   return Timed(metrics_, "collect_stats", [&] { return inner_.CollectStats(deadline, filter); });
 }
 
-absl::StatusOr<DomainInfo> MeteredHypervisor::LookupDomain(absl::string_view name_or_uuid) {
-  return Timed(metrics_, "lookup_domain", [&] { return inner_.LookupDomain(name_or_uuid); });
+absl::StatusOr<DomainInfo> MeteredHypervisor::LookupDomain(absl::string_view name_or_uuid,
+                                                           absl::Time deadline) {
+  return Timed(metrics_, "lookup_domain",
+               [&] { return inner_.LookupDomain(name_or_uuid, deadline); });
 }
 
 absl::StatusOr<DomainConfig> MeteredHypervisor::ReadConfig(const std::string& uuid,

@@ -81,7 +81,8 @@ class MeteredHypervisor final : public Hypervisor {
 
   absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time deadline,
                                                         const CollectionFilter& filter) override;
-  absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid) override;
+  absl::StatusOr<DomainInfo> LookupDomain(absl::string_view name_or_uuid,
+                                          absl::Time deadline) override;
   absl::StatusOr<DomainConfig> ReadConfig(const std::string& uuid, absl::Time deadline) override;
   absl::Status SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
                                 absl::Time deadline) override;

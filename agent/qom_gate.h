@@ -39,6 +39,8 @@ class QomGate {
   // full. The message names the limit and its setting.
   absl::Status Submit(const std::string& client, const std::string& domain,
                       std::function<void()> query);
+  // Runs the queries already started, then stops the workers.
+  void Stop() { workers_.Stop(); }
 
  private:
   struct Bucket {

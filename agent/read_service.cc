@@ -32,9 +32,10 @@ absl::Status CheckHasBalloon(const DomainSnapshot& snap) {
 // A stream refused before it started.
 template <typename Message>
 grpc::ServerWriteReactor<Message>* RefusedStream(const absl::Status& status) {
-  auto* stream = new StreamSender<Message>(StreamSender<Message>::Backlog::kNewestOnly);
+  auto stream = StreamSender<Message>::template Make<StreamSender<Message>>(
+      StreamSender<Message>::Backlog::kNewestOnly);
   stream->End(ToGrpcStatus(status));
-  return stream;
+  return stream.get();
 }
 
 // One client's watch of one domain's statistics.
@@ -61,6 +62,7 @@ class StatsWatch final : public StreamSender<v1::MemoryStats>,
  private:
   void OnFinished() override {
     if (!uuid_.empty()) hub_.Unsubscribe(uuid_, this);
+    ticket_ = CallLimits::Ticket();  // the stream no longer counts, even if a task still holds it
   }
 
   WatchHub<StatsUpdate>& hub_;
@@ -85,7 +87,10 @@ class DecisionWatch final : public StreamSender<v1::Decision>,
   void Close(const grpc::Status& status) override { End(status); }
 
  private:
-  void OnFinished() override { hub_.Unsubscribe(key_, this); }
+  void OnFinished() override {
+    hub_.Unsubscribe(key_, this);
+    ticket_ = CallLimits::Ticket();
+  }
 
   WatchHub<v1::Decision>& hub_;
   const std::string key_;
@@ -132,8 +137,9 @@ grpc::ServerUnaryReactor* ReadService::GetMemoryStats(grpc::CallbackServerContex
   // Not running (or just started): libvirt says which, off gRPC's threads.
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
-  FinishOnPool(listener_.lookups(), reactor, [this, held, domain = req->domain()] {
-    return DomainGoneStatus(backend_.hypervisor, domain);
+  const absl::Time deadline = RequestDeadline(*ctx, kLookupTimeout, kLookupTimeout);
+  FinishOnPool(listener_.lookups(), reactor, [this, held, deadline, domain = req->domain()] {
+    return DomainGoneStatus(backend_.hypervisor, domain, deadline);
   });
   return reactor;
 }
@@ -145,12 +151,12 @@ grpc::ServerWriteReactor<v1::MemoryStats>* ReadService::WatchMemoryStats(
   }
   auto ticket = listener_.limits().AdmitWatch(ctx->peer());
   if (!ticket.ok()) return RefusedStream<v1::MemoryStats>(ticket.status());
-  auto* watch = new StatsWatch(backend_.stats_feed.hub(), std::move(*ticket));
+  auto watch = StatsWatch::Make<StatsWatch>(backend_.stats_feed.hub(), std::move(*ticket));
   auto snap = backend_.snapshots.Find(req->domain());
   if (snap) {
     if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) {
       watch->End(ToGrpcStatus(s));
-      return watch;
+      return watch.get();
     }
     // Subscribed first, read second: no change can fall between the two.
     watch->Watch(snap->info.uuid);
@@ -158,13 +164,15 @@ grpc::ServerWriteReactor<v1::MemoryStats>* ReadService::WatchMemoryStats(
   }
   if (snap) {
     watch->Deliver(backend_.stats_feed.Update(*snap));
-    return watch;
+    return watch.get();
   }
+  // The lookup holds the watch: the client may cancel, and gRPC be done with the stream, first.
   absl::Status queued = listener_.lookups().TrySubmit([this, watch, domain = req->domain()] {
-    watch->End(ToGrpcStatus(DomainGoneStatus(backend_.hypervisor, domain)));
+    watch->End(ToGrpcStatus(
+        DomainGoneStatus(backend_.hypervisor, domain, backend_.clock.Now() + kLookupTimeout)));
   });
   if (!queued.ok()) watch->End(ToGrpcStatus(queued));
-  return watch;
+  return watch.get();
 }
 
 grpc::ServerUnaryReactor* ReadService::GetHostStats(grpc::CallbackServerContext* ctx,
@@ -188,13 +196,14 @@ grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
   auto snap = backend_.snapshots.Find(domain);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
-  if (!snap) {
-    FinishOnPool(listener_.lookups(), reactor,
-                 [this, held, domain] { return DomainGoneStatus(backend_.hypervisor, domain); });
-    return reactor;
-  }
   const absl::Time deadline =
       RequestDeadline(*ctx, options_.default_qmp_timeout, options_.max_qmp_timeout);
+  if (!snap) {
+    FinishOnPool(listener_.lookups(), reactor, [this, held, domain, deadline] {
+      return DomainGoneStatus(backend_.hypervisor, domain, deadline);
+    });
+    return reactor;
+  }
   const std::string uuid = snap->info.uuid;
   const std::string process = ProcessKey(uuid, snap->info.id);
   absl::Status admitted = listener_.qom().Submit(
@@ -303,7 +312,7 @@ grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerConte
   FinishOnPool(
       listener_.lookups(), reactor,
       [this, held, explain, deadline, domain = req->domain()]() -> absl::Status {
-        auto info = backend_.hypervisor.LookupDomain(domain);
+        auto info = backend_.hypervisor.LookupDomain(domain, deadline);
         if (!info.ok()) {
           explain(domain, nullptr,
                   info.status().code() == absl::StatusCode::kNotFound
@@ -355,8 +364,9 @@ grpc::ServerWriteReactor<v1::Decision>* ReadService::WatchDecisions(
   }
   auto ticket = listener_.limits().AdmitWatch(ctx->peer());
   if (!ticket.ok()) return RefusedStream<v1::Decision>(ticket.status());
-  return new DecisionWatch(backend_.decision_feed.hub(), req->domain(), std::move(*ticket),
-                           options_.max_decisions_waiting);
+  return DecisionWatch::Make<DecisionWatch>(backend_.decision_feed.hub(), req->domain(),
+                                            std::move(*ticket), options_.max_decisions_waiting)
+      .get();
 }
 
 }  // namespace balloond

@@ -76,6 +76,13 @@ class ListenerContext {
   // For changes, which wait on QEMU (targets) or the disk (policy changes).
   WorkerPool& changes() { return changes_; }
   std::string Identify(const grpc::CallbackServerContext& ctx) const { return identify_(ctx); }
+  // Runs what the workers still have queued (work for calls gRPC has already ended), then stops
+  // them: before the services their tasks call go away.
+  void StopWorkers() {
+    qom_.Stop();
+    lookups_.Stop();
+    changes_.Stop();
+  }
 
  private:
   const std::string name_;

@@ -47,8 +47,12 @@ std::vector<DomainSnapshot> SnapshotStore::List() const {
 
 std::optional<DomainSnapshot> SnapshotStore::Find(absl::string_view name_or_uuid) const {
   absl::MutexLock lock(&mu_);
+  // A UUID first: a domain may be named like another one's UUID.
   for (const auto& [uuid, snap] : by_uuid_) {
-    if (snap.info.name == name_or_uuid || absl::EqualsIgnoreCase(uuid, name_or_uuid)) return snap;
+    if (absl::EqualsIgnoreCase(uuid, name_or_uuid)) return snap;
+  }
+  for (const auto& [uuid, snap] : by_uuid_) {
+    if (snap.info.name == name_or_uuid) return snap;
   }
   return std::nullopt;
 }

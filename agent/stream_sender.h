@@ -6,6 +6,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,10 @@ namespace balloond {
 // A server stream that any thread can feed. Open, it costs memory, not a thread: messages are
 // written one at a time as gRPC completes the previous write. gRPC never runs a reaction inline in
 // StartWrite or Finish, so both are called under the sender's own lock.
+//
+// Lifetime: a sender is made by Make and owns itself until gRPC is done with it (OnDone). Anything
+// that may call it later, such as a task queued on a worker pool, keeps the shared_ptr Make
+// returned: the sender then outlives the call, and Send and End on a finished stream do nothing.
 template <typename Message>
 class StreamSender : public grpc::ServerWriteReactor<Message> {
  public:
@@ -23,6 +28,16 @@ class StreamSender : public grpc::ServerWriteReactor<Message> {
   // that a slow client need only see the latest of). kEvery: all are sent in order, up to
   // `max_waiting`; a client that falls further behind has its stream ended with RESOURCE_EXHAUSTED.
   enum class Backlog { kNewestOnly, kEvery };
+
+  // A new sender of type T (a StreamSender<Message>), to be returned to gRPC as the reactor.
+  template <typename T, typename... Args>
+  static std::shared_ptr<T> Make(Args&&... args) {
+    auto sender = std::make_shared<T>(std::forward<Args>(args)...);
+    StreamSender& base = *sender;
+    absl::MutexLock lock(&base.mu_);
+    base.self_ = sender;
+    return sender;
+  }
 
   explicit StreamSender(Backlog backlog, size_t max_waiting = 1)
       : backlog_(backlog), max_waiting_(max_waiting) {}
@@ -49,13 +64,13 @@ class StreamSender : public grpc::ServerWriteReactor<Message> {
   }
 
  protected:
-  // Runs once, when gRPC is done with the stream and just before the sender deletes itself: stop
-  // whatever feeds it here.
+  // Runs once, when gRPC is done with the stream: stop whatever feeds it, give back what it
+  // counts against, here.
   virtual void OnFinished() {}
 
  private:
   void WriteOrFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_) return;
+    if (writing_ || finished_ || done_) return;
     if (!waiting_.empty()) {
       writing_ = std::move(waiting_.front());
       waiting_.pop_front();
@@ -83,8 +98,14 @@ class StreamSender : public grpc::ServerWriteReactor<Message> {
 
   void OnDone() override {
     OnFinished();
-    delete this;
-  }
+    std::shared_ptr<StreamSender> last_reference_of_grpc;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      waiting_.clear();
+      last_reference_of_grpc = std::move(self_);
+    }
+  }  // The sender is deleted here unless a queued task still holds it.
 
   const Backlog backlog_;
   const size_t max_waiting_;
@@ -93,6 +114,8 @@ class StreamSender : public grpc::ServerWriteReactor<Message> {
   std::shared_ptr<const Message> writing_ ABSL_GUARDED_BY(mu_);
   std::optional<grpc::Status> end_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // gRPC is done with the stream: touch nothing of it
+  std::shared_ptr<StreamSender> self_ ABSL_GUARDED_BY(mu_);  // gRPC's reference, until OnDone
 };
 
 }  // namespace balloond

@@ -16,7 +16,7 @@ std::shared_ptr<const StatsUpdate> StatsFeed::Update(const DomainSnapshot& snaps
 }
 
 absl::Status StatsFeed::WhyGone(const std::string& uuid, const std::string& name) {
-  absl::Status gone = DomainGoneStatus(hypervisor_, uuid);
+  absl::Status gone = DomainGoneStatus(hypervisor_, uuid, clock_.Now() + kLookupTimeout);
   const std::string label = name.empty() ? uuid : name;
   if (gone.code() == absl::StatusCode::kNotFound) {
     return absl::NotFoundError(

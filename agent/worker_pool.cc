@@ -22,21 +22,25 @@ WorkerPool::WorkerPool(std::string name, int threads, size_t max_queued)
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { Stop(); }
+
+void WorkerPool::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
-void WorkerPool::Submit(std::function<void()> task) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(task));
-}
+void WorkerPool::Submit(std::function<void()> task) { TrySubmit(std::move(task)).IgnoreError(); }
 
 absl::Status WorkerPool::TrySubmit(std::function<void()> task) {
   absl::MutexLock lock(&mu_);
+  if (stopping_) {
+    return absl::UnavailableError(absl::StrCat("balloond's ", name_, " workers are stopping"));
+  }
   if (queue_.size() >= max_queued_) {
     return absl::ResourceExhaustedError(absl::StrCat("balloond's ", name_, " queue is full (",
                                                      max_queued_,

@@ -21,14 +21,17 @@ class WorkerPool {
  public:
   // `name` appears in log lines; at most `max_queued` tasks wait (TrySubmit refuses more).
   WorkerPool(std::string name, int threads, size_t max_queued = std::numeric_limits<size_t>::max());
-  ~WorkerPool();  // runs the tasks already queued, then joins
+  ~WorkerPool();  // Stop
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void Submit(std::function<void()> task);
-  // Queues `task` unless max_queued tasks already wait: RESOURCE_EXHAUSTED then, and `task` never
-  // runs.
+  // Queues `task` unless max_queued tasks already wait (RESOURCE_EXHAUSTED) or the pool is stopping
+  // (UNAVAILABLE); then `task` never runs.
   absl::Status TrySubmit(std::function<void()> task);
+  // Runs the tasks already queued, then joins the threads. Call it before anything the tasks use
+  // goes away; tasks submitted afterwards never run.
+  void Stop();
   // Blocks until the queue is empty and no task is running.
   void WaitIdle();
   // The same, for at most `timeout`; false if the pool is still busy then.

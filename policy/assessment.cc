@@ -136,9 +136,12 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   a.memory.peak_used = recently_relieved ? std::max(a.memory.peak_used, a.used) : a.used;
   a.floor = std::clamp(a.memory.peak_used + a.headroom + a.overhead, min, a.ceiling);
 
-  // What the guest's growing use will take before its next report can be acted on.
-  a.growth_ahead = static_cast<int64_t>(std::max(0.0, a.memory.used_growth_bytes_per_second) *
-                                        absl::ToDoubleSeconds(2 * in.stats_period));
+  // What the guest's growing use will take before its next report can be acted on: never more
+  // than the guest can hold (a domain's <stats period> may be as long as libvirt allows).
+  a.growth_ahead =
+      static_cast<int64_t>(std::min(std::max(0.0, a.memory.used_growth_bytes_per_second) *
+                                        absl::ToDoubleSeconds(2 * in.stats_period),
+                                    static_cast<double>(kMaxMemoryBytes)));
   if (r.available_bytes < a.settings.low_watermark_bytes()) {
     a.pressure = true;
     a.pressure_why =

@@ -182,17 +182,24 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   if (policy.has_max_grow_step_bytes() && policy.max_grow_step_bytes() <= 0) {
     return bad("max_grow_step_bytes", "must be positive");
   }
-  if (policy.has_cooperation_timeout() &&
-      TimeUtil::DurationToMilliseconds(policy.cooperation_timeout()) <= 0) {
-    return bad("cooperation_timeout", "must be positive");
-  }
-  if (policy.has_default_hold() &&
-      (TimeUtil::DurationToMilliseconds(policy.default_hold()) < 0 ||
-       TimeUtil::DurationToSeconds(policy.default_hold()) > kMaxHoldSeconds)) {
-    return bad("default_hold", "must be between 0 and 7 days");
-  }
-  if (policy.has_max_backoff() && TimeUtil::DurationToMilliseconds(policy.max_backoff()) <= 0) {
-    return bad("max_backoff", "must be positive");
+  struct DurationSetting {
+    const char* name;
+    bool set;
+    const google::protobuf::Duration& value;
+    absl::Duration min, max;
+  };
+  for (const DurationSetting& d : {
+           DurationSetting{"cooperation_timeout", policy.has_cooperation_timeout(),
+                           policy.cooperation_timeout(), absl::Milliseconds(1), absl::Hours(1)},
+           DurationSetting{"default_hold", policy.has_default_hold(), policy.default_hold(),
+                           absl::ZeroDuration(), kMaxHold},
+           DurationSetting{"max_backoff", policy.has_max_backoff(), policy.max_backoff(),
+                           absl::Milliseconds(1), absl::Hours(24)},
+       }) {
+    if (!d.set) continue;
+    if (auto in_range = DurationInRange(d.value, d.name, d.min, d.max); !in_range.ok()) {
+      return in_range.status();
+    }
   }
   if (policy.has_stale_after_periods() && policy.stale_after_periods() < 1) {
     return bad("stale_after_periods", "must be at least 1");

@@ -17,7 +17,7 @@ namespace balloond::policy {
 // lies in reports, so that no sum of sizes can overflow.
 inline constexpr int64_t kMaxMemoryBytes = int64_t{1} << 50;  // 1 PiB
 // The longest hold an operator may set on a domain's balloon (default_hold, a request's hold).
-inline constexpr int64_t kMaxHoldSeconds = 7 * 24 * 3600;
+inline constexpr absl::Duration kMaxHold = absl::Hours(7 * 24);
 
 // The policy with every default filled in (what `balloonctl policy show` prints). Everything below
 // takes such a "full" policy.

@@ -55,6 +55,31 @@ absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+absl::Status CheckDurationRange(absl::Duration d, absl::string_view field, absl::Duration min,
+                                absl::Duration max) {
+  if (d >= min && d <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be between ", absl::FormatDuration(min), " and ",
+                   absl::FormatDuration(max), ", got ", absl::FormatDuration(d)));
+}
+
+absl::StatusOr<absl::Duration> DurationInRange(const google::protobuf::Duration& d,
+                                               absl::string_view field, absl::Duration min,
+                                               absl::Duration max) {
+  const bool well_formed = d.seconds() >= TimeUtil::kDurationMinSeconds &&
+                           d.seconds() <= TimeUtil::kDurationMaxSeconds &&
+                           d.nanos() > -1000000000 && d.nanos() < 1000000000 &&
+                           !(d.seconds() > 0 && d.nanos() < 0) &&
+                           !(d.seconds() < 0 && d.nanos() > 0);
+  if (!well_formed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is not a valid duration (", d.seconds(), " s, ", d.nanos(), " ns)"));
+  }
+  const absl::Duration out = FromProtoDuration(d);
+  if (absl::Status s = CheckDurationRange(out, field, min, max); !s.ok()) return s;
+  return out;
+}
+
 std::string ShortEnumName(const google::protobuf::EnumValueDescriptor* value) {
   if (value == nullptr) return "unknown";
   absl::string_view name = value->name();

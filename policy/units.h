@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -31,6 +33,15 @@ google::protobuf::Timestamp ToProtoTimestamp(absl::Time t);
 google::protobuf::Duration ToProtoDuration(absl::Duration d);
 absl::Time FromProtoTimestamp(const google::protobuf::Timestamp& t);
 absl::Duration FromProtoDuration(const google::protobuf::Duration& d);
+// `d` as an absl duration if it is a well-formed protobuf Duration (seconds within ±10000 years,
+// nanos of the same sign) within [min, max]; INVALID_ARGUMENT naming `field` otherwise. Checked
+// in absl's arithmetic, which saturates: no value a client sends can wrap around into the range.
+absl::StatusOr<absl::Duration> DurationInRange(const google::protobuf::Duration& d,
+                                               absl::string_view field, absl::Duration min,
+                                               absl::Duration max);
+// The same range check for a duration already in absl's form (a flag's, say).
+absl::Status CheckDurationRange(absl::Duration d, absl::string_view field, absl::Duration min,
+                                absl::Duration max);
 
 // An enum value's name without its type's prefix, in lower case with dashes: POLICY_MODE_ENFORCE
 // is "enforce", DECISION_REASON_HOST_RECLAIM "host-reclaim", BALLOON_STATE_NO_DEVICE "no-device".

@@ -177,6 +177,23 @@ class FakeHypervisor final : public Hypervisor {
     absl::MutexLock lock(&mu_);
     return collections_;
   }
+  // Lookups wait from BlockLookups until UnblockLookups (a libvirtd that is slow to answer).
+  void BlockLookups() {
+    absl::MutexLock lock(&mu_);
+    lookups_blocked_ = true;
+  }
+  void UnblockLookups() {
+    absl::MutexLock lock(&mu_);
+    lookups_blocked_ = false;
+  }
+  // Waits until `n` lookups are waiting on the block.
+  void AwaitBlockedLookups(int n) {
+    std::pair<const int*, int> waiting_and_wanted(&lookups_waiting_, n);
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::pair<const int*, int>* arg) { return *arg->first >= arg->second; },
+        &waiting_and_wanted));
+  }
 
   absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time,
                                                         const CollectionFilter& filter) override {
@@ -210,10 +227,15 @@ class FakeHypervisor final : public Hypervisor {
     }
     return out;
   }
-  absl::StatusOr<DomainInfo> LookupDomain(absl::string_view ref) override {
+  absl::StatusOr<DomainInfo> LookupDomain(absl::string_view ref, absl::Time) override {
     absl::MutexLock lock(&mu_);
+    ++lookups_waiting_;
+    mu_.Await(absl::Condition(
+        +[](bool* blocked) { return !*blocked; }, &lookups_blocked_));
+    --lookups_waiting_;
+    if (auto it = domains_.find(std::string(ref)); it != domains_.end()) return it->second.info;
     for (const auto& [uuid, d] : domains_) {
-      if (d.info.name == ref || uuid == ref) return d.info;
+      if (d.info.name == ref) return d.info;
     }
     return absl::NotFoundError("no domain named '" + std::string(ref) + "'");
   }
@@ -276,7 +298,23 @@ class FakeHypervisor final : public Hypervisor {
     d->config.policy_metadata = element;
     return absl::OkStatus();
   }
-  void SetChangeCallback(std::function<void(const std::string&)>) override {}
+  void SetChangeCallback(std::function<void(const std::string&)> on_change) override {
+    absl::MutexLock lock(&mu_);
+    on_change_ = std::move(on_change);
+  }
+  // What libvirt's event thread does on an event: tells whoever listens now.
+  void RaiseEvent(const std::string& uuid) {
+    std::function<void(const std::string&)> on_change;
+    {
+      absl::MutexLock lock(&mu_);
+      on_change = on_change_;
+    }
+    if (on_change) on_change(uuid);
+  }
+  bool has_change_callback() {
+    absl::MutexLock lock(&mu_);
+    return on_change_ != nullptr;
+  }
 
  private:
   FakeDomain* Find(const std::string& uuid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -287,6 +325,9 @@ class FakeHypervisor final : public Hypervisor {
   absl::Mutex mu_;
   bool reachable_ = true;
   int collections_ = 0;
+  std::function<void(const std::string&)> on_change_;
+  bool lookups_blocked_ = false;
+  int lookups_waiting_ = 0;
   std::map<std::string, FakeDomain> domains_;
 };
 

@@ -293,7 +293,7 @@ TEST_F(CollectorTest, AStoppedDomainLeavesTheStore) {
 
 TEST_F(CollectorTest, ReportsLibvirtReachabilityAndKeepsSnapshots) {
   std::vector<bool> seen;
-  collector_.SetReachabilityCallback([&seen](bool r) { seen.push_back(r); });
+  collector_.SetReachabilityCallback([&seen](const absl::Status& r) { seen.push_back(r.ok()); });
   hypervisor_.AddDomain("web1");
   Collect();
   hypervisor_.SetReachable(false);
@@ -336,6 +336,22 @@ TEST(CollectorLoopTest, RoundsAreAnnouncedOnlyWhileLibvirtAnswers) {
   ASSERT_TRUE(periods_until([&] { return loops >= later + 10; }));  // ten periods
   EXPECT_EQ(rounds, before);
   collector.Stop();
+}
+
+// libvirt's event thread may raise an event as balloond exits: a stopped collector no longer
+// listens, so the event reaches nothing that is gone.
+TEST(CollectorLoopTest, AStoppedCollectorHearsNoMoreEvents) {
+  FakeHypervisor hypervisor;
+  SnapshotStore store;
+  FakeClock clock;
+  {
+    Collector collector(hypervisor, store, clock, CollectorOptions{});
+    collector.Start();
+    EXPECT_TRUE(hypervisor.has_change_callback());
+    collector.Stop();
+    EXPECT_FALSE(hypervisor.has_change_callback());
+  }
+  hypervisor.RaiseEvent("");  // under ASan: no use of the destroyed collector
 }
 
 }  // namespace

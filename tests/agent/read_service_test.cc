@@ -120,6 +120,35 @@ TEST_F(ReadServiceTest, AWatchGetsEachNewCollectionAndEndsWhenTheDomainIsGone) {
   EXPECT_THAT(s.error_message(), HasSubstr("'web1' was destroyed"));
 }
 
+// A watch of a domain that is not running waits for libvirt to say why; the client may give up
+// first, and gRPC be done with its stream, before the lookup answers. The lookup then ends a stream
+// that is already over, and touches nothing freed (ASan, in the checked build, sees to that).
+TEST_F(ReadServiceTest, AWatchCancelledWhileItsLookupWaitsIsNeverTouchedAfterward) {
+  hypervisor_.BlockLookups();
+  constexpr int kWatches = 8;
+  std::vector<Watch> watches;
+  for (int i = 0; i < kWatches; ++i) watches.push_back(WatchStats("shut-off-vm"));
+  hypervisor_.AwaitBlockedLookups(1);  // the lookup pool's one worker is held
+  for (Watch& w : watches) {
+    w.ctx->TryCancel();
+    v1::MemoryStats m;
+    EXPECT_FALSE(w.reader->Read(&m));
+    EXPECT_EQ(w.reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  // Every stream is done on the server's side too (its place in the limits given back).
+  while (listener_.limits().open_watches() > 0) absl::SleepFor(absl::Milliseconds(1));
+  hypervisor_.UnblockLookups();
+  lookups_.WaitIdle();
+  listener_.lookups().WaitIdle();
+
+  // The service goes on serving.
+  hypervisor_.AddDomain("web1");
+  Collect();
+  Watch w = WatchStats("web1");
+  v1::MemoryStats m;
+  EXPECT_TRUE(w.reader->Read(&m));
+}
+
 TEST_F(ReadServiceTest, WatchesPastTheCapAreRefusedNamingTheSetting) {
   hypervisor_.AddDomain("web1");
   Collect();

@@ -24,6 +24,13 @@ int64_t Size(FuzzedDataProvider& in, int64_t max = kMaxMemory) {
   return in.ConsumeIntegralInRange<int64_t>(0, max);
 }
 
+// Any Duration a client can send, well-formed or not: the validator must refuse what it cannot
+// hold without any arithmetic wrapping (UBSan).
+void SetDuration(FuzzedDataProvider& in, google::protobuf::Duration* d) {
+  d->set_seconds(in.ConsumeIntegral<int64_t>());
+  d->set_nanos(in.ConsumeIntegral<int32_t>());
+}
+
 v1::Policy MakePolicy(FuzzedDataProvider& in) {
   v1::Policy p;
   p.set_mode(in.ConsumeBool() ? v1::POLICY_MODE_ENFORCE : v1::POLICY_MODE_OBSERVE);
@@ -46,6 +53,9 @@ v1::Policy MakePolicy(FuzzedDataProvider& in) {
   if (in.ConsumeBool()) p.set_max_shrink_step_bytes(1 + Size(in));
   if (in.ConsumeBool()) p.set_max_grow_step_bytes(1 + Size(in));
   if (in.ConsumeBool()) p.set_stale_after_periods(in.ConsumeIntegralInRange(1, 100));
+  if (in.ConsumeBool()) SetDuration(in, p.mutable_cooperation_timeout());
+  if (in.ConsumeBool()) SetDuration(in, p.mutable_max_backoff());
+  if (in.ConsumeBool()) SetDuration(in, p.mutable_default_hold());
   return p;
 }
 
@@ -59,7 +69,8 @@ std::vector<DomainInput> MakeDomains(FuzzedDataProvider& in, absl::Time now) {
     d.max_memory_bytes = in.ConsumeBool() ? Size(in) : in.ConsumeIntegral<int64_t>();
     if (in.ConsumeBool())
       d.actual_bytes = in.ConsumeBool() ? Size(in) : in.ConsumeIntegral<int64_t>();
-    d.stats_period = absl::Seconds(in.ConsumeIntegralInRange(1, 60));
+    // libvirt takes any <stats period> up to INT_MAX seconds.
+    d.stats_period = absl::Seconds(in.ConsumeIntegralInRange(1, INT32_MAX));
     if (in.ConsumeBool()) {
       // A guest reports anything at all: it may lie.
       GuestReport r;

@@ -424,6 +424,73 @@ TEST_F(AgentIntegrationTest, HealthIsNotServingWhileLibvirtIsUnreachable) {
   EXPECT_EQ(agent_->Ctl({"health"}).exit_code, 0);
 }
 
+// A libvirtd that accepts connections and never answers (hung, or its socket taken over): balloond
+// keeps its collection loop (and so systemd's watchdog) going, says why it is NOT_SERVING, answers
+// from memory, fails calls that need libvirt at their deadline, and stops when told.
+TEST_F(AgentIntegrationTest, ALibvirtdThatNeverAnswersStallsNothing) {
+  SilentSocket libvirtd(absl::StrCat("/tmp/bdtest-silent-libvirt-", getpid(), ".sock"));
+  const std::string notify = absl::StrCat("/tmp/bdtest-silent-notify-", getpid(), ".sock");
+  NotifySocket manager(notify);
+  std::unique_ptr<Agent> hung;
+  {
+    ScopedEnv env({{"NOTIFY_SOCKET", notify}, {"WATCHDOG_USEC", "2000000"}});
+    hung = std::make_unique<Agent>(std::vector<std::string>{
+        "--stats-period=1s", "--connect=qemu+unix:///system?socket=" + libvirtd.path()});
+  }
+  // Watchdog pings while every connection hangs: the loop waits for libvirt at most its deadline.
+  EXPECT_GE(manager.Count("WATCHDOG=1", absl::Seconds(8)), 3) << hung->Log();
+  EXPECT_GE(libvirtd.accepted(), 1);
+  EXPECT_EQ(hung->HealthStatus(), "NOT_SERVING");
+  EXPECT_THAT(hung->Log(), HasSubstr("has not answered a new connection"));
+  // Memory answers at once; a lookup in libvirt ends at the client's deadline, not later.
+  const absl::Time start = absl::Now();
+  CommandResult list = hung->Ctl({"list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  CommandResult stats = hung->Ctl({"--timeout=3s", "stats", "not-running"});
+  EXPECT_EQ(stats.exit_code, 1);
+  EXPECT_THAT(stats.err, ::testing::AnyOf(HasSubstr("UNAVAILABLE"), HasSubstr("DEADLINE")));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  hung->Stop();
+}
+
+// libvirtd frozen (SIGSTOP) for longer than libvirt's keepalive allows, then thawed: balloond's
+// loop goes on meanwhile, and it resumes collecting afterwards without a restart.
+TEST_F(AgentIntegrationTest, AFrozenLibvirtdStallsNothingAndIsSurvived) {
+  WaitForGuestStats(guest_->name());
+  const std::string notify = absl::StrCat("/tmp/bdtest-frozen-notify-", getpid(), ".sock");
+  NotifySocket manager(notify);
+  std::unique_ptr<Agent> agent;
+  {
+    ScopedEnv env({{"NOTIFY_SOCKET", notify}, {"WATCHDOG_USEC", "2000000"}});
+    agent = std::make_unique<Agent>(std::vector<std::string>{"--stats-period=1s"});
+  }
+  ASSERT_TRUE(agent->WaitServing()) << agent->Log();
+  const pid_t pid = agent->pid();
+  ASSERT_EQ(RunCommand({"pkill", "-STOP", "-x", "libvirtd"}).exit_code, 0);
+  // Keepalive gives up on the connection after ~20 s; a new one then hangs in its handshake.
+  const int pings = manager.Count("WATCHDOG=1", absl::Seconds(30));
+  CommandResult list = agent->Ctl({"--timeout=2s", "list"});
+  RunCommand({"pkill", "-CONT", "-x", "libvirtd"});
+  EXPECT_GE(pings, 8) << agent->Log();
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr(guest_->name()));
+
+  ASSERT_TRUE(agent->WaitServing(absl::Seconds(60))) << agent->Log();
+  const absl::Time back = absl::Now();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        balloon::v1::GetMemoryStatsRequest req;
+        req.set_domain(guest_->name());
+        balloon::v1::MemoryStats st;
+        grpc::ClientContext ctx;
+        return agent->read().GetMemoryStats(&ctx, req, &st).ok() &&
+               st.collect_time().seconds() > absl::ToUnixSeconds(back);
+      },
+      absl::Seconds(30)))
+      << agent->Log();
+  EXPECT_EQ(agent->pid(), pid);
+}
+
 TEST_F(AgentIntegrationTest, ALibvirtdRestartIsSurvived) {
   WaitForGuestStats(guest_->name());
   RestartLibvirtd([&] {

@@ -24,50 +24,6 @@ namespace {
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
-// The service manager's end of $NOTIFY_SOCKET: a datagram socket collecting what balloond sends.
-class NotifySocket {
- public:
-  explicit NotifySocket(const std::string& path) : path_(path) {
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-    unlink(path.c_str());
-    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  }
-  ~NotifySocket() {
-    close(fd_);
-    unlink(path_.c_str());
-  }
-  // The next message, or "" after `timeout`.
-  std::string Receive(absl::Duration timeout) {
-    timeval tv{static_cast<time_t>(absl::ToInt64Seconds(timeout)),
-               static_cast<suseconds_t>(absl::ToInt64Microseconds(timeout) % 1000000)};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    char buffer[4096];
-    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
-    return n > 0 ? std::string(buffer, n) : "";
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
-
-// Sets environment variables for the agents started in its lifetime.
-class ScopedEnv {
- public:
-  ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) : vars_(std::move(vars)) {
-    for (const auto& [name, value] : vars_) setenv(name.c_str(), value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    for (const auto& [name, value] : vars_) unsetenv(name.c_str());
-  }
-
- private:
-  std::vector<std::pair<std::string, std::string>> vars_;
-};
-
 TEST(ServiceIntegrationTest, ReadyOnlyOnceTheFirstInventoryIsCompleteAndTheWatchdogIsPinged) {
   DestroyLeftoverGuests();
   Guest guest(PausedGuest("notify"));

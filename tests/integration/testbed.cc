@@ -473,3 +473,87 @@ std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout) {
 }
 
 }  // namespace balloond::testing
+
+namespace balloond::testing {
+
+NotifySocket::NotifySocket(const std::string& path) : path_(path) {
+  fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  unlink(path.c_str());
+  bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+}
+
+NotifySocket::~NotifySocket() {
+  close(fd_);
+  unlink(path_.c_str());
+}
+
+std::string NotifySocket::Receive(absl::Duration timeout) {
+  timeval tv{static_cast<time_t>(absl::ToInt64Seconds(timeout)),
+             static_cast<suseconds_t>(absl::ToInt64Microseconds(timeout) % 1000000)};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buffer[4096];
+  const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+  return n > 0 ? std::string(buffer, n) : "";
+}
+
+int NotifySocket::Count(const std::string& text, absl::Duration window) {
+  int seen = 0;
+  const absl::Time end = absl::Now() + window;
+  while (absl::Now() < end) {
+    const std::string message = Receive(std::max(absl::Milliseconds(1), end - absl::Now()));
+    if (absl::StrContains(message, text)) ++seen;
+  }
+  return seen;
+}
+
+ScopedEnv::ScopedEnv(std::vector<std::pair<std::string, std::string>> vars)
+    : vars_(std::move(vars)) {
+  for (const auto& [name, value] : vars_) setenv(name.c_str(), value.c_str(), 1);
+}
+
+ScopedEnv::~ScopedEnv() {
+  for (const auto& [name, value] : vars_) unsetenv(name.c_str());
+}
+
+SilentSocket::SilentSocket(const std::string& path) : path_(path) {
+  fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
+  unlink(path.c_str());
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      listen(fd_, 64) != 0 || pipe(wake_) != 0) {
+    throw std::runtime_error("cannot listen on " + path);
+  }
+  chmod(path.c_str(), 0666);
+  loop_ = std::thread([this] {
+    for (;;) {
+      pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0 || fds[1].revents != 0) return;
+      const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      connections_.push_back(c);  // kept open, never read or answered
+    }
+  });
+}
+
+SilentSocket::~SilentSocket() {
+  if (write(wake_[1], "x", 1) < 0) perror("write");
+  loop_.join();
+  for (int c : connections_) close(c);
+  close(fd_);
+  close(wake_[0]);
+  close(wake_[1]);
+  unlink(path_.c_str());
+}
+
+int SilentSocket::accepted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(connections_.size());
+}
+
+}  // namespace balloond::testing

@@ -9,7 +9,9 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -134,6 +136,53 @@ class Agent {
   pid_t pid_ = -1;
   std::unique_ptr<balloon::v1::BalloonReadService::Stub> read_, read_only_;
   std::unique_ptr<balloon::v1::BalloonControlService::Stub> control_, control_ro_;
+};
+
+// The service manager's end of $NOTIFY_SOCKET: a datagram socket collecting what balloond sends.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path);
+  ~NotifySocket();
+  NotifySocket(const NotifySocket&) = delete;
+  NotifySocket& operator=(const NotifySocket&) = delete;
+  // The next message, or "" after `timeout`.
+  std::string Receive(absl::Duration timeout);
+  // How many messages containing `text` arrive within `window`.
+  int Count(const std::string& text, absl::Duration window);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Sets environment variables for the agents started in its lifetime.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars);
+  ~ScopedEnv();
+
+ private:
+  std::vector<std::pair<std::string, std::string>> vars_;
+};
+
+// A UNIX socket that accepts connections and never answers them: a libvirtd that is hung.
+class SilentSocket {
+ public:
+  explicit SilentSocket(const std::string& path);
+  ~SilentSocket();
+  SilentSocket(const SilentSocket&) = delete;
+  SilentSocket& operator=(const SilentSocket&) = delete;
+  const std::string& path() const { return path_; }
+  // Connections accepted so far.
+  int accepted() const;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  int wake_[2] = {-1, -1};
+  mutable std::mutex mu_;
+  std::vector<int> connections_;
+  std::thread loop_;
 };
 
 // The body of an HTTP/1.0 GET of http://HOST:PORT/PATH (HOST an IPv4 address); empty unless the

@@ -37,6 +37,7 @@ struct FakeGuest {
   std::optional<absl::Time> held_until;      // an operator's hold
   std::optional<int64_t> claimed_available;  // a lying guest's MemAvailable
   bool autodeflate = false;
+  absl::Duration stats_period = absl::Seconds(2);  // the domain's <stats period>
 
   FakeGuest& Max(int64_t v) {
     max = v;
@@ -58,6 +59,10 @@ struct FakeGuest {
     reports = false;
     return *this;
   }
+  FakeGuest& ReportingEvery(absl::Duration period) {
+    stats_period = period;
+    return *this;
+  }
 
   DomainInput Input() const {
     DomainInput in;
@@ -66,7 +71,7 @@ struct FakeGuest {
     in.activity = activity;
     in.max_memory_bytes = max;
     in.actual_bytes = actual;
-    in.stats_period = absl::Seconds(2);
+    in.stats_period = stats_period;
     in.held_until = held_until;
     in.autodeflate = autodeflate;
     if (reports) {
@@ -254,6 +259,23 @@ TEST(PolicyReliefTest, AGrowingGuestGetsWhatItWillNeedBeforeTheNextReport) {
   // use + headroom (15% of 900 MiB = 135 MiB) + overhead + 2 periods of growth (400 MiB)
   EXPECT_EQ(decisions[0].target_bytes, 900 * kMiB + 135 * kMiB + kOverhead + 400 * kMiB);
   EXPECT_DOUBLE_EQ(decisions[0].inputs.used_growth_bytes_per_second(), 100.0 * kMiB);
+}
+
+// libvirt takes a <stats period> up to INT_MAX seconds: the growth expected before the next report
+// is then beyond any machine, and must neither wrap (UBSan) nor ask for more than the maximum.
+TEST(PolicyReliefTest, AGuestReportingOnceInDecadesGrowsNoFurtherThanItsMaximum) {
+  constexpr int64_t kTiB = 1024 * kGiB;
+  PolicyRun run(Enforce(), Host(1024 * kTiB, 512 * kTiB));
+  FakeGuest& g = run.Add(Guest("slow")
+                             .Max(512 * kTiB)
+                             .Actual(256 * kTiB)
+                             .Used(kTiB)
+                             .ReportingEvery(absl::Seconds(INT32_MAX)));
+  run.Cycle();
+  g.used = 200 * kTiB;  // 100 TiB/s for 68 years: far beyond what an int64 of bytes holds
+  auto decisions = run.Cycle();
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].target_bytes, 512 * kTiB);
 }
 
 TEST(PolicyReliefTest, SwapInAndMajorFaultRatesAreImmediatePressure) {
@@ -707,6 +729,16 @@ TEST(ValidatePolicyTest, RefusesBadValuesNamingTheField) {
       {[](v1::Policy& p) { p.mutable_cooperation_timeout()->set_seconds(-1); },
        "cooperation_timeout"},
       {[](v1::Policy& p) { p.set_stale_after_periods(0); }, "stale_after_periods"},
+      // seconds * 1000 wraps around to a positive number of milliseconds: refused all the same.
+      {[](v1::Policy& p) { p.mutable_default_hold()->set_seconds(-18446744073709551); },
+       "default_hold"},
+      {[](v1::Policy& p) { p.mutable_default_hold()->set_seconds(8 * 24 * 3600); }, "default_hold"},
+      {[](v1::Policy& p) { p.mutable_max_backoff()->set_seconds(INT64_MAX); }, "max_backoff"},
+      {[](v1::Policy& p) {
+         p.mutable_cooperation_timeout()->set_seconds(1);
+         p.mutable_cooperation_timeout()->set_nanos(-5);
+       },
+       "cooperation_timeout"},
   };
   for (const auto& c : cases) {
     v1::Policy p;
