@@ -12,33 +12,45 @@
 namespace balloond {
 namespace {
 
-constexpr const char* kReadServiceName = "balloon.v1.BalloonReadService";
-constexpr const char* kControlServiceName = "balloon.v1.BalloonControlService";
 // gRPC's own threads for its synchronous services (reflection): a bound, not a pool per client.
 constexpr int kMaxGrpcThreadsPerServer = 8;
-// Requests are small (the largest is a policy); anything bigger is refused before it is read.
-constexpr int kMaxRequestBytes = 1 << 20;
+// The memory gRPC may use for one listener's connections and calls (buffers, requests held by
+// streams); past it, gRPC reads less and accepts no new connection. Three listeners and balloond's
+// own ~40 MiB stay under the unit's MemoryMax.
+constexpr size_t kMemoryQuotaPerServer = size_t{64} << 20;
+// Requests are small; anything bigger is refused before it is read. Reads are tiny; the largest
+// change is a policy with many domains, which operators send over the read-write socket (or TLS).
+// A watch keeps its request for the stream's life: the read-only socket's cap bounds what its
+// 1024 watches can hold.
+constexpr int kMaxReadOnlyRequestBytes = 16 << 10;
+constexpr int kMaxTlsRequestBytes = 64 << 10;
+constexpr int kMaxReadWriteRequestBytes = 1 << 20;
 constexpr int kMaxMetadataBytes = 16 << 10;
 // Pings find peers that vanished without closing (the far side of a dead TCP connection).
 constexpr absl::Duration kKeepaliveTime = absl::Minutes(2);
 constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(20);
 constexpr absl::Duration kHandshakeTimeout = absl::Seconds(10);
+// A TLS connection past limits.tls_max_connection_age gets this long (at most its age) to end its
+// calls.
+constexpr absl::Duration kConnectionAgeGrace = absl::Minutes(1);
 
 int Millis(absl::Duration d) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
 }
 
 // What every listener's server is built with: bounds on threads, memory, streams and idle time.
-void ApplyServerLimits(const ServingLimits& limits, grpc::ServerBuilder& builder) {
+void ApplyServerLimits(const ServingLimits& limits, int max_request_bytes,
+                       grpc::ServerBuilder& builder) {
   grpc::ResourceQuota quota("balloond");
   quota.SetMaxThreads(kMaxGrpcThreadsPerServer);
+  quota.Resize(kMemoryQuotaPerServer);
   builder.SetResourceQuota(quota);
   // HTTP/2's own cap is a backstop above balloond's, which refuses with a message that says why.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_calls_per_connection + 16);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Millis(limits.idle_timeout));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(kKeepaliveTime));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Millis(kKeepaliveTimeout));
-  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  builder.SetMaxReceiveMessageSize(max_request_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
 }
 
@@ -92,7 +104,8 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentSetti
     return absl::InvalidArgumentError("--listen and --listen-ro must be different sockets");
   }
   if (absl::Status s = ValidateTlsSettings(settings.tls); !s.ok()) return s;
-  grpc::EnableDefaultHealthCheckService(true);
+  // Health is balloond's own service (HealthService), under the listeners' limits.
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<AgentServer> server(new AgentServer(settings, parts));
@@ -113,17 +126,21 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentSetti
   return server;
 }
 
-absl::Status AgentServer::BuildServer(const std::string& name, bool control,
+absl::Status AgentServer::BuildServer(const std::string& name, bool control, int max_request_bytes,
                                       grpc::ServerBuilder& builder, Endpoint& endpoint) {
   endpoint.read = std::make_unique<ReadService>(backend_, *endpoint.context, ReadServiceOptions{});
+  std::vector<std::string> served = {balloon::v1::BalloonReadService::service_full_name()};
   if (control) {
     endpoint.control = std::make_unique<ControlService>(backend_, *endpoint.context);
+    served.push_back(balloon::v1::BalloonControlService::service_full_name());
   } else {
     endpoint.control = std::make_unique<ReadOnlyControlService>();
   }
-  ApplyServerLimits(settings_.limits, builder);
+  endpoint.health = std::make_unique<HealthService>(*endpoint.context, served);
+  ApplyServerLimits(settings_.limits, max_request_bytes, builder);
   builder.RegisterService(endpoint.read.get());
   builder.RegisterService(endpoint.control.get());
+  builder.RegisterService(endpoint.health.get());
   endpoint.server = builder.BuildAndStart();
   if (!endpoint.server) {
     return absl::UnavailableError(absl::StrCat("cannot start the gRPC server for ", name));
@@ -133,7 +150,8 @@ absl::Status AgentServer::BuildServer(const std::string& name, bool control,
 
 absl::Status AgentServer::StartUnixEndpoint(const std::string& path, mode_t mode, bool read_write,
                                             Endpoint& endpoint) {
-  auto listener = UnixListener::Bind({path, mode, settings_.limits.max_connections_per_socket});
+  auto listener = UnixListener::Bind({path, mode, settings_.limits.max_connections_per_socket,
+                                      settings_.limits.max_connections_per_uid});
   if (!listener.ok()) return listener.status();
   endpoint.listener = std::move(*listener);
   UnixListener* unix_listener = endpoint.listener.get();
@@ -144,7 +162,11 @@ absl::Status AgentServer::StartUnixEndpoint(const std::string& path, mode_t mode
                                           return uid ? absl::StrCat("uid ", *uid) : ctx.peer();
                                         });
   grpc::ServerBuilder builder;
-  if (absl::Status s = BuildServer(path, read_write, builder, endpoint); !s.ok()) return s;
+  const int max_request_bytes = read_write ? kMaxReadWriteRequestBytes : kMaxReadOnlyRequestBytes;
+  if (absl::Status s = BuildServer(path, read_write, max_request_bytes, builder, endpoint);
+      !s.ok()) {
+    return s;
+  }
   endpoint.listener->Start(endpoint.server.get());
   return absl::OkStatus();
 }
@@ -162,11 +184,25 @@ absl::Status AgentServer::StartTlsEndpoint() {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(tls.listen, *creds, &port);
-  // A client that connects and never finishes its handshake is dropped soon.
+  // A client that connects and never finishes its handshake is dropped soon; no more connections
+  // are held than the cap allows, whatever the network sends; and none lives for ever, so that a
+  // client whose certificate expired or whose CA was rotated out must connect (and verify) again.
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, Millis(kHandshakeTimeout));
+  TcpConnectionCap::Options cap;
+  cap.max_connections = settings_.limits.max_tls_connections;
+  cap.max_per_address = std::max(1, cap.max_connections / 8);
+  tls_connections_ = std::make_shared<TcpConnectionCap>(cap);
+  TcpConnectionCap::Install(tls_connections_, builder);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             Millis(settings_.limits.tls_max_connection_age));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      Millis(std::min(kConnectionAgeGrace, settings_.limits.tls_max_connection_age)));
   // The role check sits in front of the control service (RoleAuthorizer); the handlers are the
   // same as the read-write socket's.
-  if (absl::Status s = BuildServer(tls.listen, /*control=*/true, builder, tls_); !s.ok()) {
+  if (absl::Status s =
+          BuildServer(tls.listen, /*control=*/true, kMaxTlsRequestBytes, builder, tls_);
+      !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", tls.listen,
                                                " (--listen-tls): is the address in use, or not "
                                                "this machine's?"));
@@ -194,11 +230,7 @@ int AgentServer::OpenWatches() {
 
 void AgentServer::SetServing(bool serving) {
   for (Endpoint* e : Endpoints()) {
-    if (!e->server) continue;
-    auto* health = e->server->GetHealthCheckService();
-    health->SetServingStatus(serving);
-    health->SetServingStatus(kReadServiceName, serving);
-    if (e != &read_only_) health->SetServingStatus(kControlServiceName, serving);
+    if (e->health) e->health->SetServing(serving);
   }
 }
 
@@ -210,6 +242,9 @@ void AgentServer::Shutdown() {
   const grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "balloond is shutting down");
   stats_feed_.hub().CloseAll(closing);
   decision_feed_.hub().CloseAll(closing);
+  for (Endpoint* e : Endpoints()) {
+    if (e->health) e->health->CloseWatches(closing);
+  }
   for (Endpoint* e : Endpoints()) {
     if (e->listener) e->listener->Stop();
   }

@@ -11,7 +11,9 @@
 #include "agent/collector.h"
 #include "agent/config.h"
 #include "agent/control_service.h"
+#include "agent/health_service.h"
 #include "agent/read_service.h"
+#include "agent/tcp_connection_cap.h"
 #include "agent/unix_listener.h"
 
 namespace balloond {
@@ -52,6 +54,7 @@ class AgentServer {
     std::unique_ptr<ListenerContext> context;
     std::unique_ptr<ReadService> read;
     std::unique_ptr<grpc::Service> control;
+    std::unique_ptr<HealthService> health;
     std::unique_ptr<grpc::Server> server;
     std::unique_ptr<UnixListener> listener;
   };
@@ -61,8 +64,8 @@ class AgentServer {
                                  Endpoint& endpoint);
   absl::Status StartTlsEndpoint();
   // The services of `endpoint` (made here) on `builder`, then the server started.
-  absl::Status BuildServer(const std::string& name, bool control, grpc::ServerBuilder& builder,
-                           Endpoint& endpoint);
+  absl::Status BuildServer(const std::string& name, bool control, int max_request_bytes,
+                           grpc::ServerBuilder& builder, Endpoint& endpoint);
   std::vector<Endpoint*> Endpoints();
 
   const AgentSettings settings_;
@@ -76,6 +79,7 @@ class AgentServer {
   Endpoint read_write_;
   Endpoint read_only_;
   Endpoint tls_;
+  std::shared_ptr<TcpConnectionCap> tls_connections_;  // shared with gRPC's socket mutator
   bool shut_down_ = false;
 };
 

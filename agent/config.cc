@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/files.h"
+#include "agent/tls_access.h"
 #include "policy/units.h"
 
 namespace balloond {
@@ -44,6 +45,10 @@ absl::Status ApplyLimits(const balloon::v1::Limits& in, ServingLimits& out) {
   for (const IntLimit& l : {
            IntLimit{"max_connections_per_socket", in.has_max_connections_per_socket(),
                     in.max_connections_per_socket(), &next.max_connections_per_socket},
+           IntLimit{"max_connections_per_uid", in.has_max_connections_per_uid(),
+                    in.max_connections_per_uid(), &next.max_connections_per_uid},
+           IntLimit{"max_tls_connections", in.has_max_tls_connections(), in.max_tls_connections(),
+                    &next.max_tls_connections},
            IntLimit{"max_calls_per_connection", in.has_max_calls_per_connection(),
                     in.max_calls_per_connection(), &next.max_calls_per_connection},
            IntLimit{"max_watches", in.has_max_watches(), in.max_watches(), &next.max_watches},
@@ -71,6 +76,12 @@ absl::Status ApplyLimits(const balloon::v1::Limits& in, ServingLimits& out) {
     auto d = FromProto(in.idle_timeout(), "limits.idle_timeout", kIdleTimeoutRange);
     if (!d.ok()) return d.status();
     next.idle_timeout = *d;
+  }
+  if (in.has_tls_max_connection_age()) {
+    auto d = FromProto(in.tls_max_connection_age(), "limits.tls_max_connection_age",
+                       kConnectionAgeRange);
+    if (!d.ok()) return d.status();
+    next.tls_max_connection_age = *d;
   }
   out = next;
   return absl::OkStatus();
@@ -226,7 +237,10 @@ absl::Status ValidateTlsSettings(const TlsSettings& tls) {
     }
   }
   for (const std::string& name : tls.operators) {
-    if (name.empty()) return absl::InvalidArgumentError("an operator identity is empty");
+    if (auto id = ParseOperatorIdentity(name); !id.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls-operator (tls { operators }): ", id.status().message()));
+    }
   }
   return absl::OkStatus();
 }

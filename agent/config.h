@@ -15,6 +15,9 @@ namespace balloond {
 // Bounds on what clients can make balloond hold (balloon.v1.Limits, with its defaults).
 struct ServingLimits {
   int max_connections_per_socket = 256;
+  int max_connections_per_uid = 32;
+  int max_tls_connections = 128;
+  absl::Duration tls_max_connection_age = absl::Hours(1);
   int max_calls_per_connection = 64;
   int max_watches = 1024;
   double qom_queries_per_second = 10;
@@ -78,6 +81,7 @@ struct DurationRange {
 inline constexpr DurationRange kStatsPeriodRange{absl::Milliseconds(100), absl::Hours(1)};
 inline constexpr DurationRange kMonitorTimeoutRange{absl::Milliseconds(10), absl::Minutes(1)};
 inline constexpr DurationRange kIdleTimeoutRange{absl::Seconds(1), absl::Hours(24)};
+inline constexpr DurationRange kConnectionAgeRange{absl::Seconds(10), absl::Hours(24 * 7)};
 // ParsePositiveDuration, within `range`; errors name `field`.
 absl::StatusOr<absl::Duration> ParseDurationIn(absl::string_view text, absl::string_view field,
                                                DurationRange range);

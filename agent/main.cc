@@ -1,5 +1,6 @@
 // balloond: the per-host memory agent. See README.md for the flags and the API.
 #include <grpc/support/log.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -184,6 +185,12 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // The connection caps assume the descriptors the hard limit allows (the unit's LimitNOFILE sets
+  // both; a shell or a container often has a soft limit of 1024).
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = std::min<rlim_t>(files.rlim_max, 65536);
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto policy = balloond::PolicyStore::Open(settings.state_dir, settings.policy);
   if (!policy.ok()) return Fail(policy.status());

@@ -243,10 +243,19 @@ AgentMetrics::AgentMetrics(Sources sources)
 
 AgentMetrics::~AgentMetrics() = default;
 
+namespace {
+constexpr int kMetricsWorkers = 4;
+constexpr absl::Duration kMetricsRequestTimeout = absl::Seconds(2);
+}  // namespace
+
 absl::Status AgentMetrics::Serve(const std::string& address) {
   if (absl::Status s = ValidateHostPort("metrics address", address); !s.ok()) return s;
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address, 1);
+    // civetweb gives each connection a worker until its request is read: a few workers and a
+    // short read timeout, so that idle connections cannot keep every scrape out for long.
+    exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", address, "num_threads", std::to_string(kMetricsWorkers),
+        "request_timeout_ms", std::to_string(absl::ToInt64Milliseconds(kMetricsRequestTimeout))});
   } catch (const std::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));

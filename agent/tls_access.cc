@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/proto_convert.h"
 #include "agent/tls_files.h"
@@ -41,6 +42,39 @@ std::string PeerIdentity::Describe() const {
   return parts.empty() ? "no name at all" : absl::StrJoin(parts, ", ");
 }
 
+std::string OperatorIdentity::Flag() const {
+  switch (kind) {
+    case Kind::kUri:
+      return name;
+    case Kind::kDns:
+      return absl::StrCat("dns:", name);
+    case Kind::kCommonName:
+      return absl::StrCat("cn:", name);
+  }
+  return name;
+}
+
+absl::StatusOr<OperatorIdentity> ParseOperatorIdentity(absl::string_view text) {
+  if (text.empty()) return absl::InvalidArgumentError("an operator identity is empty");
+  OperatorIdentity id;
+  if (absl::ConsumePrefix(&text, "uri:")) {
+    id.kind = OperatorIdentity::Kind::kUri;
+  } else if (absl::ConsumePrefix(&text, "dns:")) {
+    id.kind = OperatorIdentity::Kind::kDns;
+  } else if (absl::ConsumePrefix(&text, "cn:")) {
+    id.kind = OperatorIdentity::Kind::kCommonName;
+  } else if (text.find(':') == absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "operator identity '", text, "' is neither typed nor a URI: write dns:", text,
+        " for a subjectAltName DNS name, cn:", text,
+        " for a certificate's common name (only used when it has no subjectAltName), or a SAN "
+        "URI such as spiffe://example.org/operator"));
+  }
+  if (text.empty()) return absl::InvalidArgumentError("an operator identity is empty");
+  id.name = std::string(text);
+  return id;
+}
+
 PeerIdentity PeerIdentityOf(const grpc::AuthContext& context) {
   PeerIdentity peer;
   auto cn = Values(context, "x509_common_name");
@@ -51,23 +85,43 @@ PeerIdentity PeerIdentityOf(const grpc::AuthContext& context) {
 }
 
 absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
-                       const std::vector<std::string>& operators) {
+                       const std::vector<OperatorIdentity>& operators) {
   if (!absl::StartsWith(method, kControlService)) return absl::OkStatus();
-  auto is_operator = [&](const std::string& name) {
-    return !name.empty() && std::find(operators.begin(), operators.end(), name) != operators.end();
+  const bool has_san = !peer.uris.empty() || !peer.dns_names.empty();
+  auto has = [](const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
   };
-  if (is_operator(peer.common_name) ||
-      std::any_of(peer.uris.begin(), peer.uris.end(), is_operator) ||
-      std::any_of(peer.dns_names.begin(), peer.dns_names.end(), is_operator)) {
-    return absl::OkStatus();
+  for (const OperatorIdentity& op : operators) {
+    if (op.name.empty()) continue;
+    const bool match = op.kind == OperatorIdentity::Kind::kUri ? has(peer.uris, op.name)
+                       : op.kind == OperatorIdentity::Kind::kDns
+                           ? has(peer.dns_names, op.name)
+                           : !has_san && peer.common_name == op.name;
+    if (match) return absl::OkStatus();
   }
-  const std::string example = peer.Name().empty() ? "NAME" : peer.Name();
+  // The identity that would allow this client, as the flag takes it.
+  OperatorIdentity suggested;
+  if (!peer.uris.empty()) {
+    suggested = {OperatorIdentity::Kind::kUri, peer.uris.front()};
+  } else if (!peer.dns_names.empty()) {
+    suggested = {OperatorIdentity::Kind::kDns, peer.dns_names.front()};
+  } else {
+    suggested = {OperatorIdentity::Kind::kCommonName,
+                 peer.common_name.empty() ? "NAME" : peer.common_name};
+  }
+  const std::string example = suggested.Flag();
   return absl::PermissionDeniedError(
       absl::StrCat("the client certificate (", peer.Describe(),
                    ") may read but not change balloond (", method.substr(1),
                    "): none of its names is an operator. To allow it, start balloond with "
                    "--tls-operator=",
                    example, " (tls { operators: \"", example, "\" } in its config)"));
+}
+
+RoleAuthorizer::RoleAuthorizer(const std::vector<std::string>& operators) {
+  for (const std::string& text : operators) {
+    if (auto id = ParseOperatorIdentity(text); id.ok()) operators_.push_back(*id);
+  }
 }
 
 grpc::Status RoleAuthorizer::Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,

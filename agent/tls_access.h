@@ -27,6 +27,21 @@ struct PeerIdentity {
   std::string Describe() const;
 };
 
+// An identity that may change balloond: one name of a client certificate, of one kind. A name only
+// matches the same kind of name (a requester who may choose a certificate's CN cannot pose as a
+// SAN URI), and a CN only counts on a certificate without subjectAltNames (RFC 6125).
+struct OperatorIdentity {
+  enum class Kind { kUri, kDns, kCommonName };
+  Kind kind = Kind::kUri;
+  std::string name;
+  // As --tls-operator takes it: "spiffe://...", "dns:host.example.org", "cn:reader".
+  std::string Flag() const;
+};
+
+// "uri:NAME", "dns:NAME", "cn:NAME", or a bare URI (which has a scheme: "spiffe://...", "urn:...").
+// INVALID_ARGUMENT for anything else, saying how to write a DNS name or a CN.
+absl::StatusOr<OperatorIdentity> ParseOperatorIdentity(absl::string_view text);
+
 // The identity in a TLS call's auth context (gRPC's x509 properties).
 PeerIdentity PeerIdentityOf(const grpc::AuthContext& context);
 
@@ -34,20 +49,21 @@ PeerIdentity PeerIdentityOf(const grpc::AuthContext& context);
 // (and use health and reflection); only an identity listed in `operators` may call
 // BalloonControlService. PERMISSION_DENIED names the identity seen and the setting that allows it.
 absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
-                       const std::vector<std::string>& operators);
+                       const std::vector<OperatorIdentity>& operators);
 
 // The one authorization step of the TLS listener: it runs in front of every service, before any
 // handler, on the metadata of each call.
 class RoleAuthorizer final : public grpc::AuthMetadataProcessor {
  public:
-  explicit RoleAuthorizer(std::vector<std::string> operators) : operators_(std::move(operators)) {}
+  // `operators` as ParseOperatorIdentity takes them (ValidateTlsSettings has checked them).
+  explicit RoleAuthorizer(const std::vector<std::string>& operators);
   bool IsBlocking() const override { return false; }
   grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
                        OutputMetadata* consumed_auth_metadata,
                        OutputMetadata* response_metadata) override;
 
  private:
-  const std::vector<std::string> operators_;
+  std::vector<OperatorIdentity> operators_;
 };
 
 // Server credentials for the TLS listener: balloond's certificate and key, client certificates

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -162,22 +163,33 @@ void UnixListener::Accept(grpc::Server* server) {
     absl::MutexLock lock(&mu_);
     Sweep();
     if (static_cast<int>(connections_.size()) >= options_.max_connections) {
-      close(fd);
-      ++refused_since_log_;
-      const absl::Time now = absl::Now();
-      if (now - last_refusal_log_ >= kRefusalLogInterval) {
-        Log(LogLevel::kWarning,
-            absl::StrCat("refused ", refused_since_log_, " connection(s) on ", options_.path,
-                         " (last from uid ", cred.uid, "): ", options_.max_connections,
-                         " are open, the limit limits.max_connections_per_socket"));
-        last_refusal_log_ = now;
-        refused_since_log_ = 0;
-      }
+      Refuse(fd, cred.uid,
+             absl::StrCat(options_.max_connections,
+                          " are open, the limit limits.max_connections_per_socket"));
+      return;
+    }
+    const auto of_uid = std::count_if(connections_.begin(), connections_.end(),
+                                      [&](const auto& c) { return c.second.uid == cred.uid; });
+    if (of_uid >= options_.max_connections_per_uid) {
+      Refuse(fd, cred.uid,
+             absl::StrCat("uid ", cred.uid, " has ", of_uid,
+                          " open, the limit limits.max_connections_per_uid"));
       return;
     }
     connections_[fd] = Connection{st.st_ino, cred.uid};
   }
   grpc::AddInsecureChannelFromFd(server, fd);
+}
+
+void UnixListener::Refuse(int fd, uid_t uid, absl::string_view why) {
+  close(fd);
+  ++refused_since_log_;
+  const absl::Time now = absl::Now();
+  if (now - last_refusal_log_ < kRefusalLogInterval) return;
+  Log(LogLevel::kWarning, absl::StrCat("refused ", refused_since_log_, " connection(s) on ",
+                                       options_.path, " (last from uid ", uid, "): ", why));
+  last_refusal_log_ = now;
+  refused_since_log_ = 0;
 }
 
 void UnixListener::Sweep() {

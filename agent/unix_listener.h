@@ -28,6 +28,9 @@ class UnixListener {
     mode_t mode = 0660;
     // Connections open at once; further ones are closed as they arrive.
     int max_connections = 256;
+    // Connections one local user may have open at once: no user can take every connection and
+    // lock the others out.
+    int max_connections_per_uid = 32;
   };
 
   // Binds and listens on `options.path` (replacing a socket left by a crashed balloond; refusing
@@ -69,6 +72,8 @@ class UnixListener {
   std::map<int, Connection> connections_ ABSL_GUARDED_BY(mu_);
   absl::Time last_refusal_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int refused_since_log_ ABSL_GUARDED_BY(mu_) = 0;
+  // Refuses (closes) `fd` and logs, at most every few seconds, how many were refused and why.
+  void Refuse(int fd, uid_t uid, absl::string_view why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool stopped_ = false;
 };
 

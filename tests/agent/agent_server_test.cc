@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/fake_hypervisor.h"
 
 namespace balloond {
@@ -95,6 +96,65 @@ TEST_F(AgentServerTest, ARequestOverOneMebibyteIsRefusedUnread) {
   grpc::Status s = stub->UpdateDomainPolicy(&ctx, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(s.error_message(), ::testing::HasSubstr("larger than max"));
+}
+
+// A watch keeps its request for the stream's life: the read-only socket takes only small ones.
+TEST_F(AgentServerTest, TheReadOnlySocketRefusesAPaddedRequestUnread) {
+  Start();
+  auto stub = v1::BalloonReadService::NewStub(Channel("ro.sock"));
+  v1::WatchMemoryStatsRequest req;
+  req.set_domain(std::string(32 << 10, 'x'));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto reader = stub->WatchMemoryStats(&ctx, req);
+  v1::MemoryStats m;
+  EXPECT_FALSE(reader->Read(&m));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("larger than max"));
+}
+
+// gRPC's health protocol is balloond's own service, counted like every watch: a client cannot hold
+// more health streams than the listener's watches allow, and watchers hear when libvirt comes back.
+TEST_F(AgentServerTest, HealthWatchesCountAgainstTheWatchLimitAndFollowTheStatus) {
+  settings_.limits.max_watches = 2;
+  Start();
+  auto health = grpc::health::v1::Health::NewStub(Channel("ro.sock"));
+  struct Watch {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<grpc::health::v1::HealthCheckResponse>> reader;
+  };
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (int i = 0; i < 3; ++i) {
+    watches.push_back(std::make_unique<Watch>());
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service("balloon.v1.BalloonReadService");
+    watches.back()->reader = health->Watch(&watches.back()->ctx, req);
+  }
+  grpc::health::v1::HealthCheckResponse status;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(watches[i]->reader->Read(&status));
+    EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  }
+  EXPECT_FALSE(watches[2]->reader->Read(&status));
+  grpc::Status refused = watches[2]->reader->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("limits.max_watches"));
+
+  server_->SetServing(true);
+  ASSERT_TRUE(watches[0]->reader->Read(&status));
+  EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // Check answers; the read-only socket has no control service to report on.
+  grpc::ClientContext check_ctx;
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse checked;
+  ASSERT_TRUE(health->Check(&check_ctx, check, &checked).ok());
+  EXPECT_EQ(checked.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  grpc::ClientContext control_ctx;
+  check.set_service("balloon.v1.BalloonControlService");
+  EXPECT_EQ(health->Check(&control_ctx, check, &checked).error_code(), grpc::StatusCode::NOT_FOUND);
+  for (int i = 0; i < 2; ++i) watches[i]->ctx.TryCancel();
 }
 
 }  // namespace

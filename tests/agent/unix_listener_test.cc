@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -97,6 +98,46 @@ TEST_F(UnixListenerTest, TellsTheUserBehindACallAndSetsTheMode) {
   (*listener)->Stop();
   server->Shutdown();
   EXPECT_NE(access(path_.c_str(), F_OK), 0) << "Stop removes the socket file";
+}
+
+// One user cannot take every connection: past its own cap, its connections are closed, while
+// another user still gets in (as a child process under uid 65534, "nobody").
+TEST_F(UnixListenerTest, OneUserPastItsCapIsRefusedWhileAnotherGetsIn) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
+  auto listener = UnixListener::Bind({path_, 0666, 16, 2});
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  chmod(dir_.c_str(), 0755);
+  grpc::ServerBuilder builder;
+  WhoAmI service;
+  service.listener = listener->get();
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  (*listener)->Start(server.get());
+
+  const int a = Connect(path_), b = Connect(path_);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  for (int i = 0; i < 100 && (*listener)->OpenConnections() < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const int c = Connect(path_);
+  ASSERT_GE(c, 0);
+  EXPECT_TRUE(ClosedByServer(c)) << "a third connection of the same user";
+
+  // Another user's connection is kept open (the child does nothing but connect and wait: it is a
+  // fork of a process with gRPC's threads).
+  const pid_t child = fork();
+  if (child == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    const int fd = Connect(path_);
+    _exit(fd >= 0 && !ClosedByServer(fd) ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  for (int fd : {a, b, c}) close(fd);
+  (*listener)->Stop();
+  server->Shutdown();
 }
 
 TEST_F(UnixListenerTest, ConnectionsPastTheCapAreClosedAndClosedOnesFreeTheirPlace) {

@@ -39,6 +39,17 @@ for probe in ("startupProbe", "readinessProbe"):
     check(probe + " runs balloonctl health",
           container[probe]["exec"]["command"][0] == "balloonctl"
           and "health" in container[probe]["exec"]["command"])
+for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    check(probe + " goes through the read-write socket (no local user can crowd it out)",
+          "--socket=/run/balloond/balloond.sock" in container[probe]["exec"]["command"])
+check("no hostPort: the node's network does not expose balloond",
+      all("hostPort" not in p for p in container["ports"]))
+policy = next((d for d in docs if d["kind"] == "NetworkPolicy"), None)
+check("a NetworkPolicy admits only chosen namespaces to the TLS port",
+      policy is not None and policy["spec"]["policyTypes"] == ["Ingress"]
+      and all(rule.get("from") for rule in policy["spec"]["ingress"])
+      and any({"port": 7443, "protocol": "TCP"} in rule.get("ports", [])
+              for rule in policy["spec"]["ingress"]))
 check("the liveness probe does not depend on libvirtd",
       "health" not in container["livenessProbe"]["exec"]["command"])
 # The ConfigMap's config, as balloond parses it (with its TLS files, which are not here: only a

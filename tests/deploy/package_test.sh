@@ -38,9 +38,31 @@ for path in ./usr/sbin/balloond ./usr/bin/balloonctl ./usr/lib/systemd/system/ba
   ./usr/share/doc/balloond/README.md ./usr/share/doc/balloond/examples/balloond-dashboard.json; do
   check "contains $path" grep -qxF "$path" <<<"$contents"
 done
-dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$work" ./conffiles ./postinst
+dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$work" ./conffiles ./postinst ./prerm
 check "the config is a conffile" grep -qx /etc/balloond/balloond.textproto "$work/conffiles"
 check "postinst creates the user balloond" grep -q 'adduser --system' "$work/postinst"
+
+# The maintainer scripts as dpkg runs them on a systemd host: in a mount namespace whose /run has
+# /run/systemd/system, with systemctl, deb-systemd-invoke and adduser recording what they are asked.
+mkdir -p "$work/stubs"
+for tool in systemctl deb-systemd-invoke adduser; do
+  printf '#!/bin/sh\necho "%s $*" >>"%s"\n' "$tool" "$work/calls" >"$work/stubs/$tool"
+  chmod +x "$work/stubs/$tool"
+done
+on_systemd() {  # SCRIPT ARG...: what the script asked of systemd
+  : >"$work/calls"
+  unshare --mount --propagation private sh -c \
+    'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && PATH="$0:$PATH" exec sh "$@"' \
+    "$work/stubs" "$@" >/dev/null 2>&1
+  grep -E '^(systemctl|deb-systemd-invoke)' "$work/calls" | grep -v daemon-reload | tr '\n' ';'
+}
+check "a first install enables the unit and starts nothing" \
+  test "$(on_systemd "$work/postinst" configure '')" = "systemctl enable balloond.service;"
+check "an upgrade restarts a running balloond on the new binary" \
+  test "$(on_systemd "$work/postinst" configure 0.0.9)" = "deb-systemd-invoke try-restart balloond.service;"
+check "a removal stops balloond" \
+  test "$(on_systemd "$work/prerm" remove)" = "deb-systemd-invoke stop balloond.service;"
+check "an upgrade does not stop it in prerm" test -z "$(on_systemd "$work/prerm" upgrade 0.1.1)"
 
 # The unit as shipped: its sandbox rating, and verify (with its ExecStart pointed at the binary in
 # the package, since verify checks that the command exists).

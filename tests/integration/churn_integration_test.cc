@@ -37,28 +37,6 @@ std::string PausedDomainXml(const std::string& name) {
                       "</domain>");
 }
 
-int64_t RssKiB(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    absl::string_view rest = line;
-    if (!absl::ConsumePrefix(&rest, "VmRSS:")) continue;
-    int64_t kib = -1;
-    absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(rest), " kB"), &kib);
-    return kib;
-  }
-  return -1;
-}
-
-int OpenFds(pid_t pid) {
-  int n = 0;
-  for ([[maybe_unused]] const auto& entry :
-       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/fd"))) {
-    ++n;
-  }
-  return n;
-}
-
 // `cycles` create/destroy cycles of paused transient domains, `parallel` at a time; returns how
 // many cycles succeeded.
 int Churn(int cycles, int parallel, const std::string& prefix) {

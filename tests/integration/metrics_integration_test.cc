@@ -1,8 +1,11 @@
 // balloond's /metrics, scraped by a real Prometheus server (Debian's prometheus package) while a
 // real guest runs; the Grafana dashboard's queries asked of that Prometheus.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +74,31 @@ class PrometheusServer {
   int port_ = 0;
   pid_t pid_ = -1;
 };
+
+// Connections to the metrics port that never send a request (a port scan, a stuck client): a
+// scrape still gets its answer (HttpGet gives up after 10 s; one idle connection held civetweb's
+// only worker for 30 s before).
+TEST(MetricsIntegrationTest, IdleConnectionsDoNotKeepScrapesOut) {
+  Agent agent({"--metrics-address=127.0.0.1:0"});
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  const int port = agent.MetricsPort();
+  ASSERT_GT(port, 0) << agent.Log();
+  std::vector<int> idle;
+  for (int i = 0; i < 6; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    idle.push_back(fd);
+  }
+  for (int scrape = 0; scrape < 3; ++scrape) {
+    EXPECT_THAT(HttpGet("127.0.0.1", port, "/metrics"), HasSubstr("balloon_libvirt_connected 1"))
+        << "scrape " << scrape;
+  }
+  for (int fd : idle) close(fd);
+}
 
 TEST(MetricsIntegrationTest, PrometheusScrapesAGuestsMemoryAndTheDashboardsQueriesAnswer) {
   DestroyLeftoverGuests();

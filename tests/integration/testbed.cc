@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -554,6 +555,41 @@ SilentSocket::~SilentSocket() {
 int SilentSocket::accepted() const {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int>(connections_.size());
+}
+
+}  // namespace balloond::testing
+
+namespace balloond::testing {
+
+int64_t RssKiB(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    absl::string_view rest = line;
+    if (!absl::ConsumePrefix(&rest, "VmRSS:")) continue;
+    int64_t kib = -1;
+    absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(rest), " kB"), &kib);
+    return kib;
+  }
+  return -1;
+}
+
+int OpenFds(pid_t pid) {
+  int n = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/fd"))) {
+    ++n;
+  }
+  return n;
+}
+
+int Threads(pid_t pid) {
+  int n = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"))) {
+    ++n;
+  }
+  return n;
 }
 
 }  // namespace balloond::testing

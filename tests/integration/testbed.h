@@ -138,6 +138,11 @@ class Agent {
   std::unique_ptr<balloon::v1::BalloonControlService::Stub> control_, control_ro_;
 };
 
+// What a process holds: its resident memory, its open descriptors, its threads.
+int64_t RssKiB(pid_t pid);
+int OpenFds(pid_t pid);
+int Threads(pid_t pid);
+
 // The service manager's end of $NOTIFY_SOCKET: a datagram socket collecting what balloond sends.
 class NotifySocket {
  public:

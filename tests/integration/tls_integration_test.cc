@@ -1,8 +1,13 @@
 // Orchestrators over the network: balloond's TLS listener with client certificates made by the
 // test with openssl, a real libvirtd and a real guest, balloonctl --server and a raw gRPC client.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -221,6 +226,116 @@ TEST_F(TlsIntegrationTest, RotatedCertificateFilesAreUsedWithoutARestart) {
   EXPECT_EQ(kill(pid, 0), 0) << "balloond restarted";
   for (int i = 0; i < 2; ++i) EXPECT_TRUE(watch->Read(&m)) << "the open watch was cut";
   ctx->TryCancel();
+}
+
+// A CA that lets a requester choose the CN makes no operator: with a SAN in the certificate, its CN
+// is not an identity, even when it spells an operator's URI.
+TEST_F(TlsIntegrationTest, ACommonNameThatSpellsAnOperatorsUriMakesNoOperator) {
+  const TestPki::Files posing =
+      pki_.Leaf("posing", ca_, R"(/CN=spiffe:\/\/example\/ns\/ops\/sa\/rebalancer)",
+                "URI:spiffe://example/ns/app/sa/reader");
+  std::vector<std::string> args = TlsArgs();
+  args.push_back("--tls-operator=spiffe://example/ns/ops/sa/rebalancer");
+  Agent agent(args);
+  ASSERT_GT(agent.TlsPort(), 0) << agent.Log();
+  CommandResult r = Ctl(agent, posing, {"set", "any-domain", "256M"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(r.err, HasSubstr("--tls-operator=spiffe://example/ns/app/sa/reader"));
+  // A bare name that is no URI is refused at start, saying how to write a DNS name or a CN.
+  CommandResult bare = RunCommand({BALLOOND_BIN, "--listen-tls=127.0.0.1:0",
+                                   "--tls-cert=" + server_.cert, "--tls-key=" + server_.key,
+                                   "--tls-client-ca=" + ca_.cert, "--tls-operator=rebalancer"});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_THAT(bare.err, HasSubstr("dns:rebalancer"));
+}
+
+// A TCP connection from `source` (an address of 127/8) to 127.0.0.1:`port`; -1 if refused.
+int ConnectFrom(const std::string& source, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{}, to{};
+  from.sin_family = to.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True when the server closed the connection (end of file) within `wait`.
+bool ClosedByServer(int fd, absl::Duration wait) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(wait))) <= 0) return false;
+  char c;
+  return recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+// Connections that never start a handshake, from many addresses: balloond holds no more than its
+// cap (and no more than its share from one address), its descriptors stay bounded, local clients
+// are served meanwhile, and TLS clients get in again once the flood is gone.
+TEST_F(TlsIntegrationTest, ConnectionsWithoutHandshakesNeverCrowdOutTheOthers) {
+  const std::string config = absl::StrCat("/tmp/bdtest-tls-cap-", getpid(), ".textproto");
+  {
+    std::ofstream out(config);
+    out << "limits { max_tls_connections: 16 }\n";
+  }
+  std::vector<std::string> args = TlsArgs();
+  args.push_back("--config=" + config);
+  Agent agent(args);
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  const int port = agent.TlsPort();
+  ASSERT_GT(port, 0) << agent.Log();
+  const int fds_before = OpenFds(agent.pid());
+
+  std::vector<int> flood;
+  for (int host = 2; host < 52; ++host) {
+    for (int i = 0; i < 3; ++i) {
+      const int fd = ConnectFrom(absl::StrCat("127.0.0.", host), port);
+      if (fd >= 0) flood.push_back(fd);
+    }
+  }
+  ASSERT_EQ(flood.size(), 150u);
+  int held = 0;
+  for (int fd : flood) held += ClosedByServer(fd, absl::Milliseconds(200)) ? 0 : 1;
+  EXPECT_LE(held, 16) << "connections balloond kept open";
+  EXPECT_GE(held, 8) << "the cap should admit connections from different addresses";
+  EXPECT_LE(OpenFds(agent.pid()), fds_before + 16 + 4);
+  EXPECT_THAT(agent.Log(), HasSubstr("TLS connection(s) (last from 127.0.0."));
+  // Local clients never noticed.
+  CommandResult local = agent.Ctl({"--timeout=5s", "list"});
+  EXPECT_EQ(local.exit_code, 0) << local.err;
+
+  for (int fd : flood) close(fd);
+  EXPECT_TRUE(WaitFor([&] { return RawListDomains(agent, &reader_).ok(); }, absl::Seconds(10)))
+      << agent.Log();
+  unlink(config.c_str());
+}
+
+// A connection does not live for ever: past limits.tls_max_connection_age (and a grace as long)
+// balloond ends it, so that a client must connect, and show a valid certificate, again.
+TEST_F(TlsIntegrationTest, AConnectionEndsAfterItsMaximumAge) {
+  DestroyLeftoverGuests();
+  Guest guest(PausedGuest("tls-age"));
+  const std::string config = absl::StrCat("/tmp/bdtest-tls-age-", getpid(), ".textproto");
+  {
+    std::ofstream out(config);
+    out << "limits { tls_max_connection_age { seconds: 10 } }\n";
+  }
+  std::vector<std::string> args = TlsArgs();
+  args.push_back("--config=" + config);
+  Agent agent(args);
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  const absl::Time start = absl::Now();
+  CommandResult watch = Ctl(agent, reader_, {"--timeout=90s", "decisions", "--watch"});
+  const absl::Duration lasted = absl::Now() - start;
+  EXPECT_EQ(watch.exit_code, 1) << watch.out;
+  EXPECT_GE(lasted, absl::Seconds(9));
+  EXPECT_LE(lasted, absl::Seconds(40)) << "10 s of age and at most 10 s of grace";
+  unlink(config.c_str());
 }
 
 }  // namespace
