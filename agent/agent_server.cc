@@ -5,6 +5,8 @@
 #include <grpcpp/resource_quota.h>
 #include <grpcpp/server_builder.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "agent/log.h"
 #include "agent/tls_access.h"
@@ -83,6 +85,7 @@ AgentServer::AgentServer(const AgentSettings& settings, Parts parts)
                qom_guard_,
                balloon_paths_,
                parts.qom_traffic,
+               domain_changes_,
                [&collector = parts.collector](const std::string& uuid) {
                  collector.RequestRefresh(uuid);
                },
@@ -173,7 +176,15 @@ absl::Status AgentServer::StartUnixEndpoint(const std::string& path, mode_t mode
 
 absl::Status AgentServer::StartTlsEndpoint() {
   const TlsSettings& tls = settings_.tls;
-  auto creds = MakeTlsServerCredentials(tls);
+  // Copies gRPC watches, beside the read-write socket (a runtime directory: never on disk).
+  auto rw_path = UnixSocketPath(settings_.listen);
+  if (!rw_path.ok()) return rw_path.status();
+  auto staged =
+      StagedTlsFiles::Start(tls, std::filesystem::path(*rw_path).parent_path().string() + "/tls",
+                            absl::Seconds(kTlsRefreshSeconds));
+  if (!staged.ok()) return staged.status();
+  tls_files_ = std::move(*staged);
+  auto creds = MakeTlsServerCredentials(*tls_files_, tls.operators);
   if (!creds.ok()) return creds.status();
   tls_.context = std::make_unique<ListenerContext>(
       tls.listen, ContextSettings(settings_.limits), parts_.clock,
@@ -190,7 +201,6 @@ absl::Status AgentServer::StartTlsEndpoint() {
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, Millis(kHandshakeTimeout));
   TcpConnectionCap::Options cap;
   cap.max_connections = settings_.limits.max_tls_connections;
-  cap.max_per_address = std::max(1, cap.max_connections / 8);
   tls_connections_ = std::make_shared<TcpConnectionCap>(cap);
   TcpConnectionCap::Install(tls_connections_, builder);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,

@@ -14,6 +14,7 @@
 #include "agent/health_service.h"
 #include "agent/read_service.h"
 #include "agent/tcp_connection_cap.h"
+#include "agent/tls_staging.h"
 #include "agent/unix_listener.h"
 
 namespace balloond {
@@ -73,6 +74,8 @@ class AgentServer {
   WorkerPool lookups_;  // explains the end of watched domains
   QomPathGuard qom_guard_;
   BalloonPaths balloon_paths_;
+  KeyedLocks domain_changes_;
+  std::unique_ptr<StagedTlsFiles> tls_files_;  // outlives the TLS server, which reads them
   StatsFeed stats_feed_;
   DecisionFeed decision_feed_;
   ServiceBackend backend_;

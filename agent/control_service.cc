@@ -85,6 +85,13 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
   }
 
   if (!req.validate_only()) {
+    // One change of a domain's target at a time: the hold of one must never be rolled back over,
+    // or under, another's.
+    const auto locked = backend_.domain_changes.Lock(snap->info.uuid, deadline);
+    if (!locked) {
+      return absl::DeadlineExceededError(absl::StrCat("another change of domain '", snap->info.name,
+                                                      "' did not end before the deadline"));
+    }
     // The hold first: a policy cycle between the target and the hold would undo the target.
     const std::optional<v1::Hold> before = backend_.holds.Find(snap->info.uuid, now);
     absl::Status held = hold_for > absl::ZeroDuration()

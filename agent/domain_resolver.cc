@@ -1,9 +1,20 @@
 #include "agent/domain_resolver.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/qom_request.h"
 
 namespace balloond {
+
+bool LooksLikeUuid(absl::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash != (s[i] == '-')) return false;
+    if (!dash && !absl::ascii_isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
 
 absl::Status DomainGoneStatus(Hypervisor& hypervisor, const std::string& name_or_uuid,
                               absl::Time deadline) {

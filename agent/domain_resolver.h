@@ -23,6 +23,10 @@ absl::StatusOr<DomainSnapshot> ResolveDomain(const SnapshotStore& store, Hypervi
 absl::Status DomainGoneStatus(Hypervisor& hypervisor, const std::string& name_or_uuid,
                               absl::Time deadline);
 
+// Whether `ref` is written as a UUID (8-4-4-4-12 hex digits): such a reference names a domain by
+// UUID first, whatever other domain may be named like it.
+bool LooksLikeUuid(absl::string_view ref);
+
 // How long balloond waits on libvirt to look a domain up when no client's deadline says.
 inline constexpr absl::Duration kLookupTimeout = absl::Seconds(5);
 

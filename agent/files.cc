@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <google/protobuf/text_format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 
 namespace balloond {
@@ -49,26 +51,31 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   return text.str();
 }
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& contents) {
-  const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("cannot create", tmp);
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents,
+                                 mode_t mode) {
+  // A temporary name of its own, created exclusively: nothing already at a predictable name (a
+  // symbolic link planted beside the state file, say) is ever opened or written through.
+  std::string tmp = path + ".XXXXXX";
+  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot create a temporary file beside", path);
+  bool renamed = false;
+  absl::Cleanup cleanup = [&] {
+    close(fd);
+    if (!renamed) unlink(tmp.c_str());
+  };
+  if (fchmod(fd, mode) != 0) return ErrnoError("cannot set the mode of", tmp);
   size_t written = 0;
   while (written < contents.size()) {
     const ssize_t n = write(fd, contents.data() + written, contents.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      close(fd);
       return ErrnoError("cannot write", tmp);
     }
     written += static_cast<size_t>(n);
   }
-  if (fsync(fd) != 0) {
-    close(fd);
-    return ErrnoError("cannot fsync", tmp);
-  }
-  close(fd);
+  if (fsync(fd) != 0) return ErrnoError("cannot fsync", tmp);
   if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot rename to", path);
+  renamed = true;
   const std::string dir = std::filesystem::path(path).parent_path().string();
   const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

@@ -2,6 +2,7 @@
 #define BALLOOND_AGENT_FILES_H_
 
 #include <google/protobuf/message.h>
+#include <sys/types.h>
 
 #include <string>
 
@@ -18,9 +19,11 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 // the reason when it cannot; `what` says what the directory is for ("state directory").
 absl::Status EnsureDirectory(const std::string& path, absl::string_view what);
 
-// Writes `contents` to `path` atomically and durably: a temporary file, fsync, rename, fsync of the
-// directory. UNAVAILABLE naming the step that failed.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& contents);
+// Writes `contents` to `path` atomically and durably: a temporary file of its own (created
+// exclusively: never one already there), fsync, rename, fsync of the directory. The file gets
+// `mode`. UNAVAILABLE naming the step that failed.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& contents,
+                                 mode_t mode = 0644);
 
 // Writes `message` in text format to `path` the same way; UNAVAILABLE saying "`what` was not
 // changed" when it cannot.

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "agent/domain_resolver.h"
 #include "agent/libvirt_stats.h"
 #include "agent/log.h"
 #include "agent/policy_metadata.h"
@@ -127,16 +128,6 @@ std::vector<StatParam> Params(const virDomainStatsRecord& record) {
     out.emplace_back(p.field, value);
   }
   return out;
-}
-
-bool LooksLikeUuid(absl::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash != (s[i] == '-')) return false;
-    if (!dash && !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -31,6 +32,29 @@ int SyslogPriority(LogLevel level) {
       return 3;
   }
   return 6;
+}
+
+// `message` with its control characters written out (\n, \x1b): whatever a message quotes (a
+// domain's metadata, a client's domain name) stays on its one line, and cannot start a line of its
+// own with a journald priority prefix or move a terminal's cursor.
+std::string EscapeControlCharacters(absl::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  for (char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += absl::StrFormat("\\x%02x", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -65,9 +89,11 @@ void Log(LogLevel level, absl::string_view message) {
   if (!LogEnabled(level)) return;
   const std::string line =
       ToJournal()
-          ? absl::StrCat("<", SyslogPriority(level), ">", LogLevelName(level), ": ", message, "\n")
+          ? absl::StrCat("<", SyslogPriority(level), ">", LogLevelName(level), ": ",
+                         EscapeControlCharacters(message), "\n")
           : absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                         " balloond ", LogLevelName(level), ": ", message, "\n");
+                         " balloond ", LogLevelName(level), ": ", EscapeControlCharacters(message),
+                         "\n");
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

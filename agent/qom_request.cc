@@ -61,10 +61,10 @@ absl::Status ValidateQomPath(absl::string_view path) {
   return absl::OkStatus();
 }
 
-absl::Status CheckQomGetAllowed(absl::string_view path) {
+absl::Status CheckQomPathAllowed(absl::string_view path) {
   if (path == "/objects" || absl::StartsWith(path, "/objects/")) {
     return absl::PermissionDeniedError(
-        absl::StrCat("balloond does not read properties below /objects (", path,
+        absl::StrCat("balloond does not list or read below /objects (", path,
                      "): objects there may hold secrets; balloon statistics are under /machine"));
   }
   return absl::OkStatus();

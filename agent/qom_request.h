@@ -11,9 +11,10 @@ namespace balloond {
 // reason.
 absl::Status ValidateQomPath(absl::string_view path);
 
-// Refuses qom-get below /objects with PERMISSION_DENIED: user-creatable objects live there, secrets
-// among them (libvirt's masterKey0), and the read-only socket is open to every local user.
-absl::Status CheckQomGetAllowed(absl::string_view path);
+// Refuses qom-list and qom-get below /objects with PERMISSION_DENIED: user-creatable objects live
+// there, secrets among them (libvirt's masterKey0, whose very names say what is stored), and the
+// read-only socket is open to every local user.
+absl::Status CheckQomPathAllowed(absl::string_view path);
 
 // Checks a QOM property name: QOM's name characters only, e.g. "guest-stats", "child[4]".
 absl::Status ValidateQomProperty(absl::string_view property);

@@ -2,12 +2,17 @@
 
 namespace balloond {
 
-bool QomTraffic::Enter(absl::Time deadline) {
+std::optional<QomTraffic::Pass> QomTraffic::Enter(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   auto open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !paused_; };
-  if (!mu_.AwaitWithDeadline(absl::Condition(&open), deadline)) return false;
+  if (!mu_.AwaitWithDeadline(absl::Condition(&open), deadline)) return std::nullopt;
   ++running_;
-  return true;
+  return Pass(this);
+}
+
+int QomTraffic::running() {
+  absl::MutexLock lock(&mu_);
+  return running_;
 }
 
 void QomTraffic::Exit() {

@@ -1,6 +1,9 @@
 #ifndef BALLOOND_AGENT_QOM_TRAFFIC_H_
 #define BALLOOND_AGENT_QOM_TRAFFIC_H_
 
+#include <optional>
+#include <utility>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -13,9 +16,26 @@ namespace balloond {
 // the length of a collection; a query that would start meanwhile waits for it to end.
 class QomTraffic {
  public:
-  // A client's query may start once no collection runs; false when `deadline` comes first.
-  bool Enter(absl::Time deadline);
-  void Exit();
+  // A client's query in flight: it counts until the pass is destroyed, however its query ends
+  // (an exception included).
+  class Pass {
+   public:
+    Pass(Pass&& other) noexcept : traffic_(std::exchange(other.traffic_, nullptr)) {}
+    Pass& operator=(Pass&&) = delete;
+    ~Pass() {
+      if (traffic_ != nullptr) traffic_->Exit();
+    }
+
+   private:
+    friend class QomTraffic;
+    explicit Pass(QomTraffic* traffic) : traffic_(traffic) {}
+    QomTraffic* traffic_;
+  };
+
+  // A client's query may start once no collection runs; nullopt when `deadline` comes first.
+  std::optional<Pass> Enter(absl::Time deadline);
+  // Queries in flight now.
+  int running();
 
   // No new query starts until Resume; the ones running get up to `wait` to finish (a query stuck
   // on a hung QEMU is not waited for longer).
@@ -23,6 +43,8 @@ class QomTraffic {
   void Resume();
 
  private:
+  void Exit();
+
   absl::Mutex mu_;
   int running_ ABSL_GUARDED_BY(mu_) = 0;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;

@@ -209,12 +209,11 @@ grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
   absl::Status admitted = listener_.qom().Submit(
       listener_.Identify(*ctx), uuid, [this, held, reactor, uuid, process, path, deadline, query] {
         FinishWith(reactor, [&]() -> absl::Status {
-          if (!backend_.qom_traffic.Enter(deadline)) {
+          const auto pass = backend_.qom_traffic.Enter(deadline);
+          if (!pass) {
             return absl::DeadlineExceededError("the QOM query waited in line past its deadline");
           }
-          absl::Status status = RunQomQuery(uuid, process, path, deadline, query);
-          backend_.qom_traffic.Exit();
-          return status;
+          return RunQomQuery(uuid, process, path, deadline, query);
         });
       });
   if (!admitted.ok()) reactor->Finish(ToGrpcStatus(admitted));
@@ -244,6 +243,7 @@ grpc::ServerUnaryReactor* ReadService::ListQomProperties(grpc::CallbackServerCon
                                                          const v1::ListQomPropertiesRequest* req,
                                                          v1::ListQomPropertiesResponse* resp) {
   if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return Finished(ctx, s);
+  if (absl::Status s = CheckQomPathAllowed(req->path()); !s.ok()) return Finished(ctx, s);
   return RunQom(ctx, req->domain(), req->path(), [path = req->path(), resp](DomainMonitor& m) {
     auto props = m.QomList(path);
     if (!props.ok()) return props.status();
@@ -261,7 +261,7 @@ grpc::ServerUnaryReactor* ReadService::GetQomProperty(grpc::CallbackServerContex
                                                       v1::GetQomPropertyResponse* resp) {
   if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return Finished(ctx, s);
   if (absl::Status s = ValidateQomProperty(req->property()); !s.ok()) return Finished(ctx, s);
-  if (absl::Status s = CheckQomGetAllowed(req->path()); !s.ok()) return Finished(ctx, s);
+  if (absl::Status s = CheckQomPathAllowed(req->path()); !s.ok()) return Finished(ctx, s);
   return RunQom(ctx, req->domain(), req->path(),
                 [path = req->path(), property = req->property(), resp](DomainMonitor& m) {
                   auto value = m.QomGet(path, property);
@@ -364,7 +364,8 @@ grpc::ServerWriteReactor<v1::Decision>* ReadService::WatchDecisions(
   }
   auto ticket = listener_.limits().AdmitWatch(ctx->peer());
   if (!ticket.ok()) return RefusedStream<v1::Decision>(ticket.status());
-  return DecisionWatch::Make<DecisionWatch>(backend_.decision_feed.hub(), req->domain(),
+  return DecisionWatch::Make<DecisionWatch>(backend_.decision_feed.hub(),
+                                            DecisionFeed::KeyFor(backend_.snapshots, req->domain()),
                                             std::move(*ticket), options_.max_decisions_waiting)
       .get();
 }

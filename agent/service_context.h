@@ -16,6 +16,7 @@
 #include "agent/decision_log.h"
 #include "agent/hold_store.h"
 #include "agent/hypervisor.h"
+#include "agent/keyed_locks.h"
 #include "agent/policy_store.h"
 #include "agent/qom_gate.h"
 #include "agent/qom_path_guard.h"
@@ -40,6 +41,9 @@ struct ServiceBackend {
   BalloonPaths& balloon_paths;
   // Clients' QOM queries enter here, so that the collector can keep them off the monitors.
   QomTraffic& qom_traffic;
+  // Held while a client changes a domain's target and hold, on whichever listener: one change of
+  // a domain at a time.
+  KeyedLocks& domain_changes;
   // Runs after a domain's balloon target was set (the agent collects it again then).
   std::function<void(const std::string& uuid)> on_target_set;
   // Runs when a client reads a domain's statistics (the agent then reads them every period).

@@ -11,8 +11,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -120,28 +118,19 @@ void TcpConnectionCap::Install(std::shared_ptr<TcpConnectionCap> cap,
 bool TcpConnectionCap::Admit(int fd) {
   struct stat st;
   if (fstat(fd, &st) != 0) return false;
-  const std::string address = PeerAddress(fd);
   absl::MutexLock lock(&mu_);
   Sweep();
   if (fd >= DescriptorLimit() - options_.reserved_descriptors) {
-    Refuse(address, absl::StrCat("balloond's descriptors are nearly all in use (descriptor ", fd,
-                                 " of ", DescriptorLimit(), "; raise LimitNOFILE?)"));
+    Refuse(fd, absl::StrCat("balloond's descriptors are nearly all in use (descriptor ", fd, " of ",
+                            DescriptorLimit(), "; raise LimitNOFILE?)"));
     return false;
   }
   if (static_cast<int>(connections_.size()) >= options_.max_connections) {
-    Refuse(address, absl::StrCat(options_.max_connections,
-                                 " are open, the limit limits.max_tls_connections"));
+    Refuse(fd, absl::StrCat(options_.max_connections,
+                            " are open, the limit limits.max_tls_connections"));
     return false;
   }
-  const auto from_address =
-      std::count_if(connections_.begin(), connections_.end(),
-                    [&](const auto& c) { return c.second.address == address; });
-  if (from_address >= options_.max_per_address) {
-    Refuse(address, absl::StrCat(from_address, " are open from that address, at most ",
-                                 options_.max_per_address, " are allowed from one"));
-    return false;
-  }
-  connections_[fd] = Connection{st.st_ino, address};
+  connections_[fd] = Connection{st.st_ino};
   return true;
 }
 
@@ -159,10 +148,11 @@ void TcpConnectionCap::Sweep() {
   }
 }
 
-void TcpConnectionCap::Refuse(const std::string& address, const std::string& why) {
+void TcpConnectionCap::Refuse(int fd, const std::string& why) {
   ++refused_since_log_;
   const absl::Time now = absl::Now();
   if (now - last_refusal_log_ < kRefusalLogInterval) return;
+  const std::string address = PeerAddress(fd);
   Log(LogLevel::kWarning, absl::StrCat("refused ", refused_since_log_,
                                        " TLS connection(s) (last from ", address, "): ", why));
   last_refusal_log_ = now;

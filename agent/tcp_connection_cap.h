@@ -17,9 +17,9 @@ class ServerBuilder;
 
 namespace balloond {
 
-// Bounds the connections a TCP listener of gRPC's holds: at most `max_connections` in all and
-// `max_per_address` from one address, whether they finished their TLS handshake or not, and none
-// while the process's descriptor table is nearly full, so that whatever arrives over the network,
+// Bounds the connections a TCP listener of gRPC's holds: at most `max_connections`, whether they
+// finished their TLS handshake or not, and none while the process's descriptor table is nearly
+// full, so that whatever arrives over the network,
 // the UNIX sockets, libvirt and the state files keep their descriptors. gRPC 1.51 has no such limit
 // (and stops listening for good when accept fails with EMFILE); its socket mutator sees each
 // accepted connection first, and one over the cap is shut down there, which gRPC then closes.
@@ -27,7 +27,6 @@ class TcpConnectionCap {
  public:
   struct Options {
     int max_connections = 128;
-    int max_per_address = 16;
     // Descriptors kept free for everything else: a connection whose descriptor number comes this
     // close to RLIMIT_NOFILE is refused.
     int reserved_descriptors = 256;
@@ -45,11 +44,10 @@ class TcpConnectionCap {
  private:
   struct Connection {
     ino_t inode;  // tells a reused descriptor number from the connection admitted
-    std::string address;
   };
   void Sweep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Refuse(const std::string& address, const std::string& why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts a refusal of the connection on `fd`, logging now and then how many and why.
+  void Refuse(int fd, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   absl::Mutex mu_;

@@ -134,15 +134,10 @@ grpc::Status RoleAuthorizer::Process(const InputMetadata& auth_metadata, grpc::A
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredentials(
-    const TlsSettings& tls) {
-  auto pair = ReadKeyPair("--tls-cert", tls.cert_file, "--tls-key", tls.key_file);
-  if (!pair.ok()) return pair.status();
-  if (absl::Status s = CheckValidity("--tls-cert", pair->leaf, absl::Now()); !s.ok()) return s;
-  auto ca = ReadCertificates("--tls-client-ca", tls.client_ca_file);
-  if (!ca.ok()) return ca.status();
-
+    const StagedTlsFiles& files, const std::vector<std::string>& operators) {
+  // The staged copies: one file holds the key and its chain.
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      tls.key_file, tls.cert_file, tls.client_ca_file, kTlsRefreshSeconds);
+      files.identity_path(), files.identity_path(), files.client_ca_path(), kTlsRefreshSeconds);
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
@@ -150,7 +145,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredential
   std::shared_ptr<grpc::ServerCredentials> creds =
       grpc::experimental::TlsServerCredentials(options);
   if (!creds) return absl::InternalError("gRPC could not make TLS server credentials");
-  creds->SetAuthMetadataProcessor(std::make_shared<RoleAuthorizer>(tls.operators));
+  creds->SetAuthMetadataProcessor(std::make_shared<RoleAuthorizer>(operators));
   return creds;
 }
 

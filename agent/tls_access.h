@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "agent/config.h"
+#include "agent/tls_staging.h"
 
 namespace balloond {
 
@@ -67,11 +68,11 @@ class RoleAuthorizer final : public grpc::AuthMetadataProcessor {
 };
 
 // Server credentials for the TLS listener: balloond's certificate and key, client certificates
-// required and verified against the client CA, all three files watched for rotation, and roles
-// enforced by a RoleAuthorizer. The files are checked first (readable, PEM, key matching the
-// certificate, certificate valid now): a bad one is an error naming the file and the flag.
+// required and verified against the client CA, the staged copies of the files watched for rotation
+// (StagedTlsFiles replaces them only with files that check out), and roles enforced by a
+// RoleAuthorizer.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredentials(
-    const TlsSettings& tls);
+    const StagedTlsFiles& files, const std::vector<std::string>& operators);
 
 // How often the TLS files are read again for rotation.
 inline constexpr unsigned kTlsRefreshSeconds = 5;

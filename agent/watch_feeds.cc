@@ -1,5 +1,6 @@
 #include "agent/watch_feeds.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/domain_resolver.h"
 #include "agent/proto_convert.h"
@@ -46,14 +47,27 @@ void StatsFeed::OnRemoved(const DomainSnapshot& last) {
   }
 }
 
+std::string DecisionFeed::UuidKey(absl::string_view uuid) {
+  return absl::StrCat("uuid:", absl::AsciiStrToLower(uuid));
+}
+
+std::string DecisionFeed::NameKey(absl::string_view name) { return absl::StrCat("name:", name); }
+
+std::string DecisionFeed::KeyFor(const SnapshotStore& store, absl::string_view domain) {
+  if (domain.empty()) return "";
+  // As everywhere: a UUID first, then a name.
+  if (auto snap = store.Find(domain)) return UuidKey(snap->info.uuid);
+  return LooksLikeUuid(domain) ? UuidKey(domain) : NameKey(domain);
+}
+
 DecisionFeed::~DecisionFeed() { log_.SetListener(nullptr); }
 
 DecisionFeed::DecisionFeed(DecisionLog& log) : log_(log) {
   log_.SetListener([this](const balloon::v1::Decision& decision) {
     auto shared = std::make_shared<const balloon::v1::Decision>(decision);
     hub_.Publish("", shared);
-    hub_.Publish(decision.domain(), shared);
-    if (decision.uuid() != decision.domain()) hub_.Publish(decision.uuid(), shared);
+    hub_.Publish(NameKey(decision.domain()), shared);
+    hub_.Publish(UuidKey(decision.uuid()), shared);
   });
 }
 

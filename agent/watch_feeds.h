@@ -58,8 +58,13 @@ class DecisionFeed {
   DecisionFeed(const DecisionFeed&) = delete;
   DecisionFeed& operator=(const DecisionFeed&) = delete;
   WatchHub<balloon::v1::Decision>& hub() { return hub_; }
+  // The key a watch of `domain` (a UUID or a name; "" for every domain) subscribes with.
+  static std::string KeyFor(const SnapshotStore& store, absl::string_view domain);
 
  private:
+  static std::string UuidKey(absl::string_view uuid);
+  static std::string NameKey(absl::string_view name);
+
   DecisionLog& log_;
   WatchHub<balloon::v1::Decision> hub_;
 };

@@ -177,22 +177,29 @@ class FakeHypervisor final : public Hypervisor {
     absl::MutexLock lock(&mu_);
     return collections_;
   }
-  // Lookups wait from BlockLookups until UnblockLookups (a libvirtd that is slow to answer).
-  void BlockLookups() {
+  // Calls of a kind wait from Block until Unblock (a libvirtd or a QEMU slow to answer).
+  enum class Call { kLookup, kSetTarget };
+  void Block(Call call) {
     absl::MutexLock lock(&mu_);
-    lookups_blocked_ = true;
+    gates_[call].blocked = true;
   }
-  void UnblockLookups() {
+  void Unblock(Call call) {
     absl::MutexLock lock(&mu_);
-    lookups_blocked_ = false;
+    gates_[call].blocked = false;
   }
-  // Waits until `n` lookups are waiting on the block.
-  void AwaitBlockedLookups(int n) {
-    std::pair<const int*, int> waiting_and_wanted(&lookups_waiting_, n);
+  // Waits until `n` calls of the kind wait on its block.
+  void AwaitBlocked(Call call, int n) {
     absl::MutexLock lock(&mu_);
+    Gate& gate = gates_[call];
+    std::pair<const int*, int> waiting_and_wanted(&gate.waiting, n);
     mu_.Await(absl::Condition(
         +[](std::pair<const int*, int>* arg) { return *arg->first >= arg->second; },
         &waiting_and_wanted));
+  }
+  // The next `n` balloon targets set fail with UNAVAILABLE (libvirt lost meanwhile).
+  void FailNextTargets(int n) {
+    absl::MutexLock lock(&mu_);
+    failing_targets_ = n;
   }
 
   absl::StatusOr<std::vector<DomainStats>> CollectStats(absl::Time,
@@ -229,10 +236,7 @@ class FakeHypervisor final : public Hypervisor {
   }
   absl::StatusOr<DomainInfo> LookupDomain(absl::string_view ref, absl::Time) override {
     absl::MutexLock lock(&mu_);
-    ++lookups_waiting_;
-    mu_.Await(absl::Condition(
-        +[](bool* blocked) { return !*blocked; }, &lookups_blocked_));
-    --lookups_waiting_;
+    Pass(Call::kLookup);
     if (auto it = domains_.find(std::string(ref)); it != domains_.end()) return it->second.info;
     for (const auto& [uuid, d] : domains_) {
       if (d.info.name == ref) return d.info;
@@ -249,6 +253,11 @@ class FakeHypervisor final : public Hypervisor {
   absl::Status SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
                                 absl::Time) override {
     absl::MutexLock lock(&mu_);
+    Pass(Call::kSetTarget);
+    if (failing_targets_ > 0) {
+      --failing_targets_;
+      return absl::UnavailableError("cannot connect to libvirt");
+    }
     FakeDomain* d = Find(uuid);
     if (d == nullptr) return absl::NotFoundError("domain not running");
     if (d->hung) return absl::DeadlineExceededError("QEMU did not answer in time");
@@ -317,6 +326,18 @@ class FakeHypervisor final : public Hypervisor {
   }
 
  private:
+  struct Gate {
+    bool blocked = false;
+    int waiting = 0;
+  };
+  // Waits while calls of `call`'s kind are blocked.
+  void Pass(Call call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Gate& gate = gates_[call];
+    ++gate.waiting;
+    mu_.Await(absl::Condition(
+        +[](Gate* g) { return !g->blocked; }, &gate));
+    --gate.waiting;
+  }
   FakeDomain* Find(const std::string& uuid) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = domains_.find(uuid);
     return it == domains_.end() ? nullptr : &it->second;
@@ -326,8 +347,8 @@ class FakeHypervisor final : public Hypervisor {
   bool reachable_ = true;
   int collections_ = 0;
   std::function<void(const std::string&)> on_change_;
-  bool lookups_blocked_ = false;
-  int lookups_waiting_ = 0;
+  std::map<Call, Gate> gates_;
+  int failing_targets_ = 0;
   std::map<std::string, FakeDomain> domains_;
 };
 

@@ -30,7 +30,22 @@ TEST_F(FilesTest, WhatIsWrittenAtomicallyIsReadWhole) {
   auto text = ReadWholeFile(path);
   ASSERT_TRUE(text.ok()) << text.status();
   EXPECT_EQ(*text, std::string("one\0two\n", 8));
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_), {}), 1)
+      << "no temporary file is left";
+}
+
+// A symbolic link planted where a fixed temporary name would be is never written through, and the
+// file gets the mode asked for.
+TEST_F(FilesTest, AWriteNeverFollowsALinkBesideTheFile) {
+  const std::string victim = dir_ + "/victim";
+  ASSERT_TRUE(WriteFileAtomically(victim, "untouched").ok());
+  const std::string path = dir_ + "/policy.textproto";
+  std::filesystem::create_symlink(victim, path + ".tmp");
+  ASSERT_TRUE(WriteFileAtomically(path, "secret", 0600).ok());
+  EXPECT_EQ(ReadWholeFile(victim).value(), "untouched");
+  EXPECT_EQ(ReadWholeFile(path).value(), "secret");
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms(0600));
 }
 
 TEST_F(FilesTest, AMissingFileAndADirectoryAreErrorsNamingThePath) {

@@ -23,11 +23,11 @@ TEST(ValidateQomPathTest, RefusesWithAReason) {
   EXPECT_FALSE(ValidateQomPath("/" + std::string(600, 'a')).ok());
 }
 
-TEST(CheckQomGetAllowedTest, KeepsSecretsUnderObjectsOutOfReach) {
-  EXPECT_EQ(CheckQomGetAllowed("/objects/masterKey0").code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(CheckQomGetAllowed("/objects").code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(CheckQomGetAllowed("/machine/peripheral/balloon0").ok());
-  EXPECT_TRUE(CheckQomGetAllowed("/objectsfoo").ok());
+TEST(CheckQomPathAllowedTest, KeepsSecretsUnderObjectsOutOfReach) {
+  EXPECT_EQ(CheckQomPathAllowed("/objects/masterKey0").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckQomPathAllowed("/objects").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(CheckQomPathAllowed("/machine/peripheral/balloon0").ok());
+  EXPECT_TRUE(CheckQomPathAllowed("/objectsfoo").ok());
 }
 
 TEST(ValidateQomPropertyTest, AcceptsNamesAndRefusesJunk) {

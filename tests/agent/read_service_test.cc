@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/collector.h"
-#include "tests/fake_hypervisor.h"
+#include "tests/agent/service_fixture.h"
 
 namespace balloond {
 namespace {
@@ -19,49 +19,18 @@ using ::balloond::testing::FakeHypervisor;
 using ::testing::HasSubstr;
 
 ListenerContext::Settings Limits(int calls_per_connection, int watches, double qom_rate = 100) {
-  ListenerContext::Settings s;
-  s.calls.max_calls_per_connection = calls_per_connection;
-  s.calls.max_watches = watches;
-  s.qom.queries_per_second = qom_rate;
-  s.qom.burst = static_cast<int>(qom_rate);
-  return s;
+  return ::balloond::testing::ListenerLimits(calls_per_connection, watches, qom_rate);
 }
 
-class ReadServiceTest : public ::testing::Test {
+class ReadServiceTest : public ::balloond::testing::ServiceFixture {
  protected:
   explicit ReadServiceTest(ListenerContext::Settings settings = Limits(8, 4))
-      : lookups_("lookup", 1),
-        stats_feed_(hypervisor_, clock_, lookups_, balloon_paths_),
-        decision_feed_(decisions_),
-        backend_{store_,       hypervisor_, clock_,         *policy_,   decisions_,
-                 *holds_,      stats_feed_, decision_feed_, qom_guard_, balloon_paths_,
-                 qom_traffic_, nullptr,     nullptr},
-        listener_("test", settings, clock_,
-                  [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }),
-        service_(backend_, listener_, ReadServiceOptions{}),
-        collector_(hypervisor_, store_, clock_, CollectorOptions{}) {
-    store_.SetListener(&stats_feed_);
-    grpc::ServerBuilder builder;
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    stub_ = v1::BalloonReadService::NewStub(server_->InProcessChannel({}));
+      : ServiceFixture(settings), service_(backend_, listener_, ReadServiceOptions{}) {
+    Serve({&service_});
+    stub_ = v1::BalloonReadService::NewStub(Channel());
   }
-  ~ReadServiceTest() override {
-    stats_feed_.hub().CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "test ends"));
-    decision_feed_.hub().CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "test ends"));
-    server_->Shutdown();
-    store_.SetListener(nullptr);
-  }
+  ~ReadServiceTest() override { Shutdown(); }
 
-  void Collect() {
-    collector_.CollectOnce();
-    collector_.WaitForCalls();
-  }
-  static std::unique_ptr<grpc::ClientContext> Context() {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    return ctx;
-  }
   struct Watch {
     std::unique_ptr<grpc::ClientContext> ctx = Context();
     std::unique_ptr<grpc::ClientReader<v1::MemoryStats>> reader;
@@ -74,25 +43,7 @@ class ReadServiceTest : public ::testing::Test {
     return w;
   }
 
-  FakeHypervisor hypervisor_;
-  FakeClock clock_;
-  SnapshotStore store_;
-  DecisionLog decisions_;
-  std::unique_ptr<PolicyStore> policy_ = *PolicyStore::Open(
-      ::testing::TempDir() + "/read-service-test-" + std::to_string(getpid()), {});
-  std::unique_ptr<HoldStore> holds_ = *HoldStore::Open(
-      ::testing::TempDir() + "/read-service-test-holds-" + std::to_string(getpid()));
-  WorkerPool lookups_;
-  QomPathGuard qom_guard_;
-  BalloonPaths balloon_paths_;
-  QomTraffic qom_traffic_;
-  StatsFeed stats_feed_;
-  DecisionFeed decision_feed_;
-  ServiceBackend backend_;
-  ListenerContext listener_;
   ReadService service_;
-  Collector collector_;
-  std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::BalloonReadService::Stub> stub_;
 };
 
@@ -124,11 +75,12 @@ TEST_F(ReadServiceTest, AWatchGetsEachNewCollectionAndEndsWhenTheDomainIsGone) {
 // first, and gRPC be done with its stream, before the lookup answers. The lookup then ends a stream
 // that is already over, and touches nothing freed (ASan, in the checked build, sees to that).
 TEST_F(ReadServiceTest, AWatchCancelledWhileItsLookupWaitsIsNeverTouchedAfterward) {
-  hypervisor_.BlockLookups();
+  hypervisor_.Block(FakeHypervisor::Call::kLookup);
   constexpr int kWatches = 8;
   std::vector<Watch> watches;
   for (int i = 0; i < kWatches; ++i) watches.push_back(WatchStats("shut-off-vm"));
-  hypervisor_.AwaitBlockedLookups(1);  // the lookup pool's one worker is held
+  hypervisor_.AwaitBlocked(FakeHypervisor::Call::kLookup,
+                           1);  // the lookup pool's one worker is held
   for (Watch& w : watches) {
     w.ctx->TryCancel();
     v1::MemoryStats m;
@@ -137,7 +89,7 @@ TEST_F(ReadServiceTest, AWatchCancelledWhileItsLookupWaitsIsNeverTouchedAfterwar
   }
   // Every stream is done on the server's side too (its place in the limits given back).
   while (listener_.limits().open_watches() > 0) absl::SleepFor(absl::Milliseconds(1));
-  hypervisor_.UnblockLookups();
+  hypervisor_.Unblock(FakeHypervisor::Call::kLookup);
   lookups_.WaitIdle();
   listener_.lookups().WaitIdle();
 
@@ -215,6 +167,17 @@ TEST_F(ReadServiceTest, AQomPathThroughALinkIsRefusedAndSentNothing) {
   v1::ListQomPropertiesResponse props;
   ASSERT_TRUE(stub_->ListQomProperties(Context().get(), list, &props).ok());
   EXPECT_GT(props.properties_size(), 10);
+
+  // The names of the objects below /objects (libvirt's masterKey0 among them) are not listed.
+  list.set_path("/objects");
+  s = stub_->ListQomProperties(Context().get(), list, &props);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  int lists = 0;
+  hypervisor_.WithDomain(uuid, [&](FakeDomain& d) { lists = d.CountQmp("qom-list"); });
+  list.set_path("/objects/masterKey0");
+  EXPECT_EQ(stub_->ListQomProperties(Context().get(), list, &props).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  hypervisor_.WithDomain(uuid, [&](FakeDomain& d) { EXPECT_EQ(d.CountQmp("qom-list"), lists); });
 }
 
 class TightQomRateTest : public ReadServiceTest {
@@ -260,7 +223,8 @@ TEST_F(ReadServiceTest, DecisionWatchersGetTheirDomainsDecisions) {
   req.set_domain("web2");
   auto reader = stub_->WatchDecisions(ctx.get(), req);
   // The stream is open once the server has the subscription: wait for it through the hub.
-  for (int i = 0; i < 500 && !decision_feed_.hub().HasWatchers("web2"); ++i) {
+  const std::string key = DecisionFeed::KeyFor(store_, "web2");
+  for (int i = 0; i < 500 && !decision_feed_.hub().HasWatchers(key); ++i) {
     absl::SleepFor(absl::Milliseconds(2));
   }
   for (const char* name : {"web1", "web2", "web1", "web2"}) {
@@ -274,6 +238,44 @@ TEST_F(ReadServiceTest, DecisionWatchersGetTheirDomainsDecisions) {
   ASSERT_TRUE(reader->Read(&d));
   EXPECT_EQ(d.sequence(), 4u);
   ctx->TryCancel();
+}
+
+// A domain may be named like another domain's UUID: a reference by that UUID means the domain
+// with the UUID, for statistics, decisions listed and decisions watched.
+TEST_F(ReadServiceTest, AUuidNamesItsDomainBeforeADomainNamedLikeIt) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  const std::string impostor_uuid = hypervisor_.AddDomain(uuid);  // named like web1's UUID
+  Collect();
+  v1::GetMemoryStatsRequest req;
+  req.set_domain(uuid);
+  v1::MemoryStats stats;
+  ASSERT_TRUE(stub_->GetMemoryStats(Context().get(), req, &stats).ok());
+  EXPECT_EQ(stats.domain().name(), "web1");
+
+  auto ctx = Context();
+  v1::WatchDecisionsRequest watch;
+  watch.set_domain(uuid);
+  auto reader = stub_->WatchDecisions(ctx.get(), watch);
+  const std::string key = DecisionFeed::KeyFor(store_, uuid);
+  for (int i = 0; i < 500 && !decision_feed_.hub().HasWatchers(key); ++i) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  for (auto [name, id] : {std::pair{uuid, impostor_uuid}, std::pair{std::string("web1"), uuid}}) {
+    v1::Decision d;
+    d.set_domain(name);
+    d.set_uuid(id);
+    decisions_.Append(d);
+  }
+  v1::Decision d;
+  ASSERT_TRUE(reader->Read(&d));
+  EXPECT_EQ(d.domain(), "web1");
+  ctx->TryCancel();
+  v1::ListDecisionsRequest list;
+  list.set_domain(uuid);
+  v1::ListDecisionsResponse listed;
+  ASSERT_TRUE(stub_->ListDecisions(Context().get(), list, &listed).ok());
+  ASSERT_EQ(listed.decisions_size(), 1);
+  EXPECT_EQ(listed.decisions(0).domain(), "web1");
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string property = in.ConsumeRandomLengthString(200);
   (void)balloond::ValidateQomProperty(property);
   (void)balloond::ValidateDomainRef(property);
-  (void)balloond::CheckQomGetAllowed(path);
+  (void)balloond::CheckQomPathAllowed(path);
   if (!balloond::ValidateQomPath(path).ok()) return 0;
 
   // A tree: each listed parent gets entries with a made-up type, child<> or link<>.
