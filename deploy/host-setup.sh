@@ -154,14 +154,15 @@ build_project() {
   cmake --build "$BALLOOND_BUILD" -j"$(nproc)" "${targets[@]}"
 }
 
-# build_checked: the unit tests and fuzz targets under AddressSanitizer and UndefinedBehaviorSanitizer,
-# built with clang into $BALLOOND_CHECK_BUILD.
+# build_checked: the unit tests, fuzz targets and the soak test (with balloond itself) under
+# AddressSanitizer and UndefinedBehaviorSanitizer, built with clang into $BALLOOND_CHECK_BUILD.
 BALLOOND_CHECK_BUILD=${BALLOOND_CHECK_BUILD:-$BALLOOND_ROOT/build-check}
 build_checked() {
   say "building the checked build (clang-14, ASan + UBSan, libFuzzer)"
   CC=clang-14 CXX=clang++-14 cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_CHECK_BUILD" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBALLOOND_SANITIZE=ON -DBALLOOND_FUZZ=ON \
-    -DBALLOOND_INTEGRATION_TESTS=OFF -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" >/dev/null
+    -DBALLOOND_INTEGRATION_TESTS=OFF -DBALLOOND_SOAK_TEST=ON \
+    -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" >/dev/null
   cmake --build "$BALLOOND_CHECK_BUILD" -j"$(nproc)"
 }
 

@@ -328,8 +328,8 @@ Agent::Agent(std::vector<std::string> extra_args, std::string state_dir,
 
 Agent::~Agent() { Stop(); }
 
-void Agent::Stop() {
-  if (pid_ <= 0) return;
+int Agent::Stop() {
+  if (!Running()) return exit_status_;
   kill(pid_, SIGTERM);
   int status = 0;
   if (!WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, absl::Seconds(10))) {
@@ -337,6 +337,12 @@ void Agent::Stop() {
     waitpid(pid_, &status, 0);
   }
   pid_ = -1;
+  return status;
+}
+
+bool Agent::Running() {
+  if (pid_ > 0 && waitpid(pid_, &exit_status_, WNOHANG) == pid_) pid_ = -1;
+  return pid_ > 0;
 }
 
 void Agent::OpenToAllUsers() { chmod(dir_.c_str(), 0755); }

@@ -105,7 +105,10 @@ class Agent {
   // True once the agent's health answers SERVING.
   bool WaitServing(absl::Duration timeout = absl::Seconds(20));
   std::string HealthStatus();
-  void Stop();
+  // SIGTERM, then SIGKILL after 10 s; the wait status.
+  int Stop();
+  // Still running (not exited).
+  bool Running();
 
   // Lets every user reach the read-only socket (its directory is private to root otherwise).
   void OpenToAllUsers();
@@ -134,6 +137,7 @@ class Agent {
   std::string dir_;
   std::string rw_socket_, ro_socket_, log_path_, state_dir_;
   pid_t pid_ = -1;
+  int exit_status_ = -1;
   std::unique_ptr<balloon::v1::BalloonReadService::Stub> read_, read_only_;
   std::unique_ptr<balloon::v1::BalloonControlService::Stub> control_, control_ro_;
 };

@@ -1,0 +1,243 @@
+// A real balloond (in CI, the checked build's: ASan and UBSan) under everything a client or a fault
+// can throw at it at once, for BALLOOND_SOAK_SECONDS (300 in CI): unprivileged users cancelling
+// watches by the thousand, flooding health watches, padding requests and holding idle connections;
+// TCP connections to the TLS port that never handshake; libvirtd restarted every minute; a QEMU
+// frozen for 20 s of every minute. A local reader is served throughout, and at the end balloond has
+// no sanitizer report, serves, has fresh statistics, and holds bounded memory and threads.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "tests/integration/testbed.h"
+
+namespace balloond::testing {
+namespace {
+
+namespace v1 = balloon::v1;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+absl::Duration SoakLength() {
+  const char* env = std::getenv("BALLOOND_SOAK_SECONDS");
+  int seconds = 0;
+  return absl::Seconds(env != nullptr && absl::SimpleAtoi(env, &seconds) && seconds > 0 ? seconds
+                                                                                        : 300);
+}
+
+// A child process run in the background; its output is read when it ends.
+class Background {
+ public:
+  explicit Background(std::vector<std::string> argv) {
+    char path[] = "/tmp/bdtest-soak-out-XXXXXX";
+    const int fd = mkstemp(path);
+    out_ = path;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+    close(fd);
+  }
+  // Waits for it to end; its exit code and output.
+  CommandResult Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    CommandResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = RunCommand({"cat", out_}).out;
+    unlink(out_.c_str());
+    return r;
+  }
+
+ private:
+  std::string out_;
+  pid_t pid_ = -1;
+};
+
+// What a well-behaved local reader sees: ListDomains every 250 ms on the read-only socket.
+struct ReaderLog {
+  std::atomic<int> calls{0}, failures{0};
+  absl::Mutex mu;
+  std::vector<double> ms;
+  std::string last_error;
+};
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing) {
+  const absl::Duration length = SoakLength();
+  DestroyLeftoverGuests();
+  Guest booted(BootedGuest("soak"));
+  Guest frozen(PausedGuest("soak-frozen"));
+  TestPki pki;
+  const TestPki::Files ca = pki.Ca("ca", "soak CA");
+  const TestPki::Files server = pki.Leaf("server", ca, "/CN=localhost", "DNS:localhost");
+  std::unique_ptr<Agent> agent;
+  {
+    // A small quarantine, so that RSS says what balloond holds rather than what ASan keeps.
+    ScopedEnv env({{"ASAN_OPTIONS", "quarantine_size_mb=16:detect_leaks=0"},
+                   {"UBSAN_OPTIONS", "print_stacktrace=1"}});
+    agent = std::make_unique<Agent>(std::vector<std::string>{
+        "--stats-period=1s", "--policy-mode=observe", "--listen-tls=127.0.0.1:0",
+        "--tls-cert=" + server.cert, "--tls-key=" + server.key, "--tls-client-ca=" + ca.cert});
+  }
+  ASSERT_TRUE(agent->WaitServing(absl::Seconds(60))) << agent->Log();
+  agent->OpenToAllUsers();
+  const int tls_port = agent->TlsPort();
+  ASSERT_GT(tls_port, 0);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::GetMemoryStatsRequest req;
+        req.set_domain(booted.name());
+        v1::MemoryStats st;
+        grpc::ClientContext ctx;
+        return agent->read().GetMemoryStats(&ctx, req, &st).ok() &&
+               st.guest().has_available_memory_bytes();
+      },
+      absl::Seconds(60)))
+      << agent->Log();
+  const pid_t pid = agent->pid();
+
+  // The abusers: an unprivileged user on the read-only socket, and connections to the TLS port.
+  const std::string seconds = absl::StrCat(absl::ToInt64Seconds(length));
+  std::vector<std::unique_ptr<Background>> abusers;
+  abusers.push_back(std::make_unique<Background>(std::vector<std::string>{
+      "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ABUSE_CLIENT_BIN,
+      "--socket=" + agent->ro_socket(), "--domains=" + booted.name() + "," + frozen.name(),
+      "--cancel_storm=6", "--health_watchers=1100", "--padded=2", "--seconds=" + seconds}));
+  // Another user takes every connection it may have, and more.
+  abusers.push_back(std::make_unique<Background>(std::vector<std::string>{
+      "setpriv", "--reuid=65533", "--regid=65534", "--clear-groups", ABUSE_CLIENT_BIN,
+      "--socket=" + agent->ro_socket(), "--idle_connections=40", "--seconds=" + seconds}));
+  abusers.push_back(std::make_unique<Background>(
+      std::vector<std::string>{ABUSE_CLIENT_BIN, "--tls_idle=200",
+                               absl::StrCat("--tls_port=", tls_port), "--seconds=" + seconds}));
+
+  // A local reader (root, its own user: no other user's flood counts against it).
+  ReaderLog reader;
+  std::atomic<bool> stop{false};
+  std::thread reading([&] {
+    auto channel =
+        grpc::CreateChannel("unix:" + agent->ro_socket(), grpc::InsecureChannelCredentials());
+    auto stub = v1::BalloonReadService::NewStub(channel);
+    while (!stop) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+      v1::ListDomainsResponse resp;
+      const absl::Time t0 = absl::Now();
+      grpc::Status s = stub->ListDomains(&ctx, {}, &resp);
+      ++reader.calls;
+      {
+        absl::MutexLock lock(&reader.mu);
+        reader.ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+        if (!s.ok()) reader.last_error = s.error_message();
+      }
+      if (!s.ok()) ++reader.failures;
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  });
+
+  // Faults on a schedule, and balloond's footprint sampled every 5 s.
+  int64_t rss_first = -1, rss_max = 0;
+  int threads_max = 0, fds_max = 0, restarts = 0, freezes = 0;
+  const absl::Time start = absl::Now();
+  for (absl::Duration t = absl::ZeroDuration(); t < length; t += absl::Seconds(5)) {
+    absl::SleepFor(std::max(absl::ZeroDuration(), start + t - absl::Now()));
+    if (!agent->Running()) break;
+    const int64_t rss = RssKiB(pid);
+    if (t >= absl::Seconds(60) && rss_first < 0) rss_first = rss;  // after a minute's warm-up
+    rss_max = std::max(rss_max, rss);
+    threads_max = std::max(threads_max, Threads(pid));
+    fds_max = std::max(fds_max, OpenFds(pid));
+    const int64_t second = absl::ToInt64Seconds(t) % 60;
+    if (second == 10) {
+      RunCommand({"kill", "-STOP", absl::StrCat(frozen.QemuPid())});
+      ++freezes;
+    } else if (second == 30) {
+      RunCommand({"kill", "-CONT", absl::StrCat(frozen.QemuPid())});
+    } else if (second == 45) {
+      RestartLibvirtd([] {});
+      ++restarts;
+    }
+  }
+  RunCommand({"kill", "-CONT", absl::StrCat(frozen.QemuPid())});
+  std::vector<CommandResult> abused;
+  for (auto& a : abusers) abused.push_back(a->Wait());
+  stop = true;
+  reading.join();
+
+  // The end: no report from the sanitizers, serving, fresh statistics, bounded footprint.
+  const std::string log = agent->Log();
+  ASSERT_TRUE(agent->Running()) << log;
+  EXPECT_THAT(log, Not(HasSubstr("AddressSanitizer")));
+  EXPECT_THAT(log, Not(HasSubstr("runtime error")));
+  EXPECT_TRUE(agent->WaitServing(absl::Seconds(60))) << log;
+  const absl::Time end = absl::Now();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        v1::GetMemoryStatsRequest req;
+        req.set_domain(booted.name());
+        v1::MemoryStats st;
+        grpc::ClientContext ctx;
+        return agent->read().GetMemoryStats(&ctx, req, &st).ok() &&
+               st.collect_time().seconds() >= absl::ToUnixSeconds(end);
+      },
+      absl::Seconds(30)));
+  const int64_t rss_end = RssKiB(pid);
+  const int threads_end = Threads(pid);
+  std::vector<double> ms;
+  {
+    absl::MutexLock lock(&reader.mu);
+    ms = reader.ms;
+  }
+  std::cout << "soak of " << absl::FormatDuration(length) << ": " << restarts
+            << " libvirtd restarts, " << freezes << " QEMU freezes; balloond RSS "
+            << rss_first / 1024 << " MiB after a minute, " << rss_max / 1024 << " MiB at most, "
+            << rss_end / 1024 << " MiB at the end; threads at most " << threads_max << ", "
+            << threads_end << " at the end; descriptors at most " << fds_max << "\n"
+            << "local reader: " << reader.calls << " ListDomains, " << reader.failures
+            << " failed, p50 " << Percentile(ms, 0.5) << " ms, p99 " << Percentile(ms, 0.99)
+            << " ms, max " << Percentile(ms, 1.0) << " ms\n";
+  for (const CommandResult& r : abused) std::cout << r.out;
+  EXPECT_EQ(reader.failures, 0) << reader.last_error;
+  EXPECT_LE(rss_end, rss_first + 64 * 1024)
+      << "RSS grew by more than 64 MiB after the first minute";
+  EXPECT_LE(threads_max, 160);
+  EXPECT_LE(fds_max, 1024);
+  for (const CommandResult& r : abused) EXPECT_EQ(r.exit_code, 0) << r.out;
+  // What the abusers met: the limits, named (not hangs, not crashes).
+  EXPECT_THAT(abused[0].out, HasSubstr("health_watch_refused_8"));  // RESOURCE_EXHAUSTED
+  EXPECT_THAT(abused[0].out, HasSubstr("padded_8"));
+  EXPECT_THAT(abused[1].out, HasSubstr("unix_idle_closed_by_server"));
+  EXPECT_THAT(abused[2].out, HasSubstr("tls_idle_closed_by_server"));
+  // And balloond ends cleanly, still without a report.
+  const int status = agent->Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_THAT(agent->Log(), Not(HasSubstr("Sanitizer")));
+}
+
+}  // namespace
+}  // namespace balloond::testing
