@@ -1,32 +1,17 @@
 #include "agent/config.h"
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "agent/files.h"
-#include "agent/tls_access.h"
+#include "agent/api/server_settings.h"
+#include "agent/base/files.h"
 #include "policy/units.h"
 
 namespace balloond {
 namespace {
-
-class FirstErrorCollector final : public google::protobuf::io::ErrorCollector {
- public:
-  explicit FirstErrorCollector(absl::string_view file) : file_(file) {}
-  void AddError(int line, int column, const std::string& message) override {
-    if (error_.empty()) error_ = absl::StrCat(file_, ":", line + 1, ":", column + 1, ": ", message);
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string file_;
-  std::string error_;
-};
 
 absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
                                          absl::string_view field, DurationRange range) {
@@ -89,18 +74,6 @@ absl::Status ApplyLimits(const balloon::v1::Limits& in, ServingLimits& out) {
 
 }  // namespace
 
-absl::Status ParseTextFormat(absl::string_view text, absl::string_view file_name,
-                             google::protobuf::Message& out) {
-  google::protobuf::TextFormat::Parser parser;
-  FirstErrorCollector errors(file_name);
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &out)) {
-    return absl::InvalidArgumentError(
-        errors.error().empty() ? absl::StrCat(file_name, ": cannot parse") : errors.error());
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<balloon::v1::AgentConfig> ParseAgentConfig(absl::string_view text,
                                                           absl::string_view file_name) {
   balloon::v1::AgentConfig config;
@@ -121,11 +94,11 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
   if (!config.connect_uri().empty()) settings.connect_uri = config.connect_uri();
   if (!config.listen().empty()) {
     if (auto p = UnixSocketPath(config.listen()); !p.ok()) return p.status();
-    settings.listen = config.listen();
+    settings.server.listen = config.listen();
   }
   if (!config.listen_ro().empty()) {
     if (auto p = UnixSocketPath(config.listen_ro()); !p.ok()) return p.status();
-    settings.listen_ro = config.listen_ro();
+    settings.server.listen_ro = config.listen_ro();
   }
   if (config.has_stats_period()) {
     auto d = FromProto(config.stats_period(), "stats_period", kStatsPeriodRange);
@@ -166,10 +139,10 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
     tls.client_ca_file = t.client_ca_file();
     tls.operators.assign(t.operators().begin(), t.operators().end());
     if (absl::Status s = ValidateTlsSettings(tls); !s.ok()) return s;
-    settings.tls = std::move(tls);
+    settings.server.tls = std::move(tls);
   }
   if (config.has_limits()) {
-    if (absl::Status s = ApplyLimits(config.limits(), settings.limits); !s.ok()) return s;
+    if (absl::Status s = ApplyLimits(config.limits(), settings.server.limits); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -203,56 +176,6 @@ absl::StatusOr<absl::Duration> ParseDurationIn(absl::string_view text, absl::str
   if (!d.ok()) return d;
   if (absl::Status s = CheckDurationRange(*d, field, range.min, range.max); !s.ok()) return s;
   return d;
-}
-
-absl::Status ValidateHostPort(absl::string_view flag, absl::string_view address) {
-  const size_t colon = address.rfind(':');
-  uint32_t port = 0;
-  const bool ok = colon != absl::string_view::npos && colon > 0 &&
-                  absl::SimpleAtoi(address.substr(colon + 1), &port) && port <= 65535 &&
-                  (address[0] != '[' || address[colon - 1] == ']');
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " '", address, "' must be HOST:PORT, e.g. 0.0.0.0:7443 or [::]:7443"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateTlsSettings(const TlsSettings& tls) {
-  const bool any_file = !tls.cert_file.empty() || !tls.key_file.empty() ||
-                        !tls.client_ca_file.empty() || !tls.operators.empty();
-  if (tls.listen.empty()) {
-    if (!any_file) return absl::OkStatus();
-    return absl::InvalidArgumentError(
-        "TLS files or operators are given but no --listen-tls (tls { listen }) to serve them on");
-  }
-  if (absl::Status s = ValidateHostPort("--listen-tls", tls.listen); !s.ok()) return s;
-  for (auto [flag, value] :
-       {std::pair{"--tls-cert (tls { cert_file })", &tls.cert_file},
-        std::pair{"--tls-key (tls { key_file })", &tls.key_file},
-        std::pair{"--tls-client-ca (tls { client_ca_file })", &tls.client_ca_file}}) {
-    if (value->empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--listen-tls needs ", flag, ": balloond serves TCP only with mutual TLS"));
-    }
-  }
-  for (const std::string& name : tls.operators) {
-    if (auto id = ParseOperatorIdentity(name); !id.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--tls-operator (tls { operators }): ", id.status().message()));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> UnixSocketPath(absl::string_view address) {
-  absl::string_view path = address;
-  if (!absl::ConsumePrefix(&path, "unix:") || path.empty() || path[0] != '/') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address '", address,
-                     "' must be unix:/absolute/path, e.g. unix:/run/balloond/balloond.sock"));
-  }
-  return std::string(path);
 }
 
 namespace {

@@ -16,8 +16,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "agent/base/log.h"
 #include "agent/config.h"
-#include "agent/log.h"
 
 namespace balloond {
 namespace {
@@ -219,7 +219,8 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
 };
 
 AgentMetrics::AgentMetrics(Sources sources)
-    : registry_(std::make_shared<prometheus::Registry>()),
+    : clock_(sources.clock),
+      registry_(std::make_shared<prometheus::Registry>()),
       from_snapshots_(std::make_shared<SnapshotCollectable>(std::move(sources))) {
   round_ = &prometheus::BuildHistogram()
                 .Name("balloon_collection_round_duration_seconds")
@@ -303,7 +304,7 @@ namespace {
 // Times `call` and reports it as `name`.
 template <typename F>
 auto Timed(AgentMetrics& metrics, const std::string& name, F call) {
-  const absl::Time start = absl::Now();
+  const absl::Duration start = metrics.clock().Monotonic();
   auto result = call();
   absl::Status status;
   if constexpr (std::is_same_v<decltype(result), absl::Status>) {
@@ -311,7 +312,7 @@ auto Timed(AgentMetrics& metrics, const std::string& name, F call) {
   } else {
     status = result.status();
   }
-  metrics.ObserveCall(name, absl::Now() - start, status);
+  metrics.ObserveCall(name, metrics.clock().Monotonic() - start, status);
   return result;
 }
 

@@ -12,11 +12,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "agent/clock.h"
-#include "agent/decision_log.h"
-#include "agent/host_stats.h"
-#include "agent/hypervisor.h"
-#include "agent/snapshot_store.h"
+#include "agent/base/clock.h"
+#include "agent/collect/host_stats.h"
+#include "agent/collect/snapshot_store.h"
+#include "agent/libvirt/hypervisor.h"
+#include "agent/steering/decision_log.h"
 
 namespace prometheus {
 class Exposer;
@@ -43,6 +43,8 @@ class AgentMetrics {
     std::function<std::map<std::string, balloon::v1::Hold>()> holds = nullptr;
   };
   explicit AgentMetrics(Sources sources);
+  // The clock calls are timed by.
+  Clock& clock() const { return clock_; }
   ~AgentMetrics();
   AgentMetrics(const AgentMetrics&) = delete;
   AgentMetrics& operator=(const AgentMetrics&) = delete;
@@ -65,6 +67,7 @@ class AgentMetrics {
  private:
   class SnapshotCollectable;
 
+  Clock& clock_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<SnapshotCollectable> from_snapshots_;
   prometheus::Histogram* round_;
@@ -94,9 +97,6 @@ class MeteredHypervisor final : public Hypervisor {
                                                  absl::Time deadline) override;
   absl::Status WritePolicyMetadata(const std::string& uuid, const std::string& element,
                                    absl::Time deadline) override;
-  void SetChangeCallback(std::function<void(const std::string& uuid)> on_change) override {
-    inner_.SetChangeCallback(std::move(on_change));
-  }
 
  private:
   Hypervisor& inner_;

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "agent/tls_files.h"
+#include "agent/base/tls_files.h"
 
 namespace balloond {
 

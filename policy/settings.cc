@@ -107,6 +107,42 @@ v1::Policy WithDefaults(const v1::Policy& policy) {
   return p;
 }
 
+absl::Status ValidateDomainPolicy(const v1::DomainPolicy& settings, const std::string& prefix) {
+  auto bad = [](absl::string_view field, absl::string_view rule) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " ", rule));
+  };
+  if (std::string field = FieldAboveMaxMemory(settings, prefix); !field.empty()) {
+    return bad(field, "must not exceed 1 PiB");
+  }
+  if (settings.has_min_bytes() && settings.min_bytes() < 0)
+    return bad(prefix + "min_bytes", "must not be negative");
+  if (settings.has_max_bytes() && settings.max_bytes() <= 0)
+    return bad(prefix + "max_bytes", "must be positive");
+  if (settings.has_min_bytes() && settings.has_max_bytes() &&
+      settings.min_bytes() > settings.max_bytes()) {
+    return bad(prefix + "min_bytes", "must not exceed max_bytes");
+  }
+  if (settings.has_shares() && (settings.shares() < 1 || settings.shares() > 1000000)) {
+    return bad(prefix + "shares", "must be in [1, 1000000]");
+  }
+  if (settings.has_headroom_bytes() && settings.headroom_bytes() < 0)
+    return bad(prefix + "headroom_bytes", "must not be negative");
+  if (settings.has_headroom_fraction() &&
+      !(settings.headroom_fraction() >= 0 && settings.headroom_fraction() <= 1)) {
+    return bad(prefix + "headroom_fraction", "must be in [0, 1]");
+  }
+  if (settings.has_low_watermark_bytes() && settings.low_watermark_bytes() < 0) {
+    return bad(prefix + "low_watermark_bytes", "must not be negative");
+  }
+  if (settings.has_swap_in_bytes_per_second() && settings.swap_in_bytes_per_second() < 0) {
+    return bad(prefix + "swap_in_bytes_per_second", "must not be negative");
+  }
+  if (settings.has_major_faults_per_second() && !(settings.major_faults_per_second() >= 0)) {
+    return bad(prefix + "major_faults_per_second", "must not be negative");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidatePolicy(const v1::Policy& policy) {
   auto bad = [](absl::string_view field, absl::string_view rule) {
     return absl::InvalidArgumentError(absl::StrCat(field, " ", rule));
@@ -114,37 +150,12 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   if (std::string field = FieldAboveMaxMemory(policy, ""); !field.empty()) {
     return bad(field, "must not exceed 1 PiB");
   }
-  auto check_domain = [&](const std::string& prefix, const v1::DomainPolicy& d) -> absl::Status {
-    if (d.has_min_bytes() && d.min_bytes() < 0)
-      return bad(prefix + "min_bytes", "must not be negative");
-    if (d.has_max_bytes() && d.max_bytes() <= 0)
-      return bad(prefix + "max_bytes", "must be positive");
-    if (d.has_min_bytes() && d.has_max_bytes() && d.min_bytes() > d.max_bytes()) {
-      return bad(prefix + "min_bytes", "must not exceed max_bytes");
-    }
-    if (d.has_shares() && (d.shares() < 1 || d.shares() > 1000000)) {
-      return bad(prefix + "shares", "must be in [1, 1000000]");
-    }
-    if (d.has_headroom_bytes() && d.headroom_bytes() < 0)
-      return bad(prefix + "headroom_bytes", "must not be negative");
-    if (d.has_headroom_fraction() && !(d.headroom_fraction() >= 0 && d.headroom_fraction() <= 1)) {
-      return bad(prefix + "headroom_fraction", "must be in [0, 1]");
-    }
-    if (d.has_low_watermark_bytes() && d.low_watermark_bytes() < 0) {
-      return bad(prefix + "low_watermark_bytes", "must not be negative");
-    }
-    if (d.has_swap_in_bytes_per_second() && d.swap_in_bytes_per_second() < 0) {
-      return bad(prefix + "swap_in_bytes_per_second", "must not be negative");
-    }
-    if (d.has_major_faults_per_second() && !(d.major_faults_per_second() >= 0)) {
-      return bad(prefix + "major_faults_per_second", "must not be negative");
-    }
-    return absl::OkStatus();
-  };
-  if (auto s = check_domain("defaults.", policy.defaults()); !s.ok()) return s;
+  if (auto s = ValidateDomainPolicy(policy.defaults(), "defaults."); !s.ok()) return s;
   for (const auto& [name, d] : policy.domains()) {
     if (name.empty()) return bad("domains", "keys must be domain names");
-    if (auto s = check_domain(absl::StrCat("domains[", name, "]."), d); !s.ok()) return s;
+    if (auto s = ValidateDomainPolicy(d, absl::StrCat("domains[", name, "].")); !s.ok()) {
+      return s;
+    }
   }
   const v1::HostPolicy& h = policy.host();
   if (h.has_reserve_bytes() && h.reserve_bytes() < 0)

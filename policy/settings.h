@@ -29,6 +29,9 @@ balloon::v1::DomainPolicy EffectiveDomainPolicy(const balloon::v1::Policy& polic
 
 // INVALID_ARGUMENT naming the first bad field, e.g. "defaults.headroom_fraction must be in [0, 1]".
 absl::Status ValidatePolicy(const balloon::v1::Policy& policy);
+// The same for one domain's settings; field names in errors start with `prefix` ("defaults.").
+absl::Status ValidateDomainPolicy(const balloon::v1::DomainPolicy& settings,
+                                  const std::string& prefix = "");
 
 // The smallest change made to a balloon of `actual` bytes.
 int64_t Deadband(const balloon::v1::Policy& full, int64_t actual);

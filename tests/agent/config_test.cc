@@ -21,8 +21,8 @@ TEST(AgentConfigTest, AppliesTheFileOverTheDefaults) {
   AgentSettings settings;
   ASSERT_TRUE(ApplyAgentConfig(*config, settings).ok());
   EXPECT_EQ(settings.connect_uri, "qemu:///session");
-  EXPECT_EQ(settings.listen, "unix:/tmp/b/rw.sock");
-  EXPECT_EQ(settings.listen_ro, "unix:/run/balloond/balloond-ro.sock");
+  EXPECT_EQ(settings.server.listen, "unix:/tmp/b/rw.sock");
+  EXPECT_EQ(settings.server.listen_ro, "unix:/run/balloond/balloond-ro.sock");
   EXPECT_EQ(settings.stats_period, absl::Seconds(5));
 }
 
@@ -61,8 +61,8 @@ TEST(AgentConfigTest, TheShippedTlsConfigIsValid) {
   ASSERT_TRUE(config.ok()) << config.status();
   AgentSettings settings;
   ASSERT_TRUE(ApplyAgentConfig(*config, settings).ok());
-  EXPECT_EQ(settings.tls.listen, "0.0.0.0:7443");
-  EXPECT_EQ(settings.tls.operators,
+  EXPECT_EQ(settings.server.tls.listen, "0.0.0.0:7443");
+  EXPECT_EQ(settings.server.tls.operators,
             std::vector<std::string>{"spiffe://example.org/balloond/operator"});
 }
 
@@ -118,6 +118,12 @@ TEST(UnixSocketPathTest, NeedsUnixAndAnAbsolutePath) {
             "/run/balloond/balloond.sock");
   EXPECT_FALSE(UnixSocketPath("/run/balloond/balloond.sock").ok());
   EXPECT_FALSE(UnixSocketPath("unix:relative.sock").ok());
+}
+
+TEST(LoadAgentConfigTest, ADirectoryIsNoConfigFile) {
+  auto config = LoadAgentConfig(::testing::TempDir());
+  EXPECT_FALSE(config.ok());
+  EXPECT_THAT(std::string(config.status().message()), ::testing::HasSubstr("is a directory"));
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "tests/fake_hypervisor.h"
+#include "tests/agent/libvirt/fake_hypervisor.h"
 
 namespace balloond {
 namespace {

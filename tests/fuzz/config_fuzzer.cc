@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <string>
 
+#include "agent/base/files.h"
 #include "agent/config.h"
-#include "agent/policy_store.h"
+#include "agent/steering/policy_store.h"
+#include "policy/layers.h"
 #include "policy/policy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -18,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!balloond::ParseTextFormat(text, "policy.textproto", saved).ok()) return 0;
   balloon::v1::Policy config;
   config.mutable_defaults()->set_headroom_bytes(128 << 20);
-  const balloon::v1::Policy merged = balloond::MergePolicy(config, saved);
+  const balloon::v1::Policy merged = balloond::policy::MergePolicy(config, saved);
   if (balloond::policy::ValidatePolicy(merged).ok()) {
     (void)balloond::policy::WithDefaults(merged);
     for (const auto& [name, d] : merged.domains()) {

@@ -9,8 +9,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "agent/libvirt_stats.h"
-#include "agent/policy_metadata.h"
+#include "agent/libvirt/libvirt_stats.h"
+#include "agent/libvirt/policy_metadata.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

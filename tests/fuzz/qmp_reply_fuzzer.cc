@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/qmp.h"
+#include "agent/qom/qmp.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string reply(reinterpret_cast<const char*>(data), size);

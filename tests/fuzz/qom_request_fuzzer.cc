@@ -9,8 +9,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
-#include "agent/qom_path_guard.h"
-#include "agent/qom_request.h"
+#include "agent/libvirt/domain_ref.h"
+#include "agent/qom/qom_path_guard.h"
+#include "agent/qom/qom_request.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);

@@ -1,0 +1,278 @@
+#include "agent/api/control_service.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/api/domain_resolver.h"
+#include "agent/api/proto_convert.h"
+#include "agent/base/log.h"
+#include "agent/libvirt/domain_ref.h"
+#include "agent/libvirt/policy_metadata.h"
+#include "agent/qom/qom_request.h"
+#include "policy/policy.h"
+#include "policy/settings.h"
+#include "policy/units.h"
+
+namespace balloond {
+
+namespace v1 = balloon::v1;
+
+namespace {
+
+// A target outside (0, max] changes nothing and says why.
+absl::Status CheckTarget(const DomainSnapshot& snap, int64_t target_bytes) {
+  if (target_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("balloon target must be more than 0 bytes, got ", target_bytes));
+  }
+  if (target_bytes > snap.info.max_memory_bytes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "balloon target ", target_bytes, " bytes (", FormatBytes(target_bytes),
+        ") is above the maximum memory of domain '", snap.info.name, "', ",
+        snap.info.max_memory_bytes, " bytes (", FormatBytes(snap.info.max_memory_bytes),
+        "); raise <memory> in its XML to give it more"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NoBalloon(const DomainSnapshot& snap) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("domain '", snap.info.name,
+                   "' has no virtio balloon device; add <memballoon model='virtio'/> to its XML "
+                   "and restart it"));
+}
+
+}  // namespace
+
+ControlService::ControlService(ServiceBackend& backend, ListenerContext& listener,
+                               absl::Duration default_qmp_timeout)
+    : backend_(backend), listener_(listener), default_qmp_timeout_(default_qmp_timeout) {}
+
+grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* ctx,
+                                                  std::function<absl::Status()> work) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
+  FinishOnPool(listener_.changes(), reactor, [held, work = std::move(work)] { return work(); });
+  return reactor;
+}
+
+absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, absl::Time deadline,
+                                       const std::string& caller,
+                                       v1::SetBalloonTargetResponse* resp) {
+  auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req.domain(), deadline);
+  if (!snap.ok()) return snap.status();
+  if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
+  if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloon(*snap);
+
+  // The hold the target gets: the request's, or the policy's default_hold.
+  auto checked_hold = DurationInRange(
+      req.has_hold() ? req.hold() : policy::WithDefaults(backend_.policy.Get()).default_hold(),
+      req.has_hold() ? "hold" : "the policy's default_hold", absl::ZeroDuration(),
+      policy::kMaxHold);
+  if (!checked_hold.ok()) return checked_hold.status();
+  const absl::Duration hold_for = *checked_hold;
+  // One time for the whole request: the hold's end and the stores' view of what is held agree.
+  const absl::Time now = backend_.clock.Now();
+  v1::Hold hold;
+  if (hold_for > absl::ZeroDuration()) {
+    hold.set_domain(snap->info.name);
+    hold.set_uuid(snap->info.uuid);
+    hold.set_target_bytes(req.target_bytes());
+    *hold.mutable_until() = ToProtoTimestamp(now + hold_for);
+    hold.set_set_by(caller);
+  }
+
+  if (!req.validate_only()) {
+    // One change of a domain's target at a time: the hold of one must never be rolled back over,
+    // or under, another's.
+    const auto locked = backend_.domain_changes.Lock(snap->info.uuid, deadline);
+    if (!locked) {
+      return absl::DeadlineExceededError(absl::StrCat("another change of domain '", snap->info.name,
+                                                      "' did not end before the deadline"));
+    }
+    // The hold first: a policy cycle between the target and the hold would undo the target.
+    const std::optional<v1::Hold> before = backend_.holds.Find(snap->info.uuid, now);
+    absl::Status held = hold_for > absl::ZeroDuration()
+                            ? backend_.holds.Set(hold, now)
+                            : backend_.holds.Release(snap->info.uuid, now).status();
+    if (!held.ok()) return held;
+    absl::Status s =
+        backend_.hypervisor.SetBalloonTarget(snap->info.uuid, req.target_bytes(), deadline);
+    if (!s.ok()) {
+      // The target was not set: the hold it would have had goes, the earlier one comes back.
+      (void)(before ? backend_.holds.Set(*before, now)
+                    : backend_.holds.Release(snap->info.uuid, now).status());
+    }
+    if (s.code() == absl::StatusCode::kFailedPrecondition && !snap->config) {
+      return NoBalloon(*snap);  // libvirt knew before balloond read the definition
+    }
+    if (!s.ok()) return s;
+    Log(absl::StrCat(
+        "balloon target of ", snap->info.name, " set to ", FormatBytes(req.target_bytes()),
+        snap->actual_bytes ? absl::StrCat(" (was ", FormatBytes(*snap->actual_bytes), ")") : "",
+        " by ", caller,
+        hold_for > absl::ZeroDuration()
+            ? absl::StrCat(", held for ", absl::FormatDuration(hold_for))
+            : ", not held"));
+    backend_.interest.RequestRefresh(snap->info.uuid);
+  }
+  ToProto(*snap, resp->mutable_domain());
+  resp->set_target_bytes(req.target_bytes());
+  if (snap->actual_bytes) resp->set_previous_actual_bytes(*snap->actual_bytes);
+  resp->set_validated_only(req.validate_only());
+  if (hold_for > absl::ZeroDuration()) *resp->mutable_hold() = hold;
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* ControlService::SetBalloonTarget(grpc::CallbackServerContext* ctx,
+                                                           const v1::SetBalloonTargetRequest* req,
+                                                           v1::SetBalloonTargetResponse* resp) {
+  const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, default_qmp_timeout_);
+  return Offload(ctx, [this, req, resp, deadline, caller = listener_.Identify(*ctx)] {
+    return SetTarget(*req, deadline, caller, resp);
+  });
+}
+
+grpc::ServerUnaryReactor* ControlService::UpdatePolicy(grpc::CallbackServerContext* ctx,
+                                                       const v1::UpdatePolicyRequest* req,
+                                                       v1::Policy* resp) {
+  return Offload(ctx, [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
+    auto updated = backend_.policy.Update(req->policy(), req->update_mask());
+    if (!updated.ok()) return updated.status();
+    Log(absl::StrCat("policy changed (", absl::StrJoin(req->update_mask().paths(), ", "), ") by ",
+                     caller));
+    *resp = policy::WithDefaults(*updated);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ControlService::WriteMetadata(const v1::UpdateDomainPolicyRequest& req,
+                                           absl::Time deadline, const std::string& caller,
+                                           v1::Policy* resp) {
+  const google::protobuf::FieldMask& mask = req.update_mask();
+  for (const std::string& path : mask.paths()) {
+    if (v1::DomainPolicy::descriptor()->FindFieldByName(path) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("DomainPolicy has no field \"", path, "\""));
+    }
+    if (absl::Status s = CheckMetadataHolds(path); !s.ok()) return s;
+  }
+  auto info = backend_.hypervisor.LookupDomain(req.domain(), deadline);
+  if (!info.ok()) return info.status();
+  std::string element;  // empty: remove balloond's metadata
+  if (mask.paths_size() > 0) {
+    auto current = backend_.hypervisor.ReadPolicyMetadata(info->uuid, deadline);
+    if (!current.ok()) return current.status();
+    v1::DomainPolicy settings;
+    if (!current->empty()) {
+      // Metadata that does not parse is replaced by what is written now.
+      if (auto parsed = ParsePolicyMetadata(*current); parsed.ok()) settings = *parsed;
+    }
+    if (absl::Status s = ApplyFieldMask(req.policy(), mask, settings); !s.ok()) return s;
+    if (absl::Status s = policy::ValidateDomainPolicy(settings); !s.ok()) return s;
+    if (settings.ByteSizeLong() > 0) {
+      auto formatted = FormatPolicyMetadata(settings);
+      if (!formatted.ok()) return formatted.status();
+      element = *formatted;
+    }
+  }
+  if (absl::Status s = backend_.hypervisor.WritePolicyMetadata(info->uuid, element, deadline);
+      !s.ok()) {
+    return s;
+  }
+  // What was just written is what applies: this host's API changes of those fields give way.
+  auto updated = backend_.policy.Get();
+  const auto layers = backend_.policy.GetLayers();
+  if (mask.paths_size() > 0 && layers.api_changes.domains().count(req.domain())) {
+    auto dropped = backend_.policy.UpdateDomain(req.domain(), v1::DomainPolicy(), mask);
+    if (!dropped.ok()) return dropped.status();
+    updated = *dropped;
+  }
+  Log(absl::StrCat("policy metadata of domain ", req.domain(), " ",
+                   element.empty() ? std::string("removed")
+                                   : absl::StrCat("set (", absl::StrJoin(mask.paths(), ", "), ")"),
+                   " by ", caller));
+  backend_.interest.RequestRefresh(info->uuid);  // read its definition again
+  *resp = policy::WithDefaults(updated);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
+    grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest* req, v1::Policy* resp) {
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  if (req->persist() == v1::POLICY_PERSISTENCE_METADATA) {
+    const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, default_qmp_timeout_);
+    return Offload(ctx, [this, req, resp, deadline, caller = listener_.Identify(*ctx)] {
+      return WriteMetadata(*req, deadline, caller, resp);
+    });
+  }
+  return Offload(ctx, [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
+    auto updated = backend_.policy.UpdateDomain(req->domain(), req->policy(), req->update_mask());
+    if (!updated.ok()) return updated.status();
+    Log(absl::StrCat("policy of domain ", req->domain(), " changed (",
+                     req->update_mask().paths().empty()
+                         ? std::string("override removed")
+                         : absl::StrJoin(req->update_mask().paths(), ", "),
+                     ") by ", caller));
+    *resp = policy::WithDefaults(*updated);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ControlService::ReleaseHold(grpc::CallbackServerContext* ctx,
+                                                      const v1::ReleaseHoldRequest* req,
+                                                      v1::ReleaseHoldResponse* resp) {
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, kLookupTimeout);
+  return Offload(
+      ctx, [this, req, resp, deadline, caller = listener_.Identify(*ctx)]() -> absl::Status {
+        auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req->domain(), deadline);
+        if (!snap.ok()) return snap.status();
+        auto released = backend_.holds.Release(snap->info.uuid, backend_.clock.Now());
+        if (!released.ok()) return released.status();
+        ToProto(*snap, resp->mutable_domain());
+        if (*released) {
+          *resp->mutable_released() = **released;
+          Log(absl::StrCat("hold on ", snap->info.name, " released by ", caller));
+        }
+        return absl::OkStatus();
+      });
+}
+
+namespace {
+
+absl::Status ReadOnlySocket(absl::string_view what) {
+  return absl::PermissionDeniedError(
+      absl::StrCat("this is balloond's read-only socket; ", what,
+                   " needs the read-write socket (balloonctl "
+                   "--socket=/run/balloond/balloond.sock, as root or a member of its group)"));
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ReadOnlyControlService::SetBalloonTarget(
+    grpc::CallbackServerContext* ctx, const v1::SetBalloonTargetRequest*,
+    v1::SetBalloonTargetResponse*) {
+  return Finished(ctx, ReadOnlySocket("setting a balloon target"));
+}
+
+grpc::ServerUnaryReactor* ReadOnlyControlService::UpdatePolicy(grpc::CallbackServerContext* ctx,
+                                                               const v1::UpdatePolicyRequest*,
+                                                               v1::Policy*) {
+  return Finished(ctx, ReadOnlySocket("changing the policy"));
+}
+
+grpc::ServerUnaryReactor* ReadOnlyControlService::UpdateDomainPolicy(
+    grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest*, v1::Policy*) {
+  return Finished(ctx, ReadOnlySocket("changing the policy"));
+}
+
+grpc::ServerUnaryReactor* ReadOnlyControlService::ReleaseHold(grpc::CallbackServerContext* ctx,
+                                                              const v1::ReleaseHoldRequest*,
+                                                              v1::ReleaseHoldResponse*) {
+  return Finished(ctx, ReadOnlySocket("releasing a hold"));
+}
+
+}  // namespace balloond

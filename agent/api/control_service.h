@@ -1,0 +1,65 @@
+#ifndef BALLOOND_AGENT_API_CONTROL_SERVICE_H_
+#define BALLOOND_AGENT_API_CONTROL_SERVICE_H_
+
+#include "absl/time/time.h"
+#include "agent/api/service_context.h"
+#include "balloon/v1/balloon.grpc.pb.h"
+
+namespace balloond {
+
+// The control service, for operators: the read-write socket. Every call waits on QEMU or the disk,
+// so it runs on the listener's own workers, never on gRPC's threads.
+class ControlService final : public balloon::v1::BalloonControlService::CallbackService {
+ public:
+  ControlService(ServiceBackend& backend, ListenerContext& listener,
+                 absl::Duration default_qmp_timeout = absl::Seconds(5));
+
+  grpc::ServerUnaryReactor* SetBalloonTarget(grpc::CallbackServerContext* ctx,
+                                             const balloon::v1::SetBalloonTargetRequest* req,
+                                             balloon::v1::SetBalloonTargetResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdatePolicy(grpc::CallbackServerContext* ctx,
+                                         const balloon::v1::UpdatePolicyRequest* req,
+                                         balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* UpdateDomainPolicy(grpc::CallbackServerContext* ctx,
+                                               const balloon::v1::UpdateDomainPolicyRequest* req,
+                                               balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* ReleaseHold(grpc::CallbackServerContext* ctx,
+                                        const balloon::v1::ReleaseHoldRequest* req,
+                                        balloon::v1::ReleaseHoldResponse* resp) override;
+
+ private:
+  // Runs `work` on the listener's workers within the call limits, and finishes with its status.
+  grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* ctx,
+                                    std::function<absl::Status()> work);
+  absl::Status SetTarget(const balloon::v1::SetBalloonTargetRequest& req, absl::Time deadline,
+                         const std::string& caller, balloon::v1::SetBalloonTargetResponse* resp);
+  // UpdateDomainPolicy with POLICY_PERSISTENCE_METADATA: into the domain's libvirt metadata.
+  absl::Status WriteMetadata(const balloon::v1::UpdateDomainPolicyRequest& req, absl::Time deadline,
+                             const std::string& caller, balloon::v1::Policy* resp);
+
+  ServiceBackend& backend_;
+  ListenerContext& listener_;
+  const absl::Duration default_qmp_timeout_;
+};
+
+// The control service as the read-only socket shows it: every call is refused with
+// PERMISSION_DENIED and a pointer to the read-write socket, instead of a bare UNIMPLEMENTED.
+class ReadOnlyControlService final : public balloon::v1::BalloonControlService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* SetBalloonTarget(grpc::CallbackServerContext* ctx,
+                                             const balloon::v1::SetBalloonTargetRequest* req,
+                                             balloon::v1::SetBalloonTargetResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdatePolicy(grpc::CallbackServerContext* ctx,
+                                         const balloon::v1::UpdatePolicyRequest* req,
+                                         balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* UpdateDomainPolicy(grpc::CallbackServerContext* ctx,
+                                               const balloon::v1::UpdateDomainPolicyRequest* req,
+                                               balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* ReleaseHold(grpc::CallbackServerContext* ctx,
+                                        const balloon::v1::ReleaseHoldRequest* req,
+                                        balloon::v1::ReleaseHoldResponse* resp) override;
+};
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_API_CONTROL_SERVICE_H_

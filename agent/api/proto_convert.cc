@@ -1,0 +1,134 @@
+#include "agent/api/proto_convert.h"
+
+#include <functional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "policy/units.h"
+
+namespace balloond {
+namespace {
+
+balloon::v1::DomainState ToProtoState(DomainRunState state) {
+  switch (state) {
+    case DomainRunState::kRunning:
+      return balloon::v1::DOMAIN_STATE_RUNNING;
+    case DomainRunState::kPaused:
+      return balloon::v1::DOMAIN_STATE_PAUSED;
+    case DomainRunState::kShuttingDown:
+      return balloon::v1::DOMAIN_STATE_SHUTTING_DOWN;
+    case DomainRunState::kOther:
+      return balloon::v1::DOMAIN_STATE_OTHER;
+  }
+  return balloon::v1::DOMAIN_STATE_UNSPECIFIED;
+}
+
+balloon::v1::BalloonState ToProtoBalloon(BalloonStatus status) {
+  switch (status) {
+    case BalloonStatus::kDiscovering:
+      return balloon::v1::BALLOON_STATE_DISCOVERING;
+    case BalloonStatus::kActive:
+      return balloon::v1::BALLOON_STATE_ACTIVE;
+    case BalloonStatus::kNoDevice:
+      return balloon::v1::BALLOON_STATE_NO_DEVICE;
+    case BalloonStatus::kMonitorError:
+      return balloon::v1::BALLOON_STATE_MONITOR_ERROR;
+  }
+  return balloon::v1::BALLOON_STATE_UNSPECIFIED;
+}
+
+using Setter = void (balloon::v1::GuestMemoryStats::*)(int64_t);
+
+// QEMU's statistic names and the typed field each fills.
+const std::pair<const char*, Setter> kStatFields[] = {
+    {"stat-swap-in", &balloon::v1::GuestMemoryStats::set_swap_in_bytes},
+    {"stat-swap-out", &balloon::v1::GuestMemoryStats::set_swap_out_bytes},
+    {"stat-major-faults", &balloon::v1::GuestMemoryStats::set_major_faults},
+    {"stat-minor-faults", &balloon::v1::GuestMemoryStats::set_minor_faults},
+    {"stat-free-memory", &balloon::v1::GuestMemoryStats::set_free_memory_bytes},
+    {"stat-total-memory", &balloon::v1::GuestMemoryStats::set_total_memory_bytes},
+    {"stat-available-memory", &balloon::v1::GuestMemoryStats::set_available_memory_bytes},
+    {"stat-disk-caches", &balloon::v1::GuestMemoryStats::set_disk_caches_bytes},
+    {"stat-htlb-pgalloc", &balloon::v1::GuestMemoryStats::set_hugetlb_allocations},
+    {"stat-htlb-pgfail", &balloon::v1::GuestMemoryStats::set_hugetlb_failures},
+    {"stat-oom-kills", &balloon::v1::GuestMemoryStats::set_oom_kills},
+    {"stat-alloc-stalls", &balloon::v1::GuestMemoryStats::set_alloc_stalls},
+    {"stat-async-scans", &balloon::v1::GuestMemoryStats::set_async_scans},
+    {"stat-direct-scans", &balloon::v1::GuestMemoryStats::set_direct_scans},
+    {"stat-async-reclaims", &balloon::v1::GuestMemoryStats::set_async_reclaims},
+    {"stat-direct-reclaims", &balloon::v1::GuestMemoryStats::set_direct_reclaims},
+};
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+void ToProto(const DomainSnapshot& snapshot, balloon::v1::Domain* out) {
+  out->set_name(snapshot.info.name);
+  out->set_uuid(snapshot.info.uuid);
+  out->set_state(ToProtoState(snapshot.info.state));
+  out->set_max_memory_bytes(snapshot.info.max_memory_bytes);
+  if (snapshot.actual_bytes) out->set_balloon_actual_bytes(*snapshot.actual_bytes);
+  out->set_balloon_state(ToProtoBalloon(snapshot.balloon));
+  // Metadata that cannot be used is a problem of its own: the domain is still collected.
+  out->set_problem(snapshot.problem.empty() || snapshot.metadata_problem.empty()
+                       ? snapshot.problem + snapshot.metadata_problem
+                       : absl::StrCat(snapshot.problem, "; ", snapshot.metadata_problem));
+  if (snapshot.config) {
+    out->set_autodeflate(snapshot.config->autodeflate);
+    out->set_free_page_reporting(snapshot.config->free_page_reporting);
+  }
+  if (snapshot.guest && snapshot.collect_time != absl::InfinitePast()) {
+    *out->mutable_stats_collect_time() = ToProtoTimestamp(snapshot.collect_time);
+  }
+}
+
+void ToProto(const GuestStats& stats, balloon::v1::GuestMemoryStats* out) {
+  for (const auto& [name, value] : stats.values) {
+    bool known = false;
+    for (const auto& [stat, setter] : kStatFields) {
+      if (name == stat) {
+        (out->*setter)(value);
+        known = true;
+        break;
+      }
+    }
+    if (!known) (*out->mutable_other())[name] = value;
+  }
+}
+
+void ToProto(const DomainSnapshot& snapshot, absl::Time now, balloon::v1::MemoryStats* out) {
+  ToProto(snapshot, out->mutable_domain());
+  *out->mutable_stats_period() = ToProtoDuration(absl::Seconds(snapshot.stats_period_seconds));
+  if (!snapshot.guest) return;
+  ToProto(*snapshot.guest, out->mutable_guest());
+  *out->mutable_collect_time() = ToProtoTimestamp(snapshot.collect_time);
+  if (snapshot.guest->last_update_unix_seconds > 0) {
+    const absl::Time last = absl::FromUnixSeconds(snapshot.guest->last_update_unix_seconds);
+    *out->mutable_last_update_time() = ToProtoTimestamp(last);
+    *out->mutable_stats_age() = ToProtoDuration(std::max(absl::ZeroDuration(), now - last));
+  }
+}
+
+void ToProto(const HostMemory& host, absl::Time read_time, balloon::v1::HostStats* out) {
+  out->set_mem_total_bytes(host.mem_total_bytes);
+  out->set_mem_free_bytes(host.mem_free_bytes);
+  out->set_mem_available_bytes(host.mem_available_bytes);
+  out->set_cached_bytes(host.cached_bytes);
+  out->set_swap_total_bytes(host.swap_total_bytes);
+  out->set_swap_free_bytes(host.swap_free_bytes);
+  auto fill = [](const PressureAverages& a, balloon::v1::PressureLine* line) {
+    line->set_avg10(a.avg10);
+    line->set_avg60(a.avg60);
+    line->set_avg300(a.avg300);
+    *line->mutable_total_stall() = ToProtoDuration(absl::Microseconds(a.total_microseconds));
+  };
+  if (host.pressure_some) fill(*host.pressure_some, out->mutable_pressure()->mutable_some());
+  if (host.pressure_full) fill(*host.pressure_full, out->mutable_pressure()->mutable_full());
+  *out->mutable_read_time() = ToProtoTimestamp(read_time);
+}
+
+}  // namespace balloond

@@ -1,0 +1,375 @@
+#include "agent/api/read_service.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "agent/api/domain_resolver.h"
+#include "agent/api/proto_convert.h"
+#include "agent/api/stream_sender.h"
+#include "agent/collect/host_stats.h"
+#include "agent/libvirt/domain_ref.h"
+#include "agent/libvirt/policy_metadata.h"
+#include "agent/qom/balloon_path.h"
+#include "agent/qom/domain_monitor.h"
+#include "agent/qom/qom_request.h"
+#include "policy/layers.h"
+#include "policy/policy.h"
+
+namespace balloond {
+
+namespace v1 = balloon::v1;
+
+namespace {
+
+// Statistics exist only where a balloon does; ListDomains still shows such a domain.
+absl::Status CheckHasBalloon(const DomainSnapshot& snap) {
+  if (snap.balloon == BalloonStatus::kNoDevice) return absl::FailedPreconditionError(snap.problem);
+  return absl::OkStatus();
+}
+
+// A stream refused before it started.
+template <typename Message>
+grpc::ServerWriteReactor<Message>* RefusedStream(const absl::Status& status) {
+  auto stream = StreamSender<Message>::template Make<StreamSender<Message>>(
+      StreamSender<Message>::Backlog::kNewestOnly);
+  stream->End(ToGrpcStatus(status));
+  return stream.get();
+}
+
+// One client's watch of one domain's statistics.
+class StatsWatch final : public StreamSender<v1::MemoryStats>,
+                         public WatchHub<StatsUpdate>::Watcher {
+ public:
+  StatsWatch(WatchHub<StatsUpdate>& hub, CallLimits::Ticket ticket)
+      : StreamSender(Backlog::kNewestOnly), hub_(hub), ticket_(std::move(ticket)) {}
+
+  void Watch(const std::string& uuid) {
+    uuid_ = uuid;
+    hub_.Subscribe(uuid, this);
+  }
+  void Deliver(const std::shared_ptr<const StatsUpdate>& update) override {
+    // The store's listener may race the first snapshot: never go back to an older one.
+    uint64_t sent = sent_generation_.load();
+    do {
+      if (update->generation <= sent) return;
+    } while (!sent_generation_.compare_exchange_weak(sent, update->generation));
+    Send(std::shared_ptr<const v1::MemoryStats>(update, &update->stats));
+  }
+  void Close(const grpc::Status& status) override { End(status); }
+
+ private:
+  void OnFinished() override {
+    if (!uuid_.empty()) hub_.Unsubscribe(uuid_, this);
+    ticket_ = CallLimits::Ticket();  // the stream no longer counts, even if a task still holds it
+  }
+
+  WatchHub<StatsUpdate>& hub_;
+  CallLimits::Ticket ticket_;
+  std::string uuid_;
+  std::atomic<uint64_t> sent_generation_{0};
+};
+
+// One client's watch of the policy's decisions (all of them, or one domain's).
+class DecisionWatch final : public StreamSender<v1::Decision>,
+                            public WatchHub<v1::Decision>::Watcher {
+ public:
+  DecisionWatch(WatchHub<v1::Decision>& hub, std::string key, CallLimits::Ticket ticket,
+                size_t max_waiting)
+      : StreamSender(Backlog::kEvery, max_waiting),
+        hub_(hub),
+        key_(std::move(key)),
+        ticket_(std::move(ticket)) {
+    hub_.Subscribe(key_, this);
+  }
+  void Deliver(const std::shared_ptr<const v1::Decision>& decision) override { Send(decision); }
+  void Close(const grpc::Status& status) override { End(status); }
+
+ private:
+  void OnFinished() override {
+    hub_.Unsubscribe(key_, this);
+    ticket_ = CallLimits::Ticket();
+  }
+
+  WatchHub<v1::Decision>& hub_;
+  const std::string key_;
+  CallLimits::Ticket ticket_;
+};
+
+}  // namespace
+
+ReadService::ReadService(ServiceBackend& backend, ListenerContext& listener,
+                         ReadServiceOptions options)
+    : backend_(backend), listener_(listener), options_(std::move(options)) {}
+
+grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* ctx,
+                                                   const v1::ListDomainsRequest*,
+                                                   v1::ListDomainsResponse* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  const auto holds = backend_.holds.Active(backend_.clock.Now());
+  for (const DomainSnapshot& snap : backend_.snapshots.List()) {
+    v1::Domain* d = resp->add_domains();
+    ToProto(snap, d);
+    d->set_balloon_qom_path(
+        backend_.balloon_paths.Get(ProcessKey(snap.info.uuid, snap.info.id)).value_or(""));
+    if (auto hold = holds.find(snap.info.uuid); hold != holds.end())
+      *d->mutable_hold() = hold->second;
+  }
+  std::sort(resp->mutable_domains()->begin(), resp->mutable_domains()->end(),
+            [](const v1::Domain& a, const v1::Domain& b) { return a.name() < b.name(); });
+  return Finished(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReadService::GetMemoryStats(grpc::CallbackServerContext* ctx,
+                                                      const v1::GetMemoryStatsRequest* req,
+                                                      v1::MemoryStats* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  if (auto snap = backend_.snapshots.Find(req->domain())) {
+    if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) return Finished(ctx, s);
+    backend_.interest.NoteInterest(snap->info.uuid);
+    *resp = backend_.stats_feed.Update(*snap)->stats;
+    return Finished(ctx, absl::OkStatus());
+  }
+  // Not running (or just started): libvirt says which, off gRPC's threads.
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
+  const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, kLookupTimeout, kLookupTimeout);
+  FinishOnPool(listener_.lookups(), reactor, [this, held, deadline, domain = req->domain()] {
+    return DomainGoneStatus(backend_.hypervisor, domain, deadline);
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::MemoryStats>* ReadService::WatchMemoryStats(
+    grpc::CallbackServerContext* ctx, const v1::WatchMemoryStatsRequest* req) {
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) {
+    return RefusedStream<v1::MemoryStats>(s);
+  }
+  auto ticket = listener_.limits().AdmitWatch(ctx->peer());
+  if (!ticket.ok()) return RefusedStream<v1::MemoryStats>(ticket.status());
+  auto watch = StatsWatch::Make<StatsWatch>(backend_.stats_feed.hub(), std::move(*ticket));
+  auto snap = backend_.snapshots.Find(req->domain());
+  if (snap) {
+    if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) {
+      watch->End(ToGrpcStatus(s));
+      return watch.get();
+    }
+    // Subscribed first, read second: no change can fall between the two.
+    watch->Watch(snap->info.uuid);
+    snap = backend_.snapshots.FindByUuid(snap->info.uuid);
+  }
+  if (snap) {
+    watch->Deliver(backend_.stats_feed.Update(*snap));
+    return watch.get();
+  }
+  // The lookup holds the watch: the client may cancel, and gRPC be done with the stream, first.
+  absl::Status queued = listener_.lookups().TrySubmit([this, watch, domain = req->domain()] {
+    watch->End(ToGrpcStatus(
+        DomainGoneStatus(backend_.hypervisor, domain, backend_.clock.Now() + kLookupTimeout)));
+  });
+  if (!queued.ok()) watch->End(ToGrpcStatus(queued));
+  return watch.get();
+}
+
+grpc::ServerUnaryReactor* ReadService::GetHostStats(grpc::CallbackServerContext* ctx,
+                                                    const v1::GetHostStatsRequest*,
+                                                    v1::HostStats* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  // Two small files of the kernel's, read from memory: quick enough for gRPC's thread.
+  auto host = ReadHostMemory(options_.proc_root);
+  if (!host.ok()) return Finished(ctx, host.status());
+  ToProto(*host, backend_.clock.Now(), resp);
+  return Finished(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
+                                              const std::string& domain, const std::string& path,
+                                              QomQuery query) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  if (absl::Status s = ValidateDomainRef(domain); !s.ok()) return Finished(ctx, s);
+  auto snap = backend_.snapshots.Find(domain);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
+  const absl::Time deadline =
+      RequestDeadline(backend_.clock, *ctx, options_.default_qmp_timeout, options_.max_qmp_timeout);
+  if (!snap) {
+    FinishOnPool(listener_.lookups(), reactor, [this, held, domain, deadline] {
+      return DomainGoneStatus(backend_.hypervisor, domain, deadline);
+    });
+    return reactor;
+  }
+  const std::string uuid = snap->info.uuid;
+  const std::string process = ProcessKey(uuid, snap->info.id);
+  absl::Status admitted = listener_.qom().Submit(
+      listener_.Identify(*ctx), uuid, [this, held, reactor, uuid, process, path, deadline, query] {
+        FinishWith(reactor, [&]() -> absl::Status {
+          const auto pass = backend_.qom_traffic.Enter(deadline);
+          if (!pass) {
+            return absl::DeadlineExceededError("the QOM query waited in line past its deadline");
+          }
+          return RunQomQuery(uuid, process, path, deadline, query);
+        });
+      });
+  if (!admitted.ok()) reactor->Finish(ToGrpcStatus(admitted));
+  return reactor;
+}
+
+absl::Status ReadService::RunQomQuery(const std::string& uuid, const std::string& process,
+                                      const std::string& path, absl::Time deadline,
+                                      const QomQuery& query) {
+  DomainMonitor monitor(backend_.hypervisor, uuid, deadline);
+  const QomLister list = [&](const std::string& p) { return monitor.QomList(p); };
+  if (absl::Status allowed = backend_.qom_guard.Check(process, path, list); !allowed.ok()) {
+    return allowed;
+  }
+  absl::Status status = query(monitor);
+  // The domain is tainted by now: the balloon's path costs it nothing more (ListDomains shows it).
+  if (status.ok() && !backend_.balloon_paths.Get(process)) {
+    auto found = FindBalloonPath(list);
+    if (found.ok() || found.status().code() == absl::StatusCode::kNotFound) {
+      backend_.balloon_paths.Set(process, found.ok() ? *found : "");
+    }
+  }
+  return status;
+}
+
+grpc::ServerUnaryReactor* ReadService::ListQomProperties(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListQomPropertiesRequest* req,
+                                                         v1::ListQomPropertiesResponse* resp) {
+  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return Finished(ctx, s);
+  if (absl::Status s = CheckQomPathAllowed(req->path()); !s.ok()) return Finished(ctx, s);
+  return RunQom(ctx, req->domain(), req->path(), [path = req->path(), resp](DomainMonitor& m) {
+    auto props = m.QomList(path);
+    if (!props.ok()) return props.status();
+    for (const auto& p : *props) {
+      auto* out = resp->add_properties();
+      out->set_name(p.name);
+      out->set_type(p.type);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ReadService::GetQomProperty(grpc::CallbackServerContext* ctx,
+                                                      const v1::GetQomPropertyRequest* req,
+                                                      v1::GetQomPropertyResponse* resp) {
+  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return Finished(ctx, s);
+  if (absl::Status s = ValidateQomProperty(req->property()); !s.ok()) return Finished(ctx, s);
+  if (absl::Status s = CheckQomPathAllowed(req->path()); !s.ok()) return Finished(ctx, s);
+  return RunQom(ctx, req->domain(), req->path(),
+                [path = req->path(), property = req->property(), resp](DomainMonitor& m) {
+                  auto value = m.QomGet(path, property);
+                  if (!value.ok()) return value.status();
+                  auto parsed = google::protobuf::util::JsonStringToMessage(DumpJson(*value),
+                                                                            resp->mutable_value());
+                  if (!parsed.ok()) {
+                    return absl::InternalError(absl::StrCat(
+                        "cannot represent the property's value: ", parsed.message().as_string()));
+                  }
+                  return absl::OkStatus();
+                });
+}
+
+grpc::ServerUnaryReactor* ReadService::GetPolicy(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetPolicyRequest*, v1::Policy* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  *resp = policy::WithDefaults(backend_.policy.Get());
+  return Finished(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerContext* ctx,
+                                                       const v1::GetDomainPolicyRequest* req,
+                                                       v1::DomainPolicyInForce* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  auto explain = [this, resp](const std::string& name, const v1::DomainPolicy* metadata,
+                              const std::string& problem) {
+    // One read of the store: the layers and the settings they make agree.
+    const auto layers = backend_.policy.GetLayers();
+    *resp = policy::ExplainDomainPolicy(name, layers.config, layers.api_changes, metadata);
+    if (!problem.empty()) resp->set_metadata_problem(problem);
+  };
+  // A running domain: the metadata the policy uses, as the collector last read it.
+  if (auto snap = backend_.snapshots.Find(req->domain())) {
+    explain(snap->info.name, snap->metadata_policy ? &*snap->metadata_policy : nullptr,
+            snap->metadata_problem);
+    return Finished(ctx, absl::OkStatus());
+  }
+  // Any other: libvirt's, read off gRPC's threads. A name libvirt does not know has no metadata,
+  // but may have settings on this host all the same.
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
+  const absl::Time deadline =
+      RequestDeadline(backend_.clock, *ctx, options_.default_qmp_timeout, options_.max_qmp_timeout);
+  FinishOnPool(
+      listener_.lookups(), reactor,
+      [this, held, explain, deadline, domain = req->domain()]() -> absl::Status {
+        auto info = backend_.hypervisor.LookupDomain(domain, deadline);
+        if (!info.ok()) {
+          explain(domain, nullptr,
+                  info.status().code() == absl::StatusCode::kNotFound
+                      ? ""
+                      : absl::StrCat("cannot read: ", info.status().message()));
+          return absl::OkStatus();
+        }
+        auto element = backend_.hypervisor.ReadPolicyMetadata(info->uuid, deadline);
+        if (!element.ok()) {
+          explain(info->name, nullptr, absl::StrCat("cannot read: ", element.status().message()));
+          return absl::OkStatus();
+        }
+        if (element->empty()) {
+          explain(info->name, nullptr, "");
+          return absl::OkStatus();
+        }
+        auto settings = ParsePolicyMetadata(*element);
+        explain(info->name, settings.ok() ? &*settings : nullptr,
+                settings.ok() ? "" : absl::StrCat(settings.status().message(), "; ignored"));
+        return absl::OkStatus();
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ReadService::ListDecisions(grpc::CallbackServerContext* ctx,
+                                                     const v1::ListDecisionsRequest* req,
+                                                     v1::ListDecisionsResponse* resp) {
+  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  if (!req->domain().empty()) {
+    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  }
+  if (req->limit() < 0) {
+    return Finished(ctx, absl::InvalidArgumentError("limit must not be negative"));
+  }
+  const size_t limit = req->limit() == 0 ? 100 : static_cast<size_t>(req->limit());
+  for (auto& d : backend_.decisions.List(req->domain(), limit)) {
+    *resp->add_decisions() = std::move(d);
+  }
+  return Finished(ctx, absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::Decision>* ReadService::WatchDecisions(
+    grpc::CallbackServerContext* ctx, const v1::WatchDecisionsRequest* req) {
+  if (!req->domain().empty()) {
+    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) {
+      return RefusedStream<v1::Decision>(s);
+    }
+  }
+  auto ticket = listener_.limits().AdmitWatch(ctx->peer());
+  if (!ticket.ok()) return RefusedStream<v1::Decision>(ticket.status());
+  return DecisionWatch::Make<DecisionWatch>(backend_.decision_feed.hub(),
+                                            DecisionFeed::KeyFor(backend_.snapshots, req->domain()),
+                                            std::move(*ticket), options_.max_decisions_waiting)
+      .get();
+}
+
+}  // namespace balloond

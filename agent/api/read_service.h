@@ -1,0 +1,76 @@
+#ifndef BALLOOND_AGENT_API_READ_SERVICE_H_
+#define BALLOOND_AGENT_API_READ_SERVICE_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "agent/api/service_context.h"
+#include "balloon/v1/balloon.grpc.pb.h"
+
+namespace balloond {
+
+struct ReadServiceOptions {
+  std::string proc_root = "/proc";
+  // Deadline of QOM queries from clients that set none; and the most any may ask for (QEMU
+  // answers in milliseconds: a longer wait only holds a worker on a hung QEMU).
+  absl::Duration default_qmp_timeout = absl::Seconds(5);
+  absl::Duration max_qmp_timeout = absl::Seconds(10);
+  // Decisions a WatchDecisions client may fall behind by before its stream is ended.
+  size_t max_decisions_waiting = 1000;
+};
+
+// The read service, on every listener. It answers from memory (the snapshot store, the policy, the
+// decision log) on gRPC's threads; what must wait on libvirt or QEMU (a lookup of a domain the
+// store does not have, QOM queries) runs on the listener's own workers. Watches are reactors fed by
+// the stats and decision feeds: an open stream costs memory, not a thread.
+class ReadService final : public balloon::v1::BalloonReadService::CallbackService {
+ public:
+  ReadService(ServiceBackend& backend, ListenerContext& listener, ReadServiceOptions options);
+
+  grpc::ServerUnaryReactor* ListDomains(grpc::CallbackServerContext* ctx,
+                                        const balloon::v1::ListDomainsRequest* req,
+                                        balloon::v1::ListDomainsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetMemoryStats(grpc::CallbackServerContext* ctx,
+                                           const balloon::v1::GetMemoryStatsRequest* req,
+                                           balloon::v1::MemoryStats* resp) override;
+  grpc::ServerWriteReactor<balloon::v1::MemoryStats>* WatchMemoryStats(
+      grpc::CallbackServerContext* ctx, const balloon::v1::WatchMemoryStatsRequest* req) override;
+  grpc::ServerUnaryReactor* GetHostStats(grpc::CallbackServerContext* ctx,
+                                         const balloon::v1::GetHostStatsRequest* req,
+                                         balloon::v1::HostStats* resp) override;
+  grpc::ServerUnaryReactor* ListQomProperties(
+      grpc::CallbackServerContext* ctx, const balloon::v1::ListQomPropertiesRequest* req,
+      balloon::v1::ListQomPropertiesResponse* resp) override;
+  grpc::ServerUnaryReactor* GetQomProperty(grpc::CallbackServerContext* ctx,
+                                           const balloon::v1::GetQomPropertyRequest* req,
+                                           balloon::v1::GetQomPropertyResponse* resp) override;
+  grpc::ServerUnaryReactor* GetPolicy(grpc::CallbackServerContext* ctx,
+                                      const balloon::v1::GetPolicyRequest* req,
+                                      balloon::v1::Policy* resp) override;
+  grpc::ServerUnaryReactor* GetDomainPolicy(grpc::CallbackServerContext* ctx,
+                                            const balloon::v1::GetDomainPolicyRequest* req,
+                                            balloon::v1::DomainPolicyInForce* resp) override;
+  grpc::ServerUnaryReactor* ListDecisions(grpc::CallbackServerContext* ctx,
+                                          const balloon::v1::ListDecisionsRequest* req,
+                                          balloon::v1::ListDecisionsResponse* resp) override;
+  grpc::ServerWriteReactor<balloon::v1::Decision>* WatchDecisions(
+      grpc::CallbackServerContext* ctx, const balloon::v1::WatchDecisionsRequest* req) override;
+
+ private:
+  // Runs `query` (QMP through `monitor`, after the path guard) for a client, through the
+  // listener's QOM gate; finishes the call with what it returns.
+  using QomQuery = std::function<absl::Status(class DomainMonitor& monitor)>;
+  grpc::ServerUnaryReactor* RunQom(grpc::CallbackServerContext* ctx, const std::string& domain,
+                                   const std::string& path, QomQuery query);
+  // On a QOM worker: the path guard, `query`, and the balloon's path where not known yet.
+  absl::Status RunQomQuery(const std::string& uuid, const std::string& process,
+                           const std::string& path, absl::Time deadline, const QomQuery& query);
+
+  ServiceBackend& backend_;
+  ListenerContext& listener_;
+  const ReadServiceOptions options_;
+};
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_API_READ_SERVICE_H_

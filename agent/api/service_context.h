@@ -1,0 +1,117 @@
+#ifndef BALLOOND_AGENT_API_SERVICE_CONTEXT_H_
+#define BALLOOND_AGENT_API_SERVICE_CONTEXT_H_
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent/api/call_limits.h"
+#include "agent/api/watch_feeds.h"
+#include "agent/base/clock.h"
+#include "agent/base/keyed_locks.h"
+#include "agent/base/worker_pool.h"
+#include "agent/collect/collector.h"
+#include "agent/collect/snapshot_store.h"
+#include "agent/libvirt/hypervisor.h"
+#include "agent/qom/balloon_path_cache.h"
+#include "agent/qom/qom_gate.h"
+#include "agent/qom/qom_path_guard.h"
+#include "agent/qom/qom_traffic.h"
+#include "agent/steering/decision_log.h"
+#include "agent/steering/hold_store.h"
+#include "agent/steering/policy_store.h"
+
+namespace balloond {
+
+// What every listener's services share: the agent's state and its feeds.
+struct ServiceBackend {
+  SnapshotStore& snapshots;
+  Hypervisor& hypervisor;
+  Clock& clock;
+  PolicyStore& policy;
+  DecisionLog& decisions;
+  HoldStore& holds;
+  StatsFeed& stats_feed;
+  DecisionFeed& decision_feed;
+  QomPathGuard& qom_guard;
+  BalloonPathCache& balloon_paths;
+  // Clients' QOM queries enter here, so that the collector can keep them off the monitors.
+  QomTraffic& qom_traffic;
+  // Held while a client changes a domain's target and hold, on whichever listener: one change of
+  // a domain at a time.
+  KeyedLocks& domain_changes;
+  // The collection: a domain is read again after a change, and every period while a client reads
+  // its statistics.
+  DomainInterest& interest;
+};
+
+// What one listener (a socket, or the TLS port) gives its calls: limits counted per listener and
+// threads of its own for work that waits on libvirt or QEMU, so that clients saturating one
+// listener never hold up another's. Readers' lookups and operators' changes have separate workers:
+// no reader can queue ahead of an operator.
+class ListenerContext {
+ public:
+  struct Settings {
+    CallLimitSettings calls;
+    QomGateSettings qom;
+    int threads_per_pool = 2;
+    size_t queue_per_pool = 64;
+  };
+  // `identify` names the client behind a call, e.g. "uid 1000" or a certificate's identity.
+  ListenerContext(std::string name, Settings settings, Clock& clock,
+                  std::function<std::string(const grpc::CallbackServerContext&)> identify)
+      : name_(std::move(name)),
+        limits_(settings.calls),
+        qom_(settings.qom, clock),
+        lookups_(name_ + " lookup", settings.threads_per_pool, settings.queue_per_pool),
+        changes_(name_ + " control", settings.threads_per_pool, settings.queue_per_pool),
+        identify_(std::move(identify)) {}
+
+  const std::string& name() const { return name_; }
+  CallLimits& limits() { return limits_; }
+  QomGate& qom() { return qom_; }
+  // For reads that wait on libvirt (a lookup of a domain that is not running).
+  WorkerPool& lookups() { return lookups_; }
+  // For changes, which wait on QEMU (targets) or the disk (policy changes).
+  WorkerPool& changes() { return changes_; }
+  std::string Identify(const grpc::CallbackServerContext& ctx) const { return identify_(ctx); }
+  // Runs what the workers still have queued (work for calls gRPC has already ended), then stops
+  // them: before the services their tasks call go away.
+  void StopWorkers() {
+    qom_.Stop();
+    lookups_.Stop();
+    changes_.Stop();
+  }
+
+ private:
+  const std::string name_;
+  CallLimits limits_;
+  QomGate qom_;
+  WorkerPool lookups_;
+  WorkerPool changes_;
+  std::function<std::string(const grpc::CallbackServerContext&)> identify_;
+};
+
+// The client's deadline, or now + `fallback` when it set none; never later than now + `cap`.
+absl::Time RequestDeadline(Clock& clock, const grpc::CallbackServerContext& ctx,
+                           absl::Duration fallback, absl::Duration cap = absl::Minutes(5));
+
+// Finishes `reactor` with what `work` returns, or with INTERNAL if `work` throws: a call never
+// hangs.
+void FinishWith(grpc::ServerUnaryReactor* reactor, const std::function<absl::Status()>& work);
+
+// FinishWith on `pool`; RESOURCE_EXHAUSTED at once when the pool's queue is full.
+void FinishOnPool(WorkerPool& pool, grpc::ServerUnaryReactor* reactor,
+                  std::function<absl::Status()> work);
+
+// A unary call that is already decided.
+grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* ctx, const absl::Status& status);
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_API_SERVICE_CONTEXT_H_

@@ -1,0 +1,115 @@
+#ifndef BALLOOND_AGENT_DAEMON_H_
+#define BALLOOND_AGENT_DAEMON_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/api/agent_server.h"
+#include "agent/api/service_context.h"
+#include "agent/api/watch_feeds.h"
+#include "agent/base/clock.h"
+#include "agent/base/systemd_notify.h"
+#include "agent/base/worker_pool.h"
+#include "agent/collect/collector.h"
+#include "agent/collect/host_stats.h"
+#include "agent/collect/snapshot_store.h"
+#include "agent/config.h"
+#include "agent/libvirt/hypervisor.h"
+#include "agent/metrics.h"
+#include "agent/qom/balloon_path_cache.h"
+#include "agent/qom/qom_path_guard.h"
+#include "agent/qom/qom_traffic.h"
+#include "agent/steering/decision_log.h"
+#include "agent/steering/hold_store.h"
+#include "agent/steering/policy_runner.h"
+#include "agent/steering/policy_store.h"
+
+namespace balloond {
+
+// balloond: every long-lived part, made in the order in which they depend on each other, and the
+// one place where they meet. libvirt's events and the collector's reach the parts made after them
+// through the daemon (it is their listener), so that every part gets what it needs when it is made.
+class Daemon final : private DomainChangeListener, private CollectorEvents {
+ public:
+  // What differs between a host and a test.
+  struct Environment {
+    Clock& clock = RealClock();
+    // Makes the hypervisor, whose events go to `changes`: libvirt at settings.connect_uri on a
+    // host, a fake in tests.
+    std::function<std::unique_ptr<Hypervisor>(Clock& clock, DomainChangeListener& changes)>
+        make_hypervisor;
+    std::function<absl::StatusOr<HostMemory>()> read_host = [] { return ReadHostMemory(); };
+  };
+
+  // Opens the state, listens, and starts collecting; `loaded_config` is the config file as read
+  // (to tell on reload what changed). An error says what could not be set up.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(
+      const AgentSettings& settings, const balloon::v1::AgentConfig& loaded_config,
+      Environment environment);
+  ~Daemon() override;  // Stop
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // SIGHUP: the config file's policy and log level again (the log level only where no --log-level
+  // was given). A file with errors changes nothing; the log names what a restart would apply.
+  void Reload();
+  // Stops collecting and deciding, ends every call and watch, stops listening. Once.
+  void Stop();
+
+  // Health as the API reports it: libvirt reached, first collection in.
+  bool serving() const;
+  const PolicyStore& policy() const { return *policy_; }
+  const SnapshotStore& snapshots() const { return snapshots_; }
+
+ private:
+  Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& loaded_config,
+         Environment environment, std::unique_ptr<PolicyStore> policy,
+         std::unique_ptr<HoldStore> holds);
+  absl::Status Listen();
+
+  // DomainChangeListener: libvirt's events, for the collector.
+  void OnDomainChanged(const std::string& uuid) override;
+  // CollectorEvents.
+  void OnReachability(const absl::Status& reachable) override;
+  void OnRound(absl::Duration took) override;
+  void OnHeartbeat() override;
+
+  const AgentSettings settings_;
+  balloon::v1::AgentConfig loaded_config_;  // Reload's thread only
+  Environment environment_;
+  Clock& clock_;
+  SystemdNotifier systemd_;
+  std::unique_ptr<PolicyStore> policy_;
+  std::unique_ptr<HoldStore> holds_;
+  DecisionFeed decision_feed_;
+  DecisionLog decisions_;
+  std::unique_ptr<Hypervisor> libvirt_;
+  WorkerPool watch_lookups_;  // explains the end of watched domains
+  BalloonPathCache balloon_paths_;
+  StatsFeed stats_feed_;
+  SnapshotStore snapshots_;
+  AgentMetrics metrics_;
+  MeteredHypervisor hypervisor_;
+  QomTraffic qom_traffic_;
+  Collector collector_;
+  PolicyRunner runner_;
+  QomPathGuard qom_guard_;
+  KeyedLocks domain_changes_{clock_};
+  ServiceBackend backend_;
+  std::unique_ptr<AgentServer> server_;
+
+  // Events reach the parts above only while they run: not before Listen, not after Stop.
+  mutable absl::Mutex events_mu_;
+  bool running_ ABSL_GUARDED_BY(events_mu_) = false;
+  bool serving_ ABSL_GUARDED_BY(events_mu_) = false;
+  bool ready_ ABSL_GUARDED_BY(events_mu_) = false;  // READY=1 sent: reloads say RELOADING=1
+  bool stopped_ = false;
+};
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_DAEMON_H_

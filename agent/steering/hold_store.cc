@@ -1,0 +1,89 @@
+#include "agent/steering/hold_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/base/files.h"
+#include "policy/units.h"
+
+namespace balloond {
+
+namespace v1 = balloon::v1;
+
+namespace {
+
+bool Lasts(const v1::Hold& hold, absl::Time now) { return FromProtoTimestamp(hold.until()) > now; }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HoldStore>> HoldStore::Open(const std::string& state_dir) {
+  std::unique_ptr<HoldStore> store(new HoldStore(state_dir));
+  if (absl::Status s = EnsureDirectory(state_dir, "state directory"); !s.ok()) return s;
+  auto text = ReadWholeFile(store->saved_path());
+  if (!text.ok()) return store;  // none saved yet
+  v1::SavedHolds saved;
+  if (absl::Status s = ParseTextFormat(*text, store->saved_path(), saved); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(s.message(), " (the holds set through the API; fix or remove the file)"));
+  }
+  absl::MutexLock lock(&store->mu_);
+  for (const v1::Hold& hold : saved.holds()) {
+    if (hold.uuid().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(store->saved_path(), ": a hold without a uuid (fix or remove the file)"));
+    }
+    store->holds_[hold.uuid()] = hold;
+  }
+  return store;
+}
+
+absl::Status HoldStore::Save(std::map<std::string, v1::Hold> holds, absl::Time now) {
+  v1::SavedHolds saved;
+  for (auto it = holds.begin(); it != holds.end();) {
+    if (!Lasts(it->second, now)) {
+      it = holds.erase(it);
+      continue;
+    }
+    *saved.add_holds() = it->second;
+    ++it;
+  }
+  if (absl::Status s = SaveTextProto(saved_path(), saved, "the hold"); !s.ok()) return s;
+  holds_ = std::move(holds);
+  return absl::OkStatus();
+}
+
+absl::Status HoldStore::Set(const v1::Hold& hold, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, v1::Hold> next = holds_;
+  next[hold.uuid()] = hold;
+  return Save(std::move(next), now);
+}
+
+absl::StatusOr<std::optional<v1::Hold>> HoldStore::Release(const std::string& uuid,
+                                                           absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = holds_.find(uuid);
+  if (it == holds_.end()) return std::nullopt;
+  std::optional<v1::Hold> released;
+  if (Lasts(it->second, now)) released = it->second;
+  std::map<std::string, v1::Hold> next = holds_;
+  next.erase(uuid);
+  if (absl::Status s = Save(std::move(next), now); !s.ok()) return s;
+  return released;
+}
+
+std::optional<v1::Hold> HoldStore::Find(const std::string& uuid, absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  auto it = holds_.find(uuid);
+  if (it == holds_.end() || !Lasts(it->second, now)) return std::nullopt;
+  return it->second;
+}
+
+std::map<std::string, v1::Hold> HoldStore::Active(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, v1::Hold> active;
+  for (const auto& [uuid, hold] : holds_) {
+    if (Lasts(hold, now)) active[uuid] = hold;
+  }
+  return active;
+}
+
+}  // namespace balloond

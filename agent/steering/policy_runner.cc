@@ -1,0 +1,166 @@
+#include "agent/steering/policy_runner.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/base/log.h"
+#include "agent/base/worker_pool.h"
+#include "policy/layers.h"
+#include "policy/units.h"
+
+namespace balloond {
+
+namespace v1 = balloon::v1;
+
+policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
+  policy::DomainInput in;
+  in.uuid = snap.info.uuid;
+  in.name = snap.info.name;
+  switch (snap.info.state) {
+    case DomainRunState::kRunning:
+      in.activity = snap.migrating ? policy::Activity::kMigrating : policy::Activity::kRunning;
+      break;
+    case DomainRunState::kPaused:
+      in.activity = policy::Activity::kPaused;
+      break;
+    case DomainRunState::kShuttingDown:
+      in.activity = policy::Activity::kShuttingDown;
+      break;
+    case DomainRunState::kOther:
+      in.activity = policy::Activity::kOther;
+      break;
+  }
+  in.max_memory_bytes = snap.info.max_memory_bytes;
+  in.autodeflate = snap.config && snap.config->autodeflate;
+  if (snap.balloon == BalloonStatus::kActive || snap.balloon == BalloonStatus::kMonitorError) {
+    in.actual_bytes = snap.actual_bytes;
+  }
+  in.stats_period = absl::Seconds(std::max<int64_t>(1, snap.stats_period_seconds));
+  if (snap.guest && snap.guest->last_update_unix_seconds > 0) {
+    const auto total = snap.guest->Get("stat-total-memory");
+    const auto available = snap.guest->Get("stat-available-memory");
+    const auto free = snap.guest->Get("stat-free-memory");
+    if (total && available) {
+      policy::GuestReport r;
+      r.total_bytes = *total;
+      r.available_bytes = *available;
+      r.free_bytes = free.value_or(*available);
+      r.swap_in_bytes = snap.guest->Get("stat-swap-in");
+      r.major_faults = snap.guest->Get("stat-major-faults");
+      r.last_update = absl::FromUnixSeconds(snap.guest->last_update_unix_seconds);
+      in.report = r;
+    }
+  }
+  return in;
+}
+
+PolicyRunner::PolicyRunner(Parts parts, HostReader read_host, PolicyRunnerOptions options)
+    : parts_(parts), read_host_(std::move(read_host)), options_(options) {}
+
+PolicyRunner::~PolicyRunner() { Stop(); }
+
+void PolicyRunner::Start() {
+  loop_ = std::thread([this] { Loop(); });
+}
+
+void PolicyRunner::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (loop_.joinable()) loop_.join();
+}
+
+void PolicyRunner::Trigger() {
+  absl::MutexLock lock(&mu_);
+  triggered_ = true;
+}
+
+void PolicyRunner::Loop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || triggered_; };
+      // Only fresh statistics start a cycle: a stalled collector means nothing new to act on.
+      mu_.Await(absl::Condition(&woken));
+      if (stopping_) return;
+      triggered_ = false;
+      // Extra collection rounds (after a target is applied, or a lifecycle event) must not make
+      // extra cycles: the per-cycle step limits are rate limits.
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (last_run_ && parts_.clock.AwaitWithTimeout(
+                           mu_, absl::Condition(&stopping),
+                           *last_run_ + options_.interval / 2 - parts_.clock.Monotonic())) {
+        return;
+      }
+    }
+    last_run_ = parts_.clock.Monotonic();
+    RunGuarded("a policy cycle", [this] { RunOnce(); });
+  }
+}
+
+void PolicyRunner::RunOnce() {
+  absl::MutexLock run(&run_mu_);
+  const v1::Policy policy = parts_.policy.Get();
+  const v1::PolicyMode mode = policy::WithDefaults(policy).mode();
+  if (mode == v1::POLICY_MODE_OFF) {
+    parts_.planner.SetCollectionPlan({});
+    return;
+  }
+  auto host = read_host_();
+  if (!host.ok()) {
+    Log(LogLevel::kWarning, absl::StrCat("policy skipped a cycle: ", host.status().message()));
+    return;
+  }
+  policy::HostInput host_input;
+  host_input.total_bytes = host->mem_total_bytes;
+  host_input.available_bytes = host->mem_available_bytes;
+  if (host->pressure_some) host_input.pressure_some_avg10 = host->pressure_some->avg10;
+
+  const absl::Time now = parts_.clock.Now();
+  const auto holds = parts_.holds.Active(now);
+  std::vector<policy::DomainInput> inputs;
+  std::map<std::string, v1::DomainPolicy> metadata;
+  for (const DomainSnapshot& snap : parts_.snapshots.List()) {
+    inputs.push_back(ToPolicyInput(snap));
+    if (auto hold = holds.find(snap.info.uuid); hold != holds.end()) {
+      inputs.back().held_until = FromProtoTimestamp(hold->second.until());
+    }
+    if (snap.metadata_policy) metadata[snap.info.name] = *snap.metadata_policy;
+  }
+  policy::Outcome outcome =
+      policy::Decide(policy::WithMetadata(policy, metadata), host_input, inputs, state_, now);
+  state_ = std::move(outcome.state);
+  parts_.planner.SetCollectionPlan(outcome.collect_every);
+
+  bool applied_any = false;
+  for (policy::Decision& d : outcome.decisions) {
+    v1::Decision record;
+    *record.mutable_time() = ToProtoTimestamp(now);
+    record.set_domain(d.name);
+    record.set_uuid(d.uuid);
+    record.set_mode(mode);
+    record.set_previous_bytes(d.previous_bytes);
+    record.set_target_bytes(d.target_bytes);
+    record.set_reason(d.reason);
+    record.set_explanation(d.explanation);
+    *record.mutable_inputs() = d.inputs;
+    record.set_hold_overridden(d.hold_overridden);
+    if (mode == v1::POLICY_MODE_ENFORCE) {
+      // An uncooperative balloon's target goes back to its size, so QEMU stops chasing the old one.
+      absl::Status sent = parts_.hypervisor.SetBalloonTarget(
+          d.uuid, d.target_bytes, parts_.clock.Now() + options_.monitor_timeout);
+      record.set_applied(sent.ok());
+      // A target QEMU did not take stays pending: the balloon does not move, so the policy marks
+      // the domain uncooperative and backs off instead of retrying every cycle.
+      if (!sent.ok()) record.set_error(std::string(sent.message()));
+      applied_any |= sent.ok();
+    }
+    Log(absl::StrCat(
+        mode == v1::POLICY_MODE_ENFORCE ? (record.applied() ? "policy: " : "policy (failed): ")
+                                        : "policy (observe): ",
+        d.explanation, record.error().empty() ? "" : absl::StrCat(" [", record.error(), "]")));
+    parts_.log.Append(std::move(record));
+  }
+  if (applied_any) parts_.interest.RequestRefresh("");
+}
+
+}  // namespace balloond

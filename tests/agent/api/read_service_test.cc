@@ -1,0 +1,282 @@
+// The read service as a client sees it, over an in-process gRPC channel: watches pushed on change,
+// every limit refused with RESOURCE_EXHAUSTED naming its setting, QOM paths kept off links.
+#include "agent/api/read_service.h"
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "agent/collect/collector.h"
+#include "tests/agent/api/service_fixture.h"
+
+namespace balloond {
+namespace {
+
+namespace v1 = balloon::v1;
+using ::balloond::testing::FakeClock;
+using ::balloond::testing::FakeDomain;
+using ::balloond::testing::FakeHypervisor;
+using ::testing::HasSubstr;
+
+ListenerContext::Settings Limits(int calls_per_connection, int watches, double qom_rate = 100) {
+  return ::balloond::testing::ListenerLimits(calls_per_connection, watches, qom_rate);
+}
+
+class ReadServiceTest : public ::balloond::testing::ServiceFixture {
+ protected:
+  explicit ReadServiceTest(ListenerContext::Settings settings = Limits(8, 4))
+      : ServiceFixture(settings), service_(backend_, listener_, ReadServiceOptions{}) {
+    Serve({&service_});
+    stub_ = v1::BalloonReadService::NewStub(Channel());
+  }
+  ~ReadServiceTest() override { Shutdown(); }
+
+  struct Watch {
+    std::unique_ptr<grpc::ClientContext> ctx = Context();
+    std::unique_ptr<grpc::ClientReader<v1::MemoryStats>> reader;
+  };
+  Watch WatchStats(const std::string& domain) {
+    Watch w;
+    v1::WatchMemoryStatsRequest req;
+    req.set_domain(domain);
+    w.reader = stub_->WatchMemoryStats(w.ctx.get(), req);
+    return w;
+  }
+
+  ReadService service_;
+  std::unique_ptr<v1::BalloonReadService::Stub> stub_;
+};
+
+TEST_F(ReadServiceTest, AWatchGetsEachNewCollectionAndEndsWhenTheDomainIsGone) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  Collect();
+  Watch w = WatchStats("web1");
+  v1::MemoryStats first;
+  ASSERT_TRUE(w.reader->Read(&first));
+  EXPECT_EQ(first.domain().name(), "web1");
+  EXPECT_TRUE(first.guest().has_available_memory_bytes());
+
+  clock_.Advance(absl::Seconds(2));
+  Collect();
+  v1::MemoryStats next;
+  ASSERT_TRUE(w.reader->Read(&next));
+  EXPECT_GT(next.collect_time().seconds(), first.collect_time().seconds());
+
+  hypervisor_.RemoveDomain(uuid);
+  Collect();
+  while (w.reader->Read(&next)) {
+  }
+  grpc::Status s = w.reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("'web1' was destroyed"));
+}
+
+// A watch of a domain that is not running waits for libvirt to say why; the client may give up
+// first, and gRPC be done with its stream, before the lookup answers. The lookup then ends a stream
+// that is already over, and touches nothing freed (ASan, in the checked build, sees to that).
+TEST_F(ReadServiceTest, AWatchCancelledWhileItsLookupWaitsIsNeverTouchedAfterward) {
+  hypervisor_.Block(FakeHypervisor::Call::kLookup);
+  constexpr int kWatches = 8;
+  std::vector<Watch> watches;
+  for (int i = 0; i < kWatches; ++i) watches.push_back(WatchStats("shut-off-vm"));
+  hypervisor_.AwaitBlocked(FakeHypervisor::Call::kLookup,
+                           1);  // the lookup pool's one worker is held
+  for (Watch& w : watches) {
+    w.ctx->TryCancel();
+    v1::MemoryStats m;
+    EXPECT_FALSE(w.reader->Read(&m));
+    EXPECT_EQ(w.reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  // Every stream is done on the server's side too (its place in the limits given back).
+  while (listener_.limits().open_watches() > 0) absl::SleepFor(absl::Milliseconds(1));
+  hypervisor_.Unblock(FakeHypervisor::Call::kLookup);
+  lookups_.WaitIdle();
+  listener_.lookups().WaitIdle();
+
+  // The service goes on serving.
+  hypervisor_.AddDomain("web1");
+  Collect();
+  Watch w = WatchStats("web1");
+  v1::MemoryStats m;
+  EXPECT_TRUE(w.reader->Read(&m));
+}
+
+TEST_F(ReadServiceTest, WatchesPastTheCapAreRefusedNamingTheSetting) {
+  hypervisor_.AddDomain("web1");
+  Collect();
+  std::vector<Watch> open;
+  for (int i = 0; i < 4; ++i) {
+    open.push_back(WatchStats("web1"));
+    v1::MemoryStats m;
+    ASSERT_TRUE(open.back().reader->Read(&m));
+  }
+  Watch extra = WatchStats("web1");
+  v1::MemoryStats m;
+  EXPECT_FALSE(extra.reader->Read(&m));
+  grpc::Status s = extra.reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("limits.max_watches"));
+
+  // A closed watch gives its place back.
+  open.back().ctx->TryCancel();
+  open.back().reader->Finish();
+  open.pop_back();
+  for (int i = 0; i < 100; ++i) {
+    Watch again = WatchStats("web1");
+    if (again.reader->Read(&m)) return;
+    again.reader->Finish();
+    absl::SleepFor(absl::Milliseconds(10));  // the server sees the cancel a moment later
+  }
+  ADD_FAILURE() << "the freed place was never given to a new watch";
+}
+
+TEST_F(ReadServiceTest, AnUnknownDomainIsNotFoundAndAMalformedOneInvalid) {
+  v1::GetMemoryStatsRequest req;
+  req.set_domain("nope");
+  v1::MemoryStats resp;
+  EXPECT_EQ(stub_->GetMemoryStats(Context().get(), req, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  req.set_domain("");
+  EXPECT_EQ(stub_->GetMemoryStats(Context().get(), req, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  Watch w = WatchStats("nope");
+  v1::MemoryStats m;
+  EXPECT_FALSE(w.reader->Read(&m));
+  EXPECT_EQ(w.reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ReadServiceTest, AQomPathThroughALinkIsRefusedAndSentNothing) {
+  const std::string uuid = hypervisor_.AddDomain("rng");
+  hypervisor_.WithDomain(uuid, [](FakeDomain& d) { d.qom_tree = "qemu-7.2/rng-layout"; });
+  Collect();
+  v1::GetQomPropertyRequest req;
+  req.set_domain("rng");
+  req.set_path("/machine/peripheral/rng0/rng");
+  req.set_property("filename");
+  v1::GetQomPropertyResponse resp;
+  grpc::Status s = stub_->GetQomProperty(Context().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("link<rng-backend>"));
+  int gets = 0;
+  hypervisor_.WithDomain(uuid, [&](FakeDomain& d) { gets = d.CountQmp("qom-get"); });
+  EXPECT_EQ(gets, 0) << "the qom-get never reached QEMU";
+
+  v1::ListQomPropertiesRequest list;
+  list.set_domain("rng");
+  list.set_path("/machine/peripheral/rng0");
+  v1::ListQomPropertiesResponse props;
+  ASSERT_TRUE(stub_->ListQomProperties(Context().get(), list, &props).ok());
+  EXPECT_GT(props.properties_size(), 10);
+
+  // The names of the objects below /objects (libvirt's masterKey0 among them) are not listed.
+  list.set_path("/objects");
+  s = stub_->ListQomProperties(Context().get(), list, &props);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  int lists = 0;
+  hypervisor_.WithDomain(uuid, [&](FakeDomain& d) { lists = d.CountQmp("qom-list"); });
+  list.set_path("/objects/masterKey0");
+  EXPECT_EQ(stub_->ListQomProperties(Context().get(), list, &props).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  hypervisor_.WithDomain(uuid, [&](FakeDomain& d) { EXPECT_EQ(d.CountQmp("qom-list"), lists); });
+}
+
+class TightQomRateTest : public ReadServiceTest {
+ protected:
+  TightQomRateTest() : ReadServiceTest(Limits(8, 4, /*qom_rate=*/2)) {}
+};
+
+TEST_F(TightQomRateTest, AClientPastItsQomRateIsRefusedNamingTheSetting) {
+  hypervisor_.AddDomain("web1");
+  Collect();
+  v1::ListQomPropertiesRequest req;
+  req.set_domain("web1");
+  req.set_path("/machine/peripheral");
+  v1::ListQomPropertiesResponse resp;
+  EXPECT_TRUE(stub_->ListQomProperties(Context().get(), req, &resp).ok());
+  EXPECT_TRUE(stub_->ListQomProperties(Context().get(), req, &resp).ok());
+  grpc::Status s = stub_->ListQomProperties(Context().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("limits.qom_queries_per_second"));
+  EXPECT_THAT(s.error_message(), HasSubstr("uid 1000"));
+}
+
+class OneCallPerConnectionTest : public ReadServiceTest {
+ protected:
+  OneCallPerConnectionTest() : ReadServiceTest(Limits(/*calls_per_connection=*/1, 4)) {}
+};
+
+TEST_F(OneCallPerConnectionTest, ACrowdedConnectionIsRefusedNamingTheSetting) {
+  hypervisor_.AddDomain("web1");
+  Collect();
+  Watch w = WatchStats("web1");
+  v1::MemoryStats m;
+  ASSERT_TRUE(w.reader->Read(&m));
+  v1::ListDomainsResponse list;
+  grpc::Status s = stub_->ListDomains(Context().get(), {}, &list);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("limits.max_calls_per_connection"));
+}
+
+TEST_F(ReadServiceTest, DecisionWatchersGetTheirDomainsDecisions) {
+  auto ctx = Context();
+  v1::WatchDecisionsRequest req;
+  req.set_domain("web2");
+  auto reader = stub_->WatchDecisions(ctx.get(), req);
+  // The stream is open once the server has the subscription: wait for it through the hub.
+  const std::string key = DecisionFeed::KeyFor(store_, "web2");
+  for (int i = 0; i < 500 && !decision_feed_.hub().HasWatchers(key); ++i) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  for (const char* name : {"web1", "web2", "web1", "web2"}) {
+    v1::Decision d;
+    d.set_domain(name);
+    decisions_.Append(d);
+  }
+  v1::Decision d;
+  ASSERT_TRUE(reader->Read(&d));
+  EXPECT_EQ(d.sequence(), 2u);
+  ASSERT_TRUE(reader->Read(&d));
+  EXPECT_EQ(d.sequence(), 4u);
+  ctx->TryCancel();
+}
+
+// A domain may be named like another domain's UUID: a reference by that UUID means the domain
+// with the UUID, for statistics, decisions listed and decisions watched.
+TEST_F(ReadServiceTest, AUuidNamesItsDomainBeforeADomainNamedLikeIt) {
+  const std::string uuid = hypervisor_.AddDomain("web1");
+  const std::string impostor_uuid = hypervisor_.AddDomain(uuid);  // named like web1's UUID
+  Collect();
+  v1::GetMemoryStatsRequest req;
+  req.set_domain(uuid);
+  v1::MemoryStats stats;
+  ASSERT_TRUE(stub_->GetMemoryStats(Context().get(), req, &stats).ok());
+  EXPECT_EQ(stats.domain().name(), "web1");
+
+  auto ctx = Context();
+  v1::WatchDecisionsRequest watch;
+  watch.set_domain(uuid);
+  auto reader = stub_->WatchDecisions(ctx.get(), watch);
+  const std::string key = DecisionFeed::KeyFor(store_, uuid);
+  for (int i = 0; i < 500 && !decision_feed_.hub().HasWatchers(key); ++i) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  for (auto [name, id] : {std::pair{uuid, impostor_uuid}, std::pair{std::string("web1"), uuid}}) {
+    v1::Decision d;
+    d.set_domain(name);
+    d.set_uuid(id);
+    decisions_.Append(d);
+  }
+  v1::Decision d;
+  ASSERT_TRUE(reader->Read(&d));
+  EXPECT_EQ(d.domain(), "web1");
+  ctx->TryCancel();
+  v1::ListDecisionsRequest list;
+  list.set_domain(uuid);
+  v1::ListDecisionsResponse listed;
+  ASSERT_TRUE(stub_->ListDecisions(Context().get(), list, &listed).ok());
+  ASSERT_EQ(listed.decisions_size(), 1);
+  EXPECT_EQ(listed.decisions(0).domain(), "web1");
+}
+
+}  // namespace
+}  // namespace balloond

@@ -1,0 +1,92 @@
+// The TLS files gRPC reads: staged only when they check out.
+#include "agent/api/tls_staging.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "agent/base/files.h"
+#include "tests/agent/base/fake_clock.h"
+#include "tests/testdata.h"
+
+namespace balloond {
+namespace {
+
+using ::balloond::testing::FakeClock;
+using ::balloond::testing::ReadTestData;
+using ::testing::HasSubstr;
+
+class StagedTlsFilesTest : public ::testing::Test {
+ protected:
+  StagedTlsFilesTest() {
+    char tmpl[] = "/tmp/tls-staging-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    tls_.listen = "127.0.0.1:0";
+    tls_.cert_file = dir_ + "/live.crt";
+    tls_.key_file = dir_ + "/live.key";
+    tls_.client_ca_file = dir_ + "/ca.crt";
+    Install("server.crt", "server.key");
+    Copy("ca.crt", tls_.client_ca_file);
+  }
+  ~StagedTlsFilesTest() override { std::filesystem::remove_all(dir_); }
+  void Copy(const std::string& testdata, const std::string& to) {
+    ASSERT_TRUE(WriteFileAtomically(to, ReadTestData("tls/" + testdata)).ok());
+  }
+  void Install(const std::string& cert, const std::string& key) {
+    Copy(cert, tls_.cert_file);
+    Copy(key, tls_.key_file);
+  }
+
+  std::string dir_;
+  TlsSettings tls_;
+  FakeClock clock_;
+};
+
+TEST_F(StagedTlsFilesTest, StagesTheKeyWithItsChainInOnePrivateFile) {
+  auto staged = StagedTlsFiles::Start(tls_, dir_ + "/staged", absl::Hours(1), clock_);
+  ASSERT_TRUE(staged.ok()) << staged.status();
+  const std::string identity = ReadWholeFile((*staged)->identity_path()).value();
+  EXPECT_THAT(identity, HasSubstr("PRIVATE KEY"));
+  EXPECT_THAT(identity, HasSubstr("BEGIN CERTIFICATE"));
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/staged").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat((*staged)->identity_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  staged->reset();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/staged")) << "the copies go with balloond";
+}
+
+TEST_F(StagedTlsFilesTest, BrokenRotationsAreNotTakenAndAGoodOneIs) {
+  auto staged = StagedTlsFiles::Start(tls_, dir_ + "/staged", absl::Hours(1), clock_);
+  ASSERT_TRUE(staged.ok()) << staged.status();
+  const std::string before = ReadWholeFile((*staged)->identity_path()).value();
+
+  Install("expired.crt", "expired.key");
+  absl::Status expired = (*staged)->Refresh(clock_.Now());
+  EXPECT_THAT(std::string(expired.message()), HasSubstr("expired"));
+  Install("operator.crt", "server.key");  // half a rotation: another certificate's key
+  EXPECT_THAT(std::string((*staged)->Refresh(clock_.Now()).message()),
+              HasSubstr("is not the key of the certificate"));
+  Copy("garbage.pem", tls_.client_ca_file);
+  Install("server.crt", "server.key");
+  EXPECT_FALSE((*staged)->Refresh(clock_.Now()).ok()) << "an unreadable CA";
+  EXPECT_EQ(ReadWholeFile((*staged)->identity_path()).value(), before);
+
+  Copy("ca.crt", tls_.client_ca_file);
+  Install("operator.crt", "operator.key");
+  EXPECT_TRUE((*staged)->Refresh(clock_.Now()).ok());
+  EXPECT_NE(ReadWholeFile((*staged)->identity_path()).value(), before);
+}
+
+TEST_F(StagedTlsFilesTest, ABadFileAtStartIsAnErrorNamingTheFlag) {
+  Install("server.crt", "reader.key");
+  auto staged = StagedTlsFiles::Start(tls_, dir_ + "/staged", absl::Hours(1), clock_);
+  ASSERT_FALSE(staged.ok());
+  EXPECT_THAT(std::string(staged.status().message()), HasSubstr("--tls-key"));
+}
+
+}  // namespace
+}  // namespace balloond

@@ -1,0 +1,71 @@
+#include "agent/base/files.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "balloon/v1/balloon.pb.h"
+
+namespace balloond {
+namespace {
+
+using ::testing::HasSubstr;
+
+class FilesTest : public ::testing::Test {
+ protected:
+  FilesTest() {
+    char tmpl[] = "/tmp/files-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  ~FilesTest() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(FilesTest, WhatIsWrittenAtomicallyIsReadWhole) {
+  const std::string path = dir_ + "/a.txt";
+  ASSERT_TRUE(WriteFileAtomically(path, std::string("one\0two\n", 8)).ok());
+  auto text = ReadWholeFile(path);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, std::string("one\0two\n", 8));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_), {}), 1)
+      << "no temporary file is left";
+}
+
+// A symbolic link planted where a fixed temporary name would be is never written through, and the
+// file gets the mode asked for.
+TEST_F(FilesTest, AWriteNeverFollowsALinkBesideTheFile) {
+  const std::string victim = dir_ + "/victim";
+  ASSERT_TRUE(WriteFileAtomically(victim, "untouched").ok());
+  const std::string path = dir_ + "/policy.textproto";
+  std::filesystem::create_symlink(victim, path + ".tmp");
+  ASSERT_TRUE(WriteFileAtomically(path, "secret", 0600).ok());
+  EXPECT_EQ(ReadWholeFile(victim).value(), "untouched");
+  EXPECT_EQ(ReadWholeFile(path).value(), "secret");
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms(0600));
+}
+
+TEST_F(FilesTest, AMissingFileAndADirectoryAreErrorsNamingThePath) {
+  auto missing = ReadWholeFile(dir_ + "/none");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr(dir_ + "/none: No such file"));
+  // An ifstream would open a directory and read nothing, like an empty config file.
+  auto directory = ReadWholeFile(dir_);
+  EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(directory.status().message(), HasSubstr("is a directory"));
+}
+
+TEST_F(FilesTest, ATextProtoThatCannotBeSavedSaysWhatWasNotChanged) {
+  balloon::v1::Policy policy;
+  policy.set_mode(balloon::v1::POLICY_MODE_ENFORCE);
+  ASSERT_TRUE(SaveTextProto(dir_ + "/p.textproto", policy, "the policy").ok());
+  EXPECT_THAT(*ReadWholeFile(dir_ + "/p.textproto"), HasSubstr("POLICY_MODE_ENFORCE"));
+  absl::Status s = SaveTextProto(dir_ + "/no/such/dir/p.textproto", policy, "the policy");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("the policy was not changed"));
+}
+
+}  // namespace
+}  // namespace balloond
