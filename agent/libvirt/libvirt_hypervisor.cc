@@ -222,8 +222,11 @@ struct LibvirtHypervisor::Handle {
 class LibvirtHypervisor::Connection {
  public:
   Connection(virConnectPtr conn, std::shared_ptr<std::atomic<bool>> broken,
-             std::vector<int> event_callbacks)
-      : conn_(conn), broken_(std::move(broken)), event_callbacks_(std::move(event_callbacks)) {}
+             std::unique_ptr<CloseTarget> close_target, std::vector<int> event_callbacks)
+      : conn_(conn),
+        broken_(std::move(broken)),
+        close_target_(std::move(close_target)),
+        event_callbacks_(std::move(event_callbacks)) {}
   ~Connection() {
     {
       absl::MutexLock lock(&mu_);
@@ -232,6 +235,7 @@ class LibvirtHypervisor::Connection {
     for (int id : event_callbacks_) {
       if (id >= 0) virConnectDomainEventDeregisterAny(conn_, id);
     }
+    // Returns once no close callback runs (libvirt calls it under the lock this takes).
     virConnectUnregisterCloseCallback(conn_, CloseCallback);
     virConnectClose(conn_);
   }
@@ -271,6 +275,7 @@ class LibvirtHypervisor::Connection {
  private:
   virConnectPtr conn_;
   std::shared_ptr<std::atomic<bool>> broken_;  // shared with the close callback
+  std::unique_ptr<CloseTarget> close_target_;  // what the close callback is given
   std::vector<int> event_callbacks_;
   std::atomic<int> stuck_{0};
   absl::Mutex mu_;
@@ -295,8 +300,10 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> OpenConnection(
   }
   if (events) virConnectSetKeepAlive(conn, 5, 3);
   auto broken = std::make_shared<std::atomic<bool>>(false);
-  virConnectRegisterCloseCallback(conn, CloseCallback, new CloseTarget{events, broken},
-                                  [](void* target) { delete static_cast<CloseTarget*>(target); });
+  // Owned by the connection, not by libvirt: a driver without close callbacks (test:///) accepts
+  // the registration and would never free it.
+  auto close_target = std::make_unique<CloseTarget>(CloseTarget{events, broken});
+  virConnectRegisterCloseCallback(conn, CloseCallback, close_target.get(), nullptr);
   std::vector<int> callbacks;
   if (events) {
     for (auto [event, callback] :
@@ -313,6 +320,7 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> OpenConnection(
     }
   }
   return std::make_shared<LibvirtHypervisor::Connection>(conn, std::move(broken),
+                                                         std::move(close_target),
                                                          std::move(callbacks));
 }
 
