@@ -8,7 +8,8 @@
 #include "absl/strings/strip.h"
 #include "agent/api/server_settings.h"
 #include "agent/base/files.h"
-#include "policy/units.h"
+#include "policy/durations.h"
+#include "policy/enum_names.h"
 
 namespace balloond {
 namespace {

@@ -10,7 +10,7 @@
 #include "absl/time/time.h"
 #include "agent/api/server_settings.h"
 #include "agent/base/log.h"
-#include "balloon/v1/balloon.pb.h"
+#include "balloon/v1/config.pb.h"
 
 namespace balloond {
 

@@ -61,25 +61,25 @@ struct GuestSeries {
   MetricType type;
 };
 constexpr GuestSeries kGuestSeries[] = {
-    {"stat-total-memory", "balloon_guest_memory_total_bytes",
+    {guest_stat::kTotalMemory, "balloon_guest_memory_total_bytes",
      "The guest's MemTotal: the memory its kernel manages.", MetricType::Gauge},
-    {"stat-available-memory", "balloon_guest_memory_available_bytes",
+    {guest_stat::kAvailableMemory, "balloon_guest_memory_available_bytes",
      "The guest's MemAvailable: what it could use without swapping.", MetricType::Gauge},
-    {"stat-free-memory", "balloon_guest_memory_free_bytes", "The guest's MemFree.",
+    {guest_stat::kFreeMemory, "balloon_guest_memory_free_bytes", "The guest's MemFree.",
      MetricType::Gauge},
-    {"stat-disk-caches", "balloon_guest_memory_cache_bytes",
+    {guest_stat::kDiskCaches, "balloon_guest_memory_cache_bytes",
      "The guest's page cache (file-backed memory it can give up).", MetricType::Gauge},
     {"rss", "balloon_domain_resident_bytes",
      "What the host holds of the domain: its QEMU's resident memory (below the balloon's size "
      "when the guest reports free pages, or has not touched them).",
      MetricType::Gauge},
-    {"stat-swap-in", "balloon_guest_swap_in_bytes_total", "Bytes the guest swapped in.",
+    {guest_stat::kSwapIn, "balloon_guest_swap_in_bytes_total", "Bytes the guest swapped in.",
      MetricType::Counter},
-    {"stat-swap-out", "balloon_guest_swap_out_bytes_total", "Bytes the guest swapped out.",
+    {guest_stat::kSwapOut, "balloon_guest_swap_out_bytes_total", "Bytes the guest swapped out.",
      MetricType::Counter},
-    {"stat-major-faults", "balloon_guest_major_faults_total",
+    {guest_stat::kMajorFaults, "balloon_guest_major_faults_total",
      "Page faults that needed I/O in the guest.", MetricType::Counter},
-    {"stat-oom-kills", "balloon_guest_oom_kills_total",
+    {guest_stat::kOomKills, "balloon_guest_oom_kills_total",
      "Processes the guest's OOM killer ended (QEMU 9.2+ and Linux 6.12+ guests).",
      MetricType::Counter},
 };

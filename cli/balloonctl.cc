@@ -27,8 +27,10 @@
 #include "cli/table.h"
 #include "cli/top.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "policy/durations.h"
+#include "policy/enum_names.h"
 #include "policy/policy.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 
 namespace {
 

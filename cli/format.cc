@@ -10,8 +10,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/table.h"
+#include "policy/durations.h"
+#include "policy/enum_names.h"
 #include "policy/settings.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 
 namespace balloond {
 namespace {

@@ -7,27 +7,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "policy/sizes.h"
 
 namespace balloond {
-namespace {
-
-// The multiplier of a unit as virsh spells it, or 0 if unknown.
-uint64_t UnitMultiplier(const std::string& unit) {
-  if (unit.empty()) return 1024;  // virsh setmem's default unit is KiB
-  if (unit == "b" || unit == "byte" || unit == "bytes") return 1;
-  static const char kPowers[] = "kmgtpe";
-  for (int i = 0; kPowers[i] != '\0'; ++i) {
-    uint64_t binary = 1, decimal = 1;
-    for (int j = 0; j <= i; ++j) binary *= 1024, decimal *= 1000;
-    const std::string p(1, kPowers[i]);
-    if (unit == p || unit == p + "ib") return binary;
-    if (unit == p + "b") return decimal;
-  }
-  return 0;
-}
-
-}  // namespace
-
 absl::StatusOr<int64_t> ParseMemorySize(absl::string_view text) {
   const std::string s(absl::StripAsciiWhitespace(text));
   size_t digits = 0;
@@ -41,7 +23,8 @@ absl::StatusOr<int64_t> ParseMemorySize(absl::string_view text) {
     return absl::InvalidArgumentError(absl::StrCat("size '", text, "' is too large"));
   }
   const std::string unit = absl::AsciiStrToLower(s.substr(digits));
-  const uint64_t multiplier = UnitMultiplier(unit);
+  // virsh setmem's default unit is KiB.
+  const uint64_t multiplier = unit.empty() ? kKiB : MemoryUnitBytes(unit);
   if (multiplier == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "size '", text, "' has an unknown unit '", s.substr(digits),

@@ -16,7 +16,9 @@
 #include "absl/synchronization/mutex.h"
 #include "balloon/v1/balloon.grpc.pb.h"
 #include "cli/table.h"
-#include "policy/units.h"
+#include "policy/durations.h"
+#include "policy/enum_names.h"
+#include "policy/sizes.h"
 
 namespace balloond {
 namespace {

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.pb.h"
 #include "policy/policy.h"
+#include "policy/settings.h"
 
 namespace balloond::policy {
 

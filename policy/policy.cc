@@ -7,8 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "policy/assessment.h"
+#include "policy/durations.h"
 #include "policy/settings.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 
 namespace balloond::policy {
 namespace {

@@ -7,7 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "policy/units.h"
+#include "policy/durations.h"
+#include "policy/sizes.h"
 
 namespace balloond::policy {
 namespace {

@@ -10,9 +10,10 @@
 #include "agent/libvirt/domain_ref.h"
 #include "agent/libvirt/policy_metadata.h"
 #include "agent/qom/qom_request.h"
+#include "policy/durations.h"
 #include "policy/policy.h"
 #include "policy/settings.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 
 namespace balloond {
 
@@ -36,13 +37,6 @@ absl::Status CheckTarget(const DomainSnapshot& snap, int64_t target_bytes) {
   return absl::OkStatus();
 }
 
-absl::Status NoBalloon(const DomainSnapshot& snap) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("domain '", snap.info.name,
-                   "' has no virtio balloon device; add <memballoon model='virtio'/> to its XML "
-                   "and restart it"));
-}
-
 }  // namespace
 
 ControlService::ControlService(ServiceBackend& backend, ListenerContext& listener,
@@ -51,7 +45,7 @@ ControlService::ControlService(ServiceBackend& backend, ListenerContext& listene
 
 grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* ctx,
                                                   std::function<absl::Status()> work) {
-  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
@@ -65,7 +59,9 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
   auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req.domain(), deadline);
   if (!snap.ok()) return snap.status();
   if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
-  if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloon(*snap);
+  if (snap->balloon == BalloonStatus::kNoDevice) {
+    return absl::FailedPreconditionError(NoBalloonDeviceProblem(snap->info.name));
+  }
 
   // The hold the target gets: the request's, or the policy's default_hold.
   auto checked_hold = DurationInRange(
@@ -106,8 +102,9 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
       (void)(before ? backend_.holds.Set(*before, now)
                     : backend_.holds.Release(snap->info.uuid, now).status());
     }
+    // libvirt knew before balloond read the definition.
     if (s.code() == absl::StatusCode::kFailedPrecondition && !snap->config) {
-      return NoBalloon(*snap);  // libvirt knew before balloond read the definition
+      return absl::FailedPreconditionError(NoBalloonDeviceProblem(snap->info.name));
     }
     if (!s.ok()) return s;
     Log(absl::StrCat(
@@ -165,11 +162,9 @@ absl::Status ControlService::WriteMetadata(const v1::UpdateDomainPolicyRequest& 
   if (mask.paths_size() > 0) {
     auto current = backend_.hypervisor.ReadPolicyMetadata(info->uuid, deadline);
     if (!current.ok()) return current.status();
-    v1::DomainPolicy settings;
-    if (!current->empty()) {
-      // Metadata that does not parse is replaced by what is written now.
-      if (auto parsed = ParsePolicyMetadata(*current); parsed.ok()) settings = *parsed;
-    }
+    // Metadata that does not parse is replaced by what is written now.
+    v1::DomainPolicy settings =
+        ReadMetadataSettings(*current).settings.value_or(v1::DomainPolicy());
     if (absl::Status s = ApplyFieldMask(req.policy(), mask, settings); !s.ok()) return s;
     if (absl::Status s = policy::ValidateDomainPolicy(settings); !s.ok()) return s;
     if (settings.ByteSizeLong() > 0) {

@@ -76,7 +76,7 @@ HealthService::Status HealthService::StatusOf(const std::string& service) {
 grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* ctx,
                                                const HealthCheckRequest* req,
                                                HealthCheckResponse* resp) {
-  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   const Status status = StatusOf(req->service());
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "policy/units.h"
+#include "policy/durations.h"
 
 namespace balloond {
 namespace {
@@ -41,22 +41,22 @@ using Setter = void (balloon::v1::GuestMemoryStats::*)(int64_t);
 
 // QEMU's statistic names and the typed field each fills.
 const std::pair<const char*, Setter> kStatFields[] = {
-    {"stat-swap-in", &balloon::v1::GuestMemoryStats::set_swap_in_bytes},
-    {"stat-swap-out", &balloon::v1::GuestMemoryStats::set_swap_out_bytes},
-    {"stat-major-faults", &balloon::v1::GuestMemoryStats::set_major_faults},
-    {"stat-minor-faults", &balloon::v1::GuestMemoryStats::set_minor_faults},
-    {"stat-free-memory", &balloon::v1::GuestMemoryStats::set_free_memory_bytes},
-    {"stat-total-memory", &balloon::v1::GuestMemoryStats::set_total_memory_bytes},
-    {"stat-available-memory", &balloon::v1::GuestMemoryStats::set_available_memory_bytes},
-    {"stat-disk-caches", &balloon::v1::GuestMemoryStats::set_disk_caches_bytes},
-    {"stat-htlb-pgalloc", &balloon::v1::GuestMemoryStats::set_hugetlb_allocations},
-    {"stat-htlb-pgfail", &balloon::v1::GuestMemoryStats::set_hugetlb_failures},
-    {"stat-oom-kills", &balloon::v1::GuestMemoryStats::set_oom_kills},
-    {"stat-alloc-stalls", &balloon::v1::GuestMemoryStats::set_alloc_stalls},
-    {"stat-async-scans", &balloon::v1::GuestMemoryStats::set_async_scans},
-    {"stat-direct-scans", &balloon::v1::GuestMemoryStats::set_direct_scans},
-    {"stat-async-reclaims", &balloon::v1::GuestMemoryStats::set_async_reclaims},
-    {"stat-direct-reclaims", &balloon::v1::GuestMemoryStats::set_direct_reclaims},
+    {guest_stat::kSwapIn, &balloon::v1::GuestMemoryStats::set_swap_in_bytes},
+    {guest_stat::kSwapOut, &balloon::v1::GuestMemoryStats::set_swap_out_bytes},
+    {guest_stat::kMajorFaults, &balloon::v1::GuestMemoryStats::set_major_faults},
+    {guest_stat::kMinorFaults, &balloon::v1::GuestMemoryStats::set_minor_faults},
+    {guest_stat::kFreeMemory, &balloon::v1::GuestMemoryStats::set_free_memory_bytes},
+    {guest_stat::kTotalMemory, &balloon::v1::GuestMemoryStats::set_total_memory_bytes},
+    {guest_stat::kAvailableMemory, &balloon::v1::GuestMemoryStats::set_available_memory_bytes},
+    {guest_stat::kDiskCaches, &balloon::v1::GuestMemoryStats::set_disk_caches_bytes},
+    {guest_stat::kHtlbPgalloc, &balloon::v1::GuestMemoryStats::set_hugetlb_allocations},
+    {guest_stat::kHtlbPgfail, &balloon::v1::GuestMemoryStats::set_hugetlb_failures},
+    {guest_stat::kOomKills, &balloon::v1::GuestMemoryStats::set_oom_kills},
+    {guest_stat::kAllocStalls, &balloon::v1::GuestMemoryStats::set_alloc_stalls},
+    {guest_stat::kAsyncScans, &balloon::v1::GuestMemoryStats::set_async_scans},
+    {guest_stat::kDirectScans, &balloon::v1::GuestMemoryStats::set_direct_scans},
+    {guest_stat::kAsyncReclaims, &balloon::v1::GuestMemoryStats::set_async_reclaims},
+    {guest_stat::kDirectReclaims, &balloon::v1::GuestMemoryStats::set_direct_reclaims},
 };
 
 }  // namespace

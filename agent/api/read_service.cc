@@ -18,6 +18,7 @@
 #include "agent/qom/qom_request.h"
 #include "policy/layers.h"
 #include "policy/policy.h"
+#include "policy/settings.h"
 
 namespace balloond {
 
@@ -108,7 +109,7 @@ ReadService::ReadService(ServiceBackend& backend, ListenerContext& listener,
 grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* ctx,
                                                    const v1::ListDomainsRequest*,
                                                    v1::ListDomainsResponse* resp) {
-  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   const auto holds = backend_.holds.Active(backend_.clock.Now());
   for (const DomainSnapshot& snap : backend_.snapshots.List()) {
@@ -127,9 +128,8 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ReadService::GetMemoryStats(grpc::CallbackServerContext* ctx,
                                                       const v1::GetMemoryStatsRequest* req,
                                                       v1::MemoryStats* resp) {
-  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  auto ticket = listener_.Admit(*ctx, req->domain());
   if (!ticket.ok()) return Finished(ctx, ticket.status());
-  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
   if (auto snap = backend_.snapshots.Find(req->domain())) {
     if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) return Finished(ctx, s);
     backend_.interest.NoteInterest(snap->info.uuid);
@@ -180,7 +180,7 @@ grpc::ServerWriteReactor<v1::MemoryStats>* ReadService::WatchMemoryStats(
 grpc::ServerUnaryReactor* ReadService::GetHostStats(grpc::CallbackServerContext* ctx,
                                                     const v1::GetHostStatsRequest*,
                                                     v1::HostStats* resp) {
-  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   // Two small files of the kernel's, read from memory: quick enough for gRPC's thread.
   auto host = ReadHostMemory(options_.proc_root);
@@ -192,9 +192,8 @@ grpc::ServerUnaryReactor* ReadService::GetHostStats(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
                                               const std::string& domain, const std::string& path,
                                               QomQuery query) {
-  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  auto ticket = listener_.Admit(*ctx, domain);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
-  if (absl::Status s = ValidateDomainRef(domain); !s.ok()) return Finished(ctx, s);
   auto snap = backend_.snapshots.Find(domain);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
@@ -280,7 +279,7 @@ grpc::ServerUnaryReactor* ReadService::GetQomProperty(grpc::CallbackServerContex
 
 grpc::ServerUnaryReactor* ReadService::GetPolicy(grpc::CallbackServerContext* ctx,
                                                  const v1::GetPolicyRequest*, v1::Policy* resp) {
-  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   *resp = policy::WithDefaults(backend_.policy.Get());
   return Finished(ctx, absl::OkStatus());
@@ -289,9 +288,8 @@ grpc::ServerUnaryReactor* ReadService::GetPolicy(grpc::CallbackServerContext* ct
 grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerContext* ctx,
                                                        const v1::GetDomainPolicyRequest* req,
                                                        v1::DomainPolicyInForce* resp) {
-  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  auto ticket = listener_.Admit(*ctx, req->domain());
   if (!ticket.ok()) return Finished(ctx, ticket.status());
-  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
   auto explain = [this, resp](const std::string& name, const v1::DomainPolicy* metadata,
                               const std::string& problem) {
     // One read of the store: the layers and the settings they make agree.
@@ -327,13 +325,8 @@ grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerConte
           explain(info->name, nullptr, absl::StrCat("cannot read: ", element.status().message()));
           return absl::OkStatus();
         }
-        if (element->empty()) {
-          explain(info->name, nullptr, "");
-          return absl::OkStatus();
-        }
-        auto settings = ParsePolicyMetadata(*element);
-        explain(info->name, settings.ok() ? &*settings : nullptr,
-                settings.ok() ? "" : absl::StrCat(settings.status().message(), "; ignored"));
+        const MetadataSettings metadata = ReadMetadataSettings(*element);
+        explain(info->name, metadata.settings ? &*metadata.settings : nullptr, metadata.problem);
         return absl::OkStatus();
       });
   return reactor;
@@ -342,7 +335,7 @@ grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ReadService::ListDecisions(grpc::CallbackServerContext* ctx,
                                                      const v1::ListDecisionsRequest* req,
                                                      v1::ListDecisionsResponse* resp) {
-  auto ticket = listener_.limits().AdmitCall(ctx->peer());
+  auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   if (!req->domain().empty()) {
     if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);

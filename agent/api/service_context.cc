@@ -5,8 +5,15 @@
 #include "absl/strings/str_cat.h"
 #include "agent/api/proto_convert.h"
 #include "agent/base/log.h"
+#include "agent/libvirt/domain_ref.h"
 
 namespace balloond {
+
+absl::StatusOr<CallLimits::Ticket> ListenerContext::Admit(const grpc::CallbackServerContext& ctx,
+                                                          absl::string_view domain) {
+  if (absl::Status s = ValidateDomainRef(domain); !s.ok()) return s;
+  return Admit(ctx);
+}
 
 absl::Time RequestDeadline(Clock& clock, const grpc::CallbackServerContext& ctx,
                            absl::Duration fallback, absl::Duration cap) {

@@ -73,6 +73,13 @@ class ListenerContext {
         identify_(std::move(identify)) {}
 
   const std::string& name() const { return name_; }
+  // A unary call let in under this listener's limits: its ticket, or the status to finish it with.
+  absl::StatusOr<CallLimits::Ticket> Admit(const grpc::CallbackServerContext& ctx) {
+    return limits_.AdmitCall(ctx.peer());
+  }
+  // The same for a call about one domain, whose reference (name or UUID) must be well formed.
+  absl::StatusOr<CallLimits::Ticket> Admit(const grpc::CallbackServerContext& ctx,
+                                           absl::string_view domain);
   CallLimits& limits() { return limits_; }
   QomGate& qom() { return qom_; }
   // For reads that wait on libvirt (a lookup of a domain that is not running).

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -57,9 +58,9 @@ absl::Status PrepareSocketPath(const std::string& path, const sockaddr_un& addr)
         path, " exists and is not a socket; remove it or choose another --listen path"));
   }
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const bool live =
-      fd >= 0 && connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
-  if (fd >= 0) close(fd);
+  if (fd < 0) return Errno("cannot create a socket to probe", path);
+  absl::Cleanup close_probe = [fd] { close(fd); };
+  const bool live = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
   if (live) {
     return absl::AlreadyExistsError(
         absl::StrCat("another process (a running balloond?) is listening on ", path));
@@ -76,31 +77,24 @@ absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Bind(Options options
   if (absl::Status s = PrepareSocketPath(options.path, *addr); !s.ok()) return s;
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return Errno("cannot create a socket for", options.path);
-  auto fail = [&](absl::string_view what) {
-    absl::Status s = Errno(what, options.path);
+  bool bound = false, listening = false;
+  absl::Cleanup undo = [&] {  // after the error below has read errno
+    if (listening) return;
     close(fd);
-    return s;
+    if (bound) unlink(options.path.c_str());
   };
   if (bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0) {
-    return fail("cannot bind");
+    return Errno("cannot bind", options.path);
   }
+  bound = true;
   // Before listen: no client can connect while the mode is still the default.
   if (chmod(options.path.c_str(), options.mode) != 0) {
-    absl::Status s = fail("cannot set the mode of");
-    unlink(options.path.c_str());
-    return s;
+    return Errno("cannot set the mode of", options.path);
   }
-  if (listen(fd, 128) != 0) {
-    absl::Status s = fail("cannot listen on");
-    unlink(options.path.c_str());
-    return s;
-  }
+  if (listen(fd, 128) != 0) return Errno("cannot listen on", options.path);
   const int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake < 0) {
-    absl::Status s = fail("cannot create an eventfd for");
-    unlink(options.path.c_str());
-    return s;
-  }
+  if (wake < 0) return Errno("cannot create an eventfd for", options.path);
+  listening = true;
   return std::unique_ptr<UnixListener>(new UnixListener(std::move(options), clock, fd, wake));
 }
 

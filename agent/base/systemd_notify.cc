@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 
 namespace balloond {
@@ -37,9 +38,9 @@ bool SystemdNotifier::Notify(absl::string_view assignments) const {
   const socklen_t length = offsetof(sockaddr_un, sun_path) + socket_path_.size();
   const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
+  absl::Cleanup close_socket = [fd] { close(fd); };
   const ssize_t sent = sendto(fd, assignments.data(), assignments.size(), MSG_NOSIGNAL,
                               reinterpret_cast<const sockaddr*>(&address), length);
-  close(fd);
   return sent == static_cast<ssize_t>(assignments.size());
 }
 

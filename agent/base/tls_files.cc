@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/base/files.h"
@@ -68,6 +69,7 @@ CertificateInfo Describe(X509* cert) {
   }
   auto* names =
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  absl::Cleanup free_names = [names] { GENERAL_NAMES_free(names); };
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type != GEN_DNS && n->type != GEN_URI) continue;
@@ -76,7 +78,6 @@ CertificateInfo Describe(X509* cert) {
                       ASN1_STRING_length(s));
     (n->type == GEN_DNS ? info.dns_names : info.uris).push_back(std::move(value));
   }
-  GENERAL_NAMES_free(names);
   info.not_before = AsnTime(X509_get0_notBefore(cert));
   info.not_after = AsnTime(X509_get0_notAfter(cert));
   return info;

@@ -45,12 +45,6 @@ std::string MonitorProblem(const DomainInfo& info, int missed) {
                       "process stopped or overloaded?");
 }
 
-std::string NoDeviceProblem(const DomainInfo& info) {
-  return absl::StrCat("domain '", info.name,
-                      "' has no virtio balloon device; add <memballoon model='virtio'/> to its "
-                      "XML and restart it");
-}
-
 }  // namespace
 
 Collector::Collector(Hypervisor& hypervisor, SnapshotStore& store, Clock& clock,
@@ -285,7 +279,7 @@ DomainSnapshot Collector::Assemble(const DomainStats& d, Tracked& t, absl::Time 
   if (t.config) snap.stats_period_seconds = t.config->stats_period_seconds;
   if (t.config && !t.config->has_balloon) {
     snap.balloon = BalloonStatus::kNoDevice;
-    snap.problem = NoDeviceProblem(d.info);
+    snap.problem = NoBalloonDeviceProblem(d.info.name);
     snap.guest.reset();
     return snap;
   }
@@ -347,16 +341,11 @@ void Collector::ReadConfig(const std::string& uuid, int id, const std::string& n
     t->config_requested = false;  // on failure, the next collection asks again
     if (!config.ok()) return;
     t->config = *config;
-    t->metadata_policy.reset();
-    t->metadata_problem.clear();
-    if (!config->policy_metadata.empty()) {
-      auto settings = ParsePolicyMetadata(config->policy_metadata);
-      if (settings.ok()) {
-        t->metadata_policy = *std::move(settings);
-      } else {
-        t->metadata_problem = absl::StrCat(settings.status().message(), "; ignored");
-        Log(LogLevel::kWarning, absl::StrCat("domain '", name, "': ", t->metadata_problem));
-      }
+    MetadataSettings metadata = ReadMetadataSettings(config->policy_metadata);
+    t->metadata_policy = std::move(metadata.settings);
+    t->metadata_problem = std::move(metadata.problem);
+    if (!t->metadata_problem.empty()) {
+      Log(LogLevel::kWarning, absl::StrCat("domain '", name, "': ", t->metadata_problem));
     }
     // Straight on, rather than a collection later: a new guest should report at once.
     switch_on = config->has_balloon && config->stats_period_seconds == 0 &&

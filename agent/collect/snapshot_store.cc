@@ -1,8 +1,15 @@
 #include "agent/collect/snapshot_store.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 namespace balloond {
+
+std::string NoBalloonDeviceProblem(absl::string_view domain_name) {
+  return absl::StrCat("domain '", domain_name,
+                      "' has no virtio balloon device; add <memballoon model='virtio'/> to its "
+                      "XML and restart it");
+}
 
 void SnapshotStore::Put(DomainSnapshot snapshot) {
   {

@@ -18,6 +18,9 @@ namespace balloond {
 
 enum class BalloonStatus { kDiscovering, kActive, kNoDevice, kMonitorError };
 
+// The problem of a domain without a balloon (kNoDevice), with what to do about it.
+std::string NoBalloonDeviceProblem(absl::string_view domain_name);
+
 // The latest known state of one running domain's balloon.
 struct DomainSnapshot {
   DomainInfo info;

@@ -17,6 +17,27 @@ namespace balloond {
 
 enum class DomainRunState { kRunning, kPaused, kShuttingDown, kOther };
 
+// QEMU's names of the statistics a guest's virtio-balloon driver reports (its guest-stats, which
+// the QOM path reads), by which GuestStats is keyed; written here only.
+namespace guest_stat {
+inline constexpr char kAllocStalls[] = "stat-alloc-stalls";
+inline constexpr char kAsyncReclaims[] = "stat-async-reclaims";
+inline constexpr char kAsyncScans[] = "stat-async-scans";
+inline constexpr char kAvailableMemory[] = "stat-available-memory";
+inline constexpr char kDirectReclaims[] = "stat-direct-reclaims";
+inline constexpr char kDirectScans[] = "stat-direct-scans";
+inline constexpr char kDiskCaches[] = "stat-disk-caches";
+inline constexpr char kFreeMemory[] = "stat-free-memory";
+inline constexpr char kHtlbPgalloc[] = "stat-htlb-pgalloc";
+inline constexpr char kHtlbPgfail[] = "stat-htlb-pgfail";
+inline constexpr char kMajorFaults[] = "stat-major-faults";
+inline constexpr char kMinorFaults[] = "stat-minor-faults";
+inline constexpr char kOomKills[] = "stat-oom-kills";
+inline constexpr char kSwapIn[] = "stat-swap-in";
+inline constexpr char kSwapOut[] = "stat-swap-out";
+inline constexpr char kTotalMemory[] = "stat-total-memory";
+}  // namespace guest_stat
+
 // What a guest's virtio-balloon driver reported, as QEMU names it (stat-free-memory, ...): bytes
 // for sizes, counts for events; only the statistics the guest reported.
 struct GuestStats {

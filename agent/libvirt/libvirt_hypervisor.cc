@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "agent/base/log.h"
@@ -78,6 +79,12 @@ void StartEventLoopOnce() {
 
 // LibvirtRunState (libvirt_stats.cc, which does without libvirt's headers) takes these values.
 static_assert(VIR_DOMAIN_RUNNING == 1 && VIR_DOMAIN_PAUSED == 3 && VIR_DOMAIN_SHUTDOWN == 4);
+
+// A string libvirt returned for the caller to free, copied and freed.
+std::string TakeLibvirtString(char* text) {
+  absl::Cleanup free_text = [text] { free(text); };
+  return text != nullptr ? std::string(text) : std::string();
+}
 
 std::string UuidOf(virDomainPtr dom) {
   char uuid[VIR_UUID_STRING_BUFLEN];
@@ -319,9 +326,8 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> OpenConnection(
                                            [](void* ref) { delete static_cast<EventsRef*>(ref); }));
     }
   }
-  return std::make_shared<LibvirtHypervisor::Connection>(conn, std::move(broken),
-                                                         std::move(close_target),
-                                                         std::move(callbacks));
+  return std::make_shared<LibvirtHypervisor::Connection>(
+      conn, std::move(broken), std::move(close_target), std::move(callbacks));
 }
 
 }  // namespace
@@ -570,6 +576,7 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectListed(
         virDomainPtr* doms = nullptr;
         const int n = virConnectListAllDomains(c.get(), &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
         if (n < 0) return LastLibvirtError("listing domains");
+        absl::Cleanup free_list = [doms] { free(doms); };
         std::map<std::string, std::shared_ptr<Handle>> kept;
         for (int i = 0; i < n; ++i) {
           c.Keep(doms[i], kept);
@@ -580,7 +587,6 @@ absl::StatusOr<std::vector<DomainStats>> LibvirtHypervisor::CollectListed(
           }
           listing->running.push_back(std::make_shared<Handle>(doms[i]));  // owns this reference
         }
-        free(doms);
         c.ReplaceHandles(std::move(kept));
         return absl::OkStatus();
       });
@@ -717,8 +723,7 @@ absl::StatusOr<DomainConfig> LibvirtHypervisor::ReadConfig(const std::string& uu
   absl::Status s = OnDomain(uuid, deadline, [config](virDomainPtr dom) -> absl::Status {
     char* xml = virDomainGetXMLDesc(dom, 0);
     if (xml == nullptr) return LastLibvirtError("reading the domain's XML");
-    *config = ParseDomainXml(xml);
-    free(xml);
+    *config = ParseDomainXml(TakeLibvirtString(xml));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -770,8 +775,7 @@ absl::StatusOr<std::string> LibvirtHypervisor::ReadPolicyMetadata(const std::str
       if (error != nullptr && error->code == VIR_ERR_NO_DOMAIN_METADATA) return absl::OkStatus();
       return LastLibvirtError("reading the domain's metadata");
     }
-    *element = xml;
-    free(xml);
+    *element = TakeLibvirtString(xml);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -804,8 +808,7 @@ absl::StatusOr<std::string> LibvirtHypervisor::RunQmp(const std::string& uuid,
     if (virDomainQemuMonitorCommand(dom, command.c_str(), &out, 0) < 0) {
       return LastLibvirtError("QMP command");
     }
-    *reply = out;
-    free(out);
+    *reply = TakeLibvirtString(out);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

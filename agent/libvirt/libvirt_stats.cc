@@ -28,16 +28,16 @@ struct Mapping {
   uint64_t unit;
 };
 constexpr Mapping kMappings[] = {
-    {"swap_in", "stat-swap-in", kKiB},
-    {"swap_out", "stat-swap-out", kKiB},
-    {"major_fault", "stat-major-faults", 1},
-    {"minor_fault", "stat-minor-faults", 1},
-    {"unused", "stat-free-memory", kKiB},
-    {"available", "stat-total-memory", kKiB},
-    {"usable", "stat-available-memory", kKiB},
-    {"disk_caches", "stat-disk-caches", kKiB},
-    {"hugetlb_pgalloc", "stat-htlb-pgalloc", 1},
-    {"hugetlb_pgfail", "stat-htlb-pgfail", 1},
+    {"swap_in", guest_stat::kSwapIn, kKiB},
+    {"swap_out", guest_stat::kSwapOut, kKiB},
+    {"major_fault", guest_stat::kMajorFaults, 1},
+    {"minor_fault", guest_stat::kMinorFaults, 1},
+    {"unused", guest_stat::kFreeMemory, kKiB},
+    {"available", guest_stat::kTotalMemory, kKiB},
+    {"usable", guest_stat::kAvailableMemory, kKiB},
+    {"disk_caches", guest_stat::kDiskCaches, kKiB},
+    {"hugetlb_pgalloc", guest_stat::kHtlbPgalloc, 1},
+    {"hugetlb_pgfail", guest_stat::kHtlbPgfail, 1},
     {"rss", "rss", kKiB},
 };
 

@@ -16,7 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "policy/settings.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 
 namespace balloond {
 
@@ -40,17 +40,6 @@ constexpr Element kElements[] = {
     {"headroom", "headroom_bytes", Kind::kSize},
     {"headroomFraction", "headroom_fraction", Kind::kFraction},
     {"lowWatermark", "low_watermark_bytes", Kind::kSize},
-};
-
-// libvirt's memory units (its <memory unit=...>), in bytes.
-struct Unit {
-  const char* name;
-  int64_t bytes;
-};
-constexpr Unit kUnits[] = {
-    {"b", 1},        {"bytes", 1},          {"KB", 1000},       {"k", kKiB},          {"KiB", kKiB},
-    {"MB", 1000000}, {"M", kMiB},           {"MiB", kMiB},      {"GB", 1000000000},   {"G", kGiB},
-    {"GiB", kGiB},   {"TB", 1000000000000}, {"T", kGiB * 1024}, {"TiB", kGiB * 1024},
 };
 
 struct XmlDocDeleter {
@@ -88,12 +77,12 @@ absl::StatusOr<int64_t> ParseSize(const xmlNode* node, absl::string_view element
   }
   std::string unit = Attribute(node, "unit");
   if (unit.empty()) unit = "KiB";
-  for (const Unit& u : kUnits) {
-    if (unit != u.name) continue;
-    if (value > static_cast<uint64_t>(policy::kMaxMemoryBytes / u.bytes)) {
+  const uint64_t unit_bytes = MemoryUnitBytes(unit);
+  if (unit_bytes != 0) {
+    if (value > static_cast<uint64_t>(policy::kMaxMemoryBytes) / unit_bytes) {
       return Bad(element, "must not exceed 1 PiB");
     }
-    return static_cast<int64_t>(value) * u.bytes;
+    return static_cast<int64_t>(value * unit_bytes);
   }
   return Bad(element, absl::StrCat("unknown unit '", unit, "' (libvirt's: b, KiB, MiB, GiB, TiB, ",
                                    "k, M, G, T, KB, MB, GB, TB)"));
@@ -149,9 +138,10 @@ std::string InElementNames(std::string message) {
 
 // The largest of libvirt's binary units that shows `bytes` exactly.
 std::string SizeElement(const char* element, int64_t bytes) {
-  for (const Unit& u : {Unit{"GiB", kGiB}, Unit{"MiB", kMiB}, Unit{"KiB", kKiB}}) {
-    if (bytes != 0 && bytes % u.bytes == 0) {
-      return absl::StrCat("  <", element, " unit='", u.name, "'>", bytes / u.bytes, "</", element,
+  for (const char* unit : {"GiB", "MiB", "KiB"}) {
+    const auto unit_bytes = static_cast<int64_t>(MemoryUnitBytes(unit));
+    if (bytes != 0 && bytes % unit_bytes == 0) {
+      return absl::StrCat("  <", element, " unit='", unit, "'>", bytes / unit_bytes, "</", element,
                           ">\n");
     }
   }
@@ -200,6 +190,18 @@ absl::StatusOr<v1::DomainPolicy> ParsePolicyMetadata(absl::string_view element_x
   if (absl::Status s = policy::ValidateDomainPolicy(out); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("balloond metadata: ", InElementNames(std::string(s.message()))));
+  }
+  return out;
+}
+
+MetadataSettings ReadMetadataSettings(absl::string_view element_xml) {
+  MetadataSettings out;
+  if (element_xml.empty()) return out;
+  auto settings = ParsePolicyMetadata(element_xml);
+  if (settings.ok()) {
+    out.settings = *std::move(settings);
+  } else {
+    out.problem = absl::StrCat(settings.status().message(), "; ignored");
   }
   return out;
 }

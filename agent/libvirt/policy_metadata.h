@@ -23,6 +23,7 @@
 // metadata's, field by field; the metadata wins over the policy's defaults.
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -39,6 +40,15 @@ inline constexpr char kPolicyMetadataPrefix[] = "balloond";
 // text that is not one <policy> element, unknown elements, numbers or units that do not parse,
 // values the policy refuses.
 absl::StatusOr<balloon::v1::DomainPolicy> ParsePolicyMetadata(absl::string_view element_xml);
+
+// What a domain's metadata element gives the policy: nothing for an empty element; for one that
+// does not parse, nothing and the problem ("...; ignored"), which the domain's status and the
+// policy's explanation show. A domain's bad metadata never stops balloond from managing it.
+struct MetadataSettings {
+  std::optional<balloon::v1::DomainPolicy> settings;
+  std::string problem;
+};
+MetadataSettings ReadMetadataSettings(absl::string_view element_xml);
 
 // The element virDomainSetMetadata takes (libvirt adds the namespace). INVALID_ARGUMENT for a
 // setting the metadata does not hold.

@@ -2,7 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/base/files.h"
-#include "policy/units.h"
+#include "balloon/v1/config.pb.h"
+#include "policy/durations.h"
 
 namespace balloond {
 

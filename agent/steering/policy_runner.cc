@@ -3,8 +3,9 @@
 #include "absl/strings/str_cat.h"
 #include "agent/base/log.h"
 #include "agent/base/worker_pool.h"
+#include "policy/durations.h"
 #include "policy/layers.h"
-#include "policy/units.h"
+#include "policy/settings.h"
 
 namespace balloond {
 
@@ -35,16 +36,16 @@ policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
   }
   in.stats_period = absl::Seconds(std::max<int64_t>(1, snap.stats_period_seconds));
   if (snap.guest && snap.guest->last_update_unix_seconds > 0) {
-    const auto total = snap.guest->Get("stat-total-memory");
-    const auto available = snap.guest->Get("stat-available-memory");
-    const auto free = snap.guest->Get("stat-free-memory");
+    const auto total = snap.guest->Get(guest_stat::kTotalMemory);
+    const auto available = snap.guest->Get(guest_stat::kAvailableMemory);
+    const auto free = snap.guest->Get(guest_stat::kFreeMemory);
     if (total && available) {
       policy::GuestReport r;
       r.total_bytes = *total;
       r.available_bytes = *available;
       r.free_bytes = free.value_or(*available);
-      r.swap_in_bytes = snap.guest->Get("stat-swap-in");
-      r.major_faults = snap.guest->Get("stat-major-faults");
+      r.swap_in_bytes = snap.guest->Get(guest_stat::kSwapIn);
+      r.major_faults = snap.guest->Get(guest_stat::kMajorFaults);
       r.last_update = absl::FromUnixSeconds(snap.guest->last_update_unix_seconds);
       in.report = r;
     }

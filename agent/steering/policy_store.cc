@@ -9,6 +9,7 @@
 #include "agent/base/files.h"
 #include "policy/layers.h"
 #include "policy/policy.h"
+#include "policy/settings.h"
 
 namespace balloond {
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "policy/policy.h"
+#include "policy/settings.h"
 
 namespace balloond {
 namespace {

@@ -3,7 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "policy/units.h"
+#include "policy/enum_names.h"
+#include "policy/sizes.h"
 
 namespace balloond {
 namespace {

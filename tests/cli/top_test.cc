@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 
 namespace balloond {
 namespace {

@@ -9,6 +9,7 @@
 #include "agent/steering/policy_store.h"
 #include "policy/layers.h"
 #include "policy/policy.h"
+#include "policy/settings.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

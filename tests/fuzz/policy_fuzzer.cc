@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "policy/settings.h"
 
 namespace {
 

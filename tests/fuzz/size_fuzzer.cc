@@ -4,7 +4,7 @@
 #include <string>
 
 #include "cli/size.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 #include "reflection_list_services.grpc.pb.h"
 #include "tests/integration/testbed.h"
 

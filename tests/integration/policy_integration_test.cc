@@ -14,7 +14,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "policy/units.h"
+#include "policy/durations.h"
+#include "policy/sizes.h"
 #include "tests/integration/testbed.h"
 
 namespace balloond::testing {

@@ -7,7 +7,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "policy/units.h"
 #include "tests/integration/testbed.h"
 
 namespace balloond::testing {

@@ -16,7 +16,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "policy/units.h"
 #include "tests/integration/testbed.h"
 
 namespace balloond::testing {

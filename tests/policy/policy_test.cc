@@ -8,7 +8,8 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "policy/units.h"
+#include "policy/settings.h"
+#include "policy/sizes.h"
 
 namespace balloond::policy {
 namespace {

@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.pb.h"
 #include "policy/policy.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 
 namespace balloond::sim {
 

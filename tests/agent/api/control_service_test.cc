@@ -10,7 +10,8 @@
 #include <thread>
 
 #include "agent/libvirt/policy_metadata.h"
-#include "policy/units.h"
+#include "policy/durations.h"
+#include "policy/sizes.h"
 #include "tests/agent/api/service_fixture.h"
 
 namespace balloond {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/libvirt/policy_metadata.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 #include "tests/agent/libvirt/fake_hypervisor.h"
 #include "tests/testdata.h"
 

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "policy/units.h"
+#include "policy/sizes.h"
 
 namespace balloond {
 namespace {

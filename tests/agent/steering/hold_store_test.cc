@@ -7,7 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "policy/units.h"
+#include "policy/durations.h"
+#include "policy/sizes.h"
 
 namespace balloond {
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "agent/collect/collector.h"
-#include "policy/units.h"
+#include "policy/sizes.h"
 #include "tests/agent/libvirt/fake_hypervisor.h"
 
 namespace balloond {

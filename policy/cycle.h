@@ -1,0 +1,118 @@
+#ifndef BALLOOND_POLICY_CYCLE_H_
+#define BALLOOND_POLICY_CYCLE_H_
+
+// What one cycle of the policy reads (the host, its domains), remembers between cycles (State) and
+// decides (Outcome). Decide, in policy.h, is the function from the first two to the third.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.pb.h"
+
+namespace balloond::policy {
+
+enum class Activity { kRunning, kPaused, kMigrating, kShuttingDown, kOther };
+
+// One report of a guest's virtio-balloon driver.
+struct GuestReport {
+  int64_t total_bytes = 0;               // MemTotal
+  int64_t available_bytes = 0;           // MemAvailable
+  int64_t free_bytes = 0;                // MemFree
+  std::optional<int64_t> swap_in_bytes;  // cumulative
+  std::optional<int64_t> major_faults;   // cumulative
+  absl::Time last_update;                // when the guest reported (QEMU's last-update)
+};
+
+struct DomainInput {
+  std::string uuid;
+  std::string name;
+  Activity activity = Activity::kRunning;
+  int64_t max_memory_bytes = 0;
+  // The balloon's size (query-balloon); absent when the domain has no balloon.
+  std::optional<int64_t> actual_bytes;
+  // Absent when the guest has not reported.
+  std::optional<GuestReport> report;
+  absl::Duration stats_period = absl::Seconds(2);
+  // An operator's hold: until then the policy leaves the balloon alone, unless the guest is under
+  // pressure (the decision then says the hold was overridden).
+  std::optional<absl::Time> held_until;
+  // <memballoon autodeflate='on'>: QEMU takes pages back from the balloon when the guest is about
+  // to run out of memory, so a balloon that grows by itself is a guest under pressure.
+  bool autodeflate = false;
+};
+
+struct HostInput {
+  int64_t total_bytes = 0;
+  int64_t available_bytes = 0;
+  // Memory PSI "some" avg10, percent, where the kernel has it.
+  std::optional<double> pressure_some_avg10;
+};
+
+// What the policy remembers of one domain between cycles.
+struct DomainMemory {
+  std::optional<GuestReport> last_report;
+  double used_growth_bytes_per_second = 0;
+  double swap_in_bytes_per_second = 0;
+  double major_faults_per_second = 0;
+  bool rates_known = false;  // two reports seen: the rates above mean something
+  // The guest kernel's share of the balloon (balloon size − MemTotal), from a report taken after
+  // the balloon last settled: while it moves, MemTotal lags and the difference means nothing.
+  std::optional<int64_t> kernel_bytes;
+  int64_t seen_actual = -1;
+  absl::Time actual_since = absl::InfinitePast();
+  // The balloon's size at the last cycle, fresh statistics or not.
+  int64_t last_actual = -1;
+  // The last target sent to QEMU (enforce), while the balloon is still on its way.
+  std::optional<int64_t> pending_target;
+  int64_t actual_when_sent = 0;
+  absl::Time sent_at;
+  // Uncooperative balloons are left alone until backoff_until; strikes double the backoff.
+  int strikes = 0;
+  absl::Time backoff_until = absl::InfinitePast();
+  // When the guest was last given memory for pressure; host reclaim leaves it alone for a while,
+  // and keeps the peak of its use since then as its floor (a job that comes back finds its memory).
+  absl::Time relieved_at = absl::InfinitePast();
+  int64_t peak_used = 0;
+  // The last decision published in observe mode, so the same proposal is not repeated each cycle.
+  std::optional<int64_t> last_proposed;
+  // How many stats periods apart the domain is collected now (see Outcome::collect_every).
+  int collect_every = 1;
+  // Held by an operator at the last cycle: a new hold replaces whatever the policy had on its way.
+  bool held = false;
+};
+
+struct State {
+  std::map<std::string, DomainMemory> domains;  // by UUID
+};
+
+struct Decision {
+  std::string uuid;
+  std::string name;
+  int64_t previous_bytes = 0;
+  int64_t target_bytes = 0;
+  balloon::v1::DecisionReason reason = balloon::v1::DECISION_REASON_UNSPECIFIED;
+  std::string explanation;
+  balloon::v1::DecisionInputs inputs;
+  bool hold_overridden = false;
+};
+
+enum class HostCondition { kShort, kNeutral, kComfortable };
+
+struct Outcome {
+  std::vector<Decision> decisions;
+  State state;
+  HostCondition host = HostCondition::kNeutral;
+  // By UUID: how many stats periods may pass before the domain's statistics are needed again. 1
+  // while anything about it moves; doubling, up to the policy's max_collect_interval_periods, while
+  // it stays steady; the maximum for a domain the policy does not act on (paused, migrating,
+  // disabled). Domains not named are collected every period.
+  std::map<std::string, int> collect_every;
+};
+
+}  // namespace balloond::policy
+
+#endif  // BALLOOND_POLICY_CYCLE_H_
