@@ -154,6 +154,17 @@ build_project() {
   cmake --build "$BALLOOND_BUILD" -j"$(nproc)" "${targets[@]}"
 }
 
+# build_package: balloond's .deb from the product alone (no tests, no fuzz targets: cpack builds
+# every target of its tree first), in $BALLOOND_PACKAGE_BUILD; the .deb lands in its package/.
+BALLOOND_PACKAGE_BUILD=${BALLOOND_PACKAGE_BUILD:-$BALLOOND_ROOT/build-package}
+build_package() {
+  say "building balloond's package (the product alone)"
+  cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_PACKAGE_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DBUILD_TESTING=OFF -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" >/dev/null
+  cmake --build "$BALLOOND_PACKAGE_BUILD" -j"$(nproc)"
+  (cd "$BALLOOND_PACKAGE_BUILD" && cpack -G DEB -B "$BALLOOND_PACKAGE_BUILD/package" >/dev/null)
+}
+
 # build_checked: the unit tests, fuzz targets and the soak test (with balloond itself) under
 # AddressSanitizer and UndefinedBehaviorSanitizer, built with clang into $BALLOOND_CHECK_BUILD.
 BALLOOND_CHECK_BUILD=${BALLOOND_CHECK_BUILD:-$BALLOOND_ROOT/build-check}

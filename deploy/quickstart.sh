@@ -51,10 +51,10 @@ require_root
 install_packages
 start_libvirt
 build_guest
-build_project balloond balloonctl
+build_package
 say "installing balloond's package"
-(cd "$BALLOOND_BUILD" && cpack -G DEB -B "$BALLOOND_BUILD/package" >/dev/null)
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall "$BALLOOND_BUILD"/package/balloond_*_amd64.deb >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall \
+  "$BALLOOND_PACKAGE_BUILD"/package/balloond_*_amd64.deb >/dev/null
 stop_demo >/dev/null
 
 mkdir -p "$STATE"
