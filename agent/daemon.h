@@ -94,7 +94,7 @@ class Daemon final : private DomainChangeListener, private CollectorEvents {
   SnapshotStore snapshots_;
   AgentMetrics metrics_;
   MeteredHypervisor hypervisor_;
-  QomTraffic qom_traffic_;
+  QomTraffic qom_traffic_{clock_};
   Collector collector_;
   PolicyRunner runner_;
   QomPathGuard qom_guard_;

@@ -9,10 +9,10 @@ build=${1:-$root/build}
 cd "$root"
 mapfile -t sources < <(git ls-files '*.cc' '*.h')
 fails=0
-# Real time read or slept on outside the clock: a test's fake clock could not drive it.
-if grep -nE 'absl::Now\(\)|absl::SleepFor|std::chrono::[a-z_]+_clock::now|sleep_for' \
+# Real time read, slept on or waited for outside the clock: a test's fake clock could not drive it.
+if grep -nE 'absl::Now\(\)|absl::SleepFor|std::chrono::[a-z_]+_clock::now|sleep_for|AwaitWith(Timeout|Deadline)\(absl::Condition|WaitForNotificationWith' \
   $(git ls-files 'agent/*.cc' 'agent/*.h' | grep -v '^agent/base/clock.h$'); then
-  echo "lint: read time through the Clock (agent/base/clock.h), not directly (lines above)"
+  echo "lint: read time and wait through the Clock (agent/base/clock.h), not directly (lines above)"
   fails=1
 fi
 for source in $(git ls-files 'agent/*.cc' 'agent/*.h' | grep -v '^agent/main.cc$'); do

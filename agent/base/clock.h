@@ -23,6 +23,11 @@ class Clock {
   // `mu` meanwhile; true when the condition holds.
   virtual bool AwaitWithTimeout(absl::Mutex& mu, const absl::Condition& condition,
                                 absl::Duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) = 0;
+  // The same until `deadline`, a time on this clock.
+  bool AwaitWithDeadline(absl::Mutex& mu, const absl::Condition& condition, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return AwaitWithTimeout(mu, condition, deadline - Now());
+  }
 };
 
 // The system's clocks. RealClock() below is the one balloond uses: it is never destroyed, so that

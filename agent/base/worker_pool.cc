@@ -50,16 +50,12 @@ absl::Status WorkerPool::TrySubmit(std::function<void()> task) {
   return absl::OkStatus();
 }
 
-void WorkerPool::WaitIdle() { WaitIdleFor(absl::InfiniteDuration()); }
-
-bool WorkerPool::WaitIdleFor(absl::Duration timeout) {
+void WorkerPool::WaitIdle() {
   absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(
-                                  +[](WorkerPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-                                    return p->queue_.empty() && p->running_ == 0;
-                                  },
-                                  this),
-                              timeout);
+  mu_.Await(absl::Condition(
+      +[](WorkerPool* p)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->queue_.empty() && p->running_ == 0; },
+      this));
 }
 
 void WorkerPool::Run() {

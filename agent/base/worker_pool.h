@@ -35,7 +35,6 @@ class WorkerPool {
   // Blocks until the queue is empty and no task is running.
   void WaitIdle();
   // The same, for at most `timeout`; false if the pool is still busy then.
-  bool WaitIdleFor(absl::Duration timeout);
 
  private:
   void Run();

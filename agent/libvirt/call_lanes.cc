@@ -32,7 +32,10 @@ struct CallLanes::State {
 
 absl::Status PendingCall::Wait(absl::Time deadline) {
   if (!refused_.ok()) return refused_;
-  if (done_.WaitForNotificationWithDeadline(deadline)) return absl::OkStatus();
+  absl::MutexLock lock(&done_mu_);
+  if (clock_.AwaitWithDeadline(done_mu_, absl::Condition(&done_), deadline)) {
+    return absl::OkStatus();
+  }
   return absl::DeadlineExceededError("the call did not return in time");
 }
 
@@ -92,12 +95,12 @@ CallLanes::~CallLanes() {
   auto gone = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
     return state_->alive == 0 || state_->idle == state_->alive;
   };
-  state_->mu.AwaitWithTimeout(absl::Condition(&gone), absl::Seconds(1));
+  state_->clock.AwaitWithTimeout(state_->mu, absl::Condition(&gone), absl::Seconds(1));
 }
 
 std::shared_ptr<PendingCall> CallLanes::Submit(const std::string& lane,
                                                std::function<void()> work) {
-  auto call = std::make_shared<PendingCall>();
+  auto call = std::shared_ptr<PendingCall>(new PendingCall(state_->clock));
   call->work_ = std::move(work);
   call->lane_ = lane;
   absl::MutexLock lock(&state_->mu);
@@ -134,7 +137,7 @@ absl::Status CallLanes::Run(const std::string& lane, absl::Time deadline,
 
 bool CallLanes::Abandon(const std::shared_ptr<PendingCall>& call) {
   absl::MutexLock lock(&state_->mu);
-  if (!call->refused_.ok() || call->done_.HasBeenNotified()) return false;
+  if (!call->refused_.ok() || call->done()) return false;
   call->abandoned_ = true;
   return call->started_;
 }
@@ -165,7 +168,7 @@ void CallLanes::Work(std::shared_ptr<State> state, size_t index) {
     }
     state->Release(call->lane_);
     call->work_ = nullptr;  // what it captured goes now, not with the last reference
-    call->done_.Notify();
+    call->MarkDone();
   }
 }
 

@@ -12,7 +12,6 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "agent/base/clock.h"
 
@@ -30,7 +29,18 @@ class PendingCall {
   std::function<void()> work_;
   std::string lane_;
   absl::Status refused_;  // set when the call was refused at once (its lane is hung)
-  absl::Notification done_;
+  explicit PendingCall(Clock& clock) : clock_(clock) {}
+  Clock& clock_;
+  absl::Mutex done_mu_;
+  bool done_ ABSL_GUARDED_BY(done_mu_) = false;
+  bool done() {
+    absl::MutexLock lock(&done_mu_);
+    return done_;
+  }
+  void MarkDone() {
+    absl::MutexLock lock(&done_mu_);
+    done_ = true;
+  }
   // Guarded by the lanes' mutex.
   bool abandoned_ = false;
   bool started_ = false;

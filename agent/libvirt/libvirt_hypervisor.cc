@@ -357,9 +357,10 @@ class LibvirtHypervisor::PendingOpen {
   }
 
   // The outcome, once the open returned by `deadline`; nullopt while it still waits.
-  std::optional<absl::StatusOr<std::shared_ptr<Connection>>> Await(absl::Time deadline) {
+  std::optional<absl::StatusOr<std::shared_ptr<Connection>>> Await(Clock& clock,
+                                                                   absl::Time deadline) {
     absl::MutexLock lock(&mu_);
-    if (!mu_.AwaitWithDeadline(absl::Condition(&done_), deadline)) return std::nullopt;
+    if (!clock.AwaitWithDeadline(mu_, absl::Condition(&done_), deadline)) return std::nullopt;
     return result_;
   }
   absl::Time started() const { return started_; }
@@ -405,7 +406,8 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> LibvirtHypervisor
     pending = slot.opening;
   }
   // A connection that has not answered for kConnectTimeout is not waited for again.
-  const auto outcome = pending->Await(std::min(deadline, pending->started() + kConnectTimeout));
+  const auto outcome =
+      pending->Await(clock_, std::min(deadline, pending->started() + kConnectTimeout));
   absl::MutexLock lock(&mu_);
   if (slot.current && !slot.current->broken()) return slot.current;  // another caller took it
   if (!outcome) {

@@ -5,7 +5,7 @@ namespace balloond {
 std::optional<QomTraffic::Pass> QomTraffic::Enter(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   auto open = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !paused_; };
-  if (!mu_.AwaitWithDeadline(absl::Condition(&open), deadline)) return std::nullopt;
+  if (!clock_.AwaitWithDeadline(mu_, absl::Condition(&open), deadline)) return std::nullopt;
   ++running_;
   return Pass(this);
 }
@@ -24,7 +24,7 @@ void QomTraffic::Pause(absl::Duration wait) {
   absl::MutexLock lock(&mu_);
   paused_ = true;
   auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ == 0; };
-  mu_.AwaitWithTimeout(absl::Condition(&drained), wait);
+  clock_.AwaitWithTimeout(mu_, absl::Condition(&drained), wait);
 }
 
 void QomTraffic::Resume() {

@@ -7,6 +7,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/base/clock.h"
 
 namespace balloond {
 
@@ -16,6 +17,8 @@ namespace balloond {
 // the length of a collection; a query that would start meanwhile waits for it to end.
 class QomTraffic {
  public:
+  explicit QomTraffic(Clock& clock) : clock_(clock) {}
+
   // A client's query in flight: it counts until the pass is destroyed, however its query ends
   // (an exception included).
   class Pass {
@@ -45,6 +48,7 @@ class QomTraffic {
  private:
   void Exit();
 
+  Clock& clock_;
   absl::Mutex mu_;
   int running_ ABSL_GUARDED_BY(mu_) = 0;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;

@@ -81,7 +81,7 @@ class ServiceFixture : public ::testing::Test {
   WorkerPool lookups_;
   QomPathGuard qom_guard_;
   BalloonPathCache balloon_paths_;
-  QomTraffic qom_traffic_;
+  QomTraffic qom_traffic_{clock_};
   KeyedLocks domain_changes_{clock_};
   StatsFeed stats_feed_;
   SnapshotStore store_;
