@@ -1,9 +1,11 @@
-// A real balloond (in CI, the checked build's: ASan and UBSan) under everything a client or a fault
-// can throw at it at once, for BALLOOND_SOAK_SECONDS (300 in CI): unprivileged users cancelling
-// watches by the thousand, flooding health watches, padding requests and holding idle connections;
-// TCP connections to the TLS port that never handshake; libvirtd restarted every minute; a QEMU
-// frozen for 20 s of every minute. A local reader is served throughout, and at the end balloond has
-// no sanitizer report, serves, has fresh statistics, and holds bounded memory and threads.
+// A real balloond under everything a client or a fault can throw at it at once, for
+// BALLOOND_SOAK_SECONDS (300 by default): unprivileged users cancelling watches by the thousand,
+// flooding health watches, padding requests and holding idle connections; TCP connections to the
+// TLS port that never handshake; libvirtd restarted every minute; a QEMU frozen for 20 s of every
+// minute. A local reader is served throughout, and at the end balloond has no sanitizer report,
+// serves, has fresh statistics, and holds bounded threads and descriptors. CI runs it twice: in the
+// checked build (ASan and UBSan) for the sanitizers, and in the plain build for memory, since under
+// ASan RSS follows its allocator rather than balloond (see kMemoryIsMeasurable).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -30,6 +32,22 @@ namespace {
 namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+// The test is built like balloond, so this says whether balloond runs under ASan. Its allocator keeps
+// freed chunks in per-size free lists and a quarantine, so RSS climbs with the peak of each size
+// class under a changing load: 236 to 308 MiB over a 5-minute soak where the plain build went from
+// 53 to 60 MiB under the same abuse. There only the plain build's RSS says whether balloond leaks.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kMemoryIsMeasurable = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kMemoryIsMeasurable = false;
+#else
+constexpr bool kMemoryIsMeasurable = true;
+#endif
+#else
+constexpr bool kMemoryIsMeasurable = true;
+#endif
 
 absl::Duration SoakLength() {
   const char* env = std::getenv("BALLOOND_SOAK_SECONDS");
@@ -97,7 +115,7 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
   const TestPki::Files server = pki.Leaf("server", ca, "/CN=localhost", "DNS:localhost");
   std::unique_ptr<Agent> agent;
   {
-    // A small quarantine, so that RSS says what balloond holds rather than what ASan keeps.
+    // A small quarantine (ASan's default is 256 MiB), so that the soak fits the machine's memory.
     ScopedEnv env({{"ASAN_OPTIONS", "quarantine_size_mb=16:detect_leaks=0"},
                    {"UBSAN_OPTIONS", "print_stacktrace=1"}});
     agent = std::make_unique<Agent>(std::vector<std::string>{
@@ -162,6 +180,7 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
 
   // Faults on a schedule, and balloond's footprint sampled every 5 s.
   int64_t rss_first = -1, rss_max = 0;
+  std::vector<std::string> rss_by_minute;
   int threads_max = 0, fds_max = 0, restarts = 0, freezes = 0;
   const absl::Time start = absl::Now();
   for (absl::Duration t = absl::ZeroDuration(); t < length; t += absl::Seconds(5)) {
@@ -170,6 +189,7 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
     const int64_t rss = RssKiB(pid);
     if (t >= absl::Seconds(60) && rss_first < 0) rss_first = rss;  // after a minute's warm-up
     rss_max = std::max(rss_max, rss);
+    if (absl::ToInt64Seconds(t) % 60 == 0) rss_by_minute.push_back(absl::StrCat(rss / 1024));
     threads_max = std::max(threads_max, Threads(pid));
     fds_max = std::max(fds_max, OpenFds(pid));
     const int64_t second = absl::ToInt64Seconds(t) % 60;
@@ -216,15 +236,20 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
   std::cout << "soak of " << absl::FormatDuration(length) << ": " << restarts
             << " libvirtd restarts, " << freezes << " QEMU freezes; balloond RSS "
             << rss_first / 1024 << " MiB after a minute, " << rss_max / 1024 << " MiB at most, "
-            << rss_end / 1024 << " MiB at the end; threads at most " << threads_max << ", "
+            << rss_end / 1024 << " MiB at the end (by minute: " << absl::StrJoin(rss_by_minute, ", ")
+            << ")" << (kMemoryIsMeasurable ? "" : ", under ASan") << "; threads at most " << threads_max << ", "
             << threads_end << " at the end; descriptors at most " << fds_max << "\n"
             << "local reader: " << reader.calls << " ListDomains, " << reader.failures
             << " failed, p50 " << Percentile(ms, 0.5) << " ms, p99 " << Percentile(ms, 0.99)
             << " ms, max " << Percentile(ms, 1.0) << " ms\n";
   for (const CommandResult& r : abused) std::cout << r.out;
   EXPECT_EQ(reader.failures, 0) << reader.last_error;
-  EXPECT_LE(rss_end, rss_first + 64 * 1024)
-      << "RSS grew by more than 64 MiB after the first minute";
+  // A leak of a kilobyte per cancelled watch would add hundreds of MiB here; the plain build grows
+  // by a few MiB after its first minute.
+  if (kMemoryIsMeasurable) {
+    EXPECT_LE(rss_end, rss_first + 32 * 1024)
+        << "RSS grew by more than 32 MiB after the first minute";
+  }
   EXPECT_LE(threads_max, 160);
   EXPECT_LE(fds_max, 1024);
   for (const CommandResult& r : abused) EXPECT_EQ(r.exit_code, 0) << r.out;
