@@ -67,16 +67,16 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
                   absl::MutexLock lock(&events_mu_);
                   return server_ != nullptr ? server_->OpenWatches() : 0;
                 },
-                [this] { return holds_->Active(clock_.Now()); }}),
+                [this] { return holds_->Active(clock_.Now()); }, &capacity_}),
       hypervisor_(*libvirt_, metrics_),
       collector_(hypervisor_, snapshots_, clock_, CollectorOptionsOf(settings),
                  {&qom_traffic_, this, &stats_feed_}),
-      runner_(
-          {snapshots_, hypervisor_, clock_, *policy_, *holds_, decisions_, collector_, collector_},
-          environment_.read_host, RunnerOptionsOf(settings)),
+      runner_({snapshots_, hypervisor_, clock_, *policy_, *holds_, decisions_, collector_,
+               collector_, capacity_},
+              environment_.read_host, RunnerOptionsOf(settings)),
       backend_{snapshots_,   hypervisor_,     clock_,         *policy_,   decisions_,
                *holds_,      stats_feed_,     decision_feed_, qom_guard_, balloon_paths_,
-               qom_traffic_, domain_changes_, collector_} {}
+               qom_traffic_, domain_changes_, collector_,     capacity_,  requests_} {}
 
 absl::Status Daemon::Listen() {
   auto server = AgentServer::Start(settings_.server, backend_);

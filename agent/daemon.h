@@ -23,6 +23,7 @@
 #include "agent/qom/balloon_path_cache.h"
 #include "agent/qom/qom_path_guard.h"
 #include "agent/qom/qom_traffic.h"
+#include "agent/steering/capacity_store.h"
 #include "agent/steering/decision_log.h"
 #include "agent/steering/hold_store.h"
 #include "agent/steering/policy_runner.h"
@@ -87,6 +88,7 @@ class Daemon final : private DomainChangeListener, private CollectorEvents {
   std::unique_ptr<HoldStore> holds_;
   DecisionFeed decision_feed_;
   DecisionLog decisions_;
+  CapacityStore capacity_;
   std::unique_ptr<Hypervisor> libvirt_;
   WorkerPool watch_lookups_;  // explains the end of watched domains
   BalloonPathCache balloon_paths_;
@@ -99,6 +101,7 @@ class Daemon final : private DomainChangeListener, private CollectorEvents {
   PolicyRunner runner_;
   QomPathGuard qom_guard_;
   KeyedLocks domain_changes_{clock_};
+  RequestLedger requests_{clock_, RequestLedger::Settings()};
   ServiceBackend backend_;
   std::unique_ptr<AgentServer> server_;
 

@@ -96,6 +96,7 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
     CollectDomains(out);
     CollectDecisions(out);
     CollectHost(out);
+    CollectCapacity(out);
     MetricFamily watches =
         Family("balloon_watch_streams", "Watch streams open now.", MetricType::Gauge);
     AddSample(watches, {}, sources_.open_watches ? sources_.open_watches() : 0);
@@ -212,6 +213,62 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
                                 MetricType::Gauge);
       AddSample(psi, {}, (*pressure)->avg10 / 100.0);
       out.push_back(std::move(psi));
+    }
+  }
+
+  // The host's capacity from the last policy cycle: what an orchestrator places by.
+  void CollectCapacity(std::vector<MetricFamily>& out) const {
+    if (sources_.capacity == nullptr) return;
+    const std::optional<CapacityReading> reading = sources_.capacity->Latest();
+    if (!reading) return;
+    const policy::HostCapacity& c = reading->capacity;
+    const struct {
+      const char* name;
+      const char* help;
+      int64_t value;
+    } host_series[] = {
+        {"balloon_host_placeable_bytes",
+         "What a new VM could get now if room were made (GetHostCapacity.placeable_bytes).",
+         c.placeable_bytes},
+        {"balloon_host_reclaimable_bytes",
+         "What the policy could take from guests now without putting one under pressure.",
+         c.reclaimable_bytes},
+        {"balloon_host_reserve_bytes", "What the policy keeps available on the host.",
+         c.reserve_bytes},
+        {"balloon_host_committed_bytes", "The sum of the guests' maximum memory.",
+         c.committed_bytes},
+        {"balloon_host_guests_needed_bytes",
+         "The sum of what the policy judges the guests with fresh statistics need.",
+         c.needed_bytes},
+        {"balloon_host_reserved_bytes", "Memory promised to reservations.", c.reserved_bytes},
+    };
+    for (const auto& s : host_series) {
+      MetricFamily f = Family(s.name, s.help, MetricType::Gauge);
+      AddSample(f, {}, static_cast<double>(s.value));
+      out.push_back(std::move(f));
+    }
+    MetricFamily reclaimable =
+        Family("balloon_domain_reclaimable_bytes",
+               "What the policy could take from the guest now without putting it under pressure.",
+               MetricType::Gauge);
+    MetricFamily index = Family("balloon_domain_pressure_index",
+                                "What the guest needs over what it has, x100 (Hyper-V's memory "
+                                "pressure: under 100 it has what it needs).",
+                                MetricType::Gauge);
+    for (const policy::DomainCapacity& d : c.domains) {
+      const std::vector<ClientMetric::Label> labels = {{"domain", d.name}, {"uuid", d.uuid}};
+      AddSample(reclaimable, labels, static_cast<double>(d.reclaimable_bytes));
+      if (d.pressure_index) AddSample(index, labels, *d.pressure_index);
+    }
+    out.push_back(std::move(reclaimable));
+    out.push_back(std::move(index));
+    if (c.pressure_index) {
+      MetricFamily host_index = Family("balloon_host_pressure_index",
+                                       "The mean of the guests' pressure indexes (Hyper-V's "
+                                       "average pressure).",
+                                       MetricType::Gauge);
+      AddSample(host_index, {}, *c.pressure_index);
+      out.push_back(std::move(host_index));
     }
   }
 

@@ -16,6 +16,7 @@
 #include "agent/collect/host_stats.h"
 #include "agent/collect/snapshot_store.h"
 #include "agent/libvirt/hypervisor.h"
+#include "agent/steering/capacity_store.h"
 #include "agent/steering/decision_log.h"
 
 namespace prometheus {
@@ -41,6 +42,8 @@ class AgentMetrics {
     std::function<int()> open_watches;
     // Operators' holds lasting now, by UUID (none when unset).
     std::function<std::map<std::string, balloon::v1::Hold>()> holds = nullptr;
+    // The host's capacity as the last policy cycle judged it (none when unset).
+    const CapacityStore* capacity = nullptr;
   };
   explicit AgentMetrics(Sources sources);
   // The clock calls are timed by.

@@ -192,13 +192,14 @@ int WaitForBalloon(Client& client, const std::string& domain, int64_t target) {
 }
 
 int Set(Client& client, const std::string& domain, const std::string& size_text, bool wait,
-        bool dry_run, const std::optional<std::string>& hold_text) {
+        bool dry_run, const std::optional<std::string>& hold_text, const std::string& request_id) {
   auto size = balloond::ParseMemorySize(size_text);
   if (!size.ok()) throw UsageError{std::string(size.status().message())};
   v1::SetBalloonTargetRequest req;
   req.set_domain(domain);
   req.set_target_bytes(*size);
   req.set_validate_only(dry_run);
+  req.set_request_id(request_id);
   if (hold_text) {
     absl::Duration hold;
     if (!absl::ParseDuration(*hold_text, &hold) || hold < absl::ZeroDuration()) {
@@ -238,9 +239,10 @@ int Set(Client& client, const std::string& domain, const std::string& size_text,
   return kExitOk;
 }
 
-int Release(Client& client, const std::string& domain) {
+int Release(Client& client, const std::string& domain, const std::string& request_id) {
   v1::ReleaseHoldRequest req;
   req.set_domain(domain);
+  req.set_request_id(request_id);
   v1::ReleaseHoldResponse resp;
   auto ctx = client.Context();
   return Show<v1::ReleaseHoldResponse>(
@@ -291,6 +293,14 @@ int Host(Client& client) {
                              balloond::FormatHost);
 }
 
+int Capacity(Client& client) {
+  v1::HostCapacity resp;
+  auto ctx = client.Context();
+  return Show<v1::HostCapacity>(
+      client, client.read().GetHostCapacity(ctx.get(), {}, &resp), resp,
+      [](const v1::HostCapacity& c) { return balloond::FormatCapacity(c, absl::LocalTimeZone()); });
+}
+
 int Health(Client& client) {
   grpc::health::v1::HealthCheckRequest req;
   grpc::health::v1::HealthCheckResponse resp;
@@ -322,12 +332,15 @@ int PolicyShow(Client& client, const std::string& domain) {
 }
 
 int PolicyUpdate(Client& client, const std::vector<std::string>& assignments,
-                 const std::string& domain, bool to_metadata) {
+                 const std::string& domain, bool to_metadata, const std::string& request_id,
+                 const std::string& etag) {
   v1::Policy resp;
   auto ctx = client.Context();
   grpc::Status status;
   if (domain.empty()) {
     v1::UpdatePolicyRequest req;
+    req.set_request_id(request_id);
+    req.set_etag(etag);
     if (absl::Status s = balloond::ApplyPolicyAssignments(assignments, *req.mutable_policy(),
                                                           *req.mutable_update_mask());
         !s.ok()) {
@@ -337,6 +350,8 @@ int PolicyUpdate(Client& client, const std::vector<std::string>& assignments,
   } else {
     v1::UpdateDomainPolicyRequest req;
     req.set_domain(domain);
+    req.set_request_id(request_id);
+    req.set_etag(etag);
     if (to_metadata) req.set_persist(v1::POLICY_PERSISTENCE_METADATA);
     if (absl::Status s = balloond::ApplyPolicyAssignments(assignments, *req.mutable_policy(),
                                                           *req.mutable_update_mask());
@@ -434,6 +449,10 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", options.output, "Output format")
       ->check(CLI::IsMember({"table", "json"}));
   app.add_option("--timeout", options.timeout, "Deadline of each call, e.g. 10s (default 10s)");
+  std::string request_id;
+  app.add_option("--request-id", request_id,
+                 "For a change (set, release, policy): a name for it, e.g. a UUID; repeating the "
+                 "change with the same id within an hour returns the first answer and acts once");
 
   std::string domain, size, path, property;
   bool watch = false, wait = false, dry_run = false;
@@ -469,6 +488,10 @@ int main(int argc, char** argv) {
   qom_get->add_option("PATH", path)->required();
   qom_get->add_option("PROPERTY", property)->required();
   auto* host = app.add_subcommand("host", "Show the host's memory and memory pressure");
+  auto* capacity = app.add_subcommand(
+      "capacity",
+      "Show what the host could give a new VM: placeable memory, what the policy could reclaim "
+      "from each guest, and what each guest uses and needs");
   auto* health = app.add_subcommand("health", "Ask balloond whether it is serving");
   auto* version = app.add_subcommand("version", "Print balloonctl's version");
   auto* policy = app.add_subcommand("policy", "Show or change the automatic ballooning policy");
@@ -484,6 +507,10 @@ int main(int argc, char** argv) {
   policy_set->add_option("KEY=VALUE", assignments)->required();
   auto* set_domain = policy_set->add_option(
       "--domain", policy_domain, "Change this domain's override instead of the defaults");
+  std::string etag;
+  policy_set->add_option("--if-etag", etag,
+                         "Change the policy only if it is still as read (the etag `policy show` "
+                         "prints); refused (ABORTED) if someone changed it since");
   std::string persist = "state";
   policy_set
       ->add_option("--persist", persist,
@@ -521,18 +548,21 @@ int main(int argc, char** argv) {
     if (*stats) return Stats(client, domain, watch);
     if (*set) {
       return Set(client, domain, size, wait, dry_run,
-                 hold_option->count() > 0 ? std::optional<std::string>(hold) : std::nullopt);
+                 hold_option->count() > 0 ? std::optional<std::string>(hold) : std::nullopt,
+                 request_id);
     }
-    if (*release) return Release(client, domain);
+    if (*release) return Release(client, domain, request_id);
     if (*qom_ls) return QomList(client, domain, path);
     if (*qom_get) return QomGet(client, domain, path, property);
     if (*host) return Host(client);
+    if (*capacity) return Capacity(client);
     if (*health) return Health(client);
     if (*policy_show) return PolicyShow(client, domain);
     if (*policy_set) {
-      return PolicyUpdate(client, assignments, policy_domain, persist == "metadata");
+      return PolicyUpdate(client, assignments, policy_domain, persist == "metadata", request_id,
+                          etag);
     }
-    if (*policy_mode) return PolicyUpdate(client, {"mode=" + mode}, "", false);
+    if (*policy_mode) return PolicyUpdate(client, {"mode=" + mode}, "", false, request_id, "");
     if (*decisions) return Decisions(client, domain, watch);
     if (*top) return Top(client, refresh);
   } catch (const UsageError& e) {

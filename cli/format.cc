@@ -206,6 +206,48 @@ std::string FormatHost(const v1::HostStats& host) {
   return Printed(t);
 }
 
+std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
+  const bool makes_room = c.mode() == v1::POLICY_MODE_ENFORCE;
+  Table host({});
+  host.AddRow(
+      {"placeable",
+       absl::StrCat(FormatBytes(c.placeable_bytes()), " (available ",
+                    FormatBytes(c.available_bytes()), " - reserve ", FormatBytes(c.reserve_bytes()),
+                    " - reserved ", FormatBytes(c.reserved_bytes()),
+                    makes_room
+                        ? absl::StrCat(" + reclaimable ", FormatBytes(c.reclaimable_bytes()), ")")
+                        : ", and nothing reclaimed: the policy does not enforce)")});
+  host.AddRow({"reclaimable", FormatBytes(c.reclaimable_bytes())});
+  host.AddRow({"guests have", absl::StrCat(FormatBytes(c.balloon_bytes()), " of ",
+                                           FormatBytes(c.committed_bytes()), " committed")});
+  host.AddRow({"guests use/need",
+               absl::StrCat(FormatBytes(c.used_bytes()), " / ", FormatBytes(c.needed_bytes()))});
+  host.AddRow(
+      {"pressure index",
+       c.has_pressure_index()
+           ? absl::StrFormat("%.0f (under 100: every guest has what it needs)", c.pressure_index())
+           : "- (no guest has fresh statistics)"});
+  if (c.has_pressure()) {
+    host.AddRow({"host pressure",
+                 absl::StrFormat("some avg10=%.2f%%, full avg10=%.2f%%",
+                                 c.pressure().some().avg10(), c.pressure().full().avg10())});
+  }
+  host.AddRow({"policy", absl::StrCat(ShortName(c.mode()), ", judged at ",
+                                      absl::FormatTime(
+                                          "%H:%M:%S", FromProtoTimestamp(c.assess_time()), zone))});
+  Table domains({"DOMAIN", "HAS", "MAX", "USES", "NEEDS", "PRESSURE", "RECLAIMABLE"});
+  for (const v1::DomainCapacity& d : c.domains()) {
+    domains.AddRow({d.name(), FormatBytes(d.balloon_bytes()), FormatBytes(d.max_memory_bytes()),
+                    OptionalBytes(d.has_used_bytes(), d.used_bytes()),
+                    OptionalBytes(d.has_needed_bytes(), d.needed_bytes()),
+                    d.has_pressure_index() ? absl::StrFormat("%.0f", d.pressure_index()) : "-",
+                    d.reclaimable_bytes() > 0
+                        ? FormatBytes(d.reclaimable_bytes())
+                        : absl::StrCat("- (", d.not_reclaimable_reason(), ")")});
+  }
+  return absl::StrCat(Printed(host), c.domains().empty() ? "" : "\n", Printed(domains));
+}
+
 std::string FormatDecision(const v1::Decision& d, absl::TimeZone zone) {
   return absl::StrCat(
       absl::FormatTime("%H:%M:%S", FromProtoTimestamp(d.time()), zone), "  ", d.domain(), "  ",

@@ -28,6 +28,9 @@ std::string FormatStatsRow(const balloon::v1::MemoryStats& stats, absl::Time now
                            absl::TimeZone zone);
 // `host`: the host's memory and pressure.
 std::string FormatHost(const balloon::v1::HostStats& host);
+// The host's capacity (`balloonctl capacity`): the figures an orchestrator places by, then a row
+// per guest with what it has, uses, needs and could give back.
+std::string FormatCapacity(const balloon::v1::HostCapacity& capacity, absl::TimeZone zone);
 // `decisions`: one decision, its explanation indented below it.
 std::string FormatDecision(const balloon::v1::Decision& decision, absl::TimeZone zone);
 // `policy show`: every set field as "path  value", sizes and durations humanized; with a domain,

@@ -173,6 +173,36 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   return a;
 }
 
+HostInput SaneHost(const HostInput& host) {
+  HostInput out = host;
+  out.total_bytes = std::clamp<int64_t>(host.total_bytes, 0, kMaxMemoryBytes);
+  out.available_bytes = std::clamp<int64_t>(host.available_bytes, 0, kMaxMemoryBytes);
+  return out;
+}
+
+std::vector<DomainInput> SaneDomains(const std::vector<DomainInput>& domains) {
+  std::vector<DomainInput> out = domains;
+  for (DomainInput& d : out) {
+    d.max_memory_bytes = std::clamp<int64_t>(d.max_memory_bytes, 0, kMaxMemoryBytes);
+    if (d.actual_bytes && (*d.actual_bytes < 0 || *d.actual_bytes > kMaxMemoryBytes)) {
+      d.actual_bytes.reset();
+    }
+  }
+  return out;
+}
+
+absl::string_view WhyNotDonor(const Assessment& a, absl::Time now) {
+  if (!a.input->actual_bytes) return "it has no balloon";
+  if (a.input->activity != Activity::kRunning) return "it is not running";
+  if (!a.settings.enabled()) return "its policy is disabled";
+  if (a.backing_off) return "its balloon did not follow its last target";
+  if (a.held) return "an operator holds it";
+  if (!a.fresh) return "its statistics are not fresh";
+  if (a.pressure) return "it is under pressure";
+  if (now - a.memory.relieved_at < kReliefHold) return "it was just given memory for pressure";
+  return "";
+}
+
 v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host, int64_t host_reserve) {
   v1::DecisionInputs in;
   if (a.input->report) {

@@ -5,13 +5,24 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.pb.h"
 #include "policy/policy.h"
 #include "policy/settings.h"
 
 namespace balloond::policy {
+
+// A guest just relieved keeps what it got this long even on a short host: its inputs settle
+// (growth stops, rates fall) and taking memory straight back would be a flip-flop.
+inline constexpr absl::Duration kReliefHold = absl::Seconds(30);
+
+// Inputs held to what a machine can have: a size no machine has is a lie (or a bug) that must not
+// overflow the policy's sums. A balloon of impossible size is left alone, as one without a size.
+HostInput SaneHost(const HostInput& host);
+std::vector<DomainInput> SaneDomains(const std::vector<DomainInput>& domains);
 
 // Everything the policy works out about one domain in one cycle.
 struct Assessment {
@@ -47,6 +58,10 @@ struct Assessment {
 // growth and pressure. `policy` is full (WithDefaults).
 Assessment Assess(const balloon::v1::Policy& policy, const DomainInput& in,
                   const DomainMemory& memory, absl::Time now);
+
+// Why the policy may not take memory from the domain now, or empty when it may: reclaim and the
+// host's capacity (capacity.h) use this one rule.
+absl::string_view WhyNotDonor(const Assessment& a, absl::Time now);
 
 // What a decision records of the policy's inputs.
 balloon::v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host,

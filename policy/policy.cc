@@ -17,9 +17,6 @@ namespace {
 namespace v1 = balloon::v1;
 
 constexpr absl::Duration kBaseBackoff = absl::Seconds(30);
-// A guest just relieved keeps what it got this long even on a short host: its inputs settle
-// (growth stops, rates fall) and taking memory straight back would be a flip-flop.
-constexpr absl::Duration kReliefHold = absl::Seconds(30);
 
 void Propose(Assessment& a, int64_t target, v1::DecisionReason reason, std::string why) {
   a.target = target;
@@ -72,26 +69,6 @@ double Urgency(const Assessment& a) {
     }
   }
   return seconds * 1000.0 / static_cast<double>(std::max<int64_t>(1, a.settings.shares()));
-}
-
-// Inputs held to what a machine can have: a size no machine has is a lie (or a bug) that must not
-// overflow the sums below. A balloon of impossible size is left alone, as one without a size.
-HostInput Sane(const HostInput& host) {
-  HostInput out = host;
-  out.total_bytes = std::clamp<int64_t>(host.total_bytes, 0, kMaxMemoryBytes);
-  out.available_bytes = std::clamp<int64_t>(host.available_bytes, 0, kMaxMemoryBytes);
-  return out;
-}
-
-std::vector<DomainInput> Sane(const std::vector<DomainInput>& domains) {
-  std::vector<DomainInput> out = domains;
-  for (DomainInput& d : out) {
-    d.max_memory_bytes = std::clamp<int64_t>(d.max_memory_bytes, 0, kMaxMemoryBytes);
-    if (d.actual_bytes && (*d.actual_bytes < 0 || *d.actual_bytes > kMaxMemoryBytes)) {
-      d.actual_bytes.reset();
-    }
-  }
-  return out;
 }
 
 // One policy cycle: the phases Decide runs in order, and what they hand each other.
@@ -322,10 +299,7 @@ void Cycle::Reclaim() {
   std::vector<int64_t> bases, wants;
   std::vector<double> weights;
   for (Assessment& a : all_) {
-    if (!a.eligible || a.held || !a.fresh || a.pressure ||
-        a.reason != v1::DECISION_REASON_UNSPECIFIED)
-      continue;
-    if (now_ - a.memory.relieved_at < kReliefHold) continue;
+    if (a.reason != v1::DECISION_REASON_UNSPECIFIED || !WhyNotDonor(a, now_).empty()) continue;
     if (lend_headroom) {
       a.floor = std::max(
           std::min(a.settings.min_bytes(), a.ceiling),
@@ -491,8 +465,8 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
     off.state = state;
     return off;
   }
-  const HostInput host = Sane(raw_host);
-  const std::vector<DomainInput> domains = Sane(raw_domains);
+  const HostInput host = SaneHost(raw_host);
+  const std::vector<DomainInput> domains = SaneDomains(raw_domains);
   Cycle cycle(policy, host, domains, now);
   cycle.ClassifyHost();
   cycle.AssessDomains(state);

@@ -43,10 +43,67 @@ ControlService::ControlService(ServiceBackend& backend, ListenerContext& listene
                                absl::Duration default_qmp_timeout)
     : backend_(backend), listener_(listener), default_qmp_timeout_(default_qmp_timeout) {}
 
+namespace {
+
+// A request run under its request_id: the ledger learns how it ended, also when it never ran (the
+// workers' queue was full) or threw.
+class LedgerTurn {
+ public:
+  LedgerTurn(RequestLedger& ledger, std::string call, std::string client, std::string id,
+             const google::protobuf::Message* response)
+      : ledger_(ledger),
+        call_(std::move(call)),
+        client_(std::move(client)),
+        id_(std::move(id)),
+        response_(response) {}
+  LedgerTurn(const LedgerTurn&) = delete;
+  LedgerTurn& operator=(const LedgerTurn&) = delete;
+  ~LedgerTurn() {
+    if (!done_) Done(absl::CancelledError("not carried out"));
+  }
+  void Done(const absl::Status& status) {
+    done_ = true;
+    ledger_.Finish(call_, client_, id_, status, *response_);
+  }
+
+ private:
+  RequestLedger& ledger_;
+  const std::string call_, client_, id_;
+  const google::protobuf::Message* response_;  // read only on success, while the call lives
+  bool done_ = false;
+};
+
+}  // namespace
+
 grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* ctx,
+                                                  const google::protobuf::Message& request,
+                                                  const std::string& request_id,
+                                                  google::protobuf::Message* response,
                                                   std::function<absl::Status()> work) {
   auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
+  if (!request_id.empty()) {
+    const std::string call = request.GetDescriptor()->full_name();
+    const std::string client = listener_.Identify(*ctx);
+    RequestLedger::Entry entry = backend_.requests.Begin(call, client, request_id, request);
+    switch (entry.action) {
+      case RequestLedger::Entry::Action::kRefuse:
+        return Finished(ctx, entry.refusal);
+      case RequestLedger::Entry::Action::kAnswer:
+        response->CopyFrom(*entry.response);
+        Log(absl::StrCat("repeat of request ", request_id, " (", call, ") by ", client,
+                         " answered as the first time, not carried out again"));
+        return Finished(ctx, absl::OkStatus());
+      case RequestLedger::Entry::Action::kRun:
+        break;
+    }
+    auto turn = std::make_shared<LedgerTurn>(backend_.requests, call, client, request_id, response);
+    work = [turn, work = std::move(work)] {
+      absl::Status status = work();
+      turn->Done(status);
+      return status;
+    };
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
   FinishOnPool(listener_.changes(), reactor, [held, work = std::move(work)] { return work(); });
@@ -128,22 +185,25 @@ grpc::ServerUnaryReactor* ControlService::SetBalloonTarget(grpc::CallbackServerC
                                                            const v1::SetBalloonTargetRequest* req,
                                                            v1::SetBalloonTargetResponse* resp) {
   const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, default_qmp_timeout_);
-  return Offload(ctx, [this, req, resp, deadline, caller = listener_.Identify(*ctx)] {
-    return SetTarget(*req, deadline, caller, resp);
-  });
+  return Offload(ctx, *req, req->request_id(), resp,
+                 [this, req, resp, deadline, caller = listener_.Identify(*ctx)] {
+                   return SetTarget(*req, deadline, caller, resp);
+                 });
 }
 
 grpc::ServerUnaryReactor* ControlService::UpdatePolicy(grpc::CallbackServerContext* ctx,
                                                        const v1::UpdatePolicyRequest* req,
                                                        v1::Policy* resp) {
-  return Offload(ctx, [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
-    auto updated = backend_.policy.Update(req->policy(), req->update_mask());
-    if (!updated.ok()) return updated.status();
-    Log(absl::StrCat("policy changed (", absl::StrJoin(req->update_mask().paths(), ", "), ") by ",
-                     caller));
-    *resp = policy::WithDefaults(*updated);
-    return absl::OkStatus();
-  });
+  return Offload(
+      ctx, *req, req->request_id(), resp,
+      [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
+        auto updated = backend_.policy.Update(req->policy(), req->update_mask(), req->etag());
+        if (!updated.ok()) return updated.status();
+        Log(absl::StrCat("policy changed (", absl::StrJoin(req->update_mask().paths(), ", "),
+                         ") by ", caller));
+        *resp = WithEtag(*updated);
+        return absl::OkStatus();
+      });
 }
 
 absl::Status ControlService::WriteMetadata(const v1::UpdateDomainPolicyRequest& req,
@@ -190,7 +250,7 @@ absl::Status ControlService::WriteMetadata(const v1::UpdateDomainPolicyRequest& 
                                    : absl::StrCat("set (", absl::StrJoin(mask.paths(), ", "), ")"),
                    " by ", caller));
   backend_.interest.RequestRefresh(info->uuid);  // read its definition again
-  *resp = policy::WithDefaults(updated);
+  *resp = WithEtag(updated);
   return absl::OkStatus();
 }
 
@@ -199,21 +259,24 @@ grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
   if (req->persist() == v1::POLICY_PERSISTENCE_METADATA) {
     const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, default_qmp_timeout_);
-    return Offload(ctx, [this, req, resp, deadline, caller = listener_.Identify(*ctx)] {
-      return WriteMetadata(*req, deadline, caller, resp);
-    });
+    return Offload(ctx, *req, req->request_id(), resp,
+                   [this, req, resp, deadline, caller = listener_.Identify(*ctx)] {
+                     return WriteMetadata(*req, deadline, caller, resp);
+                   });
   }
-  return Offload(ctx, [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
-    auto updated = backend_.policy.UpdateDomain(req->domain(), req->policy(), req->update_mask());
-    if (!updated.ok()) return updated.status();
-    Log(absl::StrCat("policy of domain ", req->domain(), " changed (",
-                     req->update_mask().paths().empty()
-                         ? std::string("override removed")
-                         : absl::StrJoin(req->update_mask().paths(), ", "),
-                     ") by ", caller));
-    *resp = policy::WithDefaults(*updated);
-    return absl::OkStatus();
-  });
+  return Offload(ctx, *req, req->request_id(), resp,
+                 [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
+                   auto updated = backend_.policy.UpdateDomain(req->domain(), req->policy(),
+                                                               req->update_mask(), req->etag());
+                   if (!updated.ok()) return updated.status();
+                   Log(absl::StrCat("policy of domain ", req->domain(), " changed (",
+                                    req->update_mask().paths().empty()
+                                        ? std::string("override removed")
+                                        : absl::StrJoin(req->update_mask().paths(), ", "),
+                                    ") by ", caller));
+                   *resp = WithEtag(*updated);
+                   return absl::OkStatus();
+                 });
 }
 
 grpc::ServerUnaryReactor* ControlService::ReleaseHold(grpc::CallbackServerContext* ctx,
@@ -221,19 +284,20 @@ grpc::ServerUnaryReactor* ControlService::ReleaseHold(grpc::CallbackServerContex
                                                       v1::ReleaseHoldResponse* resp) {
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
   const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, kLookupTimeout);
-  return Offload(
-      ctx, [this, req, resp, deadline, caller = listener_.Identify(*ctx)]() -> absl::Status {
-        auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req->domain(), deadline);
-        if (!snap.ok()) return snap.status();
-        auto released = backend_.holds.Release(snap->info.uuid, backend_.clock.Now());
-        if (!released.ok()) return released.status();
-        ToProto(*snap, resp->mutable_domain());
-        if (*released) {
-          *resp->mutable_released() = **released;
-          Log(absl::StrCat("hold on ", snap->info.name, " released by ", caller));
-        }
-        return absl::OkStatus();
-      });
+  return Offload(ctx, *req, req->request_id(), resp,
+                 [this, req, resp, deadline, caller = listener_.Identify(*ctx)]() -> absl::Status {
+                   auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req->domain(),
+                                             deadline);
+                   if (!snap.ok()) return snap.status();
+                   auto released = backend_.holds.Release(snap->info.uuid, backend_.clock.Now());
+                   if (!released.ok()) return released.status();
+                   ToProto(*snap, resp->mutable_domain());
+                   if (*released) {
+                     *resp->mutable_released() = **released;
+                     Log(absl::StrCat("hold on ", snap->info.name, " released by ", caller));
+                   }
+                   return absl::OkStatus();
+                 });
 }
 
 namespace {

@@ -28,8 +28,12 @@ class ControlService final : public balloon::v1::BalloonControlService::Callback
                                         balloon::v1::ReleaseHoldResponse* resp) override;
 
  private:
-  // Runs `work` on the listener's workers within the call limits, and finishes with its status.
+  // Runs `work` on the listener's workers within the call limits, and finishes with its status. A
+  // request with a request_id runs once: its repeats get its `response` (RequestLedger).
   grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* ctx,
+                                    const google::protobuf::Message& request,
+                                    const std::string& request_id,
+                                    google::protobuf::Message* response,
                                     std::function<absl::Status()> work);
   absl::Status SetTarget(const balloon::v1::SetBalloonTargetRequest& req, absl::Time deadline,
                          const std::string& caller, balloon::v1::SetBalloonTargetResponse* resp);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "policy/durations.h"
+#include "policy/settings.h"
 
 namespace balloond {
 namespace {
@@ -113,6 +114,21 @@ void ToProto(const DomainSnapshot& snapshot, absl::Time now, balloon::v1::Memory
   }
 }
 
+namespace {
+
+void FillPressure(const HostMemory& host, balloon::v1::MemoryPressure* out) {
+  auto fill = [](const PressureAverages& a, balloon::v1::PressureLine* line) {
+    line->set_avg10(a.avg10);
+    line->set_avg60(a.avg60);
+    line->set_avg300(a.avg300);
+    *line->mutable_total_stall() = ToProtoDuration(absl::Microseconds(a.total_microseconds));
+  };
+  if (host.pressure_some) fill(*host.pressure_some, out->mutable_some());
+  if (host.pressure_full) fill(*host.pressure_full, out->mutable_full());
+}
+
+}  // namespace
+
 void ToProto(const HostMemory& host, absl::Time read_time, balloon::v1::HostStats* out) {
   out->set_mem_total_bytes(host.mem_total_bytes);
   out->set_mem_free_bytes(host.mem_free_bytes);
@@ -120,15 +136,46 @@ void ToProto(const HostMemory& host, absl::Time read_time, balloon::v1::HostStat
   out->set_cached_bytes(host.cached_bytes);
   out->set_swap_total_bytes(host.swap_total_bytes);
   out->set_swap_free_bytes(host.swap_free_bytes);
-  auto fill = [](const PressureAverages& a, balloon::v1::PressureLine* line) {
-    line->set_avg10(a.avg10);
-    line->set_avg60(a.avg60);
-    line->set_avg300(a.avg300);
-    *line->mutable_total_stall() = ToProtoDuration(absl::Microseconds(a.total_microseconds));
-  };
-  if (host.pressure_some) fill(*host.pressure_some, out->mutable_pressure()->mutable_some());
-  if (host.pressure_full) fill(*host.pressure_full, out->mutable_pressure()->mutable_full());
+  if (host.pressure_some || host.pressure_full) FillPressure(host, out->mutable_pressure());
   *out->mutable_read_time() = ToProtoTimestamp(read_time);
+}
+
+balloon::v1::Policy WithEtag(const balloon::v1::Policy& in_force) {
+  balloon::v1::Policy served = policy::WithDefaults(in_force);
+  served.set_etag(PolicyEtag(in_force));
+  return served;
+}
+
+void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
+  const policy::HostCapacity& c = reading.capacity;
+  out->set_total_bytes(c.total_bytes);
+  out->set_available_bytes(c.available_bytes);
+  out->set_reserve_bytes(c.reserve_bytes);
+  out->set_balloon_bytes(c.balloon_bytes);
+  out->set_committed_bytes(c.committed_bytes);
+  out->set_used_bytes(c.used_bytes);
+  out->set_needed_bytes(c.needed_bytes);
+  out->set_reclaimable_bytes(c.reclaimable_bytes);
+  out->set_reserved_bytes(c.reserved_bytes);
+  if (c.pressure_index) out->set_pressure_index(*c.pressure_index);
+  out->set_placeable_bytes(c.placeable_bytes);
+  if (reading.host.pressure_some || reading.host.pressure_full) {
+    FillPressure(reading.host, out->mutable_pressure());
+  }
+  out->set_mode(reading.mode);
+  *out->mutable_assess_time() = ToProtoTimestamp(reading.time);
+  for (const policy::DomainCapacity& d : c.domains) {
+    balloon::v1::DomainCapacity* o = out->add_domains();
+    o->set_name(d.name);
+    o->set_uuid(d.uuid);
+    o->set_balloon_bytes(d.balloon_bytes);
+    o->set_max_memory_bytes(d.max_bytes);
+    if (d.used_bytes) o->set_used_bytes(*d.used_bytes);
+    if (d.needed_bytes) o->set_needed_bytes(*d.needed_bytes);
+    o->set_reclaimable_bytes(d.reclaimable_bytes);
+    o->set_not_reclaimable_reason(d.not_reclaimable_why);
+    if (d.pressure_index) o->set_pressure_index(*d.pressure_index);
+  }
 }
 
 }  // namespace balloond

@@ -8,6 +8,8 @@
 #include "agent/collect/host_stats.h"
 #include "agent/collect/snapshot_store.h"
 #include "agent/qom/qmp.h"
+#include "agent/steering/capacity_store.h"
+#include "agent/steering/policy_store.h"
 #include "balloon/v1/balloon.pb.h"
 
 namespace balloond {
@@ -19,6 +21,9 @@ void ToProto(const DomainSnapshot& snapshot, balloon::v1::Domain* out);
 void ToProto(const GuestStats& stats, balloon::v1::GuestMemoryStats* out);
 void ToProto(const DomainSnapshot& snapshot, absl::Time now, balloon::v1::MemoryStats* out);
 void ToProto(const HostMemory& host, absl::Time read_time, balloon::v1::HostStats* out);
+void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out);
+// The policy as the API serves it: every default filled in, and its etag.
+balloon::v1::Policy WithEtag(const balloon::v1::Policy& in_force);
 
 }  // namespace balloond
 

@@ -189,6 +189,21 @@ grpc::ServerUnaryReactor* ReadService::GetHostStats(grpc::CallbackServerContext*
   return Finished(ctx, absl::OkStatus());
 }
 
+grpc::ServerUnaryReactor* ReadService::GetHostCapacity(grpc::CallbackServerContext* ctx,
+                                                       const v1::GetHostCapacityRequest*,
+                                                       v1::HostCapacity* resp) {
+  auto ticket = listener_.Admit(*ctx);
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  const std::optional<CapacityReading> reading = backend_.capacity.Latest();
+  if (!reading) {
+    return Finished(ctx, absl::UnavailableError(
+                             "no policy cycle has judged the host yet: balloond runs one once it "
+                             "has collected the domains' statistics; retry in a few seconds"));
+  }
+  ToProto(*reading, resp);
+  return Finished(ctx, absl::OkStatus());
+}
+
 grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
                                               const std::string& domain, const std::string& path,
                                               QomQuery query) {
@@ -281,7 +296,7 @@ grpc::ServerUnaryReactor* ReadService::GetPolicy(grpc::CallbackServerContext* ct
                                                  const v1::GetPolicyRequest*, v1::Policy* resp) {
   auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
-  *resp = policy::WithDefaults(backend_.policy.Get());
+  *resp = WithEtag(backend_.policy.Get());
   return Finished(ctx, absl::OkStatus());
 }
 

@@ -38,6 +38,9 @@ class ReadService final : public balloon::v1::BalloonReadService::CallbackServic
   grpc::ServerUnaryReactor* GetHostStats(grpc::CallbackServerContext* ctx,
                                          const balloon::v1::GetHostStatsRequest* req,
                                          balloon::v1::HostStats* resp) override;
+  grpc::ServerUnaryReactor* GetHostCapacity(grpc::CallbackServerContext* ctx,
+                                            const balloon::v1::GetHostCapacityRequest* req,
+                                            balloon::v1::HostCapacity* resp) override;
   grpc::ServerUnaryReactor* ListQomProperties(
       grpc::CallbackServerContext* ctx, const balloon::v1::ListQomPropertiesRequest* req,
       balloon::v1::ListQomPropertiesResponse* resp) override;

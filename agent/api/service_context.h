@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/api/call_limits.h"
+#include "agent/api/request_ledger.h"
 #include "agent/api/watch_feeds.h"
 #include "agent/base/clock.h"
 #include "agent/base/keyed_locks.h"
@@ -22,6 +23,7 @@
 #include "agent/qom/qom_gate.h"
 #include "agent/qom/qom_path_guard.h"
 #include "agent/qom/qom_traffic.h"
+#include "agent/steering/capacity_store.h"
 #include "agent/steering/decision_log.h"
 #include "agent/steering/hold_store.h"
 #include "agent/steering/policy_store.h"
@@ -48,6 +50,10 @@ struct ServiceBackend {
   // The collection: a domain is read again after a change, and every period while a client reads
   // its statistics.
   DomainInterest& interest;
+  // The host's capacity as the last policy cycle judged it.
+  const CapacityStore& capacity;
+  // Changes made by request_id, so that a client's retry does not act twice.
+  RequestLedger& requests;
 };
 
 // What one listener (a socket, or the TLS port) gives its calls: limits counted per listener and

@@ -102,12 +102,9 @@ void PolicyRunner::RunOnce() {
   absl::MutexLock run(&run_mu_);
   const v1::Policy policy = parts_.policy.Get();
   const v1::PolicyMode mode = policy::WithDefaults(policy).mode();
-  if (mode == v1::POLICY_MODE_OFF) {
-    parts_.planner.SetCollectionPlan({});
-    return;
-  }
   auto host = read_host_();
   if (!host.ok()) {
+    if (mode == v1::POLICY_MODE_OFF) parts_.planner.SetCollectionPlan({});
     Log(LogLevel::kWarning, absl::StrCat("policy skipped a cycle: ", host.status().message()));
     return;
   }
@@ -127,8 +124,16 @@ void PolicyRunner::RunOnce() {
     }
     if (snap.metadata_policy) metadata[snap.info.name] = *snap.metadata_policy;
   }
-  policy::Outcome outcome =
-      policy::Decide(policy::WithMetadata(policy, metadata), host_input, inputs, state_, now);
+  const v1::Policy layered = policy::WithMetadata(policy, metadata);
+  // Judged before the cycle, from what the cycle sees: what it calls reclaimable is what the
+  // cycle would take from a host that needed it.
+  parts_.capacity.Publish(
+      {policy::AssessCapacity(layered, host_input, inputs, state_, now), *host, mode, now});
+  if (mode == v1::POLICY_MODE_OFF) {
+    parts_.planner.SetCollectionPlan({});
+    return;
+  }
+  policy::Outcome outcome = policy::Decide(layered, host_input, inputs, state_, now);
   state_ = std::move(outcome.state);
   parts_.planner.SetCollectionPlan(outcome.collect_every);
 

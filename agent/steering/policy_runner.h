@@ -15,6 +15,7 @@
 #include "agent/collect/host_stats.h"
 #include "agent/collect/snapshot_store.h"
 #include "agent/libvirt/hypervisor.h"
+#include "agent/steering/capacity_store.h"
 #include "agent/steering/decision_log.h"
 #include "agent/steering/hold_store.h"
 #include "agent/steering/policy_store.h"
@@ -44,6 +45,8 @@ class PolicyRunner {
     // every domain every period); a refresh is asked for after targets were sent.
     CollectionPlanner& planner;
     DomainInterest& interest;
+    // Each cycle's judgement of the host's capacity goes here (also while the policy is off).
+    CapacityStore& capacity;
   };
 
   PolicyRunner(Parts parts, HostReader read_host, PolicyRunnerOptions options);

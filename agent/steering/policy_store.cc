@@ -1,11 +1,14 @@
 #include "agent/steering/policy_store.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/field_mask_util.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "agent/base/files.h"
 #include "policy/layers.h"
 #include "policy/policy.h"
@@ -103,13 +106,27 @@ absl::StatusOr<v1::Policy> PolicyStore::Commit(v1::Policy changes, bool mode_cha
   return next;
 }
 
+absl::Status PolicyStore::CheckEtag(absl::string_view expected) const {
+  if (expected.empty()) return absl::OkStatus();
+  const std::string now = PolicyEtag(InForce());
+  if (expected == now) return absl::OkStatus();
+  return absl::AbortedError(
+      absl::StrCat("the policy changed since it was read (etag \"", expected, "\", now \"", now,
+                   "\"): read it again and make the change over what it is now"));
+}
+
 absl::StatusOr<v1::Policy> PolicyStore::Update(const v1::Policy& update,
-                                               const google::protobuf::FieldMask& mask) {
+                                               const google::protobuf::FieldMask& mask,
+                                               absl::string_view expected_etag) {
   if (mask.paths_size() == 0) {
     return absl::InvalidArgumentError(
         "update_mask is empty; name the fields to change, e.g. \"mode\"");
   }
+  if (std::find(mask.paths().begin(), mask.paths().end(), "etag") != mask.paths().end()) {
+    return absl::InvalidArgumentError("etag is not a setting: balloond computes it");
+  }
   absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckEtag(expected_etag); !s.ok()) return s;
   v1::Policy next = api_changes_;
   if (absl::Status s = ApplyFieldMask(update, mask, next); !s.ok()) return s;
   const bool mode_changed =
@@ -119,9 +136,11 @@ absl::StatusOr<v1::Policy> PolicyStore::Update(const v1::Policy& update,
 
 absl::StatusOr<v1::Policy> PolicyStore::UpdateDomain(const std::string& domain,
                                                      const v1::DomainPolicy& update,
-                                                     const google::protobuf::FieldMask& mask) {
+                                                     const google::protobuf::FieldMask& mask,
+                                                     absl::string_view expected_etag) {
   if (domain.empty()) return absl::InvalidArgumentError("no domain given");
   absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckEtag(expected_etag); !s.ok()) return s;
   v1::Policy next = api_changes_;
   if (mask.paths_size() == 0) {
     next.mutable_domains()->erase(domain);
@@ -136,6 +155,25 @@ absl::StatusOr<v1::Policy> PolicyStore::UpdateDomain(const std::string& domain,
     }
   }
   return Commit(std::move(next), /*mode_changed=*/false);
+}
+
+std::string PolicyEtag(const v1::Policy& policy) {
+  v1::Policy settings = policy;
+  settings.clear_etag();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);  // map order fixed: same settings, same bytes
+    settings.SerializeToCodedStream(&out);
+  }
+  // FNV-1a: stable across runs and builds, unlike absl::Hash; an etag needs no more.
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return absl::StrFormat("%016x", hash);
 }
 
 }  // namespace balloond

@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "balloon/v1/balloon.pb.h"
 
@@ -34,13 +35,16 @@ class PolicyStore {
   // Sets the fields named in `mask` from `update`. A field in the mask but unset in `update` drops
   // the API's change of it: the config file's value, or the default, applies again. Changing "mode"
   // ends this run's --policy-mode. INVALID_ARGUMENT for unknown paths or invalid values;
-  // UNAVAILABLE when the change cannot be saved; nothing changes then.
+  // UNAVAILABLE when the change cannot be saved; ABORTED when `expected_etag` is given and the
+  // policy in force no longer has it (another writer changed it); nothing changes then.
   absl::StatusOr<balloon::v1::Policy> Update(const balloon::v1::Policy& update,
-                                             const google::protobuf::FieldMask& mask);
+                                             const google::protobuf::FieldMask& mask,
+                                             absl::string_view expected_etag = "");
   // The same for one domain's override; an empty mask drops every API change of that domain.
   absl::StatusOr<balloon::v1::Policy> UpdateDomain(const std::string& domain,
                                                    const balloon::v1::DomainPolicy& update,
-                                                   const google::protobuf::FieldMask& mask);
+                                                   const google::protobuf::FieldMask& mask,
+                                                   absl::string_view expected_etag = "");
   // The layers apart, to say where a setting came from: the config file's policy and the API's
   // changes over it.
   struct Layers {
@@ -58,6 +62,7 @@ class PolicyStore {
   PolicyStore(std::string state_dir, balloon::v1::Policy config)
       : state_dir_(std::move(state_dir)), config_(std::move(config)) {}
   balloon::v1::Policy InForce() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::Status CheckEtag(absl::string_view expected) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::StatusOr<balloon::v1::Policy> Commit(balloon::v1::Policy changes, bool mode_changed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -67,6 +72,10 @@ class PolicyStore {
   balloon::v1::Policy api_changes_ ABSL_GUARDED_BY(mu_);
   std::optional<balloon::v1::PolicyMode> mode_override_ ABSL_GUARDED_BY(mu_);
 };
+
+// The policy's etag (Policy.etag): a digest of its settings, the same for the same settings in
+// every run, that changes with any of them.
+std::string PolicyEtag(const balloon::v1::Policy& policy);
 
 // Sets the fields of `target` named by `mask` (dotted paths) from `source`; INVALID_ARGUMENT for a
 // path the message does not have.

@@ -23,7 +23,7 @@ class MetricsTest : public ::testing::Test {
                     h.pressure_some = PressureAverages{12.5, 0, 0};
                     return absl::StatusOr<HostMemory>(h);
                   },
-                  [] { return 3; }}) {}
+                  [] { return 3; }, nullptr, &capacity_}) {}
 
   void PutDomain(const std::string& name, const std::string& uuid) {
     DomainSnapshot s;
@@ -44,6 +44,7 @@ class MetricsTest : public ::testing::Test {
   SnapshotStore store_;
   DecisionLog decisions_;
   FakeClock clock_;
+  CapacityStore capacity_;
   AgentMetrics metrics_;
 };
 
@@ -107,6 +108,30 @@ TEST_F(MetricsTest, HostPolicyAndAgentSeries) {
                               "\"deadline_exceeded\"} 1"));
   EXPECT_THAT(text, HasSubstr("balloon_libvirt_connected 1"));
   EXPECT_THAT(text, HasSubstr("balloon_watch_streams 3"));
+}
+
+TEST_F(MetricsTest, TheHostsCapacityFromTheLastPolicyCycle) {
+  EXPECT_THAT(metrics_.Scrape(), Not(HasSubstr("balloon_host_placeable_bytes")))
+      << "no figure before the policy has judged the host";
+  CapacityReading reading;
+  reading.capacity.placeable_bytes = 5LL << 30;
+  reading.capacity.reclaimable_bytes = 700LL << 20;
+  reading.capacity.pressure_index = 42.5;
+  policy::DomainCapacity d;
+  d.name = "web1";
+  d.uuid = "uuid-1";
+  d.reclaimable_bytes = 700LL << 20;
+  d.pressure_index = 40;
+  reading.capacity.domains.push_back(d);
+  capacity_.Publish(reading);
+  const std::string text = metrics_.Scrape();
+  EXPECT_THAT(text, HasSubstr("balloon_host_placeable_bytes 5368709120"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_reclaimable_bytes 734003200"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_pressure_index 42.5"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("balloon_domain_reclaimable_bytes{domain=\"web1\",uuid=\"uuid-1\"} 734003200"));
+  EXPECT_THAT(text, HasSubstr("balloon_domain_pressure_index{domain=\"web1\",uuid=\"uuid-1\"} 40"));
 }
 
 TEST_F(MetricsTest, ServeRefusesABadAddressAndServesOnPortZero) {

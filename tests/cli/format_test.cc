@@ -133,5 +133,33 @@ TEST(FormatTest, JsonIsOneLine) {
   EXPECT_EQ(json.find('\n'), json.size() - 1);
 }
 
+TEST(FormatTest, CapacitySaysWherePlaceableComesFromAndWhyAGuestGivesNothing) {
+  v1::HostCapacity c;
+  c.set_available_bytes(10LL << 30);
+  c.set_reserve_bytes(2LL << 30);
+  c.set_reclaimable_bytes(1LL << 30);
+  c.set_placeable_bytes(9LL << 30);
+  c.set_mode(v1::POLICY_MODE_ENFORCE);
+  v1::DomainCapacity* idle = c.add_domains();
+  idle->set_name("idle");
+  idle->set_balloon_bytes(2LL << 30);
+  idle->set_used_bytes(512LL << 20);
+  idle->set_needed_bytes(1LL << 30);
+  idle->set_pressure_index(50);
+  idle->set_reclaimable_bytes(1LL << 30);
+  v1::DomainCapacity* held = c.add_domains();
+  held->set_name("held");
+  held->set_not_reclaimable_reason("an operator holds it");
+  const std::string text = FormatCapacity(c, absl::UTCTimeZone());
+  EXPECT_THAT(text, HasSubstr("placeable        9 GiB (available 10 GiB - reserve 2 GiB - reserved "
+                              "0 B + reclaimable 1 GiB)"));
+  EXPECT_THAT(text, HasSubstr("pressure index   - (no guest has fresh statistics)"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("idle +2 GiB .* 50 +1 GiB"));
+  EXPECT_THAT(text, HasSubstr("- (an operator holds it)"));
+  c.set_mode(v1::POLICY_MODE_OBSERVE);
+  EXPECT_THAT(FormatCapacity(c, absl::UTCTimeZone()),
+              HasSubstr("nothing reclaimed: the policy does not enforce"));
+}
+
 }  // namespace
 }  // namespace balloond

@@ -33,10 +33,11 @@ namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// The test is built like balloond, so this says whether balloond runs under ASan. Its allocator keeps
-// freed chunks in per-size free lists and a quarantine, so RSS climbs with the peak of each size
-// class under a changing load: 236 to 308 MiB over a 5-minute soak where the plain build went from
-// 53 to 60 MiB under the same abuse. There only the plain build's RSS says whether balloond leaks.
+// The test is built like balloond, so this says whether balloond runs under ASan. Its allocator
+// keeps freed chunks in per-size free lists and a quarantine, so RSS climbs with the peak of each
+// size class under a changing load: 236 to 308 MiB over a 5-minute soak where the plain build went
+// from 53 to 60 MiB under the same abuse. There only the plain build's RSS says whether balloond
+// leaks.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kMemoryIsMeasurable = false;
 #elif defined(__has_feature)
@@ -236,9 +237,10 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
   std::cout << "soak of " << absl::FormatDuration(length) << ": " << restarts
             << " libvirtd restarts, " << freezes << " QEMU freezes; balloond RSS "
             << rss_first / 1024 << " MiB after a minute, " << rss_max / 1024 << " MiB at most, "
-            << rss_end / 1024 << " MiB at the end (by minute: " << absl::StrJoin(rss_by_minute, ", ")
-            << ")" << (kMemoryIsMeasurable ? "" : ", under ASan") << "; threads at most " << threads_max << ", "
-            << threads_end << " at the end; descriptors at most " << fds_max << "\n"
+            << rss_end / 1024
+            << " MiB at the end (by minute: " << absl::StrJoin(rss_by_minute, ", ") << ")"
+            << (kMemoryIsMeasurable ? "" : ", under ASan") << "; threads at most " << threads_max
+            << ", " << threads_end << " at the end; descriptors at most " << fds_max << "\n"
             << "local reader: " << reader.calls << " ListDomains, " << reader.failures
             << " failed, p50 " << Percentile(ms, 0.5) << " ms, p99 " << Percentile(ms, 0.99)
             << " ms, max " << Percentile(ms, 1.0) << " ms\n";

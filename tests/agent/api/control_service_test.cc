@@ -9,6 +9,7 @@
 
 #include <thread>
 
+#include "agent/api/proto_convert.h"
 #include "agent/libvirt/policy_metadata.h"
 #include "policy/durations.h"
 #include "policy/sizes.h"
@@ -191,6 +192,93 @@ TEST_F(ControlServiceTest, APolicyUpdateIsSavedAndABadOneNamesTheField) {
   grpc::Status s = stub_->UpdatePolicy(Context().get(), req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("default_hold"));
+}
+
+TEST_F(ControlServiceTest, ARetriedTargetWithTheSameRequestIdActsOnceAndAnswersAsTheFirst) {
+  v1::SetBalloonTargetRequest req;
+  req.set_domain("web1");
+  req.set_target_bytes(256 * kMiB);
+  req.set_request_id("9b2f0c1e-retry");
+  v1::SetBalloonTargetResponse first, second;
+  ASSERT_TRUE(stub_->SetBalloonTarget(Context().get(), req, &first).ok());
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(stub_->SetBalloonTarget(Context().get(), req, &second).ok());
+  EXPECT_EQ(TargetsSet(), std::vector<int64_t>{256 * kMiB}) << "sent to QEMU once";
+  EXPECT_EQ(second.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(FromProtoTimestamp(HoldOf()->until()), clock_.Now() - absl::Minutes(5) + absl::Hours(1))
+      << "the hold was not set again";
+
+  // The same id for another request is refused; a new id acts.
+  req.set_target_bytes(300 * kMiB);
+  grpc::Status reused = stub_->SetBalloonTarget(Context().get(), req, &second);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(reused.error_message(), HasSubstr("already used for a different request"));
+  req.set_request_id("another");
+  ASSERT_TRUE(stub_->SetBalloonTarget(Context().get(), req, &second).ok());
+  EXPECT_EQ(TargetsSet(), (std::vector<int64_t>{256 * kMiB, 300 * kMiB}));
+
+  // An hour later the first id is forgotten: the request acts again.
+  clock_.Advance(absl::Hours(1));
+  req.set_request_id("9b2f0c1e-retry");
+  req.set_target_bytes(256 * kMiB);
+  ASSERT_TRUE(stub_->SetBalloonTarget(Context().get(), req, &second).ok());
+  EXPECT_EQ(TargetsSet().size(), 3u);
+}
+
+TEST_F(ControlServiceTest, AFailedRequestIsCarriedOutAgainWhenRetried) {
+  v1::SetBalloonTargetRequest req;
+  req.set_domain("web1");
+  req.set_target_bytes(256 * kMiB);
+  req.set_request_id("r1");
+  v1::SetBalloonTargetResponse resp;
+  hypervisor_.FailNextTargets(1);
+  EXPECT_EQ(stub_->SetBalloonTarget(Context().get(), req, &resp).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(stub_->SetBalloonTarget(Context().get(), req, &resp).ok());
+  EXPECT_EQ(TargetsSet(), std::vector<int64_t>{256 * kMiB});
+  req.set_request_id("not a valid id!");
+  grpc::Status bad = stub_->SetBalloonTarget(Context().get(), req, &resp);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("request_id"));
+}
+
+TEST_F(ControlServiceTest, AnUpdateWithAStaleEtagIsAbortedAndChangesNothing) {
+  // Two writers read the policy; the first changes it, the second's change is then refused.
+  const v1::Policy read = WithEtag(policy_->Get());  // what GetPolicy serves
+  ASSERT_FALSE(read.etag().empty());
+  v1::UpdatePolicyRequest first;
+  first.mutable_policy()->mutable_defaults()->set_shares(2000);
+  first.mutable_update_mask()->add_paths("defaults.shares");
+  first.set_etag(read.etag());
+  v1::Policy after_first;
+  ASSERT_TRUE(stub_->UpdatePolicy(Context().get(), first, &after_first).ok());
+  EXPECT_NE(after_first.etag(), read.etag());
+
+  v1::UpdatePolicyRequest second;
+  second.mutable_policy()->mutable_defaults()->set_headroom_bytes(512 * kMiB);
+  second.mutable_update_mask()->add_paths("defaults.headroom_bytes");
+  second.set_etag(read.etag());
+  v1::Policy ignored;
+  grpc::Status stale = stub_->UpdatePolicy(Context().get(), second, &ignored);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(stale.error_message(), HasSubstr("changed since it was read"));
+  EXPECT_FALSE(policy_->Get().defaults().has_headroom_bytes());
+
+  // Over what it is now, it goes through; so does a domain's override with the fresh etag.
+  second.set_etag(after_first.etag());
+  v1::Policy after_second;
+  ASSERT_TRUE(stub_->UpdatePolicy(Context().get(), second, &after_second).ok());
+  EXPECT_EQ(policy_->Get().defaults().headroom_bytes(), 512 * kMiB);
+  v1::UpdateDomainPolicyRequest domain;
+  domain.set_domain("web1");
+  domain.mutable_policy()->set_shares(500);
+  domain.mutable_update_mask()->add_paths("shares");
+  domain.set_etag(after_first.etag());
+  EXPECT_EQ(stub_->UpdateDomainPolicy(Context().get(), domain, &ignored).error_code(),
+            grpc::StatusCode::ABORTED);
+  domain.set_etag(after_second.etag());
+  EXPECT_TRUE(stub_->UpdateDomainPolicy(Context().get(), domain, &ignored).ok());
+  EXPECT_EQ(policy_->Get().domains().at("web1").shares(), 500);
 }
 
 }  // namespace

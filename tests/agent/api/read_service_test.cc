@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/collect/collector.h"
+#include "policy/durations.h"
 #include "tests/agent/api/service_fixture.h"
 
 namespace balloond {
@@ -276,6 +277,36 @@ TEST_F(ReadServiceTest, AUuidNamesItsDomainBeforeADomainNamedLikeIt) {
   ASSERT_TRUE(stub_->ListDecisions(Context().get(), list, &listed).ok());
   ASSERT_EQ(listed.decisions_size(), 1);
   EXPECT_EQ(listed.decisions(0).domain(), "web1");
+}
+
+TEST_F(ReadServiceTest, TheHostsCapacityIsUnavailableUntilAPolicyCycleJudgedIt) {
+  v1::HostCapacity resp;
+  grpc::Status before = stub_->GetHostCapacity(Context().get(), {}, &resp);
+  EXPECT_EQ(before.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(before.error_message(), HasSubstr("retry in a few seconds"));
+
+  CapacityReading reading;
+  reading.capacity.available_bytes = 6LL << 30;
+  reading.capacity.placeable_bytes = 5LL << 30;
+  policy::DomainCapacity held;
+  held.name = "web1";
+  held.not_reclaimable_why = "an operator holds it";
+  held.used_bytes = 100LL << 20;
+  reading.capacity.domains.push_back(held);
+  reading.host.pressure_some = PressureAverages{1.5, 0, 0};
+  reading.mode = v1::POLICY_MODE_ENFORCE;
+  reading.time = clock_.Now();
+  capacity_.Publish(reading);
+  ASSERT_TRUE(stub_->GetHostCapacity(Context().get(), {}, &resp).ok());
+  EXPECT_EQ(resp.placeable_bytes(), 5LL << 30);
+  EXPECT_EQ(resp.mode(), v1::POLICY_MODE_ENFORCE);
+  EXPECT_EQ(FromProtoTimestamp(resp.assess_time()), clock_.Now());
+  EXPECT_DOUBLE_EQ(resp.pressure().some().avg10(), 1.5);
+  ASSERT_EQ(resp.domains_size(), 1);
+  EXPECT_EQ(resp.domains(0).not_reclaimable_reason(), "an operator holds it");
+  EXPECT_EQ(resp.domains(0).used_bytes(), 100LL << 20);
+  EXPECT_FALSE(resp.domains(0).has_needed_bytes()) << "absent, not 0";
+  EXPECT_FALSE(resp.has_pressure_index());
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ class ServiceFixture : public ::testing::Test {
         collector_(hypervisor_, store_, clock_, CollectorOptions{}),
         backend_{store_,       hypervisor_,     clock_,         *policy_,   decisions_,
                  *holds_,      stats_feed_,     decision_feed_, qom_guard_, balloon_paths_,
-                 qom_traffic_, domain_changes_, collector_},
+                 qom_traffic_, domain_changes_, collector_,     capacity_,  requests_},
         listener_("test", settings, clock_,
                   [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }) {}
   ~ServiceFixture() override { Shutdown(); }
@@ -83,10 +83,12 @@ class ServiceFixture : public ::testing::Test {
   BalloonPathCache balloon_paths_;
   QomTraffic qom_traffic_{clock_};
   KeyedLocks domain_changes_{clock_};
+  RequestLedger requests_{clock_, RequestLedger::Settings()};
   StatsFeed stats_feed_;
   SnapshotStore store_;
   DecisionFeed decision_feed_;
   DecisionLog decisions_;
+  CapacityStore capacity_;
   Collector collector_;
   ServiceBackend backend_;
   ListenerContext listener_;

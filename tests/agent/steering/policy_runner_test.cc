@@ -38,7 +38,8 @@ class PolicyRunnerTest : public ::testing::Test {
     auto store = PolicyStore::Open(dir_, p);
     ASSERT_TRUE(store.ok());
     PolicyRunner runner(
-        {snapshots_, hypervisor_, clock_, **store, *holds_, log_, collection_, collection_},
+        {snapshots_, hypervisor_, clock_, **store, *holds_, log_, collection_, collection_,
+         capacity_},
         [] {
           HostMemory h;
           h.mem_total_bytes = 24LL << 30;
@@ -60,6 +61,7 @@ class PolicyRunnerTest : public ::testing::Test {
   FakeClock clock_;
   Collector collector_;
   DecisionLog log_;
+  CapacityStore capacity_;
   std::string dir_, uuid_;
   // The collection as the runner sees it: refreshes asked for, plans given.
   struct Collection final : public CollectionPlanner, public DomainInterest {

@@ -237,5 +237,35 @@ TEST_F(PolicyStoreTest, ASavedFilesErrorNamesItsOwnLine) {
   EXPECT_THAT(std::string(store.status().message()), HasSubstr(dir_ + "/policy.textproto:3:"));
 }
 
+TEST_F(PolicyStoreTest, TheEtagFollowsTheSettingsAcrossRestartsAndGuardsUpdates) {
+  auto store = Open();
+  const std::string before = PolicyEtag(store->Get());
+  EXPECT_EQ(before.size(), 16u);
+  v1::Policy update;
+  update.mutable_defaults()->set_shares(2000);
+  ASSERT_TRUE(store->Update(update, Mask({"defaults.shares"}), before).ok());
+  const std::string after = PolicyEtag(store->Get());
+  EXPECT_NE(after, before);
+  EXPECT_EQ(PolicyEtag(Open()->Get()), after) << "the same settings, the same etag, next run too";
+
+  // A writer holding the old etag changes nothing.
+  update.mutable_defaults()->set_shares(10);
+  absl::StatusOr<v1::Policy> stale = store->Update(update, Mask({"defaults.shares"}), before);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store->UpdateDomain("web", {}, Mask({}), before).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(store->Get().defaults().shares(), 2000);
+  // The etag is balloond's: it is no setting.
+  EXPECT_EQ(store->Update(update, Mask({"etag"})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Map order does not change it.
+  v1::Policy a, b;
+  (*a.mutable_domains())["x"].set_shares(1);
+  (*a.mutable_domains())["y"].set_shares(2);
+  (*b.mutable_domains())["y"].set_shares(2);
+  (*b.mutable_domains())["x"].set_shares(1);
+  EXPECT_EQ(PolicyEtag(a), PolicyEtag(b));
+}
+
 }  // namespace
 }  // namespace balloond

@@ -1,0 +1,44 @@
+#ifndef BALLOOND_AGENT_STEERING_CAPACITY_STORE_H_
+#define BALLOOND_AGENT_STEERING_CAPACITY_STORE_H_
+
+#include <optional>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/collect/host_stats.h"
+#include "balloon/v1/balloon.pb.h"
+#include "policy/capacity.h"
+
+namespace balloond {
+
+// The host's capacity as one policy cycle judged it, with what it was judged from.
+struct CapacityReading {
+  policy::HostCapacity capacity;
+  HostMemory host;
+  balloon::v1::PolicyMode mode = balloon::v1::POLICY_MODE_UNSPECIFIED;
+  absl::Time time;
+};
+
+// The latest reading: the policy runner publishes one each cycle, GetHostCapacity and the metrics
+// read it.
+class CapacityStore {
+ public:
+  void Publish(CapacityReading reading) {
+    absl::MutexLock lock(&mu_);
+    latest_ = std::move(reading);
+  }
+  // Absent before the first policy cycle.
+  std::optional<CapacityReading> Latest() const {
+    absl::MutexLock lock(&mu_);
+    return latest_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::optional<CapacityReading> latest_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace balloond
+
+#endif  // BALLOOND_AGENT_STEERING_CAPACITY_STORE_H_

@@ -1,0 +1,80 @@
+#include "policy/capacity.h"
+
+#include <algorithm>
+
+#include "policy/assessment.h"
+#include "policy/settings.h"
+
+namespace balloond::policy {
+namespace {
+
+namespace v1 = balloon::v1;
+
+DomainCapacity OfDomain(const v1::Policy& full, const Assessment& a, absl::Time now,
+                        bool policy_acts) {
+  DomainCapacity d;
+  d.uuid = a.input->uuid;
+  d.name = a.input->name;
+  d.balloon_bytes = a.actual;
+  d.max_bytes = a.input->max_memory_bytes;
+  if (a.fresh) {
+    d.used_bytes = a.used;
+    d.needed_bytes = a.memory.peak_used + a.headroom + a.overhead;
+    if (a.actual > 0) {
+      d.pressure_index =
+          100.0 * static_cast<double>(*d.needed_bytes) / static_cast<double>(a.actual);
+    }
+  }
+  if (!policy_acts) {
+    d.not_reclaimable_why = "the policy is off";
+  } else if (absl::string_view why = WhyNotDonor(a, now); !why.empty()) {
+    d.not_reclaimable_why = std::string(why);
+  } else if (a.actual - a.floor <= Deadband(full, a.actual)) {
+    d.not_reclaimable_why = "it is at its floor";
+  } else {
+    d.reclaimable_bytes = a.actual - a.floor;
+  }
+  return d;
+}
+
+}  // namespace
+
+HostCapacity AssessCapacity(const v1::Policy& policy, const HostInput& raw_host,
+                            const std::vector<DomainInput>& raw_domains, const State& state,
+                            absl::Time now, int64_t reserved_bytes) {
+  const v1::Policy full = WithDefaults(policy);
+  const HostInput host = SaneHost(raw_host);
+  const std::vector<DomainInput> domains = SaneDomains(raw_domains);
+  const bool policy_acts = full.mode() != v1::POLICY_MODE_OFF;
+
+  HostCapacity c;
+  c.total_bytes = host.total_bytes;
+  c.available_bytes = host.available_bytes;
+  c.reserve_bytes = HostReserve(full.host(), host.total_bytes);
+  c.reserved_bytes = std::clamp<int64_t>(reserved_bytes, 0, kMaxMemoryBytes);
+  double pressure_sum = 0;
+  int pressure_count = 0;
+  for (const DomainInput& in : domains) {
+    auto it = state.domains.find(in.uuid);
+    Assessment a = Assess(full, in, it == state.domains.end() ? DomainMemory() : it->second, now);
+    a.held = in.held_until && *in.held_until > now;
+    DomainCapacity d = OfDomain(full, a, now, policy_acts);
+    c.balloon_bytes += d.balloon_bytes;
+    c.committed_bytes += d.max_bytes;
+    c.used_bytes += d.used_bytes.value_or(0);
+    c.needed_bytes += d.needed_bytes.value_or(0);
+    c.reclaimable_bytes += d.reclaimable_bytes;
+    if (d.pressure_index) {
+      pressure_sum += *d.pressure_index;
+      ++pressure_count;
+    }
+    c.domains.push_back(std::move(d));
+  }
+  if (pressure_count > 0) c.pressure_index = pressure_sum / pressure_count;
+  const bool makes_room = full.mode() == v1::POLICY_MODE_ENFORCE;
+  c.placeable_bytes = std::max<int64_t>(0, c.available_bytes - c.reserve_bytes - c.reserved_bytes +
+                                               (makes_room ? c.reclaimable_bytes : 0));
+  return c;
+}
+
+}  // namespace balloond::policy

@@ -1,0 +1,63 @@
+#ifndef BALLOOND_POLICY_CAPACITY_H_
+#define BALLOOND_POLICY_CAPACITY_H_
+
+// What a host could give a new VM, as the policy judges its guests: the figures an orchestrator
+// places by. Pure, like Decide, and from the same inputs, so that what it reports reclaimable is
+// what a policy cycle would take.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "balloon/v1/balloon.pb.h"
+#include "policy/cycle.h"
+
+namespace balloond::policy {
+
+struct DomainCapacity {
+  std::string uuid;
+  std::string name;
+  int64_t balloon_bytes = 0;  // what the guest has now (the balloon's size)
+  int64_t max_bytes = 0;      // what it may have (its maximum memory)
+  // From fresh statistics only: its use, and what the policy judges it needs (its peak use of the
+  // last minutes + headroom + what QEMU gives its kernel beyond MemTotal).
+  std::optional<int64_t> used_bytes;
+  std::optional<int64_t> needed_bytes;
+  // What the policy could take now without putting the guest under pressure: down to its floor
+  // (min, use + headroom), never from a held, pressed, stale or disabled guest.
+  int64_t reclaimable_bytes = 0;
+  // Why nothing can be taken, when nothing can.
+  std::string not_reclaimable_why;
+  // needed / has × 100, as Hyper-V reports it: under 100 the guest has what it needs.
+  std::optional<double> pressure_index;
+};
+
+struct HostCapacity {
+  int64_t total_bytes = 0;
+  int64_t available_bytes = 0;
+  int64_t reserve_bytes = 0;    // what the policy keeps available on the host
+  int64_t balloon_bytes = 0;    // Σ guests' balloon sizes
+  int64_t committed_bytes = 0;  // Σ guests' maxima
+  int64_t used_bytes = 0;       // Σ use of the guests with fresh statistics
+  int64_t needed_bytes = 0;     // Σ need of the same guests
+  int64_t reclaimable_bytes = 0;
+  int64_t reserved_bytes = 0;  // promised to reservations
+  // The mean of the guests' pressure indexes; absent without a guest with fresh statistics.
+  std::optional<double> pressure_index;
+  // What a new VM could get now if room were made: available − reserve − reserved, plus what
+  // is reclaimable when the policy enforces (it makes no room in observe mode or off). Never < 0.
+  int64_t placeable_bytes = 0;
+  std::vector<DomainCapacity> domains;
+};
+
+// The host's capacity under `policy` (as given to Decide, metadata layered in) for the inputs of a
+// policy cycle and the state the policy had before it. `reserved_bytes`: what reservations hold.
+HostCapacity AssessCapacity(const balloon::v1::Policy& policy, const HostInput& host,
+                            const std::vector<DomainInput>& domains, const State& state,
+                            absl::Time now, int64_t reserved_bytes = 0);
+
+}  // namespace balloond::policy
+
+#endif  // BALLOOND_POLICY_CAPACITY_H_
