@@ -32,8 +32,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const AgentSettings& setti
   if (settings.mode_override) (*policy)->OverrideMode(*settings.mode_override);
   auto holds = HoldStore::Open(settings.state_dir);
   if (!holds.ok()) return holds.status();
+  auto reservations = ReservationStore::Open(settings.state_dir);
+  if (!reservations.ok()) return reservations.status();
   std::unique_ptr<Daemon> daemon(new Daemon(settings, loaded_config, std::move(environment),
-                                            std::move(*policy), std::move(*holds)));
+                                            std::move(*policy), std::move(*holds),
+                                            std::move(*reservations)));
   if (absl::Status s = daemon->Listen(); !s.ok()) return s;
   daemon->collector_.Start();
   daemon->runner_.Start();
@@ -47,7 +50,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const AgentSettings& setti
 
 Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& loaded_config,
                Environment environment, std::unique_ptr<PolicyStore> policy,
-               std::unique_ptr<HoldStore> holds)
+               std::unique_ptr<HoldStore> holds, std::unique_ptr<ReservationStore> reservations)
     : settings_(settings),
       loaded_config_(loaded_config),
       environment_(std::move(environment)),
@@ -55,6 +58,7 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
       systemd_(SystemdNotifier::FromEnvironment()),
       policy_(std::move(policy)),
       holds_(std::move(holds)),
+      reservations_(std::move(reservations)),
       decisions_(&decision_feed_),
       libvirt_(environment_.make_hypervisor(clock_, *this)),
       watch_lookups_("domain lookup", 1, 256),
@@ -72,11 +76,12 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
       collector_(hypervisor_, snapshots_, clock_, CollectorOptionsOf(settings),
                  {&qom_traffic_, this, &stats_feed_}),
       runner_({snapshots_, hypervisor_, clock_, *policy_, *holds_, decisions_, collector_,
-               collector_, capacity_},
+               collector_, capacity_, *reservations_},
               environment_.read_host, RunnerOptionsOf(settings)),
-      backend_{snapshots_,   hypervisor_,     clock_,         *policy_,   decisions_,
-               *holds_,      stats_feed_,     decision_feed_, qom_guard_, balloon_paths_,
-               qom_traffic_, domain_changes_, collector_,     capacity_,  requests_} {}
+      backend_{snapshots_, hypervisor_,    clock_,       *policy_,
+               decisions_, *holds_,        stats_feed_,  decision_feed_,
+               qom_guard_, balloon_paths_, qom_traffic_, domain_changes_,
+               collector_, capacity_,      requests_,    *reservations_} {}
 
 absl::Status Daemon::Listen() {
   auto server = AgentServer::Start(settings_.server, backend_);

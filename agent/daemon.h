@@ -28,6 +28,7 @@
 #include "agent/steering/hold_store.h"
 #include "agent/steering/policy_runner.h"
 #include "agent/steering/policy_store.h"
+#include "agent/steering/reservation_store.h"
 
 namespace balloond {
 
@@ -69,7 +70,7 @@ class Daemon final : private DomainChangeListener, private CollectorEvents {
  private:
   Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& loaded_config,
          Environment environment, std::unique_ptr<PolicyStore> policy,
-         std::unique_ptr<HoldStore> holds);
+         std::unique_ptr<HoldStore> holds, std::unique_ptr<ReservationStore> reservations);
   absl::Status Listen();
 
   // DomainChangeListener: libvirt's events, for the collector.
@@ -86,6 +87,7 @@ class Daemon final : private DomainChangeListener, private CollectorEvents {
   SystemdNotifier systemd_;
   std::unique_ptr<PolicyStore> policy_;
   std::unique_ptr<HoldStore> holds_;
+  std::unique_ptr<ReservationStore> reservations_;
   DecisionFeed decision_feed_;
   DecisionLog decisions_;
   CapacityStore capacity_;

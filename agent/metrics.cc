@@ -69,7 +69,7 @@ constexpr GuestSeries kGuestSeries[] = {
      MetricType::Gauge},
     {guest_stat::kDiskCaches, "balloon_guest_memory_cache_bytes",
      "The guest's page cache (file-backed memory it can give up).", MetricType::Gauge},
-    {"rss", "balloon_domain_resident_bytes",
+    {guest_stat::kResident, "balloon_domain_resident_bytes",
      "What the host holds of the domain: its QEMU's resident memory (below the balloon's size "
      "when the guest reports free pages, or has not touched them).",
      MetricType::Gauge},

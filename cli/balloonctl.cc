@@ -301,6 +301,76 @@ int Capacity(Client& client) {
       [](const v1::HostCapacity& c) { return balloond::FormatCapacity(c, absl::LocalTimeZone()); });
 }
 
+// Polls the reservation until it is no longer PENDING (up to --timeout, default 60s).
+int WaitForReservation(Client& client, v1::Reservation r) {
+  const absl::Duration wait = client.timeout_given() ? client.timeout() : absl::Seconds(60);
+  const absl::Time end = absl::Now() + wait;
+  while (r.state() == v1::RESERVATION_STATE_PENDING && absl::Now() < end) {
+    absl::SleepFor(absl::Milliseconds(500));
+    v1::GetReservationRequest req;
+    req.set_id(r.id());
+    auto ctx = client.Context();
+    grpc::Status status = client.read().GetReservation(ctx.get(), req, &r);
+    if (!status.ok()) return client.Fail(status);
+  }
+  std::cout << (client.json() ? balloond::ToJsonLine(r)
+                              : balloond::FormatReservation(r, absl::Now()));
+  if (r.state() == v1::RESERVATION_STATE_READY) return kExitOk;
+  if (r.state() == v1::RESERVATION_STATE_PENDING) {
+    std::cerr << "balloonctl: " << r.id() << " is still PENDING after "
+              << absl::FormatDuration(wait) << " (" << FormatBytes(r.made_bytes()) << " of "
+              << FormatBytes(r.bytes()) << " made); raise --timeout, or release it\n";
+  }
+  return kExitFailed;
+}
+
+int Reserve(Client& client, const std::string& size_text, const std::string& ttl_text,
+            const std::string& domain, bool wait, const std::string& request_id) {
+  auto size = balloond::ParseMemorySize(size_text);
+  if (!size.ok()) throw UsageError{std::string(size.status().message())};
+  v1::ReserveMemoryRequest req;
+  req.set_bytes(*size);
+  req.set_domain(domain);
+  req.set_request_id(request_id);
+  if (!ttl_text.empty()) {
+    absl::Duration ttl;
+    if (!absl::ParseDuration(ttl_text, &ttl) || ttl <= absl::ZeroDuration()) {
+      throw UsageError{
+          absl::StrCat("--ttl '", ttl_text, "' is not a duration; write e.g. 10m, 1h")};
+    }
+    *req.mutable_ttl() = balloond::ToProtoDuration(ttl);
+  }
+  v1::Reservation r;
+  auto ctx = client.Context();
+  grpc::Status status = client.control().ReserveMemory(ctx.get(), req, &r);
+  if (!status.ok()) return client.Fail(status);
+  if (wait) return WaitForReservation(client, r);
+  std::cout << (client.json() ? balloond::ToJsonLine(r)
+                              : balloond::FormatReservation(r, absl::Now()));
+  return r.state() == v1::RESERVATION_STATE_FAILED ? kExitFailed : kExitOk;
+}
+
+int Unreserve(Client& client, const std::string& id, const std::string& request_id) {
+  v1::ReleaseReservationRequest req;
+  req.set_id(id);
+  req.set_request_id(request_id);
+  v1::Reservation r;
+  auto ctx = client.Context();
+  return Show<v1::Reservation>(
+      client, client.control().ReleaseReservation(ctx.get(), req, &r), r,
+      [](const v1::Reservation& x) { return balloond::FormatReservation(x, absl::Now()); });
+}
+
+int Reservations(Client& client) {
+  v1::ListReservationsResponse resp;
+  auto ctx = client.Context();
+  return Show<v1::ListReservationsResponse>(client,
+                                            client.read().ListReservations(ctx.get(), {}, &resp),
+                                            resp, [](const v1::ListReservationsResponse& r) {
+                                              return balloond::FormatReservations(r, absl::Now());
+                                            });
+}
+
 int Health(Client& client) {
   grpc::health::v1::HealthCheckRequest req;
   grpc::health::v1::HealthCheckResponse resp;
@@ -492,6 +562,20 @@ int main(int argc, char** argv) {
       "capacity",
       "Show what the host could give a new VM: placeable memory, what the policy could reclaim "
       "from each guest, and what each guest uses and needs");
+  auto* reserve = app.add_subcommand(
+      "reserve", "Reserve room for a VM to come: the policy takes memory back from idle guests");
+  std::string ttl, reserve_domain, reservation_id;
+  reserve->add_option("SIZE", size, "The room to make: 4G, 512MiB")->required();
+  reserve->add_option("--ttl", ttl, "How long it lives unless released (default 10m)");
+  reserve->add_option("--domain", reserve_domain,
+                      "The domain it is for: its start ends the reservation (CLAIMED)");
+  reserve->add_flag("--wait", wait,
+                    "Wait until it is READY (exit 0) or FAILED (exit 1), up to --timeout "
+                    "(default 60s)");
+  auto* unreserve = app.add_subcommand("unreserve", "Release a reservation");
+  unreserve->add_option("ID", reservation_id, "e.g. r-12")->required();
+  auto* reservations =
+      app.add_subcommand("reservations", "List reservations: alive, and ended in the last hour");
   auto* health = app.add_subcommand("health", "Ask balloond whether it is serving");
   auto* version = app.add_subcommand("version", "Print balloonctl's version");
   auto* policy = app.add_subcommand("policy", "Show or change the automatic ballooning policy");
@@ -543,7 +627,8 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     Client client(options, /*needs_write=*/set->parsed() || release->parsed() ||
-                               policy_set->parsed() || policy_mode->parsed());
+                               policy_set->parsed() || policy_mode->parsed() || reserve->parsed() ||
+                               unreserve->parsed());
     if (*list) return List(client);
     if (*stats) return Stats(client, domain, watch);
     if (*set) {
@@ -556,6 +641,9 @@ int main(int argc, char** argv) {
     if (*qom_get) return QomGet(client, domain, path, property);
     if (*host) return Host(client);
     if (*capacity) return Capacity(client);
+    if (*reserve) return Reserve(client, size, ttl, reserve_domain, wait, request_id);
+    if (*unreserve) return Unreserve(client, reservation_id, request_id);
+    if (*reservations) return Reservations(client);
     if (*health) return Health(client);
     if (*policy_show) return PolicyShow(client, domain);
     if (*policy_set) {

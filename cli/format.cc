@@ -211,13 +211,15 @@ std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
   Table host({});
   host.AddRow(
       {"placeable",
-       absl::StrCat(FormatBytes(c.placeable_bytes()), " (available ",
-                    FormatBytes(c.available_bytes()), " - reserve ", FormatBytes(c.reserve_bytes()),
-                    " - reserved ", FormatBytes(c.reserved_bytes()),
-                    makes_room
-                        ? absl::StrCat(" + reclaimable ", FormatBytes(c.reclaimable_bytes()), ")")
-                        : ", and nothing reclaimed: the policy does not enforce)")});
+       absl::StrCat(
+           FormatBytes(c.placeable_bytes()), " (available ", FormatBytes(c.available_bytes()),
+           " - reserve ", FormatBytes(c.reserve_bytes()), " - unbacked ",
+           FormatBytes(c.unbacked_bytes()), " - reserved ", FormatBytes(c.reserved_bytes()),
+           makes_room ? absl::StrCat(" + reclaimable ", FormatBytes(c.reclaimable_bytes()), ")")
+                      : ", and nothing reclaimed: the policy does not enforce)")});
   host.AddRow({"reclaimable", FormatBytes(c.reclaimable_bytes())});
+  host.AddRow({"unbacked", absl::StrCat(FormatBytes(c.unbacked_bytes()),
+                                        " (given to guests, not yet touched: theirs to take)")});
   host.AddRow({"guests have", absl::StrCat(FormatBytes(c.balloon_bytes()), " of ",
                                            FormatBytes(c.committed_bytes()), " committed")});
   host.AddRow({"guests use/need",
@@ -246,6 +248,35 @@ std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
                         : absl::StrCat("- (", d.not_reclaimable_reason(), ")")});
   }
   return absl::StrCat(Printed(host), c.domains().empty() ? "" : "\n", Printed(domains));
+}
+
+std::string FormatReservation(const v1::Reservation& r, absl::Time now) {
+  const absl::Duration left = FromProtoTimestamp(r.expire_time()) - now;
+  return absl::StrCat(
+      r.id(), ": ", ShortName(r.state()), ", ", FormatBytes(r.bytes()),
+      r.domain().empty() ? "" : absl::StrCat(" for ", r.domain()),
+      r.state() == v1::RESERVATION_STATE_PENDING || r.state() == v1::RESERVATION_STATE_READY
+          ? absl::StrCat(", expires in ",
+                         absl::FormatDuration(
+                             absl::Trunc(std::max(absl::ZeroDuration(), left), absl::Seconds(1))))
+          : "",
+      "\n    ", r.explanation(), "\n");
+}
+
+std::string FormatReservations(const v1::ListReservationsResponse& list, absl::Time now) {
+  Table t({"ID", "STATE", "SIZE", "MADE", "DOMAIN", "EXPIRES IN", "BY"});
+  for (const v1::Reservation& r : list.reservations()) {
+    const bool alive =
+        r.state() == v1::RESERVATION_STATE_PENDING || r.state() == v1::RESERVATION_STATE_READY;
+    t.AddRow({r.id(), ShortName(r.state()), FormatBytes(r.bytes()), FormatBytes(r.made_bytes()),
+              r.domain().empty() ? "-" : r.domain(),
+              alive ? absl::FormatDuration(absl::Trunc(
+                          std::max(absl::ZeroDuration(), FromProtoTimestamp(r.expire_time()) - now),
+                          absl::Seconds(1)))
+                    : "-",
+              r.created_by()});
+  }
+  return Printed(t);
 }
 
 std::string FormatDecision(const v1::Decision& d, absl::TimeZone zone) {

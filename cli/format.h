@@ -31,6 +31,10 @@ std::string FormatHost(const balloon::v1::HostStats& host);
 // The host's capacity (`balloonctl capacity`): the figures an orchestrator places by, then a row
 // per guest with what it has, uses, needs and could give back.
 std::string FormatCapacity(const balloon::v1::HostCapacity& capacity, absl::TimeZone zone);
+// One reservation and what happened to it (`reserve`, `unreserve`); a table of them
+// (`reservations`).
+std::string FormatReservation(const balloon::v1::Reservation& reservation, absl::Time now);
+std::string FormatReservations(const balloon::v1::ListReservationsResponse& list, absl::Time now);
 // `decisions`: one decision, its explanation indented below it.
 std::string FormatDecision(const balloon::v1::Decision& decision, absl::TimeZone zone);
 // `policy show`: every set field as "path  value", sizes and durations humanized; with a domain,

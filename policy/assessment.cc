@@ -177,6 +177,7 @@ HostInput SaneHost(const HostInput& host) {
   HostInput out = host;
   out.total_bytes = std::clamp<int64_t>(host.total_bytes, 0, kMaxMemoryBytes);
   out.available_bytes = std::clamp<int64_t>(host.available_bytes, 0, kMaxMemoryBytes);
+  out.reserved_bytes = std::clamp<int64_t>(host.reserved_bytes, 0, kMaxMemoryBytes);
   return out;
 }
 
@@ -187,8 +188,20 @@ std::vector<DomainInput> SaneDomains(const std::vector<DomainInput>& domains) {
     if (d.actual_bytes && (*d.actual_bytes < 0 || *d.actual_bytes > kMaxMemoryBytes)) {
       d.actual_bytes.reset();
     }
+    if (d.resident_bytes && (*d.resident_bytes < 0 || *d.resident_bytes > kMaxMemoryBytes)) {
+      d.resident_bytes.reset();
+    }
   }
   return out;
+}
+
+int64_t UnbackedBytes(const std::vector<DomainInput>& domains) {
+  int64_t unbacked = 0;
+  for (const DomainInput& d : domains) {
+    if (!d.actual_bytes || !d.resident_bytes) continue;
+    unbacked += std::clamp<int64_t>(*d.actual_bytes - *d.resident_bytes, 0, kMaxMemoryBytes);
+  }
+  return unbacked;
 }
 
 absl::string_view WhyNotDonor(const Assessment& a, absl::Time now) {

@@ -17,6 +17,10 @@ DomainCapacity OfDomain(const v1::Policy& full, const Assessment& a, absl::Time 
   d.name = a.input->name;
   d.balloon_bytes = a.actual;
   d.max_bytes = a.input->max_memory_bytes;
+  d.resident_bytes = a.input->resident_bytes;
+  if (a.input->actual_bytes && a.input->resident_bytes) {
+    d.unbacked_bytes = std::max<int64_t>(0, a.actual - *a.input->resident_bytes);
+  }
   if (a.fresh) {
     d.used_bytes = a.used;
     d.needed_bytes = a.memory.peak_used + a.headroom + a.overhead;
@@ -41,7 +45,7 @@ DomainCapacity OfDomain(const v1::Policy& full, const Assessment& a, absl::Time 
 
 HostCapacity AssessCapacity(const v1::Policy& policy, const HostInput& raw_host,
                             const std::vector<DomainInput>& raw_domains, const State& state,
-                            absl::Time now, int64_t reserved_bytes) {
+                            absl::Time now) {
   const v1::Policy full = WithDefaults(policy);
   const HostInput host = SaneHost(raw_host);
   const std::vector<DomainInput> domains = SaneDomains(raw_domains);
@@ -51,7 +55,7 @@ HostCapacity AssessCapacity(const v1::Policy& policy, const HostInput& raw_host,
   c.total_bytes = host.total_bytes;
   c.available_bytes = host.available_bytes;
   c.reserve_bytes = HostReserve(full.host(), host.total_bytes);
-  c.reserved_bytes = std::clamp<int64_t>(reserved_bytes, 0, kMaxMemoryBytes);
+  c.reserved_bytes = host.reserved_bytes;
   double pressure_sum = 0;
   int pressure_count = 0;
   for (const DomainInput& in : domains) {
@@ -64,6 +68,7 @@ HostCapacity AssessCapacity(const v1::Policy& policy, const HostInput& raw_host,
     c.used_bytes += d.used_bytes.value_or(0);
     c.needed_bytes += d.needed_bytes.value_or(0);
     c.reclaimable_bytes += d.reclaimable_bytes;
+    c.unbacked_bytes += d.unbacked_bytes;
     if (d.pressure_index) {
       pressure_sum += *d.pressure_index;
       ++pressure_count;
@@ -72,8 +77,11 @@ HostCapacity AssessCapacity(const v1::Policy& policy, const HostInput& raw_host,
   }
   if (pressure_count > 0) c.pressure_index = pressure_sum / pressure_count;
   const bool makes_room = full.mode() == v1::POLICY_MODE_ENFORCE;
-  c.placeable_bytes = std::max<int64_t>(0, c.available_bytes - c.reserve_bytes - c.reserved_bytes +
-                                               (makes_room ? c.reclaimable_bytes : 0));
+  // Each byte reclaimed is a byte of room: taken from what a guest never touched, it is a promise
+  // the host no longer has to keep; from what it did, MemAvailable grows by it.
+  c.placeable_bytes =
+      std::max<int64_t>(0, c.available_bytes - c.reserve_bytes - c.unbacked_bytes -
+                               c.reserved_bytes + (makes_room ? c.reclaimable_bytes : 0));
   return c;
 }
 

@@ -32,6 +32,10 @@ struct DomainCapacity {
   std::string not_reclaimable_why;
   // needed / has × 100, as Hyper-V reports it: under 100 the guest has what it needs.
   std::optional<double> pressure_index;
+  // What the host holds of it (QEMU's resident memory), and what its balloon gives it beyond that:
+  // memory promised to the guest that the host's MemAvailable still counts as free.
+  std::optional<int64_t> resident_bytes;
+  int64_t unbacked_bytes = 0;
 };
 
 struct HostCapacity {
@@ -44,19 +48,21 @@ struct HostCapacity {
   int64_t needed_bytes = 0;     // Σ need of the same guests
   int64_t reclaimable_bytes = 0;
   int64_t reserved_bytes = 0;  // promised to reservations
+  int64_t unbacked_bytes = 0;  // Σ guests' unbacked_bytes: promised to guests, not yet theirs
   // The mean of the guests' pressure indexes; absent without a guest with fresh statistics.
   std::optional<double> pressure_index;
-  // What a new VM could get now if room were made: available − reserve − reserved, plus what
-  // is reclaimable when the policy enforces (it makes no room in observe mode or off). Never < 0.
+  // What a new VM could get now if room were made: available − reserve − unbacked − reserved,
+  // plus what is reclaimable when the policy enforces (it makes no room in observe mode or off).
+  // Never < 0.
   int64_t placeable_bytes = 0;
   std::vector<DomainCapacity> domains;
 };
 
 // The host's capacity under `policy` (as given to Decide, metadata layered in) for the inputs of a
-// policy cycle and the state the policy had before it. `reserved_bytes`: what reservations hold.
+// policy cycle and the state the policy had before it.
 HostCapacity AssessCapacity(const balloon::v1::Policy& policy, const HostInput& host,
                             const std::vector<DomainInput>& domains, const State& state,
-                            absl::Time now, int64_t reserved_bytes = 0);
+                            absl::Time now);
 
 }  // namespace balloond::policy
 

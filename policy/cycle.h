@@ -43,6 +43,10 @@ struct DomainInput {
   // <memballoon autodeflate='on'>: QEMU takes pages back from the balloon when the guest is about
   // to run out of memory, so a balloon that grows by itself is a guest under pressure.
   bool autodeflate = false;
+  // What the host holds of the domain (its QEMU's resident memory), when known. What the balloon
+  // gives the guest beyond it is promised but not backed: the guest may touch it at any time, and
+  // the host's MemAvailable does not show it.
+  std::optional<int64_t> resident_bytes;
 };
 
 struct HostInput {
@@ -50,7 +54,15 @@ struct HostInput {
   int64_t available_bytes = 0;
   // Memory PSI "some" avg10, percent, where the kernel has it.
   std::optional<double> pressure_some_avg10;
+  // Promised to reservations (room made for VMs to come): the policy keeps it free as if it were
+  // used, and gives it to a guest only to stop an OOM. While there are reservations, what guests
+  // were given but have not touched (UnbackedBytes) counts as used too: they could take it back
+  // by touching it, and no room is promised twice.
+  int64_t reserved_bytes = 0;
 };
+
+// Σ over the domains of what their balloons give them beyond what the host holds of them.
+int64_t UnbackedBytes(const std::vector<DomainInput>& domains);
 
 // What the policy remembers of one domain between cycles.
 struct DomainMemory {

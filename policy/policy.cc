@@ -115,6 +115,11 @@ class Cycle {
 
   Outcome out_;
   int64_t reserve_ = 0;
+  // What is available and not reserved (nor, while there are reservations, promised to guests):
+  // what the policy's reclaim and give-back go by. Relief, to stop an OOM, may use the rest too.
+  const int64_t free_ =
+      std::max<int64_t>(0, host_.available_bytes - host_.reserved_bytes -
+                               (host_.reserved_bytes > 0 ? UnbackedBytes(domains_) : 0));
   int64_t comfortable_available_ = 0;
   bool psi_high_ = false;
   std::vector<Assessment> all_;
@@ -132,9 +137,9 @@ void Cycle::ClassifyHost() {
   comfortable_available_ = ComfortableAvailable(host_policy_, host_.total_bytes);
   psi_high_ =
       host_.pressure_some_avg10 && *host_.pressure_some_avg10 > host_policy_.pressure_threshold();
-  if (host_.available_bytes < reserve_ || psi_high_) {
+  if (free_ < reserve_ || psi_high_) {
     out_.host = HostCondition::kShort;
-  } else if (host_.available_bytes > comfortable_available_) {
+  } else if (free_ > comfortable_available_) {
     out_.host = HostCondition::kComfortable;
   }
 }
@@ -275,7 +280,7 @@ void Cycle::GrantRelief() {
 }
 
 void Cycle::GiveBackToStale() {
-  int64_t stale_budget = std::min(relief_budget_, host_.available_bytes - reserve_);
+  int64_t stale_budget = std::min(relief_budget_, free_ - reserve_);
   for (Assessment* a : stale_give_back_) {
     const int64_t grant =
         std::clamp<int64_t>(a->target - a->actual, 0, std::max<int64_t>(0, stale_budget));
@@ -289,10 +294,10 @@ void Cycle::Reclaim() {
   if (out_.host != HostCondition::kShort && unmet_relief_ == 0 && unmet_stale_ == 0) return;
   // A short host is taken a quarter of its reserve past it, so the next cycles hold rather than
   // trim again at every small change.
-  int64_t needed = (out_.host == HostCondition::kShort && host_.available_bytes < reserve_
-                        ? reserve_ - host_.available_bytes + reserve_ / 4
-                        : 0) +
-                   unmet_relief_ + unmet_stale_;
+  int64_t needed =
+      (out_.host == HostCondition::kShort && free_ < reserve_ ? reserve_ - free_ + reserve_ / 4
+                                                              : 0) +
+      unmet_relief_ + unmet_stale_;
   if (needed == 0) needed = policy_.max_shrink_step_bytes();  // PSI high with memory available
   const bool lend_headroom = unmet_relief_ > 0;
   std::vector<Assessment*> donors;
@@ -330,11 +335,15 @@ void Cycle::Reclaim() {
   }
   const std::string why =
       out_.host == HostCondition::kShort
-          ? absl::StrCat("the host had ", FormatBytes(host_.available_bytes), " available",
-                         psi_high_ ? absl::StrFormat(" and memory pressure %.1f%%",
-                                                     *host_.pressure_some_avg10)
-                                   : "",
-                         " (reserve ", FormatBytes(reserve_), ")")
+          ? absl::StrCat(
+                "the host had ", FormatBytes(host_.available_bytes), " available",
+                host_.reserved_bytes > 0 ? absl::StrCat(" (", FormatBytes(host_.reserved_bytes),
+                                                        " of it reserved for VMs to come)")
+                                         : "",
+                psi_high_
+                    ? absl::StrFormat(" and memory pressure %.1f%%", *host_.pressure_some_avg10)
+                    : "",
+                " (reserve ", FormatBytes(reserve_), ")")
           : absl::StrCat("other guests need ", FormatBytes(unmet_relief_ + unmet_stale_),
                          " the host cannot give");
   for (size_t i = 0; i < donors.size(); ++i) {
@@ -355,8 +364,7 @@ void Cycle::GiveBackWhenComfortable() {
   if (out_.host != HostCondition::kComfortable) return;
   int64_t granted = 0;
   for (const Assessment* a : relief_) granted += a->target - a->actual;
-  const int64_t surplus =
-      host_.available_bytes - comfortable_available_ - granted - Deadband(policy_, 0);
+  const int64_t surplus = free_ - comfortable_available_ - granted - Deadband(policy_, 0);
   std::vector<Assessment*> takers;
   std::vector<int64_t> wants;
   std::vector<double> weights;

@@ -11,6 +11,7 @@
 #include "agent/libvirt/policy_metadata.h"
 #include "agent/qom/qom_request.h"
 #include "policy/durations.h"
+#include "policy/enum_names.h"
 #include "policy/policy.h"
 #include "policy/settings.h"
 #include "policy/sizes.h"
@@ -300,6 +301,39 @@ grpc::ServerUnaryReactor* ControlService::ReleaseHold(grpc::CallbackServerContex
                  });
 }
 
+grpc::ServerUnaryReactor* ControlService::ReserveMemory(grpc::CallbackServerContext* ctx,
+                                                        const v1::ReserveMemoryRequest* req,
+                                                        v1::Reservation* resp) {
+  return Offload(
+      ctx, *req, req->request_id(), resp,
+      [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
+        const std::optional<CapacityReading> latest = backend_.capacity.Latest();
+        auto made = backend_.reservations.Create(
+            *req, caller,
+            latest ? std::optional<policy::HostCapacity>(latest->capacity) : std::nullopt,
+            policy::WithDefaults(backend_.policy.Get()).mode() == v1::POLICY_MODE_ENFORCE,
+            backend_.clock.Now());
+        if (!made.ok()) return made.status();
+        Log(absl::StrCat("reservation ", made->id(), " of ", FormatBytes(made->bytes()), " by ",
+                         caller, ": ", ShortName(made->state()), ": ", made->explanation()));
+        *resp = *made;
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* ControlService::ReleaseReservation(
+    grpc::CallbackServerContext* ctx, const v1::ReleaseReservationRequest* req,
+    v1::Reservation* resp) {
+  return Offload(ctx, *req, req->request_id(), resp,
+                 [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
+                   auto released = backend_.reservations.Release(req->id(), backend_.clock.Now());
+                   if (!released.ok()) return released.status();
+                   Log(absl::StrCat("reservation ", req->id(), " released by ", caller));
+                   *resp = *released;
+                   return absl::OkStatus();
+                 });
+}
+
 namespace {
 
 absl::Status ReadOnlySocket(absl::string_view what) {
@@ -332,6 +366,17 @@ grpc::ServerUnaryReactor* ReadOnlyControlService::ReleaseHold(grpc::CallbackServ
                                                               const v1::ReleaseHoldRequest*,
                                                               v1::ReleaseHoldResponse*) {
   return Finished(ctx, ReadOnlySocket("releasing a hold"));
+}
+
+grpc::ServerUnaryReactor* ReadOnlyControlService::ReserveMemory(grpc::CallbackServerContext* ctx,
+                                                                const v1::ReserveMemoryRequest*,
+                                                                v1::Reservation*) {
+  return Finished(ctx, ReadOnlySocket("reserving memory"));
+}
+
+grpc::ServerUnaryReactor* ReadOnlyControlService::ReleaseReservation(
+    grpc::CallbackServerContext* ctx, const v1::ReleaseReservationRequest*, v1::Reservation*) {
+  return Finished(ctx, ReadOnlySocket("releasing a reservation"));
 }
 
 }  // namespace balloond

@@ -26,6 +26,12 @@ class ControlService final : public balloon::v1::BalloonControlService::Callback
   grpc::ServerUnaryReactor* ReleaseHold(grpc::CallbackServerContext* ctx,
                                         const balloon::v1::ReleaseHoldRequest* req,
                                         balloon::v1::ReleaseHoldResponse* resp) override;
+  grpc::ServerUnaryReactor* ReserveMemory(grpc::CallbackServerContext* ctx,
+                                          const balloon::v1::ReserveMemoryRequest* req,
+                                          balloon::v1::Reservation* resp) override;
+  grpc::ServerUnaryReactor* ReleaseReservation(grpc::CallbackServerContext* ctx,
+                                               const balloon::v1::ReleaseReservationRequest* req,
+                                               balloon::v1::Reservation* resp) override;
 
  private:
   // Runs `work` on the listener's workers within the call limits, and finishes with its status. A
@@ -62,6 +68,12 @@ class ReadOnlyControlService final : public balloon::v1::BalloonControlService::
   grpc::ServerUnaryReactor* ReleaseHold(grpc::CallbackServerContext* ctx,
                                         const balloon::v1::ReleaseHoldRequest* req,
                                         balloon::v1::ReleaseHoldResponse* resp) override;
+  grpc::ServerUnaryReactor* ReserveMemory(grpc::CallbackServerContext* ctx,
+                                          const balloon::v1::ReserveMemoryRequest* req,
+                                          balloon::v1::Reservation* resp) override;
+  grpc::ServerUnaryReactor* ReleaseReservation(grpc::CallbackServerContext* ctx,
+                                               const balloon::v1::ReleaseReservationRequest* req,
+                                               balloon::v1::Reservation* resp) override;
 };
 
 }  // namespace balloond

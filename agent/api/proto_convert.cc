@@ -157,6 +157,7 @@ void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
   out->set_needed_bytes(c.needed_bytes);
   out->set_reclaimable_bytes(c.reclaimable_bytes);
   out->set_reserved_bytes(c.reserved_bytes);
+  out->set_unbacked_bytes(c.unbacked_bytes);
   if (c.pressure_index) out->set_pressure_index(*c.pressure_index);
   out->set_placeable_bytes(c.placeable_bytes);
   if (reading.host.pressure_some || reading.host.pressure_full) {
@@ -175,6 +176,8 @@ void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
     o->set_reclaimable_bytes(d.reclaimable_bytes);
     o->set_not_reclaimable_reason(d.not_reclaimable_why);
     if (d.pressure_index) o->set_pressure_index(*d.pressure_index);
+    if (d.resident_bytes) o->set_resident_bytes(*d.resident_bytes);
+    o->set_unbacked_bytes(d.unbacked_bytes);
   }
 }
 

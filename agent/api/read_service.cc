@@ -204,6 +204,28 @@ grpc::ServerUnaryReactor* ReadService::GetHostCapacity(grpc::CallbackServerConte
   return Finished(ctx, absl::OkStatus());
 }
 
+grpc::ServerUnaryReactor* ReadService::ListReservations(grpc::CallbackServerContext* ctx,
+                                                        const v1::ListReservationsRequest*,
+                                                        v1::ListReservationsResponse* resp) {
+  auto ticket = listener_.Admit(*ctx);
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  for (v1::Reservation& r : backend_.reservations.List()) {
+    *resp->add_reservations() = std::move(r);
+  }
+  return Finished(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ReadService::GetReservation(grpc::CallbackServerContext* ctx,
+                                                      const v1::GetReservationRequest* req,
+                                                      v1::Reservation* resp) {
+  auto ticket = listener_.Admit(*ctx);
+  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  auto found = backend_.reservations.Get(req->id());
+  if (!found.ok()) return Finished(ctx, found.status());
+  *resp = *found;
+  return Finished(ctx, absl::OkStatus());
+}
+
 grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
                                               const std::string& domain, const std::string& path,
                                               QomQuery query) {

@@ -41,6 +41,12 @@ class ReadService final : public balloon::v1::BalloonReadService::CallbackServic
   grpc::ServerUnaryReactor* GetHostCapacity(grpc::CallbackServerContext* ctx,
                                             const balloon::v1::GetHostCapacityRequest* req,
                                             balloon::v1::HostCapacity* resp) override;
+  grpc::ServerUnaryReactor* ListReservations(grpc::CallbackServerContext* ctx,
+                                             const balloon::v1::ListReservationsRequest* req,
+                                             balloon::v1::ListReservationsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetReservation(grpc::CallbackServerContext* ctx,
+                                           const balloon::v1::GetReservationRequest* req,
+                                           balloon::v1::Reservation* resp) override;
   grpc::ServerUnaryReactor* ListQomProperties(
       grpc::CallbackServerContext* ctx, const balloon::v1::ListQomPropertiesRequest* req,
       balloon::v1::ListQomPropertiesResponse* resp) override;

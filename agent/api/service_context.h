@@ -27,6 +27,7 @@
 #include "agent/steering/decision_log.h"
 #include "agent/steering/hold_store.h"
 #include "agent/steering/policy_store.h"
+#include "agent/steering/reservation_store.h"
 
 namespace balloond {
 
@@ -54,6 +55,8 @@ struct ServiceBackend {
   const CapacityStore& capacity;
   // Changes made by request_id, so that a client's retry does not act twice.
   RequestLedger& requests;
+  // Room reserved for VMs to come.
+  ReservationStore& reservations;
 };
 
 // What one listener (a socket, or the TLS port) gives its calls: limits counted per listener and

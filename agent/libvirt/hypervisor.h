@@ -36,6 +36,8 @@ inline constexpr char kOomKills[] = "stat-oom-kills";
 inline constexpr char kSwapIn[] = "stat-swap-in";
 inline constexpr char kSwapOut[] = "stat-swap-out";
 inline constexpr char kTotalMemory[] = "stat-total-memory";
+// Not the guest's: what the host holds of the domain (its QEMU's resident memory), from /proc.
+inline constexpr char kResident[] = "rss";
 }  // namespace guest_stat
 
 // What a guest's virtio-balloon driver reported, as QEMU names it (stat-free-memory, ...): bytes

@@ -4,8 +4,10 @@
 #include "agent/base/log.h"
 #include "agent/base/worker_pool.h"
 #include "policy/durations.h"
+#include "policy/enum_names.h"
 #include "policy/layers.h"
 #include "policy/settings.h"
+#include "policy/sizes.h"
 
 namespace balloond {
 
@@ -50,6 +52,7 @@ policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
       in.report = r;
     }
   }
+  if (snap.guest) in.resident_bytes = snap.guest->Get(guest_stat::kResident);
   return in;
 }
 
@@ -126,9 +129,25 @@ void PolicyRunner::RunOnce() {
   }
   const v1::Policy layered = policy::WithMetadata(policy, metadata);
   // Judged before the cycle, from what the cycle sees: what it calls reclaimable is what the
-  // cycle would take from a host that needed it.
-  parts_.capacity.Publish(
-      {policy::AssessCapacity(layered, host_input, inputs, state_, now), *host, mode, now});
+  // cycle would take from a host that needed it. Reservations learn from it whether their room is
+  // there, and what they hold then counts as used for the cycle.
+  host_input.reserved_bytes = parts_.reservations.ReservedBytes(now);
+  policy::HostCapacity capacity = policy::AssessCapacity(layered, host_input, inputs, state_, now);
+  std::set<std::string> running;
+  for (const policy::DomainInput& in : inputs) {
+    if (in.activity == policy::Activity::kRunning) running.insert(in.name);
+  }
+  const auto changed =
+      parts_.reservations.Advance(capacity, running, mode == v1::POLICY_MODE_ENFORCE, now);
+  for (const v1::Reservation& r : changed) {
+    Log(absl::StrCat("reservation ", r.id(), " (", FormatBytes(r.bytes()),
+                     "): ", ShortName(r.state()), ": ", r.explanation()));
+  }
+  if (!changed.empty()) {
+    host_input.reserved_bytes = parts_.reservations.ReservedBytes(now);
+    capacity = policy::AssessCapacity(layered, host_input, inputs, state_, now);
+  }
+  parts_.capacity.Publish({std::move(capacity), *host, mode, now});
   if (mode == v1::POLICY_MODE_OFF) {
     parts_.planner.SetCollectionPlan({});
     return;

@@ -19,6 +19,7 @@
 #include "agent/steering/decision_log.h"
 #include "agent/steering/hold_store.h"
 #include "agent/steering/policy_store.h"
+#include "agent/steering/reservation_store.h"
 #include "policy/policy.h"
 
 namespace balloond {
@@ -47,6 +48,8 @@ class PolicyRunner {
     DomainInterest& interest;
     // Each cycle's judgement of the host's capacity goes here (also while the policy is off).
     CapacityStore& capacity;
+    // Room reserved for VMs to come: kept free by the policy, advanced by each cycle's capacity.
+    ReservationStore& reservations;
   };
 
   PolicyRunner(Parts parts, HostReader read_host, PolicyRunnerOptions options);

@@ -151,8 +151,8 @@ TEST(FormatTest, CapacitySaysWherePlaceableComesFromAndWhyAGuestGivesNothing) {
   held->set_name("held");
   held->set_not_reclaimable_reason("an operator holds it");
   const std::string text = FormatCapacity(c, absl::UTCTimeZone());
-  EXPECT_THAT(text, HasSubstr("placeable        9 GiB (available 10 GiB - reserve 2 GiB - reserved "
-                              "0 B + reclaimable 1 GiB)"));
+  EXPECT_THAT(text, HasSubstr("placeable        9 GiB (available 10 GiB - reserve 2 GiB - unbacked "
+                              "0 B - reserved 0 B + reclaimable 1 GiB)"));
   EXPECT_THAT(text, HasSubstr("pressure index   - (no guest has fresh statistics)"));
   EXPECT_THAT(text, ::testing::ContainsRegex("idle +2 GiB .* 50 +1 GiB"));
   EXPECT_THAT(text, HasSubstr("- (an operator holds it)"));

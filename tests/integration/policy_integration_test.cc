@@ -339,7 +339,14 @@ TEST(PolicyIntegrationTest, ADomainsMetadataPolicyAppliesFollowsChangesAndSurviv
   Agent second({}, state_dir);
   ASSERT_TRUE(second.WaitServing()) << second.Log();
   ASSERT_TRUE(WaitFor([&] { return GuestReports(second, guest.name()); }, absl::Seconds(30)));
-  CommandResult show = second.Ctl({"policy", "show", guest.name()});
+  // The definition (and its metadata) may be read a moment after the first statistics, as above.
+  CommandResult show;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        show = second.Ctl({"policy", "show", guest.name()});
+        return absl::StrContains(show.out, "libvirt metadata");
+      },
+      absl::Seconds(5)));
   EXPECT_THAT(show.out, ::testing::ContainsRegex("min_bytes +650 MiB +libvirt metadata"));
   absl::SleepFor(absl::Seconds(5));  // five cycles of a short host's reclaim
   EXPECT_EQ(guest.UsedMemoryKiB(), 650 * 1024) << second.Log();

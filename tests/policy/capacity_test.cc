@@ -129,12 +129,32 @@ TEST(CapacityTest, ReservedMemoryIsNotPlaceableAndPlaceableIsNeverNegative) {
   const std::vector<DomainInput> guests = {Guest("idle", 4 * kGiB, kGiB)};
   const v1::Policy enforce = Mode(v1::POLICY_MODE_ENFORCE);
   const HostCapacity free = AssessCapacity(enforce, Host(), guests, State(), kNow);
-  const HostCapacity reserved = AssessCapacity(enforce, Host(), guests, State(), kNow, 2 * kGiB);
+  HostInput host = Host();
+  host.reserved_bytes = 2 * kGiB;
+  const HostCapacity reserved = AssessCapacity(enforce, host, guests, State(), kNow);
   EXPECT_EQ(reserved.reserved_bytes, 2 * kGiB);
   EXPECT_EQ(reserved.placeable_bytes, free.placeable_bytes - 2 * kGiB);
-  const HostCapacity short_host = AssessCapacity(
-      enforce, Host(kGiB), {Guest("busy", 2 * kGiB, Need(kGiB))}, State(), kNow, 4 * kGiB);
+  HostInput short_of_room = Host(kGiB);
+  short_of_room.reserved_bytes = 4 * kGiB;
+  const HostCapacity short_host =
+      AssessCapacity(enforce, short_of_room, {Guest("busy", 2 * kGiB, Need(kGiB))}, State(), kNow);
   EXPECT_EQ(short_host.placeable_bytes, 0);
+}
+
+TEST(CapacityTest, MemoryGuestsWereGivenButNeverTouchedIsTheirsNotPlaceable) {
+  // The balloon gives the guest 4 GiB; QEMU holds 1.5 GiB of it: 2.5 GiB the host still counts
+  // as available is the guest's to touch.
+  DomainInput guest = Guest("idle", 4 * kGiB, kGiB);
+  guest.resident_bytes = 1536 * kMiB;
+  const HostCapacity c =
+      AssessCapacity(Mode(v1::POLICY_MODE_OBSERVE), Host(), {guest}, State(), kNow);
+  EXPECT_EQ(c.domains[0].unbacked_bytes, 2560 * kMiB);
+  EXPECT_EQ(c.unbacked_bytes, 2560 * kMiB);
+  EXPECT_EQ(c.placeable_bytes, 10 * kGiB - c.reserve_bytes - 2560 * kMiB);
+  // Reclaimed, each byte is a byte of room, untouched or not.
+  const HostCapacity enforced =
+      AssessCapacity(Mode(v1::POLICY_MODE_ENFORCE), Host(), {guest}, State(), kNow);
+  EXPECT_EQ(enforced.placeable_bytes, c.placeable_bytes + enforced.reclaimable_bytes);
 }
 
 TEST(CapacityTest, WhatIsReclaimableIsWhatAPolicyCycleTakesFromAHostThatNeedsIt) {
@@ -172,8 +192,8 @@ TEST(CapacityTest, SizesNoMachineHasDoNotOverflowTheSums) {
   std::vector<DomainInput> guests(64, liar);
   HostInput host = Host();
   host.available_bytes = std::numeric_limits<int64_t>::max();
-  const HostCapacity c = AssessCapacity(Mode(v1::POLICY_MODE_ENFORCE), host, guests, State(), kNow,
-                                        std::numeric_limits<int64_t>::max());
+  host.reserved_bytes = std::numeric_limits<int64_t>::max();
+  const HostCapacity c = AssessCapacity(Mode(v1::POLICY_MODE_ENFORCE), host, guests, State(), kNow);
   EXPECT_GE(c.committed_bytes, 0);
   EXPECT_EQ(c.balloon_bytes, 0);  // a balloon of impossible size counts as none
   EXPECT_GE(c.placeable_bytes, 0);

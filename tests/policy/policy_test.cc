@@ -870,5 +870,69 @@ TEST(CollectionPlanTest, StatisticsAsOldAsTheWaitAreStillFresh) {
 
 }  // namespace collection
 
+// Memory promised to reservations counts as used: the policy makes room for it and keeps it.
+TEST(ReservationTest, ReservedMemoryIsMadeFromIdleGuestsAndNotGivenBack) {
+  PolicyRun run(Enforce(), Host(16 * kGiB, 6 * kGiB));  // reserve 3.2 GiB: neutral
+  run.Add(Guest("a").Max(4 * kGiB).Actual(4 * kGiB).Used(512 * kMiB));
+  run.Add(Guest("b").Max(4 * kGiB).Actual(4 * kGiB).Used(512 * kMiB));
+  EXPECT_TRUE(run.Cycle().empty());
+  run.host().reserved_bytes = 4 * kGiB;
+  int64_t taken = 0;
+  for (int i = 0; i < 20; ++i) {
+    const int64_t before = run.guest(0).actual + run.guest(1).actual;
+    const std::vector<Decision> decisions = run.Cycle();
+    for (const Decision& d : decisions) {
+      EXPECT_EQ(d.reason, v1::DECISION_REASON_HOST_RECLAIM) << d.explanation;
+      EXPECT_THAT(d.explanation, HasSubstr("4 GiB of it reserved for VMs to come"));
+    }
+    const int64_t freed = before - run.guest(0).actual - run.guest(1).actual;
+    run.host().available_bytes += freed;  // what the guests gave, the host has
+    taken += freed;
+    if (decisions.empty()) break;
+  }
+  // Room for the reservation and the reserve, from both guests, none below its floor.
+  EXPECT_GE(run.host().available_bytes - run.host().reserved_bytes,
+            static_cast<int64_t>(0.2 * 16 * kGiB));
+  EXPECT_GE(taken, 2 * kGiB - kMiB);
+  EXPECT_LT(run.guest(0).actual, 4 * kGiB);
+  EXPECT_LT(run.guest(1).actual, 4 * kGiB);
+
+  // A host that would be comfortable without the reservation gives nothing back while it lives;
+  // once it ends, the guests get their memory again.
+  run.host().available_bytes = 12 * kGiB;
+  run.host().reserved_bytes = 8 * kGiB;
+  EXPECT_TRUE(run.Cycle().empty());
+  run.host().reserved_bytes = 0;
+  const std::vector<Decision> after = run.Cycle();
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(after[0].reason, v1::DECISION_REASON_HOST_GIVE_BACK);
+}
+
+TEST(ReservationTest, WhatGuestsWereGivenButNeverTouchedIsNoRoomForAReservation) {
+  // 8 GiB available, 3.2 GiB reserve: room for a 2 GiB reservation, unless the guest, which was
+  // given 4 GiB and touched 1 GiB of it, counts: then the policy must take from it.
+  PolicyRun run(Enforce(), Host(16 * kGiB, 8 * kGiB));
+  FakeGuest& g = run.Add(Guest("lazy").Max(4 * kGiB).Actual(4 * kGiB).Used(512 * kMiB));
+  run.host().reserved_bytes = 2 * kGiB;
+  std::vector<DomainInput> inputs = {g.Input()};
+  inputs[0].resident_bytes = kGiB;
+  const Outcome o = Decide(Enforce(), run.host(), inputs, State(), run.now());
+  ASSERT_EQ(o.decisions.size(), 1u);
+  EXPECT_EQ(o.decisions[0].reason, v1::DECISION_REASON_HOST_RECLAIM);
+  // The same guest, fully touched: the room is there, nothing is taken.
+  inputs[0].resident_bytes = 4 * kGiB;
+  EXPECT_TRUE(Decide(Enforce(), run.host(), inputs, State(), run.now()).decisions.empty());
+}
+
+TEST(ReservationTest, AGuestAboutToRunOutIsStillRelievedFromTheReservedMemory) {
+  PolicyRun run(Enforce(), Host(16 * kGiB, 5 * kGiB));
+  run.host().reserved_bytes = 4 * kGiB;  // free 1 GiB: under the reserve
+  run.Add(Guest("busy").Max(4 * kGiB).Actual(kGiB).Used(kGiB - kOverhead - 16 * kMiB));
+  const std::vector<Decision> decisions = run.Cycle();
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+  EXPECT_GT(decisions[0].target_bytes, kGiB);
+}
+
 }  // namespace
 }  // namespace balloond::policy

@@ -36,9 +36,10 @@ class ServiceFixture : public ::testing::Test {
         store_(&stats_feed_),
         decisions_(&decision_feed_),
         collector_(hypervisor_, store_, clock_, CollectorOptions{}),
-        backend_{store_,       hypervisor_,     clock_,         *policy_,   decisions_,
-                 *holds_,      stats_feed_,     decision_feed_, qom_guard_, balloon_paths_,
-                 qom_traffic_, domain_changes_, collector_,     capacity_,  requests_},
+        backend_{store_,     hypervisor_,    clock_,       *policy_,
+                 decisions_, *holds_,        stats_feed_,  decision_feed_,
+                 qom_guard_, balloon_paths_, qom_traffic_, domain_changes_,
+                 collector_, capacity_,      requests_,    *reservations_},
         listener_("test", settings, clock_,
                   [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }) {}
   ~ServiceFixture() override { Shutdown(); }
@@ -78,6 +79,7 @@ class ServiceFixture : public ::testing::Test {
                            "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
   std::unique_ptr<PolicyStore> policy_ = *PolicyStore::Open(state_dir_, {});
   std::unique_ptr<HoldStore> holds_ = *HoldStore::Open(state_dir_);
+  std::unique_ptr<ReservationStore> reservations_ = *ReservationStore::Open(state_dir_);
   WorkerPool lookups_;
   QomPathGuard qom_guard_;
   BalloonPathCache balloon_paths_;

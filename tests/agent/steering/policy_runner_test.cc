@@ -25,6 +25,7 @@ class PolicyRunnerTest : public ::testing::Test {
     char tmpl[] = "/tmp/policy-runner-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
     holds_ = *HoldStore::Open(dir_);
+    reservations_ = *ReservationStore::Open(dir_);
     uuid_ = hypervisor_.AddDomain("web1");
     collector_.CollectOnce();
     collector_.WaitForCalls();
@@ -39,7 +40,7 @@ class PolicyRunnerTest : public ::testing::Test {
     ASSERT_TRUE(store.ok());
     PolicyRunner runner(
         {snapshots_, hypervisor_, clock_, **store, *holds_, log_, collection_, collection_,
-         capacity_},
+         capacity_, *reservations_},
         [] {
           HostMemory h;
           h.mem_total_bytes = 24LL << 30;
@@ -72,6 +73,7 @@ class PolicyRunnerTest : public ::testing::Test {
     int refreshes = 0;
   } collection_;
   std::unique_ptr<HoldStore> holds_;
+  std::unique_ptr<ReservationStore> reservations_;
 };
 
 TEST_F(PolicyRunnerTest, EnforceSendsTheTargetAndRecordsWhy) {
