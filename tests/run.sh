@@ -62,14 +62,16 @@ echo
 echo "Time by phase:"
 printf '  %s\n' "${phases[@]}"
 echo "Slowest tests:"
+# awk reads to the end: `head` would leave sort writing into a closed pipe, and with pipefail its
+# SIGPIPE would end this script before the closing line (seen in a fresh-clone run).
 cat "${logs[@]}" 2>/dev/null |
   sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.+.* ([0-9.]+) sec$/\2 \1/p' |
-  sort -rn | head -n 10 | awk '{printf "  %8.1f s  %s\n", $1, $2}'
+  sort -rn | awk 'NR <= 10 {printf "  %8.1f s  %s\n", $1, $2}'
 
 # One closing line that any CI can read, over every run.
 passed=0 failed=0
 for log in "${logs[@]}"; do
-  summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -n1)
+  summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -n1 || true)
   [[ -n $summary ]] || continue
   f=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$summary")
   t=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
