@@ -241,6 +241,10 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
          "The sum of what the policy judges the guests with fresh statistics need.",
          c.needed_bytes},
         {"balloon_host_reserved_bytes", "Memory promised to reservations.", c.reserved_bytes},
+        {"balloon_host_unbacked_bytes",
+         "What the guests' balloons give them beyond what the host holds of them (free on the "
+         "host, but theirs to touch).",
+         c.unbacked_bytes},
     };
     for (const auto& s : host_series) {
       MetricFamily f = Family(s.name, s.help, MetricType::Gauge);

@@ -117,6 +117,7 @@ TEST_F(MetricsTest, TheHostsCapacityFromTheLastPolicyCycle) {
   reading.capacity.placeable_bytes = 5LL << 30;
   reading.capacity.reclaimable_bytes = 700LL << 20;
   reading.capacity.pressure_index = 42.5;
+  reading.capacity.unbacked_bytes = 1LL << 30;
   policy::DomainCapacity d;
   d.name = "web1";
   d.uuid = "uuid-1";
@@ -128,6 +129,7 @@ TEST_F(MetricsTest, TheHostsCapacityFromTheLastPolicyCycle) {
   EXPECT_THAT(text, HasSubstr("balloon_host_placeable_bytes 5368709120"));
   EXPECT_THAT(text, HasSubstr("balloon_host_reclaimable_bytes 734003200"));
   EXPECT_THAT(text, HasSubstr("balloon_host_pressure_index 42.5"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_unbacked_bytes 1073741824"));
   EXPECT_THAT(
       text,
       HasSubstr("balloon_domain_reclaimable_bytes{domain=\"web1\",uuid=\"uuid-1\"} 734003200"));

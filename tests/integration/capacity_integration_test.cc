@@ -31,14 +31,6 @@ const v1::DomainCapacity* Find(const v1::HostCapacity& c, const std::string& nam
   return nullptr;
 }
 
-int64_t Actual(Agent& agent, const std::string& domain) {
-  v1::GetMemoryStatsRequest req;
-  req.set_domain(domain);
-  v1::MemoryStats resp;
-  if (!agent.read().GetMemoryStats(Deadline().get(), req, &resp).ok()) return -1;
-  return resp.domain().balloon_actual_bytes();
-}
-
 // The first capacity judged after `after` in which every named guest had fresh statistics.
 std::optional<v1::HostCapacity> FreshCapacity(Agent& agent, const std::vector<std::string>& names,
                                               absl::Time after) {
@@ -109,7 +101,7 @@ TEST(CapacityIntegrationTest, WhatItCallsReclaimableIsWhatAShortHostTakesAndAHel
   int64_t settled = -1;
   EXPECT_TRUE(WaitFor(
       [&] {
-        settled = Actual(agent, idle.name());
+        settled = BalloonActual(agent, idle.name());
         return std::abs(settled - expected) <= 48 * kMiB;
       },
       absl::Seconds(60)))
@@ -118,7 +110,7 @@ TEST(CapacityIntegrationTest, WhatItCallsReclaimableIsWhatAShortHostTakesAndAHel
   std::cout << "idle guest: " << idle_actual / kMiB << " MiB, "
             << idle_before.reclaimable_bytes() / kMiB << " MiB reclaimable; settled at "
             << settled / kMiB << " MiB\n";
-  EXPECT_NEAR(static_cast<double>(Actual(agent, held.name())), 700.0 * kMiB, 16.0 * kMiB);
+  EXPECT_NEAR(static_cast<double>(BalloonActual(agent, held.name())), 700.0 * kMiB, 16.0 * kMiB);
   EXPECT_THAT(idle.Command("oomkills"), HasSubstr("oom_kill 0"));
 
   // Afterwards it has nothing more to give, and a host short of its reserve places nothing.
@@ -156,14 +148,14 @@ TEST(CapacityIntegrationTest, AReservationMakesRoomFromIdleGuestsKeepsItAcrossAR
       },
       absl::Seconds(10)));
   std::cout << agent->Ctl({"capacity"}).out;
-  const int64_t before = Actual(*agent, one.name()) + Actual(*agent, two.name());
+  const int64_t before = BalloonActual(*agent, one.name()) + BalloonActual(*agent, two.name());
   const absl::Time asked = absl::Now();
   CommandResult reserved =
       agent->Ctl({"reserve", "1G", "--ttl=10m", "--domain=vm-to-come", "--wait", "--timeout=90s"});
   const absl::Duration took = absl::Now() - asked;
   ASSERT_EQ(reserved.exit_code, 0) << reserved.out << reserved.err << agent->Log();
   EXPECT_THAT(reserved.out, HasSubstr("r-1: ready, 1 GiB for vm-to-come"));
-  const int64_t after = Actual(*agent, one.name()) + Actual(*agent, two.name());
+  const int64_t after = BalloonActual(*agent, one.name()) + BalloonActual(*agent, two.name());
   std::cout << "1 GiB reserved in " << absl::FormatDuration(absl::Trunc(took, absl::Seconds(1)))
             << ": the guests went from " << before / kMiB << " to " << after / kMiB << " MiB\n"
             << reserved.out;
@@ -189,14 +181,17 @@ TEST(CapacityIntegrationTest, AReservationMakesRoomFromIdleGuestsKeepsItAcrossAR
   EXPECT_EQ(c->reserved_bytes(), kGiB);
   EXPECT_GE(c->available_bytes() - c->reserve_bytes() - c->unbacked_bytes(), kGiB - 32 * kMiB)
       << agent->Ctl({"capacity"}).out << agent->Log();
-  const int64_t kept = Actual(*agent, one.name()) + Actual(*agent, two.name());
+  const int64_t kept = BalloonActual(*agent, one.name()) + BalloonActual(*agent, two.name());
 
   // Released, its room goes back to the guests.
   CommandResult released = agent->Ctl({"unreserve", "r-1"});
   EXPECT_EQ(released.exit_code, 0) << released.err;
   EXPECT_THAT(released.out, HasSubstr("r-1: released"));
   EXPECT_TRUE(WaitFor(
-      [&] { return Actual(*agent, one.name()) + Actual(*agent, two.name()) > kept + 512 * kMiB; },
+      [&] {
+        return BalloonActual(*agent, one.name()) + BalloonActual(*agent, two.name()) >
+               kept + 512 * kMiB;
+      },
       absl::Seconds(60)))
       << agent->Log();
 }

@@ -43,12 +43,17 @@ std::vector<v1::Decision> Decisions(Agent& agent, const std::string& domain) {
   return {resp.decisions().begin(), resp.decisions().end()};
 }
 
-int64_t Actual(Agent& agent, const std::string& domain) {
-  v1::GetMemoryStatsRequest req;
-  req.set_domain(domain);
-  v1::MemoryStats resp;
-  if (!agent.read().GetMemoryStats(Deadline().get(), req, &resp).ok()) return -1;
-  return resp.domain().balloon_actual_bytes();
+// `policy show DOMAIN` once the domain's metadata is in force: the definition it comes with may
+// be read a moment after the first statistics.
+CommandResult ShowOnceMetadataIsRead(Agent& agent, const std::string& domain) {
+  CommandResult show;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        show = agent.Ctl({"policy", "show", domain});
+        return absl::StrContains(show.out, "libvirt metadata");
+      },
+      absl::Seconds(5)));
+  return show;
 }
 
 bool GuestReports(Agent& agent, const std::string& domain) {
@@ -126,7 +131,7 @@ TEST(PolicyIntegrationTest, ShrinksAnIdleGuestThenRelievesAPacedAllocationWithou
       << agent.Log();
   const std::string idle = guest.Command("meminfo");
   const int64_t available_kib = MemInfoKiB(idle, "MemAvailable");
-  const int64_t actual = Actual(agent, guest.name());
+  const int64_t actual = BalloonActual(agent, guest.name());
   std::cout << "idle guest settled at " << actual / kMiB << " MiB after "
             << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1)))
             << ", MemAvailable " << available_kib / 1024 << " MiB\n";
@@ -164,7 +169,7 @@ TEST(PolicyIntegrationTest, ShrinksAnIdleGuestThenRelievesAPacedAllocationWithou
     // last-update counts whole seconds, hence the extra second).
     EXPECT_LE(d.inputs().stats_age().seconds(), 3) << d.explanation();
   }
-  EXPECT_GT(Actual(agent, guest.name()), actual + 300 * kMiB);
+  EXPECT_GT(BalloonActual(agent, guest.name()), actual + 300 * kMiB);
 }
 
 TEST(PolicyIntegrationTest, AHeldGuestStaysWhileThePolicyEnforcesAndOnlyPressureOverridesIt) {
@@ -183,7 +188,7 @@ TEST(PolicyIntegrationTest, AHeldGuestStaysWhileThePolicyEnforcesAndOnlyPressure
   ASSERT_EQ(agent.Ctl(kShortHostEnforce).exit_code, 0);
   const absl::Time held_from = absl::Now();
   while (absl::Now() - held_from < absl::Seconds(30)) {
-    EXPECT_NEAR(Actual(agent, guest.name()), 700 * kMiB, 16 * kMiB);
+    EXPECT_NEAR(BalloonActual(agent, guest.name()), 700 * kMiB, 16 * kMiB);
     absl::SleepFor(absl::Seconds(2));
   }
   EXPECT_THAT(agent.Ctl({"list"}).out, ::testing::ContainsRegex("700 MiB for [0-9]+s"));
@@ -196,11 +201,12 @@ TEST(PolicyIntegrationTest, AHeldGuestStaysWhileThePolicyEnforcesAndOnlyPressure
   CommandResult released = agent.Ctl({"release", guest.name()});
   EXPECT_EQ(released.exit_code, 0) << released.err;
   EXPECT_THAT(released.out, HasSubstr("hold released"));
-  EXPECT_TRUE(WaitFor([&] { return Actual(agent, guest.name()) < 450 * kMiB; }, absl::Seconds(60)))
+  EXPECT_TRUE(
+      WaitFor([&] { return BalloonActual(agent, guest.name()) < 450 * kMiB; }, absl::Seconds(60)))
       << agent.Log();
 
   // Held low, the guest allocates: the policy overrides the hold to keep it from an OOM kill.
-  const int64_t low = Actual(agent, guest.name());
+  const int64_t low = BalloonActual(agent, guest.name());
   ASSERT_EQ(agent.Ctl({"set", guest.name(), absl::StrCat(low / 1024), "--hold=10m"}).exit_code, 0);
   const absl::Time alloc_start = absl::Now();
   const std::string alloc = guest.Command("alloc 300 6", absl::Seconds(90));
@@ -305,13 +311,7 @@ TEST(PolicyIntegrationTest, ADomainsMetadataPolicyAppliesFollowsChangesAndSurviv
     ASSERT_TRUE(first.WaitServing()) << first.Log();
     ASSERT_TRUE(WaitFor([&] { return GuestReports(first, guest.name()); }, absl::Seconds(30)));
     // Read with the domain's definition, just after its first statistics.
-    CommandResult show;
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          show = first.Ctl({"policy", "show", guest.name()});
-          return absl::StrContains(show.out, "libvirt metadata");
-        },
-        absl::Seconds(5)));
+    CommandResult show = ShowOnceMetadataIsRead(first, guest.name());
     ASSERT_EQ(show.exit_code, 0) << show.err;
     EXPECT_THAT(show.out, ::testing::ContainsRegex("min_bytes +600 MiB +libvirt metadata"));
     EXPECT_THAT(show.out, ::testing::ContainsRegex("shares +1000 +built-in default"));
@@ -339,14 +339,7 @@ TEST(PolicyIntegrationTest, ADomainsMetadataPolicyAppliesFollowsChangesAndSurviv
   Agent second({}, state_dir);
   ASSERT_TRUE(second.WaitServing()) << second.Log();
   ASSERT_TRUE(WaitFor([&] { return GuestReports(second, guest.name()); }, absl::Seconds(30)));
-  // The definition (and its metadata) may be read a moment after the first statistics, as above.
-  CommandResult show;
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        show = second.Ctl({"policy", "show", guest.name()});
-        return absl::StrContains(show.out, "libvirt metadata");
-      },
-      absl::Seconds(5)));
+  CommandResult show = ShowOnceMetadataIsRead(second, guest.name());
   EXPECT_THAT(show.out, ::testing::ContainsRegex("min_bytes +650 MiB +libvirt metadata"));
   absl::SleepFor(absl::Seconds(5));  // five cycles of a short host's reclaim
   EXPECT_EQ(guest.UsedMemoryKiB(), 650 * 1024) << second.Log();

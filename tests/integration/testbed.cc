@@ -473,6 +473,14 @@ TestPki::Files TestPki::Leaf(const std::string& name, const Files& ca, const std
   return f;
 }
 
+int64_t BalloonActual(Agent& agent, const std::string& domain) {
+  balloon::v1::GetMemoryStatsRequest req;
+  req.set_domain(domain);
+  balloon::v1::MemoryStats resp;
+  if (!agent.read().GetMemoryStats(Deadline().get(), req, &resp).ok()) return -1;
+  return resp.domain().balloon_actual_bytes();
+}
+
 std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));

@@ -224,6 +224,9 @@ class TestPki {
 // A client context with a deadline `timeout` from now.
 std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout = absl::Seconds(10));
 
+// The domain's balloon size as the agent reports it; -1 when it cannot say.
+int64_t BalloonActual(Agent& agent, const std::string& domain);
+
 }  // namespace balloond::testing
 
 #endif  // BALLOOND_TESTS_INTEGRATION_TESTBED_H_
