@@ -436,7 +436,7 @@ int PolicyUpdate(Client& client, const std::vector<std::string>& assignments,
   } else {
     std::cout << (to_metadata ? "policy written to the libvirt metadata of " + domain
                               : "policy updated" + (domain.empty() ? "" : " for " + domain))
-              << "; mode " << balloond::ShortName(resp.mode()) << "\n";
+              << "; mode " << balloond::ShortName(resp.mode()) << "; etag " << resp.etag() << "\n";
     if (to_metadata) {
       // The config file's override of the domain still wins over what was written: say so.
       v1::GetDomainPolicyRequest get;

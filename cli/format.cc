@@ -53,6 +53,8 @@ std::optional<std::string> SettingValue(const google::protobuf::Message& m,
       return r->GetBool(m, f) ? "true" : "false";
     case FieldDescriptor::CPPTYPE_ENUM:
       return ShortEnumName(r->GetEnum(m, f));
+    case FieldDescriptor::CPPTYPE_STRING:
+      return r->GetString(m, f);
     case FieldDescriptor::CPPTYPE_MESSAGE:
       if (f->message_type()->full_name() == "google.protobuf.Duration") {
         const auto& d = static_cast<const google::protobuf::Duration&>(r->GetMessage(m, f));

@@ -195,12 +195,14 @@ std::vector<DomainInput> SaneDomains(const std::vector<DomainInput>& domains) {
   return out;
 }
 
+int64_t UnbackedBytes(const DomainInput& d) {
+  if (!d.actual_bytes || !d.resident_bytes) return 0;
+  return std::clamp<int64_t>(*d.actual_bytes - *d.resident_bytes, 0, kMaxMemoryBytes);
+}
+
 int64_t UnbackedBytes(const std::vector<DomainInput>& domains) {
   int64_t unbacked = 0;
-  for (const DomainInput& d : domains) {
-    if (!d.actual_bytes || !d.resident_bytes) continue;
-    unbacked += std::clamp<int64_t>(*d.actual_bytes - *d.resident_bytes, 0, kMaxMemoryBytes);
-  }
+  for (const DomainInput& d : domains) unbacked += UnbackedBytes(d);
   return unbacked;
 }
 

@@ -18,9 +18,7 @@ DomainCapacity OfDomain(const v1::Policy& full, const Assessment& a, absl::Time 
   d.balloon_bytes = a.actual;
   d.max_bytes = a.input->max_memory_bytes;
   d.resident_bytes = a.input->resident_bytes;
-  if (a.input->actual_bytes && a.input->resident_bytes) {
-    d.unbacked_bytes = std::max<int64_t>(0, a.actual - *a.input->resident_bytes);
-  }
+  d.unbacked_bytes = UnbackedBytes(*a.input);
   if (a.fresh) {
     d.used_bytes = a.used;
     d.needed_bytes = a.memory.peak_used + a.headroom + a.overhead;

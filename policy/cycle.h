@@ -61,7 +61,9 @@ struct HostInput {
   int64_t reserved_bytes = 0;
 };
 
-// Σ over the domains of what their balloons give them beyond what the host holds of them.
+// What the domain's balloon gives it beyond what the host holds of it (0 when either is unknown),
+// and the sum over domains.
+int64_t UnbackedBytes(const DomainInput& domain);
 int64_t UnbackedBytes(const std::vector<DomainInput>& domains);
 
 // What the policy remembers of one domain between cycles.

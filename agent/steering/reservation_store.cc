@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/base/files.h"
 #include "balloon/v1/config.pb.h"
@@ -243,6 +244,8 @@ std::vector<v1::Reservation> ReservationStore::Advance(const policy::HostCapacit
                                        " of it is free now (relief for a guest about "
                                        "to run out of memory comes first); ",
                                        Standing(standing_room, c, policy_enforces)));
+      } else if (absl::StartsWith(r.explanation(), "ready, but only")) {
+        r.set_explanation("ready: all of its room is free again");
       }
     }
     if (r.state() != was) changed.push_back(r);

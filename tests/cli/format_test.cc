@@ -99,7 +99,9 @@ TEST(FormatTest, PolicyFieldsByPathWithUnitsAndOverrides) {
   p.mutable_host()->set_reserve_bytes(2 * kGiB);
   p.mutable_cooperation_timeout()->set_seconds(10);
   (*p.mutable_domains())["db"].set_min_bytes(256 * kMiB);
+  p.set_etag("0123456789abcdef");
   const std::string text = FormatPolicy(p);
+  EXPECT_THAT(text, ::testing::ContainsRegex("etag +0123456789abcdef"));
   EXPECT_THAT(text, HasSubstr("mode "));
   EXPECT_THAT(text, HasSubstr("host.reserve_bytes "));
   EXPECT_THAT(text, HasSubstr("2 GiB"));

@@ -129,6 +129,13 @@ TEST_F(CliIntegrationTest, BashCompletesCommandsFlagsAndDomainNames) {
   EXPECT_THAT(Complete("list --ti", socket), HasSubstr("--timeout="));
   EXPECT_THAT(Complete("list -o ", socket), HasSubstr("json"));
   EXPECT_THAT(Complete("policy set host.res", socket), HasSubstr("host.reserve_bytes="));
+  EXPECT_THAT(Complete("policy set et", socket), Not(HasSubstr("etag=")));  // not a setting
+  EXPECT_THAT(Complete("policy set --if", socket), HasSubstr("--if-etag="));
+  EXPECT_THAT(Complete("res", socket), HasSubstr("reservations"));
+  EXPECT_THAT(Complete("reserve 1G --t", socket), HasSubstr("--ttl="));
+  // A live reservation's id is offered to unreserve.
+  ASSERT_EQ(agent_->Ctl({"reserve", "1M", "--ttl=1m"}).exit_code, 0);
+  EXPECT_THAT(Complete("unreserve ", socket), HasSubstr("r-1"));
 }
 
 }  // namespace

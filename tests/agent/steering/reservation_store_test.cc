@@ -76,6 +76,16 @@ TEST_F(ReservationStoreTest, RoomMadeByThePolicyMakesItReadyAndItHoldsItsBytesUn
   EXPECT_EQ(changed[0].state(), v1::RESERVATION_STATE_READY);
   EXPECT_THAT(changed[0].explanation(), HasSubstr("room made in 4s"));
 
+  // Relief takes part of its room for a guest about to run out: still READY, and it says so.
+  now_ += absl::Seconds(2);
+  EXPECT_TRUE(store_->Advance(Host(4 * kGiB), {}, true, now_).empty());
+  EXPECT_EQ(StateOf("r-1"), v1::RESERVATION_STATE_READY);
+  EXPECT_EQ(store_->Get("r-1")->made_bytes(), 2 * kGiB);
+  EXPECT_THAT(store_->Get("r-1")->explanation(), HasSubstr("ready, but only 2 GiB of it is free"));
+  now_ += absl::Seconds(2);
+  store_->Advance(Host(5 * kGiB), {}, true, now_);
+  EXPECT_EQ(store_->Get("r-1")->explanation(), "ready: all of its room is free again");
+
   // A restart keeps it; a release ends it and frees its bytes.
   store_ = *ReservationStore::Open(dir_);
   EXPECT_EQ(StateOf("r-1"), v1::RESERVATION_STATE_READY);
