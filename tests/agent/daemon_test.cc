@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/agent/base/temp_dir.h"
 #include "tests/agent/libvirt/fake_hypervisor.h"
 
 namespace balloond {
@@ -24,18 +25,13 @@ using ::testing::HasSubstr;
 class DaemonTest : public ::testing::Test {
  protected:
   DaemonTest() {
-    char tmpl[] = "/tmp/daemon-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     settings_.server.listen = "unix:" + dir_ + "/rw.sock";
     settings_.server.listen_ro = "unix:" + dir_ + "/ro.sock";
     settings_.state_dir = dir_ + "/state";
     settings_.config_file = dir_ + "/balloond.textproto";
     WriteConfig("policy { mode: POLICY_MODE_OBSERVE }\n");
   }
-  ~DaemonTest() override {
-    daemon_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  ~DaemonTest() override { daemon_.reset(); }
   void WriteConfig(const std::string& text) { std::ofstream(settings_.config_file) << text; }
   void Start() {
     Daemon::Environment environment{clock_, [this](Clock&, DomainChangeListener& changes) {
@@ -70,7 +66,8 @@ class DaemonTest : public ::testing::Test {
     return done();
   }
 
-  std::string dir_;
+  testing::TempDir temp_{"daemon-test"};
+  std::string dir_ = temp_.path();
   AgentSettings settings_;
   FakeClock clock_;
   FakeHypervisor* hypervisor_ = nullptr;  // the daemon's

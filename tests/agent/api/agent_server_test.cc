@@ -10,6 +10,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/agent/api/service_fixture.h"
+#include "tests/agent/base/temp_dir.h"
 
 namespace balloond {
 namespace {
@@ -23,15 +24,12 @@ using ::balloond::testing::FakeHypervisor;
 class AgentServerTest : public ::balloond::testing::ServiceFixture {
  protected:
   AgentServerTest() {
-    char tmpl[] = "/tmp/agent-server-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     settings_.listen = "unix:" + dir_ + "/rw.sock";
     settings_.listen_ro = "unix:" + dir_ + "/ro.sock";
     settings_.limits.idle_timeout = absl::Seconds(1);
   }
   ~AgentServerTest() override {
     if (server_) server_->Shutdown();
-    std::filesystem::remove_all(dir_);
   }
   void Start() {
     auto server = AgentServer::Start(settings_, backend_);
@@ -42,7 +40,8 @@ class AgentServerTest : public ::balloond::testing::ServiceFixture {
     return grpc::CreateChannel("unix:" + dir_ + "/" + socket, grpc::InsecureChannelCredentials());
   }
 
-  std::string dir_;
+  testing::TempDir temp_{"agent-server-test"};
+  std::string dir_ = temp_.path();
   ServerSettings settings_;
   std::unique_ptr<AgentServer> server_;
 };

@@ -9,6 +9,7 @@
 
 #include "agent/base/files.h"
 #include "tests/agent/base/fake_clock.h"
+#include "tests/agent/base/temp_dir.h"
 #include "tests/testdata.h"
 
 namespace balloond {
@@ -21,8 +22,6 @@ using ::testing::HasSubstr;
 class StagedTlsFilesTest : public ::testing::Test {
  protected:
   StagedTlsFilesTest() {
-    char tmpl[] = "/tmp/tls-staging-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     tls_.listen = "127.0.0.1:0";
     tls_.cert_file = dir_ + "/live.crt";
     tls_.key_file = dir_ + "/live.key";
@@ -30,7 +29,6 @@ class StagedTlsFilesTest : public ::testing::Test {
     Install("server.crt", "server.key");
     Copy("ca.crt", tls_.client_ca_file);
   }
-  ~StagedTlsFilesTest() override { std::filesystem::remove_all(dir_); }
   void Copy(const std::string& testdata, const std::string& to) {
     ASSERT_TRUE(WriteFileAtomically(to, ReadTestData("tls/" + testdata)).ok());
   }
@@ -39,7 +37,8 @@ class StagedTlsFilesTest : public ::testing::Test {
     Copy(key, tls_.key_file);
   }
 
-  std::string dir_;
+  testing::TempDir temp_{"tls-staging-test"};
+  std::string dir_ = temp_.path();
   TlsSettings tls_;
   FakeClock clock_;
 };

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "balloon/v1/balloon.grpc.pb.h"
+#include "tests/agent/base/temp_dir.h"
 
 namespace balloond {
 namespace {
@@ -59,16 +60,14 @@ class WhoAmI final : public v1::BalloonReadService::CallbackService {
 
 class UnixListenerTest : public ::testing::Test {
  protected:
-  UnixListenerTest() {
-    char tmpl[] = "/tmp/unix-listener-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/test.sock";
-  }
+  UnixListenerTest() { path_ = dir_ + "/test.sock"; }
   ~UnixListenerTest() override {
     unlink(path_.c_str());
     rmdir(dir_.c_str());
   }
-  std::string dir_, path_;
+  testing::TempDir temp_{"unix-listener-test"};
+  std::string dir_ = temp_.path();
+  std::string path_;
 };
 
 TEST_F(UnixListenerTest, TellsTheUserBehindACallAndSetsTheMode) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "balloon/v1/balloon.pb.h"
+#include "tests/agent/base/temp_dir.h"
 
 namespace balloond {
 namespace {
@@ -15,12 +16,9 @@ using ::testing::HasSubstr;
 
 class FilesTest : public ::testing::Test {
  protected:
-  FilesTest() {
-    char tmpl[] = "/tmp/files-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  ~FilesTest() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  FilesTest() {}
+  testing::TempDir temp_{"files-test"};
+  std::string dir_ = temp_.path();
 };
 
 TEST_F(FilesTest, WhatIsWrittenAtomicallyIsReadWhole) {

@@ -9,6 +9,7 @@
 
 #include "policy/durations.h"
 #include "policy/sizes.h"
+#include "tests/agent/base/temp_dir.h"
 
 namespace balloond {
 namespace {
@@ -30,17 +31,14 @@ v1::Hold Hold(const std::string& uuid, absl::Duration lasts) {
 
 class HoldStoreTest : public ::testing::Test {
  protected:
-  HoldStoreTest() {
-    char tmpl[] = "/tmp/hold-store-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  ~HoldStoreTest() override { std::filesystem::remove_all(dir_); }
+  HoldStoreTest() {}
   std::unique_ptr<HoldStore> Open() {
     auto store = HoldStore::Open(dir_);
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? std::move(*store) : nullptr;
   }
-  std::string dir_;
+  testing::TempDir temp_{"hold-store-test"};
+  std::string dir_ = temp_.path();
 };
 
 TEST_F(HoldStoreTest, AHoldLastsUntilItsEndAndSurvivesARestart) {

@@ -7,6 +7,7 @@
 
 #include "agent/collect/collector.h"
 #include "policy/sizes.h"
+#include "tests/agent/base/temp_dir.h"
 #include "tests/agent/libvirt/fake_hypervisor.h"
 
 namespace balloond {
@@ -22,15 +23,12 @@ using ::testing::HasSubstr;
 class PolicyRunnerTest : public ::testing::Test {
  protected:
   PolicyRunnerTest() : collector_(hypervisor_, snapshots_, clock_, CollectorOptions()) {
-    char tmpl[] = "/tmp/policy-runner-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     holds_ = *HoldStore::Open(dir_);
     reservations_ = *ReservationStore::Open(dir_);
     uuid_ = hypervisor_.AddDomain("web1");
     collector_.CollectOnce();
     collector_.WaitForCalls();
   }
-  ~PolicyRunnerTest() override { std::filesystem::remove_all(dir_); }
 
   void RunWithMode(v1::PolicyMode mode) {
     v1::Policy p;
@@ -63,7 +61,9 @@ class PolicyRunnerTest : public ::testing::Test {
   Collector collector_;
   DecisionLog log_;
   CapacityStore capacity_;
-  std::string dir_, uuid_;
+  testing::TempDir temp_{"policy-runner-test"};
+  std::string dir_ = temp_.path();
+  std::string uuid_;
   // The collection as the runner sees it: refreshes asked for, plans given.
   struct Collection final : public CollectionPlanner, public DomainInterest {
     void SetCollectionPlan(const std::map<std::string, int>& every) override { plan = every; }

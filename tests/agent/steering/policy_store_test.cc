@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/agent/base/temp_dir.h"
+
 namespace balloond {
 namespace {
 
@@ -15,11 +17,7 @@ using ::testing::HasSubstr;
 
 class PolicyStoreTest : public ::testing::Test {
  protected:
-  PolicyStoreTest() {
-    char tmpl[] = "/tmp/policy-store-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  ~PolicyStoreTest() override { std::filesystem::remove_all(dir_); }
+  PolicyStoreTest() {}
 
   std::unique_ptr<PolicyStore> Open(const v1::Policy& initial = {}) {
     auto store = PolicyStore::Open(dir_, initial);
@@ -32,7 +30,8 @@ class PolicyStoreTest : public ::testing::Test {
     return m;
   }
 
-  std::string dir_;
+  testing::TempDir temp_{"policy-store-test"};
+  std::string dir_ = temp_.path();
 };
 
 TEST_F(PolicyStoreTest, AnUpdateSurvivesARestart) {

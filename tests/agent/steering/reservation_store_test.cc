@@ -9,6 +9,7 @@
 
 #include "policy/durations.h"
 #include "policy/sizes.h"
+#include "tests/agent/base/temp_dir.h"
 
 namespace balloond {
 namespace {
@@ -39,12 +40,7 @@ v1::ReserveMemoryRequest Request(int64_t bytes, absl::Duration ttl = absl::Minut
 
 class ReservationStoreTest : public ::testing::Test {
  protected:
-  ReservationStoreTest() {
-    char tmpl[] = "/tmp/reservation-store-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    store_ = *ReservationStore::Open(dir_);
-  }
-  ~ReservationStoreTest() override { std::filesystem::remove_all(dir_); }
+  ReservationStoreTest() { store_ = *ReservationStore::Open(dir_); }
 
   v1::Reservation Create(int64_t bytes, std::optional<policy::HostCapacity> host,
                          absl::Duration ttl = absl::Minutes(10), const std::string& domain = "") {
@@ -54,7 +50,8 @@ class ReservationStoreTest : public ::testing::Test {
   }
   v1::ReservationState StateOf(const std::string& id) { return store_->Get(id)->state(); }
 
-  std::string dir_;
+  testing::TempDir temp_{"reservation-store-test"};
+  std::string dir_ = temp_.path();
   std::unique_ptr<ReservationStore> store_;
   absl::Time now_ = kStart;
 };
