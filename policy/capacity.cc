@@ -77,9 +77,8 @@ HostCapacity AssessCapacity(const v1::Policy& policy, const HostInput& raw_host,
   const bool makes_room = full.mode() == v1::POLICY_MODE_ENFORCE;
   // Each byte reclaimed is a byte of room: taken from what a guest never touched, it is a promise
   // the host no longer has to keep; from what it did, MemAvailable grows by it.
-  c.placeable_bytes =
-      std::max<int64_t>(0, c.available_bytes - c.reserve_bytes - c.unbacked_bytes -
-                               c.reserved_bytes + (makes_room ? c.reclaimable_bytes : 0));
+  c.placeable_bytes = std::max<int64_t>(
+      0, RoomBeyondReserve(c) - c.reserved_bytes + (makes_room ? c.reclaimable_bytes : 0));
   return c;
 }
 

@@ -58,6 +58,12 @@ struct HostCapacity {
   std::vector<DomainCapacity> domains;
 };
 
+// What the host has available beyond its reserve and what its guests were given: the room there is
+// for reservations and new VMs before anything is reclaimed (may be < 0).
+inline int64_t RoomBeyondReserve(const HostCapacity& c) {
+  return c.available_bytes - c.reserve_bytes - c.unbacked_bytes;
+}
+
 // The host's capacity under `policy` (as given to Decide, metadata layered in) for the inputs of a
 // policy cycle and the state the policy had before it.
 HostCapacity AssessCapacity(const balloon::v1::Policy& policy, const HostInput& host,

@@ -124,8 +124,7 @@ absl::StatusOr<v1::Reservation> ReservationStore::Create(
     for (const v1::Reservation& other : reservations_) {
       if (Alive(other)) held += other.bytes();
     }
-    const int64_t room =
-        capacity->available_bytes - capacity->reserve_bytes - capacity->unbacked_bytes - held;
+    const int64_t room = policy::RoomBeyondReserve(*capacity) - held;
     const int64_t possible = room + (policy_enforces ? capacity->reclaimable_bytes : 0);
     if (room >= r.bytes()) {
       r.set_made_bytes(r.bytes());
@@ -195,7 +194,7 @@ std::vector<v1::Reservation> ReservationStore::Advance(const policy::HostCapacit
   std::vector<v1::Reservation> changed;
   // Room beyond the reserve goes to the reservations in the order they were made; what the policy
   // could still reclaim counts toward those not made yet.
-  int64_t room = c.available_bytes - c.reserve_bytes - c.unbacked_bytes;
+  int64_t room = policy::RoomBeyondReserve(c);
   int64_t possible = room + (policy_enforces ? c.reclaimable_bytes : 0);
   for (v1::Reservation& r : next) {
     if (!Alive(r)) continue;
