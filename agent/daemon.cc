@@ -65,7 +65,7 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
       // The feed explains a watched domain's end with a libvirt lookup of its own (not metered:
       // the metrics are made after it, since they read the store it listens to).
       stats_feed_(*libvirt_, clock_, watch_lookups_, balloon_paths_),
-      snapshots_(&stats_feed_),
+      snapshots_(this),
       metrics_({snapshots_, decisions_, clock_, environment_.read_host,
                 [this] {
                   absl::MutexLock lock(&events_mu_);
@@ -76,12 +76,12 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
       collector_(hypervisor_, snapshots_, clock_, CollectorOptionsOf(settings),
                  {&qom_traffic_, this, &stats_feed_}),
       runner_({snapshots_, hypervisor_, clock_, *policy_, *holds_, decisions_, collector_,
-               collector_, capacity_, *reservations_},
+               collector_, capacity_, *reservations_, events_},
               environment_.read_host, RunnerOptionsOf(settings)),
-      backend_{snapshots_, hypervisor_,    clock_,       *policy_,
-               decisions_, *holds_,        stats_feed_,  decision_feed_,
-               qom_guard_, balloon_paths_, qom_traffic_, domain_changes_,
-               collector_, capacity_,      requests_,    *reservations_} {}
+      backend_{snapshots_,     hypervisor_,     clock_,         *policy_,   decisions_,
+               *holds_,        stats_feed_,     decision_feed_, qom_guard_, balloon_paths_,
+               qom_traffic_,   domain_changes_, collector_,     capacity_,  requests_,
+               *reservations_, events_} {}
 
 absl::Status Daemon::Listen() {
   auto server = AgentServer::Start(settings_.server, backend_);
@@ -129,8 +129,19 @@ void Daemon::OnDomainChanged(const std::string& uuid) {
   if (running_) collector_.RequestRefresh(uuid);
 }
 
+void Daemon::OnSnapshot(const DomainSnapshot& snapshot) {
+  stats_feed_.OnSnapshot(snapshot);
+  lifecycle_events_.OnSnapshot(snapshot);
+}
+
+void Daemon::OnRemoved(const DomainSnapshot& last) {
+  stats_feed_.OnRemoved(last);
+  lifecycle_events_.OnRemoved(last);
+}
+
 void Daemon::OnReachability(const absl::Status& reachable) {
   metrics_.SetLibvirtConnected(reachable.ok());
+  lifecycle_events_.OnReachability(reachable);
   const std::string status =
       reachable.ok()
           ? absl::StrCat("connected to libvirt at ", settings_.connect_uri)

@@ -25,7 +25,9 @@
 #include "agent/qom/qom_traffic.h"
 #include "agent/steering/capacity_store.h"
 #include "agent/steering/decision_log.h"
+#include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
+#include "agent/steering/lifecycle_events.h"
 #include "agent/steering/policy_runner.h"
 #include "agent/steering/policy_store.h"
 #include "agent/steering/reservation_store.h"
@@ -35,7 +37,9 @@ namespace balloond {
 // balloond: every long-lived part, made in the order in which they depend on each other, and the
 // one place where they meet. libvirt's events and the collector's reach the parts made after them
 // through the daemon (it is their listener), so that every part gets what it needs when it is made.
-class Daemon final : private DomainChangeListener, private CollectorEvents {
+class Daemon final : private DomainChangeListener,
+                     private CollectorEvents,
+                     private SnapshotListener {
  public:
   // What differs between a host and a test.
   struct Environment {
@@ -79,6 +83,9 @@ class Daemon final : private DomainChangeListener, private CollectorEvents {
   void OnReachability(const absl::Status& reachable) override;
   void OnRound(absl::Duration took) override;
   void OnHeartbeat() override;
+  // SnapshotListener: the store's changes, for the watches and the events.
+  void OnSnapshot(const DomainSnapshot& snapshot) override;
+  void OnRemoved(const DomainSnapshot& last) override;
 
   const AgentSettings settings_;
   balloon::v1::AgentConfig loaded_config_;  // Reload's thread only
@@ -95,6 +102,8 @@ class Daemon final : private DomainChangeListener, private CollectorEvents {
   WorkerPool watch_lookups_;  // explains the end of watched domains
   BalloonPathCache balloon_paths_;
   StatsFeed stats_feed_;
+  EventLog events_{clock_, EventLog::NewEpoch(clock_)};
+  LifecycleEvents lifecycle_events_{events_};
   SnapshotStore snapshots_;
   AgentMetrics metrics_;
   MeteredHypervisor hypervisor_;

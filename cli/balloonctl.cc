@@ -483,6 +483,53 @@ int Decisions(Client& client, const std::string& domain, bool watch) {
   return FinishWatch(client, reader->Finish());
 }
 
+// `balloonctl events`: what happens on the host, history first, until interrupted (or --timeout).
+struct EventsOptions {
+  std::string domain;
+  uint64_t after = 0;
+  std::string epoch;
+  bool only_new = false;
+  std::vector<std::string> kinds;
+};
+
+int Events(Client& client, const EventsOptions& options) {
+  v1::WatchEventsRequest req;
+  req.set_domain(options.domain);
+  req.set_after_sequence(options.after);
+  req.set_epoch(options.epoch);
+  req.set_only_new(options.only_new);
+  for (const std::string& name : options.kinds) {
+    auto kind = balloond::ParseShortName<v1::EventKind>(name);
+    if (!kind) {
+      throw UsageError{absl::StrCat("--kind '", name,
+                                    "' is not an event kind; e.g. domain-started, relief, "
+                                    "reservation-ready (balloonctl events --help lists them)")};
+    }
+    req.add_kinds(*kind);
+  }
+  const absl::TimeZone zone = absl::LocalTimeZone();
+  auto ctx = client.Context(/*with_deadline=*/client.timeout_given());
+  auto reader = client.read().WatchEvents(ctx.get(), req);
+  v1::Event e;
+  while (reader->Read(&e)) {
+    std::cout << (client.json() ? balloond::ToJsonLine(e) : balloond::FormatEvent(e, zone))
+              << std::flush;
+  }
+  return FinishWatch(client, reader->Finish());
+}
+
+// Every event kind's short name, for --help and completion.
+std::string EventKindNames() {
+  std::vector<std::string> names;
+  const auto* type = google::protobuf::GetEnumDescriptor<v1::EventKind>();
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() != v1::EVENT_KIND_UNSPECIFIED) {
+      names.push_back(balloond::ShortEnumName(type->value(i)));
+    }
+  }
+  return absl::StrJoin(names, ", ");
+}
+
 int Top(Client& client, const std::string& refresh_text) {
   absl::Duration refresh;
   if (!absl::ParseDuration(refresh_text, &refresh) || refresh < absl::Milliseconds(100)) {
@@ -614,6 +661,20 @@ int main(int argc, char** argv) {
   auto* decisions = app.add_subcommand("decisions", "What the policy did or would do, and why");
   decisions->add_option("DOMAIN", domain, "Only this domain's decisions");
   decisions->add_flag("--watch", watch, "Print decisions as they are made");
+  EventsOptions events_options;
+  auto* events = app.add_subcommand(
+      "events",
+      "What happens on the host, as it happens: the events balloond keeps, then new ones");
+  events->add_option("DOMAIN", events_options.domain, "Only this domain's events");
+  events->add_option("--after", events_options.after,
+                     "Resume after this sequence (the first column): the events after it that "
+                     "balloond still keeps come first");
+  events->add_option("--epoch", events_options.epoch,
+                     "The epoch of --after (each event's epoch, in -o json): across a restart of "
+                     "balloond the stream says that events were lost");
+  events->add_flag("--new", events_options.only_new, "Only events from now on, no history");
+  events->add_option("--kind", events_options.kinds,
+                     absl::StrCat("Only events of these kinds (repeat it): ", EventKindNames()));
 
   try {
     app.parse(argc, argv);
@@ -652,6 +713,7 @@ int main(int argc, char** argv) {
     }
     if (*policy_mode) return PolicyUpdate(client, {"mode=" + mode}, "", false, request_id, "");
     if (*decisions) return Decisions(client, domain, watch);
+    if (*events) return Events(client, events_options);
     if (*top) return Top(client, refresh);
   } catch (const UsageError& e) {
     std::cerr << "balloonctl: " << e.message << "\n";

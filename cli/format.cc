@@ -290,6 +290,18 @@ std::string FormatDecision(const v1::Decision& d, absl::TimeZone zone) {
       "\n    ", d.explanation(), "\n");
 }
 
+std::string FormatEvent(const v1::Event& e, absl::TimeZone zone) {
+  std::string about = e.domain();
+  if (!e.reservation_id().empty()) {
+    about = e.domain().empty() ? e.reservation_id()
+                               : absl::StrCat(e.reservation_id(), " for ", e.domain());
+  }
+  return absl::StrCat(
+      e.sequence(), "  ", absl::FormatTime("%H:%M:%S", FromProtoTimestamp(e.time()), zone), "  ",
+      ShortName(e.kind()), about.empty() ? "" : absl::StrCat("  ", about),
+      e.bytes() != 0 ? absl::StrCat("  ", FormatBytes(e.bytes())) : "", "  ", e.message(), "\n");
+}
+
 std::string FormatPolicy(const v1::Policy& policy) {
   Table t({});
   AddSettings(policy, "", t);

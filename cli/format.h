@@ -37,6 +37,9 @@ std::string FormatReservation(const balloon::v1::Reservation& reservation, absl:
 std::string FormatReservations(const balloon::v1::ListReservationsResponse& list, absl::Time now);
 // `decisions`: one decision, its explanation indented below it.
 std::string FormatDecision(const balloon::v1::Decision& decision, absl::TimeZone zone);
+// One event on one line: sequence, time, kind, what it concerns (a domain, a reservation), size,
+// and what happened.
+std::string FormatEvent(const balloon::v1::Event& event, absl::TimeZone zone);
 // `policy show`: every set field as "path  value", sizes and durations humanized; with a domain,
 // its settings in force and where each came from (and why its metadata is ignored, if it is).
 std::string FormatPolicy(const balloon::v1::Policy& policy);

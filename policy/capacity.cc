@@ -19,6 +19,9 @@ DomainCapacity OfDomain(const v1::Policy& full, const Assessment& a, absl::Time 
   d.max_bytes = a.input->max_memory_bytes;
   d.resident_bytes = a.input->resident_bytes;
   d.unbacked_bytes = UnbackedBytes(*a.input);
+  d.pressure = a.pressure;
+  d.pressure_why = a.pressure_why;
+  d.deflated_by_itself = a.deflated_by_itself;
   if (a.fresh) {
     d.used_bytes = a.used;
     d.needed_bytes = a.memory.peak_used + a.headroom + a.overhead;

@@ -36,6 +36,11 @@ struct DomainCapacity {
   // memory promised to the guest that the host's MemAvailable still counts as free.
   std::optional<int64_t> resident_bytes;
   int64_t unbacked_bytes = 0;
+  // Whether the policy judges the guest under pressure, and what it saw.
+  bool pressure = false;
+  std::string pressure_why;
+  // What its autodeflate balloon gave it by itself since the last cycle.
+  int64_t deflated_by_itself = 0;
 };
 
 struct HostCapacity {

@@ -224,6 +224,7 @@ void AgentServer::Shutdown() {
   const grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "balloond is shutting down");
   backend_.stats_feed.hub().CloseAll(closing);
   backend_.decision_feed.hub().CloseAll(closing);
+  backend_.events.CloseAll(absl::UnavailableError(closing.error_message()));
   for (Endpoint* e : Endpoints()) {
     if (e->health) e->health->CloseWatches(closing);
   }

@@ -172,6 +172,14 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
         hold_for > absl::ZeroDuration()
             ? absl::StrCat(", held for ", absl::FormatDuration(hold_for))
             : ", not held"));
+    v1::Event event = DomainEvent(
+        v1::EVENT_KIND_TARGET_SET, snap->info.name, snap->info.uuid,
+        absl::StrCat("balloon target set to ", FormatBytes(req.target_bytes()), " by ", caller,
+                     hold_for > absl::ZeroDuration()
+                         ? absl::StrCat(", held for ", absl::FormatDuration(hold_for))
+                         : ", not held"));
+    event.set_bytes(req.target_bytes());
+    backend_.events.Append(std::move(event));
     backend_.interest.RequestRefresh(snap->info.uuid);
   }
   ToProto(*snap, resp->mutable_domain());
@@ -200,8 +208,10 @@ grpc::ServerUnaryReactor* ControlService::UpdatePolicy(grpc::CallbackServerConte
       [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
         auto updated = backend_.policy.Update(req->policy(), req->update_mask(), req->etag());
         if (!updated.ok()) return updated.status();
-        Log(absl::StrCat("policy changed (", absl::StrJoin(req->update_mask().paths(), ", "),
-                         ") by ", caller));
+        const std::string change = absl::StrCat(
+            "policy changed (", absl::StrJoin(req->update_mask().paths(), ", "), ") by ", caller);
+        Log(change);
+        backend_.events.Append(HostEvent(v1::EVENT_KIND_POLICY_CHANGED, change));
         *resp = WithEtag(*updated);
         return absl::OkStatus();
       });
@@ -246,10 +256,14 @@ absl::Status ControlService::WriteMetadata(const v1::UpdateDomainPolicyRequest& 
     if (!dropped.ok()) return dropped.status();
     updated = *dropped;
   }
-  Log(absl::StrCat("policy metadata of domain ", req.domain(), " ",
+  const std::string change =
+      absl::StrCat("policy metadata of domain ", req.domain(), " ",
                    element.empty() ? std::string("removed")
                                    : absl::StrCat("set (", absl::StrJoin(mask.paths(), ", "), ")"),
-                   " by ", caller));
+                   " by ", caller);
+  Log(change);
+  backend_.events.Append(
+      DomainEvent(v1::EVENT_KIND_POLICY_CHANGED, info->name, info->uuid, change));
   backend_.interest.RequestRefresh(info->uuid);  // read its definition again
   *resp = WithEtag(updated);
   return absl::OkStatus();
@@ -270,11 +284,16 @@ grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
                    auto updated = backend_.policy.UpdateDomain(req->domain(), req->policy(),
                                                                req->update_mask(), req->etag());
                    if (!updated.ok()) return updated.status();
-                   Log(absl::StrCat("policy of domain ", req->domain(), " changed (",
+                   const std::string change =
+                       absl::StrCat("policy of domain ", req->domain(), " changed (",
                                     req->update_mask().paths().empty()
                                         ? std::string("override removed")
                                         : absl::StrJoin(req->update_mask().paths(), ", "),
-                                    ") by ", caller));
+                                    ") by ", caller);
+                   Log(change);
+                   v1::Event event = HostEvent(v1::EVENT_KIND_POLICY_CHANGED, change);
+                   event.set_domain(req->domain());
+                   backend_.events.Append(std::move(event));
                    *resp = WithEtag(*updated);
                    return absl::OkStatus();
                  });
@@ -285,20 +304,26 @@ grpc::ServerUnaryReactor* ControlService::ReleaseHold(grpc::CallbackServerContex
                                                       v1::ReleaseHoldResponse* resp) {
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
   const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, kLookupTimeout);
-  return Offload(ctx, *req, req->request_id(), resp,
-                 [this, req, resp, deadline, caller = listener_.Identify(*ctx)]() -> absl::Status {
-                   auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req->domain(),
-                                             deadline);
-                   if (!snap.ok()) return snap.status();
-                   auto released = backend_.holds.Release(snap->info.uuid, backend_.clock.Now());
-                   if (!released.ok()) return released.status();
-                   ToProto(*snap, resp->mutable_domain());
-                   if (*released) {
-                     *resp->mutable_released() = **released;
-                     Log(absl::StrCat("hold on ", snap->info.name, " released by ", caller));
-                   }
-                   return absl::OkStatus();
-                 });
+  return Offload(
+      ctx, *req, req->request_id(), resp,
+      [this, req, resp, deadline, caller = listener_.Identify(*ctx)]() -> absl::Status {
+        auto snap = ResolveDomain(backend_.snapshots, backend_.hypervisor, req->domain(), deadline);
+        if (!snap.ok()) return snap.status();
+        auto released = backend_.holds.Release(snap->info.uuid, backend_.clock.Now());
+        if (!released.ok()) return released.status();
+        ToProto(*snap, resp->mutable_domain());
+        if (*released) {
+          *resp->mutable_released() = **released;
+          const std::string change =
+              absl::StrCat("hold on ", snap->info.name, " released by ", caller);
+          Log(change);
+          v1::Event event =
+              DomainEvent(v1::EVENT_KIND_HOLD_RELEASED, snap->info.name, snap->info.uuid, change);
+          event.set_bytes((*released)->target_bytes());
+          backend_.events.Append(std::move(event));
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* ControlService::ReserveMemory(grpc::CallbackServerContext* ctx,
@@ -316,6 +341,11 @@ grpc::ServerUnaryReactor* ControlService::ReserveMemory(grpc::CallbackServerCont
         if (!made.ok()) return made.status();
         Log(absl::StrCat("reservation ", made->id(), " of ", FormatBytes(made->bytes()), " by ",
                          caller, ": ", ShortName(made->state()), ": ", made->explanation()));
+        backend_.events.Append(ReservationEvent(*made, v1::EVENT_KIND_RESERVATION_CREATED));
+        // Room that was there already, or can never be: its end comes with its start.
+        if (made->state() != v1::RESERVATION_STATE_PENDING) {
+          backend_.events.Append(ReservationEvent(*made));
+        }
         *resp = *made;
         return absl::OkStatus();
       });
@@ -326,9 +356,12 @@ grpc::ServerUnaryReactor* ControlService::ReleaseReservation(
     v1::Reservation* resp) {
   return Offload(ctx, *req, req->request_id(), resp,
                  [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
-                   auto released = backend_.reservations.Release(req->id(), backend_.clock.Now());
+                   bool ended = false;
+                   auto released =
+                       backend_.reservations.Release(req->id(), backend_.clock.Now(), &ended);
                    if (!released.ok()) return released.status();
                    Log(absl::StrCat("reservation ", req->id(), " released by ", caller));
+                   if (ended) backend_.events.Append(ReservationEvent(*released));
                    *resp = *released;
                    return absl::OkStatus();
                  });

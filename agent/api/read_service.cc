@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/api/domain_resolver.h"
 #include "agent/api/proto_convert.h"
@@ -97,6 +99,55 @@ class DecisionWatch final : public StreamSender<v1::Decision>,
 
   WatchHub<v1::Decision>& hub_;
   const std::string key_;
+  CallLimits::Ticket ticket_;
+};
+
+// One client's watch of the host's events: the history it asked for, then each new event, of the
+// domain and kinds it chose.
+class EventWatch final : public StreamSender<v1::Event>, public EventListener {
+ public:
+  EventWatch(EventLog& log, const v1::WatchEventsRequest& req, CallLimits::Ticket ticket)
+      // The whole history fits in the backlog: a replay never ends a stream.
+      : StreamSender(Backlog::kEvery, log.capacity() + 256),
+        log_(log),
+        domain_(req.domain()),
+        kinds_(req.kinds().begin(), req.kinds().end()),
+        ticket_(std::move(ticket)) {}
+
+  // Subscribes from `cursor`; the stream ends with the error of a cursor that cannot be resumed.
+  void Start(const EventCursor& cursor) {
+    absl::MutexLock lock(&mu_);
+    absl::Status s = log_.Subscribe(this, cursor);
+    subscribed_ = s.ok();
+    if (!s.ok()) End(ToGrpcStatus(s));
+  }
+
+  void OnEvent(const std::shared_ptr<const v1::Event>& event) override {
+    if (Wanted(*event)) Send(event);
+  }
+  void OnClose(const absl::Status& why) override { End(ToGrpcStatus(why)); }
+
+ private:
+  bool Wanted(const v1::Event& event) const {
+    if (event.kind() == v1::EVENT_KIND_EVENTS_LOST) return true;
+    if (!kinds_.empty() && kinds_.count(event.kind()) == 0) return false;
+    if (domain_.empty()) return true;
+    // As everywhere in the API, a reference written as a UUID means the domain with that UUID.
+    return LooksLikeUuid(domain_) ? absl::EqualsIgnoreCase(event.uuid(), domain_)
+                                  : event.domain() == domain_;
+  }
+  void OnFinished() override {
+    absl::MutexLock lock(&mu_);  // after Start, whatever the order of threads
+    if (subscribed_) log_.Unsubscribe(this);
+    subscribed_ = false;
+    ticket_ = CallLimits::Ticket();
+  }
+
+  EventLog& log_;
+  const std::string domain_;
+  const std::set<int> kinds_;
+  absl::Mutex mu_;
+  bool subscribed_ ABSL_GUARDED_BY(mu_) = false;
   CallLimits::Ticket ticket_;
 };
 
@@ -400,6 +451,26 @@ grpc::ServerWriteReactor<v1::Decision>* ReadService::WatchDecisions(
                                             DecisionFeed::KeyFor(backend_.snapshots, req->domain()),
                                             std::move(*ticket), options_.max_decisions_waiting)
       .get();
+}
+
+grpc::ServerWriteReactor<v1::Event>* ReadService::WatchEvents(grpc::CallbackServerContext* ctx,
+                                                              const v1::WatchEventsRequest* req) {
+  if (!req->domain().empty()) {
+    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) {
+      return RefusedStream<v1::Event>(s);
+    }
+  }
+  for (int kind : req->kinds()) {
+    if (!v1::EventKind_IsValid(kind) || kind == v1::EVENT_KIND_UNSPECIFIED) {
+      return RefusedStream<v1::Event>(
+          absl::InvalidArgumentError(absl::StrCat("kinds: ", kind, " is not an EventKind")));
+    }
+  }
+  auto ticket = listener_.limits().AdmitWatch(ctx->peer());
+  if (!ticket.ok()) return RefusedStream<v1::Event>(ticket.status());
+  auto watch = EventWatch::Make<EventWatch>(backend_.events, *req, std::move(*ticket));
+  watch->Start({req->after_sequence(), req->epoch(), req->only_new()});
+  return watch.get();
 }
 
 }  // namespace balloond

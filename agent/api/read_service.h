@@ -64,6 +64,8 @@ class ReadService final : public balloon::v1::BalloonReadService::CallbackServic
                                           balloon::v1::ListDecisionsResponse* resp) override;
   grpc::ServerWriteReactor<balloon::v1::Decision>* WatchDecisions(
       grpc::CallbackServerContext* ctx, const balloon::v1::WatchDecisionsRequest* req) override;
+  grpc::ServerWriteReactor<balloon::v1::Event>* WatchEvents(
+      grpc::CallbackServerContext* ctx, const balloon::v1::WatchEventsRequest* req) override;
 
  private:
   // Runs `query` (QMP through `monitor`, after the path guard) for a client, through the

@@ -25,6 +25,7 @@
 #include "agent/qom/qom_traffic.h"
 #include "agent/steering/capacity_store.h"
 #include "agent/steering/decision_log.h"
+#include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
 #include "agent/steering/policy_store.h"
 #include "agent/steering/reservation_store.h"
@@ -57,6 +58,8 @@ struct ServiceBackend {
   RequestLedger& requests;
   // Room reserved for VMs to come.
   ReservationStore& reservations;
+  // What happens on the host, for WatchEvents; changes made through the API go in too.
+  EventLog& events;
 };
 
 // What one listener (a socket, or the TLS port) gives its calls: limits counted per listener and

@@ -57,7 +57,10 @@ policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
 }
 
 PolicyRunner::PolicyRunner(Parts parts, HostReader read_host, PolicyRunnerOptions options)
-    : parts_(parts), read_host_(std::move(read_host)), options_(options) {}
+    : parts_(parts),
+      read_host_(std::move(read_host)),
+      options_(options),
+      cycle_events_(parts.events) {}
 
 PolicyRunner::~PolicyRunner() { Stop(); }
 
@@ -142,11 +145,13 @@ void PolicyRunner::RunOnce() {
   for (const v1::Reservation& r : changed) {
     Log(absl::StrCat("reservation ", r.id(), " (", FormatBytes(r.bytes()),
                      "): ", ShortName(r.state()), ": ", r.explanation()));
+    cycle_events_.OnReservationChanged(r);
   }
   if (!changed.empty()) {
     host_input.reserved_bytes = parts_.reservations.ReservedBytes(now);
     capacity = policy::AssessCapacity(layered, host_input, inputs, state_, now);
   }
+  cycle_events_.Observe(capacity, holds, now);
   parts_.capacity.Publish({std::move(capacity), *host, mode, now});
   if (mode == v1::POLICY_MODE_OFF) {
     parts_.planner.SetCollectionPlan({});
@@ -183,7 +188,8 @@ void PolicyRunner::RunOnce() {
         mode == v1::POLICY_MODE_ENFORCE ? (record.applied() ? "policy: " : "policy (failed): ")
                                         : "policy (observe): ",
         d.explanation, record.error().empty() ? "" : absl::StrCat(" [", record.error(), "]")));
-    parts_.log.Append(std::move(record));
+    record.set_sequence(parts_.log.Append(record));
+    cycle_events_.OnDecision(record);
   }
   if (applied_any) parts_.interest.RequestRefresh("");
 }

@@ -16,7 +16,9 @@
 #include "agent/collect/snapshot_store.h"
 #include "agent/libvirt/hypervisor.h"
 #include "agent/steering/capacity_store.h"
+#include "agent/steering/cycle_events.h"
 #include "agent/steering/decision_log.h"
+#include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
 #include "agent/steering/policy_store.h"
 #include "agent/steering/reservation_store.h"
@@ -50,6 +52,8 @@ class PolicyRunner {
     CapacityStore& capacity;
     // Room reserved for VMs to come: kept free by the policy, advanced by each cycle's capacity.
     ReservationStore& reservations;
+    // What the cycles see begin and end, and what they do, as events.
+    EventLog& events;
   };
 
   PolicyRunner(Parts parts, HostReader read_host, PolicyRunnerOptions options);
@@ -69,7 +73,8 @@ class PolicyRunner {
   const Parts parts_;
   HostReader read_host_;
   const PolicyRunnerOptions options_;
-  policy::State state_;  // only RunOnce touches it, on one thread at a time
+  policy::State state_;  // only RunOnce touches these, on one thread at a time
+  CycleEvents cycle_events_;
   absl::Mutex run_mu_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

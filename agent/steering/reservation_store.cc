@@ -146,8 +146,10 @@ absl::StatusOr<v1::Reservation> ReservationStore::Create(
   return r;
 }
 
-absl::StatusOr<v1::Reservation> ReservationStore::Release(const std::string& id, absl::Time now) {
+absl::StatusOr<v1::Reservation> ReservationStore::Release(const std::string& id, absl::Time now,
+                                                          bool* ended) {
   absl::MutexLock lock(&mu_);
+  if (ended != nullptr) *ended = false;
   auto it = std::find_if(reservations_.begin(), reservations_.end(),
                          [&](const v1::Reservation& r) { return r.id() == id; });
   if (it == reservations_.end()) {
@@ -161,6 +163,7 @@ absl::StatusOr<v1::Reservation> ReservationStore::Release(const std::string& id,
   MoveTo(r, v1::RESERVATION_STATE_RELEASED, "released: its room goes back to the guests", now);
   const v1::Reservation released = r;
   if (absl::Status s = Save(std::move(next), next_number_, now); !s.ok()) return s;
+  if (ended != nullptr) *ended = true;
   return released;
 }
 

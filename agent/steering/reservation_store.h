@@ -48,7 +48,9 @@ class ReservationStore {
       const balloon::v1::ReserveMemoryRequest& request, const std::string& created_by,
       const std::optional<policy::HostCapacity>& capacity, bool policy_enforces, absl::Time now);
   // Ends it (RELEASED); one that ended already is returned as it is. NOT_FOUND for an unknown id.
-  absl::StatusOr<balloon::v1::Reservation> Release(const std::string& id, absl::Time now);
+  // `ended` (if given) tells whether this call ended it.
+  absl::StatusOr<balloon::v1::Reservation> Release(const std::string& id, absl::Time now,
+                                                   bool* ended = nullptr);
   absl::StatusOr<balloon::v1::Reservation> Get(const std::string& id) const;
   std::vector<balloon::v1::Reservation> List() const;
 

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "policy/enum_names.h"
 #include "tests/integration/testbed.h"
 
 namespace balloond::testing {
@@ -136,6 +137,14 @@ TEST_F(CliIntegrationTest, BashCompletesCommandsFlagsAndDomainNames) {
   // A live reservation's id is offered to unreserve.
   ASSERT_EQ(agent_->Ctl({"reserve", "1M", "--ttl=1m"}).exit_code, 0);
   EXPECT_THAT(Complete("unreserve ", socket), HasSubstr("r-1"));
+  // Every event kind, as the API has them.
+  EXPECT_THAT(Complete("ev", socket), HasSubstr("events"));
+  EXPECT_THAT(Complete("events --n", socket), HasSubstr("--new"));
+  const std::string kinds = Complete("events --kind=", socket);
+  const auto* type = google::protobuf::GetEnumDescriptor<balloon::v1::EventKind>();
+  for (int i = 1; i < type->value_count(); ++i) {
+    EXPECT_THAT(kinds, HasSubstr(ShortEnumName(type->value(i)) + "\n"));
+  }
 }
 
 }  // namespace

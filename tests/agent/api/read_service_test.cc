@@ -309,5 +309,100 @@ TEST_F(ReadServiceTest, TheHostsCapacityIsUnavailableUntilAPolicyCycleJudgedIt) 
   EXPECT_FALSE(resp.has_pressure_index());
 }
 
+// Events: the history a client asks for, then new ones, of the domain and kinds it chose; a client
+// that reconnects from its last sequence misses nothing.
+class EventWatchTest : public ReadServiceTest {
+ protected:
+  void Append(v1::EventKind kind, const std::string& domain) {
+    events_.Append(domain.empty() ? HostEvent(kind, "host")
+                                  : DomainEvent(kind, domain,
+                                                "00000000-0000-0000-0000-00000000000" +
+                                                    domain.substr(domain.size() - 1),
+                                                "it happened"));
+  }
+  struct EventStream {
+    std::unique_ptr<grpc::ClientContext> ctx = Context();
+    std::unique_ptr<grpc::ClientReader<v1::Event>> reader;
+    v1::Event Next() {
+      v1::Event e;
+      EXPECT_TRUE(reader->Read(&e));
+      return e;
+    }
+  };
+  EventStream Watch(const v1::WatchEventsRequest& req) {
+    EventStream s;
+    s.reader = stub_->WatchEvents(s.ctx.get(), req);
+    return s;
+  }
+};
+
+TEST_F(EventWatchTest, AWatchOfOneDomainGetsItsHistoryThenItsNewEventsOnly) {
+  Append(v1::EVENT_KIND_DOMAIN_STARTED, "web1");
+  Append(v1::EVENT_KIND_DOMAIN_STARTED, "web2");
+  Append(v1::EVENT_KIND_HOST_SHORT_BEGAN, "");
+  v1::WatchEventsRequest req;
+  req.set_domain("web1");
+  auto stream = Watch(req);
+  v1::Event e = stream.Next();
+  EXPECT_EQ(e.sequence(), 1u);
+  EXPECT_EQ(e.domain(), "web1");
+  EXPECT_EQ(e.epoch(), "test-epoch");
+  Append(v1::EVENT_KIND_RELIEF, "web2");
+  Append(v1::EVENT_KIND_RELIEF, "web1");
+  e = stream.Next();
+  EXPECT_EQ(e.sequence(), 5u);
+  EXPECT_EQ(e.kind(), v1::EVENT_KIND_RELIEF);
+  // By UUID, the same.
+  req.set_domain("00000000-0000-0000-0000-000000000001");
+  req.add_kinds(v1::EVENT_KIND_RELIEF);
+  auto by_uuid = Watch(req);
+  EXPECT_EQ(by_uuid.Next().sequence(), 5u);
+  stream.ctx->TryCancel();
+  by_uuid.ctx->TryCancel();
+}
+
+TEST_F(EventWatchTest, AClientThatReconnectsFromItsLastSequenceMissesNone) {
+  Append(v1::EVENT_KIND_DOMAIN_STARTED, "web1");
+  uint64_t last = 0;
+  std::string epoch;
+  {
+    auto stream = Watch(v1::WatchEventsRequest());
+    const v1::Event e = stream.Next();
+    last = e.sequence();
+    epoch = e.epoch();
+    stream.ctx->TryCancel();
+  }
+  // Meanwhile, away.
+  Append(v1::EVENT_KIND_RELIEF, "web1");
+  Append(v1::EVENT_KIND_DOMAIN_STOPPED, "web1");
+  v1::WatchEventsRequest resume;
+  resume.set_after_sequence(last);
+  resume.set_epoch(epoch);
+  auto stream = Watch(resume);
+  EXPECT_EQ(stream.Next().kind(), v1::EVENT_KIND_RELIEF);
+  EXPECT_EQ(stream.Next().kind(), v1::EVENT_KIND_DOMAIN_STOPPED);
+  Append(v1::EVENT_KIND_DOMAIN_STARTED, "web2");
+  EXPECT_EQ(stream.Next().sequence(), 4u);
+  stream.ctx->TryCancel();
+}
+
+TEST_F(EventWatchTest, RequestsThatCannotBeServedAreRefusedWithTheirReason) {
+  Append(v1::EVENT_KIND_DOMAIN_STARTED, "web1");
+  v1::WatchEventsRequest future;
+  future.set_after_sequence(9);
+  auto past_newest = Watch(future);
+  v1::Event e;
+  EXPECT_FALSE(past_newest.reader->Read(&e));
+  grpc::Status s = past_newest.reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(s.error_message(), HasSubstr("past the newest event"));
+
+  v1::WatchEventsRequest bad_kind;
+  bad_kind.add_kinds(static_cast<v1::EventKind>(999));
+  auto refused = Watch(bad_kind);
+  EXPECT_FALSE(refused.reader->Read(&e));
+  EXPECT_EQ(refused.reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace balloond

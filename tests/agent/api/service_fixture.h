@@ -36,10 +36,10 @@ class ServiceFixture : public ::testing::Test {
         store_(&stats_feed_),
         decisions_(&decision_feed_),
         collector_(hypervisor_, store_, clock_, CollectorOptions{}),
-        backend_{store_,     hypervisor_,    clock_,       *policy_,
-                 decisions_, *holds_,        stats_feed_,  decision_feed_,
-                 qom_guard_, balloon_paths_, qom_traffic_, domain_changes_,
-                 collector_, capacity_,      requests_,    *reservations_},
+        backend_{store_,         hypervisor_,     clock_,         *policy_,   decisions_,
+                 *holds_,        stats_feed_,     decision_feed_, qom_guard_, balloon_paths_,
+                 qom_traffic_,   domain_changes_, collector_,     capacity_,  requests_,
+                 *reservations_, events_},
         listener_("test", settings, clock_,
                   [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }) {}
   ~ServiceFixture() override { Shutdown(); }
@@ -51,6 +51,7 @@ class ServiceFixture : public ::testing::Test {
     shut_down_ = true;
     stats_feed_.hub().CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "test ends"));
     decision_feed_.hub().CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "test ends"));
+    events_.CloseAll(absl::UnavailableError("test ends"));
     if (server_) server_->Shutdown();
     listener_.StopWorkers();
     lookups_.Stop();
@@ -91,6 +92,7 @@ class ServiceFixture : public ::testing::Test {
   DecisionFeed decision_feed_;
   DecisionLog decisions_;
   CapacityStore capacity_;
+  EventLog events_{clock_, "test-epoch"};
   Collector collector_;
   ServiceBackend backend_;
   ListenerContext listener_;

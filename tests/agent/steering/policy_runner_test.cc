@@ -38,7 +38,7 @@ class PolicyRunnerTest : public ::testing::Test {
     ASSERT_TRUE(store.ok());
     PolicyRunner runner(
         {snapshots_, hypervisor_, clock_, **store, *holds_, log_, collection_, collection_,
-         capacity_, *reservations_},
+         capacity_, *reservations_, events_},
         [] {
           HostMemory h;
           h.mem_total_bytes = 24LL << 30;
@@ -46,7 +46,10 @@ class PolicyRunnerTest : public ::testing::Test {
           return absl::StatusOr<HostMemory>(h);
         },
         PolicyRunnerOptions());
+    // What a client watching every event would read.
+    ASSERT_TRUE(events_.Subscribe(&seen_, EventCursor()).ok());
     runner.RunOnce();
+    events_.Unsubscribe(&seen_);
   }
   int Balloons() {
     int n = 0;
@@ -61,6 +64,7 @@ class PolicyRunnerTest : public ::testing::Test {
   Collector collector_;
   DecisionLog log_;
   CapacityStore capacity_;
+  EventLog events_{clock_, "test"};
   testing::TempDir temp_{"policy-runner-test"};
   std::string dir_ = temp_.path();
   std::string uuid_;
@@ -74,6 +78,14 @@ class PolicyRunnerTest : public ::testing::Test {
   } collection_;
   std::unique_ptr<HoldStore> holds_;
   std::unique_ptr<ReservationStore> reservations_;
+  struct Seen final : public EventListener {
+    void OnEvent(const std::shared_ptr<const v1::Event>& event) override {
+      kinds.push_back(event->kind());
+      all.push_back(*event);
+    }
+    std::vector<v1::EventKind> kinds;
+    std::vector<v1::Event> all;
+  } seen_;
 };
 
 TEST_F(PolicyRunnerTest, EnforceSendsTheTargetAndRecordsWhy) {
@@ -92,6 +104,13 @@ TEST_F(PolicyRunnerTest, EnforceSendsTheTargetAndRecordsWhy) {
   EXPECT_EQ(decisions[0].inputs().guest_available_bytes(), 453648 * 1024);
   EXPECT_THAT(decisions[0].explanation(), HasSubstr("web1"));
   EXPECT_EQ(collection_.refreshes, 1);
+  // The host short of its reserve, then the reclaim, which names its decision.
+  ASSERT_THAT(seen_.kinds,
+              ::testing::ElementsAre(v1::EVENT_KIND_HOST_SHORT_BEGAN, v1::EVENT_KIND_RECLAIM));
+  EXPECT_EQ(seen_.all[1].domain(), "web1");
+  EXPECT_EQ(seen_.all[1].bytes(), actual);
+  EXPECT_EQ(seen_.all[1].decision_sequence(), decisions[0].sequence());
+  EXPECT_EQ(seen_.all[1].sequence(), seen_.all[0].sequence() + 1);
 }
 
 TEST_F(PolicyRunnerTest, ObserveRecordsAndSendsNothing) {
@@ -101,6 +120,8 @@ TEST_F(PolicyRunnerTest, ObserveRecordsAndSendsNothing) {
   ASSERT_EQ(decisions.size(), 1u);
   EXPECT_EQ(decisions[0].mode(), v1::POLICY_MODE_OBSERVE);
   EXPECT_FALSE(decisions[0].applied());
+  // What the host is, without a move that was not made.
+  EXPECT_THAT(seen_.kinds, ::testing::ElementsAre(v1::EVENT_KIND_HOST_SHORT_BEGAN));
 }
 
 TEST_F(PolicyRunnerTest, OffDoesNothing) {

@@ -1,0 +1,139 @@
+#include "agent/steering/event_log.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "policy/durations.h"
+
+namespace balloond {
+
+namespace v1 = balloon::v1;
+
+EventLog::EventLog(Clock& clock, std::string epoch, size_t capacity)
+    : clock_(clock), epoch_(std::move(epoch)), capacity_(capacity) {}
+
+std::string EventLog::NewEpoch(Clock& clock) {
+  return absl::StrCat(absl::Hex(absl::ToUnixMicros(clock.Now())));
+}
+
+void EventLog::Append(v1::Event event) {
+  *event.mutable_time() = ToProtoTimestamp(clock_.Now());
+  event.set_epoch(epoch_);
+  absl::MutexLock lock(&mu_);
+  event.set_sequence(next_sequence_++);
+  auto kept = std::make_shared<const v1::Event>(std::move(event));
+  history_.push_back(kept);
+  if (history_.size() > capacity_) history_.pop_front();
+  for (EventListener* listener : listeners_) listener->OnEvent(kept);
+}
+
+std::shared_ptr<const v1::Event> EventLog::LostEvent(uint64_t sequence, uint64_t lost,
+                                                     absl::string_view why) {
+  v1::Event event;
+  event.set_kind(v1::EVENT_KIND_EVENTS_LOST);
+  event.set_sequence(sequence);
+  event.set_epoch(epoch_);
+  *event.mutable_time() = ToProtoTimestamp(clock_.Now());
+  event.set_lost(lost);
+  event.set_message(std::string(why));
+  return std::make_shared<const v1::Event>(std::move(event));
+}
+
+absl::Status EventLog::Subscribe(EventListener* listener, const EventCursor& cursor) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t newest = next_sequence_ - 1;
+  const uint64_t oldest = history_.empty() ? next_sequence_ : history_.front()->sequence();
+  uint64_t after = cursor.after_sequence;
+  if (cursor.only_new) {
+    after = newest;
+  } else if (!cursor.epoch.empty() && cursor.epoch != epoch_) {
+    // Another run's sequence: nothing can be said of what fell between, so all that is kept.
+    after = oldest - 1;
+    listener->OnEvent(
+        LostEvent(after, 0,
+                  absl::StrCat("balloond restarted since epoch ", cursor.epoch, ": this is epoch ",
+                               epoch_, ", and events before its start are not kept")));
+  } else if (after > newest) {
+    return absl::OutOfRangeError(absl::StrCat("after_sequence ", after,
+                                              " is past the newest event of epoch ", epoch_, " (",
+                                              newest, "); resume from a sequence you read"));
+  } else if (after + 1 < oldest) {
+    const uint64_t lost = oldest - 1 - after;
+    after = oldest - 1;
+    listener->OnEvent(
+        LostEvent(after, lost,
+                  absl::StrCat(lost, " events after ", cursor.after_sequence,
+                               " are no longer kept (balloond keeps the newest ", capacity_, ")")));
+  }
+  for (const auto& event : history_) {
+    if (event->sequence() > after) listener->OnEvent(event);
+  }
+  listeners_.insert(listener);
+  return absl::OkStatus();
+}
+
+void EventLog::Unsubscribe(EventListener* listener) {
+  absl::MutexLock lock(&mu_);
+  listeners_.erase(listener);
+}
+
+void EventLog::CloseAll(const absl::Status& why) {
+  absl::MutexLock lock(&mu_);
+  for (EventListener* listener : listeners_) listener->OnClose(why);
+}
+
+v1::Event DomainEvent(v1::EventKind kind, absl::string_view name, absl::string_view uuid,
+                      absl::string_view message) {
+  v1::Event event;
+  event.set_kind(kind);
+  event.set_domain(std::string(name));
+  event.set_uuid(std::string(uuid));
+  event.set_message(std::string(message));
+  return event;
+}
+
+v1::Event HostEvent(v1::EventKind kind, absl::string_view message) {
+  v1::Event event;
+  event.set_kind(kind);
+  event.set_message(std::string(message));
+  return event;
+}
+
+v1::Event ReservationEvent(const v1::Reservation& reservation, v1::EventKind kind) {
+  if (kind == v1::EVENT_KIND_UNSPECIFIED) {
+    switch (reservation.state()) {
+      case v1::RESERVATION_STATE_READY:
+        kind = v1::EVENT_KIND_RESERVATION_READY;
+        break;
+      case v1::RESERVATION_STATE_FAILED:
+        kind = v1::EVENT_KIND_RESERVATION_FAILED;
+        break;
+      case v1::RESERVATION_STATE_EXPIRED:
+        kind = v1::EVENT_KIND_RESERVATION_EXPIRED;
+        break;
+      case v1::RESERVATION_STATE_RELEASED:
+        kind = v1::EVENT_KIND_RESERVATION_RELEASED;
+        break;
+      case v1::RESERVATION_STATE_CLAIMED:
+        kind = v1::EVENT_KIND_RESERVATION_CLAIMED;
+        break;
+      default:
+        kind = v1::EVENT_KIND_RESERVATION_CREATED;
+        break;
+    }
+  }
+  v1::Event event;
+  event.set_kind(kind);
+  event.set_reservation_id(reservation.id());
+  event.set_bytes(reservation.bytes());
+  event.set_domain(reservation.domain());
+  event.set_message(kind == v1::EVENT_KIND_RESERVATION_CREATED
+                        ? absl::StrCat("reserved by ", reservation.created_by(),
+                                       reservation.domain().empty()
+                                           ? ""
+                                           : absl::StrCat(" for domain ", reservation.domain()))
+                        : reservation.explanation());
+  return event;
+}
+
+}  // namespace balloond

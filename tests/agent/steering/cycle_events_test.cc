@@ -1,0 +1,145 @@
+// What a policy cycle turns into events: beginnings and ends (pressure, a short host), what
+// happened once (autodeflate, a hold's expiry), and the balloons enforce mode moved.
+#include "agent/steering/cycle_events.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "policy/durations.h"
+#include "tests/agent/base/fake_clock.h"
+
+namespace balloond {
+namespace {
+
+namespace v1 = balloon::v1;
+using ::balloond::testing::FakeClock;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr int64_t kGiB = 1LL << 30;
+
+class CycleEventsTest : public ::testing::Test, public EventListener {
+ protected:
+  CycleEventsTest() { EXPECT_TRUE(log_.Subscribe(this, {0, "", true}).ok()); }
+  ~CycleEventsTest() override { log_.Unsubscribe(this); }
+  void OnEvent(const std::shared_ptr<const v1::Event>& event) override {
+    events_.push_back(*event);
+  }
+  // The kinds heard since the last call.
+  std::vector<v1::EventKind> Heard() {
+    std::vector<v1::EventKind> kinds;
+    for (const auto& e : events_) kinds.push_back(e.kind());
+    last_ = events_;
+    events_.clear();
+    return kinds;
+  }
+  static policy::HostCapacity Host(int64_t available, std::vector<policy::DomainCapacity> d = {}) {
+    policy::HostCapacity c;
+    c.available_bytes = available;
+    c.reserve_bytes = 2 * kGiB;
+    c.domains = std::move(d);
+    return c;
+  }
+  static policy::DomainCapacity Guest(const std::string& name, bool pressure) {
+    policy::DomainCapacity d;
+    d.name = name;
+    d.uuid = "u-" + name;
+    d.pressure = pressure;
+    d.pressure_why = pressure ? "12 MiB available" : "";
+    return d;
+  }
+
+  FakeClock clock_;
+  EventLog log_{clock_, "e"};
+  CycleEvents cycle_{log_};
+  std::vector<v1::Event> events_;
+  std::vector<v1::Event> last_;
+};
+
+TEST_F(CycleEventsTest, PressureIsToldWhenItBeginsAndWhenItEndsNotEveryCycle) {
+  cycle_.Observe(Host(8 * kGiB, {Guest("web1", true), Guest("db1", false)}), {}, clock_.Now());
+  EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_GUEST_PRESSURE_BEGAN));
+  EXPECT_EQ(last_[0].domain(), "web1");
+  EXPECT_EQ(last_[0].message(), "12 MiB available");
+  cycle_.Observe(Host(8 * kGiB, {Guest("web1", true), Guest("db1", false)}), {}, clock_.Now());
+  EXPECT_THAT(Heard(), IsEmpty());
+  cycle_.Observe(Host(8 * kGiB, {Guest("web1", false), Guest("db1", false)}), {}, clock_.Now());
+  EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_GUEST_PRESSURE_ENDED));
+  // A pressed guest that stops is not said to be relieved.
+  cycle_.Observe(Host(8 * kGiB, {Guest("db1", true)}), {}, clock_.Now());
+  Heard();
+  cycle_.Observe(Host(8 * kGiB, {}), {}, clock_.Now());
+  EXPECT_THAT(Heard(), IsEmpty());
+}
+
+TEST_F(CycleEventsTest, TheHostRunningShortOfItsReserveBeginsAndEnds) {
+  cycle_.Observe(Host(1 * kGiB), {}, clock_.Now());
+  EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOST_SHORT_BEGAN));
+  EXPECT_THAT(last_[0].message(), HasSubstr("1 GiB available; its reserve is 2 GiB"));
+  cycle_.Observe(Host(1 * kGiB), {}, clock_.Now());
+  EXPECT_THAT(Heard(), IsEmpty());
+  cycle_.Observe(Host(3 * kGiB), {}, clock_.Now());
+  EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOST_SHORT_ENDED));
+}
+
+TEST_F(CycleEventsTest, WhatAnAutodeflateBalloonGaveIsToldWithItsSize) {
+  policy::DomainCapacity web1 = Guest("web1", true);
+  web1.deflated_by_itself = 3 << 20;
+  cycle_.Observe(Host(8 * kGiB, {web1}), {}, clock_.Now());
+  EXPECT_THAT(Heard(),
+              ElementsAre(v1::EVENT_KIND_AUTODEFLATE, v1::EVENT_KIND_GUEST_PRESSURE_BEGAN));
+  EXPECT_EQ(last_[0].bytes(), 3 << 20);
+}
+
+TEST_F(CycleEventsTest, AHoldThatRanOutExpiresOneThatWasReleasedIsLeftToTheRelease) {
+  v1::Hold expiring;
+  expiring.set_domain("web1");
+  expiring.set_uuid("u-web1");
+  expiring.set_target_bytes(kGiB);
+  *expiring.mutable_until() = ToProtoTimestamp(clock_.Now() + absl::Seconds(30));
+  v1::Hold released = expiring;
+  released.set_domain("db1");
+  released.set_uuid("u-db1");
+  *released.mutable_until() = ToProtoTimestamp(clock_.Now() + absl::Hours(1));
+  cycle_.Observe(Host(8 * kGiB), {{"u-web1", expiring}, {"u-db1", released}}, clock_.Now());
+  EXPECT_THAT(Heard(), IsEmpty());
+  clock_.Advance(absl::Minutes(1));
+  cycle_.Observe(Host(8 * kGiB), {}, clock_.Now());
+  EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOLD_EXPIRED));
+  EXPECT_EQ(last_[0].domain(), "web1");
+  EXPECT_EQ(last_[0].bytes(), kGiB);
+}
+
+TEST_F(CycleEventsTest, EnforcedDecisionsAreToldByWhatTheyDidObservedOnesAreNot) {
+  v1::Decision d;
+  d.set_domain("web1");
+  d.set_uuid("u-web1");
+  d.set_sequence(41);
+  d.set_mode(v1::POLICY_MODE_ENFORCE);
+  d.set_target_bytes(kGiB);
+  d.set_applied(true);
+  d.set_explanation("web1 grown");
+  for (auto reason : {v1::DECISION_REASON_GUEST_PRESSURE, v1::DECISION_REASON_HOST_RECLAIM,
+                      v1::DECISION_REASON_HOST_GIVE_BACK, v1::DECISION_REASON_UNCOOPERATIVE}) {
+    d.set_reason(reason);
+    cycle_.OnDecision(d);
+  }
+  EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_RELIEF, v1::EVENT_KIND_RECLAIM,
+                                   v1::EVENT_KIND_GIVE_BACK, v1::EVENT_KIND_BALLOON_NOT_FOLLOWING));
+  EXPECT_EQ(last_[0].decision_sequence(), 41u);
+  EXPECT_EQ(last_[0].bytes(), kGiB);
+  d.set_applied(false);
+  d.set_error("QEMU did not answer");
+  cycle_.OnDecision(d);
+  Heard();
+  EXPECT_THAT(last_[0].message(), HasSubstr("did not take the target: QEMU did not answer"));
+  d.set_mode(v1::POLICY_MODE_OBSERVE);
+  cycle_.OnDecision(d);
+  EXPECT_THAT(Heard(), IsEmpty());
+}
+
+}  // namespace
+}  // namespace balloond
