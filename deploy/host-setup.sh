@@ -15,9 +15,9 @@ BALLOOND_PACKAGES=(
 )
 # What only the tests need: the checked build (clang with sanitizers and libFuzzer), lint, test
 # certificates, a Prometheus server to scrape balloond, tmux to drive `balloonctl top`.
-# systemd-analyze rates the shipped unit.
+# systemd-analyze rates the shipped unit. The example orchestrator (deploy/examples) is Python.
 BALLOOND_TEST_PACKAGES=(clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14 openssl prometheus tmux
-  systemd)
+  systemd python3-grpcio python3-protobuf python3-libvirt)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

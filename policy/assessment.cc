@@ -196,8 +196,11 @@ std::vector<DomainInput> SaneDomains(const std::vector<DomainInput>& domains) {
 }
 
 int64_t UnbackedBytes(const DomainInput& d) {
-  if (!d.actual_bytes || !d.resident_bytes) return 0;
-  return std::clamp<int64_t>(*d.actual_bytes - *d.resident_bytes, 0, kMaxMemoryBytes);
+  if (!d.actual_bytes) return 0;
+  // Not known yet (a domain that has just started): all of it, or its room would be promised
+  // twice, to it and to a reservation.
+  const int64_t resident = d.resident_bytes.value_or(0);
+  return std::clamp<int64_t>(*d.actual_bytes - resident, 0, kMaxMemoryBytes);
 }
 
 int64_t UnbackedBytes(const std::vector<DomainInput>& domains) {

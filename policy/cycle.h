@@ -61,8 +61,8 @@ struct HostInput {
   int64_t reserved_bytes = 0;
 };
 
-// What the domain's balloon gives it beyond what the host holds of it (0 when either is unknown),
-// and the sum over domains.
+// What the domain's balloon gives it beyond what the host holds of it (0 without a balloon; all of
+// the balloon while what the host holds is unknown), and the sum over domains.
 int64_t UnbackedBytes(const DomainInput& domain);
 int64_t UnbackedBytes(const std::vector<DomainInput>& domains);
 

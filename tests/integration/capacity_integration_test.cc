@@ -4,8 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <map>
+#include <set>
+#include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "policy/durations.h"
 #include "policy/sizes.h"
@@ -194,6 +200,151 @@ TEST(CapacityIntegrationTest, AReservationMakesRoomFromIdleGuestsKeepsItAcrossAR
       },
       absl::Seconds(60)))
       << agent->Log();
+}
+
+// deploy/examples/orchestrator.py placing `vms` (NAME:SIZE...) through `agent`, its lines
+// prefixed with `label`.
+CommandResult Orchestrate(const Agent& agent, const std::vector<std::string>& vms,
+                          const std::string& label) {
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   BALLOOND_SOURCE_DIR "/deploy/examples/orchestrator.py",
+                                   "--socket=" + agent.rw_socket(),
+                                   "--label=" + label,
+                                   "--ttl=5m",
+                                   "--timeout=150s"};
+  argv.insert(argv.end(), vms.begin(), vms.end());
+  return RunCommand(argv, absl::Seconds(240));
+}
+
+TEST(CapacityIntegrationTest,
+     TwoOrchestratorsPlaceEveryVmThatFitsThroughReservationsAcrossARestart) {
+  DestroyLeftoverGuests();
+  Guest one(BootedGuest("place-idle-1", 1024));
+  Guest two(BootedGuest("place-idle-2", 1024));
+  Agent agent;
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  ASSERT_EQ(agent.Ctl({"policy", "mode", "enforce"}).exit_code, 0);
+  std::optional<v1::HostCapacity> c = FreshCapacity(agent, {one.name(), two.name()}, absl::Now());
+  ASSERT_TRUE(c.has_value()) << agent.Log();
+  // A host with 128 MiB of room beyond its reserve and what its guests were given: too small for
+  // one more VM of 384 MiB unless the idle guests give some back, and too small for all six that
+  // two orchestrators want to place.
+  const int64_t reserve = c->available_bytes() - c->unbacked_bytes() - 128 * kMiB;
+  ASSERT_EQ(
+      agent.Ctl({"policy", "set", absl::StrCat("host.reserve_bytes=", reserve, "B")}).exit_code, 0);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        c = Capacity(agent);
+        return c && c->reserve_bytes() == reserve;
+      },
+      absl::Seconds(10)));
+  const int64_t placeable = c->placeable_bytes();
+  std::cout << agent.Ctl({"capacity"}).out;
+
+  // What the host looks like while the orchestrators work, balloond's restart aside.
+  absl::Mutex mu;
+  bool done = false;
+  int64_t lowest_headroom = std::numeric_limits<int64_t>::max();
+  int samples = 0;
+  std::thread sampler([&] {
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu);
+        if (done) return;
+      }
+      if (auto now = Capacity(agent)) {
+        absl::MutexLock lock(&mu);
+        lowest_headroom = std::min(lowest_headroom, now->available_bytes() - now->reserve_bytes());
+        ++samples;
+      }
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+  });
+
+  const absl::Time began = absl::Now();
+  CommandResult first, second;
+  const std::vector<std::string> vms = {"bdtest-place-a1", "bdtest-place-a2", "bdtest-place-a3",
+                                        "bdtest-place-b1", "bdtest-place-b2", "bdtest-place-b3"};
+  std::thread a([&] {
+    first = Orchestrate(agent, {vms[0] + ":384M", vms[1] + ":384M", vms[2] + ":384M"}, "A ");
+  });
+  std::thread b([&] {
+    second = Orchestrate(agent, {vms[3] + ":384M", vms[4] + ":384M", vms[5] + ":384M"}, "B ");
+  });
+  // balloond restarts once the first reservation is made: reservations and their room survive.
+  std::map<std::string, std::string> before_restart;  // id -> VM
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        v1::ListReservationsResponse listed;
+        if (!agent.read().ListReservations(Deadline().get(), {}, &listed).ok()) return false;
+        for (const auto& r : listed.reservations()) before_restart[r.id()] = r.domain();
+        return !before_restart.empty();
+      },
+      absl::Seconds(60)));
+  agent.Restart();
+  const absl::Time restarted = absl::Now();
+  a.join();
+  b.join();
+  {
+    absl::MutexLock lock(&mu);
+    done = true;
+  }
+  sampler.join();
+  std::cout << "placement timeline (balloond restarted at t+"
+            << absl::FormatDuration(absl::Trunc(restarted - began, absl::Milliseconds(10)))
+            << "):\n"
+            << first.out << first.err << second.out << second.err;
+
+  // Every VM that fits was placed and runs, those that could not were refused and never defined,
+  // and the room they were all given is what the host could place when they asked: none of it was
+  // granted twice.
+  const std::string running = Virsh({"list", "--name"}).out;
+  int placed = 0;
+  for (const std::string& vm : vms) {
+    const bool runs = absl::StrContains(running, vm);
+    placed += runs;
+    const std::string& out = vm[13] == 'a' ? first.out : second.out;
+    EXPECT_THAT(out, HasSubstr(runs ? vm + " started" : vm + " not placed")) << vm;
+  }
+  std::cout << placed << " of 6 VMs of 384 MiB placed; the host could place " << placeable / kMiB
+            << " MiB when they asked\n";
+  EXPECT_LE(placed * 384 * kMiB, placeable + 64 * kMiB);
+  EXPECT_GT((placed + 1) * 384 * kMiB, placeable - 128 * kMiB) << "one more would have fit";
+  EXPECT_GE(placed, 2);
+  EXPECT_LT(placed, 6);
+
+  // The restart kept the reservations made before it: each VM has exactly one reservation, claimed
+  // when it was placed, failed when it was not.
+  v1::ListReservationsResponse listed;
+  ASSERT_TRUE(agent.read().ListReservations(Deadline().get(), {}, &listed).ok());
+  std::map<std::string, std::vector<v1::ReservationState>> per_vm;
+  std::set<std::string> ids;
+  for (const auto& r : listed.reservations()) {
+    per_vm[r.domain()].push_back(r.state());
+    ids.insert(r.id());
+  }
+  for (const auto& [id, vm] : before_restart) {
+    EXPECT_EQ(ids.count(id), 1u) << id << " of " << vm << " was lost in the restart";
+  }
+  for (const std::string& vm : vms) {
+    ASSERT_EQ(per_vm[vm].size(), 1u) << vm << "\n" << agent.Ctl({"reservations"}).out;
+    EXPECT_EQ(per_vm[vm][0], absl::StrContains(running, vm) ? v1::RESERVATION_STATE_CLAIMED
+                                                            : v1::RESERVATION_STATE_FAILED)
+        << vm << "\n"
+        << agent.Ctl({"reservations"}).out;
+  }
+
+  // The host never went below its reserve, and no guest was pushed into pressure.
+  std::cout << "lowest available above the reserve " << lowest_headroom / kMiB << " MiB in "
+            << samples << " samples\n";
+  EXPECT_GE(lowest_headroom, 0);
+  const std::string pressure =
+      agent.Ctl({"events", "--kind=guest-pressure-began", "--timeout=2s"}).out;
+  EXPECT_THAT(pressure, ::testing::Not(HasSubstr(one.name())));
+  EXPECT_THAT(pressure, ::testing::Not(HasSubstr(two.name())));
+  EXPECT_THAT(one.Command("oomkills"), HasSubstr("oom_kill 0"));
+  EXPECT_THAT(two.Command("oomkills"), HasSubstr("oom_kill 0"));
+  for (const std::string& vm : vms) Virsh({"destroy", vm});
 }
 
 }  // namespace

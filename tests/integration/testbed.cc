@@ -307,23 +307,33 @@ Agent::Agent(std::vector<std::string> extra_args, std::string state_dir,
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   argv.insert(argv.begin(), run_as.begin(), run_as.end());
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  pid_ = fork();
-  if (pid_ == 0) {
-    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(log, 1);
-    dup2(log, 2);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
+  argv_ = std::move(argv);
+  Launch(O_TRUNC);
   auto rw = grpc::CreateChannel("unix:" + rw_socket_, grpc::InsecureChannelCredentials());
   auto ro = grpc::CreateChannel("unix:" + ro_socket_, grpc::InsecureChannelCredentials());
   read_ = balloon::v1::BalloonReadService::NewStub(rw);
   control_ = balloon::v1::BalloonControlService::NewStub(rw);
   read_only_ = balloon::v1::BalloonReadService::NewStub(ro);
   control_ro_ = balloon::v1::BalloonControlService::NewStub(ro);
+}
+
+void Agent::Launch(int log_flag) {
+  std::vector<char*> args;
+  for (auto& a : argv_) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_ = fork();
+  if (pid_ == 0) {
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | log_flag, 0644);
+    dup2(log, 1);
+    dup2(log, 2);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+}
+
+void Agent::Restart() {
+  Stop();
+  Launch(O_APPEND);
 }
 
 Agent::~Agent() { Stop(); }

@@ -107,6 +107,8 @@ class Agent {
   std::string HealthStatus();
   // SIGTERM, then SIGKILL after 10 s; the wait status.
   int Stop();
+  // Stop, then balloond again with the same arguments, sockets and state (its log goes on).
+  void Restart();
   // Still running (not exited).
   bool Running();
 
@@ -133,9 +135,12 @@ class Agent {
 
  private:
   int LoggedPort(absl::string_view marker, absl::Duration timeout) const;
+  // Starts balloond; its output goes to the log, opened with `log_flag` (O_TRUNC or O_APPEND).
+  void Launch(int log_flag);
 
   std::string dir_;
   std::string rw_socket_, ro_socket_, log_path_, state_dir_;
+  std::vector<std::string> argv_;
   pid_t pid_ = -1;
   int exit_status_ = -1;
   std::unique_ptr<balloon::v1::BalloonReadService::Stub> read_, read_only_;

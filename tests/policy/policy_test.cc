@@ -72,6 +72,7 @@ struct FakeGuest {
     in.activity = activity;
     in.max_memory_bytes = max;
     in.actual_bytes = actual;
+    in.resident_bytes = actual;  // it touched all it has: the host's MemAvailable shows it
     in.stats_period = stats_period;
     in.held_until = held_until;
     in.autodeflate = autodeflate;
