@@ -7,6 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 
 namespace balloond {
 namespace {
@@ -115,9 +117,17 @@ std::string Connection::Explain(const grpc::Status& status) const {
     default:
       break;
   }
-  return absl::StrCat(m, hint.empty() ? "" : "; ", hint, " [",
-                      absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
-                      "]");
+  const std::string code =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+  // balloond's reason, where it names more than the code does (scripts grep for it).
+  std::string reason;
+  google::rpc::Status details;
+  google::rpc::ErrorInfo info;
+  if (!status.error_details().empty() && details.ParseFromString(status.error_details()) &&
+      details.details_size() > 0 && details.details(0).UnpackTo(&info) && info.reason() != code) {
+    reason = absl::StrCat(" ", info.reason());
+  }
+  return absl::StrCat(m, hint.empty() ? "" : "; ", hint, " [", code, reason, "]");
 }
 
 }  // namespace balloond

@@ -1,6 +1,7 @@
 #include "agent/api/call_limits.h"
 
 #include "absl/strings/str_cat.h"
+#include "agent/base/error_reason.h"
 
 namespace balloond {
 
@@ -32,16 +33,19 @@ absl::StatusOr<CallLimits::Ticket> CallLimits::Admit(absl::string_view connectio
   auto it = calls_by_connection_.find(connection);
   const int on_connection = it == calls_by_connection_.end() ? 0 : it->second;
   if (on_connection >= settings_.max_calls_per_connection) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "this connection already has ", on_connection,
-        " calls in flight, balloond's limit (limits.max_calls_per_connection in its config); "
-        "end some (close unused watches) before starting more"));
+    return WithReason(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "this connection already has ", on_connection,
+            " calls in flight, balloond's limit (limits.max_calls_per_connection in its config); "
+            "end some (close unused watches) before starting more")),
+        "LIMIT_EXCEEDED", {{"setting", "limits.max_calls_per_connection"}});
   }
   if (watch && watches_ >= settings_.max_watches) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "balloond already serves ", watches_,
-        " watch streams on this socket, its limit (limits.max_watches in its config); close unused "
-        "watches or raise the limit"));
+    return WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                          "balloond already serves ", watches_,
+                          " watch streams on this socket, its limit (limits.max_watches in its "
+                          "config); close unused watches or raise the limit")),
+                      "LIMIT_EXCEEDED", {{"setting", "limits.max_watches"}});
   }
   if (it == calls_by_connection_.end()) {
     it = calls_by_connection_.emplace(std::string(connection), 0).first;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/api/domain_resolver.h"
 #include "agent/api/proto_convert.h"
+#include "agent/base/error_reason.h"
 #include "agent/base/log.h"
 #include "agent/libvirt/domain_ref.h"
 #include "agent/libvirt/policy_metadata.h"
@@ -29,11 +30,14 @@ absl::Status CheckTarget(const DomainSnapshot& snap, int64_t target_bytes) {
         absl::StrCat("balloon target must be more than 0 bytes, got ", target_bytes));
   }
   if (target_bytes > snap.info.max_memory_bytes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "balloon target ", target_bytes, " bytes (", FormatBytes(target_bytes),
-        ") is above the maximum memory of domain '", snap.info.name, "', ",
-        snap.info.max_memory_bytes, " bytes (", FormatBytes(snap.info.max_memory_bytes),
-        "); raise <memory> in its XML to give it more"));
+    return WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            "balloon target ", target_bytes, " bytes (", FormatBytes(target_bytes),
+            ") is above the maximum memory of domain '", snap.info.name, "', ",
+            snap.info.max_memory_bytes, " bytes (", FormatBytes(snap.info.max_memory_bytes),
+            "); raise <memory> in its XML to give it more")),
+        "TARGET_ABOVE_MAXIMUM",
+        {{"domain", snap.info.name}, {"max_bytes", absl::StrCat(snap.info.max_memory_bytes)}});
   }
   return absl::OkStatus();
 }
@@ -118,7 +122,7 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
   if (!snap.ok()) return snap.status();
   if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
   if (snap->balloon == BalloonStatus::kNoDevice) {
-    return absl::FailedPreconditionError(NoBalloonDeviceProblem(snap->info.name));
+    return NoBalloonDevice(snap->info.name);
   }
 
   // The hold the target gets: the request's, or the policy's default_hold.
@@ -162,7 +166,7 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
     }
     // libvirt knew before balloond read the definition.
     if (s.code() == absl::StatusCode::kFailedPrecondition && !snap->config) {
-      return absl::FailedPreconditionError(NoBalloonDeviceProblem(snap->info.name));
+      return NoBalloonDevice(snap->info.name);
     }
     if (!s.ok()) return s;
     Log(absl::StrCat(
@@ -370,10 +374,11 @@ grpc::ServerUnaryReactor* ControlService::ReleaseReservation(
 namespace {
 
 absl::Status ReadOnlySocket(absl::string_view what) {
-  return absl::PermissionDeniedError(
-      absl::StrCat("this is balloond's read-only socket; ", what,
-                   " needs the read-write socket (balloonctl "
-                   "--socket=/run/balloond/balloond.sock, as root or a member of its group)"));
+  return WithReason(absl::PermissionDeniedError(absl::StrCat(
+                        "this is balloond's read-only socket; ", what,
+                        " needs the read-write socket (balloonctl "
+                        "--socket=/run/balloond/balloond.sock, as root or a member of its group)")),
+                    "READ_ONLY_SOCKET");
 }
 
 }  // namespace

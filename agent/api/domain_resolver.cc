@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "agent/base/error_reason.h"
 #include "agent/libvirt/domain_ref.h"
 
 namespace balloond {
@@ -11,12 +12,15 @@ absl::Status DomainGoneStatus(Hypervisor& hypervisor, const std::string& name_or
   auto info = hypervisor.LookupDomain(name_or_uuid, deadline);
   if (!info.ok()) return info.status();
   if (!info->active) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "domain '", info->name, "' is not running; start it with `virsh start ", info->name, "`"));
+    return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                          "domain '", info->name, "' is not running; start it with `virsh start ",
+                          info->name, "`")),
+                      "DOMAIN_NOT_RUNNING", {{"domain", info->name}});
   }
-  return absl::UnavailableError(absl::StrCat("domain '", info->name,
-                                             "' has just started; its balloon is not read yet, "
-                                             "retry in a few seconds"));
+  return WithReason(absl::UnavailableError(absl::StrCat(
+                        "domain '", info->name,
+                        "' has just started; its balloon is not read yet, retry in a few seconds")),
+                    "DOMAIN_JUST_STARTED", {{"domain", info->name}});
 }
 
 absl::StatusOr<DomainSnapshot> ResolveDomain(const SnapshotStore& store, Hypervisor& hypervisor,

@@ -12,6 +12,7 @@
 #include "agent/api/domain_resolver.h"
 #include "agent/api/proto_convert.h"
 #include "agent/api/stream_sender.h"
+#include "agent/base/error_reason.h"
 #include "agent/collect/host_stats.h"
 #include "agent/libvirt/domain_ref.h"
 #include "agent/libvirt/policy_metadata.h"
@@ -30,7 +31,7 @@ namespace {
 
 // Statistics exist only where a balloon does; ListDomains still shows such a domain.
 absl::Status CheckHasBalloon(const DomainSnapshot& snap) {
-  if (snap.balloon == BalloonStatus::kNoDevice) return absl::FailedPreconditionError(snap.problem);
+  if (snap.balloon == BalloonStatus::kNoDevice) return NoBalloonDevice(snap.info.name);
   return absl::OkStatus();
 }
 
@@ -247,9 +248,11 @@ grpc::ServerUnaryReactor* ReadService::GetHostCapacity(grpc::CallbackServerConte
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   const std::optional<CapacityReading> reading = backend_.capacity.Latest();
   if (!reading) {
-    return Finished(ctx, absl::UnavailableError(
-                             "no policy cycle has judged the host yet: balloond runs one once it "
-                             "has collected the domains' statistics; retry in a few seconds"));
+    return Finished(ctx, WithReason(absl::UnavailableError(
+                                        "no policy cycle has judged the host yet: balloond runs "
+                                        "one once it has collected the domains' statistics; retry "
+                                        "in a few seconds"),
+                                    "CAPACITY_NOT_JUDGED_YET"));
   }
   ToProto(*reading, resp);
   return Finished(ctx, absl::OkStatus());

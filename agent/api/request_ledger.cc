@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "agent/base/error_reason.h"
 
 namespace balloond {
 
@@ -39,15 +40,18 @@ RequestLedger::Entry RequestLedger::Begin(absl::string_view call, absl::string_v
   if (it != records_.end()) {
     if (!google::protobuf::util::MessageDifferencer::Equals(*it->second.request, request)) {
       entry.action = Entry::Action::kRefuse;
-      entry.refusal = absl::InvalidArgumentError(
-          absl::StrCat("request_id \"", request_id,
-                       "\" was already used for a different request; a retry must repeat the "
-                       "request unchanged, and a new request needs a new id"));
+      entry.refusal =
+          WithReason(absl::InvalidArgumentError(absl::StrCat(
+                         "request_id \"", request_id,
+                         "\" was already used for a different request; a retry must repeat the "
+                         "request unchanged, and a new request needs a new id")),
+                     "REQUEST_ID_REUSED", {{"request_id", std::string(request_id)}});
     } else if (it->second.response == nullptr) {
       entry.action = Entry::Action::kRefuse;
-      entry.refusal = absl::AbortedError(
-          absl::StrCat("the request with request_id \"", request_id,
-                       "\" is still being carried out; retry it to get its answer"));
+      entry.refusal = WithReason(absl::AbortedError(absl::StrCat(
+                                     "the request with request_id \"", request_id,
+                                     "\" is still being carried out; retry it to get its answer")),
+                                 "REQUEST_IN_PROGRESS", {{"request_id", std::string(request_id)}});
     } else {
       entry.action = Entry::Action::kAnswer;
       entry.response = it->second.response;

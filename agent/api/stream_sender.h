@@ -11,6 +11,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/api/proto_convert.h"
+#include "agent/base/error_reason.h"
 
 namespace balloond {
 
@@ -49,9 +51,11 @@ class StreamSender : public grpc::ServerWriteReactor<Message> {
     waiting_.push_back(std::move(message));
     if (waiting_.size() > max_waiting_) {
       waiting_.clear();
-      end_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          absl::StrCat("the client read this stream too slowly: more than ",
-                                       max_waiting_, " messages were waiting; watch again"));
+      end_ = ToGrpcStatus(WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                                         "the client read this stream too slowly: more "
+                                         "than ",
+                                         max_waiting_, " messages were waiting; watch again")),
+                                     "CLIENT_TOO_SLOW"));
     }
     WriteOrFinish();
   }

@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/api/proto_convert.h"
+#include "agent/base/error_reason.h"
 #include "agent/base/tls_files.h"
 
 namespace balloond {
@@ -110,12 +111,13 @@ absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
                  peer.common_name.empty() ? "NAME" : peer.common_name};
   }
   const std::string example = suggested.Flag();
-  return absl::PermissionDeniedError(
-      absl::StrCat("the client certificate (", peer.Describe(),
-                   ") may read but not change balloond (", method.substr(1),
-                   "): none of its names is an operator. To allow it, start balloond with "
-                   "--tls-operator=",
-                   example, " (tls { operators: \"", example, "\" } in its config)"));
+  return WithReason(absl::PermissionDeniedError(absl::StrCat(
+                        "the client certificate (", peer.Describe(),
+                        ") may read but not change balloond (", method.substr(1),
+                        "): none of its names is an operator. To allow it, start balloond with "
+                        "--tls-operator=",
+                        example, " (tls { operators: \"", example, "\" } in its config)")),
+                    "NOT_AN_OPERATOR");
 }
 
 RoleAuthorizer::RoleAuthorizer(const std::vector<std::string>& operators) {

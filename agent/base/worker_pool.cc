@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
+#include "agent/base/error_reason.h"
 #include "agent/base/log.h"
 
 namespace balloond {
@@ -42,9 +43,10 @@ absl::Status WorkerPool::TrySubmit(std::function<void()> task) {
     return absl::UnavailableError(absl::StrCat("balloond's ", name_, " workers are stopping"));
   }
   if (queue_.size() >= max_queued_) {
-    return absl::ResourceExhaustedError(absl::StrCat("balloond's ", name_, " queue is full (",
-                                                     max_queued_,
-                                                     " requests waiting); retry in a moment"));
+    return WithReason(absl::ResourceExhaustedError(
+                          absl::StrCat("balloond's ", name_, " queue is full (", max_queued_,
+                                       " requests waiting); retry in a moment")),
+                      "QUEUE_FULL", {{"queue", name_}});
   }
   queue_.push_back(std::move(task));
   return absl::OkStatus();

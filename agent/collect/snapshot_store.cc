@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/base/error_reason.h"
 
 namespace balloond {
 
@@ -9,6 +10,11 @@ std::string NoBalloonDeviceProblem(absl::string_view domain_name) {
   return absl::StrCat("domain '", domain_name,
                       "' has no virtio balloon device; add <memballoon model='virtio'/> to its "
                       "XML and restart it");
+}
+
+absl::Status NoBalloonDevice(absl::string_view domain_name) {
+  return WithReason(absl::FailedPreconditionError(NoBalloonDeviceProblem(domain_name)),
+                    "NO_BALLOON_DEVICE", {{"domain", std::string(domain_name)}});
 }
 
 void SnapshotStore::Put(DomainSnapshot snapshot) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -20,6 +21,8 @@ enum class BalloonStatus { kDiscovering, kActive, kNoDevice, kMonitorError };
 
 // The problem of a domain without a balloon (kNoDevice), with what to do about it.
 std::string NoBalloonDeviceProblem(absl::string_view domain_name);
+// The error of a call that needs a balloon the domain does not have (reason NO_BALLOON_DEVICE).
+absl::Status NoBalloonDevice(absl::string_view domain_name);
 
 // The latest known state of one running domain's balloon.
 struct DomainSnapshot {

@@ -14,6 +14,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "agent/base/error_reason.h"
 #include "agent/base/log.h"
 #include "agent/libvirt/domain_ref.h"
 #include "agent/libvirt/libvirt_stats.h"
@@ -707,8 +708,10 @@ absl::StatusOr<DomainInfo> LibvirtHypervisor::LookupDomain(absl::string_view nam
         if (dom == nullptr) {
           absl::Status status = LastLibvirtError("looking up domain");
           if (status.code() != absl::StatusCode::kNotFound) return status;
-          *info = absl::NotFoundError(absl::StrCat(
-              "no domain named '", ref, "' (see `virsh list --all` or `balloonctl list`)"));
+          *info = WithReason(absl::NotFoundError(absl::StrCat("no domain named '", ref,
+                                                              "' (see `virsh list --all` or "
+                                                              "`balloonctl list`)")),
+                             "DOMAIN_NOT_FOUND", {{"domain", ref}});
           return absl::OkStatus();
         }
         Handle holder(dom);

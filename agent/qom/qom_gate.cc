@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/base/error_reason.h"
 
 namespace balloond {
 namespace {
@@ -36,10 +37,12 @@ absl::Status QomGate::TakeToken(const std::string& client) {
   }
   if (b.tokens < 1) {
     const double wait = (1 - b.tokens) / settings_.queries_per_second;
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "%s has sent QOM queries faster than balloond allows: %g per second, %d at once "
-        "(limits.qom_queries_per_second and limits.qom_burst in its config); retry in %.1fs",
-        client, settings_.queries_per_second, settings_.burst, std::max(0.1, wait)));
+    return WithReason(
+        absl::ResourceExhaustedError(absl::StrFormat(
+            "%s has sent QOM queries faster than balloond allows: %g per second, %d at once "
+            "(limits.qom_queries_per_second and limits.qom_burst in its config); retry in %.1fs",
+            client, settings_.queries_per_second, settings_.burst, std::max(0.1, wait))),
+        "LIMIT_EXCEEDED", {{"setting", "limits.qom_queries_per_second"}});
   }
   b.tokens -= 1;
   return absl::OkStatus();
@@ -53,10 +56,12 @@ absl::Status QomGate::Submit(const std::string& client, const std::string& domai
     DomainQueue& queue = domains_[domain];
     if (queue.running) {
       if (static_cast<int>(queue.waiting.size()) >= settings_.queue_per_domain) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "this domain already has a QOM query running and ", queue.waiting.size(),
-            " waiting, balloond's limit (limits.qom_queue_per_domain in its config); retry in a "
-            "moment"));
+        return WithReason(
+            absl::ResourceExhaustedError(absl::StrCat(
+                "this domain already has a QOM query running and ", queue.waiting.size(),
+                " waiting, balloond's limit (limits.qom_queue_per_domain in its config); retry in "
+                "a moment")),
+            "LIMIT_EXCEEDED", {{"setting", "limits.qom_queue_per_domain"}});
       }
       queue.waiting.push_back(std::move(query));
       return absl::OkStatus();

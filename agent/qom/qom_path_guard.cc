@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/base/error_reason.h"
 
 namespace balloond {
 
@@ -16,10 +17,13 @@ absl::Status QomPathGuard::CheckSegment(const std::string& parent, const std::st
   for (const QomPropertyInfo& p : *props) {
     if (p.name != segment) continue;
     if (absl::StartsWith(p.type, "child<")) return absl::OkStatus();
-    return absl::PermissionDeniedError(absl::StrCat(
-        "QOM path '", path, "' goes through '", segment, "' of ", parent, ", a ", p.type,
-        " property; balloond follows only child<> properties, because a link or alias can lead "
-        "below /objects, where secrets are kept. Use the object's own path (its child<> chain)"));
+    return WithReason(
+        absl::PermissionDeniedError(absl::StrCat(
+            "QOM path '", path, "' goes through '", segment, "' of ", parent, ", a ", p.type,
+            " property; balloond follows only child<> properties, because a link or alias can "
+            "lead below /objects, where secrets are kept. Use the object's own path (its child<> "
+            "chain)")),
+        "QOM_PATH_REFUSED", {{"path", std::string(path)}});
   }
   return absl::NotFoundError(
       absl::StrCat("QOM path '", path, "': ", parent, " has no property '", segment, "'"));

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/base/error_reason.h"
 
 namespace balloond {
 namespace {
@@ -62,9 +63,11 @@ absl::Status ValidateQomPath(absl::string_view path) {
 
 absl::Status CheckQomPathAllowed(absl::string_view path) {
   if (path == "/objects" || absl::StartsWith(path, "/objects/")) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("balloond does not list or read below /objects (", path,
-                     "): objects there may hold secrets; balloon statistics are under /machine"));
+    return WithReason(absl::PermissionDeniedError(absl::StrCat(
+                          "balloond does not list or read below /objects (", path,
+                          "): objects there may hold secrets; balloon statistics are under "
+                          "/machine")),
+                      "QOM_PATH_REFUSED", {{"path", std::string(path)}});
   }
   return absl::OkStatus();
 }

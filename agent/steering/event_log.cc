@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/base/error_reason.h"
 #include "policy/durations.h"
 
 namespace balloond {
@@ -54,9 +55,10 @@ absl::Status EventLog::Subscribe(EventListener* listener, const EventCursor& cur
                   absl::StrCat("balloond restarted since epoch ", cursor.epoch, ": this is epoch ",
                                epoch_, ", and events before its start are not kept")));
   } else if (after > newest) {
-    return absl::OutOfRangeError(absl::StrCat("after_sequence ", after,
-                                              " is past the newest event of epoch ", epoch_, " (",
-                                              newest, "); resume from a sequence you read"));
+    return WithReason(absl::OutOfRangeError(absl::StrCat(
+                          "after_sequence ", after, " is past the newest event of epoch ", epoch_,
+                          " (", newest, "); resume from a sequence you read")),
+                      "CURSOR_PAST_NEWEST", {{"newest", absl::StrCat(newest)}, {"epoch", epoch_}});
   } else if (after + 1 < oldest) {
     const uint64_t lost = oldest - 1 - after;
     after = oldest - 1;

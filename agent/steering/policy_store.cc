@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/base/error_reason.h"
 #include "agent/base/files.h"
 #include "policy/layers.h"
 #include "policy/policy.h"
@@ -110,9 +111,10 @@ absl::Status PolicyStore::CheckEtag(absl::string_view expected) const {
   if (expected.empty()) return absl::OkStatus();
   const std::string now = PolicyEtag(InForce());
   if (expected == now) return absl::OkStatus();
-  return absl::AbortedError(
-      absl::StrCat("the policy changed since it was read (etag \"", expected, "\", now \"", now,
-                   "\"): read it again and make the change over what it is now"));
+  return WithReason(absl::AbortedError(absl::StrCat(
+                        "the policy changed since it was read (etag \"", expected, "\", now \"",
+                        now, "\"): read it again and make the change over what it is now")),
+                    "ETAG_MISMATCH", {{"etag", now}});
 }
 
 absl::StatusOr<v1::Policy> PolicyStore::Update(const v1::Policy& update,

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/base/error_reason.h"
 #include "agent/base/files.h"
 #include "balloon/v1/config.pb.h"
 #include "policy/durations.h"
@@ -106,9 +107,11 @@ absl::StatusOr<v1::Reservation> ReservationStore::Create(
       static_cast<int>(std::count_if(reservations_.begin(), reservations_.end(),
                                      [](const v1::Reservation& r) { return Alive(r); }));
   if (alive >= settings_.max_alive) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "balloond keeps at most ", settings_.max_alive,
-        " reservations alive; release one (balloonctl unreserve ID) or let one expire"));
+    return WithReason(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "balloond keeps at most ", settings_.max_alive,
+            " reservations alive; release one (balloonctl unreserve ID) or let one expire")),
+        "LIMIT_EXCEEDED", {{"setting", "reservations alive"}});
   }
   v1::Reservation r;
   r.set_id(absl::StrCat("r-", next_number_));
@@ -153,9 +156,10 @@ absl::StatusOr<v1::Reservation> ReservationStore::Release(const std::string& id,
   auto it = std::find_if(reservations_.begin(), reservations_.end(),
                          [&](const v1::Reservation& r) { return r.id() == id; });
   if (it == reservations_.end()) {
-    return absl::NotFoundError(absl::StrCat("no reservation \"", id,
-                                            "\" (balloonctl reservations "
-                                            "lists them; ended ones are kept an hour)"));
+    return WithReason(absl::NotFoundError(absl::StrCat("no reservation \"", id,
+                                                       "\" (balloonctl reservations "
+                                                       "lists them; ended ones are kept an hour)")),
+                      "RESERVATION_NOT_FOUND", {{"id", id}});
   }
   if (!Alive(*it)) return *it;
   std::vector<v1::Reservation> next = reservations_;
@@ -172,7 +176,8 @@ absl::StatusOr<v1::Reservation> ReservationStore::Get(const std::string& id) con
   for (const v1::Reservation& r : reservations_) {
     if (r.id() == id) return r;
   }
-  return absl::NotFoundError(absl::StrCat("no reservation \"", id, "\""));
+  return WithReason(absl::NotFoundError(absl::StrCat("no reservation \"", id, "\"")),
+                    "RESERVATION_NOT_FOUND", {{"id", id}});
 }
 
 std::vector<v1::Reservation> ReservationStore::List() const {

@@ -10,6 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "policy/enum_names.h"
 #include "tests/integration/testbed.h"
 
@@ -145,6 +147,37 @@ TEST_F(CliIntegrationTest, BashCompletesCommandsFlagsAndDomainNames) {
   for (int i = 1; i < type->value_count(); ++i) {
     EXPECT_THAT(kinds, HasSubstr(ShortEnumName(type->value(i)) + "\n"));
   }
+}
+
+// Each error says what went wrong in words and, for programs, in a stable reason: the
+// google.rpc.ErrorInfo in gRPC's error details, which balloonctl prints beside the code.
+TEST_F(CliIntegrationTest, ErrorsCarryAStableReasonBesideTheirMessage) {
+  balloon::v1::GetMemoryStatsRequest req;
+  req.set_domain("bdtest-no-such-domain");
+  balloon::v1::MemoryStats stats;
+  const grpc::Status s = agent_->read().GetMemoryStats(Deadline().get(), req, &stats);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(s.error_details()));
+  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "DOMAIN_NOT_FOUND");
+  EXPECT_EQ(info.domain(), "balloond");
+  EXPECT_EQ(info.metadata().at("domain"), "bdtest-no-such-domain");
+
+  CommandResult missing = agent_->Ctl({"stats", "bdtest-no-such-domain"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("[NOT_FOUND DOMAIN_NOT_FOUND]"));
+  CommandResult read_only = RunCommand(
+      {BALLOONCTL_BIN, "--socket=" + agent_->ro_socket(), "set", guest_->name(), "400M"});
+  EXPECT_THAT(read_only.err, HasSubstr("[PERMISSION_DENIED READ_ONLY_SOCKET]"));
+  CommandResult stale = agent_->Ctl({"policy", "set", "mode=observe", "--if-etag=stale"});
+  EXPECT_THAT(stale.err, HasSubstr("[ABORTED ETAG_MISMATCH]"));
+  CommandResult too_big = agent_->Ctl({"set", guest_->name(), "64G"});
+  EXPECT_THAT(too_big.err, HasSubstr("[FAILED_PRECONDITION TARGET_ABOVE_MAXIMUM]"));
+  CommandResult unknown = agent_->Ctl({"unreserve", "r-404"});
+  EXPECT_THAT(unknown.err, HasSubstr("[NOT_FOUND RESERVATION_NOT_FOUND]"));
 }
 
 }  // namespace
