@@ -154,6 +154,20 @@ build_project() {
   cmake --build "$BALLOOND_BUILD" -j"$(nproc)" "${targets[@]}"
 }
 
+# install_buf: buf, which checks the API (tests/proto/buf_check.sh), from npm's registry into
+# build-tools/ (its package ships the Linux binary); Debian has no buf.
+BALLOOND_BUF_VERSION=1.75.0
+install_buf() {
+  local tools=$BALLOOND_ROOT/build-tools
+  if [[ -x $tools/node_modules/.bin/buf ]] &&
+    [[ $("$tools/node_modules/.bin/buf" --version) == "$BALLOOND_BUF_VERSION" ]]; then
+    return
+  fi
+  command -v npm >/dev/null || install_packages npm
+  say "installing buf $BALLOOND_BUF_VERSION (npm @bufbuild/buf) into $tools"
+  npm install --prefix "$tools" --no-audit --no-fund --silent "@bufbuild/buf@$BALLOOND_BUF_VERSION"
+}
+
 # build_package: balloond's .deb from the product alone (no tests, no fuzz targets: cpack builds
 # every target of its tree first), in $BALLOOND_PACKAGE_BUILD; the .deb lands in its package/.
 BALLOOND_PACKAGE_BUILD=${BALLOOND_PACKAGE_BUILD:-$BALLOOND_ROOT/build-package}

@@ -40,6 +40,7 @@ tests() {
 }
 
 phase "packages" install_packages "${BALLOOND_TEST_PACKAGES[@]}"
+phase "buf (npm)" install_buf
 phase "services (libvirtd, bus, polkit)" start_libvirt
 phase "guest image" build_guest
 phase "build" build_project
