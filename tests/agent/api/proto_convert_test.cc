@@ -29,7 +29,9 @@ google::rpc::ErrorInfo InfoOf(const grpc::Status& s) {
   EXPECT_EQ(details.message(), s.error_message());
   google::rpc::ErrorInfo info;
   EXPECT_EQ(details.details_size(), 1);
-  if (details.details_size() == 1) EXPECT_TRUE(details.details(0).UnpackTo(&info));
+  if (details.details_size() == 1) {
+    EXPECT_TRUE(details.details(0).UnpackTo(&info));
+  }
   return info;
 }
 
