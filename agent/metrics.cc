@@ -259,13 +259,22 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
                                 "What the guest needs over what it has, x100 (Hyper-V's memory "
                                 "pressure: under 100 it has what it needs).",
                                 MetricType::Gauge);
+    MetricFamily working_set =
+        Family("balloon_domain_working_set_bytes",
+               "What probing found the guest needs: the size at which its refaults rose, or its "
+               "floor (only for guests probed so far).",
+               MetricType::Gauge);
     for (const policy::DomainCapacity& d : c.domains) {
       const std::vector<ClientMetric::Label> labels = {{"domain", d.name}, {"uuid", d.uuid}};
       AddSample(reclaimable, labels, static_cast<double>(d.reclaimable_bytes));
       if (d.pressure_index) AddSample(index, labels, *d.pressure_index);
+      if (d.working_set_bytes) {
+        AddSample(working_set, labels, static_cast<double>(*d.working_set_bytes));
+      }
     }
     out.push_back(std::move(reclaimable));
     out.push_back(std::move(index));
+    out.push_back(std::move(working_set));
     if (c.pressure_index) {
       MetricFamily host_index = Family("balloon_host_pressure_index",
                                        "The mean of the guests' pressure indexes (Hyper-V's "

@@ -239,15 +239,26 @@ std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
   host.AddRow({"policy", absl::StrCat(ShortName(c.mode()), ", judged at ",
                                       absl::FormatTime(
                                           "%H:%M:%S", FromProtoTimestamp(c.assess_time()), zone))});
-  Table domains({"DOMAIN", "HAS", "MAX", "USES", "NEEDS", "PRESSURE", "RECLAIMABLE"});
+  Table domains(
+      {"DOMAIN", "HAS", "MAX", "USES", "NEEDS", "PRESSURE", "WORKING SET", "RECLAIMABLE"});
+  const absl::Time judged = FromProtoTimestamp(c.assess_time());
   for (const v1::DomainCapacity& d : c.domains()) {
-    domains.AddRow({d.name(), FormatBytes(d.balloon_bytes()), FormatBytes(d.max_memory_bytes()),
-                    OptionalBytes(d.has_used_bytes(), d.used_bytes()),
-                    OptionalBytes(d.has_needed_bytes(), d.needed_bytes()),
-                    d.has_pressure_index() ? absl::StrFormat("%.0f", d.pressure_index()) : "-",
-                    d.reclaimable_bytes() > 0
-                        ? FormatBytes(d.reclaimable_bytes())
-                        : absl::StrCat("- (", d.not_reclaimable_reason(), ")")});
+    // What probing found, with its age: a working set found long ago may have changed since.
+    const std::string working_set =
+        d.has_working_set_bytes()
+            ? absl::StrCat(
+                  FormatBytes(d.working_set_bytes()), " (",
+                  absl::FormatDuration(absl::Trunc(
+                      judged - FromProtoTimestamp(d.working_set_time()), absl::Seconds(1))),
+                  " ago)")
+            : "-";
+    domains.AddRow(
+        {d.name(), FormatBytes(d.balloon_bytes()), FormatBytes(d.max_memory_bytes()),
+         OptionalBytes(d.has_used_bytes(), d.used_bytes()),
+         OptionalBytes(d.has_needed_bytes(), d.needed_bytes()),
+         d.has_pressure_index() ? absl::StrFormat("%.0f", d.pressure_index()) : "-", working_set,
+         d.reclaimable_bytes() > 0 ? FormatBytes(d.reclaimable_bytes())
+                                   : absl::StrCat("- (", d.not_reclaimable_reason(), ")")});
   }
   return absl::StrCat(Printed(host), c.domains().empty() ? "" : "\n", Printed(domains));
 }

@@ -22,6 +22,8 @@ DomainCapacity OfDomain(const v1::Policy& full, const Assessment& a, absl::Time 
   d.pressure = a.pressure;
   d.pressure_why = a.pressure_why;
   d.deflated_by_itself = a.deflated_by_itself;
+  d.working_set_bytes = a.memory.working_set;
+  d.working_set_at = a.memory.working_set_at;
   if (a.fresh) {
     d.used_bytes = a.used;
     d.needed_bytes = a.memory.peak_used + a.headroom + a.overhead;

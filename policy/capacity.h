@@ -41,6 +41,9 @@ struct DomainCapacity {
   std::string pressure_why;
   // What its autodeflate balloon gave it by itself since the last cycle.
   int64_t deflated_by_itself = 0;
+  // What probing found it needs (DomainMemory.working_set), and when.
+  std::optional<int64_t> working_set_bytes;
+  absl::Time working_set_at = absl::InfinitePast();
 };
 
 struct HostCapacity {

@@ -97,6 +97,16 @@ struct DomainMemory {
   int collect_every = 1;
   // Held by an operator at the last cycle: a new hold replaces whatever the policy had on its way.
   bool held = false;
+  // Probing (DomainPolicy.probe): when the last step was taken, no step before probe_paused_until
+  // (after a back-off), and what it found: the size at which refaults rose, and when.
+  absl::Time last_probe = absl::InfinitePast();
+  absl::Time probe_paused_until = absl::InfinitePast();
+  std::optional<int64_t> working_set;
+  absl::Time working_set_at = absl::InfinitePast();
+  // What probing has taken since it last found the working set: the most a back-off gives back.
+  int64_t probe_taken = 0;
+  // Back-offs in a row (each doubles the pause before the next probe); relief starts anew.
+  int probe_backoffs = 0;
 };
 
 struct State {

@@ -95,7 +95,10 @@ class Cycle {
   void GiveBackToStale();
   // Memory taken back when the host is short or a guest's need went unpaid.
   void Reclaim();
-  // A comfortable host gives ballooned-down guests memory back, by shares.
+  // Guests with probing on are shrunk a step at a time while their refaults stay low, and given
+  // memory back at once when they rise (DomainPolicy.probe).
+  void Probe();
+  // A comfortable host gives ballooned-down guests memory back, by shares (not to probed guests).
   void GiveBackWhenComfortable();
   // How soon each domain's statistics are needed again.
   void PlanCollection();
@@ -360,6 +363,85 @@ void Cycle::Reclaim() {
   }
 }
 
+// One probe step of the guest: probe_step_fraction of its balloon, at least 4 MiB, at most
+// probe_max_step_bytes.
+int64_t ProbeStep(const Assessment& a) {
+  constexpr int64_t kMinStep = 4 * kMiB;
+  const auto fraction =
+      static_cast<int64_t>(a.settings.probe_step_fraction() * static_cast<double>(a.actual));
+  return std::clamp(fraction, kMinStep, std::max(kMinStep, a.settings.probe_max_step_bytes()));
+}
+
+void Cycle::Probe() {
+  if (out_.host == HostCondition::kShort) return;  // reclaim acts for the host; probes wait
+  for (Assessment& a : all_) {
+    DomainMemory& m = a.memory;
+    // Refaults are measured between two reports: a step is watched for two at least.
+    const absl::Duration interval =
+        std::max(FromProtoDuration(policy_.probe_interval()), 2 * a.input->stats_period);
+    // Relief and bounds came first; a guest given memory starts probing anew from there.
+    if (a.reason != v1::DECISION_REASON_UNSPECIFIED) {
+      if (a.target > a.actual) m.probe_taken = m.probe_backoffs = 0;
+      continue;
+    }
+    if (!a.settings.probe() || !WhyNotDonor(a, now_).empty() || !m.rates_known) continue;
+    if (enforce_ && m.pending_target) continue;  // the last step is still on its way
+    // Major faults and swap-ins (as 4 KiB pages): what a guest pays for memory it misses.
+    const double refaults = m.major_faults_per_second + m.swap_in_bytes_per_second / 4096.0;
+    const double tolerated = a.settings.probe_major_faults_per_second();
+    const int64_t step = ProbeStep(a);
+    if (refaults > tolerated) {
+      // Only refaults the probing may have caused: a guest that faults at the size it was given
+      // (streaming reads) is left as it is.
+      if (m.probe_taken <= 0) continue;
+      const int64_t give =
+          std::min({m.probe_taken, std::max(4 * step, a.actual / 10), a.ceiling - a.actual});
+      m.working_set = a.actual + std::min(step, m.probe_taken);
+      m.working_set_at = now_;
+      m.probe_taken -= give;
+      // Each back-off in a row waits twice as long before probing again, up to 10 minutes: the
+      // working set is re-checked that often, and refaults stay rare.
+      m.probe_backoffs = std::min(m.probe_backoffs + 1, 8);
+      const absl::Duration pause =
+          std::min(absl::Minutes(10), 6 * interval * (1 << (m.probe_backoffs - 1)));
+      m.probe_paused_until = now_ + pause;
+      if (give <= 0) continue;
+      Propose(a, a.actual + give, v1::DECISION_REASON_PROBE_BACKOFF,
+              absl::StrFormat("probing %s: %.1f refaults/s at %s, over its target of %.1f/s: its "
+                              "working set is about %s; gave back %s at once (to %s) and probes "
+                              "again in %s",
+                              a.input->name, refaults, FormatBytes(a.actual), tolerated,
+                              FormatBytes(*m.working_set), FormatBytes(give),
+                              FormatBytes(a.actual + give), absl::FormatDuration(pause)));
+      continue;
+    }
+    if (now_ < m.probe_paused_until || now_ - m.last_probe < interval) continue;
+    // A guest whose use grows by a step per interval needs what it has: probing waits.
+    if (m.used_growth_bytes_per_second * absl::ToDoubleSeconds(interval) >
+        static_cast<double>(step)) {
+      continue;
+    }
+    const int64_t taken = std::min(step, a.actual - a.floor);
+    if (taken < 4 * kMiB) {
+      // Down to its floor without refaults: it needs no more than that.
+      if (!m.working_set || *m.working_set != a.floor) {
+        m.working_set = a.floor;
+        m.working_set_at = now_;
+      }
+      continue;
+    }
+    m.last_probe = now_;
+    // Observed, the balloon stays where it is: the proposal is one step from there each time.
+    m.probe_taken = enforce_ ? m.probe_taken + taken : taken;
+    Propose(a, a.actual - taken, v1::DECISION_REASON_PROBE,
+            absl::StrFormat("probing %s: %.1f refaults/s at %s (target %.1f/s) for the last %s: "
+                            "one step smaller, %s less (to %s; floor %s)",
+                            a.input->name, refaults, FormatBytes(a.actual), tolerated,
+                            absl::FormatDuration(interval), FormatBytes(taken),
+                            FormatBytes(a.actual - taken), FormatBytes(a.floor)));
+  }
+}
+
 void Cycle::GiveBackWhenComfortable() {
   if (out_.host != HostCondition::kComfortable) return;
   int64_t granted = 0;
@@ -369,8 +451,10 @@ void Cycle::GiveBackWhenComfortable() {
   std::vector<int64_t> wants;
   std::vector<double> weights;
   for (Assessment& a : all_) {
+    // What probing found idle stays with the host; a probed guest that needs it refaults, and
+    // probing gives it back.
     if (!a.eligible || a.held || a.reason != v1::DECISION_REASON_UNSPECIFIED ||
-        a.actual >= a.ceiling)
+        a.actual >= a.ceiling || a.settings.probe())
       continue;
     takers.push_back(&a);
     wants.push_back(std::min(a.ceiling - a.actual, policy_.max_grow_step_bytes()));
@@ -394,6 +478,12 @@ bool Cycle::Moving(const Assessment& a, int next_every) const {
   if (out_.host == HostCondition::kShort || a.pressure || !m.rates_known ||
       a.reason != v1::DECISION_REASON_UNSPECIFIED || m.pending_target ||
       now_ - m.relieved_at < kReliefHold || m.actual_since == now_) {
+    return true;
+  }
+  // A probe step is being watched: its refaults must be seen within the interval.
+  if (a.settings.probe() &&
+      now_ - m.last_probe <
+          2 * std::max(FromProtoDuration(policy_.probe_interval()), 2 * a.input->stats_period)) {
     return true;
   }
   // Swapping, or faulting at a tenth of the pressure threshold: the guest needs its page cache.
@@ -429,12 +519,14 @@ Outcome Cycle::Publish() {
   for (Assessment& a : all_) {
     if (!a.input->actual_bytes) continue;
     DomainMemory& m = a.memory;
-    if (a.reason != v1::DECISION_REASON_UNSPECIFIED &&
-        std::abs(a.target - a.actual) > Deadband(policy_, a.actual)) {
+    // A probe's small steps are the point of it: the deadband does not apply to them.
+    const bool probing =
+        a.reason == v1::DECISION_REASON_PROBE || a.reason == v1::DECISION_REASON_PROBE_BACKOFF;
+    const int64_t deadband = probing ? 0 : Deadband(policy_, a.actual);
+    if (a.reason != v1::DECISION_REASON_UNSPECIFIED && std::abs(a.target - a.actual) > deadband) {
       const int64_t already =
           enforce_ ? m.pending_target.value_or(-1) : m.last_proposed.value_or(-1);
-      const bool repeat =
-          already >= 0 && std::abs(already - a.target) <= Deadband(policy_, a.actual);
+      const bool repeat = already >= 0 && std::abs(already - a.target) <= deadband;
       if (!repeat) {
         Decision d;
         d.uuid = a.input->uuid;
@@ -455,7 +547,8 @@ Outcome Cycle::Publish() {
           m.last_proposed = a.target;
         }
       }
-    } else if (!enforce_) {
+    } else if (!enforce_ && !a.settings.probe()) {
+      // (An observed probe's proposal stands between its intervals: it is not made again.)
       m.last_proposed.reset();
     }
     out_.state.domains[a.input->uuid] = m;
@@ -482,6 +575,7 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
   cycle.GrantRelief();
   cycle.GiveBackToStale();
   cycle.Reclaim();
+  cycle.Probe();
   cycle.GiveBackWhenComfortable();
   cycle.PlanCollection();
   return cycle.Publish();

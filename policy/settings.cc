@@ -27,6 +27,11 @@ v1::DomainPolicy DefaultDomainPolicy() {
   d.set_low_watermark_bytes(64 * kMiB);
   d.set_swap_in_bytes_per_second(1 * kMiB);
   d.set_major_faults_per_second(200);
+  // Off until an operator turns it on: it trades refaults for memory (README, "Probing").
+  d.set_probe(false);
+  d.set_probe_major_faults_per_second(10);
+  d.set_probe_step_fraction(0.02);
+  d.set_probe_max_step_bytes(64 * kMiB);
   return d;
 }
 
@@ -105,6 +110,7 @@ v1::Policy WithDefaults(const v1::Policy& policy) {
   if (!p.has_default_hold()) p.mutable_default_hold()->set_seconds(3600);
   if (!p.has_stale_after_periods()) p.set_stale_after_periods(3);
   if (!p.has_max_collect_interval_periods()) p.set_max_collect_interval_periods(5);
+  if (!p.has_probe_interval()) p.mutable_probe_interval()->set_seconds(5);
   return p;
 }
 
@@ -140,6 +146,17 @@ absl::Status ValidateDomainPolicy(const v1::DomainPolicy& settings, const std::s
   }
   if (settings.has_major_faults_per_second() && !(settings.major_faults_per_second() >= 0)) {
     return bad(prefix + "major_faults_per_second", "must not be negative");
+  }
+  if (settings.has_probe_major_faults_per_second() &&
+      !(settings.probe_major_faults_per_second() >= 0)) {
+    return bad(prefix + "probe_major_faults_per_second", "must not be negative");
+  }
+  if (settings.has_probe_step_fraction() &&
+      !(settings.probe_step_fraction() > 0 && settings.probe_step_fraction() <= 0.25)) {
+    return bad(prefix + "probe_step_fraction", "must be in (0, 0.25]");
+  }
+  if (settings.has_probe_max_step_bytes() && settings.probe_max_step_bytes() <= 0) {
+    return bad(prefix + "probe_max_step_bytes", "must be positive");
   }
   return absl::OkStatus();
 }
@@ -207,6 +224,8 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
                            absl::ZeroDuration(), kMaxHold},
            DurationSetting{"max_backoff", policy.has_max_backoff(), policy.max_backoff(),
                            absl::Milliseconds(1), absl::Hours(24)},
+           DurationSetting{"probe_interval", policy.has_probe_interval(), policy.probe_interval(),
+                           absl::Seconds(1), absl::Hours(1)},
        }) {
     if (!d.set) continue;
     if (auto in_range = DurationInRange(d.value, d.name, d.min, d.max); !in_range.ok()) {

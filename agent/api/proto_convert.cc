@@ -192,6 +192,10 @@ void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
     if (d.pressure_index) o->set_pressure_index(*d.pressure_index);
     if (d.resident_bytes) o->set_resident_bytes(*d.resident_bytes);
     o->set_unbacked_bytes(d.unbacked_bytes);
+    if (d.working_set_bytes) {
+      o->set_working_set_bytes(*d.working_set_bytes);
+      *o->mutable_working_set_time() = ToProtoTimestamp(d.working_set_at);
+    }
   }
 }
 

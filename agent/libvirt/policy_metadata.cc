@@ -40,6 +40,7 @@ constexpr Element kElements[] = {
     {"headroom", "headroom_bytes", Kind::kSize},
     {"headroomFraction", "headroom_fraction", Kind::kFraction},
     {"lowWatermark", "low_watermark_bytes", Kind::kSize},
+    {"probe", "probe", Kind::kBool},
 };
 
 struct XmlDocDeleter {
@@ -91,15 +92,17 @@ absl::StatusOr<int64_t> ParseSize(const xmlNode* node, absl::string_view element
 absl::Status Set(const Element& e, const xmlNode* node, v1::DomainPolicy& out) {
   const std::string text = Text(node);
   switch (e.kind) {
-    case Kind::kBool:
+    case Kind::kBool: {
+      const auto* field = out.GetDescriptor()->FindFieldByName(e.field);
       if (text == "yes" || text == "on" || text == "true") {
-        out.set_enabled(true);
+        out.GetReflection()->SetBool(&out, field, true);
       } else if (text == "no" || text == "off" || text == "false") {
-        out.set_enabled(false);
+        out.GetReflection()->SetBool(&out, field, false);
       } else {
         return Bad(e.element, absl::StrCat("'", text, "' is neither yes nor no"));
       }
       return absl::OkStatus();
+    }
     case Kind::kShares: {
       int32_t shares = 0;
       if (!absl::SimpleAtoi(text, &shares)) {
@@ -182,7 +185,7 @@ absl::StatusOr<v1::DomainPolicy> ParsePolicyMetadata(absl::string_view element_x
     if (element == nullptr) {
       return Bad(name,
                  "unknown (known: enabled, min, max, shares, headroom, headroomFraction, "
-                 "lowWatermark)");
+                 "lowWatermark, probe)");
     }
     if (!seen.insert(name).second) return Bad(name, "appears twice");
     if (absl::Status s = Set(*element, child, out); !s.ok()) return s;
@@ -227,6 +230,9 @@ absl::StatusOr<std::string> FormatPolicyMetadata(const v1::DomainPolicy& setting
   }
   if (settings.has_low_watermark_bytes()) {
     xml += SizeElement("lowWatermark", settings.low_watermark_bytes());
+  }
+  if (settings.has_probe()) {
+    absl::StrAppend(&xml, "  <probe>", settings.probe() ? "yes" : "no", "</probe>\n");
   }
   return xml + "</policy>";
 }

@@ -76,10 +76,12 @@ void CycleEvents::OnDecision(const v1::Decision& decision) {
     case v1::DECISION_REASON_GUEST_PRESSURE:
     case v1::DECISION_REASON_BELOW_FLOOR:
     case v1::DECISION_REASON_STATS_STALE:
+    case v1::DECISION_REASON_PROBE_BACKOFF:
       kind = v1::EVENT_KIND_RELIEF;
       break;
     case v1::DECISION_REASON_HOST_RECLAIM:
     case v1::DECISION_REASON_ABOVE_MAX:
+    case v1::DECISION_REASON_PROBE:
       kind = v1::EVENT_KIND_RECLAIM;
       break;
     case v1::DECISION_REASON_HOST_GIVE_BACK:

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "policy/durations.h"
 #include "policy/enum_names.h"
 #include "policy/sizes.h"
 
@@ -149,6 +150,10 @@ TEST(FormatTest, CapacitySaysWherePlaceableComesFromAndWhyAGuestGivesNothing) {
   idle->set_needed_bytes(1LL << 30);
   idle->set_pressure_index(50);
   idle->set_reclaimable_bytes(1LL << 30);
+  // Probing found 700 MiB two minutes before this judgement.
+  *c.mutable_assess_time() = ToProtoTimestamp(absl::FromUnixSeconds(1000));
+  idle->set_working_set_bytes(700LL << 20);
+  *idle->mutable_working_set_time() = ToProtoTimestamp(absl::FromUnixSeconds(880));
   v1::DomainCapacity* held = c.add_domains();
   held->set_name("held");
   held->set_not_reclaimable_reason("an operator holds it");
@@ -156,7 +161,7 @@ TEST(FormatTest, CapacitySaysWherePlaceableComesFromAndWhyAGuestGivesNothing) {
   EXPECT_THAT(text, HasSubstr("placeable        9 GiB (available 10 GiB - reserve 2 GiB - unbacked "
                               "0 B - reserved 0 B + reclaimable 1 GiB)"));
   EXPECT_THAT(text, HasSubstr("pressure index   - (no guest has fresh statistics)"));
-  EXPECT_THAT(text, ::testing::ContainsRegex("idle +2 GiB .* 50 +1 GiB"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("idle +2 GiB .* 50 +700 MiB \\(2m ago\\) +1 GiB"));
   EXPECT_THAT(text, HasSubstr("- (an operator holds it)"));
   c.set_mode(v1::POLICY_MODE_OBSERVE);
   EXPECT_THAT(FormatCapacity(c, absl::UTCTimeZone()),

@@ -172,6 +172,50 @@ TEST(PolicyIntegrationTest, ShrinksAnIdleGuestThenRelievesAPacedAllocationWithou
   EXPECT_GT(BalloonActual(agent, guest.name()), actual + 300 * kMiB);
 }
 
+// Probing on a comfortable host: an idle guest, which a comfortable host would leave at its full
+// size, is shrunk step by step to its floor; its working set shows in the capacity; a paced
+// allocation afterwards is relieved as always, without an OOM.
+TEST(PolicyIntegrationTest, ProbingGivesAnIdleGuestsMemoryToAComfortableHostStepByStep) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("probe", 1024));
+  Agent agent;
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  ASSERT_TRUE(WaitFor([&] { return GuestReports(agent, guest.name()); }, absl::Seconds(30)));
+
+  // Larger, quicker steps than the defaults (2% every 5 s), so that the test takes seconds.
+  const absl::Time start = absl::Now();
+  CommandResult r = agent.Ctl({"policy", "set", "mode=enforce", "defaults.probe=true",
+                               "defaults.probe_step_fraction=0.1", "probe_interval=2s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(WaitUntilSettled(agent, guest.name(), absl::Seconds(8), absl::Seconds(120)))
+      << agent.Log();
+  const int64_t actual = BalloonActual(agent, guest.name());
+  const auto steps = Decisions(agent, guest.name());
+  std::cout << "probing took the idle guest from 1024 to " << actual / kMiB << " MiB in "
+            << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))) << ":\n";
+  PrintDecisions(steps, start);
+  ASSERT_GE(steps.size(), 5u);
+  for (const auto& d : steps) {
+    EXPECT_EQ(d.reason(), v1::DECISION_REASON_PROBE) << d.explanation();
+    EXPECT_TRUE(d.applied()) << d.error();
+    EXPECT_GE(d.target_bytes(), d.inputs().floor_bytes());
+    EXPECT_THAT(d.explanation(), HasSubstr("refaults/s"));
+  }
+  EXPECT_LT(actual, 450 * kMiB);  // most of the 1 GiB went back to a host that was not short
+  EXPECT_GE(actual, steps.back().inputs().floor_bytes() - 16 * kMiB);
+  const std::string meminfo = guest.Command("meminfo");
+  EXPECT_GE(MemInfoKiB(meminfo, "MemAvailable"), (128 - 24) * 1024);  // its headroom kept
+  const std::string capacity = agent.Ctl({"capacity"}).out;
+  std::cout << capacity;
+  EXPECT_THAT(capacity, ::testing::ContainsRegex(guest.name() + " .* MiB \\([0-9]+s ago\\)"));
+
+  // Relief still wins: a paced allocation of 400 MiB is given memory as it needs it.
+  const std::string alloc = guest.Command("alloc 400 8", absl::Seconds(90));
+  EXPECT_THAT(alloc, ::testing::Not(HasSubstr("ERR"))) << alloc;
+  EXPECT_THAT(guest.Command("oomkills"), HasSubstr("oom_kill 0"));
+  EXPECT_GT(BalloonActual(agent, guest.name()), actual + 300 * kMiB);
+}
+
 TEST(PolicyIntegrationTest, AHeldGuestStaysWhileThePolicyEnforcesAndOnlyPressureOverridesIt) {
   DestroyLeftoverGuests();
   Guest guest(BootedGuest("hold", 1024));

@@ -206,5 +206,20 @@ TEST(CapacityTest, SizesNoMachineHasDoNotOverflowTheSums) {
   EXPECT_GE(c.placeable_bytes, 0);
 }
 
+TEST(CapacityTest, WhatProbingFoundAGuestNeedsIsShownWithWhenItWasFound) {
+  State state;
+  DomainMemory& m = state.domains["uuid-probed"];
+  m.working_set = 700 * kMiB;
+  m.working_set_at = kNow - absl::Minutes(3);
+  const HostCapacity c = AssessCapacity(Mode(v1::POLICY_MODE_ENFORCE), Host(),
+                                        {Guest("probed", 2 * kGiB, 512 * kMiB)}, state, kNow);
+  ASSERT_TRUE(c.domains[0].working_set_bytes.has_value());
+  EXPECT_EQ(*c.domains[0].working_set_bytes, 700 * kMiB);
+  EXPECT_EQ(c.domains[0].working_set_at, kNow - absl::Minutes(3));
+  const HostCapacity never = AssessCapacity(Mode(v1::POLICY_MODE_ENFORCE), Host(),
+                                            {Guest("other", 2 * kGiB, 512 * kMiB)}, state, kNow);
+  EXPECT_FALSE(never.domains[0].working_set_bytes.has_value());
+}
+
 }  // namespace
 }  // namespace balloond::policy

@@ -22,6 +22,7 @@ TEST(PolicyMetadataTest, ReadsEverySettingInLibvirtsUnits) {
       <headroom unit='G'>1</headroom>
       <headroomFraction>0.25</headroomFraction>
       <lowWatermark unit='bytes'>1048576</lowWatermark>
+      <probe>yes</probe>
     </policy>)");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_FALSE(s->enabled());
@@ -31,6 +32,7 @@ TEST(PolicyMetadataTest, ReadsEverySettingInLibvirtsUnits) {
   EXPECT_EQ(s->headroom_bytes(), kGiB);
   EXPECT_DOUBLE_EQ(s->headroom_fraction(), 0.25);
   EXPECT_EQ(s->low_watermark_bytes(), kMiB);
+  EXPECT_TRUE(s->probe());
   EXPECT_FALSE(s->has_swap_in_bytes_per_second());
 }
 
@@ -54,6 +56,8 @@ TEST(PolicyMetadataTest, EachMistakeIsNamed) {
               HasSubstr("appears twice"));
   EXPECT_THAT(ErrorOf("<policy><enabled>maybe</enabled></policy>").message(),
               HasSubstr("neither yes nor no"));
+  EXPECT_THAT(ErrorOf("<policy><probe>often</probe></policy>").message(),
+              HasSubstr("<probe>: 'often' is neither yes nor no"));
   EXPECT_THAT(ErrorOf("<policy><min unit='GiB'>2</min><max unit='GiB'>1</max></policy>").message(),
               HasSubstr("<min> must not exceed <max>"));
   EXPECT_THAT(ErrorOf("<policy><shares>0</shares></policy>").message(),
@@ -78,6 +82,7 @@ TEST(PolicyMetadataTest, WhatIsWrittenReadsBackTheSame) {
   settings.set_headroom_bytes(100);
   settings.set_headroom_fraction(0.125);
   settings.set_low_watermark_bytes(0);
+  settings.set_probe(false);
   auto xml = FormatPolicyMetadata(settings);
   ASSERT_TRUE(xml.ok()) << xml.status();
   EXPECT_THAT(*xml, HasSubstr("<min unit='MiB'>512</min>"));
