@@ -107,6 +107,7 @@ struct DomainMemory {
   int64_t probe_taken = 0;
   // Back-offs in a row (each doubles the pause before the next probe); relief starts anew.
   int probe_backoffs = 0;
+  absl::Time last_backoff = absl::InfinitePast();
 };
 
 struct State {

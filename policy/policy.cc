@@ -392,8 +392,10 @@ void Cycle::Probe() {
     const int64_t step = ProbeStep(a);
     if (refaults > tolerated) {
       // Only refaults the probing may have caused: a guest that faults at the size it was given
-      // (streaming reads) is left as it is.
-      if (m.probe_taken <= 0) continue;
+      // (streaming reads) is left as it is. Rates lag a report behind a move: one back-off per
+      // interval.
+      if (m.probe_taken <= 0 || now_ - m.last_backoff < interval) continue;
+      m.last_backoff = now_;
       const int64_t give =
           std::min({m.probe_taken, std::max(4 * step, a.actual / 10), a.ceiling - a.actual});
       m.working_set = a.actual + std::min(step, m.probe_taken);

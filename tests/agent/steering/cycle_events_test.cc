@@ -9,6 +9,7 @@
 
 #include "policy/durations.h"
 #include "tests/agent/base/fake_clock.h"
+#include "tests/agent/steering/event_recorder.h"
 
 namespace balloond {
 namespace {
@@ -21,21 +22,10 @@ using ::testing::IsEmpty;
 
 constexpr int64_t kGiB = 1LL << 30;
 
-class CycleEventsTest : public ::testing::Test, public EventListener {
+class CycleEventsTest : public ::testing::Test {
  protected:
-  CycleEventsTest() { EXPECT_TRUE(log_.Subscribe(this, {0, "", true}).ok()); }
-  ~CycleEventsTest() override { log_.Unsubscribe(this); }
-  void OnEvent(const std::shared_ptr<const v1::Event>& event) override {
-    events_.push_back(*event);
-  }
-  // The kinds heard since the last call.
-  std::vector<v1::EventKind> Heard() {
-    std::vector<v1::EventKind> kinds;
-    for (const auto& e : events_) kinds.push_back(e.kind());
-    last_ = events_;
-    events_.clear();
-    return kinds;
-  }
+  std::vector<v1::EventKind> Heard() { return recorder_.Heard(); }
+  const std::vector<v1::Event>& last() const { return recorder_.last(); }
   static policy::HostCapacity Host(int64_t available, std::vector<policy::DomainCapacity> d = {}) {
     policy::HostCapacity c;
     c.available_bytes = available;
@@ -55,15 +45,14 @@ class CycleEventsTest : public ::testing::Test, public EventListener {
   FakeClock clock_;
   EventLog log_{clock_, "e"};
   CycleEvents cycle_{log_};
-  std::vector<v1::Event> events_;
-  std::vector<v1::Event> last_;
+  ::balloond::testing::EventRecorder recorder_{log_};
 };
 
 TEST_F(CycleEventsTest, PressureIsToldWhenItBeginsAndWhenItEndsNotEveryCycle) {
   cycle_.Observe(Host(8 * kGiB, {Guest("web1", true), Guest("db1", false)}), {}, clock_.Now());
   EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_GUEST_PRESSURE_BEGAN));
-  EXPECT_EQ(last_[0].domain(), "web1");
-  EXPECT_EQ(last_[0].message(), "12 MiB available");
+  EXPECT_EQ(last()[0].domain(), "web1");
+  EXPECT_EQ(last()[0].message(), "12 MiB available");
   cycle_.Observe(Host(8 * kGiB, {Guest("web1", true), Guest("db1", false)}), {}, clock_.Now());
   EXPECT_THAT(Heard(), IsEmpty());
   cycle_.Observe(Host(8 * kGiB, {Guest("web1", false), Guest("db1", false)}), {}, clock_.Now());
@@ -78,7 +67,7 @@ TEST_F(CycleEventsTest, PressureIsToldWhenItBeginsAndWhenItEndsNotEveryCycle) {
 TEST_F(CycleEventsTest, TheHostRunningShortOfItsReserveBeginsAndEnds) {
   cycle_.Observe(Host(1 * kGiB), {}, clock_.Now());
   EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOST_SHORT_BEGAN));
-  EXPECT_THAT(last_[0].message(), HasSubstr("1 GiB available; its reserve is 2 GiB"));
+  EXPECT_THAT(last()[0].message(), HasSubstr("1 GiB available; its reserve is 2 GiB"));
   cycle_.Observe(Host(1 * kGiB), {}, clock_.Now());
   EXPECT_THAT(Heard(), IsEmpty());
   cycle_.Observe(Host(3 * kGiB), {}, clock_.Now());
@@ -91,7 +80,7 @@ TEST_F(CycleEventsTest, WhatAnAutodeflateBalloonGaveIsToldWithItsSize) {
   cycle_.Observe(Host(8 * kGiB, {web1}), {}, clock_.Now());
   EXPECT_THAT(Heard(),
               ElementsAre(v1::EVENT_KIND_AUTODEFLATE, v1::EVENT_KIND_GUEST_PRESSURE_BEGAN));
-  EXPECT_EQ(last_[0].bytes(), 3 << 20);
+  EXPECT_EQ(last()[0].bytes(), 3 << 20);
 }
 
 TEST_F(CycleEventsTest, AHoldThatRanOutExpiresOneThatWasReleasedIsLeftToTheRelease) {
@@ -109,8 +98,8 @@ TEST_F(CycleEventsTest, AHoldThatRanOutExpiresOneThatWasReleasedIsLeftToTheRelea
   clock_.Advance(absl::Minutes(1));
   cycle_.Observe(Host(8 * kGiB), {}, clock_.Now());
   EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOLD_EXPIRED));
-  EXPECT_EQ(last_[0].domain(), "web1");
-  EXPECT_EQ(last_[0].bytes(), kGiB);
+  EXPECT_EQ(last()[0].domain(), "web1");
+  EXPECT_EQ(last()[0].bytes(), kGiB);
 }
 
 TEST_F(CycleEventsTest, EnforcedDecisionsAreToldByWhatTheyDidObservedOnesAreNot) {
@@ -129,13 +118,13 @@ TEST_F(CycleEventsTest, EnforcedDecisionsAreToldByWhatTheyDidObservedOnesAreNot)
   }
   EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_RELIEF, v1::EVENT_KIND_RECLAIM,
                                    v1::EVENT_KIND_GIVE_BACK, v1::EVENT_KIND_BALLOON_NOT_FOLLOWING));
-  EXPECT_EQ(last_[0].decision_sequence(), 41u);
-  EXPECT_EQ(last_[0].bytes(), kGiB);
+  EXPECT_EQ(last()[0].decision_sequence(), 41u);
+  EXPECT_EQ(last()[0].bytes(), kGiB);
   d.set_applied(false);
   d.set_error("QEMU did not answer");
   cycle_.OnDecision(d);
   Heard();
-  EXPECT_THAT(last_[0].message(), HasSubstr("did not take the target: QEMU did not answer"));
+  EXPECT_THAT(last()[0].message(), HasSubstr("did not take the target: QEMU did not answer"));
   d.set_mode(v1::POLICY_MODE_OBSERVE);
   cycle_.OnDecision(d);
   EXPECT_THAT(Heard(), IsEmpty());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tests/agent/base/fake_clock.h"
+#include "tests/agent/steering/event_recorder.h"
 
 namespace balloond {
 namespace {
@@ -17,20 +18,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-class LifecycleEventsTest : public ::testing::Test, public EventListener {
+class LifecycleEventsTest : public ::testing::Test {
  protected:
-  LifecycleEventsTest() { EXPECT_TRUE(log_.Subscribe(this, {0, "", true}).ok()); }
-  ~LifecycleEventsTest() override { log_.Unsubscribe(this); }
-  void OnEvent(const std::shared_ptr<const v1::Event>& event) override {
-    events_.push_back(*event);
-  }
-  std::vector<v1::EventKind> Heard() {
-    std::vector<v1::EventKind> kinds;
-    for (const auto& e : events_) kinds.push_back(e.kind());
-    last_ = std::move(events_);
-    events_.clear();
-    return kinds;
-  }
+  std::vector<v1::EventKind> Heard() { return recorder_.Heard(); }
+  const std::vector<v1::Event>& last() const { return recorder_.last(); }
   static DomainSnapshot Snapshot(int id, bool migrating = false) {
     DomainSnapshot s;
     s.info.name = "web1";
@@ -43,22 +34,21 @@ class LifecycleEventsTest : public ::testing::Test, public EventListener {
   FakeClock clock_;
   EventLog log_{clock_, "e"};
   LifecycleEvents lifecycle_{log_};
-  std::vector<v1::Event> events_;
-  std::vector<v1::Event> last_;
+  ::balloond::testing::EventRecorder recorder_{log_};
 };
 
 TEST_F(LifecycleEventsTest, DomainsFoundAtStartAreToldApartFromThoseThatStartLater) {
   lifecycle_.OnSnapshot(Snapshot(1));
   lifecycle_.OnReachability(absl::OkStatus());  // the first collection is in
   EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_DOMAIN_STARTED));
-  EXPECT_THAT(last_[0].message(), HasSubstr("running when balloond started"));
+  EXPECT_THAT(last()[0].message(), HasSubstr("running when balloond started"));
   lifecycle_.OnSnapshot(Snapshot(1));
   EXPECT_THAT(Heard(), IsEmpty());
   lifecycle_.OnRemoved(Snapshot(1));
   lifecycle_.OnSnapshot(Snapshot(2));
   EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_DOMAIN_STOPPED, v1::EVENT_KIND_DOMAIN_STARTED));
-  EXPECT_EQ(last_[1].message(), "the domain started");
-  EXPECT_EQ(last_[1].uuid(), "u-1");
+  EXPECT_EQ(last()[1].message(), "the domain started");
+  EXPECT_EQ(last()[1].uuid(), "u-1");
 }
 
 TEST_F(LifecycleEventsTest, ARestartBetweenTwoCollectionsIsAStopAndAStart) {
@@ -86,7 +76,7 @@ TEST_F(LifecycleEventsTest, LibvirtLostAndRegainedAreToldOnceEach) {
   lifecycle_.OnReachability(absl::UnavailableError("Cannot recv data"));
   lifecycle_.OnReachability(absl::OkStatus());
   EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_LIBVIRT_LOST, v1::EVENT_KIND_LIBVIRT_REGAINED));
-  EXPECT_THAT(last_[0].message(), HasSubstr("Cannot recv data"));
+  EXPECT_THAT(last()[0].message(), HasSubstr("Cannot recv data"));
 }
 
 }  // namespace
