@@ -4,9 +4,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/base/error_reason.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "policy/durations.h"
 #include "policy/settings.h"
 
@@ -64,22 +61,6 @@ const std::pair<const char*, Setter> kStatFields[] = {
 };
 
 }  // namespace
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  auto [reason, metadata] = ReasonOf(status);
-  google::rpc::ErrorInfo info;
-  // An error made without a reason of its own is named by its code, which is stable too.
-  info.set_reason(reason.empty() ? absl::StatusCodeToString(status.code()) : reason);
-  info.set_domain(std::string(kErrorDomain));
-  info.mutable_metadata()->insert(metadata.begin(), metadata.end());
-  google::rpc::Status details;
-  details.set_code(static_cast<int>(status.code()));
-  details.set_message(std::string(status.message()));
-  details.add_details()->PackFrom(info);
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
-                      details.SerializeAsString());
-}
 
 void ToProto(const DomainSnapshot& snapshot, balloon::v1::Domain* out) {
   out->set_name(snapshot.info.name);

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "agent/api/grpc_status.h"
 #include "agent/collect/host_stats.h"
 #include "agent/collect/snapshot_store.h"
 #include "agent/qom/qmp.h"
@@ -13,13 +14,6 @@
 #include "balloon/v1/balloon.pb.h"
 
 namespace balloond {
-
-// absl and gRPC share their numeric codes; this is the service edge where one becomes the other.
-// The gRPC status of `status`, with a google.rpc.Status in its details carrying one
-// google.rpc.ErrorInfo: the reason set by WithReason (agent/base/error_reason.h), or the code's
-// name when none was, in the domain kErrorDomain.
-grpc::Status ToGrpcStatus(const absl::Status& status);
-inline constexpr absl::string_view kErrorDomain = "balloond";
 
 void ToProto(const DomainSnapshot& snapshot, balloon::v1::Domain* out);
 void ToProto(const GuestStats& stats, balloon::v1::GuestMemoryStats* out);

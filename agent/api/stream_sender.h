@@ -11,7 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "agent/api/proto_convert.h"
+#include "agent/api/grpc_status.h"
 #include "agent/base/error_reason.h"
 
 namespace balloond {
