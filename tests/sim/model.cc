@@ -9,6 +9,8 @@ namespace {
 constexpr double kTick = 0.1;  // seconds
 // Fraction of its working set a swapping guest touches again each second: swap-in traffic.
 constexpr double kRefaultPerSecond = 0.2;
+// What one major fault of the page cache costs the guest: a read from a virtio disk on SSD.
+constexpr double kRefaultSeconds = 100e-6;
 // How long a guest the host's OOM killer ended takes to be running its workload again.
 constexpr double kRestartSeconds = 30;
 
@@ -21,12 +23,14 @@ struct Guest {
   // Bytes of memory use changed so far (anonymous and cache, either way): the sim's CPU time.
   double memory_work = 0;
   double last_anon = 0;
-  double touched = 0;     // memory the guest has used since the host last got it back
-  double oom_offset = 0;  // anon freed by OOM kills, until the workload drops below it
+  double touched = 0;         // memory the guest has used since the host last got it back
+  double oom_offset = 0;      // anon freed by OOM kills, until the killed work runs again
+  double oom_restart_at = 0;  // when the work the guest's OOM killer ended runs again, whole
   double swap_in_total = 0;
   double major_faults = 0;
   std::optional<policy::GuestReport> report;
   bool pressured = false;
+  double refault_stall = 0;  // the fraction of this tick spent waiting for refaults
   int last_direction = 0;
   double working_set =
       0;  // what the guest uses now (resident, cache, kernel): the host's hot pages
@@ -147,9 +151,12 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
       if (anon > fits + static_cast<double>(s.swap_bytes)) {
         ++m.oom_kills;
         g.oom_offset += anon - fits * 0.5;
+        g.oom_restart_at = t + kRestartSeconds;
         anon = Anon(g, t);
-      } else if (anon < g.oom_offset * 0.5) {
-        g.oom_offset = 0;  // the workload came back down: the next run starts whole
+      } else if (g.oom_offset > 0 && t >= g.oom_restart_at) {
+        // The killed work is restarted and grows back to what its trace says: killed again if it
+        // still does not fit.
+        g.oom_offset = 0;
       }
       const double swapped = std::max(0.0, anon - fits);
       const double resident = anon - swapped;
@@ -159,6 +166,14 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
       const double cache_before = g.cache;
       g.cache = std::min({room, cache_want, g.cache + 64.0 * kMiB * kTick});
       g.memory_work += std::abs(anon - g.last_anon) + std::abs(g.cache - cache_before);
+      // The hot part of the file set that the memory left for cache cannot hold is read from disk
+      // again and again: major faults, and time the guest waits for them (LRU keeps the hot part
+      // first, so squeezing the cold part costs nothing).
+      const double hot_want = std::min(s.hot_cache.At(t + s.phase_s) * kMiB, cache_want);
+      const double reread = std::max(0.0, hot_want - room) * s.hot_reread_per_s;  // bytes/s
+      g.major_faults += reread / 4096 * kTick;
+      g.memory_work += reread * kTick;
+      g.refault_stall = std::min(1.0, reread / 4096 * kRefaultSeconds);
       g.last_anon = anon;
       const double free = std::max(0.0, total - resident - g.cache);
       const double available = free + g.cache;
@@ -193,11 +208,22 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
     if (t >= next_report) next_report += scenario.stats_period_s;
     held = HostSwaps(scenario, guests, held, m, t);
     held_before = held;
+    bool any_pressured = false;
     for (Guest& g : guests) {
-      if (!g.pressured) continue;
-      m.pressure_seconds += kTick;
-      m.pressure_seconds_by_guest[g.spec->name] += kTick;
-      if (t >= 60) m.pressure_seconds_after_first_minute += kTick;
+      m.guest_seconds += kTick;
+      // Under pressure, a guest's refaults are part of it; otherwise they are pressure of their
+      // own.
+      const double felt = g.pressured ? kTick : g.refault_stall * kTick;
+      if (!g.pressured) m.refault_seconds += felt;
+      any_pressured |= g.pressured;
+      if (felt <= 0) continue;
+      m.pressure_seconds += felt;
+      m.pressure_seconds_by_guest[g.spec->name] += felt;
+      if (t >= 60) m.pressure_seconds_after_first_minute += felt;
+    }
+    if (scenario.spike_guest && t >= scenario.spike_at_s &&
+        t < scenario.spike_at_s + scenario.spike_window_s && any_pressured) {
+      m.storm_relieved_s = t + kTick - scenario.spike_at_s;
     }
 
     if (scenario.spike_guest && t >= scenario.spike_at_s && !spike_relieved) {
@@ -250,7 +276,9 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
   }
   if (scenario.spike_guest && !spike_pressure_since)
     m.time_to_relief_s = 0;  // never under pressure
+  if (scenario.spike_guest && !m.storm_relieved_s) m.storm_relieved_s = 0;
   m.reclaimed_mean_bytes = reclaimed_sum / std::max(1, steps);
+  m.returned_gib_hours = reclaimed_sum * kTick / (1024.0 * kMiB) / 3600;
   return m;
 }
 

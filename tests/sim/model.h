@@ -34,7 +34,11 @@ struct GuestSpec {
   int64_t kernel_bytes = 40 * kMiB;  // what the guest's kernel keeps out of MemTotal
   Trace anon;                        // anonymous working set, MiB
   Trace cache;                       // file set the guest would cache if it could, MiB
-  int64_t start_balloon_bytes = 0;   // 0: starts at max
+  // The part of the file set the guest reads again and again (at `hot_reread_per_s` of it per
+  // second), MiB: cache it cannot keep of that is read from disk again (major faults).
+  Trace hot_cache;
+  double hot_reread_per_s = 0.1;
+  int64_t start_balloon_bytes = 0;  // 0: starts at max
   double inflate_bytes_per_s = 256.0 * kMiB;
   double deflate_bytes_per_s = 512.0 * kMiB;
   bool uncooperative = false;  // the balloon never moves
@@ -60,8 +64,15 @@ struct Scenario {
   // For "time to relief": the guest whose spike is measured, and when the spike starts.
   std::optional<std::string> spike_guest;
   double spike_at_s = 0;
+  double spike_window_s = 120;  // how long after it a guest's pressure counts as the storm's
   // Settings for balloond's policy in this scenario (its defaults otherwise), e.g. to match a test.
   balloon::v1::Policy balloond_policy;
+  // Targets of this scenario's own for balloond: the share of the guests' maximum returned to the
+  // host on average, the most refault pressure as a share of guest-time, and the longest a storm
+  // (the spike) may take to be relieved.
+  std::optional<double> expect_returned_fraction;
+  std::optional<double> expect_refault_fraction;
+  std::optional<double> expect_storm_relieved_s;
 };
 
 // What a policy may see of a guest: the balloon's size now (query-balloon) and the guest's latest
@@ -102,6 +113,14 @@ struct Metrics {
   double pressure_seconds = 0;
   std::map<std::string, double> pressure_seconds_by_guest;
   double host_swap_seconds = 0;  // the part of pressure_seconds the host's swapping caused
+  // The part of pressure_seconds the guests spent waiting for their hot page cache to be read from
+  // disk again (refaults), counted as the fraction of each tick a guest stalls.
+  double refault_seconds = 0;
+  // Guest-seconds run: refault_seconds over this is the share of guest-time lost to refaults.
+  double guest_seconds = 0;
+  // Memory the balloons kept from the guests against giving every guest its maximum, integrated
+  // over the run: GiB·hours the host had for other use.
+  double returned_gib_hours = 0;
   // pressure_seconds from the end of the first minute on: what remains once the guests have started
   // (scenarios that start guests touching more than the host has leave every policy the same
   // start).
@@ -111,7 +130,10 @@ struct Metrics {
   double overcommit_seconds = 0;                   // time the guests held more than the host has
   std::optional<double> time_to_relief_s;          // spike scenarios; nullopt when never relieved
   std::optional<double> first_grow_after_spike_s;  // when the spiking guest was first given memory
-  int commands = 0;                                // balloon targets sent
+  // Spike scenarios: when the last guest under pressure within spike_window_s of the spike was
+  // relieved, from the spike's start (a storm relieved); 0 when none was under pressure.
+  std::optional<double> storm_relieved_s;
+  int commands = 0;   // balloon targets sent
   int reversals = 0;  // grow after shrink or shrink after grow, per guest
 };
 

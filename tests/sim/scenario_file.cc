@@ -66,6 +66,16 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::strin
     if (doc.contains("spike")) {
       s.spike_guest = doc["spike"].at("guest").get<std::string>();
       s.spike_at_s = doc["spike"].at("at_s").get<double>();
+      s.spike_window_s = doc["spike"].value("window_s", 120.0);
+    }
+    if (doc.contains("expect")) {
+      const json& e = doc["expect"];
+      if (e.contains("returned_fraction"))
+        s.expect_returned_fraction = e["returned_fraction"].get<double>();
+      if (e.contains("refault_fraction"))
+        s.expect_refault_fraction = e["refault_fraction"].get<double>();
+      if (e.contains("storm_relieved_s"))
+        s.expect_storm_relieved_s = e["storm_relieved_s"].get<double>();
     }
     if (doc.contains("balloond_policy")) {
       auto parsed = google::protobuf::util::JsonStringToMessage(doc["balloond_policy"].dump(),
@@ -108,6 +118,13 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::strin
         auto cache = ReadTrace(g, "cache_mib", where);
         if (!cache.ok()) return cache.status();
         spec.cache = *cache;
+        auto hot = ReadTrace(g, "hot_cache_mib", where);
+        if (!hot.ok()) return hot.status();
+        spec.hot_cache = *hot;
+        spec.hot_reread_per_s = g.value("hot_reread_per_s", 0.1);
+        if (spec.hot_reread_per_s < 0)
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": hot_reread_per_s must not be negative"));
         s.guests.push_back(std::move(spec));
       }
     }

@@ -1,6 +1,7 @@
 // balloond-sim: races balloond's policy against MOM, Proxmox, squeezed and no ballooning on
 // scenario files, prints a table per scenario, checks balloond's targets, and writes JSON.
-//   balloond-sim [--json=FILE] SCENARIO.json...
+//   balloond-sim [--json=FILE] [--probe] SCENARIO.json...
+// --probe turns probing on for every guest of every scenario (DomainPolicy.probe, off by default).
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -82,6 +83,34 @@ std::vector<Check> CheckTargets(const Scenario& s, const std::map<std::string, M
          lying <= truthful + 1.0 && b.oom_kills <= honest->second.oom_kills,
          absl::StrFormat("others' pressure %.1f s vs %.1f s honest", lying, truthful)});
   }
+  double allocation = 0;
+  for (const auto& g : s.guests) allocation += static_cast<double>(g.max_bytes);
+  if (s.expect_returned_fraction) {
+    const double returned = b.reclaimed_mean_bytes / allocation;
+    checks.push_back({absl::StrFormat("returns >= %.0f%% of the guests' maximum",
+                                      100 * *s.expect_returned_fraction),
+                      returned >= *s.expect_returned_fraction,
+                      absl::StrFormat("%.1f%%, %.2f GiB·h", 100 * returned, b.returned_gib_hours)});
+  }
+  if (s.expect_refault_fraction) {
+    const double share = b.refault_seconds / std::max(1.0, b.guest_seconds);
+    checks.push_back({absl::StrFormat("refault pressure < %.1f%% of guest-time",
+                                      100 * *s.expect_refault_fraction),
+                      share < *s.expect_refault_fraction,
+                      absl::StrFormat("%.3f%% (%.1f s)", 100 * share, b.refault_seconds)});
+  }
+  if (s.expect_storm_relieved_s) {
+    checks.push_back({absl::StrFormat("storm relieved within %.0f s", *s.expect_storm_relieved_s),
+                      b.storm_relieved_s && *b.storm_relieved_s <= *s.expect_storm_relieved_s,
+                      Relief(b.storm_relieved_s)});
+  }
+  // What probing costs: balloond's defaults against the same policy without it.
+  const Metrics& unprobed = r.at("balloond without probing");
+  checks.push_back(
+      {"no more pressure or OOM than without probing",
+       b.oom_kills <= unprobed.oom_kills && b.pressure_seconds <= unprobed.pressure_seconds + 1.0,
+       absl::StrFormat("%.1f s vs %.1f s, %d vs %d OOM", b.pressure_seconds,
+                       unprobed.pressure_seconds, b.oom_kills, unprobed.oom_kills)});
   const int mom = r.at("mom").commands;
   checks.push_back({"fewer balloon commands than MOM",
                     mom == 0 ? b.commands == 0 : b.commands < mom,
@@ -93,20 +122,23 @@ std::vector<Check> CheckTargets(const Scenario& s, const std::map<std::string, M
 
 int main(int argc, char** argv) {
   std::string json_path;
+  bool probe_everywhere = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (absl::StartsWith(arg, "--json=")) {
       json_path = arg.substr(7);
+    } else if (arg == "--probe") {
+      probe_everywhere = true;
     } else if (absl::StartsWith(arg, "-")) {
-      std::cerr << "usage: balloond-sim [--json=FILE] SCENARIO.json...\n";
+      std::cerr << "usage: balloond-sim [--json=FILE] [--probe] SCENARIO.json...\n";
       return 2;
     } else {
       files.push_back(arg);
     }
   }
   if (files.empty()) {
-    std::cerr << "usage: balloond-sim [--json=FILE] SCENARIO.json...\n";
+    std::cerr << "usage: balloond-sim [--json=FILE] [--probe] SCENARIO.json...\n";
     return 2;
   }
   nlohmann::json out = nlohmann::json::array();
@@ -117,15 +149,16 @@ int main(int argc, char** argv) {
       std::cerr << "balloond-sim: " << scenario.status().message() << "\n";
       return 1;
     }
+    if (probe_everywhere) scenario->balloond_policy.mutable_defaults()->set_probe(true);
     std::cout << "\n## " << scenario->name << ": " << scenario->description << " ("
               << scenario->guests.size() << " guests, " << scenario->host_ram_bytes / kMiB
               << " MiB host, " << scenario->duration_s << " s)\n\n";
-    std::cout << absl::StrFormat("| %-9s | %13s | %10s | %11s | %10s | %12s | %10s | %8s | %9s |\n",
-                                 "policy", "reclaimed MiB", "pressure s", "host swap s",
-                                 "OOM (host)", "overcommit s", "relief", "commands", "reversals");
-    std::cout
-        << "|-----------|---------------|------------|-------------|------------|-------------"
-           "-|------------|----------|-----------|\n";
+    std::cout << absl::StrFormat(
+        "| %-9s | %13s | %14s | %10s | %11s | %9s | %10s | %12s | %10s | %8s | %9s |\n", "policy",
+        "reclaimed MiB", "returned GiB·h", "pressure s", "host swap s", "refault s", "OOM (host)",
+        "overcommit s", "relief", "commands", "reversals");
+    std::cout << "|-----------|---------------|----------------|------------|-------------|------"
+                 "-----|------------|--------------|------------|----------|-----------|\n";
     std::map<std::string, Metrics> results;
     nlohmann::json entry = {{"scenario", scenario->name}, {"file", file}};
     double read_fraction = 1;
@@ -136,12 +169,18 @@ int main(int argc, char** argv) {
         read_fraction = b->read_fraction();
       }
       std::cout << absl::StrFormat(
-          "| %-9s | %13.0f | %10.1f | %11.1f | %10s | %12.1f | %10s | %8d | %9d |\n",
-          policy->name(), m.reclaimed_mean_bytes / kMiB, m.pressure_seconds, m.host_swap_seconds,
+          "| %-9s | %13.0f | %14.2f | %10.1f | %11.1f | %9.1f | %10s | %12.1f | %10s | %8d | %9d "
+          "|\n",
+          policy->name(), m.reclaimed_mean_bytes / kMiB, m.returned_gib_hours, m.pressure_seconds,
+          m.host_swap_seconds, m.refault_seconds,
           absl::StrCat(m.oom_kills, " (", m.host_oom_kills, ")"), m.overcommit_seconds,
           Relief(m.time_to_relief_s), m.commands, m.reversals);
       entry["results"][policy->name()] = {
           {"reclaimed_mean_mib", m.reclaimed_mean_bytes / kMiB},
+          {"returned_gib_hours", m.returned_gib_hours},
+          {"refault_seconds", m.refault_seconds},
+          {"storm_relieved_s",
+           m.storm_relieved_s ? nlohmann::json(*m.storm_relieved_s) : nlohmann::json()},
           {"pressure_seconds", m.pressure_seconds},
           {"oom_kills", m.oom_kills},
           {"host_oom_kills", m.host_oom_kills},
@@ -172,11 +211,33 @@ int main(int argc, char** argv) {
         "cycle: %.1f pressure s, %d OOM kills, %d commands",
         100 * read_fraction, all.pressure_seconds, all.oom_kills, all.commands);
     entry["balloond_read_fraction"] = read_fraction;
+    // The same policy with probing off everywhere: what probing returns and what it costs.
+    balloon::v1::Policy unprobed_policy = scenario->balloond_policy;
+    unprobed_policy.mutable_defaults()->set_probe(false);
+    for (auto& [name, domain] : *unprobed_policy.mutable_domains()) domain.set_probe(false);
+    balloond::sim::BalloondPolicy unprobed(absl::Seconds(scenario->stats_period_s),
+                                           unprobed_policy);
+    results["balloond without probing"] = balloond::sim::Simulate(*scenario, unprobed);
+    const Metrics& np = results["balloond without probing"];
+    std::cout << absl::StrFormat(
+        "\nballoond without probing: %.0f MiB reclaimed, %.2f GiB·h returned, %.1f pressure s "
+        "(%.1f refault), %d OOM kills, %d commands",
+        np.reclaimed_mean_bytes / kMiB, np.returned_gib_hours, np.pressure_seconds,
+        np.refault_seconds, np.oom_kills, np.commands);
+    entry["balloond_without_probing"] = {{"reclaimed_mean_mib", np.reclaimed_mean_bytes / kMiB},
+                                         {"returned_gib_hours", np.returned_gib_hours},
+                                         {"pressure_seconds", np.pressure_seconds},
+                                         {"refault_seconds", np.refault_seconds},
+                                         {"oom_kills", np.oom_kills}};
     if (scenario->spike_guest) {
       std::cout << "\nfirst balloon grow for " << *scenario->spike_guest
                 << " after the spike began:";
       for (const auto& [name, m] : results)
         std::cout << " " << name << " " << Relief(m.first_grow_after_spike_s) << ";";
+      std::cout << "\nlast guest relieved (pressure within " << scenario->spike_window_s
+                << " s of the spike over):";
+      for (const auto& [name, m] : results)
+        std::cout << " " << name << " " << Relief(m.storm_relieved_s) << ";";
     }
     if (std::any_of(scenario->guests.begin(), scenario->guests.end(),
                     [](const auto& g) { return !g.lies.empty(); })) {
