@@ -162,6 +162,16 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   } else if (a.memory.major_faults_per_second > a.settings.major_faults_per_second()) {
     a.pressure = a.pressure_from_rates = true;
     a.pressure_why = absl::StrFormat("%.0f major faults/s", a.memory.major_faults_per_second);
+  } else if (a.growth_ahead > Deadband(policy, a.actual) &&
+             r.available_bytes - a.growth_ahead < a.headroom) {
+    // MemAvailable counts the page cache, which the guest may be rereading and which stays until
+    // the growing use has pushed it out: relief starts when the growth will eat into the
+    // headroom, not only when it nears the watermark, while the host can still pay (a storm).
+    a.pressure = true;
+    a.pressure_why = absl::StrCat(
+        FormatBytes(r.available_bytes), " available (page cache among it) and use growing ",
+        FormatBytes(static_cast<int64_t>(a.memory.used_growth_bytes_per_second)),
+        "/s: less than its headroom of ", FormatBytes(a.headroom), " left before the next report");
   }
   if (a.deflated_by_itself > 0) {
     const std::string why =
@@ -217,7 +227,7 @@ absl::string_view WhyNotDonor(const Assessment& a, absl::Time now) {
   if (a.held) return "an operator holds it";
   if (!a.fresh) return "its statistics are not fresh";
   if (a.pressure) return "it is under pressure";
-  if (now - a.memory.relieved_at < kReliefHold) return "it was just given memory for pressure";
+  if (now - a.memory.relieved_at < kReliefHold) return kJustRelieved;
   return "";
 }
 

@@ -62,6 +62,7 @@ Assessment Assess(const balloon::v1::Policy& policy, const DomainInput& in,
 // Why the policy may not take memory from the domain now, or empty when it may: reclaim and the
 // host's capacity (capacity.h) use this one rule.
 absl::string_view WhyNotDonor(const Assessment& a, absl::Time now);
+inline constexpr absl::string_view kJustRelieved = "it was just given memory for pressure";
 
 // What a decision records of the policy's inputs.
 balloon::v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host,

@@ -304,11 +304,18 @@ void Cycle::Reclaim() {
   if (needed == 0) needed = policy_.max_shrink_step_bytes();  // PSI high with memory available
   const bool lend_headroom = unmet_relief_ > 0;
   std::vector<Assessment*> donors;
+  std::vector<bool> lending_relief;  // a donor relieved a moment ago: keeps its peak + headroom
   std::vector<int64_t> bases, wants;
   std::vector<double> weights;
   for (Assessment& a : all_) {
-    if (a.reason != v1::DECISION_REASON_UNSPECIFIED || !WhyNotDonor(a, now_).empty()) continue;
-    if (lend_headroom) {
+    if (a.reason != v1::DECISION_REASON_UNSPECIFIED) continue;
+    // A guest relieved a moment ago keeps what it got, unless others run out meanwhile (a storm):
+    // then it lends what it got beyond its peak use and headroom (relief gave ahead of growth that
+    // may have stopped since), never its headroom.
+    const absl::string_view why_not = WhyNotDonor(a, now_);
+    const bool just_relieved = why_not == kJustRelieved;
+    if (!why_not.empty() && !(lend_headroom && just_relieved)) continue;
+    if (lend_headroom && !just_relieved) {
       a.floor = std::max(
           std::min(a.settings.min_bytes(), a.ceiling),
           a.used + a.settings.low_watermark_bytes() + a.overhead + Deadband(policy_, a.actual));
@@ -320,6 +327,7 @@ void Cycle::Reclaim() {
     const int64_t excess = base - a.floor;
     if (excess <= Deadband(policy_, a.actual)) continue;
     donors.push_back(&a);
+    lending_relief.push_back(just_relieved);
     bases.push_back(base);
     wants.push_back(std::min(excess, policy_.max_shrink_step_bytes()));
     weights.push_back(static_cast<double>(excess) * 1000.0 / a.settings.shares());
@@ -353,13 +361,16 @@ void Cycle::Reclaim() {
     Assessment& a = *donors[i];
     if (taken[i] <= 0) continue;
     Propose(a, bases[i] - taken[i], v1::DECISION_REASON_HOST_RECLAIM,
-            absl::StrCat(why, ": took ", FormatBytes(taken[i]), " from ", a.input->name,
-                         ", shrunk from ", FormatBytes(bases[i]), " toward its floor of ",
-                         FormatBytes(a.floor),
-                         lend_headroom ? absl::StrCat(" (use ", FormatBytes(a.used),
-                                                      " + low watermark, lending its headroom)")
-                                       : absl::StrCat(" (use ", FormatBytes(a.used), " + headroom ",
-                                                      FormatBytes(a.headroom), ")")));
+            absl::StrCat(
+                why, ": took ", FormatBytes(taken[i]), " from ", a.input->name, ", shrunk from ",
+                FormatBytes(bases[i]), " toward its floor of ", FormatBytes(a.floor),
+                lending_relief[i] ? absl::StrCat(" (relieved a moment ago: keeps its peak use ",
+                                                 FormatBytes(a.memory.peak_used), " + headroom ",
+                                                 FormatBytes(a.headroom), ")")
+                : lend_headroom   ? absl::StrCat(" (use ", FormatBytes(a.used),
+                                                 " + low watermark, lending its headroom)")
+                                  : absl::StrCat(" (use ", FormatBytes(a.used), " + headroom ",
+                                                 FormatBytes(a.headroom), ")")));
   }
 }
 

@@ -265,6 +265,67 @@ TEST(PolicyReliefTest, AGrowingGuestGetsWhatItWillNeedBeforeTheNextReport) {
   EXPECT_DOUBLE_EQ(decisions[0].inputs.used_growth_bytes_per_second(), 100.0 * kMiB);
 }
 
+TEST(PolicyReliefTest, UseGrowingIntoTheCacheStartsReliefBeforeMemAvailableIsLow) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("login").Max(4 * kGiB).Actual(kGiB).Used(760 * kMiB));
+  EXPECT_TRUE(run.Cycle().empty());  // 224 MiB available (most of it page cache in a real guest)
+  g.used = 800 * kMiB;               // +20 MiB/s: 184 MiB available, 104 MiB after two periods
+  auto decisions = run.Cycle();
+  // 104 MiB is above the 64 MiB watermark, but under the 128 MiB headroom: relief starts now.
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+  EXPECT_EQ(decisions[0].target_bytes, 800 * kMiB + 128 * kMiB + kOverhead + 80 * kMiB);
+  EXPECT_THAT(decisions[0].explanation, HasSubstr("less than its headroom of 128 MiB left"));
+  // Growing as fast with plenty left is no pressure.
+  PolicyRun roomy = NeutralHost();
+  FakeGuest& r = roomy.Add(Guest("roomy").Max(4 * kGiB).Actual(2 * kGiB).Used(760 * kMiB));
+  roomy.Cycle();
+  r.used = 800 * kMiB;
+  EXPECT_TRUE(roomy.Cycle().empty());
+}
+
+TEST(PolicyReliefTest, InAStormGuestsJustRelievedLendWhatTheyGotBeyondTheirPeakAndHeadroom) {
+  // Two guests relieved for fast growth got two periods of growth ahead; their growth stopped.
+  // A third then runs short on a host that cannot pay: the two lend what they got beyond peak
+  // use + headroom, though they were relieved a moment ago, and never more.
+  PolicyRun run = TightHost(Enforce(), 2 * kGiB, 300 * kMiB);
+  FakeGuest& a = run.Add(Guest("a").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
+  FakeGuest& b = run.Add(Guest("b").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
+  FakeGuest& c = run.Add(Guest("c").Max(4 * kGiB).Actual(468 * kMiB).Used(300 * kMiB));
+  ASSERT_TRUE(run.Cycle().empty());
+  a.used = b.used = 900 * kMiB;  // 100 MiB/s
+  std::map<std::string, Decision> relieved = ByName(run.Cycle());
+  ASSERT_EQ(relieved.count("a"), 1u);
+  ASSERT_EQ(relieved.count("b"), 1u);
+  const int64_t keeps = 900 * kMiB + 135 * kMiB + kOverhead;  // peak + 15% headroom + overhead
+  ASSERT_GT(a.actual, keeps + 300 * kMiB);
+  run.host().available_bytes = 256 * kMiB;  // the host paid for it: nothing left to give
+  EXPECT_TRUE(run.Cycle().empty());         // growth stopped; c is at its floor (use + headroom)
+  c.used = 450 * kMiB;                      // no memory available: c is short
+  // Nothing to grant c from (no decision for it yet); a and b lend.
+  std::map<std::string, Decision> storm = ByName(run.Cycle());
+  EXPECT_EQ(storm.count("c"), 0u);
+  int lenders = 0;
+  for (const FakeGuest* g : {&a, &b}) {
+    auto it = storm.find(g->name);
+    if (it == storm.end()) continue;
+    ++lenders;
+    EXPECT_EQ(it->second.reason, v1::DECISION_REASON_HOST_RECLAIM);
+    EXPECT_THAT(it->second.explanation, HasSubstr("relieved a moment ago: keeps its peak use"));
+    EXPECT_GE(g->actual, keeps);
+  }
+  EXPECT_GE(lenders, 1);
+  // What they lent reaches c in the next cycle, as the host gets it back.
+  const int64_t lent = (storm.count("a") ? storm["a"].previous_bytes - a.actual : 0) +
+                       (storm.count("b") ? storm["b"].previous_bytes - b.actual : 0);
+  EXPECT_GT(lent, 100 * kMiB);
+  run.host().available_bytes = 256 * kMiB + lent;
+  std::map<std::string, Decision> paid = ByName(run.Cycle());
+  ASSERT_EQ(paid.count("c"), 1u);
+  EXPECT_EQ(paid["c"].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+  EXPECT_THAT(paid["c"].explanation, Not(HasSubstr("limited to")));
+}
+
 // libvirt takes a <stats period> up to INT_MAX seconds: the growth expected before the next report
 // is then beyond any machine, and must neither wrap (UBSan) nor ask for more than the maximum.
 TEST(PolicyReliefTest, AGuestReportingOnceInDecadesGrowsNoFurtherThanItsMaximum) {
