@@ -65,6 +65,13 @@ std::string DomainXml(const std::string& name, const GuestSpec& spec, const std:
       "<on_reboot>destroy</on_reboot><on_crash>destroy</on_crash><devices>",
       "<serial type='unix'><source mode='bind' path='", console, "'/></serial>", balloon,
       spec.rng ? "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>" : "",
+      // Shared by every guest that has one, read-only, and readable by QEMU as it is: not
+      // relabelled, so one guest's end does not take it from another.
+      spec.disk ? absl::StrCat("<disk type='file' device='disk'><driver name='qemu' type='raw'/>",
+                               "<source file='", images, "/disk.img'><seclabel model='dac' ",
+                               "relabel='no'/></source><target dev='vda' bus='virtio'/>",
+                               "<readonly/></disk>")
+                : "",
       "</devices></domain>");
 }
 

@@ -45,6 +45,9 @@ struct GuestSpec {
   bool rng = false;
   // More attributes of <memballoon>, e.g. " autodeflate='on'".
   std::string balloon_attributes;
+  // A read-only virtio disk (the guest's /dev/vda, 1 GiB): real page cache for the guest's hot and
+  // cold commands.
+  bool disk = false;
 };
 
 // A 512 MiB guest that boots and answers on its console; its XML has a balloon without a stats
