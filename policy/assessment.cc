@@ -46,7 +46,10 @@ void UpdateRates(Assessment& a) {
     const absl::Duration dt =
         a.memory.collect_every > 1 ? std::min(gap, a.input->stats_period) : gap;
     const int64_t used_before = before.total_bytes - before.available_bytes;
+    a.memory.previous_refaults_per_second =
+        a.memory.major_faults_per_second + a.memory.swap_in_bytes_per_second / 4096.0;
     a.memory.rates_known = true;
+    a.memory.rates_from = before.last_update;
     a.memory.used_growth_bytes_per_second =
         PerSecond(static_cast<double>(a.used - used_before), dt);
     a.memory.swap_in_bytes_per_second =
@@ -143,6 +146,14 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
       static_cast<int64_t>(std::min(std::max(0.0, a.memory.used_growth_bytes_per_second) *
                                         absl::ToDoubleSeconds(2 * in.stats_period),
                                     static_cast<double>(kMaxMemoryBytes)));
+  // Swapping and faulting measured before the last relief or in the period after it (the guest
+  // reads back what it lost, at its disk's pace), or falling by half or more since, say nothing of
+  // whether the relief was enough.
+  const double refaults =
+      a.memory.major_faults_per_second + a.memory.swap_in_bytes_per_second / 4096.0;
+  const bool rates_settled = a.memory.rates_from >= a.memory.relieved_at + in.stats_period &&
+                             !(now - a.memory.relieved_at < kReliefHold &&
+                               refaults <= a.memory.previous_refaults_per_second / 2);
   if (r.available_bytes < a.settings.low_watermark_bytes()) {
     a.pressure = true;
     a.pressure_why =
@@ -154,6 +165,8 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
         absl::StrCat(FormatBytes(r.available_bytes),
                      " available and falling fast enough to cross its low watermark of ",
                      FormatBytes(a.settings.low_watermark_bytes()), " before the next report");
+  } else if (!rates_settled) {
+    // A later report tells whether the last relief was enough: granting now would grant twice.
   } else if (a.memory.swap_in_bytes_per_second >
              static_cast<double>(a.settings.swap_in_bytes_per_second())) {
     a.pressure = a.pressure_from_rates = true;
@@ -172,6 +185,10 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
         FormatBytes(r.available_bytes), " available (page cache among it) and use growing ",
         FormatBytes(static_cast<int64_t>(a.memory.used_growth_bytes_per_second)),
         "/s: less than its headroom of ", FormatBytes(a.headroom), " left before the next report");
+  }
+  // Rates measured wholly after the last relief, and no longer high: that relief was enough.
+  if (rates_settled && !a.pressure_from_rates) {
+    a.memory.rate_reliefs = 0;
   }
   if (a.deflated_by_itself > 0) {
     const std::string why =

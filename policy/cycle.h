@@ -73,6 +73,11 @@ struct DomainMemory {
   double swap_in_bytes_per_second = 0;
   double major_faults_per_second = 0;
   bool rates_known = false;  // two reports seen: the rates above mean something
+  // The major faults and swap-ins (as pages) per second the report before the last showed.
+  double previous_refaults_per_second = 0;
+  // Where the rates' interval begins (the report before the last): rates over an interval that
+  // began before the guest was last relieved still count the time before the relief.
+  absl::Time rates_from = absl::InfinitePast();
   // The guest kernel's share of the balloon (balloon size − MemTotal), from a report taken after
   // the balloon last settled: while it moves, MemTotal lags and the difference means nothing.
   std::optional<int64_t> kernel_bytes;
@@ -91,6 +96,8 @@ struct DomainMemory {
   // and keeps the peak of its use since then as its floor (a job that comes back finds its memory).
   absl::Time relieved_at = absl::InfinitePast();
   int64_t peak_used = 0;
+  // Reliefs in a row for swapping or faulting that went on after each: each grants twice the last.
+  int rate_reliefs = 0;
   // The last decision published in observe mode, so the same proposal is not repeated each cycle.
   std::optional<int64_t> last_proposed;
   // How many stats periods apart the domain is collected now (see Outcome::collect_every).

@@ -17,6 +17,8 @@ namespace {
 namespace v1 = balloon::v1;
 
 constexpr absl::Duration kBaseBackoff = absl::Seconds(30);
+// How long a working set that probing found by refaults stands before it is looked below again.
+constexpr absl::Duration kWorkingSetTrusted = absl::Minutes(10);
 
 void Propose(Assessment& a, int64_t target, v1::DecisionReason reason, std::string why) {
   a.target = target;
@@ -220,17 +222,21 @@ void Cycle::GrantRelief() {
       // the next report arrives.
       int64_t want = a.used + a.headroom + a.overhead + a.growth_ahead;
       // Swapping or faulting with memory "available" means the guest needs its page cache: give
-      // it a headroom's worth more than it has.
-      if (a.pressure_from_rates) want = std::max(want, a.actual + a.headroom);
+      // it a headroom's worth more than it has, twice as much each time that was not enough.
+      const int grants = 1 << std::min(a.memory.rate_reliefs, 4);
+      if (a.pressure_from_rates) want = std::max(want, a.actual + a.headroom * grants);
       want = std::min(a.ceiling, want);
       if (want > a.actual) {
-        Propose(
-            a, want, v1::DECISION_REASON_GUEST_PRESSURE,
-            absl::StrCat(a.input->name, " was under pressure (", a.pressure_why, "; use growing ",
-                         FormatBytes(static_cast<int64_t>(
-                             std::max(0.0, a.memory.used_growth_bytes_per_second))),
-                         "/s): grown from ", FormatBytes(a.actual), " to ", FormatBytes(want),
-                         " to restore ", FormatBytes(a.headroom), " of headroom"));
+        Propose(a, want, v1::DECISION_REASON_GUEST_PRESSURE,
+                absl::StrCat(
+                    a.input->name, " was under pressure (", a.pressure_why, "; use growing ",
+                    FormatBytes(
+                        static_cast<int64_t>(std::max(0.0, a.memory.used_growth_bytes_per_second))),
+                    "/s): grown from ", FormatBytes(a.actual), " to ", FormatBytes(want),
+                    a.pressure_from_rates && grants > 1
+                        ? absl::StrCat(", ", grants,
+                                       " times its headroom: the last relief was not enough")
+                        : absl::StrCat(" to restore ", FormatBytes(a.headroom), " of headroom")));
         if (a.held) {
           a.hold_overridden = true;
           a.explanation += absl::StrCat(
@@ -383,6 +389,20 @@ int64_t ProbeStep(const Assessment& a) {
   return std::clamp(fraction, kMinStep, std::max(kMinStep, a.settings.probe_max_step_bytes()));
 }
 
+// Probing found where the guest's refaults begin: remembers it and pauses probing. Each back-off
+// in a row waits twice as long, up to 10 minutes: the working set is re-checked that often, and
+// refaults stay rare. Returns the pause.
+absl::Duration FoundWorkingSet(DomainMemory& m, int64_t working_set, absl::Duration interval,
+                               absl::Time now) {
+  m.working_set = working_set;
+  m.working_set_at = m.last_backoff = now;
+  m.probe_backoffs = std::min(m.probe_backoffs + 1, 8);
+  const absl::Duration pause =
+      std::min(absl::Minutes(10), 6 * interval * (1 << (m.probe_backoffs - 1)));
+  m.probe_paused_until = now + pause;
+  return pause;
+}
+
 void Cycle::Probe() {
   if (out_.host == HostCondition::kShort) return;  // reclaim acts for the host; probes wait
   for (Assessment& a : all_) {
@@ -392,7 +412,20 @@ void Cycle::Probe() {
         std::max(FromProtoDuration(policy_.probe_interval()), 2 * a.input->stats_period);
     // Relief and bounds came first; a guest given memory starts probing anew from there.
     if (a.reason != v1::DECISION_REASON_UNSPECIFIED) {
-      if (a.target > a.actual) m.probe_taken = m.probe_backoffs = 0;
+      if (a.target <= a.actual) continue;
+      if (a.reason == v1::DECISION_REASON_GUEST_PRESSURE && a.pressure_from_rates &&
+          m.probe_taken > 0) {
+        // Refaults too many for probing's own back-off, after probing took memory: relief gave
+        // it back, and this is where the working set begins, as a back-off would have found.
+        const absl::Duration pause =
+            FoundWorkingSet(m, a.actual + std::min(ProbeStep(a), m.probe_taken), interval, now_);
+        a.explanation += absl::StrCat("; probing had taken ", FormatBytes(m.probe_taken),
+                                      ": its working set is about ", FormatBytes(*m.working_set),
+                                      ", probed again in ", absl::FormatDuration(pause));
+        m.probe_taken = 0;
+        continue;
+      }
+      m.probe_taken = m.probe_backoffs = 0;
       continue;
     }
     if (!a.settings.probe() || !WhyNotDonor(a, now_).empty() || !m.rates_known) continue;
@@ -406,18 +439,11 @@ void Cycle::Probe() {
       // (streaming reads) is left as it is. Rates lag a report behind a move: one back-off per
       // interval.
       if (m.probe_taken <= 0 || now_ - m.last_backoff < interval) continue;
-      m.last_backoff = now_;
       const int64_t give =
           std::min({m.probe_taken, std::max(4 * step, a.actual / 10), a.ceiling - a.actual});
-      m.working_set = a.actual + std::min(step, m.probe_taken);
-      m.working_set_at = now_;
-      m.probe_taken -= give;
-      // Each back-off in a row waits twice as long before probing again, up to 10 minutes: the
-      // working set is re-checked that often, and refaults stay rare.
-      m.probe_backoffs = std::min(m.probe_backoffs + 1, 8);
       const absl::Duration pause =
-          std::min(absl::Minutes(10), 6 * interval * (1 << (m.probe_backoffs - 1)));
-      m.probe_paused_until = now_ + pause;
+          FoundWorkingSet(m, a.actual + std::min(step, m.probe_taken), interval, now_);
+      m.probe_taken -= give;
       if (give <= 0) continue;
       Propose(a, a.actual + give, v1::DECISION_REASON_PROBE_BACKOFF,
               absl::StrFormat("probing %s: %.1f refaults/s at %s, over its target of %.1f/s: its "
@@ -434,10 +460,14 @@ void Cycle::Probe() {
         static_cast<double>(step)) {
       continue;
     }
-    const int64_t taken = std::min(step, a.actual - a.floor);
+    // A working set found by refaults is not probed below again until it is old: each look
+    // below it costs refaults.
+    const bool known =
+        m.working_set && *m.working_set > a.floor && now_ - m.working_set_at < kWorkingSetTrusted;
+    const int64_t taken = std::min(step, a.actual - (known ? *m.working_set : a.floor));
     if (taken < 4 * kMiB) {
       // Down to its floor without refaults: it needs no more than that.
-      if (!m.working_set || *m.working_set != a.floor) {
+      if (!known && (!m.working_set || *m.working_set != a.floor)) {
         m.working_set = a.floor;
         m.working_set_at = now_;
       }
@@ -551,7 +581,10 @@ Outcome Cycle::Publish() {
         d.inputs = Inputs(a, host_, reserve_);
         d.hold_overridden = a.hold_overridden;
         out_.decisions.push_back(std::move(d));
-        if (a.reason == v1::DECISION_REASON_GUEST_PRESSURE) m.relieved_at = now_;
+        if (a.reason == v1::DECISION_REASON_GUEST_PRESSURE) {
+          m.relieved_at = now_;
+          if (a.pressure_from_rates) m.rate_reliefs = std::min(m.rate_reliefs + 1, 8);
+        }
         if (enforce_) {
           m.pending_target = a.target;
           m.actual_when_sent = a.actual;

@@ -360,6 +360,66 @@ TEST(PolicyReliefTest, SwapInAndMajorFaultRatesAreImmediatePressure) {
   }
 }
 
+TEST(PolicyReliefTest, FaultsMeasuredPartlyBeforeAReliefDoNotGrantItAgainFaultsAfterGrantMore) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("thrash").Max(2 * kGiB).Actual(kGiB).Used(800 * kMiB));
+  g.frozen = true;  // its reports are taken half a second before each cycle, as QEMU's are
+  const auto cycle = [&] {
+    g.reported_at = run.now() + absl::Milliseconds(1500);
+    return run.Cycle();
+  };
+  EXPECT_TRUE(cycle().empty());
+  g.major_faults += 2000;         // 1000/s
+  ASSERT_EQ(cycle().size(), 1u);  // relieved
+  // The next report's faults were counted over an interval that began before the relief: they
+  // say nothing of it. The one after does.
+  g.major_faults += 2000;
+  EXPECT_TRUE(cycle().empty());
+  g.major_faults += 2000;  // still partly in the period after it
+  EXPECT_TRUE(cycle().empty());
+  g.major_faults += 2000;
+  auto again = cycle();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_THAT(again[0].explanation, HasSubstr("1000 major faults/s"));
+  // The first relief was not enough: this one grants twice its headroom, the next four times.
+  const int64_t headroom = 128 * kMiB;
+  EXPECT_EQ(again[0].target_bytes - again[0].previous_bytes, 2 * headroom);
+  EXPECT_THAT(again[0].explanation, HasSubstr("2 times its headroom: the last relief was not"));
+  for (int i = 0; i < 2; ++i) {
+    g.major_faults += 2000;
+    EXPECT_TRUE(cycle().empty());
+  }
+  g.major_faults += 2000;
+  auto third = cycle();
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].target_bytes - third[0].previous_bytes, 4 * headroom);
+  // Enough at last: the faults stop, and the next relief starts from one headroom again.
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(cycle().empty());
+  g.major_faults += 2000;
+  auto fresh = cycle();
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(fresh[0].target_bytes - fresh[0].previous_bytes, headroom);
+}
+
+TEST(PolicyReliefTest, FaultsFallingByHalfAfterAReliefAreTheGuestReadingBackWhatItLost) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("reader").Max(2 * kGiB).Actual(kGiB).Used(800 * kMiB));
+  g.frozen = true;
+  const auto cycle = [&](int64_t faults_per_second) {
+    g.reported_at = run.now() + absl::Milliseconds(1500);
+    g.major_faults += 2 * faults_per_second;
+    return run.Cycle();
+  };
+  EXPECT_TRUE(cycle(0).empty());
+  ASSERT_EQ(cycle(1000).size(), 1u);  // relieved
+  EXPECT_TRUE(cycle(1000).empty());   // measured partly before the relief
+  EXPECT_TRUE(cycle(1000).empty());   // partly in the period after it
+  EXPECT_TRUE(cycle(400).empty());    // over 200/s, but falling by more than half: catching up
+  auto steady = cycle(400);           // not falling any more: not enough
+  ASSERT_EQ(steady.size(), 1u);
+  EXPECT_THAT(steady[0].explanation, HasSubstr("400 major faults/s"));
+}
+
 TEST(PolicyReliefTest, ReliefNeverTakesTheHostBelowItsMinimumAvailable) {
   PolicyRun run(Enforce(), Host(24 * kGiB, 256 * kMiB + 100 * kMiB));
   run.Add(Guest("busy").Max(4 * kGiB).Actual(512 * kMiB).Used(460 * kMiB));
@@ -1078,6 +1138,39 @@ TEST(ProbingTest, RefaultsBelowTheWorkingSetBackOffAtOnceAndNameIt) {
   EXPECT_LE(run.guest(0).actual, 1536 * kMiB + 4 * 64 * kMiB);
   // Each back-off in a row pauses twice as long: few refault bursts (30 s, 1, 2, 4 minutes...).
   EXPECT_LE(Count(all, v1::DECISION_REASON_PROBE_BACKOFF), 4);
+}
+
+TEST(ProbingTest, AWorkingSetFoundIsNotProbedBelowAgainForTenMinutes) {
+  PolicyRun run = Comfortable();
+  run.Add(Guest("cache").Max(2 * kGiB).Actual(2 * kGiB).Used(300 * kMiB));
+  const auto hot = [](const FakeGuest& g) { return g.actual < 1536 * kMiB ? 50 : 0; };
+  RunFor(run, 300, hot);  // found: one back-off
+  // For the rest of the ten minutes, probing comes back down to the working set and stops there.
+  const std::vector<Decision> later = RunFor(run, 270, hot);
+  EXPECT_EQ(Count(later, v1::DECISION_REASON_PROBE_BACKOFF), 0);
+  EXPECT_GE(run.guest(0).actual, 1536 * kMiB);
+  // Then (ten minutes after it was found, about 100 s in) it is looked below once more.
+  const std::vector<Decision> recheck = RunFor(run, 180, hot);
+  EXPECT_EQ(Count(recheck, v1::DECISION_REASON_PROBE_BACKOFF), 1);
+}
+
+TEST(ProbingTest, RefaultsTooManyForAProbeAreReliefThatRemembersTheWorkingSet) {
+  PolicyRun run = Comfortable();
+  run.Add(Guest("files").Max(2 * kGiB).Actual(2 * kGiB).Used(300 * kMiB));
+  // Below 1.5 GiB its hot set misses by thousands of pages a second: pressure, not a probe's
+  // refault; relief gives the memory back, and that is where its working set begins.
+  const auto hot = [](const FakeGuest& g) { return g.actual < 1536 * kMiB ? 2000 : 0; };
+  std::vector<Decision> all = RunFor(run, 300, hot);
+  const auto relief = std::find_if(all.begin(), all.end(), [](const Decision& d) {
+    return d.reason == v1::DECISION_REASON_GUEST_PRESSURE;
+  });
+  ASSERT_NE(relief, all.end());
+  EXPECT_THAT(relief->explanation, HasSubstr("2000 major faults/s"));
+  EXPECT_THAT(relief->explanation, HasSubstr("its working set is about"));
+  // Probing does not go below it again soon: no more relief for refaults in the next minutes.
+  all = RunFor(run, 240, hot);
+  EXPECT_EQ(Count(all, v1::DECISION_REASON_GUEST_PRESSURE), 0);
+  EXPECT_GE(run.guest(0).actual, 1536 * kMiB);
 }
 
 TEST(ProbingTest, AGuestThatFaultsAtTheSizeItWasGivenIsLeftAlone) {
