@@ -126,13 +126,24 @@ std::string FormatHold(const v1::Hold& hold, absl::Time now) {
                       absl::FormatDuration(absl::Ceil(left, absl::Seconds(1))));
 }
 
+std::string FormatWorkingSet(const v1::Domain& d, absl::Time now) {
+  if (!d.has_working_set_bytes()) return "-";
+  // With its age: a working set found long ago may have changed since.
+  return absl::StrCat(FormatBytes(d.working_set_bytes()), " (",
+                      absl::FormatDuration(absl::Trunc(
+                          now - FromProtoTimestamp(d.working_set_time()), absl::Seconds(1))),
+                      " ago)");
+}
+
 std::string FormatDomains(const v1::ListDomainsResponse& list, absl::Time now) {
-  Table table({"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "HOLD", "FEATURES", "PROBLEM"});
+  Table table(
+      {"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "WORKING SET", "HOLD", "FEATURES", "PROBLEM"});
   for (const v1::Domain& d : list.domains()) {
     table.AddRow({d.name(), ShortName(d.state()), ShortName(d.balloon_state()),
                   OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
-                  FormatBytes(d.max_memory_bytes()), d.has_hold() ? FormatHold(d.hold(), now) : "-",
-                  Features(d), d.problem().empty() ? "-" : d.problem()});
+                  FormatBytes(d.max_memory_bytes()), FormatWorkingSet(d, now),
+                  d.has_hold() ? FormatHold(d.hold(), now) : "-", Features(d),
+                  d.problem().empty() ? "-" : d.problem()});
   }
   return Printed(table);
 }

@@ -20,6 +20,8 @@ std::string ToJsonLine(const google::protobuf::Message& message);
 std::string FormatDomains(const balloon::v1::ListDomainsResponse& list, absl::Time now);
 // What is left of a hold at `now`, e.g. "512 MiB for 29m".
 std::string FormatHold(const balloon::v1::Hold& hold, absl::Time now);
+// A domain's working set with its age ("312 MiB (1m40s ago)"), or "-" when probing has found none.
+std::string FormatWorkingSet(const balloon::v1::Domain& d, absl::Time now);
 // `stats DOMAIN`: key/value rows, like `virsh dominfo`.
 std::string FormatStats(const balloon::v1::MemoryStats& stats);
 // `stats --watch`: a header, then one row per update, read at `now`.

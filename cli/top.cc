@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "balloon/v1/balloon.grpc.pb.h"
+#include "cli/format.h"
 #include "cli/table.h"
 #include "policy/durations.h"
 #include "policy/enum_names.h"
@@ -25,8 +26,8 @@ namespace {
 
 namespace v1 = balloon::v1;
 
-const std::vector<std::string> kHeader = {"NAME",     "ACTUAL", "MAX",     "AVAILABLE",
-                                          "PRESSURE", "AGE",    "DECISION"};
+const std::vector<std::string> kHeader = {"NAME",     "ACTUAL", "MAX",         "AVAILABLE",
+                                          "PRESSURE", "AGE",    "WORKING SET", "DECISION"};
 
 }  // namespace
 
@@ -35,6 +36,7 @@ void TopView::SetDomains(const v1::ListDomainsResponse& list) {
   for (const v1::Domain& d : list.domains()) {
     running.insert(d.uuid());
     rows_[d.uuid()].domain = d;
+    rows_[d.uuid()].working_set = FormatWorkingSet(d, absl::Now());
   }
   for (auto it = rows_.begin(); it != rows_.end();) {
     it = running.count(it->first) ? std::next(it) : rows_.erase(it);
@@ -98,6 +100,7 @@ std::vector<std::string> TopView::Cells(const Row& row) const {
           available,
           pressure,
           age,
+          row.working_set,
           d.problem().empty() ? decision : d.problem()};
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -19,6 +20,7 @@
 #include "agent/qom/balloon_path.h"
 #include "agent/qom/domain_monitor.h"
 #include "agent/qom/qom_request.h"
+#include "policy/durations.h"
 #include "policy/layers.h"
 #include "policy/policy.h"
 #include "policy/settings.h"
@@ -164,6 +166,12 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
   auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   const auto holds = backend_.holds.Active(backend_.clock.Now());
+  // Working sets as the policy's latest cycle knew them.
+  std::map<std::string, const policy::DomainCapacity*> judged;
+  const std::optional<CapacityReading> reading = backend_.capacity.Latest();
+  if (reading) {
+    for (const policy::DomainCapacity& c : reading->capacity.domains) judged[c.uuid] = &c;
+  }
   for (const DomainSnapshot& snap : backend_.snapshots.List()) {
     v1::Domain* d = resp->add_domains();
     ToProto(snap, d);
@@ -171,6 +179,10 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
         backend_.balloon_paths.Get(ProcessKey(snap.info.uuid, snap.info.id)).value_or(""));
     if (auto hold = holds.find(snap.info.uuid); hold != holds.end())
       *d->mutable_hold() = hold->second;
+    if (auto c = judged.find(snap.info.uuid); c != judged.end() && c->second->working_set_bytes) {
+      d->set_working_set_bytes(*c->second->working_set_bytes);
+      *d->mutable_working_set_time() = ToProtoTimestamp(c->second->working_set_at);
+    }
   }
   std::sort(resp->mutable_domains()->begin(), resp->mutable_domains()->end(),
             [](const v1::Domain& a, const v1::Domain& b) { return a.name() < b.name(); });

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_join.h"
+#include "policy/durations.h"
 #include "policy/sizes.h"
 
 namespace balloond {
@@ -40,6 +41,9 @@ TEST(TopViewTest, ShowsBalloonAvailableMemoryPressureAndTheLastDecision) {
   v1::ListDomainsResponse list;
   *list.add_domains() = Domain("web");
   *list.add_domains() = Domain("db");
+  list.mutable_domains(0)->set_working_set_bytes(312 * kMiB);
+  *list.mutable_domains(0)->mutable_working_set_time() =
+      ToProtoTimestamp(absl::Now() - absl::Seconds(40));
   view.SetDomains(list);
   view.Update(Report("web", 100, 10, 300));
   view.Update(Report("web", 102, 410, 150));  // 400 major faults in 2 s
@@ -55,6 +59,9 @@ TEST(TopViewTest, ShowsBalloonAvailableMemoryPressureAndTheLastDecision) {
   EXPECT_THAT(screen, HasSubstr("150 MiB (20%)"));
   EXPECT_THAT(screen, HasSubstr("200 flt/s"));
   EXPECT_THAT(screen, HasSubstr("guest-pressure -> 1 GiB (observed)"));
+  // The working set probing found, from the listing: statistics updates do not drop it.
+  EXPECT_THAT(screen, HasSubstr("WORKING SET"));
+  EXPECT_THAT(screen, HasSubstr("312 MiB (40s ago)"));
   // "db" has not reported: dashes, listed before "web".
   EXPECT_LT(screen.find("db"), screen.find("web"));
 }

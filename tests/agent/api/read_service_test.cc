@@ -309,6 +309,28 @@ TEST_F(ReadServiceTest, TheHostsCapacityIsUnavailableUntilAPolicyCycleJudgedIt) 
   EXPECT_FALSE(resp.has_pressure_index());
 }
 
+TEST_F(ReadServiceTest, ListedDomainsCarryTheWorkingSetTheLatestPolicyCycleKnew) {
+  const std::string web1 = hypervisor_.AddDomain("web1");
+  hypervisor_.AddDomain("web2", 2);
+  Collect();
+  CapacityReading reading;
+  policy::DomainCapacity probed;
+  probed.uuid = web1;
+  probed.name = "web1";
+  probed.working_set_bytes = 312LL << 20;
+  probed.working_set_at = clock_.Now() - absl::Seconds(40);
+  reading.capacity.domains.push_back(probed);
+  reading.time = clock_.Now();
+  capacity_.Publish(reading);
+  v1::ListDomainsResponse list;
+  ASSERT_TRUE(stub_->ListDomains(Context().get(), {}, &list).ok());
+  ASSERT_EQ(list.domains_size(), 2);
+  EXPECT_EQ(list.domains(0).working_set_bytes(), 312LL << 20);
+  EXPECT_EQ(FromProtoTimestamp(list.domains(0).working_set_time()),
+            clock_.Now() - absl::Seconds(40));
+  EXPECT_FALSE(list.domains(1).has_working_set_bytes()) << "none found: absent, not 0";
+}
+
 // Events: the history a client asks for, then new ones, of the domain and kinds it chose; a client
 // that reconnects from its last sequence misses nothing.
 class EventWatchTest : public ReadServiceTest {
