@@ -136,12 +136,13 @@ std::string FormatWorkingSet(const v1::Domain& d, absl::Time now) {
 }
 
 std::string FormatDomains(const v1::ListDomainsResponse& list, absl::Time now) {
-  Table table(
-      {"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "WORKING SET", "HOLD", "FEATURES", "PROBLEM"});
+  Table table({"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "WORKING SET", "RECLAIMABLE", "HOLD",
+               "FEATURES", "PROBLEM"});
   for (const v1::Domain& d : list.domains()) {
     table.AddRow({d.name(), ShortName(d.state()), ShortName(d.balloon_state()),
                   OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
                   FormatBytes(d.max_memory_bytes()), FormatWorkingSet(d, now),
+                  OptionalBytes(d.has_reclaimable_bytes(), d.reclaimable_bytes()),
                   d.has_hold() ? FormatHold(d.hold(), now) : "-", Features(d),
                   d.problem().empty() ? "-" : d.problem()});
   }

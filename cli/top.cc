@@ -26,8 +26,9 @@ namespace {
 
 namespace v1 = balloon::v1;
 
-const std::vector<std::string> kHeader = {"NAME",     "ACTUAL", "MAX",         "AVAILABLE",
-                                          "PRESSURE", "AGE",    "WORKING SET", "DECISION"};
+const std::vector<std::string> kHeader = {"NAME",        "ACTUAL",      "MAX",
+                                          "AVAILABLE",   "PRESSURE",    "AGE",
+                                          "WORKING SET", "RECLAIMABLE", "DECISION"};
 
 }  // namespace
 
@@ -37,6 +38,8 @@ void TopView::SetDomains(const v1::ListDomainsResponse& list) {
     running.insert(d.uuid());
     rows_[d.uuid()].domain = d;
     rows_[d.uuid()].working_set = FormatWorkingSet(d, absl::Now());
+    rows_[d.uuid()].reclaimable =
+        d.has_reclaimable_bytes() ? FormatBytes(d.reclaimable_bytes()) : "-";
   }
   for (auto it = rows_.begin(); it != rows_.end();) {
     it = running.count(it->first) ? std::next(it) : rows_.erase(it);
@@ -101,6 +104,7 @@ std::vector<std::string> TopView::Cells(const Row& row) const {
           pressure,
           age,
           row.working_set,
+          row.reclaimable,
           d.problem().empty() ? decision : d.problem()};
 }
 

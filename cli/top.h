@@ -17,7 +17,8 @@ namespace balloond {
 
 // What `balloonctl top` shows: every running domain's balloon, what its guest has available, the
 // pressure it is under (major faults and swap-in per second between two reports), the working set
-// probing found and the policy's last decision, under a line about the host. Fed by the watch
+// probing found, what the policy could reclaim now and its last decision, under a line about the
+// host. Fed by the watch
 // streams; pure, so it is tested.
 class TopView {
  public:
@@ -38,7 +39,9 @@ class TopView {
     std::optional<balloon::v1::MemoryStats> stats;
     std::optional<balloon::v1::MemoryStats> previous;  // the report before, for the rates
     std::optional<balloon::v1::Decision> decision;
-    std::string working_set = "-";  // from the latest listing (statistics do not carry it)
+    // From the latest listing (statistics do not carry them).
+    std::string working_set = "-";
+    std::string reclaimable = "-";
   };
   std::vector<std::string> Cells(const Row& row) const;
 

@@ -166,7 +166,7 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
   auto ticket = listener_.Admit(*ctx);
   if (!ticket.ok()) return Finished(ctx, ticket.status());
   const auto holds = backend_.holds.Active(backend_.clock.Now());
-  // Working sets as the policy's latest cycle knew them.
+  // Working sets and what could be reclaimed, as the policy's latest cycle knew them.
   std::map<std::string, const policy::DomainCapacity*> judged;
   const std::optional<CapacityReading> reading = backend_.capacity.Latest();
   if (reading) {
@@ -179,9 +179,12 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
         backend_.balloon_paths.Get(ProcessKey(snap.info.uuid, snap.info.id)).value_or(""));
     if (auto hold = holds.find(snap.info.uuid); hold != holds.end())
       *d->mutable_hold() = hold->second;
-    if (auto c = judged.find(snap.info.uuid); c != judged.end() && c->second->working_set_bytes) {
-      d->set_working_set_bytes(*c->second->working_set_bytes);
-      *d->mutable_working_set_time() = ToProtoTimestamp(c->second->working_set_at);
+    if (auto c = judged.find(snap.info.uuid); c != judged.end()) {
+      d->set_reclaimable_bytes(c->second->reclaimable_bytes);
+      if (c->second->working_set_bytes) {
+        d->set_working_set_bytes(*c->second->working_set_bytes);
+        *d->mutable_working_set_time() = ToProtoTimestamp(c->second->working_set_at);
+      }
     }
   }
   std::sort(resp->mutable_domains()->begin(), resp->mutable_domains()->end(),

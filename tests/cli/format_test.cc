@@ -39,13 +39,15 @@ TEST(FormatTest, DomainsAreRowsWithShortEnumNamesAndDashesForNothing) {
   list.mutable_domains(0)->set_free_page_reporting(true);
   list.mutable_domains(0)->set_working_set_bytes(312 * kMiB);
   list.mutable_domains(0)->mutable_working_set_time()->set_seconds(3600 - 100);
+  list.mutable_domains(0)->set_reclaimable_bytes(48 * kMiB);
   EXPECT_EQ(FormatDomains(list, absl::FromUnixSeconds(3600)),
-            "NAME  STATE    BALLOON    ACTUAL   MAX    WORKING SET          HOLD                "
-            "FEATURES                         PROBLEM\n"
-            "web   running  active     768 MiB  1 GiB  312 MiB (1m40s ago)  768 MiB for 29m30s  "
-            "autodeflate,free-page-reporting  -\n"
-            "nob   paused   no-device  -        0 B    -                    -                   "
-            "-                                domain 'nob' has no virtio balloon device\n");
+            "NAME  STATE    BALLOON    ACTUAL   MAX    WORKING SET          RECLAIMABLE  HOLD"
+            "                FEATURES                         PROBLEM\n"
+            "web   running  active     768 MiB  1 GiB  312 MiB (1m40s ago)  48 MiB       768 MiB "
+            "for 29m30s  autodeflate,free-page-reporting  -\n"
+            "nob   paused   no-device  -        0 B    -                    -            -       "
+            "            -                                domain 'nob' has no virtio balloon "
+            "device\n");
 }
 
 TEST(FormatTest, StatsShowWhatTheGuestReportedAndDashesForTheRest) {

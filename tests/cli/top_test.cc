@@ -44,6 +44,7 @@ TEST(TopViewTest, ShowsBalloonAvailableMemoryPressureAndTheLastDecision) {
   list.mutable_domains(0)->set_working_set_bytes(312 * kMiB);
   *list.mutable_domains(0)->mutable_working_set_time() =
       ToProtoTimestamp(absl::Now() - absl::Seconds(40));
+  list.mutable_domains(0)->set_reclaimable_bytes(48 * kMiB);
   view.SetDomains(list);
   view.Update(Report("web", 100, 10, 300));
   view.Update(Report("web", 102, 410, 150));  // 400 major faults in 2 s
@@ -62,6 +63,8 @@ TEST(TopViewTest, ShowsBalloonAvailableMemoryPressureAndTheLastDecision) {
   // The working set probing found, from the listing: statistics updates do not drop it.
   EXPECT_THAT(screen, HasSubstr("WORKING SET"));
   EXPECT_THAT(screen, HasSubstr("312 MiB (40s ago)"));
+  EXPECT_THAT(screen, HasSubstr("RECLAIMABLE"));
+  EXPECT_THAT(screen, HasSubstr("48 MiB"));
   // "db" has not reported: dashes, listed before "web".
   EXPECT_LT(screen.find("db"), screen.find("web"));
 }

@@ -309,7 +309,7 @@ TEST_F(ReadServiceTest, TheHostsCapacityIsUnavailableUntilAPolicyCycleJudgedIt) 
   EXPECT_FALSE(resp.has_pressure_index());
 }
 
-TEST_F(ReadServiceTest, ListedDomainsCarryTheWorkingSetTheLatestPolicyCycleKnew) {
+TEST_F(ReadServiceTest, ListedDomainsCarryWhatTheLatestPolicyCycleFoundAndCouldReclaim) {
   const std::string web1 = hypervisor_.AddDomain("web1");
   hypervisor_.AddDomain("web2", 2);
   Collect();
@@ -319,6 +319,7 @@ TEST_F(ReadServiceTest, ListedDomainsCarryTheWorkingSetTheLatestPolicyCycleKnew)
   probed.name = "web1";
   probed.working_set_bytes = 312LL << 20;
   probed.working_set_at = clock_.Now() - absl::Seconds(40);
+  probed.reclaimable_bytes = 48LL << 20;
   reading.capacity.domains.push_back(probed);
   reading.time = clock_.Now();
   capacity_.Publish(reading);
@@ -328,7 +329,9 @@ TEST_F(ReadServiceTest, ListedDomainsCarryTheWorkingSetTheLatestPolicyCycleKnew)
   EXPECT_EQ(list.domains(0).working_set_bytes(), 312LL << 20);
   EXPECT_EQ(FromProtoTimestamp(list.domains(0).working_set_time()),
             clock_.Now() - absl::Seconds(40));
+  EXPECT_EQ(list.domains(0).reclaimable_bytes(), 48LL << 20);
   EXPECT_FALSE(list.domains(1).has_working_set_bytes()) << "none found: absent, not 0";
+  EXPECT_FALSE(list.domains(1).has_reclaimable_bytes()) << "not judged: absent, not 0";
 }
 
 // Events: the history a client asks for, then new ones, of the domain and kinds it chose; a client
