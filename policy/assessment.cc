@@ -176,10 +176,13 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
     a.pressure = a.pressure_from_rates = true;
     a.pressure_why = absl::StrFormat("%.0f major faults/s", a.memory.major_faults_per_second);
   } else if (a.growth_ahead > Deadband(policy, a.actual) &&
-             r.available_bytes - a.growth_ahead < a.headroom) {
+             r.available_bytes - a.growth_ahead < a.headroom && !a.memory.pending_target &&
+             a.memory.actual_since <= a.memory.rates_from) {
     // MemAvailable counts the page cache, which the guest may be rereading and which stays until
     // the growing use has pushed it out: relief starts when the growth will eat into the
     // headroom, not only when it nears the watermark, while the host can still pay (a storm).
+    // Only growth measured while the balloon stood still: one inflating between the two reports
+    // shows its pages as use the guest took.
     a.pressure = true;
     a.pressure_why = absl::StrCat(
         FormatBytes(r.available_bytes), " available (page cache among it) and use growing ",

@@ -284,6 +284,16 @@ TEST(PolicyReliefTest, UseGrowingIntoTheCacheStartsReliefBeforeMemAvailableIsLow
   EXPECT_TRUE(roomy.Cycle().empty());
 }
 
+TEST(PolicyReliefTest, UseThatGrewWhileTheBalloonMovedIsNoGrowthPressure) {
+  PolicyRun run = NeutralHost();
+  FakeGuest& g = run.Add(Guest("idle").Max(4 * kGiB).Actual(1100 * kMiB).Used(760 * kMiB));
+  EXPECT_TRUE(run.Cycle().empty());
+  // Inflated by 76 MiB between two reports: its pages show as use the guest took (+20 MiB/s).
+  g.actual = 1024 * kMiB;
+  g.used = 800 * kMiB;
+  EXPECT_TRUE(run.Cycle().empty());
+}
+
 TEST(PolicyReliefTest, InAStormGuestsJustRelievedLendWhatTheyGotBeyondTheirPeakAndHeadroom) {
   // Two guests relieved for fast growth got two periods of growth ahead; their growth stopped.
   // A third then runs short on a host that cannot pay: the two lend what they got beyond peak
