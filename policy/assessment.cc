@@ -46,8 +46,7 @@ void UpdateRates(Assessment& a) {
     const absl::Duration dt =
         a.memory.collect_every > 1 ? std::min(gap, a.input->stats_period) : gap;
     const int64_t used_before = before.total_bytes - before.available_bytes;
-    a.memory.previous_refaults_per_second =
-        a.memory.major_faults_per_second + a.memory.swap_in_bytes_per_second / 4096.0;
+    a.memory.previous_refaults_per_second = RefaultsPerSecond(a.memory);
     a.memory.rates_known = true;
     a.memory.rates_from = before.last_update;
     a.memory.used_growth_bytes_per_second =
@@ -149,8 +148,7 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   // Swapping and faulting measured before the last relief or in the period after it (the guest
   // reads back what it lost, at its disk's pace), or falling by half or more since, say nothing of
   // whether the relief was enough.
-  const double refaults =
-      a.memory.major_faults_per_second + a.memory.swap_in_bytes_per_second / 4096.0;
+  const double refaults = RefaultsPerSecond(a.memory);
   const bool rates_settled = a.memory.rates_from >= a.memory.relieved_at + in.stats_period &&
                              !(now - a.memory.relieved_at < kReliefHold &&
                                refaults <= a.memory.previous_refaults_per_second / 2);

@@ -59,6 +59,11 @@ struct Assessment {
 Assessment Assess(const balloon::v1::Policy& policy, const DomainInput& in,
                   const DomainMemory& memory, absl::Time now);
 
+// What a guest pays for memory it misses, per second: major faults plus swap-ins as 4 KiB pages.
+inline double RefaultsPerSecond(const DomainMemory& m) {
+  return m.major_faults_per_second + m.swap_in_bytes_per_second / 4096.0;
+}
+
 // Why the policy may not take memory from the domain now, or empty when it may: reclaim and the
 // host's capacity (capacity.h) use this one rule.
 absl::string_view WhyNotDonor(const Assessment& a, absl::Time now);

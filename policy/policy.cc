@@ -430,8 +430,7 @@ void Cycle::Probe() {
     }
     if (!a.settings.probe() || !WhyNotDonor(a, now_).empty() || !m.rates_known) continue;
     if (enforce_ && m.pending_target) continue;  // the last step is still on its way
-    // Major faults and swap-ins (as 4 KiB pages): what a guest pays for memory it misses.
-    const double refaults = m.major_faults_per_second + m.swap_in_bytes_per_second / 4096.0;
+    const double refaults = RefaultsPerSecond(m);
     const double tolerated = a.settings.probe_major_faults_per_second();
     const int64_t step = ProbeStep(a);
     if (refaults > tolerated) {
