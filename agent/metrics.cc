@@ -410,6 +410,15 @@ absl::Status MeteredHypervisor::SetBalloonTarget(const std::string& uuid, int64_
                [&] { return inner_.SetBalloonTarget(uuid, target_bytes, deadline); });
 }
 
+absl::Status MeteredHypervisor::SetMemoryDeviceRequest(const std::string& uuid,
+                                                       const std::string& alias,
+                                                       int64_t requested_bytes,
+                                                       absl::Time deadline) {
+  return Timed(metrics_, "set_memory_device_request", [&] {
+    return inner_.SetMemoryDeviceRequest(uuid, alias, requested_bytes, deadline);
+  });
+}
+
 absl::Status MeteredHypervisor::SetStatsPeriod(const std::string& uuid, int seconds,
                                                absl::Time deadline) {
   return Timed(metrics_, "set_stats_period",

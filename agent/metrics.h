@@ -92,6 +92,8 @@ class MeteredHypervisor final : public Hypervisor {
   absl::StatusOr<DomainConfig> ReadConfig(const std::string& uuid, absl::Time deadline) override;
   absl::Status SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
                                 absl::Time deadline) override;
+  absl::Status SetMemoryDeviceRequest(const std::string& uuid, const std::string& alias,
+                                      int64_t requested_bytes, absl::Time deadline) override;
   absl::Status SetStatsPeriod(const std::string& uuid, int seconds, absl::Time deadline) override;
   absl::StatusOr<bool> JobActive(const std::string& uuid, absl::Time deadline) override;
   absl::StatusOr<std::string> RunQmp(const std::string& uuid, const std::string& command,

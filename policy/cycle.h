@@ -27,13 +27,26 @@ struct GuestReport {
   absl::Time last_update;                // when the guest reported (QEMU's last-update)
 };
 
+// A virtio-mem device of the guest: memory plugged in blocks beyond what it booted with.
+struct Hotplug {
+  int64_t plugged_bytes = 0;    // what the guest has plugged
+  int64_t requested_bytes = 0;  // what it was asked to have plugged
+  int64_t size_bytes = 0;       // the most it can plug
+  int64_t block_bytes = 2 << 20;
+};
+
 struct DomainInput {
   std::string uuid;
   std::string name;
   Activity activity = Activity::kRunning;
+  // The most it may have: its boot memory, plus its virtio-mem device's size.
   int64_t max_memory_bytes = 0;
-  // The balloon's size (query-balloon); absent when the domain has no balloon.
+  // What the guest has: the balloon's size (query-balloon), plus what its virtio-mem device
+  // plugged; absent when the domain has no balloon.
   std::optional<int64_t> actual_bytes;
+  // Its virtio-mem device (the first, if it has more): the policy decides what the guest should
+  // have in all, and SplitMove (policy/hotplug.h) makes that of the balloon and the device.
+  std::optional<Hotplug> hotplug;
   // Absent when the guest has not reported.
   std::optional<GuestReport> report;
   absl::Duration stats_period = absl::Seconds(2);
@@ -115,6 +128,11 @@ struct DomainMemory {
   // Back-offs in a row (each doubles the pause before the next probe); relief starts anew.
   int probe_backoffs = 0;
   absl::Time last_backoff = absl::InfinitePast();
+  // virtio-mem: the plugged size last seen and since when; a guest that kept memory plugged it
+  // was asked to unplug is unplugged from no more until unplug_refused_until (the balloon acts).
+  int64_t seen_plugged = -1;
+  absl::Time plugged_since = absl::InfinitePast();
+  absl::Time unplug_refused_until = absl::InfinitePast();
 };
 
 struct State {
@@ -130,6 +148,10 @@ struct Decision {
   std::string explanation;
   balloon::v1::DecisionInputs inputs;
   bool hold_overridden = false;
+  // How the move is made: the balloon's target, and a virtio-mem device's new requested size
+  // (absent when it stays as it is, or the guest has none).
+  int64_t balloon_target_bytes = 0;
+  std::optional<int64_t> requested_bytes;
 };
 
 enum class HostCondition { kShort, kNeutral, kComfortable };

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "policy/assessment.h"
 #include "policy/durations.h"
+#include "policy/hotplug.h"
 #include "policy/settings.h"
 #include "policy/sizes.h"
 
@@ -19,6 +20,8 @@ namespace v1 = balloon::v1;
 constexpr absl::Duration kBaseBackoff = absl::Seconds(30);
 // How long a working set that probing found by refaults stands before it is looked below again.
 constexpr absl::Duration kWorkingSetTrusted = absl::Minutes(10);
+// How long a guest that would not unplug virtio-mem memory is not asked to unplug again.
+constexpr absl::Duration kUnplugRefusedFor = absl::Minutes(10);
 
 void Propose(Assessment& a, int64_t target, v1::DecisionReason reason, std::string why) {
   a.target = target;
@@ -73,6 +76,13 @@ double Urgency(const Assessment& a) {
   return seconds * 1000.0 / static_cast<double>(std::max<int64_t>(1, a.settings.shares()));
 }
 
+// What a guest is given back without being under pressure: up to its ceiling, but not past what
+// its virtio-mem device has plugged (memory is plugged only for a guest that needs it).
+int64_t GiveBackCeiling(const Assessment& a) {
+  const std::optional<Hotplug>& h = a.input->hotplug;
+  return h ? std::min(a.ceiling, BootMemoryBytes(*a.input) + h->plugged_bytes) : a.ceiling;
+}
+
 // One policy cycle: the phases Decide runs in order, and what they hand each other.
 class Cycle {
  public:
@@ -89,6 +99,9 @@ class Cycle {
   void ClassifyHost();
   // Each domain's assessment, from its input and what the policy remembers of it.
   void AssessDomains(const State& state);
+  // Guests that kept virtio-mem memory plugged they were asked to unplug are asked for what they
+  // kept, and unplugged from no more for a while (enforce).
+  void WatchHotplug();
   // Balloons that did not move toward their last target are reset and left alone (enforce).
   void WatchBalloons();
   // Bounds first, then guests under pressure, paid from what the host has above its minimum.
@@ -110,6 +123,8 @@ class Cycle {
  private:
   // Anything about the domain moves, or may before a longer wait for its next report ends.
   bool Moving(const Assessment& a, int next_every) const;
+  // The decision's move made of the balloon and virtio-mem (policy/hotplug.h), and said.
+  void SplitDecision(const Assessment& a, Decision& d) const;
 
   const v1::Policy& policy_;
   const v1::HostPolicy& host_policy_;
@@ -159,6 +174,54 @@ void Cycle::AssessDomains(const State& state) {
   }
 }
 
+void Cycle::SplitDecision(const Assessment& a, Decision& d) const {
+  const MemoryMove move =
+      SplitMove(*a.input, d.target_bytes, now_ >= a.memory.unplug_refused_until);
+  d.balloon_target_bytes = move.balloon_bytes;
+  d.requested_bytes = move.requested_bytes;
+  d.explanation += DescribeMove(*a.input, move);
+}
+
+void Cycle::WatchHotplug() {
+  for (Assessment& a : all_) {
+    const std::optional<Hotplug>& h = a.input->hotplug;
+    if (!h || !a.input->actual_bytes) continue;
+    DomainMemory& m = a.memory;
+    if (h->plugged_bytes != m.seen_plugged) {
+      m.seen_plugged = h->plugged_bytes;
+      m.plugged_since = now_;
+    }
+    // Unplugging goes on while the plugged size falls; the guest retries by itself what it could
+    // not unplug yet, so a size that stood still a while is all the guest will give.
+    if (!enforce_ || a.input->activity != Activity::kRunning ||
+        h->requested_bytes >= h->plugged_bytes ||
+        now_ - m.plugged_since < FromProtoDuration(policy_.cooperation_timeout())) {
+      continue;
+    }
+    m.unplug_refused_until = now_ + kUnplugRefusedFor;
+    m.pending_target.reset();
+    a.eligible = false;
+    Decision d;
+    d.uuid = a.input->uuid;
+    d.name = a.input->name;
+    d.previous_bytes = d.target_bytes = a.actual;
+    d.reason = v1::DECISION_REASON_UNPLUG_REFUSED;
+    d.explanation = absl::StrCat(
+        a.input->name, " kept ", FormatBytes(h->plugged_bytes),
+        " of virtio-mem memory plugged for ",
+        absl::FormatDuration(absl::Trunc(now_ - m.plugged_since, absl::Seconds(1))),
+        " when asked for ", FormatBytes(h->requested_bytes),
+        " (memory it cannot move out of its blocks: was it booted without "
+        "memhp_default_state=online_movable?): asked for what it kept, so it stops trying; its "
+        "balloon takes memory from it instead for ",
+        absl::FormatDuration(kUnplugRefusedFor));
+    d.balloon_target_bytes = BalloonBytes(*a.input);
+    d.requested_bytes = h->plugged_bytes;
+    d.inputs = Inputs(a, host_, reserve_);
+    out_.decisions.push_back(std::move(d));
+  }
+}
+
 void Cycle::WatchBalloons() {
   for (Assessment& a : all_) {
     if (!a.input->actual_bytes) continue;
@@ -202,6 +265,7 @@ void Cycle::WatchBalloons() {
                      " instead of moving to ", FormatBytes(target), ": target reset to ",
                      FormatBytes(a.actual), ", not counted as reclaimed, left alone for ",
                      absl::FormatDuration(backoff), " (strike ", m.strikes, ")");
+    SplitDecision(a, d);
     d.inputs = Inputs(a, host_, reserve_);
     out_.decisions.push_back(std::move(d));
   }
@@ -246,15 +310,15 @@ void Cycle::GrantRelief() {
         }
         relief_.push_back(&a);
       }
-    } else if (!a.fresh && a.input->report && a.actual < a.ceiling &&
+    } else if (!a.fresh && a.input->report && a.actual < GiveBackCeiling(a) &&
                out_.host != HostCondition::kShort) {
       // Only a guest that did report: one that never has is usually still booting at its maximum.
-      const int64_t give = std::min(a.ceiling - a.actual, policy_.max_grow_step_bytes());
+      const int64_t give = std::min(GiveBackCeiling(a) - a.actual, policy_.max_grow_step_bytes());
       Propose(a, a.actual + give, v1::DECISION_REASON_STATS_STALE,
               absl::StrCat(a.input->name, ": ", a.why_not_fresh,
                            "; without knowing its use, gave it ", FormatBytes(give), " back (",
-                           FormatBytes(a.actual), " toward its maximum of ", FormatBytes(a.ceiling),
-                           ") rather than leave it short"));
+                           FormatBytes(a.actual), " toward its maximum of ",
+                           FormatBytes(GiveBackCeiling(a)), ") rather than leave it short"));
       stale_give_back_.push_back(&a);
     } else if (a.actual < std::min(a.settings.min_bytes(), a.ceiling)) {
       const int64_t min = std::min(a.settings.min_bytes(), a.ceiling);
@@ -496,10 +560,10 @@ void Cycle::GiveBackWhenComfortable() {
     // What probing found idle stays with the host; a probed guest that needs it refaults, and
     // probing gives it back.
     if (!a.eligible || a.held || a.reason != v1::DECISION_REASON_UNSPECIFIED ||
-        a.actual >= a.ceiling || a.settings.probe())
+        a.actual >= GiveBackCeiling(a) || a.settings.probe())
       continue;
     takers.push_back(&a);
-    wants.push_back(std::min(a.ceiling - a.actual, policy_.max_grow_step_bytes()));
+    wants.push_back(std::min(GiveBackCeiling(a) - a.actual, policy_.max_grow_step_bytes()));
     weights.push_back(a.settings.shares());
   }
   const std::vector<int64_t> given = Share(std::max<int64_t>(0, surplus), wants, weights);
@@ -511,7 +575,7 @@ void Cycle::GiveBackWhenComfortable() {
                 "the host was comfortable (", FormatBytes(host_.available_bytes), " available, ",
                 absl::StrFormat("%.0f%%", 100 * host_policy_.target_used_fraction()),
                 " use target): gave ", a.input->name, " ", FormatBytes(given[i]), " back, from ",
-                FormatBytes(a.actual), " toward its maximum of ", FormatBytes(a.ceiling)));
+                FormatBytes(a.actual), " toward its maximum of ", FormatBytes(GiveBackCeiling(a))));
   }
 }
 
@@ -579,6 +643,7 @@ Outcome Cycle::Publish() {
         d.explanation = a.explanation;
         d.inputs = Inputs(a, host_, reserve_);
         d.hold_overridden = a.hold_overridden;
+        SplitDecision(a, d);
         out_.decisions.push_back(std::move(d));
         if (a.reason == v1::DECISION_REASON_GUEST_PRESSURE) {
           m.relieved_at = now_;
@@ -616,6 +681,7 @@ Outcome Decide(const v1::Policy& raw_policy, const HostInput& raw_host,
   Cycle cycle(policy, host, domains, now);
   cycle.ClassifyHost();
   cycle.AssessDomains(state);
+  cycle.WatchHotplug();
   cycle.WatchBalloons();
   cycle.GrantRelief();
   cycle.GiveBackToStale();

@@ -11,8 +11,11 @@
 #include "agent/libvirt/domain_ref.h"
 #include "agent/libvirt/policy_metadata.h"
 #include "agent/qom/qom_request.h"
+#include "agent/steering/memory_actuator.h"
+#include "agent/steering/policy_runner.h"
 #include "policy/durations.h"
 #include "policy/enum_names.h"
+#include "policy/hotplug.h"
 #include "policy/policy.h"
 #include "policy/settings.h"
 #include "policy/sizes.h"
@@ -157,8 +160,11 @@ absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, a
                             ? backend_.holds.Set(hold, now)
                             : backend_.holds.Release(snap->info.uuid, now).status();
     if (!held.ok()) return held;
-    absl::Status s =
-        backend_.hypervisor.SetBalloonTarget(snap->info.uuid, req.target_bytes(), deadline);
+    // With a virtio-mem device, the target is all the guest has: the balloon and the device
+    // share the move as the policy's would.
+    absl::Status s = SendMove(
+        backend_.hypervisor, *snap,
+        policy::SplitMove(ToPolicyInput(*snap), req.target_bytes(), /*may_unplug=*/true), deadline);
     if (!s.ok()) {
       // The target was not set: the hold it would have had goes, the earlier one comes back.
       (void)(before ? backend_.holds.Set(*before, now)

@@ -76,6 +76,15 @@ void ToProto(const DomainSnapshot& snapshot, balloon::v1::Domain* out) {
   if (snapshot.config) {
     out->set_autodeflate(snapshot.config->autodeflate);
     out->set_free_page_reporting(snapshot.config->free_page_reporting);
+    for (const MemoryDevice& d : snapshot.config->memory_devices) {
+      balloon::v1::MemoryDevice* device = out->add_memory_devices();
+      device->set_alias(d.alias);
+      device->set_size_bytes(d.size_bytes);
+      device->set_block_bytes(d.block_bytes);
+      device->set_node(d.node);
+      device->set_requested_bytes(d.requested_bytes);
+      device->set_plugged_bytes(d.current_bytes);
+    }
   }
   if (snapshot.guest && snapshot.collect_time != absl::InfinitePast()) {
     *out->mutable_stats_collect_time() = ToProtoTimestamp(snapshot.collect_time);

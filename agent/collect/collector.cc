@@ -204,6 +204,7 @@ void Collector::CollectOnce() {
   const absl::Time now = clock_.Now();
   std::vector<DomainSnapshot> snapshots;
   std::vector<std::string> gone;
+  std::vector<std::function<void()>> calls;
   {
     absl::MutexLock lock(&mu_);
     std::map<std::string, Tracked> next;
@@ -232,7 +233,7 @@ void Collector::CollectOnce() {
         // Read now: a definition that may have changed is read again (a skipped one waits).
         if (changed_.erase(d.info.uuid) && !t.config_requested) t.config.reset();
         t.last_read = now;
-        RequestCalls(d, t, now);
+        RequestCalls(d, t, now, calls);
         snapshots.push_back(Assemble(d, t, now));
       }
       next[d.info.uuid] = t;
@@ -248,6 +249,7 @@ void Collector::CollectOnce() {
   }
   for (DomainSnapshot& s : snapshots) store_.Put(std::move(s));
   for (const std::string& uuid : gone) store_.Remove(uuid);
+  for (auto& call : calls) pool_.Submit(std::move(call));
   if (!std::exchange(inventoried_, true)) {
     Log(absl::StrCat(
         "first collection: ", collected->size(), " running domains, ",
@@ -302,24 +304,25 @@ DomainSnapshot Collector::Assemble(const DomainStats& d, Tracked& t, absl::Time 
   return snap;
 }
 
-void Collector::RequestCalls(const DomainStats& d, Tracked& t, absl::Time now) {
+void Collector::RequestCalls(const DomainStats& d, Tracked& t, absl::Time now,
+                             std::vector<std::function<void()>>& calls) {
   const std::string uuid = d.info.uuid;
   const int id = t.id;
   if (!t.config && !t.config_requested) {
     t.config_requested = true;
-    pool_.Submit([this, uuid, id, name = d.info.name] { ReadConfig(uuid, id, name); });
+    calls.push_back([this, uuid, id, name = d.info.name] { ReadConfig(uuid, id, name); });
   }
   if (t.config && t.config->has_balloon && t.config->stats_period_seconds == 0 &&
       !t.reporting_requested && clock_.Now() >= t.reporting_retry_at) {
     t.reporting_requested = true;
-    pool_.Submit([this, uuid, id, name = d.info.name] { SwitchReportingOn(uuid, id, name); });
+    calls.push_back([this, uuid, id, name = d.info.name] { SwitchReportingOn(uuid, id, name); });
   }
   if (now - t.last_job_check >=
           kJobCheckPeriods * options_.stats_period - options_.stats_period / 2 &&
       !t.job_check_requested && d.info.state == DomainRunState::kRunning) {
     t.job_check_requested = true;
     t.last_job_check = now;
-    pool_.Submit([this, uuid, id] { CheckJob(uuid, id); });
+    calls.push_back([this, uuid, id] { CheckJob(uuid, id); });
   }
 }
 

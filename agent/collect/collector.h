@@ -150,9 +150,11 @@ class Collector final : public DomainInterest, public CollectionPlanner {
   CollectionFilter Steady(absl::Time now);
   DomainSnapshot Assemble(const DomainStats& d, Tracked& t, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts the calls a domain needs now: reading its definition, switching its reporting on, a
-  // job check.
-  void RequestCalls(const DomainStats& d, Tracked& t, absl::Time now)
+  // The calls a domain needs now (reading its definition, switching its reporting on, a job
+  // check), added to `calls`: started once the collection's snapshots are stored, so that what a
+  // call learns lands on the snapshot rather than before it.
+  void RequestCalls(const DomainStats& d, Tracked& t, absl::Time now,
+                    std::vector<std::function<void()>>& calls)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReadConfig(const std::string& uuid, int id, const std::string& name);
   void SwitchReportingOn(const std::string& uuid, int id, const std::string& name);

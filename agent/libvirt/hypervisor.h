@@ -92,6 +92,19 @@ struct CollectionFilter {
   std::set<std::string> asleep;
 };
 
+// A virtio-mem device: memory plugged into the guest in blocks, beyond what it booted with.
+struct MemoryDevice {
+  std::string alias;            // libvirt's name for it (virtiomem0): how it is addressed
+  int64_t size_bytes = 0;       // the most it can plug
+  int64_t block_bytes = 0;      // it plugs and unplugs whole blocks
+  int node = 0;                 // the guest NUMA node it plugs into
+  int64_t requested_bytes = 0;  // what the guest was asked to have plugged
+  int64_t current_bytes = 0;    // what the guest has plugged
+  // The device's element of the live XML, as libvirt wrote it: a change of its requested size is
+  // this element with another <requested> (libvirt finds the device by its address).
+  std::string xml;
+};
+
 // What balloond needs of a domain's definition.
 struct DomainConfig {
   bool has_balloon = false;
@@ -102,10 +115,13 @@ struct DomainConfig {
   // balloond's element of the domain's <metadata> (agent/policy_metadata.h), as XML; empty when
   // the domain has none.
   std::string policy_metadata;
+  // Its virtio-mem devices, in the order of its XML.
+  std::vector<MemoryDevice> memory_devices;
 };
 
 // Told (on any thread: libvirt's event loop) when a domain starts, stops or changes state, when its
-// balloon changes size, a device is added or removed or its metadata changes (`uuid`), and when the
+// balloon changes size, a device is added or removed or its metadata changes, a virtio-mem device
+// plugged or unplugged memory (`uuid`), and when the
 // connection to libvirt is lost ("").
 class DomainChangeListener {
  public:
@@ -143,6 +159,13 @@ class Hypervisor {
   // FAILED_PRECONDITION when the domain has no balloon or is not running.
   virtual absl::Status SetBalloonTarget(const std::string& uuid, int64_t target_bytes,
                                         absl::Time deadline) = 0;
+
+  // Asks the domain's virtio-mem device `alias` to have `requested_bytes` plugged (a multiple of
+  // its block, at most its size: INVALID_ARGUMENT otherwise). The guest plugs or unplugs at its
+  // pace; libvirt's memory-device-size-change event tells of each change (a DomainChangeListener
+  // call). NOT_FOUND when the domain has no such device.
+  virtual absl::Status SetMemoryDeviceRequest(const std::string& uuid, const std::string& alias,
+                                              int64_t requested_bytes, absl::Time deadline) = 0;
 
   // Sets the guest's statistics reporting period (0 switches reporting off).
   virtual absl::Status SetStatsPeriod(const std::string& uuid, int seconds,

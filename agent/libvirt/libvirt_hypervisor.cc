@@ -194,6 +194,11 @@ void DeviceCallback(virConnectPtr, virDomainPtr dom, const char*, void* opaque) 
   NotifyDomain(dom, opaque);
 }
 
+void MemoryDeviceSizeCallback(virConnectPtr, virDomainPtr dom, const char*, unsigned long long,
+                              void* opaque) {
+  NotifyDomain(dom, opaque);
+}
+
 void MetadataCallback(virConnectPtr, virDomainPtr dom, int, const char*, void* opaque) {
   NotifyDomain(dom, opaque);
 }
@@ -321,7 +326,9 @@ absl::StatusOr<std::shared_ptr<LibvirtHypervisor::Connection>> OpenConnection(
           std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_ADDED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
           std::pair{VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, VIR_DOMAIN_EVENT_CALLBACK(DeviceCallback)},
           std::pair{VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
-                    VIR_DOMAIN_EVENT_CALLBACK(MetadataCallback)}}) {
+                    VIR_DOMAIN_EVENT_CALLBACK(MetadataCallback)},
+          std::pair{VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE,
+                    VIR_DOMAIN_EVENT_CALLBACK(MemoryDeviceSizeCallback)}}) {
       callbacks.push_back(
           virConnectDomainEventRegisterAny(conn, nullptr, event, callback, new EventsRef(events),
                                            [](void* ref) { delete static_cast<EventsRef*>(ref); }));
@@ -744,6 +751,44 @@ absl::Status LibvirtHypervisor::SetBalloonTarget(const std::string& uuid, int64_
     }
     return absl::OkStatus();
   });
+}
+
+absl::Status LibvirtHypervisor::SetMemoryDeviceRequest(const std::string& uuid,
+                                                       const std::string& alias,
+                                                       int64_t requested_bytes,
+                                                       absl::Time deadline) {
+  absl::Status s =
+      OnDomain(uuid, deadline, [alias, requested_bytes](virDomainPtr dom) -> absl::Status {
+        char* xml = virDomainGetXMLDesc(dom, 0);
+        if (xml == nullptr) return LastLibvirtError("reading the domain's XML");
+        auto config = ParseDomainXml(TakeLibvirtString(xml));
+        if (!config.ok()) return config.status();
+        const MemoryDevice* device = nullptr;
+        for (const MemoryDevice& d : config->memory_devices) {
+          if (d.alias == alias) device = &d;
+        }
+        if (device == nullptr) {
+          return absl::NotFoundError(
+              absl::StrCat("the domain has no virtio-mem device '", alias, "'"));
+        }
+        if (requested_bytes < 0 || requested_bytes > device->size_bytes ||
+            requested_bytes % device->block_bytes != 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("virtio-mem device '", alias, "' plugs whole blocks of ",
+                           device->block_bytes, " bytes up to ", device->size_bytes, " bytes; ",
+                           requested_bytes, " bytes is not that"));
+        }
+        auto update = WithRequestedSize(device->xml, requested_bytes);
+        if (!update.ok()) return update.status();
+        if (virDomainUpdateDeviceFlags(dom, update->c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+          return LastLibvirtError("resizing the virtio-mem device");
+        }
+        return absl::OkStatus();
+      });
+  // libvirt tells of the size the guest plugs, not of the new request: the definition is read
+  // again as if it had.
+  if (s.ok() && events_) events_->Notify(uuid);
+  return s;
 }
 
 absl::Status LibvirtHypervisor::SetStatsPeriod(const std::string& uuid, int seconds,

@@ -32,9 +32,15 @@ DomainStats ParseDomainStats(const std::vector<StatParam>& params);
 DomainRunState LibvirtRunState(uint64_t state);
 
 // The balloon's part of a domain's live XML: <memballoon model='virtio'> (or a transitional
-// model), <stats period='N'/>, autodeflate='on', freePageReporting='on'; and balloond's element of
-// <metadata>. INVALID_ARGUMENT for text that is not a libvirt domain XML.
+// model), <stats period='N'/>, autodeflate='on', freePageReporting='on'; balloond's element of
+// <metadata>; the virtio-mem devices (<memory model='virtio-mem'>). INVALID_ARGUMENT for text that
+// is not a libvirt domain XML.
 absl::StatusOr<DomainConfig> ParseDomainXml(absl::string_view xml);
+
+// A virtio-mem device's element of the live XML (MemoryDevice::xml) asking for `requested_bytes`
+// plugged: what virDomainUpdateDeviceFlags takes to resize it. INVALID_ARGUMENT for anything else.
+absl::StatusOr<std::string> WithRequestedSize(absl::string_view device_xml,
+                                              int64_t requested_bytes);
 
 }  // namespace balloond
 

@@ -88,6 +88,7 @@ void CycleEvents::OnDecision(const v1::Decision& decision) {
       kind = v1::EVENT_KIND_GIVE_BACK;
       break;
     case v1::DECISION_REASON_UNCOOPERATIVE:
+    case v1::DECISION_REASON_UNPLUG_REFUSED:
       kind = v1::EVENT_KIND_BALLOON_NOT_FOLLOWING;
       break;
     default:

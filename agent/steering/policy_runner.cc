@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/base/log.h"
 #include "agent/base/worker_pool.h"
+#include "agent/steering/memory_actuator.h"
 #include "policy/durations.h"
 #include "policy/enum_names.h"
 #include "policy/layers.h"
@@ -33,7 +34,12 @@ policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
   }
   in.max_memory_bytes = snap.info.max_memory_bytes;
   in.autodeflate = snap.config && snap.config->autodeflate;
-  if (snap.balloon == BalloonStatus::kActive || snap.balloon == BalloonStatus::kMonitorError) {
+  in.hotplug = HotplugOf(snap);
+  // libvirt's balloon.current counts what a virtio-mem device plugged, as the policy does. Before
+  // the definition is read, whether the domain has such a device (and so its boot memory) is not
+  // known: the policy leaves it alone until it is.
+  if ((snap.balloon == BalloonStatus::kActive || snap.balloon == BalloonStatus::kMonitorError) &&
+      snap.config) {
     in.actual_bytes = snap.actual_bytes;
   }
   in.stats_period = absl::Seconds(std::max<int64_t>(1, snap.stats_period_seconds));
@@ -123,7 +129,12 @@ void PolicyRunner::RunOnce() {
   const auto holds = parts_.holds.Active(now);
   std::vector<policy::DomainInput> inputs;
   std::map<std::string, v1::DomainPolicy> metadata;
-  for (const DomainSnapshot& snap : parts_.snapshots.List()) {
+  // The decisions are sent to the domains as this cycle saw them (their devices, their balloons).
+  std::map<std::string, DomainSnapshot> snapshots;
+  for (DomainSnapshot& snap : parts_.snapshots.List()) {
+    snapshots[snap.info.uuid] = std::move(snap);
+  }
+  for (const auto& [uuid, snap] : snapshots) {
     inputs.push_back(ToPolicyInput(snap));
     if (auto hold = holds.find(snap.info.uuid); hold != holds.end()) {
       inputs.back().held_until = FromProtoTimestamp(hold->second.until());
@@ -174,10 +185,16 @@ void PolicyRunner::RunOnce() {
     record.set_explanation(d.explanation);
     *record.mutable_inputs() = d.inputs;
     record.set_hold_overridden(d.hold_overridden);
+    record.set_balloon_target_bytes(d.balloon_target_bytes);
+    if (d.requested_bytes) record.set_requested_bytes(*d.requested_bytes);
     if (mode == v1::POLICY_MODE_ENFORCE) {
       // An uncooperative balloon's target goes back to its size, so QEMU stops chasing the old one.
-      absl::Status sent = parts_.hypervisor.SetBalloonTarget(
-          d.uuid, d.target_bytes, parts_.clock.Now() + options_.monitor_timeout);
+      auto snap = snapshots.find(d.uuid);
+      absl::Status sent = snap == snapshots.end()
+                              ? absl::NotFoundError("the domain stopped")
+                              : SendMove(parts_.hypervisor, snap->second,
+                                         {d.balloon_target_bytes, d.requested_bytes},
+                                         parts_.clock.Now() + options_.monitor_timeout);
       record.set_applied(sent.ok());
       // A target QEMU did not take stays pending: the balloon does not move, so the policy marks
       // the domain uncooperative and backs off instead of retrying every cycle.

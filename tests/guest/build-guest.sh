@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds balloond's test guest from Debian packages only: the cloud kernel and a busybox initramfs that
-# loads virtio_balloon and virtio_blk and obeys commands on its serial console (see tests/guest/init),
+# Builds balloond's test guest from Debian packages only: the cloud kernel and a busybox initramfs
+# that loads virtio_balloon, virtio_blk and virtio_mem and obeys commands on its serial console (see
+# tests/guest/init),
 # with pagetouch (tests/guest/pagetouch.c, built static) to reread a hot file set through a mapping.
 # Usage: build-guest.sh [OUT_DIR]   (default /var/lib/libvirt/images/balloond, readable by QEMU)
 # Writes OUT_DIR/vmlinuz, OUT_DIR/initrd.gz and OUT_DIR/disk.img (1 GiB, sparse: the disk a guest's
@@ -25,7 +26,7 @@ root=$work/root
 mkdir -p "$root"/{bin,proc,sys,dev,lib/modules}
 cp /bin/busybox "$root/bin/busybox"
 cc -static -O2 -o "$root/bin/pagetouch" "$here/pagetouch.c"
-for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon virtio_blk; do
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon virtio_blk virtio_mem; do
   f=$(find "$mods" -name "$m.ko*" | head -n1)
   [[ -n $f ]] || { echo "build-guest: module $m not found in $kpkg" >&2; exit 1; }
   case $f in

@@ -57,12 +57,30 @@ std::string DomainXml(const std::string& name, const GuestSpec& spec, const std:
         spec.stats_period > 0 ? absl::StrCat("<stats period='", spec.stats_period, "'/>") : "",
         "</memballoon>");
   }
+  // virtio-mem needs room for hot-plugged memory (maxMemory) and a NUMA node to plug it into.
+  const bool hotplug = spec.virtio_mem_mib > 0;
+  const std::string hotplug_domain =
+      hotplug ? absl::StrCat("<maxMemory slots='4' unit='MiB'>",
+                             spec.memory_mib + spec.virtio_mem_mib + 1024,
+                             "</maxMemory><cpu><numa><cell id='0' cpus='0' memory='",
+                             spec.memory_mib, "' unit='MiB'/></numa></cpu>")
+              : "";
+  const std::string hotplug_device =
+      hotplug
+          ? absl::StrCat("<memory model='virtio-mem'><target><size unit='MiB'>",
+                         spec.virtio_mem_mib, "</size><node>0</node><block unit='MiB'>2</block>",
+                         "<requested unit='MiB'>0</requested></target></memory>")
+          : "";
   return absl::StrCat(
       "<domain type='qemu'><name>", name, "</name>", "<memory unit='MiB'>", spec.memory_mib,
-      "</memory><vcpu>1</vcpu>", "<os><type arch='x86_64' machine='pc'>hvm</type>", "<kernel>",
-      images, "/vmlinuz</kernel><initrd>", images, "/initrd.gz</initrd>",
-      "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>",
-      "<on_reboot>destroy</on_reboot><on_crash>destroy</on_crash><devices>",
+      "</memory>", hotplug_domain, "<vcpu>1</vcpu>",
+      "<os><type arch='x86_64' machine='pc'>hvm</type>", "<kernel>", images,
+      "/vmlinuz</kernel><initrd>", images, "/initrd.gz</initrd>",
+      "<cmdline>console=ttyS0 panic=-1 quiet",
+      hotplug && spec.online_movable ? " memhp_default_state=online_movable"
+      : hotplug                      ? " memhp_default_state=online"
+                                     : "",
+      "</cmdline></os>", "<on_reboot>destroy</on_reboot><on_crash>destroy</on_crash><devices>",
       "<serial type='unix'><source mode='bind' path='", console, "'/></serial>", balloon,
       spec.rng ? "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>" : "",
       // Shared by every guest that has one, read-only, and readable by QEMU as it is: not
@@ -72,7 +90,7 @@ std::string DomainXml(const std::string& name, const GuestSpec& spec, const std:
                                "relabel='no'/></source><target dev='vda' bus='virtio'/>",
                                "<readonly/></disk>")
                 : "",
-      "</devices></domain>");
+      hotplug_device, "</devices></domain>");
 }
 
 }  // namespace

@@ -48,6 +48,12 @@ struct GuestSpec {
   // A read-only virtio disk (the guest's /dev/vda, 1 GiB): real page cache for the guest's hot and
   // cold commands.
   bool disk = false;
+  // A virtio-mem device of this size (2 MiB blocks, nothing plugged at start) on the guest's one
+  // NUMA node; 0 for none. The guest onlines what is plugged as movable memory (so that it can be
+  // unplugged again) unless online_movable is false: then the kernel onlines it as normal memory,
+  // which it may not give back.
+  int virtio_mem_mib = 0;
+  bool online_movable = true;
 };
 
 // A 512 MiB guest that boots and answers on its console; its XML has a balloon without a stats

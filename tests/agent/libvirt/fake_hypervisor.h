@@ -47,6 +47,9 @@ struct FakeDomain {
   // default replies.
   std::string qom_tree;
   std::vector<int64_t> targets_set;
+  // Requested sizes its virtio-mem devices were given; the guest unplugs none below unplug_floor.
+  std::vector<int64_t> requests_set;
+  int64_t unplug_floor = 0;
   std::vector<int> periods_set;
   std::vector<std::string> qmp;  // "execute" of each QMP command received
   int config_reads = 0;
@@ -242,8 +245,32 @@ class FakeHypervisor final : public Hypervisor {
           "Unable to change memory of active domain without the balloon device");
     }
     d->targets_set.push_back(target_bytes);
-    d->actual_bytes = target_bytes / 1024 * 1024;  // the guest follows at once here
+    // The guest follows at once here; libvirt's balloon size counts what virtio-mem plugged.
+    d->actual_bytes = target_bytes / 1024 * 1024;
+    for (const MemoryDevice& m : d->config.memory_devices) d->actual_bytes += m.current_bytes;
     return absl::OkStatus();
+  }
+  absl::Status SetMemoryDeviceRequest(const std::string& uuid, const std::string& alias,
+                                      int64_t requested_bytes, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    FakeDomain* d = Find(uuid);
+    if (d == nullptr) return absl::NotFoundError("domain not running");
+    if (d->hung) return absl::DeadlineExceededError("QEMU did not answer in time");
+    for (MemoryDevice& m : d->config.memory_devices) {
+      if (m.alias != alias) continue;
+      if (requested_bytes < 0 || requested_bytes > m.size_bytes ||
+          requested_bytes % m.block_bytes != 0) {
+        return absl::InvalidArgumentError("not a whole number of blocks within the device");
+      }
+      d->requests_set.push_back(requested_bytes);
+      m.requested_bytes = requested_bytes;
+      // The guest follows at once here, unless it keeps some plugged.
+      const int64_t before = m.current_bytes;
+      m.current_bytes = std::max(requested_bytes, std::min(m.current_bytes, d->unplug_floor));
+      d->actual_bytes += m.current_bytes - before;
+      return absl::OkStatus();
+    }
+    return absl::NotFoundError("no such virtio-mem device");
   }
   absl::Status SetStatsPeriod(const std::string& uuid, int seconds, absl::Time) override {
     absl::MutexLock lock(&mu_);

@@ -13,6 +13,7 @@ namespace {
 
 using ::balloond::testing::ReadTestData;
 using ::balloond::testing::RecordedStats;
+using ::testing::HasSubstr;
 using ::testing::Optional;
 
 TEST(ParseDomainStatsTest, ReadsEveryStatisticLibvirtGivesInBytes) {
@@ -91,6 +92,52 @@ TEST(ParseDomainXmlTest, FindsBalloondsMetadataByItsNamespace) {
   EXPECT_EQ(settings->max_bytes(), 4 * kGiB);
   EXPECT_TRUE(
       ParseDomainXml(ReadTestData("libvirt-9.0/dumpxml-autodeflate.xml"))->policy_metadata.empty());
+}
+
+TEST(ParseDomainXmlTest, ReadsVirtioMemDevices) {
+  auto config = ParseDomainXml(ReadTestData("libvirt-9.0/dumpxml-virtio-mem.xml"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->memory_devices.size(), 1u);
+  const MemoryDevice& d = config->memory_devices[0];
+  EXPECT_EQ(d.alias, "virtiomem0");
+  EXPECT_EQ(d.size_bytes, 2 * kGiB);
+  EXPECT_EQ(d.block_bytes, 2 * kMiB);
+  EXPECT_EQ(d.node, 0);
+  EXPECT_EQ(d.requested_bytes, 512 * kMiB);
+  EXPECT_EQ(d.current_bytes, 512 * kMiB);
+  EXPECT_TRUE(
+      ParseDomainXml(ReadTestData("libvirt-9.0/dumpxml-stats-period.xml"))->memory_devices.empty());
+
+  // Units as a user may write them in an inactive definition; no <current> before it runs.
+  auto defined = ParseDomainXml(
+      "<domain><devices><memory model='virtio-mem'><target><size unit='GiB'>4</size>"
+      "<node>1</node><block unit='MiB'>4</block><requested unit='b'>0</requested></target>"
+      "</memory><memory model='dimm'><target><size>1024</size></target></memory>"
+      "<memory model='virtio-mem'><target><size>x</size></target></memory></devices></domain>");
+  ASSERT_TRUE(defined.ok()) << defined.status();
+  ASSERT_EQ(defined->memory_devices.size(), 1u) << "a DIMM and a device that does not parse";
+  EXPECT_EQ(defined->memory_devices[0].size_bytes, 4 * kGiB);
+  EXPECT_EQ(defined->memory_devices[0].block_bytes, 4 * kMiB);
+  EXPECT_EQ(defined->memory_devices[0].node, 1);
+  EXPECT_EQ(defined->memory_devices[0].current_bytes, 0);
+}
+
+TEST(WithRequestedSizeTest, RewritesOnlyTheRequestedSize) {
+  auto config = ParseDomainXml(ReadTestData("libvirt-9.0/dumpxml-virtio-mem.xml"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto xml = WithRequestedSize(config->memory_devices[0].xml, 1536 * kMiB);
+  ASSERT_TRUE(xml.ok()) << xml.status();
+  EXPECT_THAT(*xml, HasSubstr("<requested unit=\"KiB\">1572864</requested>"));
+  EXPECT_THAT(*xml, HasSubstr("<size unit=\"KiB\">2097152</size>"));
+  EXPECT_THAT(*xml, HasSubstr("<address type=\"pci\""));  // how libvirt finds the device
+
+  auto added = WithRequestedSize(
+      "<memory model='virtio-mem'><target><size unit='MiB'>64</size></target></memory>", 0);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_THAT(*added, HasSubstr("<requested unit=\"KiB\">0</requested>"));
+
+  EXPECT_FALSE(WithRequestedSize("<memory model='dimm'><target/></memory>", 0).ok());
+  EXPECT_FALSE(WithRequestedSize("<memory", 0).ok());
 }
 
 TEST(ParseDomainXmlTest, RefusesWhatIsNotADomain) {
