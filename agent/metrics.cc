@@ -108,13 +108,26 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
   void CollectDomains(std::vector<MetricFamily>& out) const {
     MetricFamily actual =
         Family("balloon_domain_balloon_actual_bytes",
-               "The memory the guest has now (the balloon's size).", MetricType::Gauge);
+               "The memory the guest has now (the balloon's size; with virtio-mem, "
+               "what it plugged too).",
+               MetricType::Gauge);
     MetricFamily maximum =
         Family("balloon_domain_memory_maximum_bytes",
                "The memory the domain started with: the largest target.", MetricType::Gauge);
     MetricFamily age =
         Family("balloon_guest_stats_age_seconds",
                "How old the guest's latest statistics report is.", MetricType::Gauge);
+    MetricFamily plugged = Family("balloon_domain_virtio_mem_plugged_bytes",
+                                  "What a virtio-mem device has plugged into the guest (counted in "
+                                  "balloon_domain_balloon_actual_bytes).",
+                                  MetricType::Gauge);
+    MetricFamily requested = Family("balloon_domain_virtio_mem_requested_bytes",
+                                    "What a virtio-mem device was asked to have plugged: above or "
+                                    "below plugged while the guest "
+                                    "plugs or unplugs, or when it cannot.",
+                                    MetricType::Gauge);
+    MetricFamily device_size = Family("balloon_domain_virtio_mem_size_bytes",
+                                      "The most a virtio-mem device can plug.", MetricType::Gauge);
     std::vector<MetricFamily> guest;
     for (const GuestSeries& s : kGuestSeries) guest.push_back(Family(s.name, s.help, s.type));
     const absl::Time now = sources_.clock.Now();
@@ -123,6 +136,14 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
                                                  {"uuid", snap.info.uuid}};
       AddSample(maximum, labels, static_cast<double>(snap.info.max_memory_bytes));
       if (snap.actual_bytes) AddSample(actual, labels, static_cast<double>(*snap.actual_bytes));
+      for (const MemoryDevice& m :
+           snap.config ? snap.config->memory_devices : std::vector<MemoryDevice>()) {
+        std::vector<ClientMetric::Label> device = labels;
+        device.push_back({"device", m.alias});
+        AddSample(plugged, device, static_cast<double>(m.current_bytes));
+        AddSample(requested, device, static_cast<double>(m.requested_bytes));
+        AddSample(device_size, device, static_cast<double>(m.size_bytes));
+      }
       if (!snap.guest) continue;
       for (size_t i = 0; i < guest.size(); ++i) {
         if (auto v = snap.guest->Get(kGuestSeries[i].stat)) {
@@ -138,6 +159,9 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
     out.push_back(std::move(maximum));
     for (MetricFamily& f : guest) out.push_back(std::move(f));
     out.push_back(std::move(age));
+    out.push_back(std::move(plugged));
+    out.push_back(std::move(requested));
+    out.push_back(std::move(device_size));
   }
 
   void CollectDecisions(std::vector<MetricFamily>& out) const {

@@ -579,7 +579,9 @@ int main(int argc, char** argv) {
   stats->add_flag("--watch", watch, "Print new statistics as they arrive");
   auto* set = app.add_subcommand("set", "Set a domain's balloon target");
   set->add_option("DOMAIN", domain, "libvirt name or UUID")->required();
-  set->add_option("SIZE", size, "Memory to leave the guest: 512M, 2GiB, or a plain number in KiB")
+  set->add_option("SIZE", size,
+                  "Memory to leave the guest: 512M, 2GiB, or a plain number in KiB (with "
+                  "virtio-mem, all it has: past its boot memory the device plugs the rest)")
       ->required();
   set->add_flag("--wait", wait,
                 "Wait until the balloon reaches the target (up to --timeout, default 60s)");

@@ -135,13 +135,27 @@ std::string FormatWorkingSet(const v1::Domain& d, absl::Time now) {
                       " ago)");
 }
 
+// What a domain's virtio-mem devices plugged of their size ("1 GiB of 2 GiB"), and what they were
+// asked for while they have not got there ("256 MiB of 2 GiB, asked 1 GiB"); "-" without one.
+std::string FormatPlugged(const v1::Domain& d) {
+  if (d.memory_devices().empty()) return "-";
+  int64_t plugged = 0, requested = 0, size = 0;
+  for (const v1::MemoryDevice& m : d.memory_devices()) {
+    plugged += m.plugged_bytes();
+    requested += m.requested_bytes();
+    size += m.size_bytes();
+  }
+  return absl::StrCat(FormatBytes(plugged), " of ", FormatBytes(size),
+                      plugged == requested ? "" : absl::StrCat(", asked ", FormatBytes(requested)));
+}
+
 std::string FormatDomains(const v1::ListDomainsResponse& list, absl::Time now) {
-  Table table({"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "WORKING SET", "RECLAIMABLE", "HOLD",
-               "FEATURES", "PROBLEM"});
+  Table table({"NAME", "STATE", "BALLOON", "ACTUAL", "MAX", "PLUGGED", "WORKING SET", "RECLAIMABLE",
+               "HOLD", "FEATURES", "PROBLEM"});
   for (const v1::Domain& d : list.domains()) {
     table.AddRow({d.name(), ShortName(d.state()), ShortName(d.balloon_state()),
                   OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
-                  FormatBytes(d.max_memory_bytes()), FormatWorkingSet(d, now),
+                  FormatBytes(d.max_memory_bytes()), FormatPlugged(d), FormatWorkingSet(d, now),
                   OptionalBytes(d.has_reclaimable_bytes(), d.reclaimable_bytes()),
                   d.has_hold() ? FormatHold(d.hold(), now) : "-", Features(d),
                   d.problem().empty() ? "-" : d.problem()});
@@ -159,6 +173,10 @@ std::string FormatStats(const v1::MemoryStats& s) {
   t.AddRow({"balloon",
             absl::StrCat(OptionalBytes(d.has_balloon_actual_bytes(), d.balloon_actual_bytes()),
                          " of ", FormatBytes(d.max_memory_bytes()), " max")});
+  if (!d.memory_devices().empty()) {
+    t.AddRow(
+        {"plugged", absl::StrCat(FormatPlugged(d), " (virtio-mem; the balloon's size counts it)")});
+  }
   t.AddRow({"total memory", OptionalBytes(g.has_total_memory_bytes(), g.total_memory_bytes())});
   t.AddRow(
       {"available", OptionalBytes(g.has_available_memory_bytes(), g.available_memory_bytes())});

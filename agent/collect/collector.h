@@ -154,8 +154,7 @@ class Collector final : public DomainInterest, public CollectionPlanner {
   // check), added to `calls`: started once the collection's snapshots are stored, so that what a
   // call learns lands on the snapshot rather than before it.
   void RequestCalls(const DomainStats& d, Tracked& t, absl::Time now,
-                    std::vector<std::function<void()>>& calls)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                    std::vector<std::function<void()>>& calls) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReadConfig(const std::string& uuid, int id, const std::string& name);
   void SwitchReportingOn(const std::string& uuid, int id, const std::string& name);
   void CheckJob(const std::string& uuid, int id);

@@ -71,6 +71,26 @@ TEST_F(MetricsTest, ShowsEachDomainsBalloonAndGuestInBaseUnits) {
   EXPECT_THAT(text, Not(HasSubstr("balloon_guest_oom_kills_total{")));
 }
 
+TEST_F(MetricsTest, VirtioMemDevicesBySeriesOfTheirOwn) {
+  PutDomain("web1", "uuid-1");
+  auto snap = store_.FindByUuid("uuid-1");
+  ASSERT_TRUE(snap);
+  DomainConfig config;
+  MemoryDevice m;
+  m.alias = "virtiomem0";
+  m.size_bytes = 2LL << 30;
+  m.requested_bytes = 1LL << 30;
+  m.current_bytes = 256LL << 20;
+  config.memory_devices.push_back(m);
+  snap->config = config;
+  store_.Put(*snap);
+  const std::string text = metrics_.Scrape();
+  const std::string labels = "{domain=\"web1\",uuid=\"uuid-1\",device=\"virtiomem0\"} ";
+  EXPECT_THAT(text, HasSubstr("balloon_domain_virtio_mem_plugged_bytes" + labels + "268435456"));
+  EXPECT_THAT(text, HasSubstr("balloon_domain_virtio_mem_requested_bytes" + labels + "1073741824"));
+  EXPECT_THAT(text, HasSubstr("balloon_domain_virtio_mem_size_bytes" + labels + "2147483648"));
+}
+
 TEST_F(MetricsTest, ADestroyedDomainsSeriesGoWithIt) {
   PutDomain("web1", "uuid-1");
   PutDomain("web2", "uuid-2");

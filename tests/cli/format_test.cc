@@ -41,13 +41,32 @@ TEST(FormatTest, DomainsAreRowsWithShortEnumNamesAndDashesForNothing) {
   list.mutable_domains(0)->mutable_working_set_time()->set_seconds(3600 - 100);
   list.mutable_domains(0)->set_reclaimable_bytes(48 * kMiB);
   EXPECT_EQ(FormatDomains(list, absl::FromUnixSeconds(3600)),
-            "NAME  STATE    BALLOON    ACTUAL   MAX    WORKING SET          RECLAIMABLE  HOLD"
-            "                FEATURES                         PROBLEM\n"
-            "web   running  active     768 MiB  1 GiB  312 MiB (1m40s ago)  48 MiB       768 MiB "
-            "for 29m30s  autodeflate,free-page-reporting  -\n"
-            "nob   paused   no-device  -        0 B    -                    -            -       "
-            "            -                                domain 'nob' has no virtio balloon "
-            "device\n");
+            "NAME  STATE    BALLOON    ACTUAL   MAX    PLUGGED  WORKING SET          RECLAIMABLE  "
+            "HOLD                FEATURES                         PROBLEM\n"
+            "web   running  active     768 MiB  1 GiB  -        312 MiB (1m40s ago)  48 MiB       "
+            "768 MiB for 29m30s  autodeflate,free-page-reporting  -\n"
+            "nob   paused   no-device  -        0 B    -        -                    -            "
+            "-                   -                                domain 'nob' has no virtio "
+            "balloon device\n");
+}
+
+TEST(FormatTest, VirtioMemShowsWhatIsPluggedAndWhatWasAsked) {
+  v1::Domain d = Web();
+  v1::MemoryDevice* m = d.add_memory_devices();
+  m->set_size_bytes(2 * kGiB);
+  m->set_plugged_bytes(kGiB);
+  m->set_requested_bytes(kGiB);
+  v1::ListDomainsResponse list;
+  *list.add_domains() = d;
+  EXPECT_THAT(FormatDomains(list, absl::FromUnixSeconds(3600)), HasSubstr("1 GiB of 2 GiB  "));
+  m->set_requested_bytes(0);
+  *list.mutable_domains(0) = d;
+  EXPECT_THAT(FormatDomains(list, absl::FromUnixSeconds(3600)),
+              HasSubstr("1 GiB of 2 GiB, asked 0 B"));
+  v1::MemoryStats s;
+  *s.mutable_domain() = d;
+  EXPECT_THAT(FormatStats(s),
+              HasSubstr("plugged             1 GiB of 2 GiB, asked 0 B (virtio-mem"));
 }
 
 TEST(FormatTest, StatsShowWhatTheGuestReportedAndDashesForTheRest) {
