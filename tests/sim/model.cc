@@ -17,8 +17,11 @@ constexpr double kRestartSeconds = 30;
 // One guest as the model runs it.
 struct Guest {
   const GuestSpec* spec;
-  double actual = 0;  // balloon size (memory the guest has), bytes
-  int64_t target = 0;
+  double actual = 0;   // memory the guest has (balloon + plugged), bytes
+  double balloon = 0;  // the balloon's size within the boot memory
+  int64_t target = 0;  // the balloon's target
+  double plugged = 0;  // what its virtio-mem device plugged, and was asked to
+  int64_t requested = 0;
   double cache = 0;
   // Bytes of memory use changed so far (anonymous and cache, either way): the sim's CPU time.
   double memory_work = 0;
@@ -107,9 +110,12 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
   for (const GuestSpec& spec : scenario.guests) {
     Guest g;
     g.spec = &spec;
-    g.actual = static_cast<double>(spec.start_balloon_bytes > 0 ? spec.start_balloon_bytes
-                                                                : spec.max_bytes);
-    g.target = static_cast<int64_t>(g.actual);
+    g.actual = g.balloon = static_cast<double>(
+        spec.start_balloon_bytes > 0 ? spec.start_balloon_bytes : spec.max_bytes);
+    g.target = static_cast<int64_t>(g.balloon);
+    g.plugged = static_cast<double>(spec.start_plugged_bytes);
+    g.requested = spec.start_plugged_bytes;
+    g.actual += g.plugged;
     guests.push_back(g);
   }
   const absl::Time epoch = absl::FromUnixSeconds(1795600000);
@@ -133,16 +139,28 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
       }
       // The balloon moves toward its target; inflating cannot take what the guest's working set
       // holds (the driver's allocations fail and it retries later).
+      // So does virtio-mem toward its request: unplugging cannot take what the guest uses either
+      // (no free memory to move its pages to), nor what it cannot move.
       if (!s.uncooperative) {
-        const double anon_now = Anon(g, t);
-        if (g.target < g.actual) {
-          const double floor = std::min(g.actual, anon_now + s.kernel_bytes + 0.02 * g.actual);
-          g.actual = std::max(
-              {static_cast<double>(g.target), g.actual - s.inflate_bytes_per_s * kTick, floor});
-        } else if (g.target > g.actual) {
-          g.actual =
-              std::min(static_cast<double>(g.target), g.actual + s.deflate_bytes_per_s * kTick);
+        const double needed = Anon(g, t) + s.kernel_bytes + 0.02 * g.actual;
+        if (g.target < g.balloon) {
+          const double floor = std::min(g.balloon, needed - g.plugged);
+          g.balloon = std::max(
+              {static_cast<double>(g.target), g.balloon - s.inflate_bytes_per_s * kTick, floor});
+        } else if (g.target > g.balloon) {
+          g.balloon =
+              std::min(static_cast<double>(g.target), g.balloon + s.deflate_bytes_per_s * kTick);
         }
+        if (g.requested > g.plugged) {
+          g.plugged =
+              std::min(static_cast<double>(g.requested), g.plugged + s.plug_bytes_per_s * kTick);
+        } else if (g.requested < g.plugged) {
+          const double floor = std::min(
+              g.plugged, std::max(static_cast<double>(s.unmovable_bytes), needed - g.balloon));
+          g.plugged = std::max(
+              {static_cast<double>(g.requested), g.plugged - s.unplug_bytes_per_s * kTick, floor});
+        }
+        g.actual = g.balloon + g.plugged;
       }
       const double total = g.Total();
       double anon = Anon(g, t);
@@ -252,17 +270,45 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
         v.min_bytes = g.spec->min_bytes;
         v.shares = g.spec->shares;
         v.actual_bytes = static_cast<int64_t>(g.actual);
+        if (g.spec->virtio_mem_bytes > 0) {
+          // libvirt reports plugged sizes in whole blocks.
+          const int64_t plugged = static_cast<int64_t>(g.plugged) / (2 * kMiB) * (2 * kMiB);
+          v.hotplug = policy::Hotplug{plugged, g.requested, g.spec->virtio_mem_bytes, 2 * kMiB};
+          v.actual_bytes = static_cast<int64_t>(g.balloon) + plugged;
+        }
         v.report = g.report;
         v.memory_work_bytes = static_cast<int64_t>(g.memory_work);
         v.stats_period = absl::Seconds(scenario.stats_period_s);
         views.push_back(std::move(v));
       }
-      for (const auto& [index, target] : policy.Cycle(host, views, epoch + absl::Seconds(t))) {
+      const std::map<size_t, int64_t> targets = policy.Cycle(host, views, epoch + absl::Seconds(t));
+      std::map<size_t, std::pair<int64_t, int64_t>> moves;  // balloon target, requested
+      for (const auto& [index, target] : targets) {
+        const Guest& g = guests[index];
+        moves[index] = {
+            std::clamp<int64_t>(target, g.spec->kernel_bytes + 16 * kMiB, g.spec->max_bytes),
+            g.requested};
+      }
+      for (const auto& [index, requested] : policy.TakeRequests()) {
+        const Guest& g = guests[index];
+        auto [it, added] = moves.try_emplace(index, g.target, g.requested);
+        it->second.second =
+            std::clamp<int64_t>(requested, 0, g.spec->virtio_mem_bytes) / (2 * kMiB) * (2 * kMiB);
+      }
+      for (const auto& [index, move] : moves) {
         Guest& g = guests[index];
-        const int64_t clamped =
-            std::clamp<int64_t>(target, g.spec->kernel_bytes + 16 * kMiB, g.spec->max_bytes);
-        if (clamped == g.target) continue;
-        const int direction = clamped > g.target ? 1 : -1;
+        const auto [balloon_target, requested] = move;
+        const int64_t before = g.target + g.requested;
+        const int64_t after = balloon_target + requested;
+        if (balloon_target == g.target && requested == g.requested) continue;
+        g.requested = requested;
+        const int64_t clamped = balloon_target;
+        if (after == before) {
+          g.target = clamped;
+          ++m.commands;
+          continue;
+        }
+        const int direction = after > before ? 1 : -1;
         if (direction > 0 && scenario.spike_guest && g.spec->name == *scenario.spike_guest &&
             t >= scenario.spike_at_s && !m.first_grow_after_spike_s) {
           m.first_grow_after_spike_s = t - scenario.spike_at_s;
@@ -277,6 +323,10 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
   if (scenario.spike_guest && !spike_pressure_since)
     m.time_to_relief_s = 0;  // never under pressure
   if (scenario.spike_guest && !m.storm_relieved_s) m.storm_relieved_s = 0;
+  for (const Guest& g : guests) {
+    m.end_plugged_by_guest[g.spec->name] = g.plugged;
+    m.end_balloon_by_guest[g.spec->name] = g.balloon;
+  }
   m.reclaimed_mean_bytes = reclaimed_sum / std::max(1, steps);
   m.returned_gib_hours = reclaimed_sum * kTick / (1024.0 * kMiB) / 3600;
   return m;

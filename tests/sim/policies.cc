@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <utility>
 
 namespace balloond::sim {
 
@@ -43,8 +44,10 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
     policy::DomainInput in;
     in.uuid = uuid;
     in.name = g.name;
-    in.max_memory_bytes = g.max_bytes;
+    // libvirt's maximum counts a virtio-mem device's size.
+    in.max_memory_bytes = g.max_bytes + (g.hotplug ? g.hotplug->size_bytes : 0);
     in.actual_bytes = g.actual_bytes;
+    in.hotplug = g.hotplug;
     in.report = g.report;
     in.stats_period = g.stats_period;
     inputs.push_back(std::move(in));
@@ -58,9 +61,14 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
   state_ = std::move(out.state);
   plan_ = std::move(out.collect_every);
   std::map<size_t, int64_t> targets;
-  for (const policy::Decision& d : out.decisions) targets[std::stoul(d.uuid)] = d.target_bytes;
+  for (const policy::Decision& d : out.decisions) {
+    targets[std::stoul(d.uuid)] = d.balloon_target_bytes;
+    if (d.requested_bytes) requests_[std::stoul(d.uuid)] = *d.requested_bytes;
+  }
   return targets;
 }
+
+std::map<size_t, int64_t> BalloondPolicy::TakeRequests() { return std::exchange(requests_, {}); }
 
 std::map<size_t, int64_t> MomPolicy::Cycle(const HostView& host,
                                            const std::vector<GuestView>& guests, absl::Time) {

@@ -27,6 +27,7 @@ class BalloondPolicy final : public SimPolicy {
   absl::Duration period() const override { return period_; }
   std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
                                   absl::Time now) override;
+  std::map<size_t, int64_t> TakeRequests() override;
   // The share of guest-cycles in which a guest's statistics were read.
   double read_fraction() const {
     return guest_cycles_ == 0 ? 1.0 : static_cast<double>(reads_) / guest_cycles_;
@@ -44,6 +45,7 @@ class BalloondPolicy final : public SimPolicy {
   policy::State state_;
   std::map<size_t, Reading> readings_;
   std::map<size_t, int64_t> last_work_;  // each guest's memory_work_bytes last cycle
+  std::map<size_t, int64_t> requests_;   // virtio-mem requests of the last cycle
   std::map<std::string, int> plan_;      // the last cycle's collection plan, by UUID
   int64_t reads_ = 0;
   int64_t guest_cycles_ = 0;

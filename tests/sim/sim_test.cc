@@ -199,6 +199,40 @@ TEST(ModelTest, AKilledWorkloadRunsAgainAfterItsRestartNotAtOnce) {
   EXPECT_EQ(Simulate(OneGuest(900, 4096, 800, 0), none).oom_kills, 2);
 }
 
+TEST(ModelTest, VirtioMemGrowsAGuestPastItsBootMemoryWhereABalloonCannot) {
+  // Booted with 1 GiB, a 2 GiB device; its work grows to 1.6 GiB over 20 s.
+  const Scenario s = OnHost(R"({"ram_mib": 16384, "base_mib": 0})",
+                            R"({"name": "g", "max_mib": 1024, "virtio_mem_mib": 2048,
+                                "anon_mib": [[0, 300], [10, 300], [30, 1600]]})");
+  BalloondPolicy balloond;
+  const Metrics grown = Simulate(s, balloond);
+  EXPECT_EQ(grown.oom_kills, 0);
+  EXPECT_LT(grown.pressure_seconds, 1);
+  EXPECT_LT(grown.returned_gib_hours, 0) << "it has more than it booted with";
+  MomPolicy mom;
+  const Metrics balloon_only = Simulate(s, mom);
+  EXPECT_GT(balloon_only.pressure_seconds, 25);
+}
+
+TEST(ModelTest, UnmovableMemoryStaysPlugged) {
+  // A guest with 2 GiB plugged and idle on a host that is short: balloond unplugs what it can,
+  // the guest keeps the 1 GiB it cannot move, the balloon takes the rest.
+  // (Without the refusal handled, balloond would keep asking and the balloon would stay full.)
+  Scenario s = OnHost(R"({"ram_mib": 4096, "base_mib": 0})",
+                      R"({"name": "g", "max_mib": 1024, "virtio_mem_mib": 2048,
+                          "start_plugged_mib": 2048, "unmovable_mib": 1024, "anon_mib": 200})");
+  s.balloond_policy.mutable_host()->set_reserve_bytes(100 * kGiB);
+  balloon::v1::Policy policy = s.balloond_policy;
+  BalloondPolicy balloond(absl::Seconds(2), policy);
+  const Metrics m = Simulate(s, balloond);
+  // Its floor is 200 + 128 + 40 MiB: below the 1 GiB it cannot unplug, so the balloon takes all
+  // it can (it leaves the guest 64 MiB of its boot memory).
+  EXPECT_EQ(m.end_plugged_by_guest.at("g"), 1024.0 * kMiB);
+  EXPECT_EQ(m.end_balloon_by_guest.at("g"), 64.0 * kMiB);
+  EXPECT_EQ(m.oom_kills, 0);
+  EXPECT_EQ(m.pressure_seconds, 0);
+}
+
 Scenario Reader(int64_t start_balloon_mib, int64_t hot_mib, const std::string& extra = "") {
   return OnHost(R"({"ram_mib": 16384, "base_mib": 0})",
                 absl::StrCat(R"({"name": "g", "max_mib": 2048, "start_balloon_mib": )",
