@@ -193,8 +193,9 @@ void Cycle::WatchHotplug() {
     }
     // Unplugging goes on while the plugged size falls; the guest retries by itself what it could
     // not unplug yet, so a size that stood still a while is all the guest will give.
+    // Reported once: until the device's new request is seen, it still shows the old one.
     if (!enforce_ || a.input->activity != Activity::kRunning ||
-        h->requested_bytes >= h->plugged_bytes ||
+        h->requested_bytes >= h->plugged_bytes || now_ < m.unplug_refused_until ||
         now_ - m.plugged_since < FromProtoDuration(policy_.cooperation_timeout())) {
       continue;
     }

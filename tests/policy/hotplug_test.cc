@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include "policy/policy.h"
@@ -46,10 +47,16 @@ struct HotplugGuest {
     in.report = r;
     return in;
   }
-  // What QEMU and the guest make of a decision, at once.
+  // What QEMU and the guest make of a decision, at once (the device's new request is seen a
+  // cycle later when `request_seen_late`, as when libvirt's XML is read again after a while).
+  bool request_seen_late = false;
+  std::optional<int64_t> late_request;
   void Apply(const Decision& d) {
     balloon = d.balloon_target_bytes;
-    if (d.requested_bytes) {
+    if (d.requested_bytes && request_seen_late) {
+      late_request = *d.requested_bytes;
+      plugged = std::max(*d.requested_bytes, std::min(plugged, unmovable));
+    } else if (d.requested_bytes) {
       requested = *d.requested_bytes;
       plugged = std::max(requested, std::min(plugged, unmovable));
     }
@@ -135,11 +142,14 @@ struct HotplugRun {
   absl::Time now = kStart;
   std::vector<Decision> Cycle() {
     now += absl::Seconds(2);
+    // A request made late shows only after this cycle has seen the old one once more.
+    const std::optional<int64_t> arriving = std::exchange(guest.late_request, std::nullopt);
     DomainInput in = guest.Input();
     in.report->last_update = now;
     Outcome out = Decide(policy, host, {in}, state, now);
     state = out.state;
     for (const Decision& d : out.decisions) guest.Apply(d);
+    if (arriving) guest.requested = *arriving;
     return out.decisions;
   }
 };
@@ -201,8 +211,18 @@ TEST(PolicyHotplugTest, AShortHostUnplugsIdleMemory) {
   EXPECT_EQ(run.guest.balloon, 300 * kMiB + 128 * kMiB + kOverhead);
 }
 
+void ExpectReportedOnce(bool request_seen_late);
+
 TEST(PolicyHotplugTest, AGuestThatWillNotUnplugIsReportedOnceAndTheBalloonTakesOver) {
+  for (bool late : {false, true}) {
+    SCOPED_TRACE(late ? "the new request seen a cycle late" : "the new request seen at once");
+    ExpectReportedOnce(late);
+  }
+}
+
+void ExpectReportedOnce(bool request_seen_late) {
   HotplugRun run;
+  run.guest.request_seen_late = request_seen_late;
   run.policy.mutable_host()->set_reserve_bytes(100 * kGiB);
   run.guest.plugged = run.guest.requested = kGiB;
   run.guest.unmovable = 200 * kMiB;
