@@ -98,7 +98,8 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
     a.memory.relieved_at = now;
   }
   a.backing_off = now < a.memory.backoff_until;
-  a.eligible = in.activity == Activity::kRunning && a.settings.enabled() && !a.backing_off;
+  a.eligible = in.activity == Activity::kRunning && a.settings.enabled() && !a.backing_off &&
+               in.definition_read;
 
   if (!in.report) {
     a.why_not_fresh = "the guest has not reported statistics";
@@ -241,6 +242,7 @@ absl::string_view WhyNotDonor(const Assessment& a, absl::Time now) {
   if (!a.input->actual_bytes) return "it has no balloon";
   if (a.input->activity != Activity::kRunning) return "it is not running";
   if (!a.settings.enabled()) return "its policy is disabled";
+  if (!a.input->definition_read) return "its definition has not been read yet";
   if (a.backing_off) return "its balloon did not follow its last target";
   if (a.held) return "an operator holds it";
   if (!a.fresh) return "its statistics are not fresh";

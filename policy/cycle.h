@@ -47,6 +47,10 @@ struct DomainInput {
   // Its virtio-mem device (the first, if it has more): the policy decides what the guest should
   // have in all, and SplitMove (policy/hotplug.h) makes that of the balloon and the device.
   std::optional<Hotplug> hotplug;
+  // Whether the domain's definition was read. Before, whether it has a virtio-mem device (and so
+  // what its boot memory is) is not known: it counts toward the host's figures, but the policy
+  // does not move it.
+  bool definition_read = true;
   // Absent when the guest has not reported.
   std::optional<GuestReport> report;
   absl::Duration stats_period = absl::Seconds(2);

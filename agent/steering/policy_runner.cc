@@ -37,9 +37,9 @@ policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
   in.hotplug = HotplugOf(snap);
   // libvirt's balloon.current counts what a virtio-mem device plugged, as the policy does. Before
   // the definition is read, whether the domain has such a device (and so its boot memory) is not
-  // known: the policy leaves it alone until it is.
-  if ((snap.balloon == BalloonStatus::kActive || snap.balloon == BalloonStatus::kMonitorError) &&
-      snap.config) {
+  // known: the policy leaves it alone until it is, while the host's figures count it.
+  in.definition_read = snap.config.has_value();
+  if (snap.balloon == BalloonStatus::kActive || snap.balloon == BalloonStatus::kMonitorError) {
     in.actual_bytes = snap.actual_bytes;
   }
   in.stats_period = absl::Seconds(std::max<int64_t>(1, snap.stats_period_seconds));

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "policy/capacity.h"
 #include "policy/policy.h"
 #include "policy/sizes.h"
 
@@ -29,6 +30,7 @@ struct HotplugGuest {
   int64_t used = 100 * kMiB;
   // What the guest cannot unplug (kernel memory in its blocks).
   int64_t unmovable = 0;
+  bool definition_read = true;
 
   DomainInput Input() const {
     DomainInput in;
@@ -38,6 +40,7 @@ struct HotplugGuest {
     in.actual_bytes = balloon + plugged;
     in.resident_bytes = balloon + plugged;
     in.hotplug = Hotplug{plugged, requested, kDevice, 2 * kMiB};
+    in.definition_read = definition_read;
     GuestReport r;
     r.total_bytes = balloon + plugged - kOverhead;
     r.available_bytes = std::max<int64_t>(0, r.total_bytes - used);
@@ -215,6 +218,23 @@ TEST(PolicyHotplugTest, AShortHostUnplugsIdleMemory) {
   // Down to use + headroom + what the kernel keeps: 468 MiB, all of it unplugged.
   EXPECT_EQ(run.guest.plugged, 0);
   EXPECT_EQ(run.guest.balloon, 300 * kMiB + 128 * kMiB + kOverhead);
+}
+
+TEST(PolicyHotplugTest, ADomainWhoseDefinitionIsUnreadIsCountedButNotMoved) {
+  HotplugRun run;
+  run.policy.mutable_host()->set_reserve_bytes(100 * kGiB);  // short: it would be squeezed
+  run.guest.definition_read = false;
+  run.guest.plugged = run.guest.requested = kGiB;
+  EXPECT_TRUE(run.Cycle().empty());
+  run.guest.used = 1400 * kMiB;  // nor relieved: what it has is not known yet
+  EXPECT_TRUE(run.Cycle().empty());
+  DomainInput in = run.guest.Input();
+  in.report->last_update = run.now;
+  const HostCapacity c = AssessCapacity(run.policy, run.host, {in}, run.state, run.now);
+  ASSERT_EQ(c.domains.size(), 1u);
+  EXPECT_EQ(c.balloon_bytes, kBoot + kGiB) << "the host's figures count it";
+  EXPECT_EQ(c.domains[0].reclaimable_bytes, 0);
+  EXPECT_THAT(c.domains[0].not_reclaimable_why, HasSubstr("definition has not been read"));
 }
 
 void ExpectReportedOnce(bool request_seen_late);
