@@ -38,10 +38,11 @@ MemoryMove SplitMove(const DomainInput& in, int64_t total, bool may_unplug) {
     if (rest > 0) {
       const int64_t blocks = (h.plugged_bytes + rest + block - 1) / block;
       move.requested_bytes = std::min(h.size_bytes / block * block, blocks * block);
-      // Whole blocks plug up to a block more than asked: the balloon keeps that much back, so
-      // the guest gets the size decided (an operator waiting for it sees it reached).
+      // Whole blocks plug up to a block more than asked: a balloon deflating in the same move
+      // keeps that much back, so the guest gets the size decided (an operator waiting for it
+      // sees it reached). A balloon already at full size is not inflated for it.
       const int64_t over = *move.requested_bytes - h.plugged_bytes - rest;
-      if (over > 0) move.balloon_bytes -= over;
+      move.balloon_bytes -= std::clamp<int64_t>(over, 0, move.balloon_bytes - balloon);
     }
   } else {
     const int64_t take = actual - total;

@@ -96,7 +96,10 @@ TEST(SplitMoveTest, GrowingDeflatesTheBalloonFirstThenPlugsWholeBlocks) {
 
   MemoryMove odd = SplitMove(g.Input(), kBoot + 101 * kMiB, true);
   EXPECT_THAT(odd.requested_bytes, Optional(102 * kMiB)) << "101 MiB, rounded up to a block";
-  EXPECT_EQ(odd.balloon_bytes, kBoot - kMiB) << "the balloon keeps the difference back";
+  EXPECT_EQ(odd.balloon_bytes, kBoot - kMiB) << "the deflating balloon keeps the difference back";
+  HotplugGuest full;
+  MemoryMove at_full_size = SplitMove(full.Input(), kBoot + 101 * kMiB, true);
+  EXPECT_EQ(at_full_size.balloon_bytes, kBoot) << "a full balloon is not inflated for it";
 
   MemoryMove beyond = SplitMove(g.Input(), 10 * kGiB, true);
   EXPECT_THAT(beyond.requested_bytes, Optional(kDevice)) << "no more than the device has";
@@ -175,15 +178,13 @@ TEST(PolicyHotplugTest, AGuestThatNeedsMoreThanItBootedWithIsPlugged) {
   for (int i = 0; i < 20; ++i) {
     for (const Decision& d : run.Cycle()) {
       EXPECT_EQ(d.reason, v1::DECISION_REASON_GUEST_PRESSURE);
-      // Full size, less what whole blocks plugged beyond the size decided.
-      EXPECT_GT(d.balloon_target_bytes, kBoot - 2 * kMiB);
-      EXPECT_EQ(d.balloon_target_bytes + *d.requested_bytes, d.target_bytes);
+      EXPECT_EQ(d.balloon_target_bytes, kBoot);
     }
   }
   // Its use, its headroom and what its kernel keeps, beyond the boot memory: all plugged (and
   // more: relief gives ahead of the growth it saw).
   EXPECT_GE(run.guest.plugged, 900 * kMiB + 128 * kMiB + kOverhead - kBoot);
-  EXPECT_GT(run.guest.balloon, kBoot - 2 * kMiB);
+  EXPECT_EQ(run.guest.balloon, kBoot);
 }
 
 TEST(PolicyHotplugTest, AComfortableHostGivesBackTheBalloonButPlugsNothing) {
