@@ -136,13 +136,15 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
                                                  {"uuid", snap.info.uuid}};
       AddSample(maximum, labels, static_cast<double>(snap.info.max_memory_bytes));
       if (snap.actual_bytes) AddSample(actual, labels, static_cast<double>(*snap.actual_bytes));
-      for (const MemoryDevice& m :
-           snap.config ? snap.config->memory_devices : std::vector<MemoryDevice>()) {
-        std::vector<ClientMetric::Label> device = labels;
-        device.push_back({"device", m.alias});
-        AddSample(plugged, device, static_cast<double>(m.current_bytes));
-        AddSample(requested, device, static_cast<double>(m.requested_bytes));
-        AddSample(device_size, device, static_cast<double>(m.size_bytes));
+      // (Not a ternary over the devices: that would copy them, XML and all, at every scrape.)
+      if (snap.config) {
+        for (const MemoryDevice& m : snap.config->memory_devices) {
+          std::vector<ClientMetric::Label> device = labels;
+          device.push_back({"device", m.alias});
+          AddSample(plugged, device, static_cast<double>(m.current_bytes));
+          AddSample(requested, device, static_cast<double>(m.requested_bytes));
+          AddSample(device_size, device, static_cast<double>(m.size_bytes));
+        }
       }
       if (!snap.guest) continue;
       for (size_t i = 0; i < guest.size(); ++i) {

@@ -45,15 +45,6 @@ int64_t Plugged(Agent& agent, const std::string& name) {
   return d && d->memory_devices_size() == 1 ? d->memory_devices(0).plugged_bytes() : -1;
 }
 
-std::vector<v1::Decision> Decisions(Agent& agent, const std::string& domain) {
-  v1::ListDecisionsRequest req;
-  req.set_domain(domain);
-  req.set_limit(1000);
-  v1::ListDecisionsResponse resp;
-  agent.read().ListDecisions(Deadline().get(), req, &resp);
-  return {resp.decisions().begin(), resp.decisions().end()};
-}
-
 int64_t OomKills(Guest& guest) {
   int64_t kills = -1;
   std::string out = guest.Command("oomkills");

@@ -34,15 +34,6 @@ int64_t MemInfoKiB(const std::string& meminfo, absl::string_view key) {
   return -1;
 }
 
-std::vector<v1::Decision> Decisions(Agent& agent, const std::string& domain) {
-  v1::ListDecisionsRequest req;
-  req.set_domain(domain);
-  req.set_limit(1000);
-  v1::ListDecisionsResponse resp;
-  agent.read().ListDecisions(Deadline().get(), req, &resp);
-  return {resp.decisions().begin(), resp.decisions().end()};
-}
-
 // `policy show DOMAIN` once the domain's metadata is in force: the definition it comes with may
 // be read a moment after the first statistics.
 CommandResult ShowOnceMetadataIsRead(Agent& agent, const std::string& domain) {

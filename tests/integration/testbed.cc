@@ -516,6 +516,15 @@ int64_t BalloonActual(Agent& agent, const std::string& domain) {
   return resp.domain().balloon_actual_bytes();
 }
 
+std::vector<balloon::v1::Decision> Decisions(Agent& agent, const std::string& domain) {
+  balloon::v1::ListDecisionsRequest req;
+  req.set_domain(domain);
+  req.set_limit(1000);
+  balloon::v1::ListDecisionsResponse resp;
+  agent.read().ListDecisions(Deadline().get(), req, &resp);
+  return {resp.decisions().begin(), resp.decisions().end()};
+}
+
 std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));

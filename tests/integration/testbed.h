@@ -241,6 +241,10 @@ std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout = absl::Sec
 // The domain's balloon size as the agent reports it; -1 when it cannot say.
 int64_t BalloonActual(Agent& agent, const std::string& domain);
 
+// The policy's decisions on the domain as the agent lists them (its newest 1000, oldest first);
+// none when it cannot say.
+std::vector<balloon::v1::Decision> Decisions(Agent& agent, const std::string& domain);
+
 }  // namespace balloond::testing
 
 #endif  // BALLOOND_TESTS_INTEGRATION_TESTBED_H_
