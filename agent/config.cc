@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <tuple>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -38,6 +40,12 @@ absl::Status ApplyLimits(const balloon::v1::Limits& in, ServingLimits& out) {
            IntLimit{"max_calls_per_connection", in.has_max_calls_per_connection(),
                     in.max_calls_per_connection(), &next.max_calls_per_connection},
            IntLimit{"max_watches", in.has_max_watches(), in.max_watches(), &next.max_watches},
+           IntLimit{"max_watches_per_client", in.has_max_watches_per_client(),
+                    in.max_watches_per_client(), &next.max_watches_per_client},
+           IntLimit{"max_tls_connections_per_source", in.has_max_tls_connections_per_source(),
+                    in.max_tls_connections_per_source(), &next.max_tls_connections_per_source},
+           IntLimit{"max_tls_connections_per_identity", in.has_max_tls_connections_per_identity(),
+                    in.max_tls_connections_per_identity(), &next.max_tls_connections_per_identity},
            IntLimit{"qom_burst", in.has_qom_burst(), in.qom_burst(), &next.qom_burst},
        }) {
     if (!l.set) continue;
@@ -45,6 +53,36 @@ absl::Status ApplyLimits(const balloon::v1::Limits& in, ServingLimits& out) {
       return absl::InvalidArgumentError(absl::StrCat("limits.", l.name, " must be at least 1"));
     }
     *l.target = l.value;
+  }
+  for (auto [name, set, value, target] :
+       {std::tuple{"max_unread_bytes_per_client", in.has_max_unread_bytes_per_client(),
+                   in.max_unread_bytes_per_client(), &next.max_unread_bytes_per_client},
+        std::tuple{"max_unread_bytes", in.has_max_unread_bytes(), in.max_unread_bytes(),
+                   &next.max_unread_bytes}}) {
+    if (!set) continue;
+    // An answer needs room: a page of a list (up to about a MiB) at the least.
+    constexpr int64_t kMin = int64_t{1} << 20, kMax = int64_t{1} << 40;
+    if (value < kMin || value > kMax) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("limits.", name, " must be between 1 MiB and 1 TiB, got ", value));
+    }
+    *target = value;
+  }
+  if (in.has_tls_operator_connections()) {
+    if (in.tls_operator_connections() < 0) {
+      return absl::InvalidArgumentError("limits.tls_operator_connections must not be negative");
+    }
+    next.tls_operator_connections = in.tls_operator_connections();
+  } else {
+    // Unset: an eighth of the connections, at most the default (a small listener stays usable).
+    next.tls_operator_connections =
+        std::min(ServingLimits().tls_operator_connections, next.max_tls_connections / 8);
+  }
+  if (next.tls_operator_connections >= next.max_tls_connections) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limits.tls_operator_connections (", next.tls_operator_connections,
+                     ") must be below limits.max_tls_connections (", next.max_tls_connections,
+                     "): readers need room too"));
   }
   if (in.has_qom_queue_per_domain()) {
     if (in.qom_queue_per_domain() < 0) {

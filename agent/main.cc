@@ -3,8 +3,10 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/base/log.h"
 #include "agent/daemon.h"
@@ -15,13 +17,22 @@ namespace {
 
 constexpr int kExitUsage = 2;
 
-// gRPC's errors (a client's failed TLS handshake, say) go to balloond's log like its own lines.
+// gRPC's errors (a client's failed TLS handshake, say) go to balloond's log like its own lines, at
+// most one a minute from each place in gRPC's code: a peer that connects and never handshakes, in a
+// loop, leaves a count in the journal rather than a line every few milliseconds.
 void LogGrpc(gpr_log_func_args* args) {
+  static auto* paced = new balloond::PacedLog(balloond::RealClock(), absl::Minutes(1));
   const balloond::LogLevel level =
       args->severity == GPR_LOG_SEVERITY_ERROR  ? balloond::LogLevel::kError
       : args->severity == GPR_LOG_SEVERITY_INFO ? balloond::LogLevel::kInfo
                                                 : balloond::LogLevel::kDebug;
-  balloond::Log(level, absl::StrCat("grpc: ", args->message));
+  if (!balloond::LogEnabled(level)) return;
+  // Lines differing only in numbers (a peer's address and port) are one kind; other text is not.
+  std::string kind = absl::StrCat(args->file, ":", args->line, ":", args->message);
+  kind.erase(
+      std::remove_if(kind.begin(), kind.end(), [](char c) { return absl::ascii_isdigit(c); }),
+      kind.end());
+  paced->Log(kind, level, absl::StrCat("grpc: ", args->message));
 }
 
 // The connection caps assume the descriptors the hard limit allows (the unit's LimitNOFILE sets

@@ -99,6 +99,8 @@ class Client {
   std::shared_ptr<grpc::Channel> channel() const { return connection_->channel(); }
 
   bool json() const { return options_.output == "json"; }
+  // -o name: one name per line (domains, reservation ids, policy keys), for scripts and completion.
+  bool names() const { return options_.output == "name"; }
 
   v1::BalloonReadService::Stub& read() { return *read_; }
   v1::BalloonControlService::Stub& control() { return *control_; }
@@ -113,12 +115,20 @@ class Client {
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 
-// A unary call's answer: JSON with -o json, else `text(response)`; a failed call explained.
+// A unary call's answer: JSON with -o json, `names(response)` with -o name, else
+// `text(response)`; a failed call explained.
 template <typename Response>
 int Show(const Client& client, const grpc::Status& status, const Response& response,
-         const std::function<std::string(const Response&)>& text) {
+         const std::function<std::string(const Response&)>& text,
+         const std::function<std::string(const Response&)>& names = nullptr) {
+  if (client.names() && !names) {
+    throw UsageError{"-o name lists names: use it with list, reservations or policy show"};
+  }
   if (!status.ok()) return client.Fail(status);
-  std::cout << (client.json() ? balloond::ToJsonLine(response) : text(response)) << std::flush;
+  std::cout << (client.json()    ? balloond::ToJsonLine(response)
+                : client.names() ? names(response)
+                                 : text(response))
+            << std::flush;
   return kExitOk;
 }
 
@@ -132,10 +142,20 @@ int FinishWatch(const Client& client, const grpc::Status& status) {
 
 int List(Client& client) {
   v1::ListDomainsResponse resp;
-  auto ctx = client.Context();
+  const grpc::Status status =
+      balloond::ListAllPages<v1::ListDomainsRequest, v1::ListDomainsResponse>(
+          [&client](const v1::ListDomainsRequest& req, v1::ListDomainsResponse* page) {
+            return client.read().ListDomains(client.Context().get(), req, page);
+          },
+          {}, &resp);
   return Show<v1::ListDomainsResponse>(
-      client, client.read().ListDomains(ctx.get(), {}, &resp), resp,
-      [](const v1::ListDomainsResponse& r) { return balloond::FormatDomains(r, absl::Now()); });
+      client, status, resp,
+      [](const v1::ListDomainsResponse& r) { return balloond::FormatDomains(r, absl::Now()); },
+      [](const v1::ListDomainsResponse& r) {
+        std::string out;
+        for (const v1::Domain& d : r.domains()) absl::StrAppend(&out, d.name(), "\n");
+        return out;
+      });
 }
 
 int Stats(Client& client, const std::string& domain, bool watch) {
@@ -363,12 +383,22 @@ int Unreserve(Client& client, const std::string& id, const std::string& request_
 
 int Reservations(Client& client) {
   v1::ListReservationsResponse resp;
-  auto ctx = client.Context();
-  return Show<v1::ListReservationsResponse>(client,
-                                            client.read().ListReservations(ctx.get(), {}, &resp),
-                                            resp, [](const v1::ListReservationsResponse& r) {
-                                              return balloond::FormatReservations(r, absl::Now());
-                                            });
+  const grpc::Status status =
+      balloond::ListAllPages<v1::ListReservationsRequest, v1::ListReservationsResponse>(
+          [&client](const v1::ListReservationsRequest& req, v1::ListReservationsResponse* page) {
+            return client.read().ListReservations(client.Context().get(), req, page);
+          },
+          {}, &resp);
+  return Show<v1::ListReservationsResponse>(
+      client, status, resp,
+      [](const v1::ListReservationsResponse& r) {
+        return balloond::FormatReservations(r, absl::Now());
+      },
+      [](const v1::ListReservationsResponse& r) {
+        std::string out;
+        for (const v1::Reservation& x : r.reservations()) absl::StrAppend(&out, x.id(), "\n");
+        return out;
+      });
 }
 
 int Health(Client& client) {
@@ -392,7 +422,8 @@ int PolicyShow(Client& client, const std::string& domain) {
   if (domain.empty()) {
     v1::Policy policy;
     grpc::Status status = client.read().GetPolicy(ctx.get(), {}, &policy);
-    return Show<v1::Policy>(client, status, policy, balloond::FormatPolicy);
+    return Show<v1::Policy>(client, status, policy, balloond::FormatPolicy,
+                            balloond::FormatPolicyKeys);
   }
   v1::GetDomainPolicyRequest req;
   req.set_domain(domain);
@@ -564,7 +595,7 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", options.connection.tls_key,
                  "This client's private key (env BALLOONCTL_TLS_KEY)");
   app.add_option("-o,--output", options.output, "Output format")
-      ->check(CLI::IsMember({"table", "json"}));
+      ->check(CLI::IsMember({"table", "json", "name"}));
   app.add_option("--timeout", options.timeout, "Deadline of each call, e.g. 10s (default 10s)");
   std::string request_id;
   app.add_option("--request-id", request_id,

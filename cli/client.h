@@ -57,6 +57,25 @@ class Connection {
   std::optional<CertificateInfo> client_certificate_;
 };
 
+// Every page of a list call (AIP-158) in one response: the entries of each page in order, no
+// next_page_token. `call` makes one call with a fresh context; the first failure is returned.
+template <typename Request, typename Response>
+grpc::Status ListAllPages(const std::function<grpc::Status(const Request&, Response*)>& call,
+                          Request request, Response* all) {
+  // A server that kept answering with tokens would loop for ever: a host has far fewer pages.
+  constexpr int kMaxPages = 10000;
+  for (int page_number = 0; page_number < kMaxPages; ++page_number) {
+    Response page;
+    if (grpc::Status s = call(request, &page); !s.ok()) return s;
+    const std::string next = page.next_page_token();
+    all->MergeFrom(page);
+    if (next.empty()) break;
+    request.set_page_token(next);
+  }
+  all->clear_next_page_token();
+  return grpc::Status::OK;
+}
+
 }  // namespace balloond
 
 #endif  // BALLOOND_CLI_CLIENT_H_

@@ -352,6 +352,16 @@ std::string FormatPolicy(const v1::Policy& policy) {
   return Printed(t);
 }
 
+std::string FormatPolicyKeys(const v1::Policy& policy) {
+  Table t({});
+  AddSettings(policy, "", t);
+  std::string out;
+  for (const auto& row : t.rows()) {
+    if (row.front() != "etag") absl::StrAppend(&out, row.front(), "\n");
+  }
+  return out;
+}
+
 std::string FormatDomainPolicy(const v1::DomainPolicyInForce& in_force) {
   Table t({"SETTING", "VALUE", "FROM"});
   const v1::DomainPolicy& settings = in_force.settings();

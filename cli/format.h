@@ -45,6 +45,8 @@ std::string FormatEvent(const balloon::v1::Event& event, absl::TimeZone zone);
 // `policy show`: every set field as "path  value", sizes and durations humanized; with a domain,
 // its settings in force and where each came from (and why its metadata is ignored, if it is).
 std::string FormatPolicy(const balloon::v1::Policy& policy);
+// The policy's settings as `policy set` names them, one per line (no domain overrides).
+std::string FormatPolicyKeys(const balloon::v1::Policy& policy);
 std::string FormatDomainPolicy(const balloon::v1::DomainPolicyInForce& in_force);
 // `qom ls`.
 std::string FormatQomProperties(const balloon::v1::ListQomPropertiesResponse& properties);

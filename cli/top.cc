@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "balloon/v1/balloon.grpc.pb.h"
+#include "cli/client.h"
 #include "cli/format.h"
 #include "cli/table.h"
 #include "policy/durations.h"
@@ -309,10 +310,15 @@ int RunTop(const std::shared_ptr<grpc::Channel>& channel, absl::Duration refresh
       // The list and the host each round; a domain's statistics from its stream, or polled.
       v1::ListDomainsResponse list;
       v1::HostStats host;
-      grpc::ClientContext list_ctx, host_ctx;
-      list_ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      grpc::ClientContext host_ctx;
       host_ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-      failed = stub->ListDomains(&list_ctx, {}, &list);
+      failed = ListAllPages<v1::ListDomainsRequest, v1::ListDomainsResponse>(
+          [&stub](const v1::ListDomainsRequest& req, v1::ListDomainsResponse* page) {
+            grpc::ClientContext list_ctx;
+            list_ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+            return stub->ListDomains(&list_ctx, req, page);
+          },
+          {}, &list);
       if (!failed.ok()) break;
       if (stub->GetHostStats(&host_ctx, {}, &host).ok()) {
         absl::MutexLock lock(&mu);

@@ -24,6 +24,15 @@ absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_view field) {
+  if (t.seconds() >= TimeUtil::kTimestampMinSeconds &&
+      t.seconds() <= TimeUtil::kTimestampMaxSeconds && t.nanos() >= 0 && t.nanos() < 1000000000) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " is not a valid time (", t.seconds(), " s, ", t.nanos(), " ns)"));
+}
+
 absl::Status CheckDurationRange(absl::Duration d, absl::string_view field, absl::Duration min,
                                 absl::Duration max) {
   if (d >= min && d <= max) return absl::OkStatus();

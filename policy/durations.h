@@ -25,6 +25,9 @@ absl::Duration FromProtoDuration(const google::protobuf::Duration& d);
 absl::StatusOr<absl::Duration> DurationInRange(const google::protobuf::Duration& d,
                                                absl::string_view field, absl::Duration min,
                                                absl::Duration max);
+// OK for a well-formed protobuf Timestamp (years 1 to 9999, nanos in [0, 1e9)); INVALID_ARGUMENT
+// naming `field` otherwise.
+absl::Status CheckTimestamp(const google::protobuf::Timestamp& t, absl::string_view field);
 // The same range check for a duration already in absl's form (a flag's, say).
 absl::Status CheckDurationRange(absl::Duration d, absl::string_view field, absl::Duration min,
                                 absl::Duration max);

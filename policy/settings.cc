@@ -232,8 +232,9 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
       return in_range.status();
     }
   }
-  if (policy.has_stale_after_periods() && policy.stale_after_periods() < 1) {
-    return bad("stale_after_periods", "must be at least 1");
+  if (policy.has_stale_after_periods() &&
+      (policy.stale_after_periods() < 1 || policy.stale_after_periods() > 1000)) {
+    return bad("stale_after_periods", "must be between 1 and 1000");
   }
   if (policy.has_max_collect_interval_periods() &&
       (policy.max_collect_interval_periods() < 1 || policy.max_collect_interval_periods() > 60)) {

@@ -6,6 +6,7 @@
 #include <grpcpp/server_builder.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "agent/api/tls_access.h"
@@ -28,6 +29,9 @@ constexpr int kMaxReadOnlyRequestBytes = 16 << 10;
 constexpr int kMaxTlsRequestBytes = 64 << 10;
 constexpr int kMaxReadWriteRequestBytes = 1 << 20;
 constexpr int kMaxMetadataBytes = 16 << 10;
+// Answers are pages of lists and single objects, far smaller; one that is not is refused rather
+// than held for a reader. The read-write socket's operators may read a policy of any size.
+constexpr int kMaxReadOnlyAnswerBytes = 1 << 20;
 // Pings find peers that vanished without closing (the far side of a dead TCP connection).
 constexpr absl::Duration kKeepaliveTime = absl::Minutes(2);
 constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(20);
@@ -42,7 +46,7 @@ int Millis(absl::Duration d) {
 
 // What every listener's server is built with: bounds on threads, memory, streams and idle time.
 void ApplyServerLimits(const ServingLimits& limits, int max_request_bytes,
-                       grpc::ServerBuilder& builder) {
+                       std::optional<int> max_answer_bytes, grpc::ServerBuilder& builder) {
   grpc::ResourceQuota quota("balloond");
   quota.SetMaxThreads(kMaxGrpcThreadsPerServer);
   quota.Resize(kMemoryQuotaPerServer);
@@ -53,6 +57,7 @@ void ApplyServerLimits(const ServingLimits& limits, int max_request_bytes,
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(kKeepaliveTime));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Millis(kKeepaliveTimeout));
   builder.SetMaxReceiveMessageSize(max_request_bytes);
+  if (max_answer_bytes) builder.SetMaxSendMessageSize(*max_answer_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
 }
 
@@ -60,6 +65,9 @@ ListenerContext::Settings ContextSettings(const ServingLimits& limits) {
   ListenerContext::Settings s;
   s.calls.max_calls_per_connection = limits.max_calls_per_connection;
   s.calls.max_watches = limits.max_watches;
+  s.calls.max_watches_per_client = limits.max_watches_per_client;
+  s.calls.max_unread_bytes_per_client = limits.max_unread_bytes_per_client;
+  s.calls.max_unread_bytes = limits.max_unread_bytes;
   s.qom.queries_per_second = limits.qom_queries_per_second;
   s.qom.burst = limits.qom_burst;
   s.qom.queue_per_domain = limits.qom_queue_per_domain;
@@ -103,6 +111,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerSett
 }
 
 absl::Status AgentServer::BuildServer(const std::string& name, bool control, int max_request_bytes,
+                                      std::optional<int> max_answer_bytes,
                                       grpc::ServerBuilder& builder, Endpoint& endpoint) {
   endpoint.read = std::make_unique<ReadService>(backend_, *endpoint.context, ReadServiceOptions{});
   std::vector<std::string> served = {balloon::v1::BalloonReadService::service_full_name()};
@@ -113,7 +122,7 @@ absl::Status AgentServer::BuildServer(const std::string& name, bool control, int
     endpoint.control = std::make_unique<ReadOnlyControlService>();
   }
   endpoint.health = std::make_unique<HealthService>(*endpoint.context, served);
-  ApplyServerLimits(settings_.limits, max_request_bytes, builder);
+  ApplyServerLimits(settings_.limits, max_request_bytes, max_answer_bytes, builder);
   builder.RegisterService(endpoint.read.get());
   builder.RegisterService(endpoint.control.get());
   builder.RegisterService(endpoint.health.get());
@@ -140,7 +149,10 @@ absl::Status AgentServer::StartUnixEndpoint(const std::string& path, mode_t mode
                                         });
   grpc::ServerBuilder builder;
   const int max_request_bytes = read_write ? kMaxReadWriteRequestBytes : kMaxReadOnlyRequestBytes;
-  if (absl::Status s = BuildServer(path, read_write, max_request_bytes, builder, endpoint);
+  const std::optional<int> max_answer_bytes =
+      read_write ? std::nullopt : std::optional<int>(kMaxReadOnlyAnswerBytes);
+  if (absl::Status s =
+          BuildServer(path, read_write, max_request_bytes, max_answer_bytes, builder, endpoint);
       !s.ok()) {
     return s;
   }
@@ -150,32 +162,44 @@ absl::Status AgentServer::StartUnixEndpoint(const std::string& path, mode_t mode
 
 absl::Status AgentServer::StartTlsEndpoint() {
   const TlsSettings& tls = settings_.tls;
-  // Copies gRPC watches, beside the read-write socket (a runtime directory: never on disk).
+  // Copies gRPC watches, in a directory of their own beside the read-write socket (a runtime
+  // directory: never on disk).
   auto rw_path = UnixSocketPath(settings_.listen);
   if (!rw_path.ok()) return rw_path.status();
-  auto staged =
-      StagedTlsFiles::Start(tls, std::filesystem::path(*rw_path).parent_path().string() + "/tls",
-                            absl::Seconds(kTlsRefreshSeconds), backend_.clock);
+  auto staged = StagedTlsFiles::Start(tls, std::filesystem::path(*rw_path).parent_path().string(),
+                                      absl::Seconds(kTlsRefreshSeconds), backend_.clock);
   if (!staged.ok()) return staged.status();
   tls_files_ = std::move(*staged);
-  auto creds = MakeTlsServerCredentials(*tls_files_, tls.operators);
+  auto authorizer = std::make_shared<RoleAuthorizer>(tls.operators);
+  auto creds = MakeTlsServerCredentials(*tls_files_, authorizer);
   if (!creds.ok()) return creds.status();
+  // A client that connects and never finishes its handshake is dropped soon; no more connections
+  // are held than the cap allows, whatever the network sends, and they are shared among sources,
+  // identities and roles; and none lives for ever, so that a client whose certificate expired or
+  // whose CA was rotated out must connect (and verify) again.
+  TcpConnectionCap::Options cap;
+  cap.max_connections = settings_.limits.max_tls_connections;
+  cap.max_per_source = settings_.limits.max_tls_connections_per_source;
+  cap.max_per_identity = settings_.limits.max_tls_connections_per_identity;
+  cap.operator_connections = settings_.limits.tls_operator_connections;
+  tls_connections_ = std::make_shared<TcpConnectionCap>(cap, backend_.clock);
   tls_.context = std::make_unique<ListenerContext>(
       tls.listen, ContextSettings(settings_.limits), backend_.clock,
       [](const grpc::CallbackServerContext& ctx) {
         auto auth = ctx.auth_context();
         return auth ? absl::StrCat("certificate ", PeerIdentityOf(*auth).Name()) : ctx.peer();
+      },
+      [connections = tls_connections_, authorizer](const grpc::CallbackServerContext& ctx) {
+        auto auth = ctx.auth_context();
+        if (!auth) return absl::OkStatus();
+        const PeerIdentity peer = PeerIdentityOf(*auth);
+        return connections->AdmitCall(ctx.peer(), peer.Name(),
+                                      IsOperator(peer, authorizer->operators()));
       });
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(tls.listen, *creds, &port);
-  // A client that connects and never finishes its handshake is dropped soon; no more connections
-  // are held than the cap allows, whatever the network sends; and none lives for ever, so that a
-  // client whose certificate expired or whose CA was rotated out must connect (and verify) again.
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, Millis(kHandshakeTimeout));
-  TcpConnectionCap::Options cap;
-  cap.max_connections = settings_.limits.max_tls_connections;
-  tls_connections_ = std::make_shared<TcpConnectionCap>(cap, backend_.clock);
   TcpConnectionCap::Install(tls_connections_, builder);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                              Millis(settings_.limits.tls_max_connection_age));
@@ -184,8 +208,8 @@ absl::Status AgentServer::StartTlsEndpoint() {
       Millis(std::min(kConnectionAgeGrace, settings_.limits.tls_max_connection_age)));
   // The role check sits in front of the control service (RoleAuthorizer); the handlers are the
   // same as the read-write socket's.
-  if (absl::Status s =
-          BuildServer(tls.listen, /*control=*/true, kMaxTlsRequestBytes, builder, tls_);
+  if (absl::Status s = BuildServer(tls.listen, /*control=*/true, kMaxTlsRequestBytes,
+                                   kMaxReadOnlyAnswerBytes, builder, tls_);
       !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", tls.listen,
                                                " (--listen-tls): is the address in use, or not "

@@ -4,6 +4,7 @@
 #include <grpcpp/server.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,8 @@ class AgentServer {
   absl::Status StartTlsEndpoint();
   // The services of `endpoint` (made here) on `builder`, then the server started.
   absl::Status BuildServer(const std::string& name, bool control, int max_request_bytes,
-                           grpc::ServerBuilder& builder, Endpoint& endpoint);
+                           std::optional<int> max_answer_bytes, grpc::ServerBuilder& builder,
+                           Endpoint& endpoint);
   std::vector<Endpoint*> Endpoints();
 
   const ServerSettings settings_;

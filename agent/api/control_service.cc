@@ -88,20 +88,20 @@ grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* c
                                                   const std::string& request_id,
                                                   google::protobuf::Message* response,
                                                   std::function<absl::Status()> work) {
-  auto ticket = listener_.Admit(*ctx);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* unary = listener_.Begin(*ctx, response);
+  if (!unary->admitted()) return unary;
   if (!request_id.empty()) {
     const std::string call = request.GetDescriptor()->full_name();
     const std::string client = listener_.Identify(*ctx);
     RequestLedger::Entry entry = backend_.requests.Begin(call, client, request_id, request);
     switch (entry.action) {
       case RequestLedger::Entry::Action::kRefuse:
-        return Finished(ctx, entry.refusal);
+        return unary->Complete(entry.refusal);
       case RequestLedger::Entry::Action::kAnswer:
         response->CopyFrom(*entry.response);
         Log(absl::StrCat("repeat of request ", request_id, " (", call, ") by ", client,
                          " answered as the first time, not carried out again"));
-        return Finished(ctx, absl::OkStatus());
+        return unary->Complete(absl::OkStatus());
       case RequestLedger::Entry::Action::kRun:
         break;
     }
@@ -112,10 +112,7 @@ grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* c
       return status;
     };
   }
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
-  FinishOnPool(listener_.changes(), reactor, [held, work = std::move(work)] { return work(); });
-  return reactor;
+  return FinishOnPool(listener_.changes(), unary, std::move(work));
 }
 
 absl::Status ControlService::SetTarget(const v1::SetBalloonTargetRequest& req, absl::Time deadline,
@@ -281,7 +278,7 @@ absl::Status ControlService::WriteMetadata(const v1::UpdateDomainPolicyRequest& 
 
 grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
     grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest* req, v1::Policy* resp) {
-  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return UnaryCall::Refused(s);
   if (req->persist() == v1::POLICY_PERSISTENCE_METADATA) {
     const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, default_qmp_timeout_);
     return Offload(ctx, *req, req->request_id(), resp,
@@ -312,7 +309,7 @@ grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
 grpc::ServerUnaryReactor* ControlService::ReleaseHold(grpc::CallbackServerContext* ctx,
                                                       const v1::ReleaseHoldRequest* req,
                                                       v1::ReleaseHoldResponse* resp) {
-  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+  if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return UnaryCall::Refused(s);
   const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, kLookupTimeout);
   return Offload(
       ctx, *req, req->request_id(), resp,
@@ -343,12 +340,15 @@ grpc::ServerUnaryReactor* ControlService::ReserveMemory(grpc::CallbackServerCont
       ctx, *req, req->request_id(), resp,
       [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
         const std::optional<CapacityReading> latest = backend_.capacity.Latest();
+        bool repeat = false;
         auto made = backend_.reservations.Create(
             *req, caller,
             latest ? std::optional<policy::HostCapacity>(latest->capacity) : std::nullopt,
             policy::WithDefaults(backend_.policy.Get()).mode() == v1::POLICY_MODE_ENFORCE,
-            backend_.clock.Now());
+            backend_.clock.Now(), &repeat);
         if (!made.ok()) return made.status();
+        *resp = *made;
+        if (repeat) return absl::OkStatus();  // made before balloond restarted: told then
         Log(absl::StrCat("reservation ", made->id(), " of ", FormatBytes(made->bytes()), " by ",
                          caller, ": ", ShortName(made->state()), ": ", made->explanation()));
         backend_.events.Append(ReservationEvent(*made, v1::EVENT_KIND_RESERVATION_CREATED));
@@ -356,7 +356,6 @@ grpc::ServerUnaryReactor* ControlService::ReserveMemory(grpc::CallbackServerCont
         if (made->state() != v1::RESERVATION_STATE_PENDING) {
           backend_.events.Append(ReservationEvent(*made));
         }
-        *resp = *made;
         return absl::OkStatus();
       });
 }
@@ -390,37 +389,37 @@ absl::Status ReadOnlySocket(absl::string_view what) {
 }  // namespace
 
 grpc::ServerUnaryReactor* ReadOnlyControlService::SetBalloonTarget(
-    grpc::CallbackServerContext* ctx, const v1::SetBalloonTargetRequest*,
+    grpc::CallbackServerContext*, const v1::SetBalloonTargetRequest*,
     v1::SetBalloonTargetResponse*) {
-  return Finished(ctx, ReadOnlySocket("setting a balloon target"));
+  return UnaryCall::Refused(ReadOnlySocket("setting a balloon target"));
 }
 
-grpc::ServerUnaryReactor* ReadOnlyControlService::UpdatePolicy(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* ReadOnlyControlService::UpdatePolicy(grpc::CallbackServerContext*,
                                                                const v1::UpdatePolicyRequest*,
                                                                v1::Policy*) {
-  return Finished(ctx, ReadOnlySocket("changing the policy"));
+  return UnaryCall::Refused(ReadOnlySocket("changing the policy"));
 }
 
 grpc::ServerUnaryReactor* ReadOnlyControlService::UpdateDomainPolicy(
-    grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest*, v1::Policy*) {
-  return Finished(ctx, ReadOnlySocket("changing the policy"));
+    grpc::CallbackServerContext*, const v1::UpdateDomainPolicyRequest*, v1::Policy*) {
+  return UnaryCall::Refused(ReadOnlySocket("changing the policy"));
 }
 
-grpc::ServerUnaryReactor* ReadOnlyControlService::ReleaseHold(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* ReadOnlyControlService::ReleaseHold(grpc::CallbackServerContext*,
                                                               const v1::ReleaseHoldRequest*,
                                                               v1::ReleaseHoldResponse*) {
-  return Finished(ctx, ReadOnlySocket("releasing a hold"));
+  return UnaryCall::Refused(ReadOnlySocket("releasing a hold"));
 }
 
-grpc::ServerUnaryReactor* ReadOnlyControlService::ReserveMemory(grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* ReadOnlyControlService::ReserveMemory(grpc::CallbackServerContext*,
                                                                 const v1::ReserveMemoryRequest*,
                                                                 v1::Reservation*) {
-  return Finished(ctx, ReadOnlySocket("reserving memory"));
+  return UnaryCall::Refused(ReadOnlySocket("reserving memory"));
 }
 
 grpc::ServerUnaryReactor* ReadOnlyControlService::ReleaseReservation(
-    grpc::CallbackServerContext* ctx, const v1::ReleaseReservationRequest*, v1::Reservation*) {
-  return Finished(ctx, ReadOnlySocket("releasing a reservation"));
+    grpc::CallbackServerContext*, const v1::ReleaseReservationRequest*, v1::Reservation*) {
+  return UnaryCall::Refused(ReadOnlySocket("releasing a reservation"));
 }
 
 }  // namespace balloond

@@ -76,19 +76,19 @@ HealthService::Status HealthService::StatusOf(const std::string& service) {
 grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* ctx,
                                                const HealthCheckRequest* req,
                                                HealthCheckResponse* resp) {
-  auto ticket = listener_.Admit(*ctx);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* call = listener_.Begin(*ctx, resp);
+  if (!call->admitted()) return call;
   const Status status = StatusOf(req->service());
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-    return Finished(ctx, absl::NotFoundError("this listener serves no service of that name"));
+    return call->Complete(absl::NotFoundError("this listener serves no service of that name"));
   }
   resp->set_status(status);
-  return Finished(ctx, absl::OkStatus());
+  return call->Complete(absl::OkStatus());
 }
 
 grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
     grpc::CallbackServerContext* ctx, const HealthCheckRequest* req) {
-  auto ticket = listener_.limits().AdmitWatch(ctx->peer());
+  auto ticket = listener_.AdmitWatch(*ctx);
   if (!ticket.ok()) {
     auto refused = HealthWatch::Make<HealthWatch>(hub_, "", CallLimits::Ticket());
     refused->End(ToGrpcStatus(ticket.status()));

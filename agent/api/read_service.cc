@@ -9,8 +9,10 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/api/domain_resolver.h"
+#include "agent/api/paging.h"
 #include "agent/api/proto_convert.h"
 #include "agent/api/stream_sender.h"
 #include "agent/base/error_reason.h"
@@ -106,12 +108,12 @@ class DecisionWatch final : public StreamSender<v1::Decision>,
 };
 
 // One client's watch of the host's events: the history it asked for, then each new event, of the
-// domain and kinds it chose.
+// domain and kinds it chose. It reads the log an event at a time, as the client takes them: it
+// holds one event and its place in the log, however far behind its client is.
 class EventWatch final : public StreamSender<v1::Event>, public EventListener {
  public:
   EventWatch(EventLog& log, const v1::WatchEventsRequest& req, CallLimits::Ticket ticket)
-      // The whole history fits in the backlog: a replay never ends a stream.
-      : StreamSender(Backlog::kEvery, log.capacity() + 256),
+      : StreamSender(Backlog::kEvery, /*max_waiting=*/1),
         log_(log),
         domain_(req.domain()),
         kinds_(req.kinds().begin(), req.kinds().end()),
@@ -125,20 +127,21 @@ class EventWatch final : public StreamSender<v1::Event>, public EventListener {
     if (!s.ok()) End(ToGrpcStatus(s));
   }
 
-  void OnEvent(const std::shared_ptr<const v1::Event>& event) override {
-    if (Wanted(*event)) Send(event);
-  }
-  void OnClose(const absl::Status& why) override { End(ToGrpcStatus(why)); }
-
- private:
-  bool Wanted(const v1::Event& event) const {
-    if (event.kind() == v1::EVENT_KIND_EVENTS_LOST) return true;
+  bool Wants(const v1::Event& event) const override {
     if (!kinds_.empty() && kinds_.count(event.kind()) == 0) return false;
     if (domain_.empty()) return true;
     // As everywhere in the API, a reference written as a UUID means the domain with that UUID.
     return LooksLikeUuid(domain_) ? absl::EqualsIgnoreCase(event.uuid(), domain_)
                                   : event.domain() == domain_;
   }
+  bool OnEvent(const std::shared_ptr<const v1::Event>& event) override {
+    Send(event);
+    return false;  // the next one once the client has taken this one (OnSent)
+  }
+  void OnClose(const absl::Status& why) override { End(ToGrpcStatus(why)); }
+
+ private:
+  void OnSent() override { log_.Ready(this); }
   void OnFinished() override {
     absl::MutexLock lock(&mu_);  // after Start, whatever the order of threads
     if (subscribed_) log_.Unsubscribe(this);
@@ -161,10 +164,23 @@ ReadService::ReadService(ServiceBackend& backend, ListenerContext& listener,
     : backend_(backend), listener_(listener), options_(std::move(options)) {}
 
 grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* ctx,
-                                                   const v1::ListDomainsRequest*,
+                                                   const v1::ListDomainsRequest* req,
                                                    v1::ListDomainsResponse* resp) {
-  auto ticket = listener_.Admit(*ctx);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* call = listener_.Begin(*ctx, resp);
+  if (!call->admitted()) return call;
+  auto page = ReadPageRequest(req->page_size(), req->page_token(), "ListDomains");
+  if (!page.ok()) return call->Complete(page.status());
+  // A page of the domains by name, after the last one of the page before.
+  std::vector<DomainSnapshot> snaps = backend_.snapshots.List();
+  std::sort(snaps.begin(), snaps.end(), [](const DomainSnapshot& a, const DomainSnapshot& b) {
+    return a.info.name < b.info.name;
+  });
+  const auto first = std::upper_bound(
+      snaps.begin(), snaps.end(), page->after,
+      [](const std::string& after, const DomainSnapshot& d) { return after < d.info.name; });
+  const size_t left = static_cast<size_t>(snaps.end() - first);
+  const auto last = first + static_cast<std::ptrdiff_t>(std::min<size_t>(left, page->size));
+
   const auto holds = backend_.holds.Active(backend_.clock.Now());
   // Working sets and what could be reclaimed, as the policy's latest cycle knew them.
   std::map<std::string, const policy::DomainCapacity*> judged;
@@ -172,14 +188,14 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
   if (reading) {
     for (const policy::DomainCapacity& c : reading->capacity.domains) judged[c.uuid] = &c;
   }
-  for (const DomainSnapshot& snap : backend_.snapshots.List()) {
+  for (auto snap = first; snap != last; ++snap) {
     v1::Domain* d = resp->add_domains();
-    ToProto(snap, d);
+    ToProto(*snap, d);
     d->set_balloon_qom_path(
-        backend_.balloon_paths.Get(ProcessKey(snap.info.uuid, snap.info.id)).value_or(""));
-    if (auto hold = holds.find(snap.info.uuid); hold != holds.end())
+        backend_.balloon_paths.Get(ProcessKey(snap->info.uuid, snap->info.id)).value_or(""));
+    if (auto hold = holds.find(snap->info.uuid); hold != holds.end())
       *d->mutable_hold() = hold->second;
-    if (auto c = judged.find(snap.info.uuid); c != judged.end()) {
+    if (auto c = judged.find(snap->info.uuid); c != judged.end()) {
       d->set_reclaimable_bytes(c->second->reclaimable_bytes);
       if (c->second->working_set_bytes) {
         d->set_working_set_bytes(*c->second->working_set_bytes);
@@ -187,30 +203,28 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
       }
     }
   }
-  std::sort(resp->mutable_domains()->begin(), resp->mutable_domains()->end(),
-            [](const v1::Domain& a, const v1::Domain& b) { return a.name() < b.name(); });
-  return Finished(ctx, absl::OkStatus());
+  if (last != snaps.end()) {
+    resp->set_next_page_token(NextPageToken("ListDomains", "", std::prev(last)->info.name));
+  }
+  return call->Complete(absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ReadService::GetMemoryStats(grpc::CallbackServerContext* ctx,
                                                       const v1::GetMemoryStatsRequest* req,
                                                       v1::MemoryStats* resp) {
-  auto ticket = listener_.Admit(*ctx, req->domain());
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* call = listener_.Begin(*ctx, req->domain(), resp);
+  if (!call->admitted()) return call;
   if (auto snap = backend_.snapshots.Find(req->domain())) {
-    if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) return Finished(ctx, s);
+    if (absl::Status s = CheckHasBalloon(*snap); !s.ok()) return call->Complete(s);
     backend_.interest.NoteInterest(snap->info.uuid);
     *resp = backend_.stats_feed.Update(*snap)->stats;
-    return Finished(ctx, absl::OkStatus());
+    return call->Complete(absl::OkStatus());
   }
   // Not running (or just started): libvirt says which, off gRPC's threads.
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
   const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, kLookupTimeout, kLookupTimeout);
-  FinishOnPool(listener_.lookups(), reactor, [this, held, deadline, domain = req->domain()] {
+  return FinishOnPool(listener_.lookups(), call, [this, deadline, domain = req->domain()] {
     return DomainGoneStatus(backend_.hypervisor, domain, deadline);
   });
-  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::MemoryStats>* ReadService::WatchMemoryStats(
@@ -218,7 +232,7 @@ grpc::ServerWriteReactor<v1::MemoryStats>* ReadService::WatchMemoryStats(
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) {
     return RefusedStream<v1::MemoryStats>(s);
   }
-  auto ticket = listener_.limits().AdmitWatch(ctx->peer());
+  auto ticket = listener_.AdmitWatch(*ctx);
   if (!ticket.ok()) return RefusedStream<v1::MemoryStats>(ticket.status());
   auto watch = StatsWatch::Make<StatsWatch>(backend_.stats_feed.hub(), std::move(*ticket));
   auto snap = backend_.snapshots.Find(req->domain());
@@ -247,75 +261,83 @@ grpc::ServerWriteReactor<v1::MemoryStats>* ReadService::WatchMemoryStats(
 grpc::ServerUnaryReactor* ReadService::GetHostStats(grpc::CallbackServerContext* ctx,
                                                     const v1::GetHostStatsRequest*,
                                                     v1::HostStats* resp) {
-  auto ticket = listener_.Admit(*ctx);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* call = listener_.Begin(*ctx, resp);
+  if (!call->admitted()) return call;
   // Two small files of the kernel's, read from memory: quick enough for gRPC's thread.
   auto host = ReadHostMemory(options_.proc_root);
-  if (!host.ok()) return Finished(ctx, host.status());
+  if (!host.ok()) return call->Complete(host.status());
   ToProto(*host, backend_.clock.Now(), resp);
-  return Finished(ctx, absl::OkStatus());
+  return call->Complete(absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ReadService::GetHostCapacity(grpc::CallbackServerContext* ctx,
                                                        const v1::GetHostCapacityRequest*,
                                                        v1::HostCapacity* resp) {
-  auto ticket = listener_.Admit(*ctx);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* call = listener_.Begin(*ctx, resp);
+  if (!call->admitted()) return call;
   const std::optional<CapacityReading> reading = backend_.capacity.Latest();
   if (!reading) {
-    return Finished(ctx, WithReason(absl::UnavailableError(
-                                        "no policy cycle has judged the host yet: balloond runs "
-                                        "one once it has collected the domains' statistics; retry "
-                                        "in a few seconds"),
-                                    "CAPACITY_NOT_JUDGED_YET"));
+    return call->Complete(
+        WithReason(absl::UnavailableError("no policy cycle has judged the host yet: balloond runs "
+                                          "one once it has collected the domains' statistics; "
+                                          "retry in a few seconds"),
+                   "CAPACITY_NOT_JUDGED_YET"));
   }
   ToProto(*reading, resp);
-  return Finished(ctx, absl::OkStatus());
+  return call->Complete(absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ReadService::ListReservations(grpc::CallbackServerContext* ctx,
-                                                        const v1::ListReservationsRequest*,
+                                                        const v1::ListReservationsRequest* req,
                                                         v1::ListReservationsResponse* resp) {
-  auto ticket = listener_.Admit(*ctx);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
-  for (v1::Reservation& r : backend_.reservations.List()) {
+  UnaryCall* call = listener_.Begin(*ctx, resp);
+  if (!call->admitted()) return call;
+  auto page = ReadPageRequest(req->page_size(), req->page_token(), "ListReservations");
+  if (!page.ok()) return call->Complete(page.status());
+  // Oldest first: ids are numbered in the order they were made.
+  std::vector<v1::Reservation> all = backend_.reservations.List();
+  const int64_t after = page->after.empty() ? 0 : ReservationNumber(page->after);
+  for (v1::Reservation& r : all) {
+    if (ReservationNumber(r.id()) <= after) continue;
+    if (resp->reservations_size() == page->size) {
+      resp->set_next_page_token(NextPageToken(
+          "ListReservations", "", resp->reservations(resp->reservations_size() - 1).id()));
+      break;
+    }
     *resp->add_reservations() = std::move(r);
   }
-  return Finished(ctx, absl::OkStatus());
+  return call->Complete(absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ReadService::GetReservation(grpc::CallbackServerContext* ctx,
                                                       const v1::GetReservationRequest* req,
                                                       v1::Reservation* resp) {
-  auto ticket = listener_.Admit(*ctx);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* call = listener_.Begin(*ctx, resp);
+  if (!call->admitted()) return call;
   auto found = backend_.reservations.Get(req->id());
-  if (!found.ok()) return Finished(ctx, found.status());
+  if (!found.ok()) return call->Complete(found.status());
   *resp = *found;
-  return Finished(ctx, absl::OkStatus());
+  return call->Complete(absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
                                               const std::string& domain, const std::string& path,
-                                              QomQuery query) {
-  auto ticket = listener_.Admit(*ctx, domain);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+                                              google::protobuf::Message* resp, QomQuery query) {
+  UnaryCall* call = listener_.Begin(*ctx, domain, resp);
+  if (!call->admitted()) return call;
   auto snap = backend_.snapshots.Find(domain);
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
   const absl::Time deadline =
       RequestDeadline(backend_.clock, *ctx, options_.default_qmp_timeout, options_.max_qmp_timeout);
   if (!snap) {
-    FinishOnPool(listener_.lookups(), reactor, [this, held, domain, deadline] {
+    return FinishOnPool(listener_.lookups(), call, [this, domain, deadline] {
       return DomainGoneStatus(backend_.hypervisor, domain, deadline);
     });
-    return reactor;
   }
   const std::string uuid = snap->info.uuid;
   const std::string process = ProcessKey(uuid, snap->info.id);
   absl::Status admitted = listener_.qom().Submit(
-      listener_.Identify(*ctx), uuid, [this, held, reactor, uuid, process, path, deadline, query] {
-        FinishWith(reactor, [&]() -> absl::Status {
+      listener_.Identify(*ctx), uuid, [this, call, uuid, process, path, deadline, query] {
+        FinishWith(call, [&]() -> absl::Status {
           const auto pass = backend_.qom_traffic.Enter(deadline);
           if (!pass) {
             return absl::DeadlineExceededError("the QOM query waited in line past its deadline");
@@ -323,8 +345,8 @@ grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
           return RunQomQuery(uuid, process, path, deadline, query);
         });
       });
-  if (!admitted.ok()) reactor->Finish(ToGrpcStatus(admitted));
-  return reactor;
+  if (!admitted.ok()) call->Complete(admitted);
+  return call;
 }
 
 absl::Status ReadService::RunQomQuery(const std::string& uuid, const std::string& process,
@@ -349,27 +371,30 @@ absl::Status ReadService::RunQomQuery(const std::string& uuid, const std::string
 grpc::ServerUnaryReactor* ReadService::ListQomProperties(grpc::CallbackServerContext* ctx,
                                                          const v1::ListQomPropertiesRequest* req,
                                                          v1::ListQomPropertiesResponse* resp) {
-  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return Finished(ctx, s);
-  if (absl::Status s = CheckQomPathAllowed(req->path()); !s.ok()) return Finished(ctx, s);
-  return RunQom(ctx, req->domain(), req->path(), [path = req->path(), resp](DomainMonitor& m) {
-    auto props = m.QomList(path);
-    if (!props.ok()) return props.status();
-    for (const auto& p : *props) {
-      auto* out = resp->add_properties();
-      out->set_name(p.name);
-      out->set_type(p.type);
-    }
-    return absl::OkStatus();
-  });
+  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return UnaryCall::Refused(s);
+  if (absl::Status s = CheckQomPathAllowed(req->path()); !s.ok()) return UnaryCall::Refused(s);
+  return RunQom(ctx, req->domain(), req->path(), resp,
+                [path = req->path(), resp](DomainMonitor& m) {
+                  auto props = m.QomList(path);
+                  if (!props.ok()) return props.status();
+                  for (const auto& p : *props) {
+                    auto* out = resp->add_properties();
+                    out->set_name(p.name);
+                    out->set_type(p.type);
+                  }
+                  return absl::OkStatus();
+                });
 }
 
 grpc::ServerUnaryReactor* ReadService::GetQomProperty(grpc::CallbackServerContext* ctx,
                                                       const v1::GetQomPropertyRequest* req,
                                                       v1::GetQomPropertyResponse* resp) {
-  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return Finished(ctx, s);
-  if (absl::Status s = ValidateQomProperty(req->property()); !s.ok()) return Finished(ctx, s);
-  if (absl::Status s = CheckQomPathAllowed(req->path()); !s.ok()) return Finished(ctx, s);
-  return RunQom(ctx, req->domain(), req->path(),
+  if (absl::Status s = ValidateQomPath(req->path()); !s.ok()) return UnaryCall::Refused(s);
+  if (absl::Status s = ValidateQomProperty(req->property()); !s.ok()) {
+    return UnaryCall::Refused(s);
+  }
+  if (absl::Status s = CheckQomPathAllowed(req->path()); !s.ok()) return UnaryCall::Refused(s);
+  return RunQom(ctx, req->domain(), req->path(), resp,
                 [path = req->path(), property = req->property(), resp](DomainMonitor& m) {
                   auto value = m.QomGet(path, property);
                   if (!value.ok()) return value.status();
@@ -385,17 +410,17 @@ grpc::ServerUnaryReactor* ReadService::GetQomProperty(grpc::CallbackServerContex
 
 grpc::ServerUnaryReactor* ReadService::GetPolicy(grpc::CallbackServerContext* ctx,
                                                  const v1::GetPolicyRequest*, v1::Policy* resp) {
-  auto ticket = listener_.Admit(*ctx);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* call = listener_.Begin(*ctx, resp);
+  if (!call->admitted()) return call;
   *resp = WithEtag(backend_.policy.Get());
-  return Finished(ctx, absl::OkStatus());
+  return call->Complete(absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerContext* ctx,
                                                        const v1::GetDomainPolicyRequest* req,
                                                        v1::DomainPolicyInForce* resp) {
-  auto ticket = listener_.Admit(*ctx, req->domain());
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* call = listener_.Begin(*ctx, req->domain(), resp);
+  if (!call->admitted()) return call;
   auto explain = [this, resp](const std::string& name, const v1::DomainPolicy* metadata,
                               const std::string& problem) {
     // One read of the store: the layers and the settings they make agree.
@@ -407,17 +432,15 @@ grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerConte
   if (auto snap = backend_.snapshots.Find(req->domain())) {
     explain(snap->info.name, snap->metadata_policy ? &*snap->metadata_policy : nullptr,
             snap->metadata_problem);
-    return Finished(ctx, absl::OkStatus());
+    return call->Complete(absl::OkStatus());
   }
   // Any other: libvirt's, read off gRPC's threads. A name libvirt does not know has no metadata,
   // but may have settings on this host all the same.
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto held = std::make_shared<CallLimits::Ticket>(std::move(*ticket));
   const absl::Time deadline =
       RequestDeadline(backend_.clock, *ctx, options_.default_qmp_timeout, options_.max_qmp_timeout);
-  FinishOnPool(
-      listener_.lookups(), reactor,
-      [this, held, explain, deadline, domain = req->domain()]() -> absl::Status {
+  return FinishOnPool(
+      listener_.lookups(), call,
+      [this, explain, deadline, domain = req->domain()]() -> absl::Status {
         auto info = backend_.hypervisor.LookupDomain(domain, deadline);
         if (!info.ok()) {
           explain(domain, nullptr,
@@ -435,25 +458,37 @@ grpc::ServerUnaryReactor* ReadService::GetDomainPolicy(grpc::CallbackServerConte
         explain(info->name, metadata.settings ? &*metadata.settings : nullptr, metadata.problem);
         return absl::OkStatus();
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* ReadService::ListDecisions(grpc::CallbackServerContext* ctx,
                                                      const v1::ListDecisionsRequest* req,
                                                      v1::ListDecisionsResponse* resp) {
-  auto ticket = listener_.Admit(*ctx);
-  if (!ticket.ok()) return Finished(ctx, ticket.status());
+  UnaryCall* call = listener_.Begin(*ctx, resp);
+  if (!call->admitted()) return call;
   if (!req->domain().empty()) {
-    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return Finished(ctx, s);
+    if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return call->Complete(s);
   }
   if (req->limit() < 0) {
-    return Finished(ctx, absl::InvalidArgumentError("limit must not be negative"));
+    return call->Complete(absl::InvalidArgumentError("limit must not be negative"));
   }
-  const size_t limit = req->limit() == 0 ? 100 : static_cast<size_t>(req->limit());
-  for (auto& d : backend_.decisions.List(req->domain(), limit)) {
-    *resp->add_decisions() = std::move(d);
+  auto page = ReadPageRequest(req->page_size() > 0 ? req->page_size() : req->limit(),
+                              req->page_token(), "ListDecisions", req->domain());
+  if (!page.ok()) return call->Complete(page.status());
+  uint64_t before = 0;
+  if (!page->after.empty() && !absl::SimpleAtoi(page->after, &before)) {
+    return call->Complete(absl::InvalidArgumentError("page_token is malformed"));
   }
-  return Finished(ctx, absl::OkStatus());
+  // One more than the page: whether a page before this one exists.
+  std::vector<v1::Decision> listed =
+      backend_.decisions.List(req->domain(), static_cast<size_t>(page->size) + 1, before);
+  auto first = listed.begin();
+  if (listed.size() > static_cast<size_t>(page->size)) {
+    ++first;
+    resp->set_next_page_token(
+        NextPageToken("ListDecisions", req->domain(), absl::StrCat(first->sequence())));
+  }
+  for (auto it = first; it != listed.end(); ++it) *resp->add_decisions() = std::move(*it);
+  return call->Complete(absl::OkStatus());
 }
 
 grpc::ServerWriteReactor<v1::Decision>* ReadService::WatchDecisions(
@@ -463,7 +498,7 @@ grpc::ServerWriteReactor<v1::Decision>* ReadService::WatchDecisions(
       return RefusedStream<v1::Decision>(s);
     }
   }
-  auto ticket = listener_.limits().AdmitWatch(ctx->peer());
+  auto ticket = listener_.AdmitWatch(*ctx);
   if (!ticket.ok()) return RefusedStream<v1::Decision>(ticket.status());
   return DecisionWatch::Make<DecisionWatch>(backend_.decision_feed.hub(),
                                             DecisionFeed::KeyFor(backend_.snapshots, req->domain()),
@@ -484,7 +519,7 @@ grpc::ServerWriteReactor<v1::Event>* ReadService::WatchEvents(grpc::CallbackServ
           absl::InvalidArgumentError(absl::StrCat("kinds: ", kind, " is not an EventKind")));
     }
   }
-  auto ticket = listener_.limits().AdmitWatch(ctx->peer());
+  auto ticket = listener_.AdmitWatch(*ctx);
   if (!ticket.ok()) return RefusedStream<v1::Event>(ticket.status());
   auto watch = EventWatch::Make<EventWatch>(backend_.events, *req, std::move(*ticket));
   watch->Start({req->after_sequence(), req->epoch(), req->only_new()});

@@ -72,7 +72,8 @@ class ReadService final : public balloon::v1::BalloonReadService::CallbackServic
   // listener's QOM gate; finishes the call with what it returns.
   using QomQuery = std::function<absl::Status(class DomainMonitor& monitor)>;
   grpc::ServerUnaryReactor* RunQom(grpc::CallbackServerContext* ctx, const std::string& domain,
-                                   const std::string& path, QomQuery query);
+                                   const std::string& path, google::protobuf::Message* resp,
+                                   QomQuery query);
   // On a QOM worker: the path guard, `query`, and the balloon's path where not known yet.
   absl::Status RunQomQuery(const std::string& uuid, const std::string& process,
                            const std::string& path, absl::Time deadline, const QomQuery& query);

@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -21,12 +22,15 @@ namespace balloond {
 // The changes clients asked for by request_id, so that a retry gets the first answer instead of
 // acting twice (the way Google's APIs make retries safe, AIP-155). An entry is keyed by the call,
 // the client's identity and its id: one client cannot see another's answers. Only successes are
-// kept: a request that failed changed nothing, and its retry runs again.
+// kept: a request that failed changed nothing, and its retry runs again. A request is kept as a
+// digest (a retry is compared by it), an answer whole; both count against a budget of bytes, past
+// which the oldest answers are forgotten first.
 class RequestLedger {
  public:
   struct Settings {
     absl::Duration keep = absl::Hours(1);
     size_t max_entries = 10000;
+    size_t max_bytes = size_t{32} << 20;
   };
   RequestLedger(Clock& clock, Settings settings) : clock_(clock), settings_(settings) {}
 
@@ -49,21 +53,27 @@ class RequestLedger {
 
   static absl::Status ValidateRequestId(absl::string_view request_id);
   size_t size() const;
+  // What the entries hold: keys, digests and answers.
+  size_t bytes() const;
 
  private:
   using Key = std::tuple<std::string, std::string, std::string>;
   struct Record {
-    std::unique_ptr<google::protobuf::Message> request;
+    std::string request_digest;                                 // SHA-256 of its bytes
     std::shared_ptr<const google::protobuf::Message> response;  // null while running
     absl::Time finished;
+    size_t bytes = 0;  // what it counts against max_bytes
   };
-  // Drops answers older than `keep`, and with `make_room` the oldest until one more fits.
-  void Expire(absl::Time now, bool make_room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops answers older than `keep`, and with `room_for` the oldest until one more of that many
+  // bytes fits.
+  void Expire(absl::Time now, std::optional<size_t> room_for) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Erase(std::map<Key, Record>::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock& clock_;
   const Settings settings_;
   mutable absl::Mutex mu_;
   std::map<Key, Record> records_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   // Finished requests, oldest first, for expiry (a key may be gone already).
   std::deque<std::pair<absl::Time, Key>> finished_order_ ABSL_GUARDED_BY(mu_);
 };

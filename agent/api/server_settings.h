@@ -20,6 +20,12 @@ struct ServingLimits {
   absl::Duration tls_max_connection_age = absl::Hours(1);
   int max_calls_per_connection = 64;
   int max_watches = 1024;
+  int max_watches_per_client = 64;
+  int64_t max_unread_bytes_per_client = int64_t{8} << 20;
+  int64_t max_unread_bytes = int64_t{32} << 20;
+  int max_tls_connections_per_source = 8;
+  int max_tls_connections_per_identity = 16;
+  int tls_operator_connections = 16;
   double qom_queries_per_second = 10;
   int qom_burst = 20;
   int qom_queue_per_domain = 4;

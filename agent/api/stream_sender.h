@@ -71,6 +71,9 @@ class StreamSender : public grpc::ServerWriteReactor<Message> {
   // Runs once, when gRPC is done with the stream: stop whatever feeds it, give back what it
   // counts against, here.
   virtual void OnFinished() {}
+  // Runs after each message the client took, outside the sender's lock: a sender fed one message
+  // at a time asks for the next here.
+  virtual void OnSent() {}
 
  private:
   void WriteOrFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -86,11 +89,15 @@ class StreamSender : public grpc::ServerWriteReactor<Message> {
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_.reset();
-    if (!ok && !end_) end_ = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
-    if (!ok) waiting_.clear();
-    WriteOrFinish();
+    {
+      absl::MutexLock lock(&mu_);
+      writing_.reset();
+      if (!ok && !end_) end_ = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+      if (!ok) waiting_.clear();
+      WriteOrFinish();
+    }
+    // gRPC holds the stream until OnDone, which cannot run before this reaction returns.
+    if (ok) OnSent();
   }
 
   void OnCancel() override {

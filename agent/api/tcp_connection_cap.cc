@@ -11,8 +11,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/base/error_reason.h"
+#include "agent/base/files.h"
 #include "agent/base/log.h"
 
 // gRPC's socket mutator interface. Its definition is in a header of gRPC's core that Debian does
@@ -83,20 +94,93 @@ class CapOption final : public grpc::ServerBuilderOption {
   std::shared_ptr<TcpConnectionCap> cap_;
 };
 
-std::string PeerAddress(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "unknown";
+// An address as text, an IPv4 client of a dual-stack listener (::ffff:a.b.c.d) named as itself.
+std::string AddressText(const sockaddr_storage& addr, int* port) {
   char text[INET6_ADDRSTRLEN] = {};
-  const void* ip =
-      addr.ss_family == AF_INET6
-          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr)
-          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&addr)->sin_addr);
-  if (inet_ntop(addr.ss_family, ip, text, sizeof(text)) == nullptr) return "unknown";
-  // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d: named as itself.
-  absl::string_view name = text;
-  absl::ConsumePrefix(&name, "::ffff:");
-  return std::string(name);
+  if (addr.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(addr);
+    *port = ntohs(in.sin_port);
+    inet_ntop(AF_INET, &in.sin_addr, text, sizeof(text));
+    return text;
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(addr);
+    *port = ntohs(in6.sin6_port);
+    inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof(text));
+    absl::string_view name = text;
+    absl::ConsumePrefix(&name, "::ffff:");
+    return std::string(name);
+  }
+  *port = 0;
+  return "local";
+}
+
+bool IsLoopback(absl::string_view address) {
+  return absl::StartsWith(address, "127.") || address == "::1" || address == "local";
+}
+
+// How /proc/net/tcp{,6} write an address and port: the address's 32-bit words as the machine holds
+// them, in hexadecimal.
+std::vector<std::string> ProcNames(const sockaddr_storage& addr) {
+  std::vector<std::string> names;
+  if (addr.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(addr);
+    names.push_back(absl::StrFormat("%08X:%04X", in.sin_addr.s_addr, ntohs(in.sin_port)));
+    // The same socket as an IPv6 one would show it (v4-mapped).
+    names.push_back(absl::StrFormat("0000000000000000%08X%08X:%04X", htonl(0xffff),
+                                    in.sin_addr.s_addr, ntohs(in.sin_port)));
+  } else if (addr.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(addr);
+    uint32_t words[4];
+    std::memcpy(words, &in6.sin6_addr, sizeof(words));
+    names.push_back(absl::StrFormat("%08X%08X%08X%08X:%04X", words[0], words[1], words[2], words[3],
+                                    ntohs(in6.sin6_port)));
+    if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
+      names.push_back(absl::StrFormat("%08X:%04X", words[3], ntohs(in6.sin6_port)));
+    }
+  }
+  return names;
+}
+
+// The user whose socket is at the far end of the loopback connection `fd` (as `ss` shows it), from
+// the kernel's tables; nullopt when it cannot be told.
+std::optional<uid_t> LoopbackPeerUid(int fd, const std::string& proc_root) {
+  sockaddr_storage peer{}, local{};
+  socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+    return std::nullopt;
+  }
+  // The client's socket: its local end is our peer, its remote end is us.
+  const std::vector<std::string> theirs = ProcNames(peer), ours = ProcNames(local);
+  for (const char* table : {"/net/tcp", "/net/tcp6"}) {
+    auto text = ReadWholeFile(proc_root + table);
+    if (!text.ok()) continue;
+    for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+      std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (fields.size() < 8) continue;
+      const bool match = std::find(theirs.begin(), theirs.end(), fields[1]) != theirs.end() &&
+                         std::find(ours.begin(), ours.end(), fields[2]) != ours.end();
+      uint32_t uid = 0;
+      if (match && absl::SimpleAtoi(fields[7], &uid)) return static_cast<uid_t>(uid);
+    }
+  }
+  return std::nullopt;
+}
+
+// gRPC's name of a peer ("ipv4:10.0.0.7:51234", "ipv6:[::1]:51234", "ipv6:%5B::1%5D:51234") as an
+// address and a port.
+bool ParsePeer(absl::string_view peer, std::string* address, int* port) {
+  if (!absl::ConsumePrefix(&peer, "ipv4:") && !absl::ConsumePrefix(&peer, "ipv6:")) return false;
+  std::string text = absl::StrReplaceAll(peer, {{"%5B", "["}, {"%5D", "]"}});
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || !absl::SimpleAtoi(text.substr(colon + 1), port)) return false;
+  absl::string_view host(text.data(), colon);
+  absl::ConsumePrefix(&host, "[");
+  absl::ConsumeSuffix(&host, "]");
+  absl::ConsumePrefix(&host, "::ffff:");
+  *address = std::string(host);
+  return true;
 }
 
 int DescriptorLimit() {
@@ -108,30 +192,118 @@ int DescriptorLimit() {
 }  // namespace
 
 TcpConnectionCap::TcpConnectionCap(Options options, Clock& clock)
-    : options_(options), clock_(clock) {}
+    : options_(std::move(options)), clock_(clock) {}
 
 void TcpConnectionCap::Install(std::shared_ptr<TcpConnectionCap> cap,
                                grpc::ServerBuilder& builder) {
   builder.SetOption(std::make_unique<CapOption>(std::move(cap)));
 }
 
+void TcpConnectionCap::Describe(int fd, Connection& connection) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) addr.ss_family = AF_UNSPEC;
+  connection.address = AddressText(addr, &connection.port);
+  connection.source = connection.address;
+  if (IsLoopback(connection.address)) {
+    if (auto uid = LoopbackPeerUid(fd, options_.proc_root)) {
+      connection.source = absl::StrCat("uid ", *uid);
+    }
+  }
+}
+
 bool TcpConnectionCap::Admit(int fd) {
   struct stat st;
   if (fstat(fd, &st) != 0) return false;
+  Connection connection;
+  connection.inode = st.st_ino;
+  Describe(fd, connection);
   absl::MutexLock lock(&mu_);
   Sweep();
   if (fd >= DescriptorLimit() - options_.reserved_descriptors) {
-    Refuse(fd, absl::StrCat("balloond's descriptors are nearly all in use (descriptor ", fd, " of ",
-                            DescriptorLimit(), "; raise LimitNOFILE?)"));
+    Refuse(connection, absl::StrCat("balloond's descriptors are nearly all in use (descriptor ", fd,
+                                    " of ", DescriptorLimit(), "; raise LimitNOFILE?)"));
     return false;
   }
   if (static_cast<int>(connections_.size()) >= options_.max_connections) {
-    Refuse(fd, absl::StrCat(options_.max_connections,
-                            " are open, the limit limits.max_tls_connections"));
+    // Connections refused a call make room first.
+    for (auto& [other_fd, other] : connections_) {
+      if (other.refused_at) shutdown(other_fd, SHUT_RDWR);
+    }
+    Refuse(connection, absl::StrCat(options_.max_connections,
+                                    " are open, the limit limits.max_tls_connections"));
     return false;
   }
-  connections_[fd] = Connection{st.st_ino};
+  const auto unknown_of_source =
+      std::count_if(connections_.begin(), connections_.end(), [&](const auto& c) {
+        return c.second.identity.empty() && !c.second.refused_at &&
+               c.second.source == connection.source;
+      });
+  if (unknown_of_source >= options_.max_per_source) {
+    Refuse(connection, absl::StrCat(unknown_of_source,
+                                    " of its connections have made no call yet, the limit "
+                                    "limits.max_tls_connections_per_source"));
+    return false;
+  }
+  connections_[fd] = std::move(connection);
   return true;
+}
+
+absl::Status TcpConnectionCap::AdmitCall(absl::string_view peer, const std::string& identity,
+                                         bool is_operator) {
+  std::string address;
+  int port = 0;
+  if (!ParsePeer(peer, &address, &port)) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  Sweep();
+  auto it = std::find_if(connections_.begin(), connections_.end(), [&](const auto& c) {
+    return c.second.port == port && c.second.address == address;
+  });
+  if (it == connections_.end()) return absl::OkStatus();  // closed meanwhile
+  Connection& connection = it->second;
+  if (connection.refused_at) {
+    shutdown(it->first, SHUT_RDWR);
+    return RefuseCall(connection, "this connection was refused already", "");
+  }
+  if (!connection.identity.empty()) return absl::OkStatus();
+  int of_identity = 0, readers = 0;
+  for (const auto& [fd, c] : connections_) {
+    if (c.refused_at || c.identity.empty()) continue;
+    if (c.identity == identity) ++of_identity;
+    if (!c.is_operator) ++readers;
+  }
+  if (of_identity >= options_.max_per_identity) {
+    return RefuseCall(connection,
+                      absl::StrCat("certificate ", identity, " already holds ", of_identity,
+                                   " connections to this listener, its share"),
+                      "limits.max_tls_connections_per_identity");
+  }
+  const int readers_room = options_.max_connections - options_.operator_connections;
+  if (!is_operator && readers >= readers_room) {
+    return RefuseCall(connection,
+                      absl::StrCat("readers hold ", readers,
+                                   " connections to this listener, all of theirs: the other ",
+                                   options_.operator_connections, " are kept for operators"),
+                      "limits.tls_operator_connections");
+  }
+  connection.identity = identity;
+  connection.is_operator = is_operator;
+  return absl::OkStatus();
+}
+
+absl::Status TcpConnectionCap::RefuseCall(Connection& connection, const std::string& why,
+                                          absl::string_view setting) {
+  if (!connection.refused_at) connection.refused_at = clock_.Now();
+  Refuse(connection, why);
+  if (setting.empty()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(why, "; this connection is closed: use the ones already open"));
+  }
+  return WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                        why, " (", setting,
+                        " in balloond's config); this connection is closed: use the ones "
+                        "already open")),
+                    "LIMIT_EXCEEDED", {{"setting", std::string(setting)}});
 }
 
 int TcpConnectionCap::open_connections() {
@@ -141,20 +313,29 @@ int TcpConnectionCap::open_connections() {
 }
 
 void TcpConnectionCap::Sweep() {
+  // A connection refused a call had a moment to read why; then it goes.
+  constexpr absl::Duration kRefusedGrace = absl::Seconds(1);
+  const absl::Time now = clock_.Now();
   for (auto it = connections_.begin(); it != connections_.end();) {
     struct stat st;
     const bool open = fstat(it->first, &st) == 0 && st.st_ino == it->second.inode;
+    if (open && it->second.refused_at && now - *it->second.refused_at >= kRefusedGrace) {
+      shutdown(it->first, SHUT_RDWR);
+    }
     it = open ? std::next(it) : connections_.erase(it);
   }
 }
 
-void TcpConnectionCap::Refuse(int fd, const std::string& why) {
+void TcpConnectionCap::Refuse(const Connection& connection, const std::string& why) {
   ++refused_since_log_;
   const absl::Time now = clock_.Now();
   if (now - last_refusal_log_ < kRefusalLogInterval) return;
-  const std::string address = PeerAddress(fd);
-  Log(LogLevel::kWarning, absl::StrCat("refused ", refused_since_log_,
-                                       " TLS connection(s) (last from ", address, "): ", why));
+  const std::string from = connection.source == connection.address
+                               ? connection.address
+                               : absl::StrCat(connection.source, " at ", connection.address);
+  Log(LogLevel::kWarning,
+      absl::StrCat("refused ", refused_since_log_, " TLS connection(s) or calls (last from ", from,
+                   "): ", why));
   last_refusal_log_ = now;
   refused_since_log_ = 0;
 }

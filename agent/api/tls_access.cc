@@ -85,9 +85,7 @@ PeerIdentity PeerIdentityOf(const grpc::AuthContext& context) {
   return peer;
 }
 
-absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
-                       const std::vector<OperatorIdentity>& operators) {
-  if (!absl::StartsWith(method, kControlService)) return absl::OkStatus();
+bool IsOperator(const PeerIdentity& peer, const std::vector<OperatorIdentity>& operators) {
   const bool has_san = !peer.uris.empty() || !peer.dns_names.empty();
   auto has = [](const std::vector<std::string>& names, const std::string& name) {
     return std::find(names.begin(), names.end(), name) != names.end();
@@ -98,8 +96,15 @@ absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
                        : op.kind == OperatorIdentity::Kind::kDns
                            ? has(peer.dns_names, op.name)
                            : !has_san && peer.common_name == op.name;
-    if (match) return absl::OkStatus();
+    if (match) return true;
   }
+  return false;
+}
+
+absl::Status Authorize(absl::string_view method, const PeerIdentity& peer,
+                       const std::vector<OperatorIdentity>& operators) {
+  if (!absl::StartsWith(method, kControlService)) return absl::OkStatus();
+  if (IsOperator(peer, operators)) return absl::OkStatus();
   // The identity that would allow this client, as the flag takes it.
   OperatorIdentity suggested;
   if (!peer.uris.empty()) {
@@ -136,7 +141,7 @@ grpc::Status RoleAuthorizer::Process(const InputMetadata& auth_metadata, grpc::A
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredentials(
-    const StagedTlsFiles& files, const std::vector<std::string>& operators) {
+    const StagedTlsFiles& files, std::shared_ptr<RoleAuthorizer> authorizer) {
   // The staged copies: one file holds the key and its chain.
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       files.identity_path(), files.identity_path(), files.client_ca_path(), kTlsRefreshSeconds);
@@ -147,7 +152,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredential
   std::shared_ptr<grpc::ServerCredentials> creds =
       grpc::experimental::TlsServerCredentials(options);
   if (!creds) return absl::InternalError("gRPC could not make TLS server credentials");
-  creds->SetAuthMetadataProcessor(std::make_shared<RoleAuthorizer>(operators));
+  creds->SetAuthMetadataProcessor(std::move(authorizer));
   return creds;
 }
 

@@ -46,6 +46,9 @@ absl::StatusOr<OperatorIdentity> ParseOperatorIdentity(absl::string_view text);
 // The identity in a TLS call's auth context (gRPC's x509 properties).
 PeerIdentity PeerIdentityOf(const grpc::AuthContext& context);
 
+// Whether one of the names of `peer` is one of `operators`.
+bool IsOperator(const PeerIdentity& peer, const std::vector<OperatorIdentity>& operators);
+
 // Who may call `method` ("/package.Service/Method"): every client the CA vouches for may read
 // (and use health and reflection); only an identity listed in `operators` may call
 // BalloonControlService. PERMISSION_DENIED names the identity seen and the setting that allows it.
@@ -58,6 +61,7 @@ class RoleAuthorizer final : public grpc::AuthMetadataProcessor {
  public:
   // `operators` as ParseOperatorIdentity takes them (ValidateTlsSettings has checked them).
   explicit RoleAuthorizer(const std::vector<std::string>& operators);
+  const std::vector<OperatorIdentity>& operators() const { return operators_; }
   bool IsBlocking() const override { return false; }
   grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
                        OutputMetadata* consumed_auth_metadata,
@@ -72,7 +76,7 @@ class RoleAuthorizer final : public grpc::AuthMetadataProcessor {
 // (StagedTlsFiles replaces them only with files that check out), and roles enforced by a
 // RoleAuthorizer.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeTlsServerCredentials(
-    const StagedTlsFiles& files, const std::vector<std::string>& operators);
+    const StagedTlsFiles& files, std::shared_ptr<RoleAuthorizer> authorizer);
 
 // How often the TLS files are read again for rotation.
 inline constexpr unsigned kTlsRefreshSeconds = 5;

@@ -23,16 +23,20 @@ namespace balloond {
 // replaced in one rename: gRPC never reads a key of one pair with the certificate of another.
 class StagedTlsFiles {
  public:
-  // Checks the operator's files (an error names the file and the flag), stages them in `dir`
-  // (created 0700; emptied), and re-checks them every `refresh`.
+  // Checks the operator's files (an error names the file and the flag), stages them in a directory
+  // of its own that it makes under `parent` (tls.XXXXXX, mode 0700: nothing in it was there
+  // before, nothing of anyone else's is ever removed), and re-checks them every `refresh`. Copies
+  // left by a balloond that crashed are removed first, if they hold only its files. A TLS file
+  // inside the staging directory is refused.
   static absl::StatusOr<std::unique_ptr<StagedTlsFiles>> Start(const TlsSettings& tls,
-                                                               const std::string& dir,
+                                                               const std::string& parent,
                                                                absl::Duration refresh,
                                                                Clock& clock);
-  ~StagedTlsFiles();  // stops watching, removes the copies
+  ~StagedTlsFiles();  // stops watching, removes the copies and their directory
   StagedTlsFiles(const StagedTlsFiles&) = delete;
   StagedTlsFiles& operator=(const StagedTlsFiles&) = delete;
 
+  const std::string& dir() const { return dir_; }
   // What gRPC's file watcher reads: the certificate chain and key together, and the client CA.
   const std::string& identity_path() const { return identity_path_; }
   const std::string& client_ca_path() const { return client_ca_path_; }

@@ -9,8 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -53,16 +51,37 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
     // An ifstream opens a directory and reads nothing: that would pass for an empty file.
     return absl::InvalidArgumentError(absl::StrCat("cannot read ", path, ": it is a directory"));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     const int err = errno;
     const std::string why = absl::StrCat("cannot read ", path, ": ", std::strerror(err));
-    if (err == EACCES) return absl::PermissionDeniedError(why);
-    return absl::NotFoundError(why);
+    if (err == ENOENT) return absl::NotFoundError(why);
+    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(why);
+    return absl::UnavailableError(why);
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  absl::Cleanup close_fd = [fd] { close(fd); };
+  std::string text;
+  char buffer[16 << 10];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n == 0) return text;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::UnavailableError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+    }
+    text.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+absl::StatusOr<std::optional<std::string>> ReadSavedState(const std::string& path,
+                                                          absl::string_view what) {
+  auto text = ReadWholeFile(path);
+  if (text.ok()) return std::optional<std::string>(std::move(*text));
+  if (text.status().code() == absl::StatusCode::kNotFound) return std::optional<std::string>();
+  return absl::Status(text.status().code(),
+                      absl::StrCat(text.status().message(), " (", what,
+                                   "); balloond does not start without it, lest it be overwritten: "
+                                   "make it readable, or remove it to start afresh"));
 }
 
 absl::Status WriteFileAtomically(const std::string& path, const std::string& contents,

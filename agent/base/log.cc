@@ -97,4 +97,28 @@ void Log(LogLevel level, absl::string_view message) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+void PacedLog::Log(absl::string_view key, LogLevel level, absl::string_view message) {
+  int64_t left_out = 0;
+  {
+    const absl::Time now = clock_.Now();
+    absl::MutexLock lock(&mu_);
+    auto it = paces_.find(key);
+    if (it == paces_.end()) it = paces_.emplace(std::string(key), Pace()).first;
+    Pace& pace = it->second;
+    if (now - pace.last < interval_) {
+      ++pace.left_out;
+      return;
+    }
+    pace.last = now;
+    left_out = pace.left_out;
+    pace.left_out = 0;
+  }
+  if (left_out == 0) {
+    balloond::Log(level, message);
+  } else {
+    balloond::Log(level, absl::StrCat(message, " (and ", left_out, " more like it in the last ",
+                                      absl::FormatDuration(interval_), " or so)"));
+  }
+}
+
 }  // namespace balloond

@@ -1,10 +1,16 @@
 #ifndef BALLOOND_AGENT_BASE_LOG_H_
 #define BALLOOND_AGENT_BASE_LOG_H_
 
+#include <cstdint>
+#include <map>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/base/clock.h"
 
 namespace balloond {
 
@@ -22,6 +28,24 @@ absl::string_view LogLevelName(LogLevel level);
 // the journal files it at that severity.
 void Log(LogLevel level, absl::string_view message);
 inline void Log(absl::string_view message) { Log(LogLevel::kInfo, message); }
+
+// Logs lines that may come in floods (a peer failing TLS handshakes in a loop) as a rate: at most
+// one line per `interval` for each key, the next one saying how many were left out meanwhile.
+class PacedLog {
+ public:
+  PacedLog(Clock& clock, absl::Duration interval) : clock_(clock), interval_(interval) {}
+  void Log(absl::string_view key, LogLevel level, absl::string_view message);
+
+ private:
+  struct Pace {
+    absl::Time last = absl::InfinitePast();
+    int64_t left_out = 0;
+  };
+  Clock& clock_;
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  std::map<std::string, Pace, std::less<>> paces_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace balloond
 

@@ -23,8 +23,8 @@ std::map<std::pair<balloon::v1::DecisionReason, bool>, uint64_t> DecisionLog::To
   return totals_;
 }
 
-std::vector<balloon::v1::Decision> DecisionLog::List(const std::string& domain,
-                                                     size_t limit) const {
+std::vector<balloon::v1::Decision> DecisionLog::List(const std::string& domain, size_t limit,
+                                                     uint64_t before_sequence) const {
   absl::MutexLock lock(&mu_);
   // A UUID first: the decisions of the domain with that UUID, not of one named like it.
   const bool by_uuid =
@@ -34,6 +34,7 @@ std::vector<balloon::v1::Decision> DecisionLog::List(const std::string& domain,
       });
   std::vector<balloon::v1::Decision> out;
   for (auto it = decisions_.rbegin(); it != decisions_.rend() && out.size() < limit; ++it) {
+    if (before_sequence > 0 && it->sequence() >= before_sequence) continue;
     const bool match = domain.empty() || (by_uuid ? absl::EqualsIgnoreCase(it->uuid(), domain)
                                                   : it->domain() == domain);
     if (match) out.push_back(*it);

@@ -29,8 +29,10 @@ class DecisionLog {
 
   // Numbers `decision` and keeps it, dropping the oldest beyond capacity; then tells the listener.
   uint64_t Append(balloon::v1::Decision decision);
-  // The newest `limit` decisions whose domain or UUID is `domain` (all when empty).
-  std::vector<balloon::v1::Decision> List(const std::string& domain, size_t limit) const;
+  // The newest `limit` decisions whose domain or UUID is `domain` (all when empty), oldest first;
+  // with `before_sequence`, only those before it (the page before one that began there).
+  std::vector<balloon::v1::Decision> List(const std::string& domain, size_t limit,
+                                          uint64_t before_sequence = 0) const;
 
   // How many decisions were appended since start, by reason and whether they were applied.
   std::map<std::pair<balloon::v1::DecisionReason, bool>, uint64_t> Totals() const;

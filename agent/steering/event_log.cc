@@ -23,9 +23,39 @@ void EventLog::Append(v1::Event event) {
   absl::MutexLock lock(&mu_);
   event.set_sequence(next_sequence_++);
   auto kept = std::make_shared<const v1::Event>(std::move(event));
-  history_.push_back(kept);
+  history_.push_back(std::move(kept));
   if (history_.size() > capacity_) history_.pop_front();
-  for (EventListener* listener : listeners_) listener->OnEvent(kept);
+  for (auto& [listener, reader] : readers_) Feed(listener, reader);
+}
+
+void EventLog::Feed(EventListener* listener, Reader& reader) {
+  while (!reader.busy && !reader.closed) {
+    std::shared_ptr<const v1::Event> next = std::move(reader.lead);
+    reader.lead.reset();
+    if (next == nullptr) {
+      const uint64_t oldest = history_.empty() ? next_sequence_ : history_.front()->sequence();
+      if (reader.after + 1 < oldest) {
+        reader.closed = true;
+        listener->OnClose(
+            WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                           "the client read this stream too slowly: the events after ",
+                           reader.after, " are no longer kept (balloond keeps the newest ",
+                           capacity_, "); watch again from that sequence")),
+                       "CLIENT_TOO_SLOW"));
+        return;
+      }
+      // The history is numbered without gaps: the next event is found by its sequence.
+      for (size_t i = reader.after + 1 - oldest; i < history_.size(); ++i) {
+        reader.after = history_[i]->sequence();
+        if (listener->Wants(*history_[i])) {
+          next = history_[i];
+          break;
+        }
+      }
+      if (next == nullptr) return;  // read to the end
+    }
+    reader.busy = !listener->OnEvent(next);
+  }
 }
 
 std::shared_ptr<const v1::Event> EventLog::LostEvent(uint64_t sequence, uint64_t lost,
@@ -45,15 +75,16 @@ absl::Status EventLog::Subscribe(EventListener* listener, const EventCursor& cur
   const uint64_t newest = next_sequence_ - 1;
   const uint64_t oldest = history_.empty() ? next_sequence_ : history_.front()->sequence();
   uint64_t after = cursor.after_sequence;
+  std::shared_ptr<const v1::Event> lead;
   if (cursor.only_new) {
     after = newest;
   } else if (!cursor.epoch.empty() && cursor.epoch != epoch_) {
     // Another run's sequence: nothing can be said of what fell between, so all that is kept.
     after = oldest - 1;
-    listener->OnEvent(
+    lead =
         LostEvent(after, 0,
                   absl::StrCat("balloond restarted since epoch ", cursor.epoch, ": this is epoch ",
-                               epoch_, ", and events before its start are not kept")));
+                               epoch_, ", and events before its start are not kept"));
   } else if (after > newest) {
     return WithReason(absl::OutOfRangeError(absl::StrCat(
                           "after_sequence ", after, " is past the newest event of epoch ", epoch_,
@@ -62,26 +93,37 @@ absl::Status EventLog::Subscribe(EventListener* listener, const EventCursor& cur
   } else if (after + 1 < oldest) {
     const uint64_t lost = oldest - 1 - after;
     after = oldest - 1;
-    listener->OnEvent(
+    lead =
         LostEvent(after, lost,
                   absl::StrCat(lost, " events after ", cursor.after_sequence,
-                               " are no longer kept (balloond keeps the newest ", capacity_, ")")));
+                               " are no longer kept (balloond keeps the newest ", capacity_, ")"));
   }
-  for (const auto& event : history_) {
-    if (event->sequence() > after) listener->OnEvent(event);
-  }
-  listeners_.insert(listener);
+  Reader& reader = readers_[listener];
+  reader = Reader{after, false, false, std::move(lead)};
+  Feed(listener, reader);
   return absl::OkStatus();
+}
+
+void EventLog::Ready(EventListener* listener) {
+  absl::MutexLock lock(&mu_);
+  auto it = readers_.find(listener);
+  if (it == readers_.end()) return;
+  it->second.busy = false;
+  Feed(listener, it->second);
 }
 
 void EventLog::Unsubscribe(EventListener* listener) {
   absl::MutexLock lock(&mu_);
-  listeners_.erase(listener);
+  readers_.erase(listener);
 }
 
 void EventLog::CloseAll(const absl::Status& why) {
   absl::MutexLock lock(&mu_);
-  for (EventListener* listener : listeners_) listener->OnClose(why);
+  for (auto& [listener, reader] : readers_) {
+    if (reader.closed) continue;
+    reader.closed = true;
+    listener->OnClose(why);
+  }
 }
 
 v1::Event DomainEvent(v1::EventKind kind, absl::string_view name, absl::string_view uuid,

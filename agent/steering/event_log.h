@@ -3,8 +3,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -16,13 +16,21 @@
 
 namespace balloond {
 
-// Hears each event as it is appended, under the log's lock: it must be quick and must not call the
-// log back (a stream sender queues the event and returns).
+// Reads the log from a cursor, an event at a time: the log gives it the next event it wants, and
+// the next one only once it says it is ready for more. A listener that takes every event at once
+// (in-process) returns true from OnEvent; a client's stream returns false and calls
+// EventLog::Ready when the event is written, so that nothing queues for a client that reads
+// slowly: it holds one event and its place in the log. Both calls come under the log's lock: they
+// must be quick and must not call the log back.
 class EventListener {
  public:
   virtual ~EventListener() = default;
-  virtual void OnEvent(const std::shared_ptr<const balloon::v1::Event>& event) = 0;
-  // balloond stops: no more events will come (`why`). The listener still unsubscribes.
+  // Whether the listener wants `event` at all (its filter); those it does not are skipped.
+  virtual bool Wants(const balloon::v1::Event& /*event*/) const { return true; }
+  // The next event; true when the listener takes the one after it at once.
+  virtual bool OnEvent(const std::shared_ptr<const balloon::v1::Event>& event) = 0;
+  // No more events will come (`why`): balloond stops, or the listener fell so far behind that the
+  // events it had yet to read are no longer kept. The listener still unsubscribes.
   virtual void OnClose(const absl::Status& /*why*/) {}
 };
 
@@ -46,13 +54,18 @@ class EventLog {
   // microsecond, in hexadecimal.
   static std::string NewEpoch(Clock& clock);
 
-  // Gives `event` the next sequence, the epoch and the time, keeps it and tells every listener.
+  // Gives `event` the next sequence, the epoch and the time, keeps it and tells every listener
+  // that is ready for it.
   void Append(balloon::v1::Event event);
 
   // Tells `listener` the events after `cursor` (led by EVENT_KIND_EVENTS_LOST when some are no
-  // longer kept, or the cursor is of another epoch), then every new one until Unsubscribe.
-  // OUT_OF_RANGE, subscribing nothing, for a cursor past the newest event of this epoch.
+  // longer kept, or the cursor is of another epoch), then every new one until Unsubscribe, each
+  // when it is ready for it. OUT_OF_RANGE, subscribing nothing, for a cursor past the newest event
+  // of this epoch. A listener whose next event falls out of the history before it is ready is
+  // closed with RESOURCE_EXHAUSTED (CLIENT_TOO_SLOW).
   absl::Status Subscribe(EventListener* listener, const EventCursor& cursor);
+  // `listener`, which declined more in OnEvent, is ready for the next event.
+  void Ready(EventListener* listener);
   // Once this returns, `listener` hears nothing more.
   void Unsubscribe(EventListener* listener);
   // Tells every listener that no more events will come.
@@ -62,10 +75,19 @@ class EventLog {
   size_t capacity() const { return capacity_; }
 
  private:
+  // A listener's place in the log.
+  struct Reader {
+    uint64_t after = 0;  // the last sequence it was given, or passed over
+    bool busy = false;   // it has an event and has not said it is ready for more
+    bool closed = false;
+    std::shared_ptr<const balloon::v1::Event> lead;  // an EVENTS_LOST to give it first
+  };
   // The EVENT_KIND_EVENTS_LOST that leads a replay starting after `sequence`.
   std::shared_ptr<const balloon::v1::Event> LostEvent(uint64_t sequence, uint64_t lost,
                                                       absl::string_view why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives `listener` what it wants next, for as long as it takes events at once.
+  void Feed(EventListener* listener, Reader& reader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock& clock_;
   const std::string epoch_;
@@ -73,7 +95,7 @@ class EventLog {
   absl::Mutex mu_;
   std::deque<std::shared_ptr<const balloon::v1::Event>> history_ ABSL_GUARDED_BY(mu_);
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
-  std::set<EventListener*> listeners_ ABSL_GUARDED_BY(mu_);
+  std::map<EventListener*, Reader> readers_ ABSL_GUARDED_BY(mu_);
 };
 
 // An event about the domain `name` (UUID `uuid`), to be appended.

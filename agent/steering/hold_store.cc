@@ -4,6 +4,7 @@
 #include "agent/base/files.h"
 #include "balloon/v1/config.pb.h"
 #include "policy/durations.h"
+#include "policy/settings.h"
 
 namespace balloond {
 
@@ -13,23 +14,35 @@ namespace {
 
 bool Lasts(const v1::Hold& hold, absl::Time now) { return FromProtoTimestamp(hold.until()) > now; }
 
+// A saved hold is what the API could have made: a domain, a target it takes, an end.
+absl::Status CheckSaved(const v1::Hold& hold) {
+  if (hold.uuid().empty()) return absl::InvalidArgumentError("a hold without a uuid");
+  if (hold.target_bytes() <= 0 || hold.target_bytes() > policy::kMaxMemoryBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the hold of ", hold.uuid(), " has a target of ",
+                                                   hold.target_bytes(), " bytes, out of (0, ",
+                                                   policy::kMaxMemoryBytes, "]"));
+  }
+  return CheckTimestamp(hold.until(), absl::StrCat("the end of the hold of ", hold.uuid()));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HoldStore>> HoldStore::Open(const std::string& state_dir) {
   std::unique_ptr<HoldStore> store(new HoldStore(state_dir));
   if (absl::Status s = EnsureDirectory(state_dir, "state directory"); !s.ok()) return s;
-  auto text = ReadWholeFile(store->saved_path());
-  if (!text.ok()) return store;  // none saved yet
+  auto text = ReadSavedState(store->saved_path(), "the holds set through the API");
+  if (!text.ok()) return text.status();
+  if (!*text) return store;  // none saved yet
   v1::SavedHolds saved;
-  if (absl::Status s = ParseTextFormat(*text, store->saved_path(), saved); !s.ok()) {
+  if (absl::Status s = ParseTextFormat(**text, store->saved_path(), saved); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(s.message(), " (the holds set through the API; fix or remove the file)"));
   }
   absl::MutexLock lock(&store->mu_);
   for (const v1::Hold& hold : saved.holds()) {
-    if (hold.uuid().empty()) {
+    if (absl::Status s = CheckSaved(hold); !s.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(store->saved_path(), ": a hold without a uuid (fix or remove the file)"));
+          absl::StrCat(store->saved_path(), ": ", s.message(), " (fix or remove the file)"));
     }
     store->holds_[hold.uuid()] = hold;
   }

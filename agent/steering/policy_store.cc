@@ -52,9 +52,11 @@ absl::StatusOr<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string
   }
   std::unique_ptr<PolicyStore> store(new PolicyStore(state_dir, config));
   if (absl::Status s = EnsureDirectory(state_dir, "state directory"); !s.ok()) return s;
-  if (auto text = ReadWholeFile(store->saved_path()); text.ok()) {
+  auto text = ReadSavedState(store->saved_path(), "the policy changes saved by the API");
+  if (!text.ok()) return text.status();
+  if (*text) {
     v1::Policy saved;
-    if (absl::Status s = ParseTextFormat(*text, store->saved_path(), saved); !s.ok()) {
+    if (absl::Status s = ParseTextFormat(**text, store->saved_path(), saved); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           s.message(), " (the policy changes saved by the API; fix or remove the file)"));
     }

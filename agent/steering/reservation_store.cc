@@ -3,8 +3,11 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "agent/base/error_reason.h"
 #include "agent/base/files.h"
 #include "balloon/v1/config.pb.h"
@@ -19,6 +22,8 @@ namespace v1 = balloon::v1;
 namespace {
 
 constexpr absl::Duration kDefaultTtl = absl::Minutes(10);
+// Ids have at most 15 digits (ReservationNumber).
+constexpr int64_t kMaxNextNumber = 999999999999999;
 
 void MoveTo(v1::Reservation& r, v1::ReservationState state, std::string why, absl::Time now) {
   r.set_state(state);
@@ -53,31 +58,113 @@ bool Alive(const v1::Reservation& r) {
   return r.state() == v1::RESERVATION_STATE_PENDING || r.state() == v1::RESERVATION_STATE_READY;
 }
 
+absl::Status ValidateReservationId(const std::string& id) {
+  if (ReservationNumber(id) > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", absl::CHexEscape(id.substr(0, 40)),
+                   "\" is not a reservation's id: balloond names them r-1, r-2, ..."));
+}
+
+int64_t ReservationNumber(const std::string& id) {
+  constexpr size_t kMaxDigits = 15;  // below 2^53: any client's JSON number holds it
+  absl::string_view digits = id;
+  if (!absl::ConsumePrefix(&digits, "r-") || digits.empty() || digits.size() > kMaxDigits ||
+      digits[0] == '0' || !std::all_of(digits.begin(), digits.end(), absl::ascii_isdigit)) {
+    return -1;
+  }
+  int64_t number = 0;
+  return absl::SimpleAtoi(digits, &number) ? number : -1;
+}
+
+namespace {
+
+// A saved reservation is one the API could have made, in a state it could have reached.
+absl::Status CheckSaved(const v1::Reservation& r, int64_t next_number) {
+  const int64_t number = ReservationNumber(r.id());
+  if (number <= 0 || number >= next_number) {
+    return absl::InvalidArgumentError(absl::StrCat("reservation id \"", absl::CHexEscape(r.id()),
+                                                   "\" is not r-N with N below next_number ",
+                                                   next_number));
+  }
+  if (r.bytes() <= 0 || r.bytes() > policy::kMaxMemoryBytes || r.made_bytes() < 0 ||
+      r.made_bytes() > r.bytes()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(r.id(), ": bytes ", r.bytes(), " and made_bytes ", r.made_bytes(),
+                     " are not within (0, ", policy::kMaxMemoryBytes, "]"));
+  }
+  if (!v1::ReservationState_IsValid(r.state()) || r.state() == v1::RESERVATION_STATE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat(r.id(), ": state ", r.state(), " is not one"));
+  }
+  for (const auto& [field, time] :
+       {std::pair{"create_time", &r.create_time()}, std::pair{"expire_time", &r.expire_time()},
+        std::pair{"state_time", &r.state_time()}}) {
+    if (absl::Status s = CheckTimestamp(*time, absl::StrCat(r.id(), "'s ", field)); !s.ok()) {
+      return s;
+    }
+  }
+  if (FromProtoTimestamp(r.expire_time()) - FromProtoTimestamp(r.create_time()) >
+      policy::kMaxHold) {
+    return absl::InvalidArgumentError(absl::StrCat(r.id(), ": it lasts longer than a ttl may (",
+                                                   absl::FormatDuration(policy::kMaxHold), ")"));
+  }
+  return CheckDomainName(r.domain());
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ReservationStore>> ReservationStore::Open(
     const std::string& state_dir, Settings settings) {
   std::unique_ptr<ReservationStore> store(new ReservationStore(state_dir, settings));
   if (absl::Status s = EnsureDirectory(state_dir, "state directory"); !s.ok()) return s;
-  auto text = ReadWholeFile(store->saved_path());
-  if (!text.ok()) return store;  // none saved yet
+  auto text = ReadSavedState(store->saved_path(), "the reservations made through the API");
+  if (!text.ok()) return text.status();
+  if (!*text) return store;  // none saved yet
   v1::SavedReservations saved;
-  if (absl::Status s = ParseTextFormat(*text, store->saved_path(), saved); !s.ok()) {
+  if (absl::Status s = ParseTextFormat(**text, store->saved_path(), saved); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(s.message(), " (the reservations made through the API; fix or remove it)"));
   }
+  if (saved.next_number() < 1 || saved.next_number() > kMaxNextNumber) {
+    return absl::InvalidArgumentError(absl::StrCat(store->saved_path(), ": next_number ",
+                                                   saved.next_number(), " is not within [1, ",
+                                                   kMaxNextNumber, "] (fix or remove the file)"));
+  }
+  int alive = 0;
+  for (const v1::Reservation& r : saved.reservations()) {
+    if (absl::Status s = CheckSaved(r, saved.next_number()); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(store->saved_path(), ": ", s.message(), " (fix or remove the file)"));
+    }
+    if (Alive(r)) ++alive;
+  }
+  if (alive > settings.max_alive) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(store->saved_path(), ": ", alive, " reservations alive, more than the ",
+                     settings.max_alive, " balloond keeps (fix or remove the file)"));
+  }
   absl::MutexLock lock(&store->mu_);
   store->reservations_.assign(saved.reservations().begin(), saved.reservations().end());
-  store->next_number_ = std::max<int64_t>(1, saved.next_number());
+  std::sort(store->reservations_.begin(), store->reservations_.end(),
+            [](const v1::Reservation& a, const v1::Reservation& b) {
+              return ReservationNumber(a.id()) < ReservationNumber(b.id());
+            });
+  store->next_number_ = saved.next_number();
   return store;
 }
 
 absl::Status ReservationStore::Save(std::vector<v1::Reservation> next, int64_t next_number,
                                     absl::Time now) {
-  next.erase(std::remove_if(next.begin(), next.end(),
-                            [&](const v1::Reservation& r) {
-                              return !Alive(r) && now - FromProtoTimestamp(r.state_time()) >
-                                                      settings_.keep_ended;
-                            }),
-             next.end());
+  // What ended leaves after keep_ended, and beyond the newest max_ended (the vector is oldest
+  // first): the file, rewritten at each change, stays bounded.
+  int ended_newer = 0;
+  std::vector<v1::Reservation> kept;
+  for (auto it = next.rbegin(); it != next.rend(); ++it) {
+    const bool stays =
+        Alive(*it) || (ended_newer++ < settings_.max_ended &&
+                       now - FromProtoTimestamp(it->state_time()) <= settings_.keep_ended);
+    if (stays) kept.push_back(std::move(*it));
+  }
+  next.assign(std::make_move_iterator(kept.rbegin()), std::make_move_iterator(kept.rend()));
   v1::SavedReservations saved;
   for (const v1::Reservation& r : next) *saved.add_reservations() = r;
   saved.set_next_number(next_number);
@@ -89,7 +176,9 @@ absl::Status ReservationStore::Save(std::vector<v1::Reservation> next, int64_t n
 
 absl::StatusOr<v1::Reservation> ReservationStore::Create(
     const v1::ReserveMemoryRequest& request, const std::string& created_by,
-    const std::optional<policy::HostCapacity>& capacity, bool policy_enforces, absl::Time now) {
+    const std::optional<policy::HostCapacity>& capacity, bool policy_enforces, absl::Time now,
+    bool* repeat) {
+  if (repeat != nullptr) *repeat = false;
   if (request.bytes() <= 0 || request.bytes() > policy::kMaxMemoryBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("bytes must be in (0, ", policy::kMaxMemoryBytes, "], got ", request.bytes()));
@@ -103,6 +192,15 @@ absl::StatusOr<v1::Reservation> ReservationStore::Create(
   if (absl::Status s = CheckDomainName(request.domain()); !s.ok()) return s;
 
   absl::MutexLock lock(&mu_);
+  // A retry of a request that made one (the ledger forgets across a restart; the store does not).
+  if (!request.request_id().empty()) {
+    for (const v1::Reservation& made : reservations_) {
+      if (made.request_id() == request.request_id() && made.created_by() == created_by) {
+        if (repeat != nullptr) *repeat = true;
+        return made;
+      }
+    }
+  }
   const int alive =
       static_cast<int>(std::count_if(reservations_.begin(), reservations_.end(),
                                      [](const v1::Reservation& r) { return Alive(r); }));
@@ -113,11 +211,15 @@ absl::StatusOr<v1::Reservation> ReservationStore::Create(
             " reservations alive; release one (balloonctl unreserve ID) or let one expire")),
         "LIMIT_EXCEEDED", {{"setting", "reservations alive"}});
   }
+  if (next_number_ > kMaxNextNumber) {
+    return absl::ResourceExhaustedError("balloond has given out every reservation id it can");
+  }
   v1::Reservation r;
   r.set_id(absl::StrCat("r-", next_number_));
   r.set_bytes(request.bytes());
   r.set_domain(request.domain());
   r.set_created_by(created_by);
+  r.set_request_id(request.request_id());
   *r.mutable_create_time() = ToProtoTimestamp(now);
   *r.mutable_expire_time() = ToProtoTimestamp(now + ttl);
   MoveTo(r, v1::RESERVATION_STATE_PENDING,
@@ -143,6 +245,10 @@ absl::StatusOr<v1::Reservation> ReservationStore::Create(
       r.set_made_bytes(std::max<int64_t>(0, room));
     }
   }
+  if (r.state() == v1::RESERVATION_STATE_FAILED) {
+    ++next_number_;  // saved with the next change: an id answered is not given again this run
+    return r;
+  }
   std::vector<v1::Reservation> next = reservations_;
   next.push_back(r);
   if (absl::Status s = Save(std::move(next), next_number_ + 1, now); !s.ok()) return s;
@@ -151,6 +257,7 @@ absl::StatusOr<v1::Reservation> ReservationStore::Create(
 
 absl::StatusOr<v1::Reservation> ReservationStore::Release(const std::string& id, absl::Time now,
                                                           bool* ended) {
+  if (absl::Status s = ValidateReservationId(id); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   if (ended != nullptr) *ended = false;
   auto it = std::find_if(reservations_.begin(), reservations_.end(),
@@ -172,6 +279,7 @@ absl::StatusOr<v1::Reservation> ReservationStore::Release(const std::string& id,
 }
 
 absl::StatusOr<v1::Reservation> ReservationStore::Get(const std::string& id) const {
+  if (absl::Status s = ValidateReservationId(id); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   for (const v1::Reservation& r : reservations_) {
     if (r.id() == id) return r;
@@ -195,7 +303,7 @@ int64_t ReservationStore::ReservedBytes(absl::Time now) const {
 }
 
 std::vector<v1::Reservation> ReservationStore::Advance(const policy::HostCapacity& c,
-                                                       const std::set<std::string>& running,
+                                                       const std::set<std::string>& accounted,
                                                        bool policy_enforces, absl::Time now) {
   absl::MutexLock lock(&mu_);
   std::vector<v1::Reservation> next = reservations_;
@@ -210,7 +318,7 @@ std::vector<v1::Reservation> ReservationStore::Advance(const policy::HostCapacit
     if (FromProtoTimestamp(r.expire_time()) <= now) {
       MoveTo(r, v1::RESERVATION_STATE_EXPIRED,
              "expired: its ttl passed; its room goes back to the guests", now);
-    } else if (!r.domain().empty() && running.count(r.domain()) > 0) {
+    } else if (!r.domain().empty() && accounted.count(r.domain()) > 0) {
       MoveTo(r, v1::RESERVATION_STATE_CLAIMED,
              absl::StrCat("claimed: domain ", r.domain(), " started and uses the room"), now);
     } else {

@@ -27,8 +27,9 @@ import grpc
 import libvirt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# What a restart of balloond looks like to a client: no answer, or a call it ended.
-RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+# What a restart of balloond looks like to a client: no answer, or a call it ended; and a retry
+# that came while the first request was still being carried out (REQUEST_IN_PROGRESS).
+RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.ABORTED)
 UNITS = {"": 1 << 10, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -92,7 +93,7 @@ class Orchestrator:
         print(f"{self.args.label}t+{time.monotonic() - self.start:6.2f}s  {text}", flush=True)
 
     def call(self, method, request, retry_until):
-        """A call that may be repeated (a read, a release by request_id), retried while balloond is
+        """A call that may be repeated (a read, a change by request_id), retried while balloond is
         away (a restart ends the calls it was serving, CANCELLED) until `retry_until`."""
         while True:
             try:
@@ -103,33 +104,29 @@ class Orchestrator:
                 time.sleep(0.5)
 
     def reserve(self, name, size):
-        """A reservation for `name`: made once, even when balloond restarts meanwhile."""
+        """A reservation for `name`: made once, even when balloond restarts meanwhile. The retry
+        repeats the request with its request_id, and balloond answers it with the reservation that
+        request made, if it made one before it went away (it keeps them on disk): this one adopts
+        no one else's reservation for the same name."""
         request = self.pb.ReserveMemoryRequest(
             bytes=size, domain=name, request_id=str(uuid.uuid4()))
         request.ttl.FromSeconds(int(self.args.ttl))
-        deadline = time.monotonic() + self.args.timeout
-        while True:
-            try:
-                return self.control.ReserveMemory(request, timeout=10)
-            except grpc.RpcError as e:
-                if e.code() not in RETRIED or time.monotonic() > deadline:
-                    raise
-            # balloond may have made it before it went away: the VM's name finds it.
-            time.sleep(0.5)
-            try:
-                listed = self.read.ListReservations(self.pb.ListReservationsRequest(), timeout=10)
-            except grpc.RpcError:
-                continue
-            for r in listed.reservations:
-                if r.domain == name and r.state in (self.pb.RESERVATION_STATE_PENDING,
-                                                    self.pb.RESERVATION_STATE_READY):
-                    return r
+        return self.call(self.control.ReserveMemory, request,
+                         time.monotonic() + self.args.timeout)
 
-    def wait_for(self, reservation, states):
-        """The reservation once it is in one of `states` or has ended otherwise."""
+    def wait_for(self, reservation, states, whole=False):
+        """The reservation once it is in one of `states` (with `whole`, and all of its room made:
+        relief may have lent part of a READY one's room to a guest about to run out) or has ended
+        otherwise."""
         deadline = time.monotonic() + self.args.timeout
         alive = (self.pb.RESERVATION_STATE_PENDING, self.pb.RESERVATION_STATE_READY)
-        while reservation.state not in states and reservation.state in alive:
+
+        def waiting(r):
+            if r.state in states:
+                return whole and r.made_bytes < r.bytes
+            return r.state in alive
+
+        while waiting(reservation):
             if time.monotonic() > deadline:
                 return reservation
             time.sleep(0.25)
@@ -166,11 +163,12 @@ class Orchestrator:
         """Waits for the room of `r`, starts the VM in it and waits until balloond sees it."""
         state = self.pb.ReservationState.Name
         self.say(f"reserve {size >> 20} MiB for {name}: {r.id} {state(r.state)}")
-        r = self.wait_for(r, (self.pb.RESERVATION_STATE_READY,))
-        if r.state != self.pb.RESERVATION_STATE_READY:
-            self.say(f"{name} not placed: {r.id} {state(r.state)}: {r.explanation}")
-            if r.state == self.pb.RESERVATION_STATE_PENDING:
-                self.release(r, "not ready in time")
+        r = self.wait_for(r, (self.pb.RESERVATION_STATE_READY,), whole=True)
+        if r.state != self.pb.RESERVATION_STATE_READY or r.made_bytes < r.bytes:
+            self.say(f"{name} not placed: {r.id} {state(r.state)} with "
+                     f"{r.made_bytes >> 20} of {r.bytes >> 20} MiB made: {r.explanation}")
+            if r.state in (self.pb.RESERVATION_STATE_PENDING, self.pb.RESERVATION_STATE_READY):
+                self.release(r, "its room was not all there in time")
             return False
         self.say(f"{r.id} READY: {r.explanation}")
         xml = self.template.substitute(name=name, memory_kib=size >> 10, images=self.args.images)

@@ -47,6 +47,37 @@ TEST(AgentConfigTest, RefusesBadValuesAndChangesNothing) {
   EXPECT_EQ(settings.stats_period, absl::Seconds(2));
 }
 
+TEST(AgentConfigTest, ClientSharesAreReadAndMustLeaveRoom) {
+  auto config = ParseAgentConfig(R"(
+    limits {
+      max_watches_per_client: 8
+      max_unread_bytes_per_client: 2097152
+      max_tls_connections_per_source: 4
+      max_tls_connections_per_identity: 6
+      tls_operator_connections: 10
+    }
+  )",
+                                 "balloond.textproto");
+  ASSERT_TRUE(config.ok()) << config.status();
+  AgentSettings settings;
+  ASSERT_TRUE(ApplyAgentConfig(*config, settings).ok());
+  EXPECT_EQ(settings.server.limits.max_watches_per_client, 8);
+  EXPECT_EQ(settings.server.limits.max_unread_bytes_per_client, 2 << 20);
+  EXPECT_EQ(settings.server.limits.max_unread_bytes, 32 << 20) << "the default";
+  EXPECT_EQ(settings.server.limits.max_tls_connections_per_source, 4);
+  EXPECT_EQ(settings.server.limits.max_tls_connections_per_identity, 6);
+  EXPECT_EQ(settings.server.limits.tls_operator_connections, 10);
+  for (const char* bad :
+       {"limits { max_watches_per_client: 0 }", "limits { max_unread_bytes: 1000 }",
+        "limits { max_tls_connections: 16 tls_operator_connections: 16 }"}) {
+    auto parsed = ParseAgentConfig(bad, "balloond.textproto");
+    ASSERT_TRUE(parsed.ok()) << bad;
+    AgentSettings unchanged;
+    EXPECT_EQ(ApplyAgentConfig(*parsed, unchanged).code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
 TEST(AgentConfigTest, TheShippedExampleConfigIsValid) {
   auto config = LoadAgentConfig(std::string(BALLOOND_SOURCE_DIR) + "/deploy/balloond.textproto");
   ASSERT_TRUE(config.ok()) << config.status();

@@ -99,9 +99,9 @@ std::string Kind(const grpc::Status& s) {
                                  "DATA_LOSS",
                                  "UNAUTHENTICATED"};
   std::string kind = kNames[std::clamp(static_cast<int>(s.error_code()), 0, 16)];
-  for (const char* limit : {"max_watches", "max_calls_per_connection", "qom_queries_per_second",
-                            "qom_queue_per_domain"}) {
-    if (absl::StrContains(s.error_message(), limit)) kind += std::string(" ") + limit;
+  for (const char* limit : {"max_watches_per_client", "max_watches", "max_calls_per_connection",
+                            "qom_queries_per_second", "qom_queue_per_domain"}) {
+    if (absl::StrContains(s.error_message(), limit)) return kind + " " + limit;
   }
   return kind;
 }

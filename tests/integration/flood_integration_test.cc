@@ -75,7 +75,8 @@ TEST(FloodIntegrationTest, AnUnprivilegedFloodLeavesOtherClientsAndStatisticsOnT
   // flood and its well-behaved client share a uid here, which needs more than the 32 connections
   // one user may have by default (SoakIntegrationTest floods past that cap).
   std::ofstream(config)
-      << "limits { max_watches: 3100 max_calls_per_connection: 64 max_connections_per_uid: 96 }\n";
+      << "limits { max_watches: 3100 max_watches_per_client: 4000 max_calls_per_connection: 64 "
+         "max_connections_per_uid: 96 }\n";
   Agent agent({"--config=" + config, "--stats-period=2s"});
   agent.OpenToAllUsers();
   ASSERT_TRUE(agent.WaitServing()) << agent.Log();

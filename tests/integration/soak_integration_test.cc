@@ -1,11 +1,15 @@
 // A real balloond under everything a client or a fault can throw at it at once, for
 // BALLOOND_SOAK_SECONDS (300 by default): unprivileged users cancelling watches by the thousand,
-// flooding health watches, padding requests and holding idle connections; TCP connections to the
-// TLS port that never handshake; libvirtd restarted every minute; a QEMU frozen for 20 s of every
-// minute. A local reader is served throughout, and at the end balloond has no sanitizer report,
-// serves, has fresh statistics, and holds bounded threads and descriptors. CI runs it twice: in the
-// checked build (ASan and UBSan) for the sanitizers, and in the plain build for memory, since under
-// ASan RSS follows its allocator rather than balloond (see kMemoryIsMeasurable).
+// flooding health watches, padding requests, holding idle connections, holding list answers
+// behind an HTTP/2 window of 0 and every watch they may; TCP connections to the TLS port that
+// never handshake; a reader certificate holding every TLS connection it can with a watch each;
+// an operator reserving memory the host cannot give, in a loop; libvirtd restarted every minute;
+// a QEMU frozen for 20 s of every minute. A local reader of another uid and an operator over TLS
+// are served throughout, and at the end balloond has no sanitizer report, serves, has fresh
+// statistics, stayed within its unit's MemoryMax, and holds bounded threads and descriptors. CI
+// runs it twice: in the checked build (ASan and UBSan) for the sanitizers, and in the plain build
+// for memory, since under ASan RSS follows its allocator rather than balloond (see
+// kMemoryIsMeasurable).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -114,6 +118,11 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
   TestPki pki;
   const TestPki::Files ca = pki.Ca("ca", "soak CA");
   const TestPki::Files server = pki.Leaf("server", ca, "/CN=localhost", "DNS:localhost");
+  const TestPki::Files reader_cert =
+      pki.Leaf("reader", ca, "/CN=reader", "URI:spiffe://soak/reader");
+  const TestPki::Files operator_cert =
+      pki.Leaf("operator", ca, "/CN=operator", "URI:spiffe://soak/operator");
+  RunCommand({"chmod", "-R", "a+rX", pki.dir()});  // the unprivileged abusers read them
   std::unique_ptr<Agent> agent;
   {
     // A small quarantine (ASan's default is 256 MiB), so that the soak fits the machine's memory.
@@ -121,7 +130,8 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
                    {"UBSAN_OPTIONS", "print_stacktrace=1"}});
     agent = std::make_unique<Agent>(std::vector<std::string>{
         "--stats-period=1s", "--policy-mode=observe", "--listen-tls=127.0.0.1:0",
-        "--tls-cert=" + server.cert, "--tls-key=" + server.key, "--tls-client-ca=" + ca.cert});
+        "--tls-cert=" + server.cert, "--tls-key=" + server.key, "--tls-client-ca=" + ca.cert,
+        "--tls-operator=spiffe://soak/operator"});
   }
   ASSERT_TRUE(agent->WaitServing(absl::Seconds(60))) << agent->Log();
   agent->OpenToAllUsers();
@@ -139,21 +149,55 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
       absl::Seconds(60)))
       << agent->Log();
   const pid_t pid = agent->pid();
+  // Reservations that ended, as an hour of an orchestrator's work leaves them: what makes a page of
+  // ListReservations large (about 60 KB) for the window-0 readers below.
+  for (int i = 0; i < 300; ++i) {
+    v1::ReserveMemoryRequest reserve;
+    reserve.set_bytes(1 << 20);
+    v1::Reservation made;
+    ASSERT_TRUE(agent->control().ReserveMemory(Deadline().get(), reserve, &made).ok());
+    v1::ReleaseReservationRequest release;
+    release.set_id(made.id());
+    ASSERT_TRUE(agent->control().ReleaseReservation(Deadline().get(), release, &made).ok());
+  }
 
-  // The abusers: an unprivileged user on the read-only socket, and connections to the TLS port.
+  // The abusers: unprivileged users on the read-only socket, connections to the TLS port, a
+  // reader's certificate, an operator's loop of reservations that cannot be made.
   const std::string seconds = absl::StrCat(absl::ToInt64Seconds(length));
+  const std::string port_flag = absl::StrCat("--tls_port=", tls_port);
+  auto as_user = [](int uid, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"setpriv", absl::StrCat("--reuid=", uid), "--regid=65534",
+                                     "--clear-groups", ABUSE_CLIENT_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
   std::vector<std::unique_ptr<Background>> abusers;
-  abusers.push_back(std::make_unique<Background>(std::vector<std::string>{
-      "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ABUSE_CLIENT_BIN,
-      "--socket=" + agent->ro_socket(), "--domains=" + booted.name() + "," + frozen.name(),
-      "--cancel_storm=6", "--health_watchers=1100", "--padded=2", "--seconds=" + seconds}));
-  // Another user takes every connection it may have, and more.
-  abusers.push_back(std::make_unique<Background>(std::vector<std::string>{
-      "setpriv", "--reuid=65533", "--regid=65534", "--clear-groups", ABUSE_CLIENT_BIN,
-      "--socket=" + agent->ro_socket(), "--idle_connections=40", "--seconds=" + seconds}));
+  abusers.push_back(std::make_unique<Background>(as_user(
+      65534, {"--socket=" + agent->ro_socket(), "--domains=" + booted.name() + "," + frozen.name(),
+              "--cancel_storm=6", "--health_watchers=1100", "--padded=2", "--window0=16",
+              "--window0_calls=64", "--seconds=" + seconds})));
+  // Another user takes every connection it may have, and more; a third every watch.
+  abusers.push_back(std::make_unique<Background>(as_user(
+      65533, {"--socket=" + agent->ro_socket(), "--idle_connections=40", "--seconds=" + seconds})));
+  abusers.push_back(std::make_unique<Background>(as_user(
+      65530, {"--socket=" + agent->ro_socket(), "--watch_share=1200", "--seconds=" + seconds})));
   abusers.push_back(std::make_unique<Background>(
-      std::vector<std::string>{ABUSE_CLIENT_BIN, "--tls_idle=200",
-                               absl::StrCat("--tls_port=", tls_port), "--seconds=" + seconds}));
+      as_user(65534, {"--tls_idle=200", port_flag, "--seconds=" + seconds})));
+  abusers.push_back(std::make_unique<Background>(as_user(
+      65531,
+      {"--tls_readers=128", port_flag, "--tls_ca=" + ca.cert, "--tls_cert=" + reader_cert.cert,
+       "--tls_key=" + reader_cert.key, "--seconds=" + seconds})));
+  abusers.push_back(std::make_unique<Background>(
+      std::vector<std::string>{ABUSE_CLIENT_BIN, "--rw_socket=" + agent->rw_socket(),
+                               "--reserve_flood=1", "--seconds=" + seconds}));
+  // Those who must be served throughout: a reader of another uid, an operator over TLS.
+  const size_t first_served = abusers.size();
+  abusers.push_back(std::make_unique<Background>(
+      as_user(65532, {"--socket=" + agent->ro_socket(), "--reader", "--seconds=" + seconds})));
+  abusers.push_back(std::make_unique<Background>(
+      std::vector<std::string>{ABUSE_CLIENT_BIN, "--tls_operator", port_flag, "--tls_ca=" + ca.cert,
+                               "--tls_cert=" + operator_cert.cert, "--tls_key=" + operator_cert.key,
+                               "--seconds=" + seconds}));
 
   // A local reader (root, its own user: no other user's flood counts against it).
   ReaderLog reader;
@@ -252,14 +296,41 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
   const int64_t growth_allowed_mib = kMemoryIsMeasurable ? 32 : 256;
   EXPECT_LE(rss_end, rss_first + growth_allowed_mib * 1024)
       << "RSS grew by more than " << growth_allowed_mib << " MiB after the first minute";
+  // The unit's MemoryMax (deploy/systemd/balloond.service): answers held behind a window of 0, a
+  // uid's watches and a reader's TLS connections all stay within it.
+  if (kMemoryIsMeasurable) {
+    EXPECT_LE(rss_max, 384 * 1024) << "past the unit's MemoryMax=384M";
+  }
   EXPECT_LE(threads_max, 160);
   EXPECT_LE(fds_max, 1024);
   for (const CommandResult& r : abused) EXPECT_EQ(r.exit_code, 0) << r.out;
   // What the abusers met: the limits, named (not hangs, not crashes).
   EXPECT_THAT(abused[0].out, HasSubstr("health_watch_refused_8"));  // RESOURCE_EXHAUSTED
   EXPECT_THAT(abused[0].out, HasSubstr("padded_8"));
+  // Answers held behind a window of 0 were refused once they reached the uid's unread bytes.
+  auto count = [](const std::string& out, const std::string& key) {
+    const size_t at = out.find(key + "=");
+    int n = 0;
+    if (at != std::string::npos) {
+      (void)absl::SimpleAtoi(
+          out.substr(at + key.size() + 1, out.find('\n', at) - at - key.size() - 1), &n);
+    }
+    return n;
+  };
+  EXPECT_GT(count(abused[0].out, "window0_refused"), 0);
+  EXPECT_GT(count(abused[0].out, "window0_answers_held"), 0);
   EXPECT_THAT(abused[1].out, HasSubstr("unix_idle_closed_by_server"));
-  EXPECT_THAT(abused[2].out, HasSubstr("tls_idle_closed_by_server"));
+  EXPECT_THAT(abused[2].out, HasSubstr("watch_share_open=64"));
+  EXPECT_THAT(abused[2].out, HasSubstr("watch_share_refused_8_max_watches_per_client"));
+  EXPECT_THAT(abused[3].out, HasSubstr("tls_idle_"));
+  EXPECT_THAT(abused[4].out, HasSubstr("tls_reader_open=16"));
+  EXPECT_THAT(abused[4].out, HasSubstr("tls_reader_refused_8_max_tls_connections_per_identity"));
+  EXPECT_THAT(abused[5].out, HasSubstr("reserve_RESERVATION_STATE_FAILED"));
+  // The reader of another uid and the operator were served every time.
+  EXPECT_THAT(abused[first_served].out, HasSubstr("reader_list_ok"));
+  EXPECT_THAT(abused[first_served].out, Not(HasSubstr("_failed")));
+  EXPECT_THAT(abused[first_served + 1].out, HasSubstr("operator_ok"));
+  EXPECT_THAT(abused[first_served + 1].out, Not(HasSubstr("operator_failed")));
   // And balloond ends cleanly, still without a report.
   const int status = agent->Stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;

@@ -519,10 +519,23 @@ int64_t BalloonActual(Agent& agent, const std::string& domain) {
 std::vector<balloon::v1::Decision> Decisions(Agent& agent, const std::string& domain) {
   balloon::v1::ListDecisionsRequest req;
   req.set_domain(domain);
-  req.set_limit(1000);
-  balloon::v1::ListDecisionsResponse resp;
-  agent.read().ListDecisions(Deadline().get(), req, &resp);
-  return {resp.decisions().begin(), resp.decisions().end()};
+  // Pages come newest first, each oldest first: the newest 1000, oldest first, are the pages'
+  // decisions in reverse page order.
+  std::vector<std::vector<balloon::v1::Decision>> pages;
+  size_t listed = 0;
+  while (listed < 1000) {
+    balloon::v1::ListDecisionsResponse page;
+    if (!agent.read().ListDecisions(Deadline().get(), req, &page).ok()) break;
+    listed += static_cast<size_t>(page.decisions_size());
+    pages.emplace_back(page.decisions().begin(), page.decisions().end());
+    if (page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
+  std::vector<balloon::v1::Decision> out;
+  for (auto page = pages.rbegin(); page != pages.rend(); ++page) {
+    out.insert(out.end(), page->begin(), page->end());
+  }
+  return out;
 }
 
 std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout) {

@@ -864,6 +864,8 @@ TEST(ValidatePolicyTest, RefusesBadValuesNamingTheField) {
       {[](v1::Policy& p) { p.mutable_cooperation_timeout()->set_seconds(-1); },
        "cooperation_timeout"},
       {[](v1::Policy& p) { p.set_stale_after_periods(0); }, "stale_after_periods"},
+      // Summed with a period count, a value near INT32_MAX would overflow.
+      {[](v1::Policy& p) { p.set_stale_after_periods(2147483647); }, "stale_after_periods"},
       // seconds * 1000 wraps around to a positive number of milliseconds: refused all the same.
       {[](v1::Policy& p) { p.mutable_default_hold()->set_seconds(-18446744073709551); },
        "default_hold"},

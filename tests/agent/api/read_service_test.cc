@@ -6,8 +6,13 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_format.h"
 #include "agent/collect/collector.h"
 #include "policy/durations.h"
+#include "policy/sizes.h"
 #include "tests/agent/api/service_fixture.h"
 
 namespace balloond {
@@ -216,6 +221,125 @@ TEST_F(OneCallPerConnectionTest, ACrowdedConnectionIsRefusedNamingTheSetting) {
   grpc::Status s = stub_->ListDomains(Context().get(), {}, &list);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(s.error_message(), HasSubstr("limits.max_calls_per_connection"));
+}
+
+// One user holding every watch it may leaves the listener's others to every other user.
+class TwoWatchesPerClientTest : public ReadServiceTest {
+ protected:
+  static ListenerContext::Settings Shares() {
+    ListenerContext::Settings s = Limits(8, 4);
+    s.calls.max_watches_per_client = 2;
+    return s;
+  }
+  TwoWatchesPerClientTest() : ReadServiceTest(Shares()) {}
+};
+
+TEST_F(TwoWatchesPerClientTest, AClientPastItsShareOfWatchesIsRefusedNamingTheSetting) {
+  hypervisor_.AddDomain("web1");
+  Collect();
+  std::vector<Watch> open;
+  for (int i = 0; i < 2; ++i) {
+    open.push_back(WatchStats("web1"));
+    v1::MemoryStats m;
+    ASSERT_TRUE(open.back().reader->Read(&m));
+  }
+  Watch extra = WatchStats("web1");
+  v1::MemoryStats m;
+  EXPECT_FALSE(extra.reader->Read(&m));
+  grpc::Status s = extra.reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("uid 1000 already has 2 watch streams"));
+  EXPECT_THAT(s.error_message(), HasSubstr("limits.max_watches_per_client"));
+}
+
+// Lists come a page at a time: no answer a client leaves unread holds more than a page.
+TEST_F(ReadServiceTest, ListDomainsComesInPagesThatAClientFollowsToTheEnd) {
+  for (int i = 0; i < 250; ++i) hypervisor_.AddDomain(absl::StrFormat("vm-%03d", i), i + 1);
+  Collect();
+  v1::ListDomainsRequest req;
+  v1::ListDomainsResponse page;
+  ASSERT_TRUE(stub_->ListDomains(Context().get(), req, &page).ok());
+  EXPECT_EQ(page.domains_size(), 100) << "the most a page holds";
+  EXPECT_EQ(page.domains(0).name(), "vm-000");
+  ASSERT_FALSE(page.next_page_token().empty());
+
+  std::vector<std::string> names;
+  req.set_page_size(30);
+  for (int pages = 1;; ++pages) {
+    page.Clear();
+    ASSERT_TRUE(stub_->ListDomains(Context().get(), req, &page).ok());
+    EXPECT_LE(page.domains_size(), 30);
+    for (const auto& d : page.domains()) names.push_back(d.name());
+    if (page.next_page_token().empty()) {
+      EXPECT_EQ(pages, 9);
+      break;
+    }
+    req.set_page_token(page.next_page_token());
+  }
+  ASSERT_EQ(names.size(), 250u);
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), 250u);
+
+  v1::ListReservationsRequest other;
+  other.set_page_token(req.page_token());
+  v1::ListReservationsResponse reservations;
+  grpc::Status s = stub_->ListReservations(Context().get(), other, &reservations);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "another call's token";
+  EXPECT_THAT(s.error_message(), HasSubstr("page_token"));
+}
+
+TEST_F(ReadServiceTest, ListDecisionsGivesTheNewestPageFirstAndOlderOnesAfter) {
+  for (int i = 0; i < 250; ++i) {
+    v1::Decision d;
+    d.set_domain(i % 2 == 0 ? "web1" : "db1");
+    decisions_.Append(d);
+  }
+  v1::ListDecisionsRequest req;
+  v1::ListDecisionsResponse page;
+  ASSERT_TRUE(stub_->ListDecisions(Context().get(), req, &page).ok());
+  ASSERT_EQ(page.decisions_size(), 100);
+  EXPECT_EQ(page.decisions(0).sequence(), 151u) << "the newest 100, oldest first";
+  EXPECT_EQ(page.decisions(99).sequence(), 250u);
+  req.set_page_token(page.next_page_token());
+  ASSERT_TRUE(stub_->ListDecisions(Context().get(), req, &page).ok());
+  EXPECT_EQ(page.decisions(0).sequence(), 51u);
+  EXPECT_EQ(page.decisions(99).sequence(), 150u);
+  req.set_page_token(page.next_page_token());
+  ASSERT_TRUE(stub_->ListDecisions(Context().get(), req, &page).ok());
+  EXPECT_EQ(page.decisions_size(), 50);
+  EXPECT_TRUE(page.next_page_token().empty()) << "none older is kept";
+
+  v1::ListDecisionsRequest of_web1;
+  of_web1.set_domain("web1");
+  of_web1.set_limit(1000);  // the old field: taken as a page size, at most 100
+  ASSERT_TRUE(stub_->ListDecisions(Context().get(), of_web1, &page).ok());
+  EXPECT_EQ(page.decisions_size(), 100);
+  for (const auto& d : page.decisions()) EXPECT_EQ(d.domain(), "web1");
+  of_web1.set_domain("db1");
+  of_web1.set_page_token(page.next_page_token());
+  EXPECT_EQ(stub_->ListDecisions(Context().get(), of_web1, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "a token of web1's pages does not page db1's";
+}
+
+TEST_F(ReadServiceTest, ListReservationsComesInPagesOldestFirst) {
+  for (int i = 0; i < 150; ++i) {
+    v1::ReserveMemoryRequest r;
+    r.set_bytes(kMiB);
+    auto made = reservations_->Create(r, "uid 0", std::nullopt, true, clock_.Now());
+    ASSERT_TRUE(made.ok());
+    ASSERT_TRUE(reservations_->Release(made->id(), clock_.Now()).ok());
+  }
+  v1::ListReservationsRequest req;
+  v1::ListReservationsResponse page;
+  ASSERT_TRUE(stub_->ListReservations(Context().get(), req, &page).ok());
+  ASSERT_EQ(page.reservations_size(), 100);
+  EXPECT_EQ(page.reservations(0).id(), "r-1");
+  req.set_page_token(page.next_page_token());
+  ASSERT_TRUE(stub_->ListReservations(Context().get(), req, &page).ok());
+  ASSERT_EQ(page.reservations_size(), 50);
+  EXPECT_EQ(page.reservations(0).id(), "r-101");
+  EXPECT_TRUE(page.next_page_token().empty());
 }
 
 TEST_F(ReadServiceTest, DecisionWatchersGetTheirDomainsDecisions) {

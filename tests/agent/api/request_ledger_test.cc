@@ -87,6 +87,30 @@ TEST_F(RequestLedgerTest, TheOldestAnswersMakeRoomAndRunningRequestsAreNeverDrop
   EXPECT_EQ(refused.refusal.code(), absl::StatusCode::kResourceExhausted);
 }
 
+// The review's finding 8: 10,000 entries could hold gigabytes of requests and answers. Requests
+// are kept as digests, answers count against a budget of bytes.
+TEST_F(RequestLedgerTest, EntriesAreBoundedInBytesAndRequestsKeptAsDigests) {
+  RequestLedger::Settings small;
+  small.max_bytes = 64 << 10;
+  RequestLedger ledger(clock_, small);
+  const std::string big(20 << 10, 'x');
+  for (const char* id : {"a", "b", "c", "d"}) {
+    ASSERT_EQ(ledger.Begin("call", "uid 0", id, Request(big)).action, Action::kRun);
+    ledger.Finish("call", "uid 0", id, absl::OkStatus(), Response(big));
+    clock_.Advance(absl::Seconds(1));
+    EXPECT_LE(ledger.bytes(), small.max_bytes);
+  }
+  EXPECT_EQ(ledger.size(), 3u) << "the oldest answer made room for the newest";
+  EXPECT_EQ(ledger.Begin("call", "uid 0", "a", Request(big)).action, Action::kRun);
+  EXPECT_EQ(ledger.Begin("call", "uid 0", "d", Request(big)).action, Action::kAnswer);
+  // A digest still tells a different request under the same id.
+  EXPECT_EQ(ledger.Begin("call", "uid 0", "d", Request(big + "y")).action, Action::kRefuse);
+  // An answer larger than the whole budget is not kept: its retry runs again.
+  ASSERT_EQ(ledger.Begin("call", "uid 0", "huge", Request("h")).action, Action::kRun);
+  ledger.Finish("call", "uid 0", "huge", absl::OkStatus(), Response(std::string(80 << 10, 'z')));
+  EXPECT_EQ(ledger.Begin("call", "uid 0", "huge", Request("h")).action, Action::kRun);
+}
+
 TEST_F(RequestLedgerTest, IdsAreShortAndPlain) {
   EXPECT_TRUE(RequestLedger::ValidateRequestId("0f8fad5b-d9cb-469f-a165-70867728950e").ok());
   EXPECT_TRUE(RequestLedger::ValidateRequestId("job:42.retry_1").ok());

@@ -19,30 +19,44 @@ namespace v1 = balloon::v1;
 using ::balloond::testing::FakeClock;
 using ::testing::HasSubstr;
 
-// ListDomains answers with the deadline balloond gives the call (seconds from now, as a name);
-// GetHostStats runs work that throws, on a pool.
+// Calls admitted by a listener whose clients may leave a call's state and 1500 bytes of answers
+// unread:
+// ListDomains answers with the deadline balloond gives the call (seconds from now, as a name),
+// padded to the size the request's page_size asks for; GetHostStats runs work that throws, on a
+// pool.
 class Probe final : public v1::BalloonReadService::CallbackService {
  public:
-  explicit Probe(Clock& clock) : clock_(clock), pool_("probe", 1) {}
+  explicit Probe(Clock& clock)
+      : clock_(clock),
+        listener_("probe", Settings(), clock,
+                  [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }) {}
   grpc::ServerUnaryReactor* ListDomains(grpc::CallbackServerContext* ctx,
-                                        const v1::ListDomainsRequest*,
+                                        const v1::ListDomainsRequest* req,
                                         v1::ListDomainsResponse* resp) override {
+    UnaryCall* call = listener_.Begin(*ctx, resp);
+    if (!call->admitted()) return call;
     const absl::Time deadline = RequestDeadline(clock_, *ctx, absl::Seconds(5), absl::Seconds(60));
     resp->add_domains()->set_name(
         absl::StrCat(absl::ToInt64Seconds(deadline - clock_.Now() + absl::Milliseconds(500))));
-    return Finished(ctx, absl::OkStatus());
+    resp->set_next_page_token(std::string(static_cast<size_t>(req->page_size()), 'x'));
+    return call->Complete(absl::OkStatus());
   }
   grpc::ServerUnaryReactor* GetHostStats(grpc::CallbackServerContext* ctx,
-                                         const v1::GetHostStatsRequest*, v1::HostStats*) override {
-    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    FinishOnPool(pool_, reactor, []() -> absl::Status { throw std::runtime_error("boom"); });
-    return reactor;
+                                         const v1::GetHostStatsRequest*,
+                                         v1::HostStats* resp) override {
+    return FinishOnPool(listener_.lookups(), listener_.Begin(*ctx, resp),
+                        []() -> absl::Status { throw std::runtime_error("boom"); });
   }
-  WorkerPool& pool() { return pool_; }
+  ListenerContext& listener() { return listener_; }
 
  private:
+  static ListenerContext::Settings Settings() {
+    ListenerContext::Settings s;
+    s.calls.max_unread_bytes_per_client = (16 << 10) + 6000;  // a call's state and 1500 bytes
+    return s;
+  }
   Clock& clock_;
-  WorkerPool pool_;
+  ListenerContext listener_;
 };
 
 class ServiceContextTest : public ::testing::Test {
@@ -55,7 +69,7 @@ class ServiceContextTest : public ::testing::Test {
   }
   ~ServiceContextTest() override {
     server_->Shutdown();
-    probe_.pool().Stop();
+    probe_.listener().StopWorkers();
   }
   int64_t DeadlineSeconds(std::optional<absl::Duration> client) {
     grpc::ClientContext ctx;
@@ -84,6 +98,29 @@ TEST_F(ServiceContextTest, WorkThatThrowsFinishesTheCallWithInternal) {
   grpc::Status s = stub_->GetHostStats(&ctx, {}, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_THAT(s.error_message(), HasSubstr("boom"));
+}
+
+// An answer counts against its client's unread bytes while gRPC holds it; one that would pass them
+// is not sent, and the call says why.
+TEST_F(ServiceContextTest, AnAnswerPastTheClientsUnreadBytesIsRefusedWithItsSetting) {
+  v1::ListDomainsRequest small, big;
+  small.set_page_size(100);
+  big.set_page_size(2000);  // 4 x 2000 bytes and more
+  grpc::ClientContext ok_ctx, big_ctx;
+  v1::ListDomainsResponse resp;
+  EXPECT_TRUE(stub_->ListDomains(&ok_ctx, small, &resp).ok());
+  EXPECT_EQ(resp.next_page_token().size(), 100u);
+  grpc::Status s = stub_->ListDomains(&big_ctx, big, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("uid 1000 has 0 bytes of answers it has not read"))
+      << "the small answer was read and counts no more";
+  EXPECT_THAT(s.error_message(), HasSubstr("limits.max_unread_bytes_per_client"));
+  // Once gRPC is done with a call, its place and its answer's bytes are given back.
+  for (int i = 0; i < 100 && probe_.listener().limits().calls_in_flight() > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(probe_.listener().limits().calls_in_flight(), 0);
+  EXPECT_EQ(probe_.listener().limits().unread_bytes(), 0);
 }
 
 TEST(ListenerContextTest, StoppedWorkersRefuseWorkWithUnavailable) {

@@ -44,22 +44,62 @@ class StagedTlsFilesTest : public ::testing::Test {
 };
 
 TEST_F(StagedTlsFilesTest, StagesTheKeyWithItsChainInOnePrivateFile) {
-  auto staged = StagedTlsFiles::Start(tls_, dir_ + "/staged", absl::Hours(1), clock_);
+  auto staged = StagedTlsFiles::Start(tls_, dir_ + "/run", absl::Hours(1), clock_);
   ASSERT_TRUE(staged.ok()) << staged.status();
   const std::string identity = ReadWholeFile((*staged)->identity_path()).value();
   EXPECT_THAT(identity, HasSubstr("PRIVATE KEY"));
   EXPECT_THAT(identity, HasSubstr("BEGIN CERTIFICATE"));
+  const std::string staging = (*staged)->dir();
+  EXPECT_THAT(staging, ::testing::StartsWith(dir_ + "/run/tls."));
   struct stat st;
-  ASSERT_EQ(stat((dir_ + "/staged").c_str(), &st), 0);
+  ASSERT_EQ(stat(staging.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   ASSERT_EQ(stat((*staged)->identity_path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   staged->reset();
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/staged")) << "the copies go with balloond";
+  EXPECT_FALSE(std::filesystem::exists(staging)) << "the copies go with balloond";
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/run")) << "not the directory it was given";
+}
+
+// The review's finding 7: an operator keeping certificates in <socket dir>/tls lost them to
+// balloond's start. Now only balloond's own staging directories go, and only holding its files.
+TEST_F(StagedTlsFilesTest, NothingButItsOwnLeftoversIsRemoved) {
+  const std::string run = dir_ + "/run";
+  std::filesystem::create_directories(run + "/tls");
+  ASSERT_TRUE(WriteFileAtomically(run + "/tls/server.crt", "the operator's").ok());
+  std::filesystem::create_directories(run + "/tls.crash1");
+  ASSERT_TRUE(WriteFileAtomically(run + "/tls.crash1/identity.pem", "old").ok());
+  ASSERT_TRUE(WriteFileAtomically(run + "/tls.crash1/client-ca.pem", "old").ok());
+  std::filesystem::create_directories(run + "/tls.other1");
+  ASSERT_TRUE(WriteFileAtomically(run + "/tls.other1/notes.txt", "someone's").ok());
+  std::filesystem::create_symlink(dir_, run + "/tls.link11");
+
+  auto staged = StagedTlsFiles::Start(tls_, run, absl::Hours(1), clock_);
+  ASSERT_TRUE(staged.ok()) << staged.status();
+  EXPECT_EQ(ReadWholeFile(run + "/tls/server.crt").value_or(""), "the operator's");
+  EXPECT_FALSE(std::filesystem::exists(run + "/tls.crash1")) << "a crashed balloond's copies go";
+  EXPECT_TRUE(std::filesystem::exists(run + "/tls.other1/notes.txt"));
+  EXPECT_TRUE(std::filesystem::is_symlink(run + "/tls.link11"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/live.crt")) << "a link is never followed";
+}
+
+// A TLS file inside a staging directory (a copy a crashed balloond left, say) would be removed as
+// a leftover: balloond refuses to start instead, naming it, and removes nothing.
+TEST_F(StagedTlsFilesTest, ATlsFileInsideAStagingDirectoryIsRefusedAndKept) {
+  const std::string run = dir_ + "/run";
+  std::filesystem::create_directories(run + "/tls.crash1");
+  Copy("server.crt", run + "/tls.crash1/identity.pem");
+  TlsSettings inside = tls_;
+  inside.cert_file = run + "/tls.crash1/identity.pem";
+  auto staged = StagedTlsFiles::Start(inside, run, absl::Hours(1), clock_);
+  ASSERT_FALSE(staged.ok());
+  EXPECT_THAT(std::string(staged.status().message()),
+              HasSubstr(inside.cert_file + " lies in a TLS staging directory of balloond's"));
+  EXPECT_TRUE(std::filesystem::exists(inside.cert_file));
 }
 
 TEST_F(StagedTlsFilesTest, BrokenRotationsAreNotTakenAndAGoodOneIs) {
-  auto staged = StagedTlsFiles::Start(tls_, dir_ + "/staged", absl::Hours(1), clock_);
+  auto staged = StagedTlsFiles::Start(tls_, dir_ + "/run", absl::Hours(1), clock_);
   ASSERT_TRUE(staged.ok()) << staged.status();
   const std::string before = ReadWholeFile((*staged)->identity_path()).value();
 
@@ -82,7 +122,7 @@ TEST_F(StagedTlsFilesTest, BrokenRotationsAreNotTakenAndAGoodOneIs) {
 
 TEST_F(StagedTlsFilesTest, ABadFileAtStartIsAnErrorNamingTheFlag) {
   Install("server.crt", "reader.key");
-  auto staged = StagedTlsFiles::Start(tls_, dir_ + "/staged", absl::Hours(1), clock_);
+  auto staged = StagedTlsFiles::Start(tls_, dir_ + "/run", absl::Hours(1), clock_);
   ASSERT_FALSE(staged.ok());
   EXPECT_THAT(std::string(staged.status().message()), HasSubstr("--tls-key"));
 }

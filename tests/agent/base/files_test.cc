@@ -55,6 +55,24 @@ TEST_F(FilesTest, AMissingFileAndADirectoryAreErrorsNamingThePath) {
   EXPECT_THAT(directory.status().message(), HasSubstr("is a directory"));
 }
 
+// Only "no such file" means a file is absent: anything else that stops a read is an error of its
+// own kind, and saved state that cannot be read is not taken for none.
+TEST_F(FilesTest, OnlyAMissingFileIsNotFound) {
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/file", "x").ok());
+  auto not_a_directory = ReadWholeFile(dir_ + "/file/below");
+  EXPECT_EQ(not_a_directory.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(not_a_directory.status().message(), HasSubstr("Not a directory"));
+  auto none = ReadSavedState(dir_ + "/never-saved", "the holds");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto saved = ReadSavedState(dir_ + "/file", "the holds");
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(**saved, "x");
+  auto unreadable = ReadSavedState(dir_ + "/file/below", "the holds");
+  ASSERT_FALSE(unreadable.ok());
+  EXPECT_THAT(unreadable.status().message(), HasSubstr("(the holds)"));
+}
+
 TEST_F(FilesTest, ATextProtoThatCannotBeSavedSaysWhatWasNotChanged) {
   balloon::v1::Policy policy;
   policy.set_mode(balloon::v1::POLICY_MODE_ENFORCE);

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "tests/agent/base/fake_clock.h"
+
 namespace balloond {
 namespace {
 
@@ -32,6 +34,24 @@ TEST(LogTest, LinesBelowTheLevelAreDropped) {
   SetLogLevel(LogLevel::kInfo);
   EXPECT_THAT(out, Not(HasSubstr("quiet")));
   EXPECT_THAT(out, HasSubstr("balloond error: loud"));
+}
+
+// The review's finding 5: each handshake timeout was an ERROR line, 46,000 an hour. A flood of
+// one kind of line is a line a minute, with a count of the rest.
+TEST(PacedLogTest, AFloodOfOneLineIsLoggedAsARate) {
+  testing::FakeClock clock;
+  PacedLog paced(clock, absl::Minutes(1));
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 1300; ++i) {  // 10 a second for 130 s
+    paced.Log("handshaker.cc:1", LogLevel::kError, "Handshake timed out");
+    clock.Advance(absl::Milliseconds(100));
+  }
+  paced.Log("server.cc:2", LogLevel::kError, "another kind");
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3 + 1) << out;
+  EXPECT_THAT(out, HasSubstr("Handshake timed out\n")) << "the first at once";
+  EXPECT_THAT(out, HasSubstr("Handshake timed out (and 599 more like it in the last 1m"));
+  EXPECT_THAT(out, HasSubstr("another kind"));
 }
 
 }  // namespace

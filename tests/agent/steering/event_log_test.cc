@@ -18,7 +18,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 struct Heard final : public EventListener {
-  void OnEvent(const std::shared_ptr<const v1::Event>& event) override { events.push_back(*event); }
+  bool OnEvent(const std::shared_ptr<const v1::Event>& event) override {
+    events.push_back(*event);
+    return true;
+  }
   void OnClose(const absl::Status& why) override { closed = why; }
   std::vector<uint64_t> Sequences() const {
     std::vector<uint64_t> out;
@@ -116,6 +119,57 @@ TEST_F(EventLogTest, ClosingTellsEveryListener) {
   log_.CloseAll(absl::UnavailableError("stopping"));
   EXPECT_EQ(heard.closed.code(), absl::StatusCode::kUnavailable);
   log_.Unsubscribe(&heard);
+}
+
+// A client's stream: it takes one event, and the next only once it has written it. It holds one
+// event and its place, never a queue of the history (the review's finding 4: each watcher queued
+// its whole replay).
+struct OneAtATime final : public EventListener {
+  bool Wants(const v1::Event& event) const override { return event.domain() != "skip"; }
+  bool OnEvent(const std::shared_ptr<const v1::Event>& event) override {
+    held.push_back(event);
+    return false;
+  }
+  void OnClose(const absl::Status& why) override { closed = why; }
+  std::vector<std::shared_ptr<const v1::Event>> held;
+  absl::Status closed;
+};
+
+TEST_F(EventLogTest, AStreamIsGivenTheNextEventOnlyWhenItIsReadyAndSkipsWhatItDoesNotWant) {
+  AppendStarted(2);
+  log_.Append(DomainEvent(v1::EVENT_KIND_DOMAIN_STARTED, "skip", "u-2", "not wanted"));
+  AppendStarted(1);
+  OneAtATime reader;
+  ASSERT_TRUE(log_.Subscribe(&reader, EventCursor()).ok());
+  ASSERT_EQ(reader.held.size(), 1u) << "one at a time, however much history there is";
+  EXPECT_EQ(reader.held[0]->sequence(), 1u);
+  AppendStarted(1);
+  EXPECT_EQ(reader.held.size(), 1u) << "a new event waits while the first is being written";
+  log_.Ready(&reader);
+  ASSERT_EQ(reader.held.size(), 2u);
+  EXPECT_EQ(reader.held[1]->sequence(), 2u);
+  log_.Ready(&reader);
+  ASSERT_EQ(reader.held.size(), 3u);
+  EXPECT_EQ(reader.held[2]->sequence(), 4u) << "3 is another domain's";
+  log_.Ready(&reader);
+  log_.Ready(&reader);
+  EXPECT_EQ(reader.held.back()->sequence(), 5u);
+  log_.Ready(&reader);  // caught up: the next event comes as it is appended
+  AppendStarted(1);
+  EXPECT_EQ(reader.held.back()->sequence(), 6u);
+  log_.Unsubscribe(&reader);
+}
+
+TEST_F(EventLogTest, AStreamWhoseNextEventLeftTheHistoryIsClosedAsTooSlow) {
+  OneAtATime reader;
+  ASSERT_TRUE(log_.Subscribe(&reader, EventCursor()).ok());
+  AppendStarted(7);  // the reader holds 1; 2 falls out of the 5 kept
+  ASSERT_EQ(reader.held.size(), 1u);
+  log_.Ready(&reader);
+  EXPECT_EQ(reader.closed.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(reader.closed.message(), HasSubstr("events after 1 are no longer kept"));
+  EXPECT_EQ(reader.held.size(), 1u);
+  log_.Unsubscribe(&reader);
 }
 
 TEST(ReservationEventTest, NamesTheKindByTheReservationsState) {

@@ -21,8 +21,9 @@ class EventRecorder final : public EventListener {
   EventRecorder(const EventRecorder&) = delete;
   EventRecorder& operator=(const EventRecorder&) = delete;
 
-  void OnEvent(const std::shared_ptr<const balloon::v1::Event>& event) override {
+  bool OnEvent(const std::shared_ptr<const balloon::v1::Event>& event) override {
     events_.push_back(*event);
+    return true;
   }
   // The kinds heard since the last call; the events themselves are then last().
   std::vector<balloon::v1::EventKind> Heard() {

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include "policy/durations.h"
 #include "policy/sizes.h"
@@ -74,6 +76,24 @@ TEST_F(HoldStoreTest, ACorruptFileStopsTheStartNamingIt) {
   auto store = HoldStore::Open(dir_);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(store.status().message(), HasSubstr(dir_ + "/holds.textproto:1:"));
+}
+
+TEST_F(HoldStoreTest, AFileThatCannotBeReadOrHoldsWhatTheApiRefusesStopsTheStart) {
+  std::filesystem::create_directory(dir_ + "/holds.textproto");  // unreadable, and not ENOENT
+  auto unreadable = HoldStore::Open(dir_);
+  ASSERT_FALSE(unreadable.ok()) << "not taken for no holds, to be overwritten at the next change";
+  EXPECT_THAT(unreadable.status().message(), HasSubstr("does not start without it"));
+  std::filesystem::remove(dir_ + "/holds.textproto");
+  for (const auto& [text, complaint] : std::vector<std::pair<std::string, std::string>>{
+           {"holds { uuid: \"a\" target_bytes: 0 until { seconds: 1795612933 } }", "target of 0"},
+           {"holds { uuid: \"a\" target_bytes: 9223372036854775807 }", "9223372036854775807"},
+           {"holds { uuid: \"a\" target_bytes: 1 until { seconds: -99999999999 } }",
+            "not a valid time"}}) {
+    std::ofstream(dir_ + "/holds.textproto", std::ios::trunc) << text;
+    auto store = HoldStore::Open(dir_);
+    ASSERT_FALSE(store.ok()) << text;
+    EXPECT_THAT(store.status().message(), HasSubstr(complaint));
+  }
 }
 
 TEST_F(HoldStoreTest, AHoldThatCannotBeSavedChangesNothing) {

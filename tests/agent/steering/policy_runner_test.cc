@@ -79,9 +79,10 @@ class PolicyRunnerTest : public ::testing::Test {
   std::unique_ptr<HoldStore> holds_;
   std::unique_ptr<ReservationStore> reservations_;
   struct Seen final : public EventListener {
-    void OnEvent(const std::shared_ptr<const v1::Event>& event) override {
+    bool OnEvent(const std::shared_ptr<const v1::Event>& event) override {
       kinds.push_back(event->kind());
       all.push_back(*event);
+      return true;
     }
     std::vector<v1::EventKind> kinds;
     std::vector<v1::Event> all;

@@ -194,6 +194,14 @@ TEST_F(PolicyStoreTest, ACorruptSavedPolicyStopsTheStartNamingTheFile) {
   EXPECT_THAT(std::string(store.status().message()), HasSubstr(dir_ + "/policy.textproto:"));
 }
 
+TEST_F(PolicyStoreTest, ASavedPolicyThatCannotBeReadStopsTheStart) {
+  std::filesystem::create_directories(dir_ + "/policy.textproto");  // unreadable, not ENOENT
+  auto store = PolicyStore::Open(dir_, {});
+  ASSERT_FALSE(store.ok()) << "not taken for no changes, to be overwritten at the next one";
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("policy.textproto"));
+  std::filesystem::remove(dir_ + "/policy.textproto");
+}
+
 TEST_F(PolicyStoreTest, TheModeFlagIsNotSaved) {
   auto store = Open();
   store->OverrideMode(v1::POLICY_MODE_OFF);

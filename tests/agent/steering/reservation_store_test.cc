@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "policy/durations.h"
+#include "policy/settings.h"
 #include "policy/sizes.h"
 #include "tests/agent/base/temp_dir.h"
 
@@ -172,6 +173,97 @@ TEST_F(ReservationStoreTest, BadRequestsChangeNothing) {
           .code(),
       absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(store_->List().empty());
+}
+
+// The review's finding 6: 5000 failed requests were all kept, each rewriting the whole file.
+TEST_F(ReservationStoreTest, OneThatFailsAtOnceIsAnsweredNotKeptAndEndedOnesAreCapped) {
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(Create(policy::kMaxMemoryBytes, Host(3 * kGiB)).state(),
+              v1::RESERVATION_STATE_FAILED);
+  }
+  EXPECT_TRUE(store_->List().empty());
+  EXPECT_FALSE(std::filesystem::exists(store_->saved_path())) << "nothing was written";
+  const v1::Reservation next = Create(kGiB, Host(8 * kGiB));
+  EXPECT_EQ(next.id(), "r-301") << "an id answered is not given again";
+
+  for (int i = 0; i < 300; ++i) {
+    const v1::Reservation r = Create(kGiB, Host(64 * kGiB));
+    ASSERT_TRUE(store_->Release(r.id(), now_).ok());
+  }
+  const std::vector<v1::Reservation> listed = store_->List();
+  EXPECT_EQ(listed.size(), 257u) << "the one alive and the newest 256 that ended";
+  EXPECT_EQ(listed.back().id(), "r-601");
+  store_ = *ReservationStore::Open(dir_);
+  EXPECT_EQ(store_->List().size(), 257u);
+}
+
+TEST_F(ReservationStoreTest, ARetryByRequestIdGetsTheReservationItMadeAlsoAfterARestart) {
+  v1::ReserveMemoryRequest request = Request(kGiB);
+  request.set_request_id("orchestrator-42");
+  auto first = store_->Create(request, "certificate spiffe://o/1", Host(8 * kGiB), true, now_);
+  ASSERT_TRUE(first.ok());
+  store_ = *ReservationStore::Open(dir_);
+  bool repeat = false;
+  auto again =
+      store_->Create(request, "certificate spiffe://o/1", Host(8 * kGiB), true, now_, &repeat);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(repeat);
+  EXPECT_EQ(again->id(), first->id());
+  EXPECT_EQ(store_->ReservedBytes(now_), kGiB) << "made once";
+  auto someone_else = store_->Create(request, "uid 1000", Host(8 * kGiB), true, now_, &repeat);
+  ASSERT_TRUE(someone_else.ok());
+  EXPECT_FALSE(repeat) << "another client's id is its own";
+  EXPECT_NE(someone_else->id(), first->id());
+}
+
+TEST_F(ReservationStoreTest, IdsAreValidatedBeforeTheyAreLookedFor) {
+  for (const std::string id : {"r-1\tkey\tvalue", "r-", "r-01", "x-1", "r-1234567890123456"}) {
+    EXPECT_EQ(store_->Get(id).status().code(), absl::StatusCode::kInvalidArgument) << id;
+    EXPECT_EQ(store_->Release(id, now_).status().code(), absl::StatusCode::kInvalidArgument) << id;
+  }
+  EXPECT_EQ(store_->Get("r-7").status().code(), absl::StatusCode::kNotFound);
+}
+
+// The review's finding 9: a saved reservation of 2^63-1 bytes aborted the checked build, and a file
+// that could not be read was taken for none (and then overwritten).
+TEST_F(ReservationStoreTest, SavedReservationsAreCheckedAsTheApiChecksThem) {
+  const std::string ok_one =
+      "reservations { id: \"r-1\" bytes: 1073741824 state: RESERVATION_STATE_READY "
+      "create_time { seconds: 1795634560 } expire_time { seconds: 1795635160 } "
+      "state_time { seconds: 1795634560 } }\n";
+  for (const auto& [text, complaint] : std::vector<std::pair<std::string, std::string>>{
+           {"next_number: 2\n" + ok_one, ""},
+           {"next_number: 2\nreservations { id: \"r-1\" bytes: 9223372036854775807 state: "
+            "RESERVATION_STATE_READY }",
+            "bytes 9223372036854775807"},
+           {"next_number: 9223372036854775807\n" + ok_one, "next_number 9223372036854775807"},
+           {"next_number: 1\n" + ok_one, "below next_number 1"},
+           {"next_number: 2\nreservations { id: \"r-x\" bytes: 1 state: RESERVATION_STATE_READY }",
+            "\"r-x\" is not r-N"},
+           {"next_number: 2\nreservations { id: \"r-1\" bytes: 1 }", "state 0 is not one"},
+           {"next_number: 2\nreservations { id: \"r-1\" bytes: 1 state: RESERVATION_STATE_READY "
+            "create_time { seconds: 0 } expire_time { seconds: 999999999999 } }",
+            "expire_time is not a valid time"},
+       }) {
+    std::ofstream(store_->saved_path(), std::ios::trunc) << text;
+    auto reopened = ReservationStore::Open(dir_);
+    if (complaint.empty()) {
+      EXPECT_TRUE(reopened.ok()) << reopened.status();
+      continue;
+    }
+    ASSERT_FALSE(reopened.ok()) << text;
+    EXPECT_THAT(reopened.status().message(), HasSubstr(complaint));
+    EXPECT_THAT(reopened.status().message(), HasSubstr("reservations.textproto"));
+  }
+}
+
+TEST_F(ReservationStoreTest, AFileThatCannotBeReadStopsTheStartInsteadOfBeingTakenForNone) {
+  std::filesystem::remove(store_->saved_path());
+  std::filesystem::create_directory(store_->saved_path());  // reading it fails, and not ENOENT
+  auto reopened = ReservationStore::Open(dir_);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_THAT(reopened.status().message(), HasSubstr("reservations.textproto"));
+  EXPECT_THAT(reopened.status().message(), HasSubstr("does not start without it"));
 }
 
 TEST_F(ReservationStoreTest, ACorruptFileStopsTheStartNamingIt) {
