@@ -268,9 +268,17 @@ class AgentMetrics::SnapshotCollectable final : public prometheus::Collectable {
          c.needed_bytes},
         {"balloon_host_reserved_bytes", "Memory promised to reservations.", c.reserved_bytes},
         {"balloon_host_unbacked_bytes",
-         "What the guests' balloons give them beyond what the host holds of them (free on the "
-         "host, but theirs to touch).",
+         "What the guests may hold beyond what the host holds of them (free on the host, but "
+         "theirs to touch).",
          c.unbacked_bytes},
+        {"balloon_host_free_bytes",
+         "What is available and not reserved (nor, while there are reservations, promised to "
+         "guests): what the policy compares with the reserve.",
+         c.standing.FreeBytes()},
+        {"balloon_host_short",
+         "1 while the policy judges the host short of memory (free under the reserve, or memory "
+         "PSI high) and reclaims for it; 0 otherwise.",
+         c.standing.Condition() == policy::HostCondition::kShort ? 1 : 0},
     };
     for (const auto& s : host_series) {
       MetricFamily f = Family(s.name, s.help, MetricType::Gauge);

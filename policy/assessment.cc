@@ -38,45 +38,46 @@ std::string Implausible(const GuestReport& r, const DomainInput& in) {
 
 void UpdateRates(Assessment& a) {
   const GuestReport& now = *a.input->report;
-  if (a.memory.last_report && now.last_update > a.memory.last_report->last_update) {
-    const GuestReport& before = *a.memory.last_report;
+  if (a.history.rates.last_report && now.last_update > a.history.rates.last_report->last_update) {
+    const GuestReport& before = *a.history.rates.last_report;
     // Read sparsely (steady), it is read again because it changed: the change is recent, so the
     // rates are taken over the last period rather than spread over the whole gap.
     const absl::Duration gap = now.last_update - before.last_update;
     const absl::Duration dt =
-        a.memory.collect_every > 1 ? std::min(gap, a.input->stats_period) : gap;
+        a.history.collect_every > 1 ? std::min(gap, a.input->stats_period) : gap;
     const int64_t used_before = before.total_bytes - before.available_bytes;
-    a.memory.previous_refaults_per_second = RefaultsPerSecond(a.memory);
-    a.memory.rates_known = true;
-    a.memory.rates_from = before.last_update;
-    a.memory.used_growth_bytes_per_second =
+    a.history.rates.previous_refaults_per_second = RefaultsPerSecond(a.history.rates);
+    a.history.rates.known = true;
+    a.history.rates.from = before.last_update;
+    a.history.rates.used_growth_bytes_per_second =
         PerSecond(static_cast<double>(a.used - used_before), dt);
-    a.memory.swap_in_bytes_per_second =
+    a.history.rates.swap_in_bytes_per_second =
         now.swap_in_bytes && before.swap_in_bytes
             ? PerSecond(static_cast<double>(
                             std::max<int64_t>(0, *now.swap_in_bytes - *before.swap_in_bytes)),
                         dt)
             : 0;
-    a.memory.major_faults_per_second =
+    a.history.rates.major_faults_per_second =
         now.major_faults && before.major_faults
             ? PerSecond(static_cast<double>(
                             std::max<int64_t>(0, *now.major_faults - *before.major_faults)),
                         dt)
             : 0;
   }
-  if (!a.memory.last_report || now.last_update > a.memory.last_report->last_update) {
-    a.memory.last_report = now;
+  if (!a.history.rates.last_report || now.last_update > a.history.rates.last_report->last_update) {
+    a.history.rates.last_report = now;
   }
 }
 
 }  // namespace
 
-Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainMemory& memory,
+Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainHistory& history,
                   absl::Time now) {
   Assessment a;
   a.input = &in;
   a.settings = EffectiveDomainPolicy(policy, in.name);
-  a.memory = memory;
+  a.history = history;
+  a.held = in.held_until && *in.held_until > now;
   if (!in.actual_bytes) return a;
   a.actual = *in.actual_bytes;
   a.ceiling = std::min(in.max_memory_bytes,
@@ -87,17 +88,17 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   // keeps what it took (reclaim waits as after relief). A balloon at rest does not move by itself
   // otherwise, so a single event's MiB counts; one an operator holds moves to the operator's
   // target.
-  const int64_t before = std::exchange(a.memory.last_actual, a.actual);
-  const bool asked_to_grow = memory.pending_target && *memory.pending_target > before;
-  const bool held = in.held_until && *in.held_until > now;
-  if (in.autodeflate && before >= 0 && !asked_to_grow && !held && a.actual - before >= kMiB) {
+  const int64_t before = std::exchange(a.history.following.last_actual, a.actual);
+  const bool asked_to_grow =
+      history.following.pending_target && *history.following.pending_target > before;
+  if (in.autodeflate && before >= 0 && !asked_to_grow && !a.held && a.actual - before >= kMiB) {
     a.deflated_by_itself = a.actual - before;
-    a.memory.pending_target.reset();
-    a.memory.strikes = 0;
-    a.memory.backoff_until = absl::InfinitePast();
-    a.memory.relieved_at = now;
+    a.history.following.pending_target.reset();
+    a.history.backoff.strikes = 0;
+    a.history.backoff.until = absl::InfinitePast();
+    a.history.relief.at = now;
   }
-  a.backing_off = now < a.memory.backoff_until;
+  a.backing_off = now < a.history.backoff.until;
   a.eligible = in.activity == Activity::kRunning && a.settings.enabled() && !a.backing_off &&
                in.definition_read;
 
@@ -108,7 +109,8 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
   } else {
     a.stats_age = now - in.report->last_update;
     // A steady guest collected every few periods has statistics that many periods older.
-    if (a.stats_age > in.stats_period * (policy.stale_after_periods() + memory.collect_every - 1)) {
+    if (a.stats_age >
+        in.stats_period * (policy.stale_after_periods() + history.collect_every - 1)) {
       a.why_not_fresh =
           absl::StrCat("the guest's statistics are ",
                        absl::FormatDuration(absl::Trunc(a.stats_age, absl::Seconds(1))), " old");
@@ -123,36 +125,39 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
 
   const GuestReport& r = *in.report;
   a.used = r.total_bytes - r.available_bytes;
-  if (a.actual != a.memory.seen_actual) {
+  if (a.actual != a.history.following.seen_actual) {
     // First sight (when it last moved is unknown: long ago) or a move since the last cycle.
-    a.memory.actual_since = a.memory.seen_actual < 0 ? absl::InfinitePast() : now;
-    a.memory.seen_actual = a.actual;
+    a.history.following.actual_since =
+        a.history.following.seen_actual < 0 ? absl::InfinitePast() : now;
+    a.history.following.seen_actual = a.actual;
   }
-  if (r.last_update > a.memory.actual_since + absl::Seconds(1)) {
-    a.memory.kernel_bytes = std::max<int64_t>(0, a.actual - r.total_bytes);
+  if (r.last_update > a.history.following.actual_since + absl::Seconds(1)) {
+    a.history.following.kernel_bytes = std::max<int64_t>(0, a.actual - r.total_bytes);
   }
-  a.overhead = a.memory.kernel_bytes.value_or(std::max<int64_t>(0, a.actual - r.total_bytes));
+  a.overhead =
+      a.history.following.kernel_bytes.value_or(std::max<int64_t>(0, a.actual - r.total_bytes));
   a.headroom =
       std::max(a.settings.headroom_bytes(),
                static_cast<int64_t>(a.settings.headroom_fraction() * static_cast<double>(a.used)));
   UpdateRates(a);
-  const bool recently_relieved = now - a.memory.relieved_at < kPeakWindow;
-  a.memory.peak_used = recently_relieved ? std::max(a.memory.peak_used, a.used) : a.used;
-  a.floor = std::clamp(a.memory.peak_used + a.headroom + a.overhead, min, a.ceiling);
+  const bool recently_relieved = now - a.history.relief.at < kPeakWindow;
+  a.history.relief.peak_used =
+      recently_relieved ? std::max(a.history.relief.peak_used, a.used) : a.used;
+  a.floor = std::clamp(a.history.relief.peak_used + a.headroom + a.overhead, min, a.ceiling);
 
   // What the guest's growing use will take before its next report can be acted on: never more
   // than the guest can hold (a domain's <stats period> may be as long as libvirt allows).
   a.growth_ahead =
-      static_cast<int64_t>(std::min(std::max(0.0, a.memory.used_growth_bytes_per_second) *
+      static_cast<int64_t>(std::min(std::max(0.0, a.history.rates.used_growth_bytes_per_second) *
                                         absl::ToDoubleSeconds(2 * in.stats_period),
                                     static_cast<double>(kMaxMemoryBytes)));
   // Swapping and faulting measured before the last relief or in the period after it (the guest
   // reads back what it lost, at its disk's pace), or falling by half or more since, say nothing of
   // whether the relief was enough.
-  const double refaults = RefaultsPerSecond(a.memory);
-  const bool rates_settled = a.memory.rates_from >= a.memory.relieved_at + in.stats_period &&
-                             !(now - a.memory.relieved_at < kReliefHold &&
-                               refaults <= a.memory.previous_refaults_per_second / 2);
+  const double refaults = RefaultsPerSecond(a.history.rates);
+  const bool rates_settled = a.history.rates.from >= a.history.relief.at + in.stats_period &&
+                             !(now - a.history.relief.at < kReliefHold &&
+                               refaults <= a.history.rates.previous_refaults_per_second / 2);
   if (r.available_bytes < a.settings.low_watermark_bytes()) {
     a.pressure = true;
     a.pressure_why =
@@ -166,17 +171,20 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
                      FormatBytes(a.settings.low_watermark_bytes()), " before the next report");
   } else if (!rates_settled) {
     // A later report tells whether the last relief was enough: granting now would grant twice.
-  } else if (a.memory.swap_in_bytes_per_second >
+  } else if (a.history.rates.swap_in_bytes_per_second >
              static_cast<double>(a.settings.swap_in_bytes_per_second())) {
     a.pressure = a.pressure_from_rates = true;
     a.pressure_why = absl::StrCat(
-        "swapping in ", FormatBytes(static_cast<int64_t>(a.memory.swap_in_bytes_per_second)), "/s");
-  } else if (a.memory.major_faults_per_second > a.settings.major_faults_per_second()) {
+        "swapping in ", FormatBytes(static_cast<int64_t>(a.history.rates.swap_in_bytes_per_second)),
+        "/s");
+  } else if (a.history.rates.major_faults_per_second > a.settings.major_faults_per_second()) {
     a.pressure = a.pressure_from_rates = true;
-    a.pressure_why = absl::StrFormat("%.0f major faults/s", a.memory.major_faults_per_second);
+    a.pressure_why =
+        absl::StrFormat("%.0f major faults/s", a.history.rates.major_faults_per_second);
   } else if (a.growth_ahead > Deadband(policy, a.actual) &&
-             r.available_bytes - a.growth_ahead < a.headroom && !a.memory.pending_target &&
-             a.memory.actual_since <= a.memory.rates_from) {
+             r.available_bytes - a.growth_ahead < a.headroom &&
+             !a.history.following.pending_target &&
+             a.history.following.actual_since <= a.history.rates.from) {
     // MemAvailable counts the page cache, which the guest may be rereading and which stays until
     // the growing use has pushed it out: relief starts when the growth will eat into the
     // headroom, not only when it nears the watermark, while the host can still pay (a storm).
@@ -185,12 +193,12 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainM
     a.pressure = true;
     a.pressure_why = absl::StrCat(
         FormatBytes(r.available_bytes), " available (page cache among it) and use growing ",
-        FormatBytes(static_cast<int64_t>(a.memory.used_growth_bytes_per_second)),
+        FormatBytes(static_cast<int64_t>(a.history.rates.used_growth_bytes_per_second)),
         "/s: less than its headroom of ", FormatBytes(a.headroom), " left before the next report");
   }
   // Rates measured wholly after the last relief, and no longer high: that relief was enough.
   if (rates_settled && !a.pressure_from_rates) {
-    a.memory.rate_reliefs = 0;
+    a.history.relief.rate_reliefs = 0;
   }
   if (a.deflated_by_itself > 0) {
     const std::string why =
@@ -224,30 +232,61 @@ std::vector<DomainInput> SaneDomains(const std::vector<DomainInput>& domains) {
   return out;
 }
 
-int64_t UnbackedBytes(const DomainInput& d) {
-  if (!d.actual_bytes) return 0;
+int64_t MayHoldBytes(const Assessment& a) {
+  const DomainInput& in = *a.input;
+  if (!in.actual_bytes) return in.max_memory_bytes;
+  int64_t may_hold = a.actual;
+  if (in.hotplug) {
+    may_hold += std::max<int64_t>(0, in.hotplug->requested_bytes - in.hotplug->plugged_bytes);
+  }
+  may_hold = std::max(may_hold, a.history.following.pending_target.value_or(0));
+  if (a.held && in.held_target_bytes) may_hold = std::max(may_hold, *in.held_target_bytes);
+  return std::clamp<int64_t>(may_hold, 0, std::max(in.max_memory_bytes, a.actual));
+}
+
+int64_t UnbackedBytes(const Assessment& a) {
   // Not known yet (a domain that has just started): all of it, or its room would be promised
   // twice, to it and to a reservation.
-  const int64_t resident = d.resident_bytes.value_or(0);
-  return std::clamp<int64_t>(*d.actual_bytes - resident, 0, kMaxMemoryBytes);
+  const int64_t resident = a.input->resident_bytes.value_or(0);
+  return std::clamp<int64_t>(MayHoldBytes(a) - resident, 0, kMaxMemoryBytes);
 }
 
-int64_t UnbackedBytes(const std::vector<DomainInput>& domains) {
-  int64_t unbacked = 0;
-  for (const DomainInput& d : domains) unbacked += UnbackedBytes(d);
-  return unbacked;
+DonorBlock WhyNotDonor(const Assessment& a, absl::Time now) {
+  if (!a.input->actual_bytes) return DonorBlock::kNoBalloon;
+  if (a.input->activity != Activity::kRunning) return DonorBlock::kNotRunning;
+  if (!a.settings.enabled()) return DonorBlock::kDisabled;
+  if (!a.input->definition_read) return DonorBlock::kDefinitionUnread;
+  if (a.backing_off) return DonorBlock::kBackingOff;
+  if (a.held) return DonorBlock::kHeld;
+  if (!a.fresh) return DonorBlock::kStale;
+  if (a.pressure) return DonorBlock::kPressure;
+  if (now - a.history.relief.at < kReliefHold) return DonorBlock::kJustRelieved;
+  return DonorBlock::kNone;
 }
 
-absl::string_view WhyNotDonor(const Assessment& a, absl::Time now) {
-  if (!a.input->actual_bytes) return "it has no balloon";
-  if (a.input->activity != Activity::kRunning) return "it is not running";
-  if (!a.settings.enabled()) return "its policy is disabled";
-  if (!a.input->definition_read) return "its definition has not been read yet";
-  if (a.backing_off) return "its balloon did not follow its last target";
-  if (a.held) return "an operator holds it";
-  if (!a.fresh) return "its statistics are not fresh";
-  if (a.pressure) return "it is under pressure";
-  if (now - a.memory.relieved_at < kReliefHold) return kJustRelieved;
+absl::string_view Describe(DonorBlock block) {
+  switch (block) {
+    case DonorBlock::kNone:
+      return "";
+    case DonorBlock::kNoBalloon:
+      return "it has no balloon";
+    case DonorBlock::kNotRunning:
+      return "it is not running";
+    case DonorBlock::kDisabled:
+      return "its policy is disabled";
+    case DonorBlock::kDefinitionUnread:
+      return "its definition has not been read yet";
+    case DonorBlock::kBackingOff:
+      return "its balloon did not follow its last target";
+    case DonorBlock::kHeld:
+      return "an operator holds it";
+    case DonorBlock::kStale:
+      return "its statistics are not fresh";
+    case DonorBlock::kPressure:
+      return "it is under pressure";
+    case DonorBlock::kJustRelieved:
+      return "it was just given memory for pressure";
+  }
   return "";
 }
 
@@ -264,9 +303,9 @@ v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host, int64_t ho
   in.set_ceiling_bytes(a.ceiling);
   in.set_host_available_bytes(host.available_bytes);
   in.set_host_reserve_bytes(host_reserve);
-  in.set_used_growth_bytes_per_second(a.memory.used_growth_bytes_per_second);
-  in.set_swap_in_bytes_per_second(a.memory.swap_in_bytes_per_second);
-  in.set_major_faults_per_second(a.memory.major_faults_per_second);
+  in.set_used_growth_bytes_per_second(a.history.rates.used_growth_bytes_per_second);
+  in.set_swap_in_bytes_per_second(a.history.rates.swap_in_bytes_per_second);
+  in.set_major_faults_per_second(a.history.rates.major_faults_per_second);
   return in;
 }
 

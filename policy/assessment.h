@@ -10,7 +10,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.pb.h"
-#include "policy/policy.h"
+#include "policy/history.h"
+#include "policy/inputs.h"
 #include "policy/settings.h"
 
 namespace balloond::policy {
@@ -28,7 +29,7 @@ std::vector<DomainInput> SaneDomains(const std::vector<DomainInput>& domains);
 struct Assessment {
   const DomainInput* input = nullptr;
   balloon::v1::DomainPolicy settings;
-  DomainMemory memory;
+  DomainHistory history;
   bool eligible = false;  // running, enabled, with a balloon, not backing off
   bool backing_off = false;
   bool held = false;   // an operator's hold lasts: left alone unless under pressure
@@ -53,21 +54,42 @@ struct Assessment {
   int64_t deflated_by_itself = 0;
 };
 
-// What the policy makes of a domain's report, its settings and its memory of earlier cycles
-// (rates, the kernel's share, peak use): eligibility, freshness, use, headroom, floor, ceiling,
-// growth and pressure. `policy` is full (WithDefaults).
+// What the policy makes of a domain's report, its settings and its history (rates, the kernel's
+// share, peak use): eligibility, a hold, freshness, use, headroom, floor, ceiling, growth and
+// pressure. `policy` is full (WithDefaults).
 Assessment Assess(const balloon::v1::Policy& policy, const DomainInput& in,
-                  const DomainMemory& memory, absl::Time now);
+                  const DomainHistory& history, absl::Time now);
 
 // What a guest pays for memory it misses, per second: major faults plus swap-ins as 4 KiB pages.
-inline double RefaultsPerSecond(const DomainMemory& m) {
-  return m.major_faults_per_second + m.swap_in_bytes_per_second / 4096.0;
+inline double RefaultsPerSecond(const Rates& r) {
+  return r.major_faults_per_second + r.swap_in_bytes_per_second / 4096.0;
 }
 
-// Why the policy may not take memory from the domain now, or empty when it may: reclaim and the
-// host's capacity (capacity.h) use this one rule.
-absl::string_view WhyNotDonor(const Assessment& a, absl::Time now);
-inline constexpr absl::string_view kJustRelieved = "it was just given memory for pressure";
+// The most memory the guest may hold soon, every byte it was promised counted: what it has, a
+// target its balloon is still growing to (the policy's, or an operator's hold), what its virtio-mem
+// device was asked to plug and has not yet; all of its maximum when its balloon is not known (no
+// balloon, or not read yet).
+int64_t MayHoldBytes(const Assessment& a);
+// What of that the host does not hold yet (beyond QEMU's resident memory; all of it while that is
+// unknown): memory the guest may touch at any time, which the host's MemAvailable counts as free.
+int64_t UnbackedBytes(const Assessment& a);
+
+// Why the policy may not take memory from the domain now: reclaim, probing and the host's capacity
+// (capacity.h) use this one rule, and steer by it; Describe says it in words.
+enum class DonorBlock {
+  kNone,
+  kNoBalloon,
+  kNotRunning,
+  kDisabled,
+  kDefinitionUnread,
+  kBackingOff,
+  kHeld,
+  kStale,
+  kPressure,
+  kJustRelieved,
+};
+DonorBlock WhyNotDonor(const Assessment& a, absl::Time now);
+absl::string_view Describe(DonorBlock block);
 
 // What a decision records of the policy's inputs.
 balloon::v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host,

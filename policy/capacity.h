@@ -2,17 +2,20 @@
 #define BALLOOND_POLICY_CAPACITY_H_
 
 // What a host could give a new VM, as the policy judges its guests: the figures an orchestrator
-// places by. Pure, like Decide, and from the same inputs, so that what it reports reclaimable is
-// what a policy cycle would take.
+// places by. Pure, like Decide, and read from the same judgement (policy/judgement.h), so that what
+// it reports reclaimable is what the cycle takes, and the host it calls short is the one the cycle
+// reclaims for.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "balloon/v1/balloon.pb.h"
-#include "policy/cycle.h"
+#include "policy/judgement.h"
+#include "policy/standing.h"
 
 namespace balloond::policy {
 
@@ -28,12 +31,14 @@ struct DomainCapacity {
   // What the policy could take now without putting the guest under pressure: down to its floor
   // (min, use + headroom), never from a held, pressed, stale or disabled guest.
   int64_t reclaimable_bytes = 0;
-  // Why nothing can be taken, when nothing can.
-  std::string not_reclaimable_why;
+  // Why nothing can be taken, when nothing can (one of the policy's fixed sentences).
+  absl::string_view not_reclaimable_why;
   // needed / has × 100, as Hyper-V reports it: under 100 the guest has what it needs.
   std::optional<double> pressure_index;
-  // What the host holds of it (QEMU's resident memory), and what its balloon gives it beyond that:
-  // memory promised to the guest that the host's MemAvailable still counts as free.
+  // What the host holds of it (QEMU's resident memory), and what the guest may hold beyond that
+  // (MayHoldBytes: its balloon, targets it is growing to, virtio-mem memory asked for; all of its
+  // maximum without a balloon reading): memory promised to the guest that the host's MemAvailable
+  // still counts as free.
   std::optional<int64_t> resident_bytes;
   int64_t unbacked_bytes = 0;
   // Whether the policy judges the guest under pressure, and what it saw.
@@ -41,7 +46,7 @@ struct DomainCapacity {
   std::string pressure_why;
   // What its autodeflate balloon gave it by itself since the last cycle.
   int64_t deflated_by_itself = 0;
-  // What probing found it needs (DomainMemory.working_set), and when.
+  // What probing found it needs (Probing.working_set), and when.
   std::optional<int64_t> working_set_bytes;
   absl::Time working_set_at = absl::InfinitePast();
 };
@@ -63,6 +68,10 @@ struct HostCapacity {
   // plus what is reclaimable when the policy enforces (it makes no room in observe mode or off).
   // Never < 0.
   int64_t placeable_bytes = 0;
+  // Whether the policy makes room (it enforces): only then does reclaimable count.
+  bool makes_room = false;
+  // Where the host stands: standing.Condition() is the host's condition the cycle acts on.
+  HostStanding standing;
   std::vector<DomainCapacity> domains;
 };
 
@@ -72,8 +81,14 @@ inline int64_t RoomBeyondReserve(const HostCapacity& c) {
   return c.available_bytes - c.reserve_bytes - c.unbacked_bytes;
 }
 
-// The host's capacity under `policy` (as given to Decide, metadata layered in) for the inputs of a
-// policy cycle and the state the policy had before it.
+// The host's capacity as `judgement` has it, with `reserved_bytes` promised to reservations.
+HostCapacity CapacityOf(const Judgement& judgement, int64_t reserved_bytes);
+
+// The same capacity with `reserved_bytes` promised to reservations instead: what a reservation
+// made or released between two cycles changes at once.
+HostCapacity WithReserved(HostCapacity capacity, int64_t reserved_bytes);
+
+// CapacityOf a judgement of these inputs (HostInput.reserved_bytes reserved): for tests and tools.
 HostCapacity AssessCapacity(const balloon::v1::Policy& policy, const HostInput& host,
                             const std::vector<DomainInput>& domains, const State& state,
                             absl::Time now);

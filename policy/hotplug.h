@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "policy/cycle.h"
+#include "policy/inputs.h"
 
 namespace balloond::policy {
 

@@ -144,12 +144,6 @@ void ToProto(const HostMemory& host, absl::Time read_time, balloon::v1::HostStat
   *out->mutable_read_time() = ToProtoTimestamp(read_time);
 }
 
-balloon::v1::Policy WithEtag(const balloon::v1::Policy& in_force) {
-  balloon::v1::Policy served = policy::WithDefaults(in_force);
-  served.set_etag(PolicyEtag(in_force));
-  return served;
-}
-
 void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
   const policy::HostCapacity& c = reading.capacity;
   out->set_total_bytes(c.total_bytes);
@@ -178,7 +172,7 @@ void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
     if (d.used_bytes) o->set_used_bytes(*d.used_bytes);
     if (d.needed_bytes) o->set_needed_bytes(*d.needed_bytes);
     o->set_reclaimable_bytes(d.reclaimable_bytes);
-    o->set_not_reclaimable_reason(d.not_reclaimable_why);
+    o->set_not_reclaimable_reason(std::string(d.not_reclaimable_why));
     if (d.pressure_index) o->set_pressure_index(*d.pressure_index);
     if (d.resident_bytes) o->set_resident_bytes(*d.resident_bytes);
     o->set_unbacked_bytes(d.unbacked_bytes);

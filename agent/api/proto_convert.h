@@ -21,7 +21,6 @@ void ToProto(const DomainSnapshot& snapshot, absl::Time now, balloon::v1::Memory
 void ToProto(const HostMemory& host, absl::Time read_time, balloon::v1::HostStats* out);
 void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out);
 // The policy as the API serves it: every default filled in, and its etag.
-balloon::v1::Policy WithEtag(const balloon::v1::Policy& in_force);
 
 }  // namespace balloond
 

@@ -41,12 +41,19 @@ void CycleEvents::Observe(const policy::HostCapacity& capacity,
   }
   pressured_ = std::move(pressured);
 
-  const bool host_short = capacity.available_bytes < capacity.reserve_bytes;
+  // The policy's own condition: short when the cycle reclaims for the host (free memory under the
+  // reserve, reservations and what guests may still take counted; or memory PSI high).
+  const policy::HostStanding& standing = capacity.standing;
+  const bool host_short = standing.Condition() == policy::HostCondition::kShort;
   if (host_short != host_short_) {
-    v1::Event event =
-        HostEvent(host_short ? v1::EVENT_KIND_HOST_SHORT_BEGAN : v1::EVENT_KIND_HOST_SHORT_ENDED,
-                  absl::StrCat("the host has ", FormatBytes(capacity.available_bytes),
-                               " available; its reserve is ", FormatBytes(capacity.reserve_bytes)));
+    v1::Event event = HostEvent(
+        host_short ? v1::EVENT_KIND_HOST_SHORT_BEGAN : v1::EVENT_KIND_HOST_SHORT_ENDED,
+        host_short ? absl::StrCat(standing.DescribeShort(), ": ", FormatBytes(standing.FreeBytes()),
+                                  " of it free for the guests")
+                   : absl::StrCat("the host has ", FormatBytes(standing.available_bytes),
+                                  " available, ", FormatBytes(standing.FreeBytes()),
+                                  " of it free for the guests; its reserve is ",
+                                  FormatBytes(standing.reserve_bytes)));
     event.set_bytes(capacity.available_bytes);
     log_.Append(std::move(event));
     host_short_ = host_short;

@@ -4,6 +4,7 @@
 #include "agent/base/log.h"
 #include "agent/base/worker_pool.h"
 #include "agent/steering/memory_actuator.h"
+#include "policy/capacity.h"
 #include "policy/durations.h"
 #include "policy/enum_names.h"
 #include "policy/layers.h"
@@ -138,29 +139,31 @@ void PolicyRunner::RunOnce() {
     inputs.push_back(ToPolicyInput(snap));
     if (auto hold = holds.find(snap.info.uuid); hold != holds.end()) {
       inputs.back().held_until = FromProtoTimestamp(hold->second.until());
+      inputs.back().held_target_bytes = hold->second.target_bytes();
     }
     if (snap.metadata_policy) metadata[snap.info.name] = *snap.metadata_policy;
   }
-  const v1::Policy layered = policy::WithMetadata(policy, metadata);
-  // Judged before the cycle, from what the cycle sees: what it calls reclaimable is what the
-  // cycle would take from a host that needed it. Reservations learn from it whether their room is
-  // there, and what they hold then counts as used for the cycle.
-  host_input.reserved_bytes = parts_.reservations.ReservedBytes(now);
-  policy::HostCapacity capacity = policy::AssessCapacity(layered, host_input, inputs, state_, now);
-  std::set<std::string> running;
-  for (const policy::DomainInput& in : inputs) {
-    if (in.activity == policy::Activity::kRunning) running.insert(in.name);
-  }
+  // One judgement of the cycle's inputs, read by everything below: the capacity figures (what they
+  // call reclaimable is what the cycle takes), the reservations (whether their room is there), the
+  // events (the host is short when the cycle reclaims for it) and the decisions.
+  policy::Judgement judgement =
+      policy::Judge(policy::WithMetadata(policy, metadata), host_input, inputs, state_, now);
+  int64_t reserved = parts_.reservations.ReservedBytes(now);
+  policy::HostCapacity capacity = policy::CapacityOf(judgement, reserved);
+  // A reservation for a domain ends once the domain is in the judgement: from then on all it may
+  // hold is counted as its own.
+  std::set<std::string> accounted;
+  for (const policy::DomainInput& in : judgement.domains) accounted.insert(in.name);
   const auto changed =
-      parts_.reservations.Advance(capacity, running, mode == v1::POLICY_MODE_ENFORCE, now);
+      parts_.reservations.Advance(capacity, accounted, mode == v1::POLICY_MODE_ENFORCE, now);
   for (const v1::Reservation& r : changed) {
     Log(absl::StrCat("reservation ", r.id(), " (", FormatBytes(r.bytes()),
                      "): ", ShortName(r.state()), ": ", r.explanation()));
     cycle_events_.OnReservationChanged(r);
   }
   if (!changed.empty()) {
-    host_input.reserved_bytes = parts_.reservations.ReservedBytes(now);
-    capacity = policy::AssessCapacity(layered, host_input, inputs, state_, now);
+    reserved = parts_.reservations.ReservedBytes(now);
+    capacity = policy::WithReserved(std::move(capacity), reserved);
   }
   cycle_events_.Observe(capacity, holds, now);
   parts_.capacity.Publish({std::move(capacity), *host, mode, now});
@@ -168,7 +171,7 @@ void PolicyRunner::RunOnce() {
     parts_.planner.SetCollectionPlan({});
     return;
   }
-  policy::Outcome outcome = policy::Decide(layered, host_input, inputs, state_, now);
+  policy::Outcome outcome = policy::Decide(std::move(judgement), reserved);
   state_ = std::move(outcome.state);
   parts_.planner.SetCollectionPlan(outcome.collect_every);
 

@@ -180,4 +180,10 @@ std::string PolicyEtag(const v1::Policy& policy) {
   return absl::StrFormat("%016x", hash);
 }
 
+balloon::v1::Policy WithEtag(const balloon::v1::Policy& in_force) {
+  balloon::v1::Policy served = policy::WithDefaults(in_force);
+  served.set_etag(PolicyEtag(in_force));
+  return served;
+}
+
 }  // namespace balloond

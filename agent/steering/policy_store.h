@@ -76,6 +76,8 @@ class PolicyStore {
 // The policy's etag (Policy.etag): a digest of its settings, the same for the same settings in
 // every run, that changes with any of them.
 std::string PolicyEtag(const balloon::v1::Policy& policy);
+// The policy as the API serves it: every default filled in, and its etag.
+balloon::v1::Policy WithEtag(const balloon::v1::Policy& in_force);
 
 // Sets the fields of `target` named by `mask` (dotted paths) from `source`; INVALID_ARGUMENT for a
 // path the message does not have.

@@ -138,6 +138,11 @@ TEST_F(MetricsTest, TheHostsCapacityFromTheLastPolicyCycle) {
   reading.capacity.reclaimable_bytes = 700LL << 20;
   reading.capacity.pressure_index = 42.5;
   reading.capacity.unbacked_bytes = 1LL << 30;
+  // 3 GiB available, 2 reserved: 1 GiB free (the unbacked GiB counts too), under a 2 GiB reserve.
+  reading.capacity.standing.available_bytes = 3LL << 30;
+  reading.capacity.standing.reserved_bytes = 1LL << 30;
+  reading.capacity.standing.unbacked_bytes = 1LL << 30;
+  reading.capacity.standing.reserve_bytes = 2LL << 30;
   policy::DomainCapacity d;
   d.name = "web1";
   d.uuid = "uuid-1";
@@ -150,6 +155,8 @@ TEST_F(MetricsTest, TheHostsCapacityFromTheLastPolicyCycle) {
   EXPECT_THAT(text, HasSubstr("balloon_host_reclaimable_bytes 734003200"));
   EXPECT_THAT(text, HasSubstr("balloon_host_pressure_index 42.5"));
   EXPECT_THAT(text, HasSubstr("balloon_host_unbacked_bytes 1073741824"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_free_bytes 1073741824"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_short 1"));
   EXPECT_THAT(
       text,
       HasSubstr("balloon_domain_reclaimable_bytes{domain=\"web1\",uuid=\"uuid-1\"} 734003200"));

@@ -1,7 +1,7 @@
 // What judging the host's capacity adds to a policy cycle: N idle guests on a host, each cycle's
-// Decide alone (the baseline) against Decide and AssessCapacity together, from the same inputs,
-// in the same run. Prints microseconds per guest per cycle and the ratio. Not a test: figures for
-// the README.
+// Decide alone (the baseline) against the agent's cycle, which reads the capacity and the decisions
+// from one judgement of the inputs, in the same run. Prints microseconds per guest per cycle and
+// the ratio. Not a test: figures for the README.
 //
 // Usage: build/tests/policy_cycle_bench [GUESTS...]   (default 20 100 250 1000)
 #include <cstdio>
@@ -13,6 +13,7 @@
 #include "policy/capacity.h"
 #include "policy/policy.h"
 #include "policy/sizes.h"
+#include "tests/policy/test_guest.h"
 
 namespace {
 
@@ -23,21 +24,13 @@ namespace policy = balloond::policy;
 std::vector<policy::DomainInput> Guests(int n, absl::Time now) {
   std::vector<policy::DomainInput> guests;
   for (int i = 0; i < n; ++i) {
-    policy::DomainInput in;
-    in.uuid = "uuid-" + std::to_string(i);
-    in.name = "guest-" + std::to_string(i);
-    in.max_memory_bytes = 4 * kGiB;
-    in.actual_bytes = 2 * kGiB + (i % 7) * 64 * kMiB;
-    in.resident_bytes = kGiB;
-    policy::GuestReport r;
-    r.total_bytes = *in.actual_bytes - 40 * kMiB;
-    r.available_bytes = r.total_bytes - (256 + (i % 5) * 100) * kMiB;
-    r.free_bytes = r.available_bytes;
-    r.swap_in_bytes = 0;
-    r.major_faults = 0;
-    r.last_update = now;
-    in.report = r;
-    guests.push_back(in);
+    policy::FakeGuest g = policy::Guest(std::to_string(i))
+                              .Max(4 * kGiB)
+                              .Actual(2 * kGiB + (i % 7) * 64 * kMiB)
+                              .Used((256 + (i % 5) * 100) * kMiB);
+    g.reported_at = now;
+    guests.push_back(g.Input());
+    guests.back().resident_bytes = kGiB;
   }
   return guests;
 }
@@ -76,12 +69,13 @@ int main(int argc, char** argv) {
                                                  now + absl::Milliseconds(c))
                                       .decisions.size();
                         }));
-      both = std::min(
-          both, PerGuest(n, cycles, [&](int c) {
-            const absl::Time t = now + absl::Milliseconds(c);
-            sink += policy::AssessCapacity(enforce, host, guests, state, t).placeable_bytes & 1;
-            sink += policy::Decide(enforce, host, guests, state, t).decisions.size();
-          }));
+      // As the agent's cycle: one judgement, read by the capacity and then the decisions.
+      both = std::min(both, PerGuest(n, cycles, [&](int c) {
+                        policy::Judgement judgement = policy::Judge(enforce, host, guests, state,
+                                                                    now + absl::Milliseconds(c));
+                        sink += policy::CapacityOf(judgement, 0).placeable_bytes & 1;
+                        sink += policy::Decide(std::move(judgement), 0).decisions.size();
+                      }));
     }
     std::printf("%8d %14.2f %22.2f %8.2f\n", n, decide, both, both / decide);
     if (sink == -1) std::puts("");  // keeps the work from being optimised away

@@ -348,5 +348,58 @@ TEST(CapacityIntegrationTest,
   for (const std::string& vm : vms) Virsh({"destroy", vm});
 }
 
+// The 12-06 review's finding 3 on a real host: a VM without a balloon (VFIO and hugepages guests
+// have none) claimed its reservation and counted nothing, so its room was placeable again and the
+// next reservation was READY on memory the first VM will touch. Every byte it may take now counts
+// as its own: the room stays taken, and a second reservation that does not fit fails.
+TEST(CapacityIntegrationTest, AVmWithoutABalloonKeepsTheRoomItClaimedAndNoneIsPromisedTwice) {
+  DestroyLeftoverGuests();
+  Agent agent({"--stats-period=1s", "--policy-mode=observe"});
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  std::optional<v1::HostCapacity> start = FreshCapacity(agent, {}, absl::Now());
+  ASSERT_TRUE(start.has_value()) << agent.Log();
+  // A reserve that leaves 1.5 GiB placeable (observe mode: only room already there counts).
+  const int64_t reserve = start->reserve_bytes() + start->placeable_bytes() - 1536 * kMiB;
+  ASSERT_GT(reserve, 0);
+  ASSERT_EQ(
+      agent.Ctl({"policy", "set", absl::StrCat("host.reserve_bytes=", reserve, "B")}).exit_code, 0);
+  std::optional<v1::HostCapacity> roomy = FreshCapacity(agent, {}, absl::Now());
+  ASSERT_TRUE(roomy.has_value());
+  EXPECT_NEAR(roomy->placeable_bytes(), 1536 * kMiB, 128 * kMiB);
+
+  const std::string vm = "bdtest-nb-claim";
+  CommandResult first =
+      agent.Ctl({"reserve", "1G", "--domain=" + vm, "--ttl=5m", "--wait", "-o", "json"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("RESERVATION_STATE_READY"));
+  // The capacity counts it at once, not a cycle later.
+  CommandResult after_reserve = agent.Ctl({"capacity"});
+  EXPECT_THAT(after_reserve.out, HasSubstr("reserved 1 GiB")) << after_reserve.out;
+  GuestSpec spec = BootedGuest("nb-claim", 1024);
+  spec.balloon = false;
+  Guest nb(spec);
+  ASSERT_EQ(nb.name(), vm);
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(agent.Ctl({"reservations"}).out, "claimed"); },
+                      absl::Seconds(30)))
+      << agent.Ctl({"reservations"}).out;
+
+  // Claimed: the VM's memory is its own now, all it has not touched yet counted as promised.
+  std::optional<v1::HostCapacity> claimed = FreshCapacity(agent, {}, absl::Now());
+  ASSERT_TRUE(claimed.has_value());
+  std::cout << agent.Ctl({"capacity"}).out;
+  const v1::DomainCapacity* counted = Find(*claimed, vm);
+  ASSERT_NE(counted, nullptr);
+  EXPECT_EQ(claimed->reserved_bytes(), 0);
+  EXPECT_EQ(counted->unbacked_bytes() + counted->resident_bytes(), kGiB);
+  EXPECT_LT(claimed->placeable_bytes(),
+            roomy->placeable_bytes() - kGiB + counted->resident_bytes() + 128 * kMiB)
+      << "the VM's room was promised again";
+
+  CommandResult second = agent.Ctl({"reserve", "1G", "--ttl=5m", "-o", "json"});
+  EXPECT_EQ(second.exit_code, 1) << "balloonctl's exit status for a reservation that failed";
+  EXPECT_THAT(second.out, HasSubstr("RESERVATION_STATE_FAILED"))
+      << "a second reservation on memory the first VM will touch";
+}
+
 }  // namespace
 }  // namespace balloond::testing

@@ -138,8 +138,13 @@ TEST(HotplugIntegrationTest, PlugsAGigabyteOnATargetAndUnplugsItWhenTheHostIsSho
       },
       absl::Seconds(30)))
       << "no unplug decision";
-  const bool unplugged =
-      WaitFor([&] { return Plugged(agent, guest.name()) <= kGiB / 10; }, absl::Seconds(30));
+  // (-1, a listing without the device, is no answer: not "unplugged".)
+  const bool unplugged = WaitFor(
+      [&] {
+        const int64_t plugged = Plugged(agent, guest.name());
+        return plugged >= 0 && plugged <= kGiB / 10;
+      },
+      absl::Seconds(30));
   const absl::Duration took = absl::Now() - *first_unplug;
   PrintDecisions(agent, guest.name(), start);
   std::cout << "unplugged to " << Plugged(agent, guest.name()) / kMiB << " MiB within "

@@ -7,6 +7,7 @@
 
 #include "policy/policy.h"
 #include "policy/sizes.h"
+#include "tests/policy/test_guest.h"
 
 namespace balloond::policy {
 namespace {
@@ -16,25 +17,13 @@ using ::testing::DoubleNear;
 using ::testing::Optional;
 
 const absl::Time kNow = absl::FromUnixSeconds(1795634560);
-constexpr int64_t kOverhead = 40 * kMiB;  // what a real guest keeps out of MemTotal
 
-// A running guest with a balloon of `actual` bytes that uses `used` and reported just now.
+// A running guest with a balloon of `actual` bytes (of 4 GiB) that uses `used` and reported just
+// now.
 DomainInput Guest(const std::string& name, int64_t actual, int64_t used) {
-  DomainInput in;
-  in.uuid = "uuid-" + name;
-  in.name = name;
-  in.max_memory_bytes = 4 * kGiB;
-  in.actual_bytes = actual;
-  in.resident_bytes = actual;  // it touched all it has: the host's MemAvailable shows it
-  GuestReport r;
-  r.total_bytes = actual - kOverhead;
-  r.available_bytes = r.total_bytes - used;
-  r.free_bytes = r.available_bytes;
-  r.swap_in_bytes = 0;
-  r.major_faults = 0;
-  r.last_update = kNow;
-  in.report = r;
-  return in;
+  FakeGuest g = balloond::policy::Guest(name).Max(4 * kGiB).Actual(actual).Used(used);
+  g.reported_at = kNow;
+  return g.Input();
 }
 
 // What the default policy keeps a guest that uses `used`: use + headroom (15 % of use, at least
@@ -208,9 +197,9 @@ TEST(CapacityTest, SizesNoMachineHasDoNotOverflowTheSums) {
 
 TEST(CapacityTest, WhatProbingFoundAGuestNeedsIsShownWithWhenItWasFound) {
   State state;
-  DomainMemory& m = state.domains["uuid-probed"];
-  m.working_set = 700 * kMiB;
-  m.working_set_at = kNow - absl::Minutes(3);
+  Probing& probing = state.domains["uuid-probed"].probing;
+  probing.working_set = 700 * kMiB;
+  probing.working_set_at = kNow - absl::Minutes(3);
   const HostCapacity c = AssessCapacity(Mode(v1::POLICY_MODE_ENFORCE), Host(),
                                         {Guest("probed", 2 * kGiB, 512 * kMiB)}, state, kNow);
   ASSERT_TRUE(c.domains[0].working_set_bytes.has_value());

@@ -9,6 +9,7 @@
 #include "policy/capacity.h"
 #include "policy/policy.h"
 #include "policy/sizes.h"
+#include "tests/policy/test_guest.h"
 
 namespace balloond::policy {
 namespace {
@@ -19,8 +20,6 @@ using ::testing::Optional;
 
 constexpr int64_t kBoot = 512 * kMiB;
 constexpr int64_t kDevice = 2 * kGiB;
-constexpr int64_t kOverhead = 40 * kMiB;
-const absl::Time kStart = absl::FromUnixSeconds(1795612931);
 
 // A guest booted with 512 MiB and a 2 GiB virtio-mem device of 2 MiB blocks.
 struct HotplugGuest {
@@ -41,13 +40,7 @@ struct HotplugGuest {
     in.resident_bytes = balloon + plugged;
     in.hotplug = Hotplug{plugged, requested, kDevice, 2 * kMiB};
     in.definition_read = definition_read;
-    GuestReport r;
-    r.total_bytes = balloon + plugged - kOverhead;
-    r.available_bytes = std::max<int64_t>(0, r.total_bytes - used);
-    r.free_bytes = r.available_bytes;
-    r.swap_in_bytes = 0;
-    r.major_faults = 0;
-    in.report = r;
+    in.report = LinuxReport(balloon + plugged, used, absl::Time());
     return in;
   }
   // What QEMU and the guest make of a decision, at once (the device's new request is seen a

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <vector>
 
 #include "policy/durations.h"
@@ -26,10 +27,18 @@ class CycleEventsTest : public ::testing::Test {
  protected:
   std::vector<v1::EventKind> Heard() { return recorder_.Heard(); }
   const std::vector<v1::Event>& last() const { return recorder_.last(); }
-  static policy::HostCapacity Host(int64_t available, std::vector<policy::DomainCapacity> d = {}) {
+  // A host with a reserve of 2 GiB, its memory PSI threshold at 20%.
+  static policy::HostCapacity Host(int64_t available, std::vector<policy::DomainCapacity> d = {},
+                                   int64_t reserved = 0, int64_t unbacked = 0,
+                                   std::optional<double> psi = std::nullopt) {
     policy::HostCapacity c;
-    c.available_bytes = available;
-    c.reserve_bytes = 2 * kGiB;
+    c.available_bytes = c.standing.available_bytes = available;
+    c.reserve_bytes = c.standing.reserve_bytes = 2 * kGiB;
+    c.standing.comfortable_available_bytes = 10 * kGiB;
+    c.reserved_bytes = c.standing.reserved_bytes = reserved;
+    c.unbacked_bytes = c.standing.unbacked_bytes = unbacked;
+    c.standing.pressure_some_avg10 = psi;
+    c.standing.pressure_threshold = 20;
     c.domains = std::move(d);
     return c;
   }
@@ -67,11 +76,26 @@ TEST_F(CycleEventsTest, PressureIsToldWhenItBeginsAndWhenItEndsNotEveryCycle) {
 TEST_F(CycleEventsTest, TheHostRunningShortOfItsReserveBeginsAndEnds) {
   cycle_.Observe(Host(1 * kGiB), {}, clock_.Now());
   EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOST_SHORT_BEGAN));
-  EXPECT_THAT(last()[0].message(), HasSubstr("1 GiB available; its reserve is 2 GiB"));
+  EXPECT_THAT(last()[0].message(), HasSubstr("the host had 1 GiB available (reserve 2 GiB)"));
   cycle_.Observe(Host(1 * kGiB), {}, clock_.Now());
   EXPECT_THAT(Heard(), IsEmpty());
   cycle_.Observe(Host(3 * kGiB), {}, clock_.Now());
   EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOST_SHORT_ENDED));
+}
+
+// The events say "short" whenever the policy reclaims for the host (the 12-06 review: with PSI high
+// or reservations held the policy reclaimed while HOST_SHORT_BEGAN never fired).
+TEST_F(CycleEventsTest, TheHostIsShortByThePolicysRuleFromPressureOrReservationsToo) {
+  cycle_.Observe(Host(8 * kGiB, {}, 0, 0, /*psi=*/35.0), {}, clock_.Now());
+  EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOST_SHORT_BEGAN));
+  EXPECT_THAT(last()[0].message(), HasSubstr("memory pressure 35.0%"));
+  cycle_.Observe(Host(8 * kGiB), {}, clock_.Now());
+  EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOST_SHORT_ENDED));
+  // 5 GiB available, 3 GiB of it reserved, 1 GiB promised to guests: 1 GiB free, under 2.
+  cycle_.Observe(Host(5 * kGiB, {}, 3 * kGiB, 1 * kGiB), {}, clock_.Now());
+  EXPECT_THAT(Heard(), ElementsAre(v1::EVENT_KIND_HOST_SHORT_BEGAN));
+  EXPECT_THAT(last()[0].message(), HasSubstr("3 GiB of it reserved for VMs to come"));
+  EXPECT_THAT(last()[0].message(), HasSubstr("1 GiB of it free for the guests"));
 }
 
 TEST_F(CycleEventsTest, WhatAnAutodeflateBalloonGaveIsToldWithItsSize) {
