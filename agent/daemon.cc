@@ -78,13 +78,12 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
       runner_({snapshots_, hypervisor_, clock_, *policy_, *holds_, decisions_, collector_,
                collector_, capacity_, *reservations_, events_},
               environment_.read_host, RunnerOptionsOf(settings)),
-      backend_{snapshots_,     hypervisor_,     clock_,         *policy_,   decisions_,
-               *holds_,        stats_feed_,     decision_feed_, qom_guard_, balloon_paths_,
-               qom_traffic_,   domain_changes_, collector_,     capacity_,  requests_,
-               *reservations_, events_} {}
+      services_({snapshots_, hypervisor_, clock_, *policy_, decisions_, *holds_, stats_feed_,
+                 decision_feed_, balloon_paths_, qom_traffic_, collector_, capacity_,
+                 *reservations_, events_}) {}
 
 absl::Status Daemon::Listen() {
-  auto server = AgentServer::Start(settings_.server, backend_);
+  auto server = AgentServer::Start(settings_.server, services_.backend());
   if (!server.ok()) return server.status();
   {
     absl::MutexLock lock(&events_mu_);

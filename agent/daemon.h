@@ -110,10 +110,7 @@ class Daemon final : private DomainChangeListener,
   QomTraffic qom_traffic_{clock_};
   Collector collector_;
   PolicyRunner runner_;
-  QomPathGuard qom_guard_;
-  KeyedLocks domain_changes_{clock_};
-  RequestLedger requests_{clock_, RequestLedger::Settings()};
-  ServiceBackend backend_;
+  ServiceParts services_;
   std::unique_ptr<AgentServer> server_;
 
   // Events reach the parts above only while they run: not before Listen, not after Stop.

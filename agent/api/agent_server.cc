@@ -118,13 +118,14 @@ absl::Status AgentServer::BuildServer(const std::string& name, bool control, int
   if (control) {
     endpoint.control = std::make_unique<ControlService>(backend_, *endpoint.context);
     served.push_back(balloon::v1::BalloonControlService::service_full_name());
+    builder.RegisterService(endpoint.control.get());
   } else {
-    endpoint.control = std::make_unique<ReadOnlyControlService>();
+    endpoint.refusal = std::make_unique<ReadOnlySocketRefusal>();
+    builder.RegisterCallbackGenericService(endpoint.refusal.get());
   }
   endpoint.health = std::make_unique<HealthService>(*endpoint.context, served);
   ApplyServerLimits(settings_.limits, max_request_bytes, max_answer_bytes, builder);
   builder.RegisterService(endpoint.read.get());
-  builder.RegisterService(endpoint.control.get());
   builder.RegisterService(endpoint.health.get());
   endpoint.server = builder.BuildAndStart();
   if (!endpoint.server) {

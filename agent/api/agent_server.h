@@ -44,7 +44,8 @@ class AgentServer {
   struct Endpoint {
     std::unique_ptr<ListenerContext> context;
     std::unique_ptr<ReadService> read;
-    std::unique_ptr<grpc::Service> control;
+    std::unique_ptr<ControlService> control;         // the read-write socket's and TLS'
+    std::unique_ptr<ReadOnlySocketRefusal> refusal;  // the read-only socket's
     std::unique_ptr<HealthService> health;
     std::unique_ptr<grpc::Server> server;
     std::unique_ptr<UnixListener> listener;

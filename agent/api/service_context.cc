@@ -9,6 +9,16 @@
 
 namespace balloond {
 
+ServiceParts::ServiceParts(Shared s)
+    : domain_changes_(s.clock),
+      requests_(s.clock, RequestLedger::Settings()),
+      operations_({s.snapshots, s.hypervisor, s.clock, s.policy, s.holds, s.reservations,
+                   s.capacity, s.events, domain_changes_, s.interest}),
+      backend_{s.snapshots,    s.hypervisor,    s.clock,         s.policy,   s.decisions,
+               s.holds,        s.stats_feed,    s.decision_feed, qom_guard_, s.balloon_paths,
+               s.qom_traffic,  domain_changes_, s.interest,      s.capacity, requests_,
+               s.reservations, s.events,        operations_} {}
+
 UnaryCall* UnaryCall::Refused(const absl::Status& status) {
   auto* call = new UnaryCall();
   call->Finish(ToGrpcStatus(status));

@@ -28,6 +28,7 @@
 #include "agent/steering/decision_log.h"
 #include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
+#include "agent/steering/operator.h"
 #include "agent/steering/policy_store.h"
 #include "agent/steering/reservation_store.h"
 
@@ -61,6 +62,44 @@ struct ServiceBackend {
   ReservationStore& reservations;
   // What happens on the host, for WatchEvents; changes made through the API go in too.
   EventLog& events;
+  // What operators may do, for the control service.
+  Operator& operations;
+};
+
+// What the services share beyond the agent's long-lived parts (those in Shared): the QOM path
+// guard, the lock of domain changes, the request ledger and the operator's actions, made here; and
+// the backend that hands all of them to the services. The daemon and the services' tests make it
+// the same way, from the same parts.
+class ServiceParts {
+ public:
+  struct Shared {
+    SnapshotStore& snapshots;
+    Hypervisor& hypervisor;
+    Clock& clock;
+    PolicyStore& policy;
+    DecisionLog& decisions;
+    HoldStore& holds;
+    StatsFeed& stats_feed;
+    DecisionFeed& decision_feed;
+    BalloonPathCache& balloon_paths;
+    QomTraffic& qom_traffic;
+    DomainInterest& interest;
+    CapacityStore& capacity;
+    ReservationStore& reservations;
+    EventLog& events;
+  };
+  explicit ServiceParts(Shared shared);
+  ServiceParts(const ServiceParts&) = delete;
+  ServiceParts& operator=(const ServiceParts&) = delete;
+
+  ServiceBackend& backend() { return backend_; }
+
+ private:
+  QomPathGuard qom_guard_;
+  KeyedLocks domain_changes_;
+  RequestLedger requests_;
+  Operator operations_;
+  ServiceBackend backend_;
 };
 
 // A unary call's reactor. It holds the call's place in its listener's limits, and counts its

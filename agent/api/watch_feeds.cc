@@ -2,9 +2,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "agent/api/domain_resolver.h"
 #include "agent/api/proto_convert.h"
 #include "agent/libvirt/domain_ref.h"
+#include "agent/steering/domain_resolver.h"
 
 namespace balloond {
 

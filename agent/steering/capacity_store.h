@@ -21,12 +21,19 @@ struct CapacityReading {
 };
 
 // The latest reading: the policy runner publishes one each cycle, GetHostCapacity and the metrics
-// read it.
+// read it; a reservation made or released between cycles updates it at once.
 class CapacityStore {
  public:
   void Publish(CapacityReading reading) {
     absl::MutexLock lock(&mu_);
     latest_ = std::move(reading);
+  }
+  // The latest reading as it stands with `reserved_bytes` promised to reservations (the cycle's
+  // judgement, reservations made or released since applied); nothing before the first cycle.
+  void ApplyReserved(int64_t reserved_bytes) {
+    absl::MutexLock lock(&mu_);
+    if (latest_)
+      latest_->capacity = policy::WithReserved(std::move(latest_->capacity), reserved_bytes);
   }
   // Absent before the first policy cycle.
   std::optional<CapacityReading> Latest() const {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/base/error_reason.h"
+#include "agent/base/log.h"
 #include "policy/durations.h"
 
 namespace balloond {
@@ -56,6 +57,12 @@ void EventLog::Feed(EventListener* listener, Reader& reader) {
     }
     reader.busy = !listener->OnEvent(next);
   }
+}
+
+void EventLog::Announce(v1::Event event) {
+  Log(event.domain().empty() ? event.message()
+                             : absl::StrCat(event.domain(), ": ", event.message()));
+  Append(std::move(event));
 }
 
 std::shared_ptr<const v1::Event> EventLog::LostEvent(uint64_t sequence, uint64_t lost,

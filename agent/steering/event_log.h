@@ -57,6 +57,9 @@ class EventLog {
   // Gives `event` the next sequence, the epoch and the time, keeps it and tells every listener
   // that is ready for it.
   void Append(balloon::v1::Event event);
+  // Append, and the event's message in balloond's log too (prefixed by its domain's name): what
+  // a change made through the API says once, in both places.
+  void Announce(balloon::v1::Event event);
 
   // Tells `listener` the events after `cursor` (led by EVENT_KIND_EVENTS_LOST when some are no
   // longer kept, or the cursor is of another epoch), then every new one until Unsubscribe, each

@@ -36,10 +36,11 @@ class ServiceFixture : public ::testing::Test {
         store_(&stats_feed_),
         decisions_(&decision_feed_),
         collector_(hypervisor_, store_, clock_, CollectorOptions{}),
-        backend_{store_,         hypervisor_,     clock_,         *policy_,   decisions_,
-                 *holds_,        stats_feed_,     decision_feed_, qom_guard_, balloon_paths_,
-                 qom_traffic_,   domain_changes_, collector_,     capacity_,  requests_,
-                 *reservations_, events_},
+        // As the daemon makes them (agent/daemon.cc).
+        services_({store_, hypervisor_, clock_, *policy_, decisions_, *holds_, stats_feed_,
+                   decision_feed_, balloon_paths_, qom_traffic_, collector_, capacity_,
+                   *reservations_, events_}),
+        backend_(services_.backend()),
         listener_("test", settings, clock_,
                   [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }) {}
   ~ServiceFixture() override { Shutdown(); }
@@ -82,11 +83,8 @@ class ServiceFixture : public ::testing::Test {
   std::unique_ptr<HoldStore> holds_ = *HoldStore::Open(state_dir_);
   std::unique_ptr<ReservationStore> reservations_ = *ReservationStore::Open(state_dir_);
   WorkerPool lookups_;
-  QomPathGuard qom_guard_;
   BalloonPathCache balloon_paths_;
   QomTraffic qom_traffic_{clock_};
-  KeyedLocks domain_changes_{clock_};
-  RequestLedger requests_{clock_, RequestLedger::Settings()};
   StatsFeed stats_feed_;
   SnapshotStore store_;
   DecisionFeed decision_feed_;
@@ -94,7 +92,8 @@ class ServiceFixture : public ::testing::Test {
   CapacityStore capacity_;
   EventLog events_{clock_, "test-epoch"};
   Collector collector_;
-  ServiceBackend backend_;
+  ServiceParts services_;
+  ServiceBackend& backend_;
   ListenerContext listener_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;

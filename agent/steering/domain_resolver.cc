@@ -1,4 +1,4 @@
-#include "agent/api/domain_resolver.h"
+#include "agent/steering/domain_resolver.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"

@@ -1,5 +1,5 @@
-#ifndef BALLOOND_AGENT_API_DOMAIN_RESOLVER_H_
-#define BALLOOND_AGENT_API_DOMAIN_RESOLVER_H_
+#ifndef BALLOOND_AGENT_STEERING_DOMAIN_RESOLVER_H_
+#define BALLOOND_AGENT_STEERING_DOMAIN_RESOLVER_H_
 
 #include <string>
 
@@ -28,4 +28,4 @@ inline constexpr absl::Duration kLookupTimeout = absl::Seconds(5);
 
 }  // namespace balloond
 
-#endif  // BALLOOND_AGENT_API_DOMAIN_RESOLVER_H_
+#endif  // BALLOOND_AGENT_STEERING_DOMAIN_RESOLVER_H_

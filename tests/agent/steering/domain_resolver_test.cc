@@ -1,5 +1,5 @@
 // A request's domain reference, resolved as clients see it.
-#include "agent/api/domain_resolver.h"
+#include "agent/steering/domain_resolver.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
