@@ -105,17 +105,7 @@ class Collector final : public DomainInterest, public CollectionPlanner {
   void WaitForCalls();
 
   bool libvirt_reachable() const;
-  // Called whenever libvirt becomes reachable (OK) or unreachable (why).
-  void SetReachabilityCallback(std::function<void(const absl::Status&)> callback);
-
   int64_t guest_stats_period_seconds() const;
-
-  // Called from the loop after each collection that reached libvirt, with the time it took: the
-  // moment the snapshots are freshest.
-  void SetRoundCallback(std::function<void(absl::Duration took)> callback);
-  // Called from the loop after every collection, whether or not libvirt answered: the loop is
-  // alive (systemd's watchdog is pinged from here, so a wedged collector gets balloond restarted).
-  void SetHeartbeatCallback(std::function<void()> callback);
 
  private:
   // What the collector remembers per QEMU process, beyond the published snapshot.

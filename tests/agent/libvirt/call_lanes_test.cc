@@ -8,19 +8,16 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "tests/agent/base/eventually.h"
 #include "tests/agent/base/fake_clock.h"
 
 namespace balloond {
 namespace {
 
+using ::balloond::testing::Eventually;
+
 using ::balloond::testing::FakeClock;
 using ::testing::HasSubstr;
-
-// Waits (bounded) for a call on another thread to return: real work, which no clock drives.
-bool Eventually(const std::function<bool()>& done) {
-  for (int i = 0; i < 500 && !done(); ++i) absl::SleepFor(absl::Milliseconds(10));
-  return done();
-}
 
 CallLanes::Options Options(int threads, int max_threads, absl::Duration hung_after) {
   CallLanes::Options o;

@@ -6,19 +6,15 @@
 #include <atomic>
 
 #include "absl/synchronization/notification.h"
+#include "tests/agent/base/eventually.h"
 #include "tests/agent/libvirt/fake_hypervisor.h"
 
 namespace balloond {
 namespace {
 
+using ::balloond::testing::Eventually;
 using ::balloond::testing::FakeClock;
 using ::testing::HasSubstr;
-
-// Waits (bounded) for the gate's workers to get through what was let in.
-bool Eventually(const std::function<bool()>& done) {
-  for (int i = 0; i < 500 && !done(); ++i) absl::SleepFor(absl::Milliseconds(10));
-  return done();
-}
 
 QomGateSettings Settings(double rate, int burst, int queue) {
   QomGateSettings s;
