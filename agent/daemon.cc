@@ -60,11 +60,6 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
       holds_(std::move(holds)),
       reservations_(std::move(reservations)),
       decisions_(&decision_feed_),
-      libvirt_(environment_.make_hypervisor(clock_, *this)),
-      watch_lookups_("domain lookup", 1, 256),
-      // The feed explains a watched domain's end with a libvirt lookup of its own (not metered:
-      // the metrics are made after it, since they read the store it listens to).
-      stats_feed_(*libvirt_, clock_, watch_lookups_, balloon_paths_),
       snapshots_(this),
       metrics_({snapshots_, decisions_, clock_, environment_.read_host,
                 [this] {
@@ -72,18 +67,20 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
                   return server_ != nullptr ? server_->OpenWatches() : 0;
                 },
                 [this] { return holds_->Active(clock_.Now()); }, &capacity_}),
-      hypervisor_(*libvirt_, metrics_),
-      collector_(hypervisor_, snapshots_, clock_, CollectorOptionsOf(settings),
+      hypervisor_(environment_.make_hypervisor(clock_, *this, metrics_.calls())),
+      watch_lookups_("domain lookup", 1, 256),
+      stats_feed_(*hypervisor_, clock_, watch_lookups_, balloon_paths_),
+      collector_(*hypervisor_, snapshots_, clock_, CollectorOptionsOf(settings),
                  {&qom_traffic_, this, &stats_feed_}),
-      runner_({snapshots_, hypervisor_, clock_, *policy_, *holds_, decisions_, collector_,
+      runner_({snapshots_, *hypervisor_, clock_, *policy_, *holds_, decisions_, collector_,
                collector_, capacity_, *reservations_, events_},
               environment_.read_host, RunnerOptionsOf(settings)),
-      services_({snapshots_, hypervisor_, clock_, *policy_, decisions_, *holds_, stats_feed_,
+      services_({snapshots_, *hypervisor_, clock_, *policy_, decisions_, *holds_, stats_feed_,
                  decision_feed_, balloon_paths_, qom_traffic_, collector_, capacity_,
                  *reservations_, events_}) {}
 
 absl::Status Daemon::Listen() {
-  auto server = AgentServer::Start(settings_.server, services_.backend());
+  auto server = AgentServer::Start(settings_.server, services_);
   if (!server.ok()) return server.status();
   {
     absl::MutexLock lock(&events_mu_);

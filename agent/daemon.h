@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/api/agent_server.h"
 #include "agent/api/service_context.h"
+#include "agent/api/service_parts.h"
 #include "agent/api/watch_feeds.h"
 #include "agent/base/clock.h"
 #include "agent/base/systemd_notify.h"
@@ -18,6 +19,7 @@
 #include "agent/collect/host_stats.h"
 #include "agent/collect/snapshot_store.h"
 #include "agent/config.h"
+#include "agent/libvirt/call_meter.h"
 #include "agent/libvirt/hypervisor.h"
 #include "agent/metrics.h"
 #include "agent/qom/balloon_path_cache.h"
@@ -44,9 +46,10 @@ class Daemon final : private DomainChangeListener,
   // What differs between a host and a test.
   struct Environment {
     Clock& clock = RealClock();
-    // Makes the hypervisor, whose events go to `changes`: libvirt at settings.connect_uri on a
-    // host, a fake in tests.
-    std::function<std::unique_ptr<Hypervisor>(Clock& clock, DomainChangeListener& changes)>
+    // Makes the hypervisor, whose events go to `changes` and whose calls to `meter`: libvirt at
+    // settings.connect_uri on a host, a fake in tests.
+    std::function<std::unique_ptr<Hypervisor>(Clock& clock, DomainChangeListener& changes,
+                                              CallMeter& meter)>
         make_hypervisor;
     std::function<absl::StatusOr<HostMemory>()> read_host = [] { return ReadHostMemory(); };
   };
@@ -98,15 +101,14 @@ class Daemon final : private DomainChangeListener,
   DecisionFeed decision_feed_;
   DecisionLog decisions_;
   CapacityStore capacity_;
-  std::unique_ptr<Hypervisor> libvirt_;
-  WorkerPool watch_lookups_;  // explains the end of watched domains
+  SnapshotStore snapshots_;
+  AgentMetrics metrics_;
+  std::unique_ptr<Hypervisor> hypervisor_;  // metered by metrics_
+  WorkerPool watch_lookups_;                // explains the end of watched domains
   BalloonPathCache balloon_paths_;
   StatsFeed stats_feed_;
   EventLog events_{clock_, EventLog::NewEpoch(clock_)};
   LifecycleEvents lifecycle_events_{events_};
-  SnapshotStore snapshots_;
-  AgentMetrics metrics_;
-  MeteredHypervisor hypervisor_;
   QomTraffic qom_traffic_{clock_};
   Collector collector_;
   PolicyRunner runner_;

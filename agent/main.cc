@@ -75,8 +75,9 @@ int main(int argc, char** argv) {
 
   balloond::Daemon::Environment environment;
   environment.make_hypervisor = [uri = settings->connect_uri](balloond::Clock& clock,
-                                                              balloond::DomainChangeListener& to) {
-    return std::make_unique<balloond::LibvirtHypervisor>(uri, clock, to);
+                                                              balloond::DomainChangeListener& to,
+                                                              balloond::CallMeter& meter) {
+    return std::make_unique<balloond::LibvirtHypervisor>(uri, clock, to, meter);
   };
   auto daemon = balloond::Daemon::Start(*settings, loaded_config, std::move(environment));
   if (!daemon.ok()) {

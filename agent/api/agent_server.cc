@@ -76,11 +76,11 @@ ListenerContext::Settings ContextSettings(const ServingLimits& limits) {
 
 }  // namespace
 
-AgentServer::AgentServer(const ServerSettings& settings, ServiceBackend& backend)
-    : settings_(settings), backend_(backend) {}
+AgentServer::AgentServer(const ServerSettings& settings, ServiceParts& parts)
+    : settings_(settings), parts_(parts) {}
 
 absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerSettings& settings,
-                                                                ServiceBackend& backend) {
+                                                                ServiceParts& parts) {
   auto rw_path = UnixSocketPath(settings.listen);
   if (!rw_path.ok()) return rw_path.status();
   auto ro_path = UnixSocketPath(settings.listen_ro);
@@ -93,7 +93,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerSett
   grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  std::unique_ptr<AgentServer> server(new AgentServer(settings, backend));
+  std::unique_ptr<AgentServer> server(new AgentServer(settings, parts));
   // The read-write socket is for the operators' group, like libvirt-sock; anyone may read stats.
   if (absl::Status s = server->StartUnixEndpoint(*rw_path, 0660, true, server->read_write_);
       !s.ok()) {
@@ -113,10 +113,11 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerSett
 absl::Status AgentServer::BuildServer(const std::string& name, bool control, int max_request_bytes,
                                       std::optional<int> max_answer_bytes,
                                       grpc::ServerBuilder& builder, Endpoint& endpoint) {
-  endpoint.read = std::make_unique<ReadService>(backend_, *endpoint.context, ReadServiceOptions{});
+  endpoint.read =
+      std::make_unique<ReadService>(parts_.read(), *endpoint.context, ReadServiceOptions{});
   std::vector<std::string> served = {balloon::v1::BalloonReadService::service_full_name()};
   if (control) {
-    endpoint.control = std::make_unique<ControlService>(backend_, *endpoint.context);
+    endpoint.control = std::make_unique<ControlService>(parts_.control(), *endpoint.context);
     served.push_back(balloon::v1::BalloonControlService::service_full_name());
     builder.RegisterService(endpoint.control.get());
   } else {
@@ -138,12 +139,12 @@ absl::Status AgentServer::StartUnixEndpoint(const std::string& path, mode_t mode
                                             Endpoint& endpoint) {
   auto listener = UnixListener::Bind({path, mode, settings_.limits.max_connections_per_socket,
                                       settings_.limits.max_connections_per_uid},
-                                     backend_.clock);
+                                     parts_.clock());
   if (!listener.ok()) return listener.status();
   endpoint.listener = std::move(*listener);
   UnixListener* unix_listener = endpoint.listener.get();
   endpoint.context =
-      std::make_unique<ListenerContext>(path, ContextSettings(settings_.limits), backend_.clock,
+      std::make_unique<ListenerContext>(path, ContextSettings(settings_.limits), parts_.clock(),
                                         [unix_listener](const grpc::CallbackServerContext& ctx) {
                                           auto uid = unix_listener->PeerUid(ctx.peer());
                                           return uid ? absl::StrCat("uid ", *uid) : ctx.peer();
@@ -168,7 +169,7 @@ absl::Status AgentServer::StartTlsEndpoint() {
   auto rw_path = UnixSocketPath(settings_.listen);
   if (!rw_path.ok()) return rw_path.status();
   auto staged = StagedTlsFiles::Start(tls, std::filesystem::path(*rw_path).parent_path().string(),
-                                      absl::Seconds(kTlsRefreshSeconds), backend_.clock);
+                                      absl::Seconds(kTlsRefreshSeconds), parts_.clock());
   if (!staged.ok()) return staged.status();
   tls_files_ = std::move(*staged);
   auto authorizer = std::make_shared<RoleAuthorizer>(tls.operators);
@@ -183,9 +184,9 @@ absl::Status AgentServer::StartTlsEndpoint() {
   cap.max_per_source = settings_.limits.max_tls_connections_per_source;
   cap.max_per_identity = settings_.limits.max_tls_connections_per_identity;
   cap.operator_connections = settings_.limits.tls_operator_connections;
-  tls_connections_ = std::make_shared<TcpConnectionCap>(cap, backend_.clock);
+  tls_connections_ = std::make_shared<TcpConnectionCap>(cap, parts_.clock());
   tls_.context = std::make_unique<ListenerContext>(
-      tls.listen, ContextSettings(settings_.limits), backend_.clock,
+      tls.listen, ContextSettings(settings_.limits), parts_.clock(),
       [](const grpc::CallbackServerContext& ctx) {
         auto auth = ctx.auth_context();
         return auth ? absl::StrCat("certificate ", PeerIdentityOf(*auth).Name()) : ctx.peer();
@@ -247,16 +248,14 @@ void AgentServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   const grpc::Status closing(grpc::StatusCode::UNAVAILABLE, "balloond is shutting down");
-  backend_.stats_feed.hub().CloseAll(closing);
-  backend_.decision_feed.hub().CloseAll(closing);
-  backend_.events.CloseAll(absl::UnavailableError(closing.error_message()));
+  parts_.CloseWatches(closing);
   for (Endpoint* e : Endpoints()) {
     if (e->health) e->health->CloseWatches(closing);
   }
   for (Endpoint* e : Endpoints()) {
     if (e->listener) e->listener->Stop();
   }
-  const auto deadline = absl::ToChronoTime(backend_.clock.Now() + absl::Seconds(2));
+  const auto deadline = absl::ToChronoTime(parts_.clock().Now() + absl::Seconds(2));
   for (Endpoint* e : Endpoints()) {
     if (e->server) e->server->Shutdown(deadline);
   }

@@ -13,6 +13,7 @@
 #include "agent/api/health_service.h"
 #include "agent/api/read_service.h"
 #include "agent/api/server_settings.h"
+#include "agent/api/service_parts.h"
 #include "agent/api/tcp_connection_cap.h"
 #include "agent/api/tls_staging.h"
 #include "agent/api/unix_listener.h"
@@ -26,9 +27,9 @@ namespace balloond {
 // another. All have health checking and reflection.
 class AgentServer {
  public:
-  // Listens as `settings` say; the services read and change `backend`, which outlives the server.
+  // Listens as `settings` say; the services stand on `parts`, which outlive the server.
   static absl::StatusOr<std::unique_ptr<AgentServer>> Start(const ServerSettings& settings,
-                                                            ServiceBackend& backend);
+                                                            ServiceParts& parts);
   ~AgentServer();
 
   // Health: SERVING while libvirt is reachable.
@@ -51,7 +52,7 @@ class AgentServer {
     std::unique_ptr<UnixListener> listener;
   };
 
-  AgentServer(const ServerSettings& settings, ServiceBackend& backend);
+  AgentServer(const ServerSettings& settings, ServiceParts& parts);
   absl::Status StartUnixEndpoint(const std::string& path, mode_t mode, bool read_write,
                                  Endpoint& endpoint);
   absl::Status StartTlsEndpoint();
@@ -62,7 +63,7 @@ class AgentServer {
   std::vector<Endpoint*> Endpoints();
 
   const ServerSettings settings_;
-  ServiceBackend& backend_;
+  ServiceParts& parts_;
   std::unique_ptr<StagedTlsFiles> tls_files_;  // outlives the TLS server, which reads them
   Endpoint read_write_;
   Endpoint read_only_;

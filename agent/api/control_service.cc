@@ -14,9 +14,9 @@ namespace balloond {
 
 namespace v1 = balloon::v1;
 
-ControlService::ControlService(ServiceBackend& backend, ListenerContext& listener,
+ControlService::ControlService(Parts parts, ListenerContext& listener,
                                absl::Duration default_qmp_timeout)
-    : backend_(backend), listener_(listener), default_qmp_timeout_(default_qmp_timeout) {}
+    : parts_(parts), listener_(listener), default_qmp_timeout_(default_qmp_timeout) {}
 
 namespace {
 
@@ -60,7 +60,7 @@ grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* c
   if (!request_id.empty()) {
     const std::string call = request.GetDescriptor()->full_name();
     const std::string client = listener_.Identify(*ctx);
-    RequestLedger::Entry entry = backend_.requests.Begin(call, client, request_id, request);
+    RequestLedger::Entry entry = parts_.requests.Begin(call, client, request_id, request);
     switch (entry.action) {
       case RequestLedger::Entry::Action::kRefuse:
         return unary->Complete(entry.refusal);
@@ -72,7 +72,7 @@ grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* c
       case RequestLedger::Entry::Action::kRun:
         break;
     }
-    auto turn = std::make_shared<LedgerTurn>(backend_.requests, call, client, request_id, response);
+    auto turn = std::make_shared<LedgerTurn>(parts_.requests, call, client, request_id, response);
     work = [turn, work = std::move(work)] {
       absl::Status status = work();
       turn->Done(status);
@@ -85,10 +85,10 @@ grpc::ServerUnaryReactor* ControlService::Offload(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* ControlService::SetBalloonTarget(grpc::CallbackServerContext* ctx,
                                                            const v1::SetBalloonTargetRequest* req,
                                                            v1::SetBalloonTargetResponse* resp) {
-  const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, default_qmp_timeout_);
+  const absl::Time deadline = RequestDeadline(parts_.clock, *ctx, default_qmp_timeout_);
   return Offload(ctx, *req, req->request_id(), resp,
                  [this, req, resp, deadline, caller = listener_.Identify(*ctx)]() -> absl::Status {
-                   auto set = backend_.operations.SetTarget(*req, deadline, caller);
+                   auto set = parts_.operations.SetTarget(*req, deadline, caller);
                    if (!set.ok()) return set.status();
                    ToProto(set->domain, resp->mutable_domain());
                    resp->set_target_bytes(req->target_bytes());
@@ -106,7 +106,7 @@ grpc::ServerUnaryReactor* ControlService::UpdatePolicy(grpc::CallbackServerConte
                                                        v1::Policy* resp) {
   return Offload(ctx, *req, req->request_id(), resp,
                  [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
-                   auto updated = backend_.operations.UpdatePolicy(*req, caller);
+                   auto updated = parts_.operations.UpdatePolicy(*req, caller);
                    if (!updated.ok()) return updated.status();
                    *resp = std::move(*updated);
                    return absl::OkStatus();
@@ -116,10 +116,10 @@ grpc::ServerUnaryReactor* ControlService::UpdatePolicy(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ControlService::UpdateDomainPolicy(
     grpc::CallbackServerContext* ctx, const v1::UpdateDomainPolicyRequest* req, v1::Policy* resp) {
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return UnaryCall::Refused(s);
-  const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, default_qmp_timeout_);
+  const absl::Time deadline = RequestDeadline(parts_.clock, *ctx, default_qmp_timeout_);
   return Offload(ctx, *req, req->request_id(), resp,
                  [this, req, resp, deadline, caller = listener_.Identify(*ctx)]() -> absl::Status {
-                   auto updated = backend_.operations.UpdateDomainPolicy(*req, deadline, caller);
+                   auto updated = parts_.operations.UpdateDomainPolicy(*req, deadline, caller);
                    if (!updated.ok()) return updated.status();
                    *resp = std::move(*updated);
                    return absl::OkStatus();
@@ -130,10 +130,10 @@ grpc::ServerUnaryReactor* ControlService::ReleaseHold(grpc::CallbackServerContex
                                                       const v1::ReleaseHoldRequest* req,
                                                       v1::ReleaseHoldResponse* resp) {
   if (absl::Status s = ValidateDomainRef(req->domain()); !s.ok()) return UnaryCall::Refused(s);
-  const absl::Time deadline = RequestDeadline(backend_.clock, *ctx, kLookupTimeout);
+  const absl::Time deadline = RequestDeadline(parts_.clock, *ctx, kLookupTimeout);
   return Offload(ctx, *req, req->request_id(), resp,
                  [this, req, resp, deadline, caller = listener_.Identify(*ctx)]() -> absl::Status {
-                   auto released = backend_.operations.ReleaseHold(req->domain(), deadline, caller);
+                   auto released = parts_.operations.ReleaseHold(req->domain(), deadline, caller);
                    if (!released.ok()) return released.status();
                    ToProto(released->domain, resp->mutable_domain());
                    if (released->released) *resp->mutable_released() = *released->released;
@@ -146,7 +146,7 @@ grpc::ServerUnaryReactor* ControlService::ReserveMemory(grpc::CallbackServerCont
                                                         v1::Reservation* resp) {
   return Offload(ctx, *req, req->request_id(), resp,
                  [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
-                   auto made = backend_.operations.Reserve(*req, caller);
+                   auto made = parts_.operations.Reserve(*req, caller);
                    if (!made.ok()) return made.status();
                    *resp = std::move(*made);
                    return absl::OkStatus();
@@ -158,7 +158,7 @@ grpc::ServerUnaryReactor* ControlService::ReleaseReservation(
     v1::Reservation* resp) {
   return Offload(ctx, *req, req->request_id(), resp,
                  [this, req, resp, caller = listener_.Identify(*ctx)]() -> absl::Status {
-                   auto released = backend_.operations.ReleaseReservation(req->id(), caller);
+                   auto released = parts_.operations.ReleaseReservation(req->id(), caller);
                    if (!released.ok()) return released.status();
                    *resp = std::move(*released);
                    return absl::OkStatus();

@@ -4,7 +4,10 @@
 #include <grpcpp/generic/async_generic_service.h>
 
 #include "absl/time/time.h"
+#include "agent/api/request_ledger.h"
 #include "agent/api/service_context.h"
+#include "agent/base/clock.h"
+#include "agent/steering/operator.h"
 #include "balloon/v1/balloon.grpc.pb.h"
 
 namespace balloond {
@@ -14,7 +17,13 @@ namespace balloond {
 // the disk, so it runs on the listener's own workers, never on gRPC's threads.
 class ControlService final : public balloon::v1::BalloonControlService::CallbackService {
  public:
-  ControlService(ServiceBackend& backend, ListenerContext& listener,
+  struct Parts {
+    Clock& clock;
+    // Changes made by request_id, so that a client's retry does not act twice.
+    RequestLedger& requests;
+    Operator& operations;
+  };
+  ControlService(Parts parts, ListenerContext& listener,
                  absl::Duration default_qmp_timeout = absl::Seconds(5));
 
   grpc::ServerUnaryReactor* SetBalloonTarget(grpc::CallbackServerContext* ctx,
@@ -45,7 +54,7 @@ class ControlService final : public balloon::v1::BalloonControlService::Callback
                                     google::protobuf::Message* response,
                                     std::function<absl::Status()> work);
 
-  ServiceBackend& backend_;
+  const Parts parts_;
   ListenerContext& listener_;
   const absl::Duration default_qmp_timeout_;
 };

@@ -5,6 +5,19 @@
 
 #include "absl/time/time.h"
 #include "agent/api/service_context.h"
+#include "agent/api/watch_feeds.h"
+#include "agent/base/clock.h"
+#include "agent/collect/collector.h"
+#include "agent/collect/snapshot_store.h"
+#include "agent/libvirt/hypervisor.h"
+#include "agent/qom/balloon_path_cache.h"
+#include "agent/qom/qom_runner.h"
+#include "agent/steering/capacity_store.h"
+#include "agent/steering/decision_log.h"
+#include "agent/steering/event_log.h"
+#include "agent/steering/hold_store.h"
+#include "agent/steering/policy_store.h"
+#include "agent/steering/reservation_store.h"
 #include "balloon/v1/balloon.grpc.pb.h"
 
 namespace balloond {
@@ -25,7 +38,25 @@ struct ReadServiceOptions {
 // the stats and decision feeds: an open stream costs memory, not a thread.
 class ReadService final : public balloon::v1::BalloonReadService::CallbackService {
  public:
-  ReadService(ServiceBackend& backend, ListenerContext& listener, ReadServiceOptions options);
+  // What it reads, and the QOM runner; shared by every listener's read service.
+  struct Parts {
+    const SnapshotStore& snapshots;
+    Hypervisor& hypervisor;  // lookups of domains the store does not have
+    Clock& clock;
+    const PolicyStore& policy;
+    const DecisionLog& decisions;
+    const HoldStore& holds;
+    StatsFeed& stats_feed;
+    DecisionFeed& decision_feed;
+    const BalloonPathCache& balloon_paths;
+    // A domain whose statistics a client reads is collected every period.
+    DomainInterest& interest;
+    const CapacityStore& capacity;
+    const ReservationStore& reservations;
+    EventLog& events;
+    QomRunner& qom;
+  };
+  ReadService(Parts parts, ListenerContext& listener, ReadServiceOptions options);
 
   grpc::ServerUnaryReactor* ListDomains(grpc::CallbackServerContext* ctx,
                                         const balloon::v1::ListDomainsRequest* req,
@@ -68,17 +99,13 @@ class ReadService final : public balloon::v1::BalloonReadService::CallbackServic
       grpc::CallbackServerContext* ctx, const balloon::v1::WatchEventsRequest* req) override;
 
  private:
-  // Runs `query` (QMP through `monitor`, after the path guard) for a client, through the
-  // listener's QOM gate; finishes the call with what it returns.
-  using QomQuery = std::function<absl::Status(class DomainMonitor& monitor)>;
+  // Runs `query` on the domain's QEMU for a client (QomRunner), through the listener's QOM gate;
+  // finishes the call with what it returns.
   grpc::ServerUnaryReactor* RunQom(grpc::CallbackServerContext* ctx, const std::string& domain,
                                    const std::string& path, google::protobuf::Message* resp,
-                                   QomQuery query);
-  // On a QOM worker: the path guard, `query`, and the balloon's path where not known yet.
-  absl::Status RunQomQuery(const std::string& uuid, const std::string& process,
-                           const std::string& path, absl::Time deadline, const QomQuery& query);
+                                   QomRunner::Query query);
 
-  ServiceBackend& backend_;
+  const Parts parts_;
   ListenerContext& listener_;
   const ReadServiceOptions options_;
 };

@@ -4,20 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/api/proto_convert.h"
-#include "agent/base/log.h"
+#include "agent/base/error_reason.h"
 #include "agent/libvirt/domain_ref.h"
 
 namespace balloond {
-
-ServiceParts::ServiceParts(Shared s)
-    : domain_changes_(s.clock),
-      requests_(s.clock, RequestLedger::Settings()),
-      operations_({s.snapshots, s.hypervisor, s.clock, s.policy, s.holds, s.reservations,
-                   s.capacity, s.events, domain_changes_, s.interest}),
-      backend_{s.snapshots,    s.hypervisor,    s.clock,         s.policy,   s.decisions,
-               s.holds,        s.stats_feed,    s.decision_feed, qom_guard_, s.balloon_paths,
-               s.qom_traffic,  domain_changes_, s.interest,      s.capacity, requests_,
-               s.reservations, s.events,        operations_} {}
 
 UnaryCall* UnaryCall::Refused(const absl::Status& status) {
   auto* call = new UnaryCall();
@@ -77,17 +67,7 @@ absl::Time RequestDeadline(Clock& clock, const grpc::CallbackServerContext& ctx,
 }
 
 void FinishWith(UnaryCall* call, const std::function<absl::Status()>& work) {
-  absl::Status status;
-  try {
-    status = work();
-  } catch (const std::exception& e) {
-    Log(LogLevel::kError, absl::StrCat("a request failed with an exception: ", e.what()));
-    status = absl::InternalError(absl::StrCat("balloond failed: ", e.what()));
-  } catch (...) {
-    Log(LogLevel::kError, "a request failed with an unknown exception");
-    status = absl::InternalError("balloond failed with an unknown exception");
-  }
-  call->Complete(status);
+  call->Complete(StatusOfWork(work));
 }
 
 UnaryCall* FinishOnPool(WorkerPool& pool, UnaryCall* call, std::function<absl::Status()> work) {

@@ -12,95 +12,11 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/api/call_limits.h"
-#include "agent/api/request_ledger.h"
-#include "agent/api/watch_feeds.h"
 #include "agent/base/clock.h"
-#include "agent/base/keyed_locks.h"
 #include "agent/base/worker_pool.h"
-#include "agent/collect/collector.h"
-#include "agent/collect/snapshot_store.h"
-#include "agent/libvirt/hypervisor.h"
-#include "agent/qom/balloon_path_cache.h"
 #include "agent/qom/qom_gate.h"
-#include "agent/qom/qom_path_guard.h"
-#include "agent/qom/qom_traffic.h"
-#include "agent/steering/capacity_store.h"
-#include "agent/steering/decision_log.h"
-#include "agent/steering/event_log.h"
-#include "agent/steering/hold_store.h"
-#include "agent/steering/operator.h"
-#include "agent/steering/policy_store.h"
-#include "agent/steering/reservation_store.h"
 
 namespace balloond {
-
-// What every listener's services share: the agent's state and its feeds.
-struct ServiceBackend {
-  SnapshotStore& snapshots;
-  Hypervisor& hypervisor;
-  Clock& clock;
-  PolicyStore& policy;
-  DecisionLog& decisions;
-  HoldStore& holds;
-  StatsFeed& stats_feed;
-  DecisionFeed& decision_feed;
-  QomPathGuard& qom_guard;
-  BalloonPathCache& balloon_paths;
-  // Clients' QOM queries enter here, so that the collector can keep them off the monitors.
-  QomTraffic& qom_traffic;
-  // Held while a client changes a domain's target and hold, on whichever listener: one change of
-  // a domain at a time.
-  KeyedLocks& domain_changes;
-  // The collection: a domain is read again after a change, and every period while a client reads
-  // its statistics.
-  DomainInterest& interest;
-  // The host's capacity as the last policy cycle judged it.
-  const CapacityStore& capacity;
-  // Changes made by request_id, so that a client's retry does not act twice.
-  RequestLedger& requests;
-  // Room reserved for VMs to come.
-  ReservationStore& reservations;
-  // What happens on the host, for WatchEvents; changes made through the API go in too.
-  EventLog& events;
-  // What operators may do, for the control service.
-  Operator& operations;
-};
-
-// What the services share beyond the agent's long-lived parts (those in Shared): the QOM path
-// guard, the lock of domain changes, the request ledger and the operator's actions, made here; and
-// the backend that hands all of them to the services. The daemon and the services' tests make it
-// the same way, from the same parts.
-class ServiceParts {
- public:
-  struct Shared {
-    SnapshotStore& snapshots;
-    Hypervisor& hypervisor;
-    Clock& clock;
-    PolicyStore& policy;
-    DecisionLog& decisions;
-    HoldStore& holds;
-    StatsFeed& stats_feed;
-    DecisionFeed& decision_feed;
-    BalloonPathCache& balloon_paths;
-    QomTraffic& qom_traffic;
-    DomainInterest& interest;
-    CapacityStore& capacity;
-    ReservationStore& reservations;
-    EventLog& events;
-  };
-  explicit ServiceParts(Shared shared);
-  ServiceParts(const ServiceParts&) = delete;
-  ServiceParts& operator=(const ServiceParts&) = delete;
-
-  ServiceBackend& backend() { return backend_; }
-
- private:
-  QomPathGuard qom_guard_;
-  KeyedLocks domain_changes_;
-  RequestLedger requests_;
-  Operator operations_;
-  ServiceBackend backend_;
-};
 
 // A unary call's reactor. It holds the call's place in its listener's limits, and counts its
 // answer against the client's unread bytes, until gRPC is done with the call (OnDone): an answer a

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/base/log.h"
 
 namespace balloond {
 namespace {
@@ -32,6 +33,18 @@ std::pair<std::string, std::map<std::string, std::string>> ReasonOf(const absl::
     }
   }
   return out;
+}
+
+absl::Status StatusOfWork(const std::function<absl::Status()>& work) {
+  try {
+    return work();
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, absl::StrCat("a request failed with an exception: ", e.what()));
+    return absl::InternalError(absl::StrCat("balloond failed: ", e.what()));
+  } catch (...) {
+    Log(LogLevel::kError, "a request failed with an unknown exception");
+    return absl::InternalError("balloond failed with an unknown exception");
+  }
 }
 
 }  // namespace balloond

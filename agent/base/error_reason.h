@@ -5,6 +5,7 @@
 // the API as google.rpc.ErrorInfo (agent/api/proto_convert.h). Clients branch on the reason, not on
 // the words.
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -21,6 +22,10 @@ absl::Status WithReason(absl::Status status, absl::string_view reason,
 
 // The reason and metadata set by WithReason; an empty reason for a status without one.
 std::pair<std::string, std::map<std::string, std::string>> ReasonOf(const absl::Status& status);
+
+// What `work` returns, or INTERNAL (logged) when it throws: a request's work never takes its
+// caller down, and its client always gets an answer.
+absl::Status StatusOfWork(const std::function<absl::Status()>& work);
 
 }  // namespace balloond
 

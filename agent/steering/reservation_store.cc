@@ -206,9 +206,9 @@ absl::StatusOr<v1::Reservation> ReservationStore::Create(
                                      [](const v1::Reservation& r) { return Alive(r); }));
   if (alive >= settings_.max_alive) {
     return WithReason(
-        absl::ResourceExhaustedError(absl::StrCat(
-            "balloond keeps at most ", settings_.max_alive,
-            " reservations alive; release one (balloonctl unreserve ID) or let one expire")),
+        absl::ResourceExhaustedError(absl::StrCat("balloond keeps at most ", settings_.max_alive,
+                                                  " reservations alive; release one (balloonctl "
+                                                  "reservations release ID) or let one expire")),
         "LIMIT_EXCEEDED", {{"setting", "reservations alive"}});
   }
   if (next_number_ > kMaxNextNumber) {

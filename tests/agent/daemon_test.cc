@@ -11,11 +11,14 @@
 #include <fstream>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/agent/base/eventually.h"
 #include "tests/agent/base/temp_dir.h"
 #include "tests/agent/libvirt/fake_hypervisor.h"
 
 namespace balloond {
 namespace {
+
+using ::balloond::testing::Eventually;
 
 namespace v1 = balloon::v1;
 using ::balloond::testing::FakeClock;
@@ -34,7 +37,8 @@ class DaemonTest : public ::testing::Test {
   ~DaemonTest() override { daemon_.reset(); }
   void WriteConfig(const std::string& text) { std::ofstream(settings_.config_file) << text; }
   void Start() {
-    Daemon::Environment environment{clock_, [this](Clock&, DomainChangeListener& changes) {
+    Daemon::Environment environment{clock_,
+                                    [this](Clock&, DomainChangeListener& changes, CallMeter&) {
                                       auto fake = std::make_unique<FakeHypervisor>(&changes);
                                       hypervisor_ = fake.get();
                                       hypervisor_->AddDomain("web1");
@@ -60,12 +64,6 @@ class DaemonTest : public ::testing::Test {
     return s.ok() ? grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status())
                   : s.error_message();
   }
-  // The daemon's loop runs on its own thread: waits (real time) until `done`.
-  static bool Eventually(const std::function<bool()>& done) {
-    for (int i = 0; i < 1000 && !done(); ++i) absl::SleepFor(absl::Milliseconds(5));
-    return done();
-  }
-
   testing::TempDir temp_{"daemon-test"};
   std::string dir_ = temp_.path();
   AgentSettings settings_;
@@ -127,9 +125,10 @@ TEST_F(DaemonTest, EventsAfterStopReachNothing) {
 TEST_F(DaemonTest, AStateItCannotUseIsAnErrorSayingWhich) {
   std::filesystem::create_directories(settings_.state_dir);
   std::ofstream(settings_.state_dir + "/policy.textproto") << "mode: BROKEN\n";
-  auto daemon = Daemon::Start(settings_, {}, {clock_, [](Clock&, DomainChangeListener& changes) {
-                                                return std::make_unique<FakeHypervisor>(&changes);
-                                              }});
+  auto daemon =
+      Daemon::Start(settings_, {}, {clock_, [](Clock&, DomainChangeListener& changes, CallMeter&) {
+                                      return std::make_unique<FakeHypervisor>(&changes);
+                                    }});
   ASSERT_FALSE(daemon.ok());
   EXPECT_THAT(std::string(daemon.status().message()), HasSubstr("policy.textproto:"));
   EXPECT_THAT(std::string(daemon.status().message()), HasSubstr("BROKEN"));

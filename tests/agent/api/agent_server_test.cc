@@ -32,7 +32,7 @@ class AgentServerTest : public ::balloond::testing::ServiceFixture {
     if (server_) server_->Shutdown();
   }
   void Start() {
-    auto server = AgentServer::Start(settings_, backend_);
+    auto server = AgentServer::Start(settings_, services_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
@@ -69,7 +69,7 @@ TEST_F(AgentServerTest, TheSocketsGetTheirModesAndALiveOneIsNotTakenOver) {
             std::filesystem::perms(0660));
   EXPECT_EQ(std::filesystem::status(dir_ + "/ro.sock").permissions() & std::filesystem::perms::all,
             std::filesystem::perms(0666));
-  auto second = AgentServer::Start(settings_, backend_);
+  auto second = AgentServer::Start(settings_, services_);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists);
 }
 

@@ -25,7 +25,7 @@ using ::testing::HasSubstr;
 
 class ControlServiceTest : public ::balloond::testing::ServiceFixture {
  protected:
-  ControlServiceTest() : service_(backend_, listener_) {
+  ControlServiceTest() : service_(services_.control(), listener_) {
     Serve({&service_});
     stub_ = v1::BalloonControlService::NewStub(Channel());
     uuid_ = hypervisor_.AddDomain("web1");

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "agent/api/service_context.h"
+#include "agent/api/service_parts.h"
 #include "agent/collect/collector.h"
 #include "tests/agent/libvirt/fake_hypervisor.h"
 
@@ -40,7 +41,6 @@ class ServiceFixture : public ::testing::Test {
         services_({store_, hypervisor_, clock_, *policy_, decisions_, *holds_, stats_feed_,
                    decision_feed_, balloon_paths_, qom_traffic_, collector_, capacity_,
                    *reservations_, events_}),
-        backend_(services_.backend()),
         listener_("test", settings, clock_,
                   [](const grpc::CallbackServerContext&) { return std::string("uid 1000"); }) {}
   ~ServiceFixture() override { Shutdown(); }
@@ -50,9 +50,7 @@ class ServiceFixture : public ::testing::Test {
   void Shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
-    stats_feed_.hub().CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "test ends"));
-    decision_feed_.hub().CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "test ends"));
-    events_.CloseAll(absl::UnavailableError("test ends"));
+    services_.CloseWatches(grpc::Status(grpc::StatusCode::UNAVAILABLE, "test ends"));
     if (server_) server_->Shutdown();
     listener_.StopWorkers();
     lookups_.Stop();
@@ -93,7 +91,6 @@ class ServiceFixture : public ::testing::Test {
   EventLog events_{clock_, "test-epoch"};
   Collector collector_;
   ServiceParts services_;
-  ServiceBackend& backend_;
   ListenerContext listener_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;

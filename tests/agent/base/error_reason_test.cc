@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -28,6 +29,16 @@ TEST(ErrorReasonTest, AStatusWithoutOneHasNoneAndOkStaysOk) {
   EXPECT_EQ(ReasonOf(absl::InternalError("x")).first, "");
   EXPECT_TRUE(ReasonOf(absl::InternalError("x")).second.empty());
   EXPECT_TRUE(WithReason(absl::OkStatus(), "NEVER").ok());
+}
+
+TEST(ErrorReasonTest, WorkThatThrowsIsAnInternalErrorAndWorkThatReturnsKeepsItsStatus) {
+  EXPECT_EQ(StatusOfWork([] { return absl::NotFoundError("gone"); }).code(),
+            absl::StatusCode::kNotFound);
+  absl::Status thrown =
+      StatusOfWork([]() -> absl::Status { throw std::runtime_error("bad utf-8"); });
+  EXPECT_EQ(thrown.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(thrown.message(), "balloond failed: bad utf-8");
+  EXPECT_EQ(StatusOfWork([]() -> absl::Status { throw 7; }).code(), absl::StatusCode::kInternal);
 }
 
 }  // namespace

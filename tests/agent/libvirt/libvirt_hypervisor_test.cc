@@ -12,6 +12,8 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "agent/libvirt/policy_metadata.h"
@@ -101,6 +103,32 @@ TEST_F(LibvirtHypervisorTest, PolicyMetadataIsWrittenReadBackAnnouncedAndRemoved
   read = hypervisor_.ReadPolicyMetadata(kTestUuid, Soon());
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(*read, "");
+}
+
+// Every call is told to the meter by the name its metrics carry, with its outcome.
+TEST(LibvirtHypervisorMeterTest, EachCallIsToldToTheMeterByName) {
+  class RecordingMeter : public CallMeter {
+   public:
+    void ObserveCall(absl::string_view call, absl::Duration, const absl::Status& status) override {
+      absl::MutexLock lock(&mu);
+      seen.emplace_back(std::string(call), status.code());
+    }
+    absl::Mutex mu;
+    std::vector<std::pair<std::string, absl::StatusCode>> seen ABSL_GUARDED_BY(mu);
+  } meter;
+  RecordedChanges changes;
+  {
+    LibvirtHypervisor hypervisor("test:///default", RealClock(), changes, meter);
+    ASSERT_TRUE(hypervisor.CollectStats(Soon(), CollectionFilter{}).ok());
+    EXPECT_EQ(hypervisor.LookupDomain("no-such-domain", Soon()).status().code(),
+              absl::StatusCode::kNotFound);
+    ASSERT_TRUE(hypervisor.SetBalloonTarget(kTestUuid, int64_t{1} << 30, Soon()).ok());
+  }
+  absl::MutexLock lock(&meter.mu);
+  EXPECT_THAT(meter.seen, ::testing::ElementsAre(
+                              std::pair{std::string("collect_stats"), absl::StatusCode::kOk},
+                              std::pair{std::string("lookup_domain"), absl::StatusCode::kNotFound},
+                              std::pair{std::string("set_balloon_target"), absl::StatusCode::kOk}));
 }
 
 TEST(LibvirtHypervisorReachTest, ALibvirtdThatIsNotThereIsUnavailableAndSaysSo) {

@@ -1,0 +1,296 @@
+#include "agent/state_series.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "policy/enum_names.h"
+
+namespace balloond {
+namespace {
+
+namespace v1 = balloon::v1;
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void AddSample(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (family.type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  family.metric.push_back(std::move(m));
+}
+
+// The guest statistics shown per domain: QEMU's name, the metric, its help, and its type.
+struct GuestSeries {
+  const char* stat;
+  const char* name;
+  const char* help;
+  MetricType type;
+};
+constexpr GuestSeries kGuestSeries[] = {
+    {guest_stat::kTotalMemory, "balloon_guest_memory_total_bytes",
+     "The guest's MemTotal: the memory its kernel manages.", MetricType::Gauge},
+    {guest_stat::kAvailableMemory, "balloon_guest_memory_available_bytes",
+     "The guest's MemAvailable: what it could use without swapping.", MetricType::Gauge},
+    {guest_stat::kFreeMemory, "balloon_guest_memory_free_bytes", "The guest's MemFree.",
+     MetricType::Gauge},
+    {guest_stat::kDiskCaches, "balloon_guest_memory_cache_bytes",
+     "The guest's page cache (file-backed memory it can give up).", MetricType::Gauge},
+    {guest_stat::kResident, "balloon_domain_resident_bytes",
+     "What the host holds of the domain: its QEMU's resident memory (below the balloon's size "
+     "when the guest reports free pages, or has not touched them).",
+     MetricType::Gauge},
+    {guest_stat::kSwapIn, "balloon_guest_swap_in_bytes_total", "Bytes the guest swapped in.",
+     MetricType::Counter},
+    {guest_stat::kSwapOut, "balloon_guest_swap_out_bytes_total", "Bytes the guest swapped out.",
+     MetricType::Counter},
+    {guest_stat::kMajorFaults, "balloon_guest_major_faults_total",
+     "Page faults that needed I/O in the guest.", MetricType::Counter},
+    {guest_stat::kOomKills, "balloon_guest_oom_kills_total",
+     "Processes the guest's OOM killer ended (QEMU 9.2+ and Linux 6.12+ guests).",
+     MetricType::Counter},
+};
+
+}  // namespace
+
+StateSeries::StateSeries(Sources sources) : sources_(std::move(sources)) {}
+
+std::vector<MetricFamily> StateSeries::Collect() const {
+  std::vector<MetricFamily> out;
+  CollectDomains(out);
+  CollectDecisions(out);
+  CollectHost(out);
+  CollectCapacity(out);
+  CollectWatches(out);
+  return out;
+}
+
+void StateSeries::CollectDomains(std::vector<MetricFamily>& out) const {
+  MetricFamily actual = Family("balloon_domain_balloon_actual_bytes",
+                               "The memory the guest has now (the balloon's size; with virtio-mem, "
+                               "what it plugged too).",
+                               MetricType::Gauge);
+  MetricFamily maximum =
+      Family("balloon_domain_memory_maximum_bytes",
+             "The memory the domain started with: the largest target.", MetricType::Gauge);
+  MetricFamily age = Family("balloon_guest_stats_age_seconds",
+                            "How old the guest's latest statistics report is.", MetricType::Gauge);
+  MetricFamily plugged = Family("balloon_domain_virtio_mem_plugged_bytes",
+                                "What a virtio-mem device has plugged into the guest (counted in "
+                                "balloon_domain_balloon_actual_bytes).",
+                                MetricType::Gauge);
+  MetricFamily requested = Family("balloon_domain_virtio_mem_requested_bytes",
+                                  "What a virtio-mem device was asked to have plugged: above or "
+                                  "below plugged while the guest "
+                                  "plugs or unplugs, or when it cannot.",
+                                  MetricType::Gauge);
+  MetricFamily device_size = Family("balloon_domain_virtio_mem_size_bytes",
+                                    "The most a virtio-mem device can plug.", MetricType::Gauge);
+  std::vector<MetricFamily> guest;
+  for (const GuestSeries& s : kGuestSeries) guest.push_back(Family(s.name, s.help, s.type));
+  const absl::Time now = sources_.clock.Now();
+  for (const DomainSnapshot& snap : sources_.snapshots.List()) {
+    std::vector<ClientMetric::Label> labels = {{"domain", snap.info.name},
+                                               {"uuid", snap.info.uuid}};
+    AddSample(maximum, labels, static_cast<double>(snap.info.max_memory_bytes));
+    if (snap.actual_bytes) AddSample(actual, labels, static_cast<double>(*snap.actual_bytes));
+    // (Not a ternary over the devices: that would copy them, XML and all, at every scrape.)
+    if (snap.config) {
+      for (const MemoryDevice& m : snap.config->memory_devices) {
+        std::vector<ClientMetric::Label> device = labels;
+        device.push_back({"device", m.alias});
+        AddSample(plugged, device, static_cast<double>(m.current_bytes));
+        AddSample(requested, device, static_cast<double>(m.requested_bytes));
+        AddSample(device_size, device, static_cast<double>(m.size_bytes));
+      }
+    }
+    if (!snap.guest) continue;
+    for (size_t i = 0; i < guest.size(); ++i) {
+      if (auto v = snap.guest->Get(kGuestSeries[i].stat)) {
+        AddSample(guest[i], labels, static_cast<double>(*v));
+      }
+    }
+    if (snap.guest->last_update_unix_seconds > 0) {
+      const absl::Time last = absl::FromUnixSeconds(snap.guest->last_update_unix_seconds);
+      AddSample(age, labels, absl::ToDoubleSeconds(std::max(absl::ZeroDuration(), now - last)));
+    }
+  }
+  out.push_back(std::move(actual));
+  out.push_back(std::move(maximum));
+  for (MetricFamily& f : guest) out.push_back(std::move(f));
+  out.push_back(std::move(age));
+  out.push_back(std::move(plugged));
+  out.push_back(std::move(requested));
+  out.push_back(std::move(device_size));
+}
+
+void StateSeries::CollectDecisions(std::vector<MetricFamily>& out) const {
+  MetricFamily total = Family("balloon_policy_decisions_total",
+                              "The policy's decisions, by reason and whether they were applied "
+                              "(enforce mode) or only proposed (observe mode).",
+                              MetricType::Counter);
+  for (const auto& [key, count] : sources_.decisions.Totals()) {
+    // Prometheus label values in snake case: host_reclaim.
+    const std::string reason = absl::StrReplaceAll(ShortName(key.first), {{"-", "_"}});
+    AddSample(total, {{"reason", reason}, {"applied", key.second ? "true" : "false"}},
+              static_cast<double>(count));
+  }
+  out.push_back(std::move(total));
+
+  // The newest target for each domain that still runs.
+  MetricFamily target =
+      Family("balloon_policy_target_bytes", "The balloon target of the policy's latest decision.",
+             MetricType::Gauge);
+  std::map<std::string, const v1::Decision*> latest;
+  const std::vector<v1::Decision> decisions = sources_.decisions.List("", 2000);
+  for (const v1::Decision& d : decisions) latest[d.uuid()] = &d;
+  for (const DomainSnapshot& snap : sources_.snapshots.List()) {
+    auto it = latest.find(snap.info.uuid);
+    if (it == latest.end()) continue;
+    AddSample(target, {{"domain", snap.info.name}, {"uuid", snap.info.uuid}},
+              static_cast<double>(it->second->target_bytes()));
+  }
+  out.push_back(std::move(target));
+  if (sources_.holds) CollectHolds(out);
+}
+
+void StateSeries::CollectHolds(std::vector<MetricFamily>& out) const {
+  // Held domains: when the hold ends, and at what target.
+  MetricFamily until = Family("balloon_domain_hold_end_timestamp_seconds",
+                              "When the operator's hold on the domain's balloon ends (Unix time); "
+                              "absent without a hold.",
+                              MetricType::Gauge);
+  MetricFamily held_target =
+      Family("balloon_domain_hold_target_bytes", "The balloon target an operator's hold keeps.",
+             MetricType::Gauge);
+  for (const auto& [uuid, hold] : sources_.holds()) {
+    const std::vector<ClientMetric::Label> labels = {{"domain", hold.domain()}, {"uuid", uuid}};
+    AddSample(until, labels, static_cast<double>(hold.until().seconds()));
+    AddSample(held_target, labels, static_cast<double>(hold.target_bytes()));
+  }
+  out.push_back(std::move(until));
+  out.push_back(std::move(held_target));
+}
+
+void StateSeries::CollectHost(std::vector<MetricFamily>& out) const {
+  if (!sources_.read_host) return;
+  auto host = sources_.read_host();
+  if (!host.ok()) return;
+  MetricFamily total =
+      Family("balloon_host_memory_total_bytes", "The host's MemTotal.", MetricType::Gauge);
+  AddSample(total, {}, static_cast<double>(host->mem_total_bytes));
+  MetricFamily available =
+      Family("balloon_host_memory_available_bytes", "The host's MemAvailable.", MetricType::Gauge);
+  AddSample(available, {}, static_cast<double>(host->mem_available_bytes));
+  out.push_back(std::move(total));
+  out.push_back(std::move(available));
+  for (auto [pressure, kind] :
+       {std::pair{&host->pressure_some, "some"}, std::pair{&host->pressure_full, "full"}}) {
+    if (!*pressure) continue;
+    MetricFamily psi = Family(absl::StrCat("balloon_host_memory_pressure_", kind, "_avg10_ratio"),
+                              absl::StrCat("Share of the last 10 s in which ", kind,
+                                           " tasks waited for memory (the kernel's PSI)."),
+                              MetricType::Gauge);
+    AddSample(psi, {}, (*pressure)->avg10 / 100.0);
+    out.push_back(std::move(psi));
+  }
+}
+
+// The host's capacity from the last policy cycle: what an orchestrator places by.
+void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
+  if (sources_.capacity == nullptr) return;
+  const std::optional<CapacityReading> reading = sources_.capacity->Latest();
+  if (!reading) return;
+  const policy::HostCapacity& c = reading->capacity;
+  const struct {
+    const char* name;
+    const char* help;
+    int64_t value;
+  } host_series[] = {
+      {"balloon_host_placeable_bytes",
+       "What a new VM could get now if room were made (GetHostCapacity.placeable_bytes).",
+       c.placeable_bytes},
+      {"balloon_host_reclaimable_bytes",
+       "What the policy could take from guests now without putting one under pressure.",
+       c.reclaimable_bytes},
+      {"balloon_host_reserve_bytes", "What the policy keeps available on the host.",
+       c.reserve_bytes},
+      {"balloon_host_committed_bytes", "The sum of the guests' maximum memory.", c.committed_bytes},
+      {"balloon_host_guests_needed_bytes",
+       "The sum of what the policy judges the guests with fresh statistics need.", c.needed_bytes},
+      {"balloon_host_reserved_bytes", "Memory promised to reservations.", c.reserved_bytes},
+      {"balloon_host_unbacked_bytes",
+       "What the guests may hold beyond what the host holds of them (free on the host, but "
+       "theirs to touch).",
+       c.unbacked_bytes},
+      {"balloon_host_free_bytes",
+       "What is available and not reserved (nor, while there are reservations, promised to "
+       "guests): what the policy compares with the reserve.",
+       c.standing.FreeBytes()},
+      {"balloon_host_short",
+       "1 while the policy judges the host short of memory (free under the reserve, or memory "
+       "PSI high) and reclaims for it; 0 otherwise.",
+       c.standing.Condition() == policy::HostCondition::kShort ? 1 : 0},
+  };
+  for (const auto& s : host_series) {
+    MetricFamily f = Family(s.name, s.help, MetricType::Gauge);
+    AddSample(f, {}, static_cast<double>(s.value));
+    out.push_back(std::move(f));
+  }
+  MetricFamily reclaimable =
+      Family("balloon_domain_reclaimable_bytes",
+             "What the policy could take from the guest now without putting it under pressure.",
+             MetricType::Gauge);
+  MetricFamily index = Family("balloon_domain_pressure_index",
+                              "What the guest needs over what it has, x100 (Hyper-V's memory "
+                              "pressure: under 100 it has what it needs).",
+                              MetricType::Gauge);
+  MetricFamily working_set =
+      Family("balloon_domain_working_set_bytes",
+             "What probing found the guest needs: the size at which its refaults rose, or its "
+             "floor (only for guests probed so far).",
+             MetricType::Gauge);
+  for (const policy::DomainCapacity& d : c.domains) {
+    const std::vector<ClientMetric::Label> labels = {{"domain", d.name}, {"uuid", d.uuid}};
+    AddSample(reclaimable, labels, static_cast<double>(d.reclaimable_bytes));
+    if (d.pressure_index) AddSample(index, labels, *d.pressure_index);
+    if (d.working_set_bytes) {
+      AddSample(working_set, labels, static_cast<double>(*d.working_set_bytes));
+    }
+  }
+  out.push_back(std::move(reclaimable));
+  out.push_back(std::move(index));
+  out.push_back(std::move(working_set));
+  if (c.pressure_index) {
+    MetricFamily host_index = Family("balloon_host_pressure_index",
+                                     "The mean of the guests' pressure indexes (Hyper-V's "
+                                     "average pressure).",
+                                     MetricType::Gauge);
+    AddSample(host_index, {}, *c.pressure_index);
+    out.push_back(std::move(host_index));
+  }
+}
+
+void StateSeries::CollectWatches(std::vector<MetricFamily>& out) const {
+  MetricFamily watches =
+      Family("balloon_watch_streams", "Watch streams open now.", MetricType::Gauge);
+  AddSample(watches, {}, sources_.open_watches ? sources_.open_watches() : 0);
+  out.push_back(std::move(watches));
+}
+
+}  // namespace balloond
