@@ -303,7 +303,7 @@ std::string FormatReservation(const v1::Reservation& r, absl::Time now) {
                          absl::FormatDuration(
                              absl::Trunc(std::max(absl::ZeroDuration(), left), absl::Seconds(1))))
           : "",
-      "\n    ", r.explanation(), "\n");
+      r.explanation().empty() ? "" : absl::StrCat("\n    ", r.explanation()), "\n");
 }
 
 std::string FormatReservations(const v1::ListReservationsResponse& list, absl::Time now) {
@@ -328,7 +328,7 @@ std::string FormatDecision(const v1::Decision& d, absl::TimeZone zone) {
       ShortName(d.mode()), "  ", FormatBytes(d.previous_bytes()), " -> ",
       FormatBytes(d.target_bytes()), "  ", ShortName(d.reason()),
       d.mode() == v1::POLICY_MODE_ENFORCE && !d.applied() ? "  NOT APPLIED: " + d.error() : "",
-      "\n    ", d.explanation(), "\n");
+      d.explanation().empty() ? "" : absl::StrCat("\n    ", d.explanation()), "\n");
 }
 
 std::string FormatEvent(const v1::Event& e, absl::TimeZone zone) {

@@ -78,6 +78,10 @@ run() {
   [[ ${#COMPREPLY[@]} == 1 ]] || fail "$mode" "events x-<TAB> offered ${#COMPREPLY[@]} names"
   complete_line balloonctl unreserve ""
   expect_offered "$mode" "unreserve <TAB>" "r-1" "r-\$(touch $dir/ran-id)"
+  complete_line balloonctl reservations release ""
+  expect_offered "$mode" "reservations release <TAB>" "r-1" "r-\$(touch $dir/ran-id)"
+  complete_line balloonctl reservations ""
+  expect_offered "$mode" "reservations <TAB>" release
   complete_line balloonctl policy set ""
   expect_offered "$mode" "policy set <TAB>" "mode=" "k\$(touch $dir/ran-key)="
   complete_line balloonctl ""

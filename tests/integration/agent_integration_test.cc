@@ -10,7 +10,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "policy/sizes.h"
@@ -542,30 +541,6 @@ TEST_F(AgentIntegrationTest, ReflectionListsTheServicesOfEachSocket) {
                                "grpc.health.v1.Health"}));
   EXPECT_THAT(ReflectedServices(agent_->ro_socket()),
               ::testing::IsSupersetOf({"balloon.v1.BalloonReadService", "grpc.health.v1.Health"}));
-}
-
-TEST_F(AgentIntegrationTest, BalloonctlUsageErrorsExitTwo) {
-  EXPECT_EQ(agent_->Ctl({"frobnicate"}).exit_code, 2);
-  EXPECT_EQ(agent_->Ctl({"set", guest_->name()}).exit_code, 2);
-  EXPECT_EQ(agent_->Ctl({"-o", "yaml", "list"}).exit_code, 2);
-  EXPECT_EQ(agent_->Ctl({"list", "-o", "yaml"}).exit_code, 2);
-  CommandResult r = RunCommand({BALLOONCTL_BIN, "--socket=/nonexistent/balloond.sock", "list"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("is balloond running"));
-}
-
-TEST_F(AgentIntegrationTest, GlobalFlagsGoBeforeOrAfterTheSubcommand) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"-o", "json", "policy", "show"},
-        std::vector<std::string>{"policy", "show", "-o", "json"},
-        std::vector<std::string>{"policy", "show", "--output=json", "--timeout=5s"}}) {
-    CommandResult r = agent_->Ctl(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_THAT(r.out, HasSubstr("\"mode\":")) << absl::StrJoin(args, " ");
-  }
-  CommandResult r = agent_->Ctl({"stats", guest_->name(), "-o", "json"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("\"guest\":"));
 }
 
 TEST_F(AgentIntegrationTest, StatsWatchAndJsonOutput) {

@@ -1,0 +1,79 @@
+// events: what happens on the host, history first, until interrupted (or --timeout).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/commands/commands.h"
+#include "cli/format.h"
+#include "policy/enum_names.h"
+
+namespace balloond::cli {
+namespace {
+
+namespace v1 = balloon::v1;
+
+struct EventsOptions {
+  std::string domain;
+  uint64_t after = 0;
+  std::string epoch;
+  bool only_new = false;
+  std::vector<std::string> kinds;
+};
+
+int Events(Session& session, const EventsOptions& o) {
+  v1::WatchEventsRequest req;
+  req.set_domain(o.domain);
+  req.set_after_sequence(o.after);
+  req.set_epoch(o.epoch);
+  req.set_only_new(o.only_new);
+  for (const std::string& name : o.kinds) {
+    auto kind = ParseShortName<v1::EventKind>(name);
+    if (!kind) {
+      throw UsageError{absl::StrCat("--kind '", name,
+                                    "' is not an event kind; e.g. domain-started, relief, "
+                                    "reservation-ready (balloonctl events --help lists them)")};
+    }
+    req.add_kinds(*kind);
+  }
+  auto ctx = session.Context(/*with_deadline=*/session.timeout_given());
+  auto reader = session.read().WatchEvents(ctx.get(), req);
+  const absl::TimeZone zone = session.zone();
+  return PrintStream<v1::Event>(session, *reader,
+                                [zone](const v1::Event& e) { return FormatEvent(e, zone); });
+}
+
+// Every event kind's short name, for --help and completion.
+std::string EventKindNames() {
+  std::vector<std::string> names;
+  const auto* type = google::protobuf::GetEnumDescriptor<v1::EventKind>();
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() != v1::EVENT_KIND_UNSPECIFIED) {
+      names.push_back(ShortEnumName(type->value(i)));
+    }
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+}  // namespace
+
+void AddEventCommands(CLI::App& app, CommandLine& cli) {
+  auto o = std::make_shared<EventsOptions>();
+  auto* events = app.add_subcommand(
+      "events",
+      "What happens on the host, as it happens: the events balloond keeps, then new ones");
+  events->add_option("DOMAIN", o->domain, "Only this domain's events");
+  events->add_option("--after", o->after,
+                     "Resume after this sequence (the first column): the events after it that "
+                     "balloond still keeps come first");
+  events->add_option("--epoch", o->epoch,
+                     "The epoch of --after (each event's epoch, in -o json): across a restart of "
+                     "balloond the stream says that events were lost");
+  events->add_flag("--new", o->only_new, "Only events from now on, no history");
+  events->add_option("--kind", o->kinds,
+                     absl::StrCat("Only events of these kinds (repeat it): ", EventKindNames()));
+  events->callback([&cli, o] { cli.Choose(false, [o](Session& s) { return Events(s, *o); }); });
+}
+
+}  // namespace balloond::cli

@@ -1,0 +1,110 @@
+// host, health, top, version on mock stubs (command_test.h).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/cli/commands/command_test.h"
+
+namespace balloond::cli {
+namespace {
+
+using ::testing::_;
+using ::testing::DoAll;
+using ::testing::HasSubstr;
+using ::testing::Return;
+using ::testing::SetArgPointee;
+
+using grpc::health::v1::HealthCheckResponse;
+using testing::CommandTest;
+namespace v1 = balloon::v1;
+
+class HostCommandsTest : public CommandTest {};
+
+TEST_F(HostCommandsTest, HostShowsTheHostsMemoryAndPressure) {
+  v1::HostStats host;
+  host.set_mem_total_bytes(int64_t{16} << 30);
+  host.set_mem_available_bytes(int64_t{12} << 30);
+  EXPECT_CALL(read_, GetHostStats(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(host), Return(grpc::Status::OK)));
+  Result r = Run({"host"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("16 GiB"));
+  EXPECT_THAT(r.out, HasSubstr("12 GiB"));
+}
+
+TEST_F(HostCommandsTest, HealthExitsZeroOnlyWhileServing) {
+  HealthCheckResponse not_serving;
+  not_serving.set_status(HealthCheckResponse::NOT_SERVING);
+  EXPECT_CALL(health_, Check(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(not_serving), Return(grpc::Status::OK)));
+  Result r = Run({"health"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "NOT_SERVING: balloond cannot reach libvirt; see its log\n");
+}
+
+TEST_F(HostCommandsTest, HealthServing) {
+  HealthCheckResponse serving;
+  serving.set_status(HealthCheckResponse::SERVING);
+  EXPECT_CALL(health_, Check(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(serving), Return(grpc::Status::OK)));
+  Result r = Run({"health", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "{\"status\":\"SERVING\"}\n");
+}
+
+TEST_F(HostCommandsTest, VersionNeedsNoBalloond) {
+  Result r = Run({"version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("balloonctl "));
+  EXPECT_FALSE(connected_);
+}
+
+TEST_F(HostCommandsTest, TopRefusesARefreshTooFastToRead) {
+  Result r = Run({"top", "--refresh", "10ms"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--refresh '10ms' is not a duration of at least 100ms"));
+}
+
+TEST_F(HostCommandsTest, NoCommandIsAUsageError) {
+  Result none = Run({});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("A subcommand is required"));
+  EXPECT_FALSE(connected_);
+}
+
+// (Moved here from the integration tests, which needed a libvirtd and a guest to check them.)
+class UsageErrorTest : public CommandTest,
+                       public ::testing::WithParamInterface<std::vector<std::string>> {};
+
+TEST_P(UsageErrorTest, ExitsTwoBeforeAnyCall) {
+  Result r = Run(GetParam());
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_FALSE(r.err.empty());
+  EXPECT_FALSE(connected_);
+}
+
+INSTANTIATE_TEST_SUITE_P(Lines, UsageErrorTest,
+                         ::testing::Values(std::vector<std::string>{"frobnicate"},
+                                           std::vector<std::string>{"set", "web1"},
+                                           std::vector<std::string>{"-o", "yaml", "list"},
+                                           std::vector<std::string>{"list", "-o", "yaml"},
+                                           std::vector<std::string>{"stats"},
+                                           std::vector<std::string>{"reserve", "1G", "--frob"}));
+
+TEST_F(HostCommandsTest, ABadTimeoutIsAUsageError) {
+  Result r = Run({"host", "--timeout", "soon"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "balloonctl: --timeout 'soon' is not a duration; write e.g. 10s or 2m\n");
+}
+
+TEST_F(HostCommandsTest, HelpExitsZero) {
+  Result r = Run({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* command :
+       {"list", "stats", "set", "release", "qom", "host", "capacity", "reserve", "reservations",
+        "health", "version", "policy", "top", "decisions", "events"}) {
+    EXPECT_THAT(r.out, HasSubstr(command)) << command;
+  }
+}
+
+}  // namespace
+}  // namespace balloond::cli
