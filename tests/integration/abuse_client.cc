@@ -28,6 +28,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -378,6 +379,7 @@ void HoldWatches(const std::function<std::shared_ptr<grpc::Channel>()>& connect,
                  Tally& tally) {
   std::vector<std::unique_ptr<HeldWatch>> held;
   std::unique_ptr<v1::BalloonReadService::Stub> stub;
+  bool said_unavailable = false;
   for (int i = 0; i < count && !stop; ++i) {
     if (i % per_connection == 0) stub = v1::BalloonReadService::NewStub(connect());
     auto w = std::make_unique<HeldWatch>();
@@ -387,7 +389,15 @@ void HoldWatches(const std::function<std::shared_ptr<grpc::Channel>()>& connect,
     if (w->reader->Read(&first)) {  // the history's first event: admitted
       held.push_back(std::move(w));
     } else {
-      tally.Add(absl::StrCat(name, "_refused_", Outcome(w->reader->Finish())));
+      const grpc::Status refused = w->reader->Finish();
+      // The first refusal that names no limit, said once: the connection failed rather than
+      // being refused by balloond's caps.
+      if (refused.error_code() == grpc::StatusCode::UNAVAILABLE && !said_unavailable) {
+        std::cerr << name << ": first UNAVAILABLE after " << held.size()
+                  << " open: " << refused.error_message() << "\n";
+        said_unavailable = true;
+      }
+      tally.Add(absl::StrCat(name, "_refused_", Outcome(refused)));
     }
   }
   tally.Add(absl::StrCat(name, "_open"), static_cast<int>(held.size()));
