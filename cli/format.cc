@@ -111,6 +111,12 @@ std::string Features(const v1::Domain& d) {
 
 const std::vector<size_t> kStatsRowWidths = {8, 9, 9, 9, 9, 9, 9, 6, 8};
 
+// The end of a reservation's or decision's line: its explanation indented on a line of its own,
+// when it has one.
+std::string ExplanationLine(const std::string& explanation) {
+  return explanation.empty() ? "\n" : absl::StrCat("\n    ", explanation, "\n");
+}
+
 }  // namespace
 
 std::string ToJsonLine(const google::protobuf::Message& message) {
@@ -303,7 +309,7 @@ std::string FormatReservation(const v1::Reservation& r, absl::Time now) {
                          absl::FormatDuration(
                              absl::Trunc(std::max(absl::ZeroDuration(), left), absl::Seconds(1))))
           : "",
-      r.explanation().empty() ? "" : absl::StrCat("\n    ", r.explanation()), "\n");
+      ExplanationLine(r.explanation()));
 }
 
 std::string FormatReservations(const v1::ListReservationsResponse& list, absl::Time now) {
@@ -328,7 +334,7 @@ std::string FormatDecision(const v1::Decision& d, absl::TimeZone zone) {
       ShortName(d.mode()), "  ", FormatBytes(d.previous_bytes()), " -> ",
       FormatBytes(d.target_bytes()), "  ", ShortName(d.reason()),
       d.mode() == v1::POLICY_MODE_ENFORCE && !d.applied() ? "  NOT APPLIED: " + d.error() : "",
-      d.explanation().empty() ? "" : absl::StrCat("\n    ", d.explanation()), "\n");
+      ExplanationLine(d.explanation()));
 }
 
 std::string FormatEvent(const v1::Event& e, absl::TimeZone zone) {

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/api/read_service.h"
 #include "tests/agent/api/service_fixture.h"
@@ -39,6 +40,23 @@ class ReadServiceFixture : public ServiceFixture {
     req.set_domain(domain);
     w.reader = stub_->WatchMemoryStats(w.ctx.get(), req);
     return w;
+  }
+  // `count` watches of `domain`, each past its first message (admitted).
+  std::vector<Watch> OpenStatsWatches(const std::string& domain, int count) {
+    std::vector<Watch> open;
+    for (int i = 0; i < count; ++i) {
+      open.push_back(WatchStats(domain));
+      v1::MemoryStats m;
+      EXPECT_TRUE(open.back().reader->Read(&m)) << "watch " << i << " was not admitted";
+    }
+    return open;
+  }
+  // How one more watch of `domain` ended, expected refused before its first message.
+  grpc::Status RefusedStatsWatch(const std::string& domain) {
+    Watch extra = WatchStats(domain);
+    v1::MemoryStats m;
+    EXPECT_FALSE(extra.reader->Read(&m));
+    return extra.reader->Finish();
   }
 
   ReadService service_;

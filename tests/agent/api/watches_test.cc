@@ -82,16 +82,9 @@ TEST_F(WatchesTest, AWatchCancelledWhileItsLookupWaitsIsNeverTouchedAfterward) {
 TEST_F(WatchesTest, WatchesPastTheCapAreRefusedNamingTheSetting) {
   hypervisor_.AddDomain("web1");
   Collect();
-  std::vector<Watch> open;
-  for (int i = 0; i < 4; ++i) {
-    open.push_back(WatchStats("web1"));
-    v1::MemoryStats m;
-    ASSERT_TRUE(open.back().reader->Read(&m));
-  }
-  Watch extra = WatchStats("web1");
-  v1::MemoryStats m;
-  EXPECT_FALSE(extra.reader->Read(&m));
-  grpc::Status s = extra.reader->Finish();
+  std::vector<Watch> open = OpenStatsWatches("web1", 4);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  grpc::Status s = RefusedStatsWatch("web1");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(s.error_message(), HasSubstr("limits.max_watches"));
 
@@ -99,6 +92,7 @@ TEST_F(WatchesTest, WatchesPastTheCapAreRefusedNamingTheSetting) {
   open.back().ctx->TryCancel();
   open.back().reader->Finish();
   open.pop_back();
+  v1::MemoryStats m;
   for (int i = 0; i < 100; ++i) {
     Watch again = WatchStats("web1");
     if (again.reader->Read(&m)) return;
@@ -122,16 +116,9 @@ class TwoWatchesPerClientTest : public WatchesTest {
 TEST_F(TwoWatchesPerClientTest, AClientPastItsShareOfWatchesIsRefusedNamingTheSetting) {
   hypervisor_.AddDomain("web1");
   Collect();
-  std::vector<Watch> open;
-  for (int i = 0; i < 2; ++i) {
-    open.push_back(WatchStats("web1"));
-    v1::MemoryStats m;
-    ASSERT_TRUE(open.back().reader->Read(&m));
-  }
-  Watch extra = WatchStats("web1");
-  v1::MemoryStats m;
-  EXPECT_FALSE(extra.reader->Read(&m));
-  grpc::Status s = extra.reader->Finish();
+  std::vector<Watch> open = OpenStatsWatches("web1", 2);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  grpc::Status s = RefusedStatsWatch("web1");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(s.error_message(), HasSubstr("uid 1000 already has 2 watch streams"));
   EXPECT_THAT(s.error_message(), HasSubstr("limits.max_watches_per_client"));
