@@ -1,6 +1,10 @@
 #include "cli/client.h"
 
+#include <grp.h>
 #include <grpcpp/create_channel.h>
+#include <sys/stat.h>
+
+#include <vector>
 #include <grpcpp/security/credentials.h>
 
 #include "absl/status/status.h"
@@ -15,6 +19,22 @@ namespace {
 
 std::string When(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+}
+
+// "its group 'balloond' (sudo usermod -aG balloond $USER, then log in again)", or "its group" when
+// the socket cannot be read.
+std::string GroupOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "its group";
+  std::vector<char> buffer(16384);
+  struct group entry {};
+  struct group* found = nullptr;
+  if (::getgrgid_r(st.st_gid, &entry, buffer.data(), buffer.size(), &found) != 0 ||
+      found == nullptr) {
+    return absl::StrCat("its group (gid ", st.st_gid, ")");
+  }
+  return absl::StrCat("its group '", found->gr_name, "' (sudo usermod -aG ", found->gr_name,
+                      " $USER, then log in again)");
 }
 
 }  // namespace
@@ -105,7 +125,8 @@ std::string Connection::Explain(const grpc::Status& status) const {
               "); check that balloond trusts its issuer (its --tls-client-ca)");
         }
       } else if (absl::StrContains(m, "ermission denied")) {
-        hint = absl::StrCat("you may not open ", socket_, ": run as root or a member of its group");
+        hint = absl::StrCat("you may not open ", socket_, ": run as root or as a member of ",
+                            GroupOf(socket_));
       } else if (absl::StrContains(m, "connect") || absl::StrContains(m, "No such file")) {
         hint = absl::StrCat("is balloond running and listening on ", socket_,
                             "? (systemctl status balloond, or --socket=PATH)");
@@ -127,7 +148,9 @@ std::string Connection::Explain(const grpc::Status& status) const {
       details.details_size() > 0 && details.details(0).UnpackTo(&info) && info.reason() != code) {
     reason = absl::StrCat(" ", info.reason());
   }
-  return absl::StrCat(m, hint.empty() ? "" : "; ", hint, " [", code, reason, "]");
+  // balloonctl's sentence first; gRPC's words after it, for whoever debugs the connection.
+  if (hint.empty()) return absl::StrCat(m, " [", code, reason, "]");
+  return absl::StrCat(hint, " [", code, reason, "] (gRPC: ", m, ")");
 }
 
 }  // namespace balloond

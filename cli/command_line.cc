@@ -3,9 +3,54 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/did_you_mean.h"
 #include "cli/commands/commands.h"
 
 namespace balloond::cli {
+namespace {
+
+// The first word of `args` that should name a command and names none, answered with the commands
+// there are and the nearest of them; "" when every command word is known. CLI11 alone says only
+// "A subcommand is required" for `balloonctl lsit`.
+std::string UnknownCommand(CLI::App& root, const std::vector<std::string>& args) {
+  CLI::App* at = &root;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (word == "--") return "";
+    if (word.size() > 1 && word[0] == '-') {
+      if (word.find('=') != std::string::npos) continue;
+      // An option that takes a value takes the next word with it.
+      for (CLI::App* app = at; app != nullptr; app = app->get_parent()) {
+        if (const CLI::Option* option = app->get_option_no_throw(word)) {
+          if (option->get_items_expected_max() > 0) ++i;
+          break;
+        }
+      }
+      continue;
+    }
+    std::vector<std::string> names;
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : at->get_subcommands({})) {
+      names.push_back(sub->get_name());
+      if (sub->check_name(word)) next = sub;
+    }
+    if (next != nullptr) {
+      at = next;
+      continue;
+    }
+    if (names.empty() || at->get_require_subcommand_min() == 0) return "";  // an argument
+    const std::string parent = at == &root ? "" : at->get_name() + " ";
+    return absl::StrCat("unknown command '", parent, word, "'.",
+                        DidYouMean(word, names), " The commands", parent.empty() ? "" : " of ",
+                        parent.empty() ? "" : parent.substr(0, parent.size() - 1), " are ",
+                        absl::StrJoin(names, ", "), "; `balloonctl ", parent,
+                        "--help` says what each does");
+  }
+  return "";
+}
+
+}  // namespace
 
 CommandLine::CommandLine()
     : app_("balloonctl: query and steer balloond, the virtio-balloon memory agent", "balloonctl") {
@@ -49,6 +94,10 @@ void CommandLine::ChooseOffline(OfflineCommand command) { offline_ = std::move(c
 
 int CommandLine::Run(const std::vector<std::string>& args, const SessionFactory& connect,
                      std::ostream& out, std::ostream& err) {
+  if (const std::string unknown = UnknownCommand(app_, args); !unknown.empty()) {
+    err << "balloonctl: " << unknown << "\n";
+    return kExitUsage;
+  }
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // as CLI11 consumes them
   try {
     app_.parse(reversed);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/table.h"
@@ -356,6 +357,18 @@ std::string FormatPolicy(const v1::Policy& policy) {
     AddSettings(override_policy, absl::StrCat("domains[", name, "]."), t);
   }
   return Printed(t);
+}
+
+std::string SettingAt(const google::protobuf::Message& m, const std::string& path) {
+  const google::protobuf::Message* at = &m;
+  const std::vector<std::string> parts = absl::StrSplit(path, '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto* f = at->GetDescriptor()->FindFieldByName(parts[i]);
+    if (f == nullptr || f->is_repeated() || !at->GetReflection()->HasField(*at, f)) return "unset";
+    if (i + 1 == parts.size()) return SettingValue(*at, f).value_or("?");
+    at = &at->GetReflection()->GetMessage(*at, f);
+  }
+  return "unset";
 }
 
 std::string FormatPolicyKeys(const v1::Policy& policy) {

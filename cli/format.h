@@ -47,6 +47,9 @@ std::string FormatEvent(const balloon::v1::Event& event, absl::TimeZone zone);
 std::string FormatPolicy(const balloon::v1::Policy& policy);
 // The policy's settings as `policy set` names them, one per line (no domain overrides).
 std::string FormatPolicyKeys(const balloon::v1::Policy& policy);
+// One setting of a Policy or DomainPolicy by its dotted path ("host.reserve_bytes"), as
+// `policy show` prints it: "1 GiB"; "unset" when the message has no value there.
+std::string SettingAt(const google::protobuf::Message& m, const std::string& path);
 std::string FormatDomainPolicy(const balloon::v1::DomainPolicyInForce& in_force);
 // `qom ls`.
 std::string FormatQomProperties(const balloon::v1::ListQomPropertiesResponse& properties);

@@ -3,6 +3,8 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/duration.pb.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -10,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "cli/did_you_mean.h"
 #include "cli/size.h"
 
 namespace balloond {
@@ -28,6 +31,7 @@ std::vector<std::string> ScalarFieldNames(const Descriptor* d, const std::string
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     if (f->is_map() || f->is_repeated()) continue;
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) continue;  // etag: not a setting
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
         f->message_type()->full_name() != "google.protobuf.Duration") {
       continue;
@@ -43,7 +47,10 @@ std::string ResolveKey(const Descriptor* d, const std::string& key) {
   const Descriptor* at = d;
   for (size_t i = 0; i < parts.size(); ++i) {
     const FieldDescriptor* f = at->FindFieldByName(parts[i]);
-    if (f == nullptr || f->is_map() || f->is_repeated()) break;
+    if (f == nullptr || f->is_map() || f->is_repeated() ||
+        f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      break;
+    }
     if (i + 1 == parts.size()) {
       const bool duration = f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
                             f->message_type()->full_name() == "google.protobuf.Duration";
@@ -123,6 +130,29 @@ absl::Status SetValue(Message& m, const FieldDescriptor* f, const std::string& k
 
 }  // namespace
 
+std::vector<std::string> PolicyKeys(const Descriptor* d) {
+  std::vector<std::string> known = ScalarFieldNames(d, "");
+  if (const FieldDescriptor* defaults = d->FindFieldByName("defaults")) {
+    auto more = ScalarFieldNames(defaults->message_type(), "");
+    known.insert(known.end(), more.begin(), more.end());
+  }
+  if (const FieldDescriptor* host = d->FindFieldByName("host")) {
+    auto more = ScalarFieldNames(host->message_type(), "host.");
+    known.insert(known.end(), more.begin(), more.end());
+  }
+  std::sort(known.begin(), known.end());
+  return known;
+}
+
+absl::StatusOr<std::string> PolicyKeyPath(const Descriptor* d, const std::string& key) {
+  const std::string path = ResolveKey(d, key);
+  if (!path.empty()) return path;
+  const std::vector<std::string> known = PolicyKeys(d);
+  return absl::InvalidArgumentError(absl::StrCat("unknown setting '", key, "'.",
+                                                 DidYouMean(key, known), " The settings: ",
+                                                 absl::StrJoin(known, ", ")));
+}
+
 absl::Status ApplyPolicyAssignments(const std::vector<std::string>& assignments, Message& message,
                                     google::protobuf::FieldMask& mask) {
   const Descriptor* d = message.GetDescriptor();
@@ -133,28 +163,16 @@ absl::Status ApplyPolicyAssignments(const std::vector<std::string>& assignments,
     }
     const std::string key = assignment.substr(0, eq);
     const std::string value = assignment.substr(eq + 1);
-    const std::string path = ResolveKey(d, key);
-    if (path.empty()) {
-      std::vector<std::string> known = ScalarFieldNames(d, "");
-      if (const FieldDescriptor* defaults = d->FindFieldByName("defaults")) {
-        auto more = ScalarFieldNames(defaults->message_type(), "");
-        known.insert(known.end(), more.begin(), more.end());
-      }
-      if (const FieldDescriptor* host = d->FindFieldByName("host")) {
-        auto more = ScalarFieldNames(host->message_type(), "host.");
-        known.insert(known.end(), more.begin(), more.end());
-      }
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown setting '", key, "'; known: ", absl::StrJoin(known, ", ")));
-    }
+    auto path = PolicyKeyPath(d, key);
+    if (!path.ok()) return path.status();
     Message* at = &message;
-    std::vector<std::string> parts = absl::StrSplit(path, '.');
+    std::vector<std::string> parts = absl::StrSplit(*path, '.');
     for (size_t i = 0; i + 1 < parts.size(); ++i) {
       at = at->GetReflection()->MutableMessage(at, at->GetDescriptor()->FindFieldByName(parts[i]));
     }
     const FieldDescriptor* f = at->GetDescriptor()->FindFieldByName(parts.back());
     if (absl::Status s = SetValue(*at, f, key, value); !s.ok()) return s;
-    mask.add_paths(path);
+    mask.add_paths(*path);
   }
   return absl::OkStatus();
 }

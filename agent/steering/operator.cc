@@ -1,5 +1,8 @@
 #include "agent/steering/operator.h"
 
+#include <algorithm>
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/base/error_reason.h"
@@ -11,6 +14,7 @@
 #include "policy/durations.h"
 #include "policy/enum_names.h"
 #include "policy/hotplug.h"
+#include "policy/layers.h"
 #include "policy/settings.h"
 #include "policy/sizes.h"
 
@@ -39,6 +43,28 @@ absl::Status CheckTarget(const DomainSnapshot& snap, int64_t target_bytes) {
   return absl::OkStatus();
 }
 
+// The floor the policy keeps the domain above: its min_bytes, with its metadata and overrides.
+int64_t DomainFloor(const DomainSnapshot& snap, const v1::Policy& policy) {
+  std::map<std::string, v1::DomainPolicy> metadata;
+  if (snap.metadata_policy) metadata[snap.info.name] = *snap.metadata_policy;
+  return std::min(
+      policy::EffectiveDomainPolicy(policy::WithMetadata(policy, metadata), snap.info.name)
+          .min_bytes(),
+      snap.info.max_memory_bytes);
+}
+
+// Below its floor, a target is refused unless forced: a typo must not starve a guest.
+absl::Status CheckFloor(const DomainSnapshot& snap, int64_t floor, int64_t target_bytes) {
+  if (target_bytes >= floor) return absl::OkStatus();
+  return WithReason(
+      absl::FailedPreconditionError(absl::StrCat(
+          "balloon target ", FormatBytes(target_bytes), " (", target_bytes,
+          " bytes) is below the floor of domain '", snap.info.name, "', ", FormatBytes(floor),
+          " (its min_bytes): a guest left with less than it uses swaps or loses processes; "
+          "force the target (balloonctl set --force) if that is what you want")),
+      "TARGET_BELOW_FLOOR", {{"domain", snap.info.name}, {"floor_bytes", absl::StrCat(floor)}});
+}
+
 std::string HeldFor(absl::Duration hold_for) {
   return hold_for > absl::ZeroDuration()
              ? absl::StrCat(", held for ", absl::FormatDuration(hold_for))
@@ -53,6 +79,10 @@ absl::StatusOr<Operator::TargetSet> Operator::SetTarget(const v1::SetBalloonTarg
   auto snap = ResolveDomain(parts_.snapshots, parts_.hypervisor, req.domain(), deadline);
   if (!snap.ok()) return snap.status();
   if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
+  const int64_t floor = DomainFloor(*snap, parts_.policy.Get());
+  if (absl::Status s = CheckFloor(*snap, floor, req.target_bytes()); !s.ok() && !req.force()) {
+    return s;
+  }
   if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloonDevice(snap->info.name);
 
   // The hold the target gets: the request's, or the policy's default_hold.
@@ -108,7 +138,10 @@ absl::StatusOr<Operator::TargetSet> Operator::SetTarget(const v1::SetBalloonTarg
       absl::StrCat(
           "balloon target set to ", FormatBytes(req.target_bytes()),
           snap->actual_bytes ? absl::StrCat(" (was ", FormatBytes(*snap->actual_bytes), ")") : "",
-          " by ", caller, HeldFor(hold_for)));
+          " by ", caller, HeldFor(hold_for),
+          req.target_bytes() < floor
+              ? absl::StrCat(", forced below its floor of ", FormatBytes(floor))
+              : ""));
   event.set_bytes(req.target_bytes());
   parts_.events.Announce(std::move(event));
   parts_.interest.RequestRefresh(snap->info.uuid);
@@ -148,6 +181,24 @@ absl::StatusOr<v1::Policy> Operator::UpdateDomainPolicy(const v1::UpdateDomainPo
                                                         const std::string& caller) {
   if (req.persist() == v1::POLICY_PERSISTENCE_METADATA) {
     return WriteMetadata(req, deadline, caller);
+  }
+  // A misspelt name would be kept and never apply: only a VM to come may be named unknown.
+  if (req.update_mask().paths_size() > 0 && !req.allow_unknown_domain()) {
+    auto known = parts_.hypervisor.LookupDomain(req.domain(), deadline);
+    if (!known.ok() && known.status().code() == absl::StatusCode::kNotFound) {
+      return WithReason(absl::NotFoundError(absl::StrCat(
+                            "libvirt knows no domain '", req.domain(),
+                            "' (names are case-sensitive); to set an override for a VM not "
+                            "defined yet, allow an unknown domain (balloonctl policy set "
+                            "--allow-unknown)")),
+                        "DOMAIN_NOT_FOUND", {{"domain", req.domain()}});
+    }
+    if (!known.ok()) return known.status();
+    if (known->name != req.domain()) {  // a UUID: overrides are kept by name
+      return absl::InvalidArgumentError(absl::StrCat("overrides are kept by domain name: '",
+                                                     req.domain(), "' is domain '", known->name,
+                                                     "'; name it so"));
+    }
   }
   auto updated =
       parts_.policy.UpdateDomain(req.domain(), req.policy(), req.update_mask(), req.etag());

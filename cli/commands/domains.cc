@@ -51,7 +51,18 @@ int Stats(Session& session, const std::string& domain, bool watch) {
   });
 }
 
-// Waits until the balloon reaches `target` (within 1 MiB: QEMU counts whole pages).
+// A domain that is not running cannot move its balloon: nothing to wait for.
+int NotRunning(Session& session, const v1::Domain& domain) {
+  session.err() << "balloonctl: " << domain.name() << " is "
+                << (domain.state() == v1::DOMAIN_STATE_PAUSED ? "paused" : "not running")
+                << ": its balloon cannot move until it runs (virsh resume " << domain.name()
+                << "); the target is set and the balloon goes there then\n";
+  return kExitFailed;
+}
+
+// Waits until the balloon reaches `target` (within 1 MiB: QEMU counts whole pages) and is still
+// there at the next collection: a change from outside (virsh setmem, another agent) that undoes it
+// is not "reached".
 int WaitForBalloon(Session& session, const std::string& domain, int64_t target) {
   v1::WatchMemoryStatsRequest req;
   req.set_domain(domain);
@@ -60,10 +71,17 @@ int WaitForBalloon(Session& session, const std::string& domain, int64_t target) 
   auto reader = session.read().WatchMemoryStats(&ctx, req);
   v1::MemoryStats s;
   int64_t last = -1;
+  int readings_there = 0;
   while (reader->Read(&s)) {
+    if (s.domain().state() == v1::DOMAIN_STATE_PAUSED) {
+      ctx.TryCancel();
+      reader->Finish();
+      return NotRunning(session, s.domain());
+    }
     if (!s.domain().has_balloon_actual_bytes()) continue;
     last = s.domain().balloon_actual_bytes();
-    if (std::llabs(last - target) <= kMiB) {
+    readings_there = std::llabs(last - target) <= kMiB ? readings_there + 1 : 0;
+    if (readings_there == 2) {
       ctx.TryCancel();
       reader->Finish();  // CANCELLED, by us: the call ends here rather than with the context
       if (!session.json())
@@ -76,7 +94,10 @@ int WaitForBalloon(Session& session, const std::string& domain, int64_t target) 
     session.err() << "balloonctl: the balloon of " << domain << " is at "
                   << (last < 0 ? "an unknown size" : FormatBytes(last)) << ", not "
                   << FormatBytes(target) << ", after " << absl::FormatDuration(session.wait())
-                  << "; the guest may be unable to give up that much memory, or raise --timeout\n";
+                  << (readings_there == 0 && last >= 0
+                          ? "; the guest may be unable to give up that much memory, or something "
+                            "else moves its balloon (see `balloonctl events`), or raise --timeout\n"
+                          : "; raise --timeout\n");
     return kExitFailed;
   }
   return session.Fail(status);
@@ -87,6 +108,7 @@ struct SetOptions {
   std::string size;
   bool wait = false;
   bool dry_run = false;
+  bool force = false;
   std::string hold;
   bool hold_given = false;  // --hold, even --hold=0
 };
@@ -121,6 +143,7 @@ int Set(Session& session, const SetOptions& o) {
   req.set_domain(o.domain);
   req.set_target_bytes(*size);
   req.set_validate_only(o.dry_run);
+  req.set_force(o.force);
   req.set_request_id(session.request_id());
   if (o.hold_given) {
     absl::Duration hold;
@@ -139,7 +162,9 @@ int Set(Session& session, const SetOptions& o) {
   } else {
     PrintSet(session, resp, o);
   }
-  if (o.wait && !o.dry_run) return WaitForBalloon(session, resp.domain().name(), *size);
+  if (!o.wait || o.dry_run) return kExitOk;
+  if (resp.domain().state() != v1::DOMAIN_STATE_RUNNING) return NotRunning(session, resp.domain());
+  return WaitForBalloon(session, resp.domain().name(), *size);
   return kExitOk;
 }
 
@@ -179,9 +204,11 @@ void AddDomainCommands(CLI::App& app, CommandLine& cli) {
   set_command->add_option("DOMAIN", set->domain, "libvirt name or UUID")->required();
   set_command
       ->add_option("SIZE", set->size,
-                   "Memory to leave the guest: 512M, 2GiB, or a plain number in KiB (with "
-                   "virtio-mem, all it has: past its boot memory the device plugs the rest)")
+                   "Memory to leave the guest, with its unit: 512M, 1.5G, 2GiB (with virtio-mem, "
+                   "all it has: past its boot memory the device plugs the rest)")
       ->required();
+  set_command->add_flag("--force", set->force,
+                        "Set a target below the domain's floor (its min_bytes, 128 MiB unless set)");
   set_command->add_flag("--wait", set->wait,
                         "Wait until the balloon reaches the target (up to --timeout, default 60s)");
   set_command->add_flag("--dry-run", set->dry_run, "Check the request and show what would be done");

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands/commands.h"
+#include "cli/did_you_mean.h"
 #include "cli/format.h"
 #include "policy/enum_names.h"
 
@@ -13,6 +14,18 @@ namespace balloond::cli {
 namespace {
 
 namespace v1 = balloon::v1;
+
+// Every event kind's short name, for --help, errors and completion.
+std::vector<std::string> EventKindNames() {
+  std::vector<std::string> names;
+  const auto* type = google::protobuf::GetEnumDescriptor<v1::EventKind>();
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() != v1::EVENT_KIND_UNSPECIFIED) {
+      names.push_back(ShortEnumName(type->value(i)));
+    }
+  }
+  return names;
+}
 
 struct EventsOptions {
   std::string domain;
@@ -31,9 +44,9 @@ int Events(Session& session, const EventsOptions& o) {
   for (const std::string& name : o.kinds) {
     auto kind = ParseShortName<v1::EventKind>(name);
     if (!kind) {
-      throw UsageError{absl::StrCat("--kind '", name,
-                                    "' is not an event kind; e.g. domain-started, relief, "
-                                    "reservation-ready (balloonctl events --help lists them)")};
+      throw UsageError{absl::StrCat("--kind '", name, "' is not an event kind.",
+                                    DidYouMean(name, EventKindNames()), " The kinds: ",
+                                    absl::StrJoin(EventKindNames(), ", "))};
     }
     req.add_kinds(*kind);
   }
@@ -42,18 +55,6 @@ int Events(Session& session, const EventsOptions& o) {
   const absl::TimeZone zone = session.zone();
   return PrintStream<v1::Event>(session, *reader,
                                 [zone](const v1::Event& e) { return FormatEvent(e, zone); });
-}
-
-// Every event kind's short name, for --help and completion.
-std::string EventKindNames() {
-  std::vector<std::string> names;
-  const auto* type = google::protobuf::GetEnumDescriptor<v1::EventKind>();
-  for (int i = 0; i < type->value_count(); ++i) {
-    if (type->value(i)->number() != v1::EVENT_KIND_UNSPECIFIED) {
-      names.push_back(ShortEnumName(type->value(i)));
-    }
-  }
-  return absl::StrJoin(names, ", ");
 }
 
 }  // namespace
@@ -72,7 +73,8 @@ void AddEventCommands(CLI::App& app, CommandLine& cli) {
                      "balloond the stream says that events were lost");
   events->add_flag("--new", o->only_new, "Only events from now on, no history");
   events->add_option("--kind", o->kinds,
-                     absl::StrCat("Only events of these kinds (repeat it): ", EventKindNames()));
+                     absl::StrCat("Only events of these kinds (repeat it): ",
+                                  absl::StrJoin(EventKindNames(), ", ")));
   events->callback([&cli, o] { cli.Choose(false, [o](Session& s) { return Events(s, *o); }); });
 }
 

@@ -1,8 +1,10 @@
 // policy show|set|mode, decisions: the automatic ballooning policy and what it did.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "cli/commands/commands.h"
 #include "cli/format.h"
 #include "cli/policy_keys.h"
@@ -29,30 +31,42 @@ int PolicyShow(Session& session, const std::string& domain) {
 
 struct UpdateOptions {
   std::vector<std::string> assignments;
+  std::vector<std::string> unset;  // keys put back to what the config file or the default says
+  bool reset = false;              // every key, or (with a domain) the domain's whole override
   std::string domain;
   std::string persist = "state";
   std::string etag;
   std::string mode;
+  bool allow_unknown = false;
 };
 
-// `request`'s policy and update mask from KEY=VALUE assignments (a usage error when one is wrong).
+// `request`'s policy and update mask from KEY=VALUE assignments and the keys to unset (a usage
+// error when one is wrong).
 template <typename Request>
-void Assign(const std::vector<std::string>& assignments, Request& request) {
-  if (absl::Status s = ApplyPolicyAssignments(assignments, *request.mutable_policy(),
+void Assign(const UpdateOptions& o, Request& request) {
+  if (absl::Status s = ApplyPolicyAssignments(o.assignments, *request.mutable_policy(),
                                               *request.mutable_update_mask());
       !s.ok()) {
     throw UsageError{std::string(s.message())};
+  }
+  // A field in the mask and unset in the request: balloond drops the API's change of it.
+  const auto* type = request.policy().GetDescriptor();
+  for (const std::string& key : o.unset) {
+    auto path = PolicyKeyPath(type, key);
+    if (!path.ok()) throw UsageError{std::string(path.status().message())};
+    request.mutable_update_mask()->add_paths(*path);
+  }
+  if (o.reset && o.domain.empty()) {
+    for (const std::string& key : PolicyKeys(type)) {
+      request.mutable_update_mask()->add_paths(*PolicyKeyPath(type, key));
+    }
   }
 }
 
 // After settings were written to a domain's metadata: those its config-file override still
 // decides, said.
-void NoteConfigOverrides(Session& session, const std::string& domain) {
-  v1::GetDomainPolicyRequest get;
-  get.set_domain(domain);
-  v1::DomainPolicyInForce in_force;
-  auto ctx = session.Context();
-  if (!session.read().GetDomainPolicy(ctx.get(), get, &in_force).ok()) return;
+void NoteConfigOverrides(Session& session, const std::string& domain,
+                         const v1::DomainPolicyInForce& in_force) {
   for (const auto& [field, source] : in_force.sources()) {
     if (source == v1::POLICY_SOURCE_CONFIG_DOMAIN) {
       session.out() << "note: " << field << " stays as balloond's config file sets it for "
@@ -61,24 +75,58 @@ void NoteConfigOverrides(Session& session, const std::string& domain) {
   }
 }
 
+// One domain's settings in force; nullopt (and nothing said) when they cannot be read.
+std::optional<v1::DomainPolicyInForce> DomainSettings(Session& session, const std::string& domain) {
+  v1::GetDomainPolicyRequest get;
+  get.set_domain(domain);
+  v1::DomainPolicyInForce in_force;
+  auto ctx = session.Context();
+  if (!session.read().GetDomainPolicy(ctx.get(), get, &in_force).ok()) return std::nullopt;
+  return in_force;
+}
+
+// "  headroom_bytes: 128 MiB → 256 MiB" for each path of `mask` whose value changed, or that it
+// stayed.
+void PrintChanges(Session& session, const google::protobuf::Message& before,
+                  const google::protobuf::Message& after, const google::protobuf::FieldMask& mask) {
+  for (const std::string& path : mask.paths()) {
+    const std::string was = SettingAt(before, path), now = SettingAt(after, path);
+    session.out() << "  " << path << ": "
+                  << (was == now ? absl::StrCat(now, " (unchanged)")
+                                 : absl::StrCat(was, " \u2192 ", now))
+                  << "\n";
+  }
+}
+
 int PolicyUpdate(Session& session, const UpdateOptions& o) {
   const bool to_metadata = o.persist == "metadata";
   v1::Policy resp;
-  auto ctx = session.Context();
   grpc::Status status;
+  google::protobuf::FieldMask mask;
+  // What the settings were, for old → new.
+  v1::Policy policy_before;
+  std::optional<v1::DomainPolicyInForce> domain_before;
   if (o.domain.empty()) {
     v1::UpdatePolicyRequest req;
     req.set_request_id(session.request_id());
     req.set_etag(o.etag);
-    Assign(o.assignments, req);
+    Assign(o, req);
+    mask = req.update_mask();
+    auto get = session.Context();
+    (void)session.read().GetPolicy(get.get(), {}, &policy_before);
+    auto ctx = session.Context();
     status = session.control().UpdatePolicy(ctx.get(), req, &resp);
   } else {
     v1::UpdateDomainPolicyRequest req;
     req.set_domain(o.domain);
     req.set_request_id(session.request_id());
     req.set_etag(o.etag);
+    req.set_allow_unknown_domain(o.allow_unknown);
     if (to_metadata) req.set_persist(v1::POLICY_PERSISTENCE_METADATA);
-    Assign(o.assignments, req);
+    Assign(o, req);
+    mask = req.update_mask();
+    domain_before = DomainSettings(session, o.domain);
+    auto ctx = session.Context();
     status = session.control().UpdateDomainPolicy(ctx.get(), req, &resp);
   }
   if (!status.ok()) return session.Fail(status);
@@ -86,10 +134,25 @@ int PolicyUpdate(Session& session, const UpdateOptions& o) {
     session.out() << ToJsonLine(resp);
     return kExitOk;
   }
-  session.out() << (to_metadata ? "policy written to the libvirt metadata of " + o.domain
-                                : "policy updated" + (o.domain.empty() ? "" : " for " + o.domain))
+  const std::string what = o.domain.empty() ? "policy" : "policy of " + o.domain;
+  session.out() << (to_metadata            ? "policy written to the libvirt metadata of " + o.domain
+                    : mask.paths().empty() ? what + " override removed"
+                                           : what + " updated")
                 << "; mode " << ShortName(resp.mode()) << "; etag " << resp.etag() << "\n";
-  if (to_metadata) NoteConfigOverrides(session, o.domain);
+  if (o.domain.empty()) {
+    PrintChanges(session, policy_before, resp, mask);
+    return kExitOk;
+  }
+  const std::optional<v1::DomainPolicyInForce> domain_after = DomainSettings(session, o.domain);
+  if (!domain_before || !domain_after) return kExitOk;  // a VM not defined yet has no settings
+  google::protobuf::FieldMask shown = mask;
+  if (shown.paths().empty()) {  // the whole override went: show what it changes
+    for (const auto& [field, source] : domain_before->sources()) {
+      if (source == v1::POLICY_SOURCE_API_DOMAIN) shown.add_paths(field);
+    }
+  }
+  PrintChanges(session, domain_before->settings(), domain_after->settings(), shown);
+  if (to_metadata) NoteConfigOverrides(session, o.domain, *domain_after);
   return kExitOk;
 }
 
@@ -142,7 +205,31 @@ void AddPolicyCommands(CLI::App& app, CommandLine& cli) {
                   "host) or metadata (the domain's libvirt metadata, which travels with it)")
       ->check(CLI::IsMember({"state", "metadata"}))
       ->needs(domain);
+  set->add_flag("--allow-unknown", update->allow_unknown,
+                "With --domain: a name libvirt does not know yet (a VM to be defined)")
+      ->needs(domain);
   set->callback([&cli, update] {
+    cli.Choose(true, [update](Session& s) { return PolicyUpdate(s, *update); });
+  });
+
+  auto* unset = policy->add_subcommand(
+      "unset", "Put settings back to what balloond's config file (or the default) says");
+  unset->add_option("KEY", update->unset, "e.g. headroom_bytes host.reserve_fraction")->required();
+  unset->add_option("--domain", update->domain,
+                    "Drop these settings from this domain's override; the defaults apply to it");
+  unset->add_option("--if-etag", update->etag, "As for policy set");
+  unset->callback([&cli, update] {
+    cli.Choose(true, [update](Session& s) { return PolicyUpdate(s, *update); });
+  });
+
+  auto* reset = policy->add_subcommand(
+      "reset",
+      "Drop every change made through balloond's API: the config file's policy (or the defaults) "
+      "applies again; with --domain, only that domain's override goes");
+  reset->add_option("--domain", update->domain, "Only this domain's override");
+  reset->add_option("--if-etag", update->etag, "As for policy set");
+  reset->callback([&cli, update] {
+    update->reset = true;
     cli.Choose(true, [update](Session& s) { return PolicyUpdate(s, *update); });
   });
 

@@ -3,7 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <grp.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <map>
+#include <string>
 
 namespace balloond {
 namespace {
@@ -92,10 +97,39 @@ TEST(ConnectionTest, SocketFailuresAreExplained) {
   ConnectionOptions o;
   o.socket = "/nonexistent/balloond.sock";
   auto c = Connection::Open(o, false);
-  EXPECT_THAT(c->Explain({grpc::StatusCode::UNAVAILABLE, "failed to connect to all addresses"}),
-              HasSubstr("is balloond running and listening on /nonexistent/balloond.sock"));
+  // balloonctl's sentence first, gRPC's after it.
+  EXPECT_EQ(c->Explain({grpc::StatusCode::UNAVAILABLE,
+                        "failed to connect to all addresses; last error: UNKNOWN: No such file"}),
+            "is balloond running and listening on /nonexistent/balloond.sock? (systemctl status "
+            "balloond, or --socket=PATH) [UNAVAILABLE] (gRPC: failed to connect to all addresses; "
+            "last error: UNKNOWN: No such file)");
   EXPECT_THAT(c->Explain({grpc::StatusCode::UNAVAILABLE, "connect: Permission denied"}),
-              HasSubstr("run as root or a member of its group"));
+              HasSubstr("run as root or as a member of its group"));
+  EXPECT_THAT(c->Explain({grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"}),
+              HasSubstr("raise --timeout"));
+}
+
+// The group to join is named, as the socket has it.
+TEST(ConnectionTest, APermissionDeniedNamesTheSocketsGroup) {
+  const std::string path = ::testing::TempDir() + "/group-test.sock";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+  const struct group* own = ::getgrgid(::getegid());  // the file's group
+  ASSERT_NE(own, nullptr);
+  const std::string name = own->gr_name;
+  ConnectionOptions o;
+  o.socket = path;
+  auto c = Connection::Open(o, false);
+  EXPECT_THAT(c->Explain({grpc::StatusCode::UNAVAILABLE, "connect: Permission denied"}),
+              HasSubstr("run as root or as a member of its group '" + name +
+                        "' (sudo usermod -aG " + name + " $USER, then log in again)"));
+  std::remove(path.c_str());
+}
+
+TEST(ConnectionTest, DeadlinesAreExplained) {
+  ConnectionOptions o;
+  auto c = Connection::Open(o, false);
   EXPECT_THAT(c->Explain({grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"}),
               HasSubstr("raise --timeout"));
 }

@@ -137,7 +137,12 @@ TEST_F(AgentIntegrationTest, BalloonctlSetShrinksTheGuest) {
       },
       absl::Seconds(10)));
 
-  r = agent_->Ctl({"set", guest_->name(), "524288", "--wait"});  // a plain number is KiB
+  // Below the floor with --force: the operator's call.
+  r = agent_->Ctl({"set", guest_->name(), "120M", "--force", "--hold=0", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("balloon reached 120 MiB"));
+
+  r = agent_->Ctl({"set", guest_->name(), "0.5G", "--wait"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("balloon target set to 512 MiB"));
   EXPECT_TRUE(WaitFor([&] { return guest_->UsedMemoryKiB() == 512 * 1024; }, absl::Seconds(10)));
@@ -158,9 +163,20 @@ TEST_F(AgentIntegrationTest, DryRunAndBadTargetsChangeNothing) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT"));
 
-  r = agent_->Ctl({"set", guest_->name(), "1.5G"});
+  r = agent_->Ctl({"set", guest_->name(), "1.5 parsecs"});
   EXPECT_EQ(r.exit_code, 2) << "a malformed size is a usage error";
-  EXPECT_THAT(r.err, HasSubstr("whole numbers"));
+  EXPECT_THAT(r.err, HasSubstr("unknown unit"));
+
+  // The review's typo: virsh's unit is KiB, the operator meant MiB.
+  r = agent_->Ctl({"set", guest_->name(), "512", "--wait"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("has no unit: did you mean 512M?"));
+
+  // Below the domain's floor (min_bytes, 128 MiB by default): refused, naming it, unless forced.
+  r = agent_->Ctl({"set", guest_->name(), "512K"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("is below the floor of domain '" + guest_->name() + "', 128 MiB"));
+  EXPECT_THAT(r.err, HasSubstr("[FAILED_PRECONDITION TARGET_BELOW_FLOOR]"));
 
   absl::SleepFor(absl::Seconds(2));
   EXPECT_EQ(guest_->UsedMemoryKiB(), before);

@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "agent/base/error_reason.h"
 #include "agent/collect/collector.h"
+#include "agent/libvirt/policy_metadata.h"
 #include "policy/durations.h"
 #include "policy/sizes.h"
 #include "tests/agent/base/temp_dir.h"
@@ -87,6 +89,73 @@ TEST_F(OperatorTest, AFailedTargetTakesItsHoldBackAndIsNotAnnounced) {
   EXPECT_FALSE(operator_->SetTarget(req, clock_.Now() + absl::Seconds(5), "uid 0").ok());
   EXPECT_FALSE(holds_->Find(uuid_, clock_.Now()).has_value());
   EXPECT_TRUE(recorder_.Heard().empty());
+}
+
+// The typo `set web1 512` (KiB) left a guest 31 MiB: below its floor a target needs force.
+TEST_F(OperatorTest, ATargetBelowTheFloorIsRefusedNamingItUnlessForced) {
+  v1::SetBalloonTargetRequest req;
+  req.set_domain("web1");
+  req.set_target_bytes(512 * kKiB);
+  auto refused = operator_->SetTarget(req, clock_.Now() + absl::Seconds(5), "uid 0");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("balloon target 512 KiB (524288 bytes) is below the floor of domain "
+                        "'web1', 128 MiB (its min_bytes)"));
+  const auto [reason, metadata] = ReasonOf(refused.status());
+  EXPECT_EQ(reason, "TARGET_BELOW_FLOOR");
+  EXPECT_EQ(metadata.at("floor_bytes"), std::to_string(128 * kMiB));
+  EXPECT_FALSE(holds_->Find(uuid_, clock_.Now()).has_value());
+  EXPECT_TRUE(recorder_.Heard().empty());
+  hypervisor_.WithDomain(uuid_, [](testing::FakeDomain& d) { EXPECT_TRUE(d.targets_set.empty()); });
+
+  req.set_force(true);
+  ASSERT_TRUE(operator_->SetTarget(req, clock_.Now() + absl::Seconds(5), "uid 0").ok());
+  EXPECT_THAT(recorder_.Heard(), ElementsAre(v1::EVENT_KIND_TARGET_SET));
+  EXPECT_THAT(recorder_.last()[0].message(), HasSubstr("forced below its floor of 128 MiB"));
+}
+
+// The floor is the domain's min_bytes as the policy applies it: its metadata, then overrides.
+TEST_F(OperatorTest, TheFloorIsTheDomainsOwnMinimum) {
+  hypervisor_.WithDomain(uuid_, [](testing::FakeDomain& d) {
+    v1::DomainPolicy settings;
+    settings.set_min_bytes(300 * kMiB);
+    d.config.policy_metadata = *FormatPolicyMetadata(settings);
+  });
+  collector_.RequestRefresh(uuid_);  // libvirt's metadata-change event
+  collector_.CollectOnce();
+  collector_.WaitForCalls();
+  v1::SetBalloonTargetRequest req;
+  req.set_domain("web1");
+  req.set_target_bytes(256 * kMiB);
+  EXPECT_THAT(operator_->SetTarget(req, clock_.Now() + absl::Seconds(5), "uid 0").status().message(),
+              HasSubstr("below the floor of domain 'web1', 300 MiB"));
+  v1::DomainPolicy lower;
+  lower.set_min_bytes(200 * kMiB);
+  google::protobuf::FieldMask mask;
+  mask.add_paths("min_bytes");
+  ASSERT_TRUE(policy_->UpdateDomain("web1", lower, mask).ok());
+  EXPECT_TRUE(operator_->SetTarget(req, clock_.Now() + absl::Seconds(5), "uid 0").ok());
+}
+
+TEST_F(OperatorTest, AnOverrideForANameLibvirtDoesNotKnowNeedsAllowing) {
+  v1::UpdateDomainPolicyRequest req;
+  req.set_domain("wbe1");
+  req.mutable_policy()->set_min_bytes(256 * kMiB);
+  req.mutable_update_mask()->add_paths("min_bytes");
+  auto refused = operator_->UpdateDomainPolicy(req, clock_.Now() + absl::Seconds(5), "uid 0");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(refused.status().message(), HasSubstr("libvirt knows no domain 'wbe1'"));
+  EXPECT_EQ(ReasonOf(refused.status()).first, "DOMAIN_NOT_FOUND");
+  EXPECT_EQ(policy_->Get().domains().count("wbe1"), 0u);
+  EXPECT_TRUE(recorder_.Heard().empty());
+
+  req.set_allow_unknown_domain(true);  // a VM not defined yet
+  ASSERT_TRUE(operator_->UpdateDomainPolicy(req, clock_.Now() + absl::Seconds(5), "uid 0").ok());
+  EXPECT_EQ(policy_->Get().domains().at("wbe1").min_bytes(), 256 * kMiB);
+  req.clear_update_mask();  // removing it never needs allowing
+  req.set_allow_unknown_domain(false);
+  ASSERT_TRUE(operator_->UpdateDomainPolicy(req, clock_.Now() + absl::Seconds(5), "uid 0").ok());
+  EXPECT_EQ(policy_->Get().domains().count("wbe1"), 0u);
 }
 
 // The 12-06 review: right after a reservation was READY, the capacity still showed it unreserved

@@ -16,6 +16,8 @@
 
 #include "balloon/v1/balloon_mock.grpc.pb.h"
 #include "cli/command_line.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health_mock.grpc.pb.h"
 
 namespace balloond::cli::testing {
@@ -91,9 +93,17 @@ class CommandTest : public ::testing::Test {
   bool read_write_ = false;  // ... on the read-write socket
 };
 
-// A call failing as balloond fails it.
-inline grpc::Status Failed(grpc::StatusCode code, const std::string& message) {
-  return grpc::Status(code, message);
+// A call failing as balloond fails it: its message, and its reason as google.rpc.ErrorInfo.
+inline grpc::Status WithErrorInfo(grpc::StatusCode code, const std::string& message,
+                                  const std::string& reason) {
+  google::rpc::ErrorInfo info;
+  info.set_reason(reason);
+  info.set_domain("balloond");
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(code));
+  details.set_message(message);
+  details.add_details()->PackFrom(info);
+  return grpc::Status(code, message, details.SerializeAsString());
 }
 
 }  // namespace balloond::cli::testing

@@ -12,6 +12,7 @@ namespace {
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Return;
 using ::testing::SaveArg;
 using ::testing::SetArgPointee;
@@ -146,11 +147,70 @@ TEST_F(DomainCommandsTest, SetWaitWatchesTheBalloonUntilItArrives) {
       .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
   EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _))
       .WillOnce(Return(StreamOf<v1::MemoryStats>(
-          {StatsOf("web1", 1024 * kMiB), StatsOf("web1", 700 * kMiB), StatsOf("web1", 512 * kMiB)},
+          {StatsOf("web1", 1024 * kMiB), StatsOf("web1", 700 * kMiB), StatsOf("web1", 512 * kMiB),
+           StatsOf("web1", 512 * kMiB)},
           grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled"))));
   Result r = Run({"set", "web1", "512M", "--wait"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("web1: balloon reached 512 MiB"));
+}
+
+// `virsh setmem` (or a second agent) undoing the target a moment after it arrived: not reached.
+TEST_F(DomainCommandsTest, SetWaitWantsTheBalloonToStayThere) {
+  v1::SetBalloonTargetResponse answer;
+  *answer.mutable_domain() = Domain("web1", 1024 * kMiB);
+  answer.set_target_bytes(512 * kMiB);
+  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
+  EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _))
+      .WillOnce(Return(StreamOf<v1::MemoryStats>(
+          {StatsOf("web1", 512 * kMiB), StatsOf("web1", 900 * kMiB)},
+          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"))));
+  Result r = Run({"set", "web1", "512M", "--wait", "--timeout", "2s"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, Not(HasSubstr("reached")));
+  EXPECT_THAT(r.err, HasSubstr("the balloon of web1 is at 900 MiB, not 512 MiB"));
+  EXPECT_THAT(r.err, HasSubstr("something else moves its balloon (see `balloonctl events`)"));
+}
+
+TEST_F(DomainCommandsTest, SetWaitOnAPausedDomainSaysSoAtOnce) {
+  v1::SetBalloonTargetResponse answer;
+  *answer.mutable_domain() = Domain("web1", 1024 * kMiB);
+  answer.mutable_domain()->set_state(v1::DOMAIN_STATE_PAUSED);
+  answer.set_target_bytes(512 * kMiB);
+  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
+  EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _)).Times(0);
+  Result r = Run({"set", "web1", "512M", "--wait"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("web1 is paused: its balloon cannot move until it runs (virsh "
+                               "resume web1); the target is set"));
+}
+
+TEST_F(DomainCommandsTest, SetWaitOnADomainPausedWhileWaitingSaysSo) {
+  v1::SetBalloonTargetResponse answer;
+  *answer.mutable_domain() = Domain("web1", 1024 * kMiB);
+  answer.set_target_bytes(512 * kMiB);
+  v1::MemoryStats paused = StatsOf("web1", 800 * kMiB);
+  paused.mutable_domain()->set_state(v1::DOMAIN_STATE_PAUSED);
+  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
+  EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _))
+      .WillOnce(Return(StreamOf<v1::MemoryStats>(
+          {StatsOf("web1", 900 * kMiB), paused},
+          grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled"))));
+  Result r = Run({"set", "web1", "512M", "--wait"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("web1 is paused"));
+}
+
+TEST_F(DomainCommandsTest, SetForceAsksBalloondToGoBelowTheFloor) {
+  v1::SetBalloonTargetRequest sent;
+  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
+  Run({"set", "web1", "64M", "--force", "--hold=0"});
+  EXPECT_TRUE(sent.force());
+  EXPECT_EQ(sent.target_bytes(), 64 * kMiB);
 }
 
 TEST_F(DomainCommandsTest, SetWaitThatRunsOutSaysWhereTheBalloonStopped) {
@@ -173,9 +233,30 @@ TEST_F(DomainCommandsTest, ABadSizeIsAUsageErrorAndNothingIsSent) {
   EXPECT_CALL(control_, SetBalloonTarget(_, _, _)).Times(0);
   Result r = Run({"set", "web1", "lots"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err,
-            "balloonctl: size 'lots' must start with a whole number, e.g. 512M, 2GiB or 1048576 "
-            "(KiB)\n");
+  EXPECT_THAT(r.err, HasSubstr("balloonctl: size 'lots' does not start with a number; write a "
+                               "number with a unit: 512M, 1.5G"));
+}
+
+// The typo that starved a guest: virsh's unit is KiB, the operator meant MiB.
+TEST_F(DomainCommandsTest, ASizeWithoutAUnitIsRefusedWithWhatWasProbablyMeant) {
+  EXPECT_CALL(control_, SetBalloonTarget(_, _, _)).Times(0);
+  Result r = Run({"set", "web1", "512", "--wait"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("balloonctl: size '512' has no unit: did you mean 512M?"));
+}
+
+TEST_F(DomainCommandsTest, ATargetBelowTheFloorIsExplainedByBalloondFirst) {
+  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
+      .WillOnce(Return(testing::WithErrorInfo(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          "balloon target 100 MiB (104857600 bytes) is below the floor of domain 'web1', 200 MiB "
+          "(its min_bytes)",
+          "TARGET_BELOW_FLOOR")));
+  Result r = Run({"set", "web1", "100M"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("balloonctl: balloon target 100 MiB (104857600 bytes) is below the "
+                               "floor of domain 'web1', 200 MiB (its min_bytes) "
+                               "[FAILED_PRECONDITION TARGET_BELOW_FLOOR]"));
 }
 
 TEST_F(DomainCommandsTest, ABadHoldIsAUsageError) {

@@ -58,7 +58,16 @@ TEST_F(EventCommandsTest, AnUnknownKindIsAUsageErrorThatNamesSomeKinds) {
   EXPECT_CALL(read_, WatchEventsRaw(_, _)).Times(0);
   Result r = Run({"events", "--kind", "explosion"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--kind 'explosion' is not an event kind; e.g. domain-started"));
+  EXPECT_THAT(r.err, HasSubstr("--kind 'explosion' is not an event kind. The kinds: "));
+  EXPECT_THAT(r.err, HasSubstr("domain-started"));
+}
+
+TEST_F(EventCommandsTest, AKindWrittenAsTheEnumIsAnsweredWithItsName) {
+  EXPECT_CALL(read_, WatchEventsRaw(_, _)).Times(0);
+  Result r = Run({"events", "--kind=target_set"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--kind 'target_set' is not an event kind. Did you mean "
+                               "'target-set'?"));
 }
 
 TEST_F(EventCommandsTest, AResumeFromALostEpochIsExplained) {

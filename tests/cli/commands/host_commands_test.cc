@@ -71,6 +71,31 @@ TEST_F(HostCommandsTest, NoCommandIsAUsageError) {
   EXPECT_FALSE(connected_);
 }
 
+TEST_F(HostCommandsTest, AMistypedCommandIsAnsweredWithTheNearestOnes) {
+  Result lsit = Run({"lsit"});
+  EXPECT_EQ(lsit.exit_code, 2);
+  EXPECT_THAT(lsit.err, HasSubstr("balloonctl: unknown command 'lsit'. Did you mean 'list'? The "
+                                  "commands are list, stats, set, release, "));
+  EXPECT_FALSE(connected_);
+}
+
+TEST_F(HostCommandsTest, AMistypedCommandAfterGlobalFlagsOrWithinAFamily) {
+  EXPECT_THAT(Run({"--socket", "/tmp/x.sock", "-o", "json", "stat", "web1"}).err,
+              HasSubstr("unknown command 'stat'. Did you mean 'stats'?"));
+}
+
+TEST_F(HostCommandsTest, AMistypedFamilyAndSubcommand) {
+  EXPECT_THAT(Run({"polcy", "show"}).err,
+              HasSubstr("unknown command 'polcy'. Did you mean 'policy'?"));
+}
+
+TEST_F(HostCommandsTest, AMistypedSubcommandOfAFamily) {
+  Result r = Run({"policy", "shwo"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown command 'policy shwo'. Did you mean 'show'? The commands "
+                               "of policy are show, set, "));
+}
+
 // (Moved here from the integration tests, which needed a libvirtd and a guest to check them.)
 class UsageErrorTest : public CommandTest,
                        public ::testing::WithParamInterface<std::vector<std::string>> {};

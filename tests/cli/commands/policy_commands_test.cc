@@ -13,6 +13,7 @@ using ::testing::_;
 using ::testing::DoAll;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Return;
 using ::testing::SaveArg;
 using ::testing::SetArgPointee;
@@ -78,11 +79,17 @@ TEST_F(PolicyCommandsTest, ShowOfADomainAsksForItsSettingsInForce) {
   EXPECT_EQ(asked.domain(), "web1");
 }
 
-TEST_F(PolicyCommandsTest, SetSendsTheAssignmentsAsAMaskWithItsEtag) {
+TEST_F(PolicyCommandsTest, SetSendsTheAssignmentsAsAMaskWithItsEtagAndSaysOldToNew) {
   v1::UpdatePolicyRequest sent;
+  v1::Policy before = Enforcing("e1"), after = Enforcing("e2");
+  before.mutable_defaults()->set_headroom_bytes(int64_t{128} << 20);
+  before.mutable_host()->set_reserve_bytes(int64_t{2} << 30);
+  after.mutable_defaults()->set_headroom_bytes(int64_t{256} << 20);
+  after.mutable_host()->set_reserve_bytes(int64_t{2} << 30);
+  EXPECT_CALL(read_, GetPolicy(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(before), Return(grpc::Status::OK)));
   EXPECT_CALL(control_, UpdatePolicy(_, _, _))
-      .WillOnce(
-          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Enforcing("e2")), Return(grpc::Status::OK)));
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(after), Return(grpc::Status::OK)));
   Result r = Run({"policy", "set", "defaults.headroom_bytes=256M", "host.reserve_bytes=2G",
                   "--if-etag", "e1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -91,7 +98,82 @@ TEST_F(PolicyCommandsTest, SetSendsTheAssignmentsAsAMaskWithItsEtag) {
               ElementsAre("defaults.headroom_bytes", "host.reserve_bytes"));
   EXPECT_EQ(sent.policy().defaults().headroom_bytes(), int64_t{256} << 20);
   EXPECT_EQ(sent.etag(), "e1");
-  EXPECT_EQ(r.out, "policy updated; mode enforce; etag e2\n");
+  EXPECT_EQ(r.out,
+            "policy updated; mode enforce; etag e2\n"
+            "  defaults.headroom_bytes: 128 MiB \u2192 256 MiB\n"
+            "  host.reserve_bytes: 2 GiB (unchanged)\n");
+}
+
+TEST_F(PolicyCommandsTest, UnsetSendsTheKeysWithoutValues) {
+  v1::UpdatePolicyRequest sent;
+  EXPECT_CALL(control_, UpdatePolicy(_, _, _))
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Enforcing("e2")), Return(grpc::Status::OK)));
+  Result r = Run({"policy", "unset", "headroom_bytes", "host.reserve_fraction"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(sent.update_mask().paths(),
+              ElementsAre("defaults.headroom_bytes", "host.reserve_fraction"));
+  EXPECT_FALSE(sent.policy().defaults().has_headroom_bytes());
+  EXPECT_FALSE(sent.policy().host().has_reserve_fraction());
+}
+
+TEST_F(PolicyCommandsTest, UnsetOfAMistypedKeySendsNothing) {
+  EXPECT_CALL(control_, UpdatePolicy(_, _, _)).Times(0);
+  Result r = Run({"policy", "unset", "headrom_bytes"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("Did you mean 'headroom_bytes'?"));
+}
+
+TEST_F(PolicyCommandsTest, ResetNamesEverySettingAndADomainsResetRemovesItsOverride) {
+  v1::UpdatePolicyRequest all;
+  EXPECT_CALL(control_, UpdatePolicy(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&all), SetArgPointee<2>(Enforcing("e2")), Return(grpc::Status::OK)));
+  EXPECT_EQ(Run({"policy", "reset"}).exit_code, 0);
+  EXPECT_THAT(all.update_mask().paths(), ::testing::Contains("mode"));
+  EXPECT_THAT(all.update_mask().paths(), ::testing::Contains("defaults.min_bytes"));
+  EXPECT_THAT(all.update_mask().paths(), ::testing::Contains("host.reserve_bytes"));
+  EXPECT_EQ(all.policy().ByteSizeLong(), 0u) << "every setting named, none given";
+}
+
+TEST_F(PolicyCommandsTest, ResetOfADomainRemovesItsOverrideAndSaysWhatChanged) {
+  v1::UpdateDomainPolicyRequest sent;
+  v1::DomainPolicyInForce before, after;
+  before.set_domain("web1");
+  before.mutable_settings()->set_min_bytes(int64_t{512} << 20);
+  (*before.mutable_sources())["min_bytes"] = v1::POLICY_SOURCE_API_DOMAIN;
+  after.set_domain("web1");
+  after.mutable_settings()->set_min_bytes(int64_t{128} << 20);
+  EXPECT_CALL(read_, GetDomainPolicy(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(before), Return(grpc::Status::OK)))
+      .WillOnce(DoAll(SetArgPointee<2>(after), Return(grpc::Status::OK)));
+  EXPECT_CALL(control_, UpdateDomainPolicy(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Enforcing("e3")), Return(grpc::Status::OK)));
+  Result r = Run({"policy", "reset", "--domain", "web1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sent.domain(), "web1");
+  EXPECT_TRUE(sent.update_mask().paths().empty());
+  EXPECT_EQ(r.out,
+            "policy of web1 override removed; mode enforce; etag e3\n"
+            "  min_bytes: 512 MiB \u2192 128 MiB\n");
+}
+
+TEST_F(PolicyCommandsTest, AnUnknownDomainIsRefusedByBalloondUnlessAllowed) {
+  v1::UpdateDomainPolicyRequest sent;
+  EXPECT_CALL(control_, UpdateDomainPolicy(_, _, _))
+      .WillOnce(Return(testing::WithErrorInfo(grpc::StatusCode::NOT_FOUND,
+                                              "libvirt knows no domain 'wbe1'", "DOMAIN_NOT_FOUND")));
+  Result refused = Run({"policy", "set", "--domain", "wbe1", "min_bytes=256M"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("libvirt knows no domain 'wbe1' [NOT_FOUND DOMAIN_NOT_FOUND]"));
+}
+
+TEST_F(PolicyCommandsTest, AllowUnknownAsksForIt) {
+  v1::UpdateDomainPolicyRequest sent;
+  EXPECT_CALL(control_, UpdateDomainPolicy(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Enforcing("e3")), Return(grpc::Status::OK)));
+  Result r = Run({"policy", "set", "--domain", "vm-to-come", "--allow-unknown", "min_bytes=256M"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(sent.allow_unknown_domain());
 }
 
 TEST_F(PolicyCommandsTest, ARaceLostOnTheEtagIsExplained) {
@@ -110,6 +192,15 @@ TEST_F(PolicyCommandsTest, AnUnknownKeyIsAUsageErrorAndNothingIsSent) {
   EXPECT_THAT(r.err, HasSubstr("no_such_key"));
 }
 
+TEST_F(PolicyCommandsTest, AKeyWithoutItsUnitIsAnsweredWithTheKeysItStarts) {
+  EXPECT_CALL(control_, UpdatePolicy(_, _, _)).Times(0);
+  Result r = Run({"policy", "set", "headroom=256M"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown setting 'headroom'. Did you mean 'headroom_bytes' or "
+                               "'headroom_fraction'? The settings: cooperation_timeout, deadband_bytes, "));
+  EXPECT_THAT(r.err, Not(HasSubstr("etag")));
+}
+
 TEST_F(PolicyCommandsTest, SetToADomainsMetadataNotesWhatTheConfigFileStillDecides) {
   v1::UpdateDomainPolicyRequest sent;
   EXPECT_CALL(control_, UpdateDomainPolicy(_, _, _))
@@ -118,7 +209,7 @@ TEST_F(PolicyCommandsTest, SetToADomainsMetadataNotesWhatTheConfigFileStillDecid
   v1::DomainPolicyInForce in_force;
   (*in_force.mutable_sources())["min_bytes"] = v1::POLICY_SOURCE_CONFIG_DOMAIN;
   EXPECT_CALL(read_, GetDomainPolicy(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(in_force), Return(grpc::Status::OK)));
+      .WillRepeatedly(DoAll(SetArgPointee<2>(in_force), Return(grpc::Status::OK)));
   Result r = Run({"policy", "set", "min_bytes=1G", "--domain", "web1", "--persist", "metadata"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(sent.domain(), "web1");
