@@ -139,6 +139,7 @@ absl::Status ApplyAgentConfig(const balloon::v1::AgentConfig& config, AgentSetti
     if (auto p = UnixSocketPath(config.listen_ro()); !p.ok()) return p.status();
     settings.server.listen_ro = config.listen_ro();
   }
+  if (config.qom_on_read_only_socket()) settings.server.qom_on_read_only_socket = true;
   if (config.has_stats_period()) {
     auto d = FromProto(config.stats_period(), "stats_period", kStatsPeriodRange);
     if (!d.ok()) return d.status();

@@ -66,18 +66,19 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
                   absl::MutexLock lock(&events_mu_);
                   return server_ != nullptr ? server_->OpenWatches() : 0;
                 },
-                [this] { return holds_->Active(clock_.Now()); }, &capacity_}),
+                [this] { return holds_->Active(clock_.Now()); }, &capacity_,
+                [this] { return outside_changes_.total(); }}),
       hypervisor_(environment_.make_hypervisor(clock_, *this, metrics_.calls())),
       watch_lookups_("domain lookup", 1, 256),
       stats_feed_(*hypervisor_, clock_, watch_lookups_, balloon_paths_),
       collector_(*hypervisor_, snapshots_, clock_, CollectorOptionsOf(settings),
                  {&qom_traffic_, this, &stats_feed_}),
       runner_({snapshots_, *hypervisor_, clock_, *policy_, *holds_, decisions_, collector_,
-               collector_, capacity_, *reservations_, events_},
+               collector_, capacity_, *reservations_, events_, &outside_changes_},
               environment_.read_host, RunnerOptionsOf(settings)),
       services_({snapshots_, *hypervisor_, clock_, *policy_, decisions_, *holds_, stats_feed_,
                  decision_feed_, balloon_paths_, qom_traffic_, collector_, capacity_,
-                 *reservations_, events_}) {}
+                 *reservations_, events_, &outside_changes_}) {}
 
 absl::Status Daemon::Listen() {
   auto server = AgentServer::Start(settings_.server, services_);
@@ -128,11 +129,13 @@ void Daemon::OnDomainChanged(const std::string& uuid) {
 void Daemon::OnSnapshot(const DomainSnapshot& snapshot) {
   stats_feed_.OnSnapshot(snapshot);
   lifecycle_events_.OnSnapshot(snapshot);
+  outside_changes_.OnSnapshot(snapshot);
 }
 
 void Daemon::OnRemoved(const DomainSnapshot& last) {
   stats_feed_.OnRemoved(last);
   lifecycle_events_.OnRemoved(last);
+  outside_changes_.OnRemoved(last);
 }
 
 void Daemon::OnReachability(const absl::Status& reachable) {

@@ -30,6 +30,7 @@
 #include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
 #include "agent/steering/lifecycle_events.h"
+#include "agent/steering/outside_changes.h"
 #include "agent/steering/policy_runner.h"
 #include "agent/steering/policy_store.h"
 #include "agent/steering/reservation_store.h"
@@ -109,6 +110,7 @@ class Daemon final : private DomainChangeListener,
   StatsFeed stats_feed_;
   EventLog events_{clock_, EventLog::NewEpoch(clock_)};
   LifecycleEvents lifecycle_events_{events_};
+  OutsideChanges outside_changes_{{events_, *holds_, clock_}};
   QomTraffic qom_traffic_{clock_};
   Collector collector_;
   PolicyRunner runner_;

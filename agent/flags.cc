@@ -32,6 +32,9 @@ void AddFlags(CLI::App& app, AgentFlags& f) {
                  "Read-write socket (default unix:/run/balloond/balloond.sock)");
   app.add_option("--listen-ro", f.listen_ro,
                  "Read-only socket (default unix:/run/balloond/balloond-ro.sock)");
+  app.add_flag("--qom-on-read-only-socket", f.qom_on_read_only_socket,
+               "Serve QOM queries on the read-only socket too (off: libvirt marks a domain "
+               "tainted at a client's QMP command, so any local user could taint every VM)");
   app.add_option("--stats-period", f.stats_period,
                  "Collection period and guest polling interval (default 2s)")
       ->check(DurationIn("--stats-period", kStatsPeriodRange));
@@ -80,6 +83,7 @@ absl::StatusOr<AgentSettings> SettingsFrom(const AgentFlags& f, balloon::v1::Age
   if (!f.connect.empty()) settings.connect_uri = f.connect;
   if (!f.listen.empty()) settings.server.listen = f.listen;
   if (!f.listen_ro.empty()) settings.server.listen_ro = f.listen_ro;
+  if (f.qom_on_read_only_socket) settings.server.qom_on_read_only_socket = true;
   if (!f.state_dir.empty()) settings.state_dir = f.state_dir;
   TlsSettings& tls = settings.server.tls;
   for (auto [flag, target] :

@@ -15,6 +15,7 @@ namespace balloond {
 struct AgentFlags {
   std::string config_file, connect, listen, listen_ro, stats_period, monitor_timeout, state_dir,
       policy_mode, log_level, metrics_address;
+  bool qom_on_read_only_socket = false;
   TlsSettings tls;
 };
 

@@ -34,6 +34,13 @@ AgentMetrics::AgentMetrics(StateSeries::Sources sources)
                             .Help("1 while balloond reaches libvirtd, 0 otherwise.")
                             .Register(*registry_)
                             .Add({});
+  // Which balloond answers, for dashboards and alerts across a fleet (the _build_info convention).
+  prometheus::BuildGauge()
+      .Name("balloond_build_info")
+      .Help("Always 1; its labels say which balloond this is.")
+      .Register(*registry_)
+      .Add({{"version", BALLOOND_VERSION}})
+      .Set(1);
 }
 
 AgentMetrics::~AgentMetrics() = default;

@@ -167,6 +167,15 @@ void StateSeries::CollectDecisions(std::vector<MetricFamily>& out) const {
   }
   out.push_back(std::move(target));
   if (sources_.holds) CollectHolds(out);
+  if (sources_.outside_changes) {
+    // Present from the start (at 0), so that an alert on increase() sees the first one.
+    MetricFamily outside = Family("balloon_balloon_changes_outside_total",
+                                  "Balloons moved by someone other than balloond (virsh setmem, "
+                                  "another agent) since balloond started.",
+                                  MetricType::Counter);
+    AddSample(outside, {}, static_cast<double>(sources_.outside_changes()));
+    out.push_back(std::move(outside));
+  }
 }
 
 void StateSeries::CollectHolds(std::vector<MetricFamily>& out) const {

@@ -36,6 +36,8 @@ class StateSeries final : public prometheus::Collectable {
     std::function<std::map<std::string, balloon::v1::Hold>()> holds = nullptr;
     // The host's capacity as the last policy cycle judged it (none when unset).
     const CapacityStore* capacity = nullptr;
+    // Balloons moved from outside balloond since it started (none when unset).
+    std::function<uint64_t()> outside_changes = nullptr;
   };
   explicit StateSeries(Sources sources);
 

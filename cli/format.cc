@@ -195,7 +195,11 @@ std::string FormatStats(const v1::MemoryStats& s) {
   t.AddRow({"faults major/minor",
             absl::StrCat(g.has_major_faults() ? absl::StrCat(g.major_faults()) : "-", " / ",
                          g.has_minor_faults() ? absl::StrCat(g.minor_faults()) : "-")});
-  for (const auto& [name, value] : g.other()) t.AddRow({name, absl::StrCat(value)});
+  for (const auto& [name, value] : g.other()) {
+    // rss is bytes (QEMU's resident memory); what a newer libvirt adds is shown as it comes.
+    t.AddRow({name == "rss" ? "rss (QEMU process)" : name,
+              name == "rss" ? FormatBytes(value) : absl::StrCat(value)});
+  }
   t.AddRow({"last update",
             absl::StrCat(Age(s), ", guest reports every ", s.stats_period().seconds(), "s")});
   if (!d.problem().empty()) t.AddRow({"problem", d.problem()});

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "cli/did_you_mean.h"
 #include "cli/size.h"
+#include "policy/enum_names.h"
 
 namespace balloond {
 namespace {
@@ -102,15 +103,18 @@ absl::Status SetValue(Message& m, const FieldDescriptor* f, const std::string& k
       return absl::OkStatus();
     }
     case FieldDescriptor::CPPTYPE_ENUM: {
-      // PolicyMode: "enforce" for POLICY_MODE_ENFORCE.
+      // By short name: "enforce" for POLICY_MODE_ENFORCE.
+      std::vector<std::string> names;
       for (int i = 0; i < f->enum_type()->value_count(); ++i) {
         const auto* ev = f->enum_type()->value(i);
-        if (ev->number() != 0 && absl::EndsWithIgnoreCase(ev->name(), "_" + value)) {
+        if (ev->number() == 0) continue;
+        names.push_back(ShortEnumName(ev));
+        if (absl::EqualsIgnoreCase(names.back(), value)) {
           r->SetEnumValue(&m, f, ev->number());
           return absl::OkStatus();
         }
       }
-      return Bad(key, value, "expected off, observe or enforce");
+      return Bad(key, value, absl::StrCat("expected ", absl::StrJoin(names, ", ")));
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {  // google.protobuf.Duration
       absl::Duration d;

@@ -3,7 +3,11 @@
 # installs balloond's .deb (balloond, balloonctl on PATH, the systemd unit, bash completion), starts
 # virtlogd/libvirtd if needed, boots two small demo guests, starts balloond, and shows what it sees.
 #   deploy/quickstart.sh          set up and run the demo (balloond keeps running)
-#   deploy/quickstart.sh --stop   stop balloond and destroy the demo guests
+#   deploy/quickstart.sh --stop   stop balloond, destroy the demo guests and the VMs the example
+#                                 orchestrator placed
+# balloond manages only the demo guests (defaults.enabled=false, each demo guest enabled=true):
+# other VMs on the host are left alone. BALLOOND_FLAGS adds flags to balloond's command line, e.g.
+#   BALLOOND_FLAGS="--log-level=debug --metrics-address=127.0.0.1:9860" deploy/quickstart.sh
 set -euo pipefail
 source "$(cd "$(dirname "$0")/.." && pwd)/deploy/host-setup.sh"
 
@@ -11,6 +15,7 @@ STATE=/run/balloond-quickstart
 DEMO_GUESTS=(balloond-demo-1:512 balloond-demo-2:768)
 IMAGES=/var/lib/libvirt/images/balloond
 CTL=balloonctl
+ORCHESTRATOR_MARK="placed by balloond's example orchestrator"
 
 stop_demo() {
   if [[ -f $STATE/balloond.pid ]]; then
@@ -20,6 +25,13 @@ stop_demo() {
   fi
   for g in "${DEMO_GUESTS[@]}"; do
     virsh -q -c qemu:///system destroy "${g%%:*}" >/dev/null 2>&1 && say "destroyed ${g%%:*}" || true
+  done
+  # The example orchestrator's VMs (deploy/examples/vm-template.xml says so in <description>).
+  local vm
+  for vm in $(virsh -q -c qemu:///system list --name); do
+    if [[ $(virsh -q -c qemu:///system desc "$vm" 2>/dev/null) == "$ORCHESTRATOR_MARK" ]]; then
+      virsh -q -c qemu:///system destroy "$vm" >/dev/null 2>&1 && say "destroyed $vm (placed by the example orchestrator)"
+    fi
   done
 }
 
@@ -68,13 +80,23 @@ done
 say "starting balloond (log: $STATE/balloond.log)"
 # As a plain process (the demo also runs where there is no systemd); on a systemd host the package's
 # unit runs it for real: systemctl start balloond.
-nohup /usr/sbin/balloond --state-dir="$STATE/state" >"$STATE/balloond.log" 2>&1 &
+# shellcheck disable=SC2086  # BALLOOND_FLAGS is words on purpose
+nohup /usr/sbin/balloond --state-dir="$STATE/state" ${BALLOOND_FLAGS:-} >"$STATE/balloond.log" 2>&1 &
 echo $! >"$STATE/balloond.pid"
 for _ in $(seq 1 50); do
   "$CTL" health >/dev/null 2>&1 && break
   sleep 0.2
 done
 "$CTL" health >/dev/null || die "balloond is not serving; see $STATE/balloond.log"
+
+# The demo's policy manages the demo guests only: on a host with VMs of its own, `policy mode
+# enforce` must not move them (the partial-rollout pattern: off by default, on per domain).
+"$CTL" policy set enabled=false >/dev/null
+for g in "${DEMO_GUESTS[@]}"; do
+  "$CTL" policy set --domain "${g%%:*}" enabled=true >/dev/null
+done
+others=$(virsh -q -c qemu:///system list --name | grep -cv '^balloond-demo-' || true)
+say "the policy manages the 2 demo guests only; the host's $others other running VMs are left alone"
 
 # Give the guests a moment to load virtio_balloon and report their first statistics.
 sleep 4
@@ -101,7 +123,8 @@ balloond is running (pid $(cat "$STATE/balloond.pid")) on /run/balloond/balloond
   $CTL qom ls balloond-demo-1 /machine/peripheral
   $CTL policy show
   $CTL release balloond-demo-2       # end the hold the set above made (or: set ... --hold=10m)
-  $CTL policy mode enforce           # let the policy move balloons; watch: $CTL decisions --watch
+  $CTL policy mode enforce           # let the policy move the demo guests' balloons (no other VM:
+                                     # defaults.enabled=false); watch: $CTL decisions --watch
   $CTL top                           # every domain, live (q quits)
   virsh console balloond-demo-1      # then type: alloc 200   (MiB; "free" releases it, Ctrl-] leaves)
 Stop everything with: $0 --stop

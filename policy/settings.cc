@@ -111,6 +111,9 @@ v1::Policy WithDefaults(const v1::Policy& policy) {
   if (!p.has_stale_after_periods()) p.set_stale_after_periods(3);
   if (!p.has_max_collect_interval_periods()) p.set_max_collect_interval_periods(5);
   if (!p.has_probe_interval()) p.mutable_probe_interval()->set_seconds(5);
+  if (p.on_hold_broken() == v1::HOLD_BREAK_ACTION_UNSPECIFIED) {
+    p.set_on_hold_broken(v1::HOLD_BREAK_ACTION_REAPPLY);
+  }
   return p;
 }
 

@@ -113,8 +113,10 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerSett
 absl::Status AgentServer::BuildServer(const std::string& name, bool control, int max_request_bytes,
                                       std::optional<int> max_answer_bytes,
                                       grpc::ServerBuilder& builder, Endpoint& endpoint) {
-  endpoint.read =
-      std::make_unique<ReadService>(parts_.read(), *endpoint.context, ReadServiceOptions{});
+  ReadServiceOptions read_options;
+  // libvirt taints a domain at a client's QMP command: not for anyone who can open a socket.
+  read_options.serve_qom = control || settings_.qom_on_read_only_socket;
+  endpoint.read = std::make_unique<ReadService>(parts_.read(), *endpoint.context, read_options);
   std::vector<std::string> served = {balloon::v1::BalloonReadService::service_full_name()};
   if (control) {
     endpoint.control = std::make_unique<ControlService>(parts_.control(), *endpoint.context);

@@ -72,6 +72,11 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
         parts_.balloon_paths.Get(ProcessKey(snap->info.uuid, snap->info.id)).value_or(""));
     if (auto hold = holds.find(snap->info.uuid); hold != holds.end())
       *d->mutable_hold() = hold->second;
+    if (auto outside = parts_.outside ? parts_.outside->Recent(snap->info.uuid) : std::nullopt) {
+      d->set_problem(d->problem().empty()
+                         ? OutsideChanges::Problem(*outside)
+                         : absl::StrCat(d->problem(), "; ", OutsideChanges::Problem(*outside)));
+    }
     if (auto c = judged.find(snap->info.uuid); c != judged.end()) {
       d->set_reclaimable_bytes(c->second->reclaimable_bytes);
       if (c->second->working_set_bytes) {
@@ -201,6 +206,15 @@ grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
                                               const std::string& domain, const std::string& path,
                                               google::protobuf::Message* resp,
                                               QomRunner::Query query) {
+  if (!options_.serve_qom) {
+    return UnaryCall::Refused(WithReason(
+        absl::PermissionDeniedError(
+            "QOM queries are off on the read-only socket: libvirt marks a domain tainted "
+            "(\"custom-monitor\") at a client's QMP command, so any local user could taint every "
+            "VM; ask on the read-write socket (balloonctl --socket=/run/balloond/balloond.sock), or "
+            "start balloond with --qom-on-read-only-socket"),
+        "QOM_OFF_ON_READ_ONLY_SOCKET"));
+  }
   UnaryCall* call = listener_.Begin(*ctx, domain, resp);
   if (!call->admitted()) return call;
   auto snap = parts_.snapshots.Find(domain);

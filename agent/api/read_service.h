@@ -15,6 +15,7 @@
 #include "agent/steering/capacity_store.h"
 #include "agent/steering/decision_log.h"
 #include "agent/steering/event_log.h"
+#include "agent/steering/outside_changes.h"
 #include "agent/steering/hold_store.h"
 #include "agent/steering/policy_store.h"
 #include "agent/steering/reservation_store.h"
@@ -30,6 +31,8 @@ struct ReadServiceOptions {
   absl::Duration max_qmp_timeout = absl::Seconds(10);
   // Decisions a WatchDecisions client may fall behind by before its stream is ended.
   size_t max_decisions_waiting = 1000;
+  // QOM queries are served (off on the read-only socket unless the operator says so).
+  bool serve_qom = true;
 };
 
 // The read service, on every listener. It answers from memory (the snapshot store, the policy, the
@@ -55,6 +58,8 @@ class ReadService final : public balloon::v1::BalloonReadService::CallbackServic
     const ReservationStore& reservations;
     EventLog& events;
     QomRunner& qom;
+    // Balloons moved from outside balloond: a problem of their domain for a while.
+    const OutsideChanges* outside = nullptr;
   };
   ReadService(Parts parts, ListenerContext& listener, ReadServiceOptions options);
 

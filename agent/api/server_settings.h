@@ -47,6 +47,9 @@ struct ServerSettings {
   std::string listen_ro = "unix:/run/balloond/balloond-ro.sock";
   TlsSettings tls;
   ServingLimits limits;
+  // QOM queries on the read-only socket (AgentConfig.qom_on_read_only_socket): off, since libvirt
+  // taints a domain at a client's QMP command.
+  bool qom_on_read_only_socket = false;
 };
 
 // Checks a TCP listen address: HOST:PORT, with [brackets] around an IPv6 host.

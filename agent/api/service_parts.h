@@ -51,6 +51,8 @@ class ServiceParts {
     ReservationStore& reservations;
     // What happens on the host, for WatchEvents; changes made through the API go in too.
     EventLog& events;
+    // Balloons moved from outside balloond (none in tests that do not watch for them).
+    OutsideChanges* outside = nullptr;
   };
   explicit ServiceParts(Shared shared);
   ServiceParts(const ServiceParts&) = delete;

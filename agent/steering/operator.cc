@@ -79,11 +79,11 @@ absl::StatusOr<Operator::TargetSet> Operator::SetTarget(const v1::SetBalloonTarg
   auto snap = ResolveDomain(parts_.snapshots, parts_.hypervisor, req.domain(), deadline);
   if (!snap.ok()) return snap.status();
   if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
+  if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloonDevice(snap->info.name);
   const int64_t floor = DomainFloor(*snap, parts_.policy.Get());
   if (absl::Status s = CheckFloor(*snap, floor, req.target_bytes()); !s.ok() && !req.force()) {
     return s;
   }
-  if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloonDevice(snap->info.name);
 
   // The hold the target gets: the request's, or the policy's default_hold.
   auto checked_hold = DurationInRange(
@@ -118,6 +118,7 @@ absl::StatusOr<Operator::TargetSet> Operator::SetTarget(const v1::SetBalloonTarg
   absl::Status held = set.hold ? parts_.holds.Set(*set.hold, now)
                                : parts_.holds.Release(snap->info.uuid, now).status();
   if (!held.ok()) return held;
+  if (parts_.outside != nullptr) parts_.outside->Expect(snap->info.uuid, req.target_bytes());
   // With a virtio-mem device, the target is all the guest has: the balloon and the device share
   // the move as the policy's would.
   absl::Status sent = SendMove(

@@ -15,6 +15,7 @@
 #include "agent/steering/capacity_store.h"
 #include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
+#include "agent/steering/outside_changes.h"
 #include "agent/steering/policy_store.h"
 #include "agent/steering/reservation_store.h"
 #include "balloon/v1/balloon.pb.h"
@@ -41,6 +42,8 @@ class Operator {
     KeyedLocks& domain_changes;
     // A domain is read again after a change.
     DomainInterest& interest;
+    // Told of each target before it is sent, so that its move is not taken for someone else's.
+    OutsideChanges* outside = nullptr;
   };
   explicit Operator(Parts parts) : parts_(parts) {}
 

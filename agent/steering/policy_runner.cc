@@ -167,6 +167,12 @@ void PolicyRunner::RunOnce() {
   }
   cycle_events_.Observe(capacity, holds, now);
   parts_.capacity.Publish({std::move(capacity), *host, mode, now});
+  // An operator's hold stands in every mode: one broken from outside is acted on first.
+  if (parts_.outside != nullptr) {
+    parts_.outside->ActOnBrokenHolds(parts_.hypervisor, snapshots,
+                                     policy::WithDefaults(policy).on_hold_broken(),
+                                     parts_.clock.Now() + options_.monitor_timeout);
+  }
   if (mode == v1::POLICY_MODE_OFF) {
     parts_.planner.SetCollectionPlan({});
     return;
@@ -193,6 +199,7 @@ void PolicyRunner::RunOnce() {
     if (mode == v1::POLICY_MODE_ENFORCE) {
       // An uncooperative balloon's target goes back to its size, so QEMU stops chasing the old one.
       auto snap = snapshots.find(d.uuid);
+      if (parts_.outside != nullptr) parts_.outside->Expect(d.uuid, d.target_bytes);
       absl::Status sent = snap == snapshots.end()
                               ? absl::NotFoundError("the domain stopped")
                               : SendMove(parts_.hypervisor, snap->second,

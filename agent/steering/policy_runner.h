@@ -20,6 +20,7 @@
 #include "agent/steering/decision_log.h"
 #include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
+#include "agent/steering/outside_changes.h"
 #include "agent/steering/policy_store.h"
 #include "agent/steering/reservation_store.h"
 #include "policy/policy.h"
@@ -54,6 +55,8 @@ class PolicyRunner {
     ReservationStore& reservations;
     // What the cycles see begin and end, and what they do, as events.
     EventLog& events;
+    // Told of each target before it is sent; its broken holds are acted on at each cycle.
+    OutsideChanges* outside = nullptr;
   };
 
   PolicyRunner(Parts parts, HostReader read_host, PolicyRunnerOptions options);

@@ -60,12 +60,12 @@ void AddQomCommands(CLI::App& app, CommandLine& cli) {
   auto* ls = qom->add_subcommand("ls", "List a QOM object's properties (qom-list)");
   ls->add_option("DOMAIN", o->domain)->required();
   ls->add_option("PATH", o->path, "e.g. /machine/peripheral")->required();
-  ls->callback([&cli, o] { cli.Choose(false, [o](Session& s) { return QomList(s, *o); }); });
+  ls->callback([&cli, o] { cli.Choose(true, [o](Session& s) { return QomList(s, *o); }); });
   auto* get = qom->add_subcommand("get", "Read one QOM property (qom-get)");
   get->add_option("DOMAIN", o->domain)->required();
   get->add_option("PATH", o->path)->required();
   get->add_option("PROPERTY", o->property)->required();
-  get->callback([&cli, o] { cli.Choose(false, [o](Session& s) { return QomGet(s, *o); }); });
+  get->callback([&cli, o] { cli.Choose(true, [o](Session& s) { return QomGet(s, *o); }); });
 }
 
 }  // namespace balloond::cli

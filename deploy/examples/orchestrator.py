@@ -12,6 +12,7 @@ grpc_python_plugin (protobuf-compiler, protobuf-compiler-grpc) to make the API's
 from balloon.proto at start.
 
   deploy/examples/orchestrator.py vm-1:1G vm-2:512M --ttl=5m
+  deploy/examples/orchestrator.py --remove vm-1 vm-2     # destroy them, release their room
 """
 
 import argparse
@@ -27,6 +28,10 @@ import grpc
 import libvirt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# How the VMs this places are known (the template's <description>).
+PLACED_BY = "placed by balloond's example orchestrator"
+# balloon.proto beside the source tree, or where balloond's package puts it.
+PROTO_DIRS = (os.path.join(HERE, "..", "..", "proto"), "/usr/share/balloond/proto")
 # What a restart of balloond looks like to a client: no answer, or a call it ended; and a retry
 # that came while the first request was still being carried out (REQUEST_IN_PROGRESS).
 RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.ABORTED)
@@ -152,6 +157,32 @@ class Orchestrator:
                 self.release(r, "placing its VM failed")
             return False
 
+    def remove(self, name):
+        """Destroys the VM `name` if this placed it, and releases the room still promised to it."""
+        try:
+            dom = self.libvirt.lookupByName(name)
+            if PLACED_BY not in dom.XMLDesc(0):
+                self.say(f"{name} was not placed by this orchestrator: left alone")
+                return False
+            dom.destroy()  # transient: destroyed is gone
+            self.say(f"{name} destroyed")
+        except libvirt.libvirtError as e:
+            if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+            self.say(f"{name} is not running")
+        page = ""
+        while True:
+            listed = self.call(self.read.ListReservations,
+                               self.pb.ListReservationsRequest(page_token=page),
+                               time.monotonic() + 10)
+            for r in listed.reservations:
+                if r.domain == name and r.state in (self.pb.RESERVATION_STATE_PENDING,
+                                                    self.pb.RESERVATION_STATE_READY):
+                    self.release(r, "its VM was removed")
+            page = listed.next_page_token
+            if not page:
+                return True
+
     def libvirt_has(self, name):
         try:
             self.libvirt.lookupByName(name)
@@ -191,8 +222,10 @@ class Orchestrator:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("vms", nargs="+", type=parse_vm, metavar="NAME:SIZE",
-                        help="the VMs to place, in order, e.g. vm-1:1G")
+    parser.add_argument("vms", nargs="+", metavar="NAME:SIZE",
+                        help="the VMs to place, in order, e.g. vm-1:1G (with --remove: NAME)")
+    parser.add_argument("--remove", action="store_true",
+                        help="destroy the VMs named (those this placed) and release their room")
     parser.add_argument("--socket", default="/run/balloond/balloond.sock",
                         help="balloond's read-write socket")
     parser.add_argument("--server", help="balloond's TLS listener, HOST:PORT, instead")
@@ -204,8 +237,9 @@ def main():
     parser.add_argument("--images", default=os.environ.get(
         "BALLOOND_GUEST_DIR", "/var/lib/libvirt/images/balloond"),
         help="where the template's kernel and initrd are")
-    parser.add_argument("--proto", default=os.path.join(HERE, "..", "..", "proto"),
-                        help="the directory holding balloon/v1/balloon.proto")
+    parser.add_argument("--proto", default=next(
+        (d for d in PROTO_DIRS if os.path.exists(os.path.join(d, "balloon/v1/balloon.proto"))),
+        PROTO_DIRS[0]), help="the directory holding balloon/v1/balloon.proto")
     parser.add_argument("--ttl", type=parse_duration, default=parse_duration("5m"),
                         help="how long a reservation lives unless claimed (default 5m)")
     parser.add_argument("--timeout", type=parse_duration, default=parse_duration("120s"),
@@ -216,6 +250,13 @@ def main():
         parser.error("--server needs --tls-ca, --tls-cert and --tls-key")
     pb, pb_grpc = load_api(args.proto)
     orchestrator = Orchestrator(args, pb, pb_grpc)
+    if args.remove:
+        removed = sum(orchestrator.remove(v.split(":")[0]) for v in args.vms)
+        return 0 if removed == len(args.vms) else 1
+    try:
+        args.vms = [parse_vm(v) for v in args.vms]
+    except argparse.ArgumentTypeError as e:
+        parser.error(str(e))
     placed = 0
     for name, size in args.vms:
         try:

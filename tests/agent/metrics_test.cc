@@ -34,6 +34,16 @@ TEST_F(MetricsTest, AScrapeShowsTheAgentsRoundsCallsConnectionAndState) {
                               "\"deadline_exceeded\"} 1"));
   EXPECT_THAT(text, HasSubstr("balloon_libvirt_connected 1"));
   EXPECT_THAT(text, HasSubstr("balloon_watch_streams 2"));
+  EXPECT_THAT(text, HasSubstr("balloond_build_info{version=\""));
+}
+
+TEST_F(MetricsTest, ChangesFromOutsideAreCountedFromZero) {
+  uint64_t outside = 0;
+  AgentMetrics metrics({store_, decisions_, clock_, nullptr, [] { return 0; }, nullptr, nullptr,
+                        [&outside] { return outside; }});
+  EXPECT_THAT(metrics.Scrape(), HasSubstr("balloon_balloon_changes_outside_total 0"));
+  outside = 2;
+  EXPECT_THAT(metrics.Scrape(), HasSubstr("balloon_balloon_changes_outside_total 2"));
 }
 
 TEST_F(MetricsTest, ServeRefusesABadAddressAndServesOnPortZero) {

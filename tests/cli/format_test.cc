@@ -77,7 +77,11 @@ TEST(FormatTest, StatsShowWhatTheGuestReportedAndDashesForTheRest) {
   s.mutable_last_update_time()->set_seconds(1000);
   s.mutable_stats_age()->set_seconds(3);
   s.mutable_stats_period()->set_seconds(2);
+  (*s.mutable_guest()->mutable_other())["rss"] = 600 * kMiB;
+  (*s.mutable_guest()->mutable_other())["new_stat"] = 12;
   const std::string text = FormatStats(s);
+  EXPECT_THAT(text, HasSubstr("rss (QEMU process)  600 MiB\n"));
+  EXPECT_THAT(text, HasSubstr("new_stat            12\n"));
   EXPECT_THAT(text, HasSubstr("balloon             768 MiB of 1 GiB max\n"));
   EXPECT_THAT(text, HasSubstr("available           300 MiB\n"));
   EXPECT_THAT(text, HasSubstr("total memory        -\n"));

@@ -35,9 +35,13 @@ done
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for path in ./usr/sbin/balloond ./usr/bin/balloonctl ./usr/lib/systemd/system/balloond.service \
   ./etc/balloond/balloond.textproto ./usr/share/bash-completion/completions/balloonctl \
-  ./usr/share/doc/balloond/README.md ./usr/share/doc/balloond/examples/balloond-dashboard.json; do
+  ./usr/share/doc/balloond/README.md ./usr/share/doc/balloond/examples/balloond-dashboard.json \
+  ./usr/share/doc/balloond/examples/orchestrator.py ./usr/share/doc/balloond/examples/vm-template.xml \
+  ./usr/share/balloond/proto/balloon/v1/balloon.proto; do
   check "contains $path" grep -qxF "$path" <<<"$contents"
 done
+check "the example orchestrator is executable" \
+  grep -qE '^-rwxr-xr-x .* ./usr/share/doc/balloond/examples/orchestrator.py$' <<<"$(dpkg-deb -c "$deb")"
 dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$work" ./conffiles ./postinst ./prerm
 check "the config is a conffile" grep -qx /etc/balloond/balloond.textproto "$work/conffiles"
 check "postinst creates the user balloond" grep -q 'adduser --system' "$work/postinst"

@@ -153,5 +153,45 @@ TEST(EventsIntegrationTest, WhatHappensArrivesPromptlyAndAReconnectingClientMiss
   EXPECT_NE(found->epoch(), epoch);
 }
 
+// The 12-06 review: `virsh setmem` moved a held balloon and nobody said so. Now it is an event, a
+// PROBLEM in `list`, and the hold is re-applied (or released, as the policy says).
+TEST(OutsideChangesIntegrationTest, VirshSetmemIsSeenAndABrokenHoldIsReappliedOrReleased) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("outside", 512));
+  const absl::Time booted = absl::Now();
+  Agent agent;
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  CommandResult r = agent.Ctl({"set", guest.name(), "400M", "--wait", "--timeout=60s"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  v1::WatchEventsRequest only_new;
+  only_new.set_only_new(true);
+  EventStream stream(agent.read_only(), only_new);
+  // A domain just started settles first (its driver inflating is libvirt's doing).
+  absl::SleepFor(booted + absl::Seconds(21) - absl::Now());
+
+  ASSERT_EQ(Virsh({"setmem", guest.name(), "471040", "--live"}).exit_code, 0);  // 460 MiB
+  auto seen = stream.Until(v1::EVENT_KIND_BALLOON_CHANGED_OUTSIDE, guest.name());
+  ASSERT_TRUE(seen.has_value()) << agent.Log();
+  EXPECT_THAT(seen->message(), HasSubstr("(balloond last set 400 MiB)"));
+  EXPECT_THAT(seen->message(), HasSubstr("it broke the hold at 400 MiB set by uid 0"));
+  EXPECT_THAT(agent.Ctl({"list"}).out, HasSubstr("balloon changed from outside balloond at"));
+  // The default: the hold is set again, and the balloon goes back.
+  auto reapplied = stream.Until(v1::EVENT_KIND_TARGET_SET, guest.name());
+  ASSERT_TRUE(reapplied.has_value());
+  EXPECT_THAT(reapplied->message(), HasSubstr("was broken from outside and is re-applied"));
+  EXPECT_TRUE(WaitFor([&] { return guest.UsedMemoryKiB() == 400 * 1024; }, absl::Seconds(20)))
+      << guest.UsedMemoryKiB();
+  EXPECT_THAT(agent.Log(), HasSubstr("balloon changed from outside balloond: "));
+
+  // Released instead, when the operator says whoever moved it wins.
+  ASSERT_EQ(agent.Ctl({"policy", "set", "on_hold_broken=release"}).exit_code, 0);
+  ASSERT_EQ(Virsh({"setmem", guest.name(), "491520", "--live"}).exit_code, 0);  // 480 MiB
+  auto released = stream.Until(v1::EVENT_KIND_HOLD_RELEASED, guest.name());
+  ASSERT_TRUE(released.has_value()) << agent.Log();
+  EXPECT_THAT(released->message(), HasSubstr("released: broken from outside"));
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_EQ(guest.UsedMemoryKiB(), 480 * 1024) << "observe mode: nothing moves it back";
+}
+
 }  // namespace
 }  // namespace balloond::testing

@@ -83,5 +83,29 @@ TEST(TaintIntegrationTest, AQomQueryTaintsOnlyTheDomainItAskedAbout) {
   EXPECT_THAT(agent.Ctl({"qom", "--help"}).out, HasSubstr("taint"));
 }
 
+// The 12-06 review: any local user could taint every VM through the read-only socket. QOM is off
+// there unless the operator turns it on.
+TEST(TaintIntegrationTest, ALocalUserCannotTaintADomainThroughTheReadOnlySocket) {
+  DestroyLeftoverGuests();
+  Guest guest(PausedGuest("ro"));
+  Agent agent;
+  agent.OpenToAllUsers();
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  ASSERT_TRUE(
+      WaitFor([&] { return agent.Ctl({"stats", guest.name()}).exit_code == 0; }, absl::Seconds(10)));
+  CommandResult r = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                BALLOONCTL_BIN, "--socket=" + agent.ro_socket(), "qom", "ls",
+                                guest.name(), "/machine/peripheral"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("QOM queries are off on the read-only socket"));
+  EXPECT_THAT(r.err, HasSubstr("[PERMISSION_DENIED QOM_OFF_ON_READ_ONLY_SOCKET]"));
+  // The same user still reads what the read-only socket is for.
+  r = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BALLOONCTL_BIN,
+                  "--socket=" + agent.ro_socket(), "stats", guest.name()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_THAT(DominfoMessages(guest), Not(HasSubstr("tainted")));
+}
+
 }  // namespace
 }  // namespace balloond::testing

@@ -34,7 +34,7 @@ TEST_F(QomCommandsTest, LsListsTheObjectsProperties) {
   EXPECT_EQ(asked.path(), "/machine/peripheral");
   EXPECT_THAT(r.out, HasSubstr("balloon0"));
   EXPECT_THAT(r.out, HasSubstr("child<virtio-balloon-pci>"));
-  EXPECT_FALSE(read_write_);
+  EXPECT_TRUE(read_write_) << "QOM queries are off on the read-only socket (they taint)";
 }
 
 TEST_F(QomCommandsTest, GetPrintsTheValueAloneAsJson) {
