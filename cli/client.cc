@@ -2,10 +2,10 @@
 
 #include <grp.h>
 #include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <sys/stat.h>
 
 #include <vector>
-#include <grpcpp/security/credentials.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "cli/did_you_mean.h"
 #include "cli/commands/commands.h"
+#include "cli/did_you_mean.h"
 
 namespace balloond::cli {
 namespace {
@@ -41,8 +41,8 @@ std::string UnknownCommand(CLI::App& root, const std::vector<std::string>& args)
     }
     if (names.empty() || at->get_require_subcommand_min() == 0) return "";  // an argument
     const std::string parent = at == &root ? "" : at->get_name() + " ";
-    return absl::StrCat("unknown command '", parent, word, "'.",
-                        DidYouMean(word, names), " The commands", parent.empty() ? "" : " of ",
+    return absl::StrCat("unknown command '", parent, word, "'.", DidYouMean(word, names),
+                        " The commands", parent.empty() ? "" : " of ",
                         parent.empty() ? "" : parent.substr(0, parent.size() - 1), " are ",
                         absl::StrJoin(names, ", "), "; `balloonctl ", parent,
                         "--help` says what each does");

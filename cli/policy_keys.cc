@@ -153,8 +153,8 @@ absl::StatusOr<std::string> PolicyKeyPath(const Descriptor* d, const std::string
   if (!path.empty()) return path;
   const std::vector<std::string> known = PolicyKeys(d);
   return absl::InvalidArgumentError(absl::StrCat("unknown setting '", key, "'.",
-                                                 DidYouMean(key, known), " The settings: ",
-                                                 absl::StrJoin(known, ", ")));
+                                                 DidYouMean(key, known),
+                                                 " The settings: ", absl::StrJoin(known, ", ")));
 }
 
 absl::Status ApplyPolicyAssignments(const std::vector<std::string>& assignments, Message& message,

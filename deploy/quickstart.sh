@@ -15,7 +15,7 @@ STATE=/run/balloond-quickstart
 DEMO_GUESTS=(balloond-demo-1:512 balloond-demo-2:768)
 IMAGES=/var/lib/libvirt/images/balloond
 CTL=balloonctl
-ORCHESTRATOR_MARK="placed by balloond's example orchestrator"
+ORCHESTRATOR_MARK="placed by the balloond example orchestrator"
 
 stop_demo() {
   if [[ -f $STATE/balloond.pid ]]; then

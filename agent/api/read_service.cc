@@ -211,8 +211,8 @@ grpc::ServerUnaryReactor* ReadService::RunQom(grpc::CallbackServerContext* ctx,
         absl::PermissionDeniedError(
             "QOM queries are off on the read-only socket: libvirt marks a domain tainted "
             "(\"custom-monitor\") at a client's QMP command, so any local user could taint every "
-            "VM; ask on the read-write socket (balloonctl --socket=/run/balloond/balloond.sock), or "
-            "start balloond with --qom-on-read-only-socket"),
+            "VM; ask on the read-write socket (balloonctl --socket=/run/balloond/balloond.sock), "
+            "or start balloond with --qom-on-read-only-socket"),
         "QOM_OFF_ON_READ_ONLY_SOCKET"));
   }
   UnaryCall* call = listener_.Begin(*ctx, domain, resp);

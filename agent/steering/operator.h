@@ -53,8 +53,8 @@ class Operator {
     std::optional<balloon::v1::Hold> hold;
   };
   // INVALID_ARGUMENT (a target ≤ 0, a malformed hold), NOT_FOUND, FAILED_PRECONDITION (not
-  // running, no balloon, above the domain's maximum, below its floor without force), DEADLINE_EXCEEDED (another change of the
-  // domain did not end), or what QEMU said.
+  // running, no balloon, above the domain's maximum, below its floor without force),
+  // DEADLINE_EXCEEDED (another change of the domain did not end), or what QEMU said.
   absl::StatusOr<TargetSet> SetTarget(const balloon::v1::SetBalloonTargetRequest& request,
                                       absl::Time deadline, const std::string& caller);
 

@@ -95,8 +95,8 @@ void OutsideChanges::OnSnapshot(const DomainSnapshot& snap) {
       absl::StrCat(Describe(*change),
                    change->broken_hold
                        ? absl::StrCat("; it broke the hold at ",
-                                      FormatBytes(change->broken_hold->target_bytes()),
-                                      " set by ", change->broken_hold->set_by(),
+                                      FormatBytes(change->broken_hold->target_bytes()), " set by ",
+                                      change->broken_hold->set_by(),
                                       ", which the policy's next cycle re-applies or releases "
                                       "(policy on_hold_broken)")
                        : ""));
@@ -149,8 +149,8 @@ void OutsideChanges::ActOnBrokenHolds(Hypervisor& hypervisor,
       if (!parts_.holds.Release(c.uuid, now).ok()) continue;  // the next break tries again
       v1::Event event = DomainEvent(
           v1::EVENT_KIND_HOLD_RELEASED, c.name, c.uuid,
-          absl::StrCat("hold at ", at, " set by ", hold.set_by(), " released: broken from outside (",
-                       FormatBytes(c.to_bytes), " now)",
+          absl::StrCat("hold at ", at, " set by ", hold.set_by(),
+                       " released: broken from outside (", FormatBytes(c.to_bytes), " now)",
                        fight ? absl::StrCat(", ", c.recent_breaks,
                                             " times in ten minutes: something keeps moving this "
                                             "balloon, and balloond does not fight it")
@@ -170,8 +170,9 @@ void OutsideChanges::ActOnBrokenHolds(Hypervisor& hypervisor,
                                  ") by balloond: the hold set by ", hold.set_by(),
                                  " was broken from outside and is re-applied (policy "
                                  "on_hold_broken=reapply)")
-                  : absl::StrCat("the hold at ", at, " was broken from outside and could not be "
-                                 "re-applied: ", sent.message()));
+                  : absl::StrCat(
+                        "the hold at ", at,
+                        " was broken from outside and could not be re-applied: ", sent.message()));
     event.set_bytes(hold.target_bytes());
     parts_.events.Announce(std::move(event));
   }

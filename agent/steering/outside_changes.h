@@ -67,16 +67,17 @@ class OutsideChanges final : public SnapshotListener {
 
   // Re-applies (or releases, per `action`, or after three breaks in ten minutes) each hold broken
   // since the last call, through `hypervisor`; each is announced. The policy's cycle calls it.
-  void ActOnBrokenHolds(Hypervisor& hypervisor, const std::map<std::string, DomainSnapshot>& domains,
+  void ActOnBrokenHolds(Hypervisor& hypervisor,
+                        const std::map<std::string, DomainSnapshot>& domains,
                         balloon::v1::HoldBreakAction action, absl::Time deadline);
 
  private:
   struct Watched {
-    int id = -1;                // libvirt's ID: a new one is a new run
-    absl::Time started;         // when this run was first seen
-    int64_t last_bytes = 0;     // the balloon at the previous snapshot
+    int id = -1;             // libvirt's ID: a new one is a new run
+    absl::Time started;      // when this run was first seen
+    int64_t last_bytes = 0;  // the balloon at the previous snapshot
     std::optional<int64_t> expected;
-    absl::Time quiet_until;     // one event per change, however many collections it takes
+    absl::Time quiet_until;         // one event per change, however many collections it takes
     std::deque<absl::Time> breaks;  // of its hold
   };
 

@@ -207,8 +207,9 @@ void AddDomainCommands(CLI::App& app, CommandLine& cli) {
                    "Memory to leave the guest, with its unit: 512M, 1.5G, 2GiB (with virtio-mem, "
                    "all it has: past its boot memory the device plugs the rest)")
       ->required();
-  set_command->add_flag("--force", set->force,
-                        "Set a target below the domain's floor (its min_bytes, 128 MiB unless set)");
+  set_command->add_flag(
+      "--force", set->force,
+      "Set a target below the domain's floor (its min_bytes, 128 MiB unless set)");
   set_command->add_flag("--wait", set->wait,
                         "Wait until the balloon reaches the target (up to --timeout, default 60s)");
   set_command->add_flag("--dry-run", set->dry_run, "Check the request and show what would be done");

@@ -45,8 +45,8 @@ int Events(Session& session, const EventsOptions& o) {
     auto kind = ParseShortName<v1::EventKind>(name);
     if (!kind) {
       throw UsageError{absl::StrCat("--kind '", name, "' is not an event kind.",
-                                    DidYouMean(name, EventKindNames()), " The kinds: ",
-                                    absl::StrJoin(EventKindNames(), ", "))};
+                                    DidYouMean(name, EventKindNames()),
+                                    " The kinds: ", absl::StrJoin(EventKindNames(), ", "))};
     }
     req.add_kinds(*kind);
   }

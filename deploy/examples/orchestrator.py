@@ -29,7 +29,7 @@ import libvirt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # How the VMs this places are known (the template's <description>).
-PLACED_BY = "placed by balloond's example orchestrator"
+PLACED_BY = "placed by the balloond example orchestrator"
 # balloon.proto beside the source tree, or where balloond's package puts it.
 PROTO_DIRS = (os.path.join(HERE, "..", "..", "proto"), "/usr/share/balloond/proto")
 # What a restart of balloond looks like to a client: no answer, or a call it ended; and a retry
@@ -161,7 +161,11 @@ class Orchestrator:
         """Destroys the VM `name` if this placed it, and releases the room still promised to it."""
         try:
             dom = self.libvirt.lookupByName(name)
-            if PLACED_BY not in dom.XMLDesc(0):
+            try:
+                description = dom.metadata(libvirt.VIR_DOMAIN_METADATA_DESCRIPTION, None)
+            except libvirt.libvirtError:
+                description = ""  # none
+            if description != PLACED_BY:
                 self.say(f"{name} was not placed by this orchestrator: left alone")
                 return False
             dom.destroy()  # transient: destroyed is gone

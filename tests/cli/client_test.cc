@@ -1,9 +1,8 @@
 #include "cli/client.h"
 
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>

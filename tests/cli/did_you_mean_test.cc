@@ -13,7 +13,7 @@ const std::vector<std::string> kCommands = {"list",   "stats", "set",    "releas
                                             "policy", "qom",   "events", "reservations"};
 
 TEST(NearestNamesTest, TyposFindTheirCommand) {
-  EXPECT_THAT(NearestNames("lsit", kCommands), ElementsAre("list"));      // swapped
+  EXPECT_THAT(NearestNames("lsit", kCommands), ElementsAre("list"));   // swapped
   EXPECT_THAT(NearestNames("stat", kCommands), ElementsAre("stats"));  // missing
   EXPECT_THAT(NearestNames("se", kCommands), ElementsAre("set"));
   EXPECT_THAT(NearestNames("polcy", kCommands), ElementsAre("policy"));

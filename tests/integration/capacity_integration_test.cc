@@ -345,6 +345,18 @@ TEST(CapacityIntegrationTest,
   EXPECT_THAT(pressure, ::testing::Not(HasSubstr(two.name())));
   EXPECT_THAT(one.Command("oomkills"), HasSubstr("oom_kill 0"));
   EXPECT_THAT(two.Command("oomkills"), HasSubstr("oom_kill 0"));
+
+  // Its VMs go with one command, and only its own: a guest it did not place is left alone.
+  std::vector<std::string> remove = {"--remove", one.name()};
+  for (const std::string& vm : vms) {
+    if (absl::StrContains(running, vm)) remove.push_back(vm);
+  }
+  CommandResult removed = Orchestrate(agent, remove, "R ");
+  EXPECT_EQ(removed.exit_code, 1) << "one of those named was not its own\n" << removed.err;
+  EXPECT_THAT(removed.out, HasSubstr(one.name() + " was not placed by this orchestrator"));
+  const std::string after = Virsh({"list", "--name"}).out;
+  EXPECT_THAT(after, HasSubstr(one.name()));
+  for (const std::string& vm : vms) EXPECT_THAT(after, ::testing::Not(HasSubstr(vm + "\n")));
   for (const std::string& vm : vms) Virsh({"destroy", vm});
 }
 

@@ -77,7 +77,8 @@ TEST(FloodIntegrationTest, AnUnprivilegedFloodLeavesOtherClientsAndStatisticsOnT
   std::ofstream(config)
       << "limits { max_watches: 3100 max_watches_per_client: 4000 max_calls_per_connection: 64 "
          "max_connections_per_uid: 96 }\n";
-  // QOM on the read-only socket is the operator's choice (off by default); on here, its limits hold.
+  // QOM on the read-only socket is the operator's choice (off by default); on here, its limits
+  // hold.
   Agent agent({"--config=" + config, "--stats-period=2s", "--qom-on-read-only-socket"});
   agent.OpenToAllUsers();
   ASSERT_TRUE(agent.WaitServing()) << agent.Log();

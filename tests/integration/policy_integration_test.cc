@@ -397,7 +397,8 @@ TEST(PolicyIntegrationTest, AHeldGuestStaysWhileThePolicyEnforcesAndOnlyPressure
 
   // Held low, the guest allocates: the policy overrides the hold to keep it from an OOM kill.
   const int64_t low = BalloonActual(agent, guest.name());
-  ASSERT_EQ(agent.Ctl({"set", guest.name(), absl::StrCat(low / 1024), "--hold=10m"}).exit_code, 0);
+  ASSERT_EQ(agent.Ctl({"set", guest.name(), absl::StrCat(low / 1024, "K"), "--hold=10m"}).exit_code,
+            0);
   const absl::Time alloc_start = absl::Now();
   const std::string alloc = guest.Command("alloc 300 6", absl::Seconds(90));
   EXPECT_THAT(alloc, ::testing::Not(HasSubstr("ERR"))) << alloc;

@@ -91,8 +91,11 @@ TEST(TaintIntegrationTest, ALocalUserCannotTaintADomainThroughTheReadOnlySocket)
   Agent agent;
   agent.OpenToAllUsers();
   ASSERT_TRUE(agent.WaitServing()) << agent.Log();
-  ASSERT_TRUE(
-      WaitFor([&] { return agent.Ctl({"stats", guest.name()}).exit_code == 0; }, absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return agent.Ctl({"stats", guest.name()}).exit_code == 0;
+      },
+      absl::Seconds(10)));
   CommandResult r = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                                 BALLOONCTL_BIN, "--socket=" + agent.ro_socket(), "qom", "ls",
                                 guest.name(), "/machine/peripheral"});

@@ -114,6 +114,20 @@ TEST(PolicySafetyTest, ADisabledDomainIsLeftAlone) {
   EXPECT_TRUE(run.Cycle().empty());
 }
 
+// The partial rollout (the quickstart's too): off by default, on for the domains named; the host's
+// other VMs are never moved, however short it is.
+TEST(PolicySafetyTest, APartialRolloutMovesOnlyTheDomainsNamed) {
+  v1::Policy p = Enforce();
+  p.mutable_defaults()->set_enabled(false);
+  (*p.mutable_domains())["demo"].set_enabled(true);
+  PolicyRun run = ShortHost(p);
+  run.Add(Guest("demo").Actual(kGiB).Used(60 * kMiB));
+  run.Add(Guest("theirs").Actual(kGiB).Used(60 * kMiB));
+  const auto decisions = run.Cycle();
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_EQ(decisions[0].name, "demo");
+}
+
 // Every byte a guest may still take counts as its own (the 12-06 review's finding 3: a VM without
 // a balloon counted 0, and its reservation's room was promised again).
 TEST(MayHoldTest, AGuestWithoutABalloonReadingMayHoldAllOfItsMaximum) {

@@ -127,8 +127,9 @@ TEST_F(OperatorTest, TheFloorIsTheDomainsOwnMinimum) {
   v1::SetBalloonTargetRequest req;
   req.set_domain("web1");
   req.set_target_bytes(256 * kMiB);
-  EXPECT_THAT(operator_->SetTarget(req, clock_.Now() + absl::Seconds(5), "uid 0").status().message(),
-              HasSubstr("below the floor of domain 'web1', 300 MiB"));
+  EXPECT_THAT(
+      operator_->SetTarget(req, clock_.Now() + absl::Seconds(5), "uid 0").status().message(),
+      HasSubstr("below the floor of domain 'web1', 300 MiB"));
   v1::DomainPolicy lower;
   lower.set_min_bytes(200 * kMiB);
   google::protobuf::FieldMask mask;

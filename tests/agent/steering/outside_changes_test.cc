@@ -156,8 +156,9 @@ TEST_F(OutsideChangesTest, ABrokenHoldIsReleasedWhenThePolicySaysSo) {
   EXPECT_THAT(TargetsSent(), IsEmpty());
   EXPECT_FALSE(holds_->Find(uuid_, clock_.Now()).has_value());
   EXPECT_THAT(recorder_.Heard(), ElementsAre(v1::EVENT_KIND_HOLD_RELEASED));
-  EXPECT_THAT(recorder_.last()[0].message(),
-              HasSubstr("hold at 400 MiB set by uid 0 released: broken from outside (300 MiB now)"));
+  EXPECT_THAT(
+      recorder_.last()[0].message(),
+      HasSubstr("hold at 400 MiB set by uid 0 released: broken from outside (300 MiB now)"));
 }
 
 // MOM or a second agent undoing the hold again and again: balloond gives up the hold rather than

@@ -146,10 +146,10 @@ TEST_F(DomainCommandsTest, SetWaitWatchesTheBalloonUntilItArrives) {
   EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
       .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
   EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _))
-      .WillOnce(Return(StreamOf<v1::MemoryStats>(
-          {StatsOf("web1", 1024 * kMiB), StatsOf("web1", 700 * kMiB), StatsOf("web1", 512 * kMiB),
-           StatsOf("web1", 512 * kMiB)},
-          grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled"))));
+      .WillOnce(Return(
+          StreamOf<v1::MemoryStats>({StatsOf("web1", 1024 * kMiB), StatsOf("web1", 700 * kMiB),
+                                     StatsOf("web1", 512 * kMiB), StatsOf("web1", 512 * kMiB)},
+                                    grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled"))));
   Result r = Run({"set", "web1", "512M", "--wait"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("web1: balloon reached 512 MiB"));
@@ -196,9 +196,9 @@ TEST_F(DomainCommandsTest, SetWaitOnADomainPausedWhileWaitingSaysSo) {
   EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
       .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
   EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _))
-      .WillOnce(Return(StreamOf<v1::MemoryStats>(
-          {StatsOf("web1", 900 * kMiB), paused},
-          grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled"))));
+      .WillOnce(Return(
+          StreamOf<v1::MemoryStats>({StatsOf("web1", 900 * kMiB), paused},
+                                    grpc::Status(grpc::StatusCode::CANCELLED, "Cancelled"))));
   Result r = Run({"set", "web1", "512M", "--wait"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("web1 is paused"));

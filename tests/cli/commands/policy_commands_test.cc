@@ -127,7 +127,8 @@ TEST_F(PolicyCommandsTest, UnsetOfAMistypedKeySendsNothing) {
 TEST_F(PolicyCommandsTest, ResetNamesEverySettingAndADomainsResetRemovesItsOverride) {
   v1::UpdatePolicyRequest all;
   EXPECT_CALL(control_, UpdatePolicy(_, _, _))
-      .WillOnce(DoAll(SaveArg<1>(&all), SetArgPointee<2>(Enforcing("e2")), Return(grpc::Status::OK)));
+      .WillOnce(
+          DoAll(SaveArg<1>(&all), SetArgPointee<2>(Enforcing("e2")), Return(grpc::Status::OK)));
   EXPECT_EQ(Run({"policy", "reset"}).exit_code, 0);
   EXPECT_THAT(all.update_mask().paths(), ::testing::Contains("mode"));
   EXPECT_THAT(all.update_mask().paths(), ::testing::Contains("defaults.min_bytes"));
@@ -147,7 +148,8 @@ TEST_F(PolicyCommandsTest, ResetOfADomainRemovesItsOverrideAndSaysWhatChanged) {
       .WillOnce(DoAll(SetArgPointee<2>(before), Return(grpc::Status::OK)))
       .WillOnce(DoAll(SetArgPointee<2>(after), Return(grpc::Status::OK)));
   EXPECT_CALL(control_, UpdateDomainPolicy(_, _, _))
-      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Enforcing("e3")), Return(grpc::Status::OK)));
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Enforcing("e3")), Return(grpc::Status::OK)));
   Result r = Run({"policy", "reset", "--domain", "web1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(sent.domain(), "web1");
@@ -160,17 +162,19 @@ TEST_F(PolicyCommandsTest, ResetOfADomainRemovesItsOverrideAndSaysWhatChanged) {
 TEST_F(PolicyCommandsTest, AnUnknownDomainIsRefusedByBalloondUnlessAllowed) {
   v1::UpdateDomainPolicyRequest sent;
   EXPECT_CALL(control_, UpdateDomainPolicy(_, _, _))
-      .WillOnce(Return(testing::WithErrorInfo(grpc::StatusCode::NOT_FOUND,
-                                              "libvirt knows no domain 'wbe1'", "DOMAIN_NOT_FOUND")));
+      .WillOnce(Return(testing::WithErrorInfo(
+          grpc::StatusCode::NOT_FOUND, "libvirt knows no domain 'wbe1'", "DOMAIN_NOT_FOUND")));
   Result refused = Run({"policy", "set", "--domain", "wbe1", "min_bytes=256M"});
   EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_THAT(refused.err, HasSubstr("libvirt knows no domain 'wbe1' [NOT_FOUND DOMAIN_NOT_FOUND]"));
+  EXPECT_THAT(refused.err,
+              HasSubstr("libvirt knows no domain 'wbe1' [NOT_FOUND DOMAIN_NOT_FOUND]"));
 }
 
 TEST_F(PolicyCommandsTest, AllowUnknownAsksForIt) {
   v1::UpdateDomainPolicyRequest sent;
   EXPECT_CALL(control_, UpdateDomainPolicy(_, _, _))
-      .WillOnce(DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Enforcing("e3")), Return(grpc::Status::OK)));
+      .WillOnce(
+          DoAll(SaveArg<1>(&sent), SetArgPointee<2>(Enforcing("e3")), Return(grpc::Status::OK)));
   Result r = Run({"policy", "set", "--domain", "vm-to-come", "--allow-unknown", "min_bytes=256M"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(sent.allow_unknown_domain());
@@ -196,8 +200,9 @@ TEST_F(PolicyCommandsTest, AKeyWithoutItsUnitIsAnsweredWithTheKeysItStarts) {
   EXPECT_CALL(control_, UpdatePolicy(_, _, _)).Times(0);
   Result r = Run({"policy", "set", "headroom=256M"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("unknown setting 'headroom'. Did you mean 'headroom_bytes' or "
-                               "'headroom_fraction'? The settings: cooperation_timeout, deadband_bytes, "));
+  EXPECT_THAT(
+      r.err, HasSubstr("unknown setting 'headroom'. Did you mean 'headroom_bytes' or "
+                       "'headroom_fraction'? The settings: cooperation_timeout, deadband_bytes, "));
   EXPECT_THAT(r.err, Not(HasSubstr("etag")));
 }
 
