@@ -1,6 +1,7 @@
 // events: what happens on the host, history first, until interrupted (or --timeout).
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -53,8 +54,16 @@ int Events(Session& session, const EventsOptions& o) {
   auto ctx = session.Context(/*with_deadline=*/session.timeout_given());
   auto reader = session.read().WatchEvents(ctx.get(), req);
   const absl::TimeZone zone = session.zone();
-  return PrintStream<v1::Event>(session, *reader,
-                                [zone](const v1::Event& e) { return FormatEvent(e, zone); });
+  // Above the first line: the epoch to resume with (the table has no room for it), and the columns.
+  auto first = std::make_shared<bool>(true);
+  return PrintStream<v1::Event>(session, *reader, [zone, first](const v1::Event& e) {
+    std::string header;
+    if (std::exchange(*first, false)) {
+      header = absl::StrCat("epoch ", e.epoch(), " (resume with --after=SEQ --epoch=", e.epoch(),
+                            ")\nSEQ  TIME      KIND  DOMAIN OR RESERVATION  SIZE  WHAT\n");
+    }
+    return header + FormatEvent(e, zone);
+  });
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ namespace v1 = balloon::v1;
 v1::Event Started(uint64_t sequence, const std::string& domain) {
   v1::Event e;
   e.set_sequence(sequence);
+  e.set_epoch("18a2f");
   e.set_kind(v1::EVENT_KIND_DOMAIN_STARTED);
   e.set_domain(domain);
   e.set_message("it started");
@@ -49,8 +50,10 @@ TEST_F(EventCommandsTest, EventsAsksForTheDomainKindsAndCursorAndPrintsEachLine)
   EXPECT_EQ(asked.after_sequence(), 40u);
   EXPECT_EQ(asked.epoch(), "18a2f");
   EXPECT_FALSE(asked.only_new());
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("41"));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 4) << r.out;
+  EXPECT_THAT(r.out, ::testing::StartsWith("epoch 18a2f (resume with --after=SEQ --epoch=18a2f)\n"
+                                           "SEQ  TIME      KIND  DOMAIN OR RESERVATION  SIZE  "
+                                           "WHAT\n41  "));
   EXPECT_THAT(r.out, HasSubstr("it started"));
 }
 
