@@ -90,8 +90,6 @@ void CommandLine::Choose(bool changes, Command command) {
   command_ = std::move(command);
 }
 
-void CommandLine::ChooseOffline(OfflineCommand command) { offline_ = std::move(command); }
-
 int CommandLine::Run(const std::vector<std::string>& args, const SessionFactory& connect,
                      std::ostream& out, std::ostream& err) {
   if (const std::string unknown = UnknownCommand(app_, args); !unknown.empty()) {
@@ -105,7 +103,6 @@ int CommandLine::Run(const std::vector<std::string>& args, const SessionFactory&
     return app_.exit(e, out, err) == 0 ? kExitOk : kExitUsage;
   }
   try {
-    if (offline_) return offline_(out);
     if (!command_) return kExitUsage;
     std::unique_ptr<Session> session = connect(options_, changes_, out, err);
     return command_(*session);

@@ -29,9 +29,6 @@ class CommandLine {
 
   // For the families: the command to run, and whether it changes anything (the read-write socket).
   void Choose(bool changes, Command command);
-  // A command that needs no balloond (version): it prints to `out`.
-  using OfflineCommand = std::function<int(std::ostream& out)>;
-  void ChooseOffline(OfflineCommand command);
   const GlobalOptions& options() const { return options_; }
 
  private:
@@ -39,7 +36,6 @@ class CommandLine {
   GlobalOptions options_;
   bool changes_ = false;
   Command command_;
-  OfflineCommand offline_;
 };
 
 }  // namespace balloond::cli

@@ -83,6 +83,8 @@ grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* ctx,
     return call->Complete(absl::NotFoundError("this listener serves no service of that name"));
   }
   resp->set_status(status);
+  // Which balloond answered: `balloonctl version` shows it beside its own.
+  ctx->AddInitialMetadata("balloond-version", BALLOOND_VERSION);
   return call->Complete(absl::OkStatus());
 }
 

@@ -1,4 +1,5 @@
 // host, health, top, version: the host and balloond itself.
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,28 @@ int Health(Session& session) {
   return serving ? kExitOk : kExitFailed;
 }
 
+// balloonctl's version always; balloond's from its health answer, when it answers within 3 s
+// (a balloond too old to say is "an unknown version").
+int Version(Session& session) {
+  session.out() << "balloonctl " << BALLOOND_VERSION << "\n" << std::flush;
+  HealthCheckResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + std::min(session.timeout(), absl::Seconds(3))));
+  const grpc::Status status = session.health().Check(&ctx, HealthCheckRequest(), &resp);
+  if (!status.ok()) {
+    session.err() << "balloonctl: balloond did not answer: " << session.Explain(status) << "\n";
+    return kExitOk;  // its own version was what was asked for first
+  }
+  const auto& metadata = ctx.GetServerInitialMetadata();
+  const auto version = metadata.find("balloond-version");
+  session.out() << "balloond "
+                << (version == metadata.end()
+                        ? std::string("(an unknown version)")
+                        : std::string(version->second.data(), version->second.size()))
+                << "\n";
+  return kExitOk;
+}
+
 int Top(Session& session, const std::string& refresh_text) {
   absl::Duration refresh;
   if (!absl::ParseDuration(refresh_text, &refresh) || refresh < absl::Milliseconds(100)) {
@@ -63,12 +86,8 @@ void AddHostCommands(CLI::App& app, CommandLine& cli) {
   top->add_option("--refresh", *refresh, "How often the list and the host are read (default 1s)");
   top->callback(
       [&cli, refresh] { cli.Choose(false, [refresh](Session& s) { return Top(s, *refresh); }); });
-  app.add_subcommand("version", "Print balloonctl's version")->callback([&cli] {
-    cli.ChooseOffline([](std::ostream& out) {
-      out << "balloonctl " << BALLOOND_VERSION << "\n";
-      return kExitOk;
-    });
-  });
+  app.add_subcommand("version", "Print balloonctl's version, and balloond's when it answers")
+      ->callback([&cli] { cli.Choose(false, Version); });
 }
 
 }  // namespace balloond::cli

@@ -550,6 +550,12 @@ std::vector<std::string> ReflectedServices(const std::string& socket) {
   return names;
 }
 
+TEST_F(AgentIntegrationTest, VersionShowsBalloonctlsAndBalloondsOwn) {
+  CommandResult r = RunCommand({BALLOONCTL_BIN, "--socket=" + agent_->ro_socket(), "version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::MatchesRegex("balloonctl [0-9.]+\nballoond [0-9.]+\n"));
+}
+
 TEST_F(AgentIntegrationTest, ReflectionListsTheServicesOfEachSocket) {
   EXPECT_THAT(
       ReflectedServices(agent_->rw_socket()),
