@@ -1,4 +1,4 @@
-// Sizes as balloonctl reads them (virsh's units) and prints them.
+// Sizes as balloonctl reads them (libvirt's units, fractions too) and prints them.
 #include <cstddef>
 #include <cstdint>
 #include <string>
