@@ -64,7 +64,10 @@ void OutsideChanges::OnSnapshot(const DomainSnapshot& snap) {
     // Booting (the driver inflates to <currentMemory>), or in a job of libvirt's (a migration).
     if (now - w.started < kSettling || snap.migrating) return;
     const int64_t moved = actual - before;
-    if (std::llabs(moved) <= Tolerance(before)) return;
+    if (std::llabs(moved) <= Tolerance(before)) {
+      w.last_bytes = before;  // small steps add up: a slow drift is seen once it is a move
+      return;
+    }
     // Deflate-on-OOM: the guest took pages back itself (the autodeflate event says so).
     if (moved > 0 && snap.config && snap.config->autodeflate) return;
     if (w.expected) {

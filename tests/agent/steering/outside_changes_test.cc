@@ -103,6 +103,14 @@ TEST_F(OutsideChangesTest, AMoveAwayFromBalloondsTargetIsAnnouncedOnce) {
   EXPECT_FALSE(outside_.Recent(uuid_).has_value()) << "shown for a while, not forever";
 }
 
+// Another agent moving the balloon a megabyte at a time is seen once its steps add up.
+TEST_F(OutsideChangesTest, ASlowDriftIsSeenWhenItAddsUpToAMove) {
+  outside_.Expect(uuid_, 512 * kMiB);
+  for (int i = 1; i <= 8; ++i) Seen(512 * kMiB - i * kMiB);
+  EXPECT_THAT(recorder_.Heard(), ElementsAre(v1::EVENT_KIND_BALLOON_CHANGED_OUTSIDE));
+  EXPECT_THAT(recorder_.last()[0].message(), HasSubstr("512 MiB \u2192 "));
+}
+
 TEST_F(OutsideChangesTest, AnyMoveOfABalloonBalloondNeverSetIsFromOutside) {
   Seen(300 * kMiB);
   EXPECT_THAT(recorder_.Heard(), ElementsAre(v1::EVENT_KIND_BALLOON_CHANGED_OUTSIDE));
