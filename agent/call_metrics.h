@@ -6,8 +6,13 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/libvirt/call_meter.h"
 
@@ -18,7 +23,8 @@ namespace balloond {
 const prometheus::Histogram::BucketBoundaries& DurationBuckets();
 
 // balloond's calls to libvirt (and through it QEMU), as Prometheus series in `registry`: a duration
-// histogram by call, and failures by call and gRPC code.
+// histogram by call, and failures by call and gRPC code, each code that libvirt's failures map to
+// shown at 0 from the call's first use, so that rate() and alerts see the first failure.
 class CallMetrics final : public CallMeter {
  public:
   explicit CallMetrics(prometheus::Registry& registry);
@@ -28,6 +34,8 @@ class CallMetrics final : public CallMeter {
  private:
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Counter>& errors_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<std::string> calls_seen_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace balloond

@@ -35,6 +35,9 @@ TEST_F(MetricsTest, AScrapeShowsTheAgentsRoundsCallsConnectionAndState) {
   EXPECT_THAT(text, HasSubstr("balloon_libvirt_connected 1"));
   EXPECT_THAT(text, HasSubstr("balloon_watch_streams 2"));
   EXPECT_THAT(text, HasSubstr("balloond_build_info{version=\""));
+  // A call's other failure codes are there at 0 from its first use: rate() sees the first one.
+  EXPECT_THAT(text, HasSubstr("balloon_libvirt_call_errors_total{call=\"set_balloon_target\",code="
+                              "\"unavailable\"} 0"));
 }
 
 TEST_F(MetricsTest, ChangesFromOutsideAreCountedFromZero) {
