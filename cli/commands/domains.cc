@@ -53,10 +53,11 @@ int Stats(Session& session, const std::string& domain, bool watch) {
 
 // A domain that is not running cannot move its balloon: nothing to wait for.
 int NotRunning(Session& session, const v1::Domain& domain) {
-  session.err() << "balloonctl: " << domain.name() << " is "
-                << (domain.state() == v1::DOMAIN_STATE_PAUSED ? "paused" : "not running")
-                << ": its balloon cannot move until it runs (virsh resume " << domain.name()
-                << "); the target is set and the balloon goes there then\n";
+  const bool paused = domain.state() == v1::DOMAIN_STATE_PAUSED;
+  session.err() << "balloonctl: " << domain.name() << " is " << (paused ? "paused" : "not running")
+                << ": its balloon cannot move until it runs"
+                << (paused ? absl::StrCat(" (virsh resume ", domain.name(), ")") : "")
+                << "; the target is set and the balloon goes there then\n";
   return kExitFailed;
 }
 
@@ -165,7 +166,6 @@ int Set(Session& session, const SetOptions& o) {
   if (!o.wait || o.dry_run) return kExitOk;
   if (resp.domain().state() != v1::DOMAIN_STATE_RUNNING) return NotRunning(session, resp.domain());
   return WaitForBalloon(session, resp.domain().name(), *size);
-  return kExitOk;
 }
 
 int Release(Session& session, const std::string& domain) {
