@@ -85,12 +85,14 @@ std::optional<v1::DomainPolicyInForce> DomainSettings(Session& session, const st
   return in_force;
 }
 
-// "  headroom_bytes: 128 MiB → 256 MiB" for each path of `mask` whose value changed, or that it
-// stayed.
+// "  headroom_bytes: 128 MiB → 256 MiB" for each path of `mask` whose value changed, and (unless
+// `only_changed`: a reset names every key) that it stayed.
 void PrintChanges(Session& session, const google::protobuf::Message& before,
-                  const google::protobuf::Message& after, const google::protobuf::FieldMask& mask) {
+                  const google::protobuf::Message& after, const google::protobuf::FieldMask& mask,
+                  bool only_changed) {
   for (const std::string& path : mask.paths()) {
     const std::string was = SettingAt(before, path), now = SettingAt(after, path);
+    if (only_changed && was == now) continue;
     session.out() << "  " << path << ": "
                   << (was == now ? absl::StrCat(now, " (unchanged)")
                                  : absl::StrCat(was, " \u2192 ", now))
@@ -140,7 +142,7 @@ int PolicyUpdate(Session& session, const UpdateOptions& o) {
                                            : what + " updated")
                 << "; mode " << ShortName(resp.mode()) << "; etag " << resp.etag() << "\n";
   if (o.domain.empty()) {
-    PrintChanges(session, policy_before, resp, mask);
+    PrintChanges(session, policy_before, resp, mask, o.reset);
     return kExitOk;
   }
   const std::optional<v1::DomainPolicyInForce> domain_after = DomainSettings(session, o.domain);
@@ -151,7 +153,7 @@ int PolicyUpdate(Session& session, const UpdateOptions& o) {
       if (source == v1::POLICY_SOURCE_API_DOMAIN) shown.add_paths(field);
     }
   }
-  PrintChanges(session, domain_before->settings(), domain_after->settings(), shown);
+  PrintChanges(session, domain_before->settings(), domain_after->settings(), shown, o.reset);
   if (to_metadata) NoteConfigOverrides(session, o.domain, *domain_after);
   return kExitOk;
 }

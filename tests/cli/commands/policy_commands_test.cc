@@ -129,7 +129,10 @@ TEST_F(PolicyCommandsTest, ResetNamesEverySettingAndADomainsResetRemovesItsOverr
   EXPECT_CALL(control_, UpdatePolicy(_, _, _))
       .WillOnce(
           DoAll(SaveArg<1>(&all), SetArgPointee<2>(Enforcing("e2")), Return(grpc::Status::OK)));
-  EXPECT_EQ(Run({"policy", "reset"}).exit_code, 0);
+  Result r = Run({"policy", "reset"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, Not(HasSubstr("(unchanged)"))) << "a reset says only what it changed";
+  EXPECT_THAT(r.out, HasSubstr("  mode: unset \u2192 enforce\n"));
   EXPECT_THAT(all.update_mask().paths(), ::testing::Contains("mode"));
   EXPECT_THAT(all.update_mask().paths(), ::testing::Contains("defaults.min_bytes"));
   EXPECT_THAT(all.update_mask().paths(), ::testing::Contains("host.reserve_bytes"));
