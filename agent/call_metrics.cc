@@ -26,21 +26,19 @@ CallMetrics::CallMetrics(prometheus::Registry& registry)
 void CallMetrics::ObserveCall(absl::string_view call, absl::Duration took,
                               const absl::Status& status) {
   const std::string name(call);
-  durations_.Add({{"call", name}}, DurationBuckets()).Observe(absl::ToDoubleSeconds(took));
-  {
-    absl::MutexLock lock(&mu_);
-    if (calls_seen_.insert(name).second) {
-      // What libvirt's errors become (LastLibvirtError, agent/libvirt/libvirt_glue.cc).
-      for (absl::StatusCode code :
-           {absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded,
-            absl::StatusCode::kNotFound, absl::StatusCode::kFailedPrecondition,
-            absl::StatusCode::kInvalidArgument, absl::StatusCode::kUnimplemented,
-            absl::StatusCode::kUnknown}) {
-        errors_.Add(
-            {{"call", name}, {"code", absl::AsciiStrToLower(absl::StatusCodeToString(code))}});
-      }
+  if (!durations_.Has({{"call", name}})) {
+    // A call's first use: what libvirt's errors become (LastLibvirtError,
+    // agent/libvirt/libvirt_glue.cc), at 0. Two first uses at once add the same series: no harm.
+    for (absl::StatusCode code :
+         {absl::StatusCode::kUnavailable, absl::StatusCode::kDeadlineExceeded,
+          absl::StatusCode::kNotFound, absl::StatusCode::kFailedPrecondition,
+          absl::StatusCode::kInvalidArgument, absl::StatusCode::kUnimplemented,
+          absl::StatusCode::kUnknown}) {
+      errors_.Add(
+          {{"call", name}, {"code", absl::AsciiStrToLower(absl::StatusCodeToString(code))}});
     }
   }
+  durations_.Add({{"call", name}}, DurationBuckets()).Observe(absl::ToDoubleSeconds(took));
   if (!status.ok()) {
     errors_
         .Add({{"call", name},

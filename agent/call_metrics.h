@@ -6,13 +6,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include <string>
-
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/libvirt/call_meter.h"
 
@@ -34,8 +29,6 @@ class CallMetrics final : public CallMeter {
  private:
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Counter>& errors_;
-  absl::Mutex mu_;
-  absl::flat_hash_set<std::string> calls_seen_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace balloond

@@ -103,18 +103,13 @@ absl::Status SetValue(Message& m, const FieldDescriptor* f, const std::string& k
       return absl::OkStatus();
     }
     case FieldDescriptor::CPPTYPE_ENUM: {
-      // By short name: "enforce" for POLICY_MODE_ENFORCE.
-      std::vector<std::string> names;
-      for (int i = 0; i < f->enum_type()->value_count(); ++i) {
-        const auto* ev = f->enum_type()->value(i);
-        if (ev->number() == 0) continue;
-        names.push_back(ShortEnumName(ev));
-        if (absl::EqualsIgnoreCase(names.back(), value)) {
-          r->SetEnumValue(&m, f, ev->number());
-          return absl::OkStatus();
-        }
+      // By short name, in any case: "enforce" for POLICY_MODE_ENFORCE.
+      if (auto number = EnumByShortName(f->enum_type(), absl::AsciiStrToLower(value))) {
+        r->SetEnumValue(&m, f, *number);
+        return absl::OkStatus();
       }
-      return Bad(key, value, absl::StrCat("expected ", absl::StrJoin(names, ", ")));
+      return Bad(key, value,
+                 absl::StrCat("expected ", absl::StrJoin(ShortEnumNames(f->enum_type()), ", ")));
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {  // google.protobuf.Duration
       absl::Duration d;

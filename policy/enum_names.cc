@@ -31,6 +31,14 @@ std::string ShortEnumName(const google::protobuf::EnumValueDescriptor* value) {
   return absl::StrReplaceAll(absl::AsciiStrToLower(name), {{"_", "-"}});
 }
 
+std::vector<std::string> ShortEnumNames(const google::protobuf::EnumDescriptor* type) {
+  std::vector<std::string> names;
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() != 0) names.push_back(ShortEnumName(type->value(i)));
+  }
+  return names;
+}
+
 std::optional<int> EnumByShortName(const google::protobuf::EnumDescriptor* type,
                                    absl::string_view name) {
   for (int i = 0; i < type->value_count(); ++i) {

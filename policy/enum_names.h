@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -21,6 +22,8 @@ template <typename Enum>
 std::string ShortName(Enum value) {
   return ShortEnumName(google::protobuf::GetEnumDescriptor<Enum>()->FindValueByNumber(value));
 }
+// Every value's short name but the UNSPECIFIED one's, in the enum's order.
+std::vector<std::string> ShortEnumNames(const google::protobuf::EnumDescriptor* type);
 // The value a short name stands for; nullopt for none (or for the UNSPECIFIED value).
 std::optional<int> EnumByShortName(const google::protobuf::EnumDescriptor* type,
                                    absl::string_view name);

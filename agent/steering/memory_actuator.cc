@@ -1,5 +1,7 @@
 #include "agent/steering/memory_actuator.h"
 
+#include "agent/steering/policy_runner.h"
+
 namespace balloond {
 
 const MemoryDevice* ActedOnDevice(const DomainSnapshot& snap) {
@@ -27,6 +29,13 @@ absl::Status SendMove(Hypervisor& hypervisor, const DomainSnapshot& snap,
     if (!s.ok()) return s;
   }
   return hypervisor.SetBalloonTarget(snap.info.uuid, move.balloon_bytes, deadline);
+}
+
+absl::Status SendTotal(Hypervisor& hypervisor, const DomainSnapshot& snap, int64_t total_bytes,
+                       absl::Time deadline) {
+  return SendMove(hypervisor, snap,
+                  policy::SplitMove(ToPolicyInput(snap), total_bytes, /*may_unplug=*/true),
+                  deadline);
 }
 
 }  // namespace balloond

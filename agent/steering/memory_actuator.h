@@ -27,6 +27,11 @@ std::optional<policy::Hotplug> HotplugOf(const DomainSnapshot& snap);
 absl::Status SendMove(Hypervisor& hypervisor, const DomainSnapshot& snap,
                       const policy::MemoryMove& move, absl::Time deadline);
 
+// Sends a target that is all the guest is to have (an operator's, a hold's): with a virtio-mem
+// device the balloon and the device share the move as the policy's would.
+absl::Status SendTotal(Hypervisor& hypervisor, const DomainSnapshot& snap, int64_t total_bytes,
+                       absl::Time deadline);
+
 }  // namespace balloond
 
 #endif  // BALLOOND_AGENT_STEERING_MEMORY_ACTUATOR_H_

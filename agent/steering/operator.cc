@@ -9,11 +9,9 @@
 #include "agent/libvirt/policy_metadata.h"
 #include "agent/steering/domain_resolver.h"
 #include "agent/steering/memory_actuator.h"
-#include "agent/steering/policy_runner.h"
 #include "policy/capacity.h"
 #include "policy/durations.h"
 #include "policy/enum_names.h"
-#include "policy/hotplug.h"
 #include "policy/layers.h"
 #include "policy/settings.h"
 #include "policy/sizes.h"
@@ -80,16 +78,18 @@ absl::StatusOr<Operator::TargetSet> Operator::SetTarget(const v1::SetBalloonTarg
   if (!snap.ok()) return snap.status();
   if (absl::Status s = CheckTarget(*snap, req.target_bytes()); !s.ok()) return s;
   if (snap->balloon == BalloonStatus::kNoDevice) return NoBalloonDevice(snap->info.name);
-  const int64_t floor = DomainFloor(*snap, parts_.policy.Get());
+  // One reading of the policy for the floor and the hold.
+  const v1::Policy in_force = parts_.policy.Get();
+  const int64_t floor = DomainFloor(*snap, in_force);
   if (absl::Status s = CheckFloor(*snap, floor, req.target_bytes()); !s.ok() && !req.force()) {
     return s;
   }
 
   // The hold the target gets: the request's, or the policy's default_hold.
-  auto checked_hold = DurationInRange(
-      req.has_hold() ? req.hold() : policy::WithDefaults(parts_.policy.Get()).default_hold(),
-      req.has_hold() ? "hold" : "the policy's default_hold", absl::ZeroDuration(),
-      policy::kMaxHold);
+  auto checked_hold =
+      DurationInRange(req.has_hold() ? req.hold() : policy::WithDefaults(in_force).default_hold(),
+                      req.has_hold() ? "hold" : "the policy's default_hold", absl::ZeroDuration(),
+                      policy::kMaxHold);
   if (!checked_hold.ok()) return checked_hold.status();
   const absl::Duration hold_for = *checked_hold;
   // One time for the whole request: the hold's end and the stores' view of what is held agree.
@@ -119,11 +119,7 @@ absl::StatusOr<Operator::TargetSet> Operator::SetTarget(const v1::SetBalloonTarg
                                : parts_.holds.Release(snap->info.uuid, now).status();
   if (!held.ok()) return held;
   if (parts_.outside != nullptr) parts_.outside->Expect(snap->info.uuid, req.target_bytes());
-  // With a virtio-mem device, the target is all the guest has: the balloon and the device share
-  // the move as the policy's would.
-  absl::Status sent = SendMove(
-      parts_.hypervisor, *snap,
-      policy::SplitMove(ToPolicyInput(*snap), req.target_bytes(), /*may_unplug=*/true), deadline);
+  absl::Status sent = SendTotal(parts_.hypervisor, *snap, req.target_bytes(), deadline);
   if (!sent.ok()) {
     // The target was not set: the hold it would have had goes, the earlier one comes back.
     (void)(before ? parts_.holds.Set(*before, now)

@@ -6,9 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/steering/memory_actuator.h"
-#include "agent/steering/policy_runner.h"
 #include "policy/durations.h"
-#include "policy/hotplug.h"
 #include "policy/sizes.h"
 
 namespace balloond {
@@ -163,10 +161,7 @@ void OutsideChanges::ActOnBrokenHolds(Hypervisor& hypervisor,
       continue;
     }
     Expect(c.uuid, hold.target_bytes());
-    const absl::Status sent = SendMove(
-        hypervisor, snap->second,
-        policy::SplitMove(ToPolicyInput(snap->second), hold.target_bytes(), /*may_unplug=*/true),
-        deadline);
+    const absl::Status sent = SendTotal(hypervisor, snap->second, hold.target_bytes(), deadline);
     v1::Event event = DomainEvent(
         v1::EVENT_KIND_TARGET_SET, c.name, c.uuid,
         sent.ok() ? absl::StrCat("balloon target set to ", at, " (was ", FormatBytes(c.to_bytes),

@@ -18,14 +18,7 @@ namespace v1 = balloon::v1;
 
 // Every event kind's short name, for --help, errors and completion.
 std::vector<std::string> EventKindNames() {
-  std::vector<std::string> names;
-  const auto* type = google::protobuf::GetEnumDescriptor<v1::EventKind>();
-  for (int i = 0; i < type->value_count(); ++i) {
-    if (type->value(i)->number() != v1::EVENT_KIND_UNSPECIFIED) {
-      names.push_back(ShortEnumName(type->value(i)));
-    }
-  }
-  return names;
+  return ShortEnumNames(google::protobuf::GetEnumDescriptor<v1::EventKind>());
 }
 
 struct EventsOptions {

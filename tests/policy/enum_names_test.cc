@@ -19,6 +19,8 @@ TEST(ShortNameTest, NamesComeFromTheProtoWithoutTheirPrefix) {
   EXPECT_EQ(ParseShortName<v1::PolicyMode>("observe"), v1::POLICY_MODE_OBSERVE);
   EXPECT_EQ(ParseShortName<v1::PolicyMode>("unspecified"), std::nullopt);
   EXPECT_EQ(ParseShortName<v1::PolicyMode>("POLICY_MODE_OFF"), std::nullopt);
+  EXPECT_THAT(ShortEnumNames(google::protobuf::GetEnumDescriptor<v1::PolicyMode>()),
+              ::testing::ElementsAre("off", "observe", "enforce"));
 }
 
 }  // namespace

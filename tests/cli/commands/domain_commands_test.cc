@@ -39,7 +39,17 @@ v1::MemoryStats StatsOf(const std::string& name, int64_t actual) {
   return s;
 }
 
-class DomainCommandsTest : public CommandTest {};
+class DomainCommandsTest : public CommandTest {
+ protected:
+  // balloond answers `set` with `target` on `domain`.
+  void SetIsAnswered(int64_t target, const v1::Domain& domain = Domain("web1", 1024 * kMiB)) {
+    v1::SetBalloonTargetResponse answer;
+    *answer.mutable_domain() = domain;
+    answer.set_target_bytes(target);
+    EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
+        .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
+  }
+};
 
 TEST_F(DomainCommandsTest, ListFollowsEveryPageAndPrintsATableOrNames) {
   v1::ListDomainsResponse first, second;
@@ -140,11 +150,7 @@ TEST_F(DomainCommandsTest, SetDryRunWithoutAHoldSaysNothingWasSent) {
 }
 
 TEST_F(DomainCommandsTest, SetWaitWatchesTheBalloonUntilItArrives) {
-  v1::SetBalloonTargetResponse answer;
-  *answer.mutable_domain() = Domain("web1", 1024 * kMiB);
-  answer.set_target_bytes(512 * kMiB);
-  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
+  SetIsAnswered(512 * kMiB);
   EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _))
       .WillOnce(Return(
           StreamOf<v1::MemoryStats>({StatsOf("web1", 1024 * kMiB), StatsOf("web1", 700 * kMiB),
@@ -157,11 +163,7 @@ TEST_F(DomainCommandsTest, SetWaitWatchesTheBalloonUntilItArrives) {
 
 // `virsh setmem` (or a second agent) undoing the target a moment after it arrived: not reached.
 TEST_F(DomainCommandsTest, SetWaitWantsTheBalloonToStayThere) {
-  v1::SetBalloonTargetResponse answer;
-  *answer.mutable_domain() = Domain("web1", 1024 * kMiB);
-  answer.set_target_bytes(512 * kMiB);
-  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
+  SetIsAnswered(512 * kMiB);
   EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _))
       .WillOnce(Return(StreamOf<v1::MemoryStats>(
           {StatsOf("web1", 512 * kMiB), StatsOf("web1", 900 * kMiB)},
@@ -174,12 +176,9 @@ TEST_F(DomainCommandsTest, SetWaitWantsTheBalloonToStayThere) {
 }
 
 TEST_F(DomainCommandsTest, SetWaitOnAPausedDomainSaysSoAtOnce) {
-  v1::SetBalloonTargetResponse answer;
-  *answer.mutable_domain() = Domain("web1", 1024 * kMiB);
-  answer.mutable_domain()->set_state(v1::DOMAIN_STATE_PAUSED);
-  answer.set_target_bytes(512 * kMiB);
-  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
+  v1::Domain paused = Domain("web1", 1024 * kMiB);
+  paused.set_state(v1::DOMAIN_STATE_PAUSED);
+  SetIsAnswered(512 * kMiB, paused);
   EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _)).Times(0);
   Result r = Run({"set", "web1", "512M", "--wait"});
   EXPECT_EQ(r.exit_code, 1);
@@ -188,13 +187,9 @@ TEST_F(DomainCommandsTest, SetWaitOnAPausedDomainSaysSoAtOnce) {
 }
 
 TEST_F(DomainCommandsTest, SetWaitOnADomainPausedWhileWaitingSaysSo) {
-  v1::SetBalloonTargetResponse answer;
-  *answer.mutable_domain() = Domain("web1", 1024 * kMiB);
-  answer.set_target_bytes(512 * kMiB);
+  SetIsAnswered(512 * kMiB);
   v1::MemoryStats paused = StatsOf("web1", 800 * kMiB);
   paused.mutable_domain()->set_state(v1::DOMAIN_STATE_PAUSED);
-  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
   EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _))
       .WillOnce(Return(
           StreamOf<v1::MemoryStats>({StatsOf("web1", 900 * kMiB), paused},
@@ -214,11 +209,7 @@ TEST_F(DomainCommandsTest, SetForceAsksBalloondToGoBelowTheFloor) {
 }
 
 TEST_F(DomainCommandsTest, SetWaitThatRunsOutSaysWhereTheBalloonStopped) {
-  v1::SetBalloonTargetResponse answer;
-  *answer.mutable_domain() = Domain("web1", 1024 * kMiB);
-  answer.set_target_bytes(128 * kMiB);
-  EXPECT_CALL(control_, SetBalloonTarget(_, _, _))
-      .WillOnce(DoAll(SetArgPointee<2>(answer), Return(grpc::Status::OK)));
+  SetIsAnswered(128 * kMiB);
   EXPECT_CALL(read_, WatchMemoryStatsRaw(_, _))
       .WillOnce(Return(StreamOf<v1::MemoryStats>(
           {StatsOf("web1", 300 * kMiB)},

@@ -124,7 +124,7 @@ TEST_F(PolicyCommandsTest, UnsetOfAMistypedKeySendsNothing) {
   EXPECT_THAT(r.err, HasSubstr("Did you mean 'headroom_bytes'?"));
 }
 
-TEST_F(PolicyCommandsTest, ResetNamesEverySettingAndADomainsResetRemovesItsOverride) {
+TEST_F(PolicyCommandsTest, ResetNamesEverySettingAndSaysOnlyWhatItChanged) {
   v1::UpdatePolicyRequest all;
   EXPECT_CALL(control_, UpdatePolicy(_, _, _))
       .WillOnce(
