@@ -70,6 +70,13 @@ cat "${logs[@]}" 2>/dev/null |
   sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) \.+.* ([0-9.]+) sec$/\2 \1/p' |
   sort -rn | awk 'NR <= 10 {printf "  %8.1f s  %s\n", $1, $2}'
 
+# Why each failure failed, in a few lines, where a CI that keeps only the end of the log shows it.
+if ((rc != 0)); then
+  echo "Failures:"
+  cat "${logs[@]}" 2>/dev/null | grep -E -A7 ': Failure$|\*\*\*(Failed|Timeout|Exception)|Sanitizer' |
+    cut -c1-240 | awk 'NR <= 100 {print "  " $0}' || true
+fi
+
 # One closing line that any CI can read, over every run.
 passed=0 failed=0
 for log in "${logs[@]}"; do

@@ -209,7 +209,9 @@ TEST(SoakIntegrationTest, EverythingAtOnceLeavesNoSanitizerReportAndKeepsServing
     auto stub = v1::BalloonReadService::NewStub(channel);
     while (!stop) {
       grpc::ClientContext ctx;
-      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+      // Served, not fast: the latency is reported below, not asserted (under ASan on two loaded
+      // cores a 2 s deadline failed once in 500 calls).
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(15)));
       v1::ListDomainsResponse resp;
       const absl::Time t0 = absl::Now();
       grpc::Status s = stub->ListDomains(&ctx, {}, &resp);

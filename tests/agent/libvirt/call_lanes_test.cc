@@ -44,13 +44,17 @@ TEST(CallLanesTest, RunsCallsOnItsThreadsWithoutMakingNewOnes) {
 TEST(CallLanesTest, AHungCallHoldsUpOnlyItsLaneAndLaterCallsThereFailFast) {
   FakeClock clock;
   CallLanes lanes(Options(2, 8, absl::Milliseconds(100)), clock);
-  absl::Notification release;
+  absl::Notification started, release;
   std::thread deadline_passes([&] {
+    // Once the call runs: a call still in line at its deadline would be dropped, not hung.
+    started.WaitForNotification();
     clock.AwaitWaiters(1);
     clock.Advance(absl::Milliseconds(200));
   });
-  absl::Status first = lanes.Run("hung", clock.Now() + absl::Milliseconds(200),
-                                 [&] { release.WaitForNotification(); });
+  absl::Status first = lanes.Run("hung", clock.Now() + absl::Milliseconds(200), [&] {
+    started.Notify();
+    release.WaitForNotification();
+  });
   deadline_passes.join();
   EXPECT_EQ(first.code(), absl::StatusCode::kDeadlineExceeded) << "the caller left at its deadline";
 
