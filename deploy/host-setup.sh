@@ -17,7 +17,7 @@ BALLOOND_PACKAGES=(
 # certificates, a Prometheus server to scrape balloond, tmux to drive `balloonctl top`.
 # systemd-analyze rates the shipped unit. The example orchestrator (deploy/examples) is Python.
 BALLOOND_TEST_PACKAGES=(clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14 openssl prometheus tmux
-  systemd python3-grpcio python3-protobuf python3-libvirt)
+  systemd python3-grpcio python3-protobuf python3-libvirt ccache man-db)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -144,11 +144,26 @@ check_libvirt_serves_service_user() {
   say "libvirt now serves user $BALLOOND_SERVICE_USER in group libvirt"
 }
 
+# use_compiler_cache: where ccache is installed (tests/run.sh installs it), sets
+# BALLOOND_CACHE_FLAGS to CMake's flags to compile through it, so that a rebuild of unchanged
+# sources (CI's fresh clone of the same tree, a second checkout) takes minutes instead of half an
+# hour. Its cache is keyed by the sources' contents and paths relative to the checkout, so any
+# clone shares it; BALLOOND_CCACHE=0 turns it off.
+use_compiler_cache() {
+  local launcher=
+  if [[ ${BALLOOND_CCACHE:-1} != 0 ]] && command -v ccache >/dev/null; then
+    launcher=ccache
+    export CCACHE_BASEDIR=$BALLOOND_ROOT CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G}
+  fi
+  BALLOOND_CACHE_FLAGS=(-DCMAKE_C_COMPILER_LAUNCHER=$launcher -DCMAKE_CXX_COMPILER_LAUNCHER=$launcher)
+}
+
 # build_project [TARGET...]: configures and builds into $BALLOOND_BUILD (everything by default).
 build_project() {
   say "building balloond"
+  use_compiler_cache
   cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" >/dev/null
+    -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" "${BALLOOND_CACHE_FLAGS[@]}" >/dev/null
   local targets=()
   for t in "$@"; do targets+=(--target "$t"); done
   cmake --build "$BALLOOND_BUILD" -j"$(nproc)" "${targets[@]}"
@@ -173,8 +188,9 @@ install_buf() {
 BALLOOND_PACKAGE_BUILD=${BALLOOND_PACKAGE_BUILD:-$BALLOOND_ROOT/build-package}
 build_package() {
   say "building balloond's package (the product alone)"
+  use_compiler_cache
   cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_PACKAGE_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DBUILD_TESTING=OFF -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" >/dev/null
+    -DBUILD_TESTING=OFF -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" "${BALLOOND_CACHE_FLAGS[@]}" >/dev/null
   cmake --build "$BALLOOND_PACKAGE_BUILD" -j"$(nproc)"
   (cd "$BALLOOND_PACKAGE_BUILD" && cpack -G DEB -B "$BALLOOND_PACKAGE_BUILD/package" >/dev/null)
 }
@@ -184,10 +200,11 @@ build_package() {
 BALLOOND_CHECK_BUILD=${BALLOOND_CHECK_BUILD:-$BALLOOND_ROOT/build-check}
 build_checked() {
   say "building the checked build (clang-14, ASan + UBSan, libFuzzer)"
+  use_compiler_cache
   CC=clang-14 CXX=clang++-14 cmake -S "$BALLOOND_ROOT" -B "$BALLOOND_CHECK_BUILD" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBALLOOND_SANITIZE=ON -DBALLOOND_FUZZ=ON \
     -DBALLOOND_INTEGRATION_TESTS=OFF -DBALLOOND_SOAK_TEST=ON \
-    -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" >/dev/null
+    -DBALLOOND_WERROR="${BALLOOND_WERROR:-OFF}" "${BALLOOND_CACHE_FLAGS[@]}" >/dev/null
   cmake --build "$BALLOOND_CHECK_BUILD" -j"$(nproc)"
 }
 

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/paths.h"
+
 namespace balloond::testing {
 
 // The text of tests/testdata/RELATIVE; throws if it is missing so a test cannot pass on nothing.

@@ -5,6 +5,7 @@
 
 #include "policy/policy.h"
 #include "policy/settings.h"
+#include "tests/paths.h"
 
 namespace balloond {
 namespace {

@@ -9,6 +9,8 @@
 #include <map>
 #include <string>
 
+#include "tests/paths.h"
+
 namespace balloond {
 namespace {
 

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "tests/paths.h"
 #include "tests/sim/model.h"
 #include "tests/sim/policies.h"
 #include "tests/sim/scenario_file.h"

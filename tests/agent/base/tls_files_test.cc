@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
+#include "tests/paths.h"
 
 namespace balloond {
 namespace {

@@ -50,45 +50,22 @@ class CommandTest : public ::testing::Test {
     std::string err;
   };
 
+  // The mocks are made (and their classes' code emitted) once, in command_test.cc: gRPC's
+  // generated mock stubs are most of what each command test would otherwise compile.
+  CommandTest();
+  ~CommandTest() override;
+
   // Runs `balloonctl ARGS...` on the mocks: what it printed and exited with. Once per test (the
   // session takes the mocks, whose expectations are checked as it ends).
-  Result Run(std::vector<std::string> args) {
-    CommandLine command_line;
-    std::ostringstream out, err;
-    Result r;
-    r.exit_code = command_line.Run(
-        args,
-        [this](const GlobalOptions& options, bool needs_write, std::ostream& o,
-               std::ostream& e) -> std::unique_ptr<Session> {
-          connected_ = true;
-          read_write_ = needs_write;
-          auto connection = Connection::Open(options.connection, needs_write);
-          EXPECT_TRUE(connection.ok()) << connection.status();
-          auto shared = std::make_shared<Connection>(std::move(*connection));
-          Session::Services services;
-          services.read = std::move(read_owner_);
-          services.control = std::move(control_owner_);
-          services.health = std::move(health_owner_);
-          services.explain = [shared](const grpc::Status& s) { return shared->Explain(s); };
-          return std::make_unique<Session>(
-              options, std::move(services), o, e, [] { return TestNow(); }, absl::UTCTimeZone());
-        },
-        out, err);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
-  }
+  Result Run(std::vector<std::string> args);
 
-  std::unique_ptr<v1::MockBalloonReadServiceStub> read_owner_ =
-      std::make_unique<v1::MockBalloonReadServiceStub>();
-  std::unique_ptr<v1::MockBalloonControlServiceStub> control_owner_ =
-      std::make_unique<v1::MockBalloonControlServiceStub>();
-  std::unique_ptr<grpc::health::v1::MockHealthStub> health_owner_ =
-      std::make_unique<grpc::health::v1::MockHealthStub>();
+  std::unique_ptr<v1::MockBalloonReadServiceStub> read_owner_;
+  std::unique_ptr<v1::MockBalloonControlServiceStub> control_owner_;
+  std::unique_ptr<grpc::health::v1::MockHealthStub> health_owner_;
   // Expectations go on these before Run.
-  v1::MockBalloonReadServiceStub& read_ = *read_owner_;
-  v1::MockBalloonControlServiceStub& control_ = *control_owner_;
-  grpc::health::v1::MockHealthStub& health_ = *health_owner_;
+  v1::MockBalloonReadServiceStub& read_;
+  v1::MockBalloonControlServiceStub& control_;
+  grpc::health::v1::MockHealthStub& health_;
   bool connected_ = false;   // a session was made (not for usage errors found first)
   bool read_write_ = false;  // ... on the read-write socket
 };
