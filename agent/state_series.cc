@@ -265,10 +265,13 @@ void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
       Family("balloon_domain_reclaimable_bytes",
              "What the policy could take from the guest now without putting it under pressure.",
              MetricType::Gauge);
-  MetricFamily index = Family("balloon_domain_pressure_index",
-                              "What the guest needs over what it has, x100 (Hyper-V's memory "
-                              "pressure: under 100 it has what it needs).",
-                              MetricType::Gauge);
+  MetricFamily need = Family("balloon_domain_memory_need_ratio",
+                             "What the guest needs over what it has (Hyper-V's memory pressure "
+                             "as a ratio: under 1 it has what it needs).",
+                             MetricType::Gauge);
+  MetricFamily index =
+      Family("balloon_domain_pressure_index",
+             "Deprecated, the same x100: use balloon_domain_memory_need_ratio.", MetricType::Gauge);
   MetricFamily working_set =
       Family("balloon_domain_working_set_bytes",
              "What probing found the guest needs: the size at which its refaults rose, or its "
@@ -277,19 +280,28 @@ void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
   for (const policy::DomainCapacity& d : c.domains) {
     const std::vector<ClientMetric::Label> labels = {{"domain", d.name}, {"uuid", d.uuid}};
     AddSample(reclaimable, labels, static_cast<double>(d.reclaimable_bytes));
-    if (d.pressure_index) AddSample(index, labels, *d.pressure_index);
+    if (d.pressure_index) {
+      AddSample(need, labels, *d.pressure_index / 100);
+      AddSample(index, labels, *d.pressure_index);
+    }
     if (d.working_set_bytes) {
       AddSample(working_set, labels, static_cast<double>(*d.working_set_bytes));
     }
   }
   out.push_back(std::move(reclaimable));
+  out.push_back(std::move(need));
   out.push_back(std::move(index));
   out.push_back(std::move(working_set));
   if (c.pressure_index) {
-    MetricFamily host_index = Family("balloon_host_pressure_index",
-                                     "The mean of the guests' pressure indexes (Hyper-V's "
-                                     "average pressure).",
-                                     MetricType::Gauge);
+    MetricFamily host_need = Family("balloon_host_memory_need_ratio",
+                                    "The mean of the guests' need ratios (Hyper-V's average "
+                                    "pressure as a ratio).",
+                                    MetricType::Gauge);
+    AddSample(host_need, {}, *c.pressure_index / 100);
+    out.push_back(std::move(host_need));
+    MetricFamily host_index =
+        Family("balloon_host_pressure_index",
+               "Deprecated, the same x100: use balloon_host_memory_need_ratio.", MetricType::Gauge);
     AddSample(host_index, {}, *c.pressure_index);
     out.push_back(std::move(host_index));
   }

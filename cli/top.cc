@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "balloon/v1/balloon.grpc.pb.h"
 #include "cli/client.h"
@@ -30,6 +31,18 @@ namespace v1 = balloon::v1;
 const std::vector<std::string> kHeader = {"NAME",        "ACTUAL",      "MAX",
                                           "AVAILABLE",   "PRESSURE",    "AGE",
                                           "WORKING SET", "RECLAIMABLE", "DECISION"};
+// On a narrow terminal these go first, in this order (kHeader's indices): what a glance at top
+// needs is who, how big, what could be reclaimed and what the policy does about it.
+constexpr size_t kLeastNeededFirst[] = {5, 2, 6, 4, 1, 3};
+
+// The width of a table of these columns: each padded to its widest cell, two spaces between.
+size_t TableWidth(const std::vector<size_t>& widths, const std::vector<bool>& shown) {
+  size_t total = 0, count = 0;
+  for (size_t i = 0; i < widths.size(); ++i) {
+    if (shown[i]) total += widths[i], ++count;
+  }
+  return total + (count > 0 ? 2 * (count - 1) : 0);
+}
 
 }  // namespace
 
@@ -109,7 +122,23 @@ std::vector<std::string> TopView::Cells(const Row& row) const {
           d.problem().empty() ? decision : d.problem()};
 }
 
-std::vector<std::string> TopView::Render(size_t rows) const {
+std::vector<std::string> TopView::Render(size_t rows, size_t columns) const {
+  std::vector<std::vector<std::string>> table = {kHeader};
+  std::map<std::string, std::vector<std::string>> by_name;
+  for (const auto& [uuid, row] : rows_) by_name[row.domain.name() + uuid] = Cells(row);
+  for (auto& [name, cells] : by_name) table.push_back(std::move(cells));
+  std::vector<size_t> widths(kHeader.size(), 0);
+  for (const auto& cells : table) {
+    for (size_t i = 0; i < cells.size(); ++i) widths[i] = std::max(widths[i], cells[i].size());
+  }
+  std::vector<bool> shown(kHeader.size(), true);
+  std::vector<std::string> hidden;
+  for (size_t column : kLeastNeededFirst) {
+    if (TableWidth(widths, shown) <= columns) break;
+    shown[column] = false;
+    hidden.push_back(kHeader[column]);
+  }
+
   std::vector<std::string> lines;
   if (host_) {
     std::string psi;
@@ -123,18 +152,22 @@ std::vector<std::string> TopView::Render(size_t rows) const {
   } else {
     lines.push_back(absl::StrCat(rows_.size(), " domains"));
   }
-  std::vector<std::vector<std::string>> table = {kHeader};
-  std::map<std::string, std::vector<std::string>> by_name;
-  for (const auto& [uuid, row] : rows_) by_name[row.domain.name() + uuid] = Cells(row);
-  for (auto& [name, cells] : by_name) table.push_back(std::move(cells));
-  std::vector<size_t> widths(kHeader.size(), 0);
-  for (const auto& cells : table) {
-    for (size_t i = 0; i < cells.size(); ++i) widths[i] = std::max(widths[i], cells[i].size());
+  if (!hidden.empty()) {
+    // First, so that a narrow terminal still shows it.
+    lines.back() =
+        absl::StrCat("[too narrow for ", absl::StrJoin(hidden, ", "), "] ", lines.back());
   }
-  widths.back() = 0;  // the last column is not padded
-  for (const auto& cells : table) {
+  for (auto& cells : table) {
     if (lines.size() >= rows) break;
-    lines.push_back(FormatRow(cells, widths));
+    std::vector<std::string> kept;
+    std::vector<size_t> kept_widths;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (!shown[i]) continue;
+      kept.push_back(std::move(cells[i]));
+      kept_widths.push_back(widths[i]);
+    }
+    kept_widths.back() = 0;  // the last column is not padded
+    lines.push_back(FormatRow(kept, kept_widths));
   }
   return lines;
 }
@@ -343,7 +376,7 @@ int RunTop(const std::shared_ptr<grpc::Channel>& channel, absl::Duration refresh
       if (screen && dirty.exchange(false)) {
         absl::MutexLock lock(&mu);
         const auto [rows, columns] = FullScreen::Size();
-        full_screen->Draw(view.Render(rows - 1), columns);
+        full_screen->Draw(view.Render(rows - 1, columns), columns);
       }
       // Keys, until the next round.
       const int wait_ms = static_cast<int>(absl::ToInt64Milliseconds(refresh));

@@ -29,7 +29,9 @@ class TopView {
   void SetHost(const balloon::v1::HostStats& host) { host_ = host; }
 
   // The screen: a host line, a header and one row per domain (by name), cut to `rows` lines.
-  std::vector<std::string> Render(size_t rows) const;
+  // Wider than `columns`, it leaves out the columns that matter least (AGE first, never NAME,
+  // RECLAIMABLE or DECISION) and names them in the host line.
+  std::vector<std::string> Render(size_t rows, size_t columns = SIZE_MAX) const;
   // One line for a terminal-less run (e.g. piped): "HH:MM:SS NAME actual ... decision".
   std::string Line(const std::string& uuid, absl::TimeZone zone) const;
 

@@ -149,13 +149,16 @@ TEST_F(StateSeriesTest, TheHostsCapacityFromTheLastPolicyCycle) {
   const std::string text = Scrape();
   EXPECT_THAT(text, HasSubstr("balloon_host_placeable_bytes 5368709120"));
   EXPECT_THAT(text, HasSubstr("balloon_host_reclaimable_bytes 734003200"));
-  EXPECT_THAT(text, HasSubstr("balloon_host_pressure_index 42.5"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_memory_need_ratio 0.425"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_pressure_index 42.5"));  // deprecated, x100
   EXPECT_THAT(text, HasSubstr("balloon_host_unbacked_bytes 1073741824"));
   EXPECT_THAT(text, HasSubstr("balloon_host_free_bytes 1073741824"));
   EXPECT_THAT(text, HasSubstr("balloon_host_short 1"));
   EXPECT_THAT(
       text,
       HasSubstr("balloon_domain_reclaimable_bytes{domain=\"web1\",uuid=\"uuid-1\"} 734003200"));
+  EXPECT_THAT(text,
+              HasSubstr("balloon_domain_memory_need_ratio{domain=\"web1\",uuid=\"uuid-1\"} 0.4"));
   EXPECT_THAT(text, HasSubstr("balloon_domain_pressure_index{domain=\"web1\",uuid=\"uuid-1\"} 40"));
 }
 

@@ -13,6 +13,7 @@ namespace {
 namespace v1 = balloon::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 v1::Domain Domain(const std::string& name) {
   v1::Domain d;
@@ -67,6 +68,35 @@ TEST(TopViewTest, ShowsBalloonAvailableMemoryPressureAndTheLastDecision) {
   EXPECT_THAT(screen, HasSubstr("48 MiB"));
   // "db" has not reported: dashes, listed before "web".
   EXPECT_LT(screen.find("db"), screen.find("web"));
+}
+
+TEST(TopViewTest, ANarrowTerminalLosesTheLeastNeededColumnsAndKeepsTheDecision) {
+  TopView view;
+  v1::ListDomainsResponse list;
+  *list.add_domains() = Domain("balloond-demo-1");
+  list.mutable_domains(0)->set_working_set_bytes(312 * kMiB);
+  *list.mutable_domains(0)->mutable_working_set_time() =
+      ToProtoTimestamp(absl::Now() - absl::Seconds(40));
+  list.mutable_domains(0)->set_reclaimable_bytes(48 * kMiB);
+  view.SetDomains(list);
+  view.Update(Report("balloond-demo-1", 100, 10, 300));
+  view.Update(Report("balloond-demo-1", 102, 410, 150));
+  v1::Decision d;
+  d.set_uuid("uuid-balloond-demo-1");
+  d.set_mode(v1::POLICY_MODE_OBSERVE);
+  d.set_reason(v1::DECISION_REASON_GUEST_PRESSURE);
+  d.set_target_bytes(1024 * kMiB);
+  view.Update(d);
+  ASSERT_GT(view.Render(50)[1].size(), 80u) << "the whole table is wider than 80 columns";
+
+  const std::vector<std::string> lines = view.Render(50, 80);
+  EXPECT_THAT(lines[0], StartsWith("[too narrow for AGE, MAX"));
+  for (size_t i = 1; i < lines.size(); ++i) EXPECT_LE(lines[i].size(), 80u) << lines[i];
+  const std::string screen = absl::StrJoin(lines, "\n");
+  EXPECT_THAT(screen, HasSubstr("RECLAIMABLE"));
+  EXPECT_THAT(screen, HasSubstr("48 MiB"));
+  EXPECT_THAT(screen, HasSubstr("guest-pressure -> 1 GiB (observed)"));
+  EXPECT_THAT(lines[1], Not(HasSubstr("AGE"))) << "the header";
 }
 
 TEST(TopViewTest, ADomainThatIsGoneLeavesTheScreenAndRowsAreCutToTheTerminal) {

@@ -37,7 +37,8 @@ for path in ./usr/sbin/balloond ./usr/bin/balloonctl ./usr/lib/systemd/system/ba
   ./etc/balloond/balloond.textproto ./usr/share/bash-completion/completions/balloonctl \
   ./usr/share/doc/balloond/README.md ./usr/share/doc/balloond/examples/balloond-dashboard.json \
   ./usr/share/doc/balloond/examples/orchestrator.py ./usr/share/doc/balloond/examples/vm-template.xml \
-  ./usr/share/balloond/proto/balloon/v1/balloon.proto; do
+  ./usr/share/balloond/proto/balloon/v1/balloon.proto ./usr/share/man/man1/balloonctl.1.gz \
+  ./usr/share/man/man8/balloond.8.gz; do
   check "contains $path" grep -qxF "$path" <<<"$contents"
 done
 check "the example orchestrator is executable" \
@@ -71,6 +72,18 @@ check "an upgrade does not stop it in prerm" test -z "$(on_systemd "$work/prerm"
 # The unit as shipped: its sandbox rating, and verify (with its ExecStart pointed at the binary in
 # the package, since verify checks that the command exists).
 dpkg-deb -x "$deb" "$work/root"
+
+# The man pages render without a warning and document what the binaries do now.
+man_page() { MANWIDTH=100 man --warnings -l "$work/root/usr/share/man/$1" 2>"$work/man.err"; }
+ctl_page=$(man_page man1/balloonctl.1.gz)
+check "balloonctl(1) renders without warnings" test ! -s "$work/man.err"
+check "balloonctl(1) has set's --force" grep -q -- '--force .*floor' <<<"$ctl_page"
+check "balloonctl(1) has policy unset" grep -q 'balloonctl policy unset' <<<"$ctl_page"
+check "balloonctl(1) has the exit status" grep -q 'EXIT STATUS' <<<"$ctl_page"
+daemon_page=$(man_page man8/balloond.8.gz)
+check "balloond(8) renders without warnings" test ! -s "$work/man.err"
+check "balloond(8) has its flags" grep -q -- '--qom-on-read-only-socket' <<<"$daemon_page"
+check "balloond(8) has its signals" grep -q 'SIGHUP' <<<"$daemon_page"
 unit=$work/root/usr/lib/systemd/system/balloond.service
 exposure=$(systemd-analyze security --offline=true "$unit" 2>&1 | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
 echo "systemd-analyze security: overall exposure $exposure"
