@@ -51,6 +51,7 @@ void UpdateRates(Assessment& a) {
     a.history.rates.from = before.last_update;
     a.history.rates.used_growth_bytes_per_second =
         PerSecond(static_cast<double>(a.used - used_before), dt);
+    a.history.jumps.Add(std::max<int64_t>(0, a.used - used_before), now.last_update);
     a.history.rates.swap_in_bytes_per_second =
         now.swap_in_bytes && before.swap_in_bytes
             ? PerSecond(static_cast<double>(
@@ -66,6 +67,9 @@ void UpdateRates(Assessment& a) {
   }
   if (!a.history.rates.last_report || now.last_update > a.history.rates.last_report->last_update) {
     a.history.rates.last_report = now;
+  }
+  if (a.history.jumps.watched_since == absl::InfinitePast()) {
+    a.history.jumps.watched_since = now.last_update;
   }
 }
 

@@ -4,6 +4,7 @@
 // What the policy remembers of each domain from one cycle to the next (State), in parts named
 // after what each follows.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -76,6 +77,33 @@ struct Probing {
   absl::Time last_backoff = absl::InfinitePast();
 };
 
+// The jumps in the guest's use: the largest rise between two of its reports, by hour for the last
+// day, and since when it has been watched. Probing keeps room above the guest's use for the
+// largest (DomainPolicy.probe_slack_fraction).
+struct Jumps {
+  static constexpr int kHours = 24;
+  absl::Time watched_since = absl::InfinitePast();
+  // [i]: the largest rise in the hour that began at hour_start[i]; a ring of kHours.
+  int64_t largest[kHours] = {};
+  absl::Time hour_start[kHours];
+
+  void Add(int64_t rise, absl::Time at) {
+    const int64_t hour = absl::ToUnixSeconds(at) / 3600;
+    const int i = static_cast<int>(hour % kHours);
+    const absl::Time start = absl::FromUnixSeconds(hour * 3600);
+    if (hour_start[i] != start) hour_start[i] = start, largest[i] = 0;
+    largest[i] = std::max(largest[i], rise);
+  }
+  // The largest rise in the last day.
+  int64_t Largest(absl::Time now) const {
+    int64_t most = 0;
+    for (int i = 0; i < kHours; ++i) {
+      if (now - hour_start[i] < absl::Hours(kHours)) most = std::max(most, largest[i]);
+    }
+    return most;
+  }
+};
+
 // virtio-mem: the plugged size last seen and since when; a guest that kept memory plugged it was
 // asked to unplug is unplugged from no more until refused_until (the balloon acts).
 struct Unplug {
@@ -90,6 +118,7 @@ struct DomainHistory {
   Backoff backoff;
   Relief relief;
   Probing probing;
+  Jumps jumps;
   Unplug unplug;
   // How many stats periods apart the domain is collected now (see Outcome::collect_every).
   int collect_every = 1;

@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "policy/cycle.h"
 #include "policy/durations.h"
@@ -21,6 +23,41 @@ int64_t ProbeStep(const Assessment& a) {
   const auto fraction =
       static_cast<int64_t>(a.settings.probe_step_fraction() * static_cast<double>(a.actual));
   return std::clamp(fraction, kMinStep, std::max(kMinStep, a.settings.probe_max_step_bytes()));
+}
+
+// What probing leaves above the guest's use for a jump the balloon cannot follow (a deflate takes
+// seconds; a login or a report job adds gigabytes in two): a share of its maximum until it has been
+// watched long enough to know its own jumps, then its largest and a quarter more; halved where a
+// safety net catches a jump (an autodeflate balloon, virtio-mem memory left to plug).
+struct Slack {
+  int64_t bytes = 0;
+  std::string why;
+};
+Slack ProbeSlack(const Assessment& a, absl::Time now) {
+  constexpr int64_t kLeast = 64 * kMiB;
+  const DomainHistory& m = a.history;
+  const int64_t largest = m.jumps.Largest(now);
+  const bool learned =
+      now - m.jumps.watched_since >= FromProtoDuration(a.settings.probe_slack_learn());
+  Slack slack;
+  if (learned) {
+    slack.bytes = std::max(kLeast, largest + largest / 4);
+    slack.why = absl::StrCat("its largest jump in a day ", FormatBytes(largest), " and a quarter");
+  } else {
+    slack.bytes =
+        std::max(largest, static_cast<int64_t>(a.settings.probe_slack_fraction() *
+                                               static_cast<double>(a.input->max_memory_bytes)));
+    slack.why = absl::StrFormat("%.0f%% of its maximum until its jumps are known",
+                                100 * a.settings.probe_slack_fraction());
+  }
+  const bool can_plug =
+      a.input->hotplug && a.input->hotplug->size_bytes > a.input->hotplug->requested_bytes;
+  if (a.input->autodeflate || can_plug) {
+    slack.bytes /= 2;
+    absl::StrAppend(&slack.why, ", halved: ", a.input->autodeflate ? "autodeflate" : "virtio-mem",
+                    " catches a jump");
+  }
+  return slack;
 }
 
 // Probing found where the guest's refaults begin: remembers it and pauses probing. Each back-off
@@ -98,13 +135,17 @@ void Probe(CycleContext& c) {
       continue;
     }
     // A working set found by refaults is not probed below again until it is old: each look
-    // below it costs refaults.
+    // below it costs refaults. Nor is the room kept for the guest's jumps.
     const bool known = m.probing.working_set && *m.probing.working_set > a.floor &&
                        c.now - m.probing.working_set_at < kWorkingSetTrusted;
-    const int64_t taken = std::min(step, a.actual - (known ? *m.probing.working_set : a.floor));
+    const Slack slack = ProbeSlack(a, c.now);
+    const int64_t lowest =
+        std::max(known ? *m.probing.working_set : a.floor, a.used + a.overhead + slack.bytes);
+    const int64_t taken = std::min(step, a.actual - lowest);
     if (taken < 4 * kMiB) {
       // Down to its floor without refaults: it needs no more than that.
-      if (!known && (!m.probing.working_set || *m.probing.working_set != a.floor)) {
+      if (!known && lowest == a.floor &&
+          (!m.probing.working_set || *m.probing.working_set != a.floor)) {
         m.probing.working_set = a.floor;
         m.probing.working_set_at = c.now;
       }
@@ -115,10 +156,12 @@ void Probe(CycleContext& c) {
     m.probing.taken = c.enforce ? m.probing.taken + taken : taken;
     Propose(a, a.actual - taken, v1::DECISION_REASON_PROBE,
             absl::StrFormat("probing %s: %.1f refaults/s at %s (target %.1f/s) for the last %s: "
-                            "one step smaller, %s less (to %s; floor %s)",
+                            "one step smaller, %s less (to %s; floor %s; keeps %s above its use "
+                            "for jumps: %s)",
                             a.input->name, refaults, FormatBytes(a.actual), tolerated,
                             absl::FormatDuration(interval), FormatBytes(taken),
-                            FormatBytes(a.actual - taken), FormatBytes(a.floor)));
+                            FormatBytes(a.actual - taken), FormatBytes(a.floor),
+                            FormatBytes(slack.bytes), slack.why));
   }
 }
 

@@ -32,6 +32,8 @@ v1::DomainPolicy DefaultDomainPolicy() {
   d.set_probe_major_faults_per_second(10);
   d.set_probe_step_fraction(0.02);
   d.set_probe_max_step_bytes(64 * kMiB);
+  d.set_probe_slack_fraction(0.25);
+  d.mutable_probe_slack_learn()->set_seconds(3600);
   return d;
 }
 
@@ -160,6 +162,17 @@ absl::Status ValidateDomainPolicy(const v1::DomainPolicy& settings, const std::s
   }
   if (settings.has_probe_max_step_bytes() && settings.probe_max_step_bytes() <= 0) {
     return bad(prefix + "probe_max_step_bytes", "must be positive");
+  }
+  if (settings.has_probe_slack_fraction() &&
+      !(settings.probe_slack_fraction() >= 0 && settings.probe_slack_fraction() <= 1)) {
+    return bad(prefix + "probe_slack_fraction", "must be in [0, 1]");
+  }
+  if (settings.has_probe_slack_learn()) {
+    if (auto in_range = DurationInRange(settings.probe_slack_learn(), prefix + "probe_slack_learn",
+                                        absl::ZeroDuration(), absl::Hours(24 * 7));
+        !in_range.ok()) {
+      return in_range.status();
+    }
   }
   return absl::OkStatus();
 }

@@ -25,9 +25,12 @@ using ::testing::HasSubstr;
 // while it does not refault, and given memory back at once when it does.
 namespace probing {
 
+// Probing with no room kept for jumps: the tests of its steps and back-offs (those of the slack
+// are below).
 v1::Policy Probing() {
   v1::Policy p = Enforce();
   p.mutable_defaults()->set_probe(true);
+  p.mutable_defaults()->set_probe_slack_fraction(0);
   return p;
 }
 
@@ -153,6 +156,61 @@ TEST(ProbingTest, AGrowingGuestIsNotProbedAndAShortHostLeavesItToReclaim) {
       RunFor(short_host, 20, [](const FakeGuest&) { return 0; });
   EXPECT_GT(Count(reclaimed, v1::DECISION_REASON_HOST_RECLAIM), 0);
   EXPECT_EQ(Count(reclaimed, v1::DECISION_REASON_PROBE), 0);
+}
+
+// Slack (DomainPolicy.probe_slack_fraction): room above the guest's use for a jump.
+TEST(ProbingSlackTest, ANewGuestKeepsAQuarterOfItsMaximumAboveItsUse) {
+  v1::Policy policy = Enforce();
+  policy.mutable_defaults()->set_probe(true);
+  PolicyRun run = Comfortable(policy);
+  run.Add(Guest("new").Max(4 * kGiB).Actual(4 * kGiB).Used(512 * kMiB));
+  const std::vector<Decision> all = RunFor(run, 900, [](const FakeGuest&) { return 0; });
+  ASSERT_GT(Count(all, v1::DECISION_REASON_PROBE), 5);
+  // Its use, what its kernel keeps, and 1 GiB: within a step above that, never below.
+  const int64_t lowest = 512 * kMiB + kOverhead + 1 * kGiB;
+  EXPECT_GE(run.guest(0).actual, lowest);
+  EXPECT_LE(run.guest(0).actual, lowest + 64 * kMiB);
+  EXPECT_THAT(all.back().explanation,
+              HasSubstr("keeps 1 GiB above its use for jumps: 25% of its maximum until its jumps "
+                        "are known"));
+}
+
+TEST(ProbingSlackTest, OnceItsJumpsAreKnownTheLargestIsWhatIsKept) {
+  v1::Policy policy = Enforce();
+  policy.mutable_defaults()->set_probe(true);
+  policy.mutable_defaults()->mutable_probe_slack_learn()->set_seconds(600);
+  PolicyRun run = Comfortable(policy);
+  run.Add(Guest("jumpy").Max(4 * kGiB).Actual(4 * kGiB).Used(512 * kMiB));
+  RunFor(run, 20, [](const FakeGuest&) { return 0; });
+  // A report job: 400 MiB more within a report, gone by the next.
+  run.guest(0).used += 400 * kMiB;
+  RunFor(run, 2, [](const FakeGuest&) { return 0; });
+  run.guest(0).used -= 400 * kMiB;
+  RunFor(run, 500, [](const FakeGuest&) { return 0; });
+  const int64_t use = 512 * kMiB + kOverhead;
+  EXPECT_GE(run.guest(0).actual, use + 1 * kGiB) << "while new: a quarter of its maximum";
+  EXPECT_LE(run.guest(0).actual, use + 1 * kGiB + 64 * kMiB);
+  // Watched for ten minutes, its jumps are known: the largest and a quarter more.
+  const std::vector<Decision> later = RunFor(run, 600, [](const FakeGuest&) { return 0; });
+  EXPECT_GE(run.guest(0).actual, use + 500 * kMiB);
+  EXPECT_LE(run.guest(0).actual, use + 500 * kMiB + 64 * kMiB);
+  ASSERT_FALSE(later.empty());
+  EXPECT_THAT(later.back().explanation, HasSubstr("its largest jump in a day 400 MiB"));
+}
+
+TEST(ProbingSlackTest, AnAutodeflateBalloonIsASafetyNetThatHalvesTheSlack) {
+  v1::Policy policy = Enforce();
+  policy.mutable_defaults()->set_probe(true);
+  PolicyRun run = Comfortable(policy);
+  FakeGuest guest = Guest("netted").Max(4 * kGiB).Actual(4 * kGiB).Used(512 * kMiB);
+  guest.autodeflate = true;
+  run.Add(guest);
+  const std::vector<Decision> all = RunFor(run, 900, [](const FakeGuest&) { return 0; });
+  const int64_t lowest = 512 * kMiB + kOverhead + 512 * kMiB;
+  EXPECT_GE(run.guest(0).actual, lowest);
+  EXPECT_LE(run.guest(0).actual, lowest + 64 * kMiB);
+  ASSERT_FALSE(all.empty());
+  EXPECT_THAT(all.back().explanation, HasSubstr("halved: autodeflate catches a jump"));
 }
 
 TEST(ProbingTest, OffByDefaultAndObservedProbesMoveNothing) {

@@ -162,10 +162,19 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
         }
         g.actual = g.balloon + g.plugged;
       }
-      const double total = g.Total();
+      double total = g.Total();
       double anon = Anon(g, t);
       // Anonymous memory beyond what fits goes to swap; beyond swap too, the OOM killer frees it.
-      const double fits = total * 0.97;
+      double fits = total * 0.97;
+      if (s.autodeflate && anon > fits + static_cast<double>(s.swap_bytes) &&
+          g.balloon < static_cast<double>(s.max_bytes)) {
+        // An autodeflate balloon gives the guest what it lacks first, as far as it has any.
+        const double lacking = (anon - static_cast<double>(s.swap_bytes)) / 0.97 - total;
+        g.balloon = std::min(static_cast<double>(s.max_bytes), g.balloon + lacking);
+        g.actual = g.balloon + g.plugged;
+        total = g.Total();
+        fits = total * 0.97;
+      }
       if (anon > fits + static_cast<double>(s.swap_bytes)) {
         ++m.oom_kills;
         g.oom_offset += anon - fits * 0.5;
@@ -270,6 +279,7 @@ Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
         v.min_bytes = g.spec->min_bytes;
         v.shares = g.spec->shares;
         v.actual_bytes = static_cast<int64_t>(g.actual);
+        v.autodeflate = g.spec->autodeflate;
         if (g.spec->virtio_mem_bytes > 0) {
           // libvirt reports plugged sizes in whole blocks.
           const int64_t plugged = static_cast<int64_t>(g.plugged) / (2 * kMiB) * (2 * kMiB);

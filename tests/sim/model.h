@@ -42,6 +42,9 @@ struct GuestSpec {
   double inflate_bytes_per_s = 256.0 * kMiB;
   double deflate_bytes_per_s = 512.0 * kMiB;
   bool uncooperative = false;  // the balloon never moves
+  // <memballoon autodeflate='on'>: at the edge of OOM the guest takes pages back from the balloon
+  // (Linux's driver does on its OOM notifier) instead of killing a process.
+  bool autodeflate = false;
   // A virtio-mem device of this size (2 MiB blocks; max_bytes is then the boot memory), and how
   // fast the guest plugs and unplugs (measured here under TCG: 1 GiB plugged in 1.3 s, 768 MiB
   // unplugged in 1.2 s). What the guest holds in memory it cannot move (booted without
@@ -94,6 +97,7 @@ struct GuestView {
   int64_t actual_bytes = 0;  // with virtio-mem, the balloon's size + what is plugged
   // Its virtio-mem device; max_bytes is the boot memory either way (what a balloon can give).
   std::optional<policy::Hotplug> hotplug;
+  bool autodeflate = false;
   std::optional<policy::GuestReport> report;
   absl::Duration stats_period;
   // Not reported: how much the guest's memory use has changed so far (anonymous and cache, either

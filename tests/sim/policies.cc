@@ -48,6 +48,7 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
     in.max_memory_bytes = g.max_bytes + (g.hotplug ? g.hotplug->size_bytes : 0);
     in.actual_bytes = g.actual_bytes;
     in.hotplug = g.hotplug;
+    in.autodeflate = g.autodeflate;
     in.report = g.report;
     in.stats_period = g.stats_period;
     inputs.push_back(std::move(in));

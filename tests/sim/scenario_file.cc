@@ -103,6 +103,7 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::strin
         spec.inflate_bytes_per_s = g.value("inflate_mib_per_s", 256.0) * kMiB;
         spec.deflate_bytes_per_s = g.value("deflate_mib_per_s", 512.0) * kMiB;
         spec.uncooperative = g.value("uncooperative", false);
+        spec.autodeflate = g.value("autodeflate", false);
         spec.virtio_mem_bytes = MiB(g, "virtio_mem_mib", 0);
         spec.plug_bytes_per_s = g.value("plug_mib_per_s", 800.0) * kMiB;
         spec.unplug_bytes_per_s = g.value("unplug_mib_per_s", 640.0) * kMiB;

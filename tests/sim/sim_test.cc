@@ -114,6 +114,15 @@ TEST(ModelTest, TooSmallABalloonSwapsThenKills) {
   EXPECT_GT(killed.oom_kills, 0);
 }
 
+TEST(ModelTest, AnAutodeflateBalloonGivesBackWhatTheGuestLacksInsteadOfAKill) {
+  NoBallooning none;
+  Scenario s = OneGuest(900, 4096, 800, 0);  // no swap: without autodeflate, killed
+  s.guests[0].autodeflate = true;
+  const Metrics m = Simulate(s, none);
+  EXPECT_EQ(m.oom_kills, 0);
+  EXPECT_LT(m.reclaimed_mean_bytes, (2048.0 - 900) * kMiB) << "the balloon gave the guest back";
+}
+
 TEST(ModelTest, GuestsHoldingMoreThanTheHostIsOvercommit) {
   NoBallooning none;
   EXPECT_GT(Simulate(OneGuest(1500, 1024, 0, 0), none).overcommit_seconds, 50);
