@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_join.h"
 #include "policy/durations.h"
 #include "policy/sizes.h"
@@ -37,24 +40,31 @@ v1::MemoryStats Report(const std::string& name, int64_t at, int64_t major_faults
   return s;
 }
 
-TEST(TopViewTest, ShowsBalloonAvailableMemoryPressureAndTheLastDecision) {
+// A view of `name` (and `others`, which have not reported): a working set, 48 MiB reclaimable,
+// 400 major faults in 2 s, and an observed decision to grow it to 1 GiB.
+TopView BusyGuestView(const std::string& name, const std::vector<std::string>& others = {}) {
   TopView view;
   v1::ListDomainsResponse list;
-  *list.add_domains() = Domain("web");
-  *list.add_domains() = Domain("db");
+  *list.add_domains() = Domain(name);
+  for (const std::string& other : others) *list.add_domains() = Domain(other);
   list.mutable_domains(0)->set_working_set_bytes(312 * kMiB);
   *list.mutable_domains(0)->mutable_working_set_time() =
       ToProtoTimestamp(absl::Now() - absl::Seconds(40));
   list.mutable_domains(0)->set_reclaimable_bytes(48 * kMiB);
   view.SetDomains(list);
-  view.Update(Report("web", 100, 10, 300));
-  view.Update(Report("web", 102, 410, 150));  // 400 major faults in 2 s
+  view.Update(Report(name, 100, 10, 300));
+  view.Update(Report(name, 102, 410, 150));  // 400 major faults in 2 s
   v1::Decision d;
-  d.set_uuid("uuid-web");
+  d.set_uuid("uuid-" + name);
   d.set_mode(v1::POLICY_MODE_OBSERVE);
   d.set_reason(v1::DECISION_REASON_GUEST_PRESSURE);
   d.set_target_bytes(1024 * kMiB);
   view.Update(d);
+  return view;
+}
+
+TEST(TopViewTest, ShowsBalloonAvailableMemoryPressureAndTheLastDecision) {
+  TopView view = BusyGuestView("web", {"db"});
 
   const std::string screen = absl::StrJoin(view.Render(50), "\n");
   EXPECT_THAT(screen, HasSubstr("NAME"));
@@ -71,22 +81,7 @@ TEST(TopViewTest, ShowsBalloonAvailableMemoryPressureAndTheLastDecision) {
 }
 
 TEST(TopViewTest, ANarrowTerminalLosesTheLeastNeededColumnsAndKeepsTheDecision) {
-  TopView view;
-  v1::ListDomainsResponse list;
-  *list.add_domains() = Domain("balloond-demo-1");
-  list.mutable_domains(0)->set_working_set_bytes(312 * kMiB);
-  *list.mutable_domains(0)->mutable_working_set_time() =
-      ToProtoTimestamp(absl::Now() - absl::Seconds(40));
-  list.mutable_domains(0)->set_reclaimable_bytes(48 * kMiB);
-  view.SetDomains(list);
-  view.Update(Report("balloond-demo-1", 100, 10, 300));
-  view.Update(Report("balloond-demo-1", 102, 410, 150));
-  v1::Decision d;
-  d.set_uuid("uuid-balloond-demo-1");
-  d.set_mode(v1::POLICY_MODE_OBSERVE);
-  d.set_reason(v1::DECISION_REASON_GUEST_PRESSURE);
-  d.set_target_bytes(1024 * kMiB);
-  view.Update(d);
+  TopView view = BusyGuestView("balloond-demo-1");
   ASSERT_GT(view.Render(50)[1].size(), 80u) << "the whole table is wider than 80 columns";
 
   const std::vector<std::string> lines = view.Render(50, 80);
