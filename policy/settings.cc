@@ -32,7 +32,7 @@ v1::DomainPolicy DefaultDomainPolicy() {
   d.set_probe_major_faults_per_second(10);
   d.set_probe_step_fraction(0.02);
   d.set_probe_max_step_bytes(64 * kMiB);
-  d.set_probe_slack_fraction(0.25);
+  d.set_probe_slack_fraction(0.5);
   d.mutable_probe_slack_learn()->set_seconds(3600);
   return d;
 }
