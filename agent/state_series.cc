@@ -35,6 +35,27 @@ void AddSample(MetricFamily& family, std::vector<ClientMetric::Label> labels, do
   family.metric.push_back(std::move(m));
 }
 
+// Hyper-V's memory pressure (needed / has, x100 in the policy) as the 0-1 ratio Prometheus names
+// `_ratio`, and beside it the x100 `_pressure_index` series it replaces, kept until 2.0.
+struct NeedSeries {
+  MetricFamily ratio, index;
+  NeedSeries(const std::string& scope, const std::string& help)
+      : ratio(
+            Family(absl::StrCat("balloon_", scope, "_memory_need_ratio"), help, MetricType::Gauge)),
+        index(Family(
+            absl::StrCat("balloon_", scope, "_pressure_index"),
+            absl::StrCat("Deprecated, the same x100: use balloon_", scope, "_memory_need_ratio."),
+            MetricType::Gauge)) {}
+  void Add(const std::vector<ClientMetric::Label>& labels, double pressure_index) {
+    AddSample(ratio, labels, pressure_index / 100);
+    AddSample(index, labels, pressure_index);
+  }
+  void MoveTo(std::vector<MetricFamily>& out) {
+    out.push_back(std::move(ratio));
+    out.push_back(std::move(index));
+  }
+};
+
 // The guest statistics shown per domain: QEMU's name, the metric, its help, and its type.
 struct GuestSeries {
   const char* stat;
@@ -265,13 +286,9 @@ void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
       Family("balloon_domain_reclaimable_bytes",
              "What the policy could take from the guest now without putting it under pressure.",
              MetricType::Gauge);
-  MetricFamily need = Family("balloon_domain_memory_need_ratio",
-                             "What the guest needs over what it has (Hyper-V's memory pressure "
-                             "as a ratio: under 1 it has what it needs).",
-                             MetricType::Gauge);
-  MetricFamily index =
-      Family("balloon_domain_pressure_index",
-             "Deprecated, the same x100: use balloon_domain_memory_need_ratio.", MetricType::Gauge);
+  NeedSeries need("domain",
+                  "What the guest needs over what it has (Hyper-V's memory pressure as a ratio: "
+                  "under 1 it has what it needs).");
   MetricFamily working_set =
       Family("balloon_domain_working_set_bytes",
              "What probing found the guest needs: the size at which its refaults rose, or its "
@@ -280,30 +297,20 @@ void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
   for (const policy::DomainCapacity& d : c.domains) {
     const std::vector<ClientMetric::Label> labels = {{"domain", d.name}, {"uuid", d.uuid}};
     AddSample(reclaimable, labels, static_cast<double>(d.reclaimable_bytes));
-    if (d.pressure_index) {
-      AddSample(need, labels, *d.pressure_index / 100);
-      AddSample(index, labels, *d.pressure_index);
-    }
+    if (d.pressure_index) need.Add(labels, *d.pressure_index);
     if (d.working_set_bytes) {
       AddSample(working_set, labels, static_cast<double>(*d.working_set_bytes));
     }
   }
   out.push_back(std::move(reclaimable));
-  out.push_back(std::move(need));
-  out.push_back(std::move(index));
+  need.MoveTo(out);
   out.push_back(std::move(working_set));
   if (c.pressure_index) {
-    MetricFamily host_need = Family("balloon_host_memory_need_ratio",
-                                    "The mean of the guests' need ratios (Hyper-V's average "
-                                    "pressure as a ratio).",
-                                    MetricType::Gauge);
-    AddSample(host_need, {}, *c.pressure_index / 100);
-    out.push_back(std::move(host_need));
-    MetricFamily host_index =
-        Family("balloon_host_pressure_index",
-               "Deprecated, the same x100: use balloon_host_memory_need_ratio.", MetricType::Gauge);
-    AddSample(host_index, {}, *c.pressure_index);
-    out.push_back(std::move(host_index));
+    NeedSeries host_need("host",
+                         "The mean of the guests' need ratios (Hyper-V's average pressure as a "
+                         "ratio).");
+    host_need.Add({}, *c.pressure_index);
+    host_need.MoveTo(out);
   }
 }
 

@@ -17,15 +17,15 @@ subcommands() {
   awk '/^Subcommands:/ {on = 1; next} on && /^  [a-z]/ {print $1} on && /^[^ ]/ {on = 0}'
 }
 
+top=$("$program" --help)
 {
   echo ".TH ${name^^} $section \"\" \"$name $version\" \"balloond\""
   echo ".SH NAME"
   echo "$name \\- $summary"
   echo ".SH SYNOPSIS"
-  "$program" --help | sed -n 's/^Usage: [^ ]* *\(.*\)/.B '"$name"'\n\1/p'
+  sed -n 's/^Usage: [^ ]* *\(.*\)/.B '"$name"'\n\1/p' <<<"$top"
   echo ".SH DESCRIPTION"
-  "$program" --help | sed '/^Usage:/d' | verbatim
-  top=$("$program" --help)
+  sed '/^Usage:/d' <<<"$top" | verbatim
   commands=$(subcommands <<<"$top")
   if [[ -n $commands ]]; then
     echo ".SH COMMANDS"
