@@ -260,6 +260,9 @@ void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
        c.reclaimable_bytes},
       {"balloon_host_reserve_bytes", "What the policy keeps available on the host.",
        c.reserve_bytes},
+      {"balloon_host_hard_reserve_bytes",
+       "The part of the reserve never lent to guests, not even in a storm.",
+       c.standing.hard_reserve_bytes},
       {"balloon_host_committed_bytes", "The sum of the guests' maximum memory.", c.committed_bytes},
       {"balloon_host_guests_needed_bytes",
        "The sum of what the policy judges the guests with fresh statistics need.", c.needed_bytes},
@@ -282,6 +285,18 @@ void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
     AddSample(f, {}, static_cast<double>(s.value));
     out.push_back(std::move(f));
   }
+  // One series per state, 1 for the state the reserve is in (kept, lent, reclaiming, hard).
+  MetricFamily reserve_state =
+      Family("balloon_host_reserve_state",
+             "1 for the state the host's reserve is in: kept (all available), lent (to guests "
+             "in a storm), reclaiming (taken back from guests), hard (below the hard reserve).",
+             MetricType::Gauge);
+  const v1::ReserveState state = c.standing.ReserveState();
+  for (const v1::ReserveState s : {v1::RESERVE_STATE_KEPT, v1::RESERVE_STATE_LENT,
+                                   v1::RESERVE_STATE_RECLAIMING, v1::RESERVE_STATE_HARD}) {
+    AddSample(reserve_state, {{"state", ShortName(s)}}, s == state ? 1 : 0);
+  }
+  out.push_back(std::move(reserve_state));
   MetricFamily reclaimable =
       Family("balloon_domain_reclaimable_bytes",
              "What the policy could take from the guest now without putting it under pressure.",

@@ -249,6 +249,33 @@ std::string FormatHost(const v1::HostStats& host) {
   return Printed(t);
 }
 
+namespace {
+
+// "2.4 GiB (hard 256 MiB): lent to guests in a storm, but for the hard part".
+std::string FormatReserve(const v1::HostCapacity& c) {
+  std::string state;
+  switch (c.reserve_state()) {
+    case v1::RESERVE_STATE_KEPT:
+      state = "kept";
+      break;
+    case v1::RESERVE_STATE_LENT:
+      state = "lent to guests in a storm, but for the hard part";
+      break;
+    case v1::RESERVE_STATE_RECLAIMING:
+      state = "being taken back from guests";
+      break;
+    case v1::RESERVE_STATE_HARD:
+      state = "below even the hard part: taken back from guests";
+      break;
+    default:
+      state = "-";
+  }
+  return absl::StrCat(FormatBytes(c.reserve_bytes()), " (hard ",
+                      FormatBytes(c.hard_reserve_bytes()), "): ", state);
+}
+
+}  // namespace
+
 std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
   const bool makes_room = c.mode() == v1::POLICY_MODE_ENFORCE;
   Table host({});
@@ -260,6 +287,7 @@ std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
            FormatBytes(c.unbacked_bytes()), " - reserved ", FormatBytes(c.reserved_bytes()),
            makes_room ? absl::StrCat(" + reclaimable ", FormatBytes(c.reclaimable_bytes()), ")")
                       : ", and nothing reclaimed: the policy does not enforce)")});
+  host.AddRow({"reserve", FormatReserve(c)});
   host.AddRow({"reclaimable", FormatBytes(c.reclaimable_bytes())});
   host.AddRow({"unbacked", absl::StrCat(FormatBytes(c.unbacked_bytes()),
                                         " (given to guests, not yet touched: theirs to take)")});

@@ -147,14 +147,15 @@ Assessment Assess(const v1::Policy& policy, const DomainInput& in, const DomainH
   const bool recently_relieved = now - a.history.relief.at < kPeakWindow;
   a.history.relief.peak_used =
       recently_relieved ? std::max(a.history.relief.peak_used, a.used) : a.used;
-  a.floor = std::clamp(a.history.relief.peak_used + a.headroom + a.overhead, min, a.ceiling);
-
   // What the guest's growing use will take before its next report can be acted on: never more
   // than the guest can hold (a domain's <stats period> may be as long as libvirt allows).
   a.growth_ahead =
       static_cast<int64_t>(std::min(std::max(0.0, a.history.rates.used_growth_bytes_per_second) *
                                         absl::ToDoubleSeconds(2 * in.stats_period),
                                     static_cast<double>(kMaxMemoryBytes)));
+  // A growing guest is not shrunk below what it will use by then.
+  a.floor = std::clamp(a.history.relief.peak_used + a.headroom + a.overhead + a.growth_ahead, min,
+                       a.ceiling);
   // Swapping and faulting measured before the last relief or in the period after it (the guest
   // reads back what it lost, at its disk's pace), or falling by half or more since, say nothing of
   // whether the relief was enough.

@@ -124,8 +124,15 @@ struct DomainHistory {
   int collect_every = 1;
 };
 
+// The host's: when a guest last needed relief (granted or not) while the host had less than its
+// reserve: the soft reserve is lent until HostPolicy.reserve_reclaim_after after it.
+struct HostHistory {
+  absl::Time storm_relief_at = absl::InfinitePast();
+};
+
 struct State {
   std::map<std::string, DomainHistory> domains;  // by UUID
+  HostHistory host;
 };
 
 }  // namespace balloond::policy

@@ -31,6 +31,9 @@ struct Judgement {
   std::vector<DomainInput> domains;  // sane
   std::vector<Assessment> assessed;  // one per domain, in order
   int64_t unbacked_bytes = 0;        // Σ UnbackedBytes over the domains
+  // Σ over the domains of the growth ahead they will take from the host (HostStanding).
+  int64_t growth_ahead_bytes = 0;
+  HostHistory host_history;
   absl::Time now;
 };
 

@@ -12,24 +12,11 @@ namespace v1 = balloon::v1;
 v1::Policy MergePolicy(const v1::Policy& base, const v1::Policy& changes) {
   v1::Policy out = base;
   v1::Policy rest = changes;
-  // Message merging would mix a duration's seconds and nanos, and replace a domain's override
-  // whole: durations are taken whole, domains merged field by field, the rest (optional scalars,
-  // the host's) by protobuf.
-  const auto* reflection = rest.GetReflection();
-  std::vector<const google::protobuf::FieldDescriptor*> set;
-  reflection->ListFields(rest, &set);
-  for (const auto* field : set) {
-    if (field->message_type() == google::protobuf::Duration::descriptor()) {
-      out.GetReflection()
-          ->MutableMessage(&out, field)
-          ->CopyFrom(reflection->GetMessage(rest, field));
-      reflection->ClearField(&rest, field);
-    }
-  }
-  for (const auto& [name, domain] : rest.domains())
-    (*out.mutable_domains())[name].MergeFrom(domain);
+  // Message merging would replace a domain's override whole: domains are overlaid field by field,
+  // like the rest (durations taken whole, at any depth).
+  for (const auto& [name, domain] : rest.domains()) Overlay((*out.mutable_domains())[name], domain);
   rest.clear_domains();
-  out.MergeFrom(rest);
+  Overlay(out, rest);
   return out;
 }
 
@@ -40,7 +27,7 @@ v1::Policy WithMetadata(const v1::Policy& policy,
   for (const auto& [name, settings] : metadata) {
     v1::DomainPolicy merged = settings;
     if (auto it = policy.domains().find(name); it != policy.domains().end()) {
-      merged.MergeFrom(it->second);  // only the fields the override sets
+      Overlay(merged, it->second);  // only the fields the override sets
     }
     if (absl::Status s = ValidateDomainPolicy(merged); !s.ok()) {
       if (ignored != nullptr) {

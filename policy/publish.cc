@@ -92,6 +92,7 @@ Outcome Publish(CycleContext& c) {
     }
     c.out.state.domains[a.input->uuid] = m;
   }
+  c.out.state.host = c.judgement.host_history;
   return std::move(c.out);
 }
 

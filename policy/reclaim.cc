@@ -13,11 +13,11 @@ namespace v1 = balloon::v1;
 void Reclaim(CycleContext& c) {
   if (c.out.host != HostCondition::kShort && c.unmet_relief == 0 && c.unmet_stale == 0) return;
   // A short host is taken a quarter of its reserve past it, so the next cycles hold rather than
-  // trim again at every small change.
-  int64_t needed = (c.out.host == HostCondition::kShort && c.free < c.standing.reserve_bytes
-                        ? c.standing.reserve_bytes - c.free + c.standing.reserve_bytes / 4
-                        : 0) +
-                   c.unmet_relief + c.unmet_stale;
+  // trim again at every small change. In a storm that is the hard reserve: the soft one is lent.
+  const int64_t kept = c.standing.KeptReserveBytes();
+  int64_t needed =
+      (c.out.host == HostCondition::kShort && c.free < kept ? kept - c.free + kept / 4 : 0) +
+      c.unmet_relief + c.unmet_stale;
   if (needed == 0) needed = c.policy.max_shrink_step_bytes();  // PSI high with memory available
   const bool lend_headroom = c.unmet_relief > 0;
   std::vector<Assessment*> donors;
@@ -28,14 +28,15 @@ void Reclaim(CycleContext& c) {
     if (a.reason != v1::DECISION_REASON_UNSPECIFIED) continue;
     // A guest relieved a moment ago keeps what it got, unless others run out meanwhile (a storm):
     // then it lends what it got beyond its peak use and headroom (relief gave ahead of growth that
-    // may have stopped since), never its headroom.
+    // may have stopped since), never its headroom (lending it squeezed hot page cache: refaults,
+    // then relief again). Others lend their headroom, keeping the growth they are seen to make.
     const DonorBlock block = WhyNotDonor(a, c.now);
     const bool just_relieved = block == DonorBlock::kJustRelieved;
     if (block != DonorBlock::kNone && !(lend_headroom && just_relieved)) continue;
     if (lend_headroom && !just_relieved) {
-      a.floor = std::max(
-          std::min(a.settings.min_bytes(), a.ceiling),
-          a.used + a.settings.low_watermark_bytes() + a.overhead + Deadband(c.policy, a.actual));
+      a.floor = std::max(std::min(a.settings.min_bytes(), a.ceiling),
+                         a.used + a.settings.low_watermark_bytes() + a.overhead + a.growth_ahead +
+                             Deadband(c.policy, a.actual));
     }
     // A shrink still on its way counts as done: the step is measured from where the balloon goes.
     const int64_t base = c.enforce && a.history.following.pending_target

@@ -36,7 +36,7 @@ double Urgency(const Assessment& a) {
 }  // namespace
 
 void GrantRelief(CycleContext& c) {
-  c.relief_budget = c.host.available_bytes - c.host_policy.min_available_bytes();
+  c.relief_budget = c.host.available_bytes - c.standing.hard_reserve_bytes;
   for (Assessment& a : c.all) {
     if (!a.eligible) continue;
     if (a.held && !(a.fresh && a.pressure)) continue;  // only an OOM in the making moves a hold
@@ -108,8 +108,8 @@ void GrantRelief(CycleContext& c) {
     c.unmet_relief += a->target - a->actual - grant;
     if (grant < a->target - a->actual) {
       a->explanation +=
-          absl::StrCat(" (limited to ", FormatBytes(grant), " by the host's minimum available of ",
-                       FormatBytes(c.host_policy.min_available_bytes()), ")");
+          absl::StrCat(" (limited to ", FormatBytes(grant), " by the host's hard reserve of ",
+                       FormatBytes(c.standing.hard_reserve_bytes), ")");
     }
     a->target = a->actual + grant;
     c.relief_budget -= grant;

@@ -1,5 +1,6 @@
 #include "policy/settings.h"
 
+#include <google/protobuf/duration.pb.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -39,10 +40,13 @@ v1::DomainPolicy DefaultDomainPolicy() {
 
 v1::HostPolicy DefaultHostPolicy() {
   v1::HostPolicy h;
+  // Half of MOM's 20% (tests/sim/RESULTS.md, "The host reserve": smaller ones let storms reach
+  // the host's swap): what a jump needs while reclaim catches up. Its hard part (1% of the host,
+  // ESX's minFree on a large one; min_available_bytes at least) is never lent.
   h.set_reserve_bytes(1024 * kMiB);
-  // Reclaim starts where MOM's does (20% free) and Proxmox aims (80% used): balloond can afford it
-  // because it never goes below use + headroom and relieves a guest within a cycle.
-  h.set_reserve_fraction(0.2);
+  h.set_reserve_fraction(0.1);
+  h.set_hard_reserve_fraction(0.01);
+  h.mutable_reserve_reclaim_after()->set_seconds(60);
   h.set_pressure_threshold(20);
   // Well under the reclaim level, so reclaim and give-back never take turns.
   h.set_target_used_fraction(0.6);
@@ -83,13 +87,35 @@ std::string FieldAboveMaxMemory(const google::protobuf::Message& m, const std::s
   return "";
 }
 
+// Every Duration set in `over`, at any depth outside repeated fields, copied whole into `base`.
+void TakeDurationsWhole(google::protobuf::Message& base, const google::protobuf::Message& over) {
+  using google::protobuf::FieldDescriptor;
+  const auto* reflection = over.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(over, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_repeated()) continue;
+    google::protobuf::Message* into = base.GetReflection()->MutableMessage(&base, f);
+    if (f->message_type() == google::protobuf::Duration::descriptor()) {
+      into->CopyFrom(reflection->GetMessage(over, f));
+    } else {
+      TakeDurationsWhole(*into, reflection->GetMessage(over, f));
+    }
+  }
+}
+
 }  // namespace
+
+void Overlay(google::protobuf::Message& base, const google::protobuf::Message& over) {
+  base.MergeFrom(over);
+  TakeDurationsWhole(base, over);
+}
 
 v1::DomainPolicy EffectiveDomainPolicy(const v1::Policy& policy, const std::string& domain_name) {
   v1::DomainPolicy effective = DefaultDomainPolicy();
-  effective.MergeFrom(policy.defaults());
+  Overlay(effective, policy.defaults());
   if (auto it = policy.domains().find(domain_name); it != policy.domains().end()) {
-    effective.MergeFrom(it->second);
+    Overlay(effective, it->second);
   }
   return effective;
 }
@@ -98,10 +124,10 @@ v1::Policy WithDefaults(const v1::Policy& policy) {
   v1::Policy p = policy;
   if (p.mode() == v1::POLICY_MODE_UNSPECIFIED) p.set_mode(v1::POLICY_MODE_OBSERVE);
   v1::DomainPolicy defaults = DefaultDomainPolicy();
-  defaults.MergeFrom(policy.defaults());
+  Overlay(defaults, policy.defaults());
   *p.mutable_defaults() = defaults;
   v1::HostPolicy host = DefaultHostPolicy();
-  host.MergeFrom(policy.host());
+  Overlay(host, policy.host());
   *p.mutable_host() = host;
   if (!p.has_deadband_bytes()) p.set_deadband_bytes(16 * kMiB);
   if (!p.has_deadband_fraction()) p.set_deadband_fraction(0.02);
@@ -215,6 +241,17 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   if (h.has_min_available_bytes() && h.min_available_bytes() < 0) {
     return bad("host.min_available_bytes", "must not be negative");
   }
+  if (h.has_hard_reserve_fraction() &&
+      !(h.hard_reserve_fraction() >= 0 && h.hard_reserve_fraction() <= 1)) {
+    return bad("host.hard_reserve_fraction", "must be in [0, 1]");
+  }
+  if (h.has_reserve_reclaim_after()) {
+    if (auto in_range = DurationInRange(h.reserve_reclaim_after(), "host.reserve_reclaim_after",
+                                        absl::ZeroDuration(), absl::Hours(1));
+        !in_range.ok()) {
+      return in_range.status();
+    }
+  }
   if (policy.has_deadband_bytes() && policy.deadband_bytes() < 0)
     return bad("deadband_bytes", "must not be negative");
   if (policy.has_deadband_fraction() &&
@@ -268,6 +305,13 @@ int64_t HostReserve(const v1::HostPolicy& full, int64_t host_total_bytes) {
   return std::max(
       full.reserve_bytes(),
       static_cast<int64_t>(full.reserve_fraction() * static_cast<double>(host_total_bytes)));
+}
+
+int64_t HardReserve(const v1::HostPolicy& full, int64_t host_total_bytes) {
+  return std::min(HostReserve(full, host_total_bytes),
+                  std::max(full.min_available_bytes(),
+                           static_cast<int64_t>(full.hard_reserve_fraction() *
+                                                static_cast<double>(host_total_bytes))));
 }
 
 int64_t ComfortableAvailable(const v1::HostPolicy& full, int64_t host_total_bytes) {

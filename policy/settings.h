@@ -23,6 +23,11 @@ inline constexpr absl::Duration kMaxHold = absl::Hours(7 * 24);
 // takes such a "full" policy.
 balloon::v1::Policy WithDefaults(const balloon::v1::Policy& policy);
 
+// `over`'s fields over `base`, field by field, as protobuf merges them, except that a Duration set
+// in `over` is taken whole: MergeFrom would keep a default's 1h under a set 0s (a Duration of
+// zeros has no field to merge) and mix seconds and nanos.
+void Overlay(google::protobuf::Message& base, const google::protobuf::Message& over);
+
 // One domain's settings: its override over the defaults, with every default filled in.
 balloon::v1::DomainPolicy EffectiveDomainPolicy(const balloon::v1::Policy& policy,
                                                 const std::string& domain_name);
@@ -38,6 +43,9 @@ int64_t Deadband(const balloon::v1::Policy& full, int64_t actual);
 
 // The host is short of memory below its reserve, and comfortable above the second.
 int64_t HostReserve(const balloon::v1::HostPolicy& full, int64_t host_total_bytes);
+// What relief never takes: the larger of min_available_bytes and hard_reserve_fraction of the
+// host's memory, at most the reserve. The rest of the reserve is lent to guests in a storm.
+int64_t HardReserve(const balloon::v1::HostPolicy& full, int64_t host_total_bytes);
 int64_t ComfortableAvailable(const balloon::v1::HostPolicy& full, int64_t host_total_bytes);
 
 }  // namespace balloond::policy

@@ -149,6 +149,8 @@ void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
   out->set_total_bytes(c.total_bytes);
   out->set_available_bytes(c.available_bytes);
   out->set_reserve_bytes(c.reserve_bytes);
+  out->set_hard_reserve_bytes(c.standing.hard_reserve_bytes);
+  out->set_reserve_state(c.standing.ReserveState());
   out->set_balloon_bytes(c.balloon_bytes);
   out->set_committed_bytes(c.committed_bytes);
   out->set_used_bytes(c.used_bytes);

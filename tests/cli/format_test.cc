@@ -165,6 +165,8 @@ TEST(FormatTest, CapacitySaysWherePlaceableComesFromAndWhyAGuestGivesNothing) {
   v1::HostCapacity c;
   c.set_available_bytes(10LL << 30);
   c.set_reserve_bytes(2LL << 30);
+  c.set_hard_reserve_bytes(256LL << 20);
+  c.set_reserve_state(v1::RESERVE_STATE_LENT);
   c.set_reclaimable_bytes(1LL << 30);
   c.set_placeable_bytes(9LL << 30);
   c.set_mode(v1::POLICY_MODE_ENFORCE);
@@ -186,6 +188,7 @@ TEST(FormatTest, CapacitySaysWherePlaceableComesFromAndWhyAGuestGivesNothing) {
   EXPECT_THAT(text, HasSubstr("placeable        9 GiB (available 10 GiB - reserve 2 GiB - unbacked "
                               "0 B - reserved 0 B + reclaimable 1 GiB)"));
   EXPECT_THAT(text, HasSubstr("pressure index   - (no guest has fresh statistics)"));
+  EXPECT_THAT(text, HasSubstr("reserve          2 GiB (hard 256 MiB): lent to guests in a storm"));
   EXPECT_THAT(text, ::testing::ContainsRegex("idle +2 GiB .* 50 +700 MiB \\(2m ago\\) +1 GiB"));
   EXPECT_THAT(text, HasSubstr("- (an operator holds it)"));
   c.set_mode(v1::POLICY_MODE_OBSERVE);

@@ -40,7 +40,7 @@ v1::Policy Mode(v1::PolicyMode mode) {
   return p;
 }
 
-// 16 GiB host with 10 GiB available: its reserve is 20 % of its total.
+// 16 GiB host with 10 GiB available: its reserve is 10 % of its total.
 HostInput Host(int64_t available = 10 * kGiB) {
   HostInput h;
   h.total_bytes = 16 * kGiB;
@@ -59,7 +59,7 @@ TEST(CapacityTest, AnIdleGuestsExcessAboveItsNeedIsReclaimableAndPlaceable) {
   EXPECT_THAT(d.needed_bytes, Optional(Need(kGiB)));
   EXPECT_EQ(d.reclaimable_bytes, 4 * kGiB - Need(kGiB));
   EXPECT_EQ(d.not_reclaimable_why, "");
-  const int64_t reserve = static_cast<int64_t>(0.2 * static_cast<double>(16 * kGiB));
+  const int64_t reserve = static_cast<int64_t>(0.1 * static_cast<double>(16 * kGiB));
   EXPECT_EQ(c.reserve_bytes, reserve);
   EXPECT_EQ(c.reclaimable_bytes, d.reclaimable_bytes);
   EXPECT_EQ(c.placeable_bytes, 10 * kGiB - reserve + d.reclaimable_bytes);

@@ -30,6 +30,23 @@ TEST(PolicyLayersTest, ChangesMergeFieldByFieldAndDurationsWhole) {
   EXPECT_EQ(merged.domains().at("db").max_bytes(), 4 * kGiB);
 }
 
+// Durations inside the host's settings and a domain's are taken whole too, 0s included (a Duration
+// of zeros has no field protobuf would merge).
+TEST(PolicyLayersTest, NestedDurationsAreTakenWholeZeroIncluded) {
+  v1::Policy base;
+  base.mutable_host()->mutable_reserve_reclaim_after()->set_seconds(30);
+  base.mutable_host()->set_reserve_fraction(0.15);
+  (*base.mutable_domains())["db"].mutable_probe_slack_learn()->set_seconds(600);
+  v1::Policy changes;
+  changes.mutable_host()->mutable_reserve_reclaim_after()->set_seconds(0);
+  (*changes.mutable_domains())["db"].mutable_probe_slack_learn()->set_seconds(0);
+  const v1::Policy merged = MergePolicy(base, changes);
+  EXPECT_TRUE(merged.host().has_reserve_reclaim_after());
+  EXPECT_EQ(merged.host().reserve_reclaim_after().seconds(), 0);
+  EXPECT_EQ(merged.host().reserve_fraction(), 0.15);
+  EXPECT_EQ(merged.domains().at("db").probe_slack_learn().seconds(), 0);
+}
+
 TEST(PolicyLayersTest, OverridesOnTheHostWinFieldByField) {
   v1::Policy policy;
   (*policy.mutable_domains())["db"].set_shares(3000);

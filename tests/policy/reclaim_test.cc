@@ -100,9 +100,16 @@ TEST(PolicyStabilityTest, ShrinkingIsSlowerThanGrowingAfterRelief) {
   EXPECT_GE(g.actual, 880 * kMiB + 132 * kMiB + kOverhead);  // never below use + headroom
 }
 
+// The reservation tests' figures were worked out with MOM's 20 % reserve.
+v1::Policy TwentyPercentReserve() {
+  v1::Policy p = Enforce();
+  p.mutable_host()->set_reserve_fraction(0.2);
+  return p;
+}
+
 // Memory promised to reservations counts as used: the policy makes room for it and keeps it.
 TEST(ReservationTest, ReservedMemoryIsMadeFromIdleGuestsAndNotGivenBack) {
-  PolicyRun run(Enforce(), Host(16 * kGiB, 6 * kGiB));  // reserve 3.2 GiB: neutral
+  PolicyRun run(TwentyPercentReserve(), Host(16 * kGiB, 6 * kGiB));  // reserve 3.2 GiB: neutral
   run.Add(Guest("a").Max(4 * kGiB).Actual(4 * kGiB).Used(512 * kMiB));
   run.Add(Guest("b").Max(4 * kGiB).Actual(4 * kGiB).Used(512 * kMiB));
   EXPECT_TRUE(run.Cycle().empty());
@@ -141,17 +148,18 @@ TEST(ReservationTest, ReservedMemoryIsMadeFromIdleGuestsAndNotGivenBack) {
 TEST(ReservationTest, WhatGuestsWereGivenButNeverTouchedIsNoRoomForAReservation) {
   // 8 GiB available, 3.2 GiB reserve: room for a 2 GiB reservation, unless the guest, which was
   // given 4 GiB and touched 1 GiB of it, counts: then the policy must take from it.
-  PolicyRun run(Enforce(), Host(16 * kGiB, 8 * kGiB));
+  PolicyRun run(TwentyPercentReserve(), Host(16 * kGiB, 8 * kGiB));
   FakeGuest& g = run.Add(Guest("lazy").Max(4 * kGiB).Actual(4 * kGiB).Used(512 * kMiB));
   run.host().reserved_bytes = 2 * kGiB;
   std::vector<DomainInput> inputs = {g.Input()};
   inputs[0].resident_bytes = kGiB;
-  const Outcome o = Decide(Enforce(), run.host(), inputs, State(), run.now());
+  const Outcome o = Decide(TwentyPercentReserve(), run.host(), inputs, State(), run.now());
   ASSERT_EQ(o.decisions.size(), 1u);
   EXPECT_EQ(o.decisions[0].reason, v1::DECISION_REASON_HOST_RECLAIM);
   // The same guest, fully touched: the room is there, nothing is taken.
   inputs[0].resident_bytes = 4 * kGiB;
-  EXPECT_TRUE(Decide(Enforce(), run.host(), inputs, State(), run.now()).decisions.empty());
+  EXPECT_TRUE(
+      Decide(TwentyPercentReserve(), run.host(), inputs, State(), run.now()).decisions.empty());
 }
 
 TEST(ReservationTest, AGuestAboutToRunOutIsStillRelievedFromTheReservedMemory) {
@@ -162,6 +170,74 @@ TEST(ReservationTest, AGuestAboutToRunOutIsStillRelievedFromTheReservedMemory) {
   ASSERT_EQ(decisions.size(), 1u);
   EXPECT_EQ(decisions[0].reason, v1::DECISION_REASON_GUEST_PRESSURE);
   EXPECT_GT(decisions[0].target_bytes, kGiB);
+}
+
+// A storm (three guests in need at once) borrows the soft reserve: the idle guest is left alone
+// while the host stays above its hard reserve, and is reclaimed from once no guest has needed
+// relief for a minute. One guest in need is no storm: the reserve is restored at once.
+TEST(PolicyStormTest, AStormBorrowsTheSoftReserveAndItIsTakenBackAfterACalmMinute) {
+  for (const int growing : {3, 1}) {
+    SCOPED_TRACE(absl::StrCat(growing, " guests growing"));
+    v1::Policy policy = Enforce();
+    policy.mutable_host()->set_reserve_bytes(4 * kGiB);  // hard: 256 MiB
+    policy.mutable_host()->set_reserve_fraction(0.01);
+    PolicyRun run(policy, Host(24 * kGiB, 5 * kGiB));
+    FakeGuest& idle = run.Add(Guest("idle").Max(8 * kGiB).Actual(8 * kGiB).Used(kGiB));
+    std::vector<FakeGuest*> desks;
+    for (int i = 0; i < growing; ++i) {
+      desks.push_back(
+          &run.Add(Guest(absl::StrCat("desk-", i)).Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB)));
+    }
+    ASSERT_TRUE(run.Cycle().empty());
+    for (FakeGuest* d : desks) d->used = 900 * kMiB;  // 100 MiB/s each
+    run.host().available_bytes = 3 * kGiB;            // under the reserve
+    std::map<std::string, Decision> first = ByName(run.Cycle());
+    for (FakeGuest* d : desks) {
+      ASSERT_EQ(first.count(d->name), 1u);
+      EXPECT_EQ(first[d->name].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+    }
+    if (growing == 1) {
+      ASSERT_EQ(first.count("idle"), 1u) << "no storm: the reserve is restored";
+      EXPECT_EQ(first["idle"].reason, v1::DECISION_REASON_HOST_RECLAIM);
+      continue;
+    }
+    EXPECT_EQ(first.count("idle"), 0u) << "the soft reserve is lent to the storm";
+    EXPECT_EQ(run.host_condition(), HostCondition::kNeutral);
+    for (int i = 0; i < 25; ++i) {  // 50 s: the storm is over, the reserve still lent
+      EXPECT_EQ(ByName(run.Cycle()).count("idle"), 0u) << "cycle " << i;
+    }
+    EXPECT_EQ(idle.actual, 8 * kGiB);
+    run.Advance(absl::Seconds(12));
+    std::map<std::string, Decision> after = ByName(run.Cycle());
+    ASSERT_EQ(after.count("idle"), 1u) << "a calm minute later the reserve is taken back";
+    EXPECT_EQ(after["idle"].reason, v1::DECISION_REASON_HOST_RECLAIM);
+    EXPECT_THAT(after["idle"].explanation, HasSubstr("(reserve 4 GiB)"));
+  }
+}
+
+// Guests growing fast into memory the host still has make it short before their growth lands:
+// reclaim starts a cycle early. Growth into memory the host already gave them costs it nothing.
+TEST(PolicyStormTest, TheHostIsShortOfWhatGrowingGuestsAreAboutToTake) {
+  PolicyRun run(Enforce(), Host(24 * kGiB, 3500 * kMiB));  // reserve 2.4 GiB: not short
+  run.Add(Guest("idle").Max(8 * kGiB).Actual(8 * kGiB).Used(kGiB));
+  FakeGuest& a = run.Add(Guest("a").Max(8 * kGiB).Actual(8 * kGiB).Used(kGiB).Resident(kGiB));
+  FakeGuest& b = run.Add(Guest("b").Max(8 * kGiB).Actual(8 * kGiB).Used(kGiB).Resident(kGiB));
+  ASSERT_TRUE(run.Cycle().empty());
+  a.used = b.used = kGiB + 400 * kMiB;  // 200 MiB/s each: 1.6 GiB before the next report
+  std::map<std::string, Decision> decisions = ByName(run.Cycle());
+  ASSERT_EQ(decisions.count("idle"), 1u);
+  EXPECT_EQ(decisions["idle"].reason, v1::DECISION_REASON_HOST_RECLAIM);
+  EXPECT_THAT(decisions["idle"].explanation,
+              HasSubstr("1.6 GiB of it about to be taken by guests' growing use"));
+  for (const char* growing : {"a", "b"}) {  // a growing guest keeps room for its growth
+    if (decisions.count(growing)) {
+      EXPECT_GE(decisions[growing].target_bytes, kGiB + 1200 * kMiB);
+    }
+  }
+
+  a.resident = b.resident = 8 * kGiB;  // their growth lands in memory they already hold
+  a.used = b.used = kGiB + 800 * kMiB;
+  EXPECT_EQ(ByName(run.Cycle()).count("idle"), 0u);
 }
 
 }  // namespace

@@ -94,5 +94,15 @@ TEST(EffectiveDomainPolicyTest, AnOverrideWinsFieldByField) {
   EXPECT_EQ(EffectiveDomainPolicy(p, "web").min_bytes(), 128 * kMiB);
 }
 
+// A Duration of zeros has no field protobuf would merge: a set 0s must still win over a default.
+TEST(EffectiveDomainPolicyTest, ASetZeroDurationWinsOverTheDefault) {
+  v1::Policy policy;
+  policy.mutable_defaults()->mutable_probe_slack_learn()->set_seconds(0);
+  policy.mutable_host()->mutable_reserve_reclaim_after()->set_seconds(0);
+  EXPECT_EQ(EffectiveDomainPolicy(policy, "any").probe_slack_learn().seconds(), 0);
+  EXPECT_EQ(WithDefaults(policy).host().reserve_reclaim_after().seconds(), 0);
+  EXPECT_EQ(WithDefaults({}).host().reserve_reclaim_after().seconds(), 60);
+}
+
 }  // namespace
 }  // namespace balloond::policy

@@ -50,10 +50,15 @@ struct FakeGuest {
   std::optional<absl::Time> held_until;      // an operator's hold
   std::optional<int64_t> claimed_available;  // a lying guest's MemAvailable
   bool autodeflate = false;
+  std::optional<int64_t> resident;                 // what the host holds of it (its QEMU's RSS)
   absl::Duration stats_period = absl::Seconds(2);  // the domain's <stats period>
 
   FakeGuest& Max(int64_t v) {
     max = v;
+    return *this;
+  }
+  FakeGuest& Resident(int64_t v) {
+    resident = v;
     return *this;
   }
   FakeGuest& Actual(int64_t v) {
@@ -84,7 +89,8 @@ struct FakeGuest {
     in.activity = activity;
     in.max_memory_bytes = max;
     in.actual_bytes = actual;
-    in.resident_bytes = actual;  // it touched all it has: the host's MemAvailable shows it
+    // Unless told otherwise, it touched all it has: the host's MemAvailable shows it.
+    in.resident_bytes = resident.value_or(actual);
     in.stats_period = stats_period;
     in.held_until = held_until;
     in.autodeflate = autodeflate;

@@ -98,6 +98,8 @@ struct GuestView {
   // Its virtio-mem device; max_bytes is the boot memory either way (what a balloon can give).
   std::optional<policy::Hotplug> hotplug;
   bool autodeflate = false;
+  // What the host holds of the guest (what the agent reads as its QEMU's resident memory).
+  int64_t resident_bytes = 0;
   std::optional<policy::GuestReport> report;
   absl::Duration stats_period;
   // Not reported: how much the guest's memory use has changed so far (anonymous and cache, either
@@ -156,6 +158,32 @@ struct Metrics {
   std::map<std::string, double> end_balloon_by_guest;
   int commands = 0;   // balloon targets sent
   int reversals = 0;  // grow after shrink or shrink after grow, per guest
+};
+
+// One host of the model with its guests, stepped a tick (100 ms) at a time; guests may come and go
+// (fleets). Simulate runs one through a scenario.
+class HostModel {
+ public:
+  // The host of `scenario`, with the scenario's guests, under `policy` (both outlive it).
+  HostModel(const Scenario& scenario, SimPolicy& policy);
+  ~HostModel();
+  HostModel(const HostModel&) = delete;
+  HostModel& operator=(const HostModel&) = delete;
+
+  // A guest that starts now, at its start_balloon (its maximum by default), its traces as given:
+  // shift them with phase_s to start them now. Names must be unique on the host.
+  void AddGuest(GuestSpec spec);
+  // The guest leaves: it holds nothing from now on and the policy no longer sees it.
+  void RemoveGuest(const std::string& name);
+  void Step();
+  double now() const;
+  // The host's MemAvailable as of the last step.
+  int64_t available_bytes() const;
+  Metrics Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 Metrics Simulate(const Scenario& scenario, SimPolicy& policy);

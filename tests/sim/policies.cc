@@ -22,25 +22,27 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
   h.available_bytes = host.available_bytes;
   std::vector<policy::DomainInput> inputs;
   v1::Policy p = policy_;
+  std::map<std::string, size_t> index;  // by name, which stands for the UUID
   for (size_t i = 0; i < guests.size(); ++i) {
-    const std::string uuid = std::to_string(i);
+    const std::string& uuid = guests[i].name;
+    index[uuid] = i;
     auto planned = plan_.find(uuid);
     const int every = planned == plan_.end() ? 1 : planned->second;
-    auto reading = readings_.find(i);
-    auto last = last_work_.find(i);
+    auto reading = readings_.find(uuid);
+    auto last = last_work_.find(uuid);
     const bool busy =
         last != last_work_.end() && guests[i].memory_work_bytes - last->second >
                                         kBusyBytesPerSecond * absl::ToDoubleSeconds(period_);
-    last_work_[i] = guests[i].memory_work_bytes;
+    last_work_[uuid] = guests[i].memory_work_bytes;
     const bool due = reading == readings_.end() || busy ||
                      reading->second.view.actual_bytes != guests[i].actual_bytes ||
                      now >= reading->second.at + (every - 0.5) * period_;
     ++guest_cycles_;
     if (due) {
       ++reads_;
-      readings_[i] = Reading{guests[i], now};
+      readings_[uuid] = Reading{guests[i], now};
     }
-    const GuestView& g = readings_[i].view;
+    const GuestView& g = readings_[uuid].view;
     policy::DomainInput in;
     in.uuid = uuid;
     in.name = g.name;
@@ -49,6 +51,7 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
     in.actual_bytes = g.actual_bytes;
     in.hotplug = g.hotplug;
     in.autodeflate = g.autodeflate;
+    in.resident_bytes = g.resident_bytes;
     in.report = g.report;
     in.stats_period = g.stats_period;
     inputs.push_back(std::move(in));
@@ -63,8 +66,8 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
   plan_ = std::move(out.collect_every);
   std::map<size_t, int64_t> targets;
   for (const policy::Decision& d : out.decisions) {
-    targets[std::stoul(d.uuid)] = d.balloon_target_bytes;
-    if (d.requested_bytes) requests_[std::stoul(d.uuid)] = *d.requested_bytes;
+    targets[index.at(d.uuid)] = d.balloon_target_bytes;
+    if (d.requested_bytes) requests_[index.at(d.uuid)] = *d.requested_bytes;
   }
   return targets;
 }

@@ -43,10 +43,11 @@ class BalloondPolicy final : public SimPolicy {
   absl::Duration period_;
   balloon::v1::Policy policy_;
   policy::State state_;
-  std::map<size_t, Reading> readings_;
-  std::map<size_t, int64_t> last_work_;  // each guest's memory_work_bytes last cycle
-  std::map<size_t, int64_t> requests_;   // virtio-mem requests of the last cycle
-  std::map<std::string, int> plan_;      // the last cycle's collection plan, by UUID
+  // By guest name (the policy's UUIDs): guests come and go on a fleet's hosts.
+  std::map<std::string, Reading> readings_;
+  std::map<std::string, int64_t> last_work_;  // each guest's memory_work_bytes last cycle
+  std::map<size_t, int64_t> requests_;        // virtio-mem requests of the last cycle
+  std::map<std::string, int> plan_;           // the last cycle's collection plan, by UUID
   int64_t reads_ = 0;
   int64_t guest_cycles_ = 0;
 };
