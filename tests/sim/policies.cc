@@ -20,6 +20,7 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
   policy::HostInput h;
   h.total_bytes = host.total_bytes;
   h.available_bytes = host.available_bytes;
+  h.reserved_bytes = reserved_bytes_;
   std::vector<policy::DomainInput> inputs;
   v1::Policy p = policy_;
   std::map<std::string, size_t> index;  // by name, which stands for the UUID
@@ -61,6 +62,8 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
       override_policy.set_min_bytes(g.min_bytes);
     if (!override_policy.has_shares()) override_policy.set_shares(g.shares);
   }
+  ++cycles_;
+  if (track_capacity_) capacity_ = policy::AssessCapacity(p, h, inputs, state_, now);
   policy::Outcome out = policy::Decide(p, h, inputs, state_, now);
   state_ = std::move(out.state);
   plan_ = std::move(out.collect_every);

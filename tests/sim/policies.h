@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "balloon/v1/balloon.pb.h"
+#include "policy/capacity.h"
 #include "tests/sim/model.h"
 
 namespace balloond::sim {
@@ -28,6 +29,13 @@ class BalloondPolicy final : public SimPolicy {
   std::map<size_t, int64_t> Cycle(const HostView& host, const std::vector<GuestView>& guests,
                                   absl::Time now) override;
   std::map<size_t, int64_t> TakeRequests() override;
+  // Memory promised to reservations from the next cycle on (HostInput.reserved_bytes): the
+  // policy makes room for it. And, once asked for, the host's capacity as each cycle judged it
+  // (what GetHostCapacity answers): a fleet's orchestrator places by it.
+  void set_reserved_bytes(int64_t bytes) { reserved_bytes_ = bytes; }
+  void track_capacity() { track_capacity_ = true; }
+  const std::optional<policy::HostCapacity>& capacity() const { return capacity_; }
+  int64_t cycles() const { return cycles_; }
   // The share of guest-cycles in which a guest's statistics were read.
   double read_fraction() const {
     return guest_cycles_ == 0 ? 1.0 : static_cast<double>(reads_) / guest_cycles_;
@@ -48,6 +56,10 @@ class BalloondPolicy final : public SimPolicy {
   std::map<std::string, int64_t> last_work_;  // each guest's memory_work_bytes last cycle
   std::map<size_t, int64_t> requests_;        // virtio-mem requests of the last cycle
   std::map<std::string, int> plan_;           // the last cycle's collection plan, by UUID
+  int64_t reserved_bytes_ = 0;
+  bool track_capacity_ = false;
+  int64_t cycles_ = 0;
+  std::optional<policy::HostCapacity> capacity_;
   int64_t reads_ = 0;
   int64_t guest_cycles_ = 0;
 };

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "tests/sim/fleet.h"
 #include "tests/sim/model.h"
 
 namespace balloond::sim {
@@ -12,6 +13,11 @@ namespace balloond::sim {
 // field.
 absl::StatusOr<Scenario> LoadScenario(const std::string& path);
 absl::StatusOr<Scenario> ParseScenario(const std::string& json_text, const std::string& origin);
+
+// A fleet file: one with "hosts" (the format is in tests/sim/README.md, "Fleets").
+bool IsFleetFile(const std::string& path);
+absl::StatusOr<FleetScenario> LoadFleet(const std::string& path);
+absl::StatusOr<FleetScenario> ParseFleet(const std::string& json_text, const std::string& origin);
 
 }  // namespace balloond::sim
 

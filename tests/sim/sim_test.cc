@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "tests/paths.h"
+#include "tests/sim/fleet.h"
 #include "tests/sim/model.h"
 #include "tests/sim/policies.h"
 #include "tests/sim/scenario_file.h"
@@ -345,6 +346,51 @@ TEST(ScenarioFileTest, EveryShippedScenarioLoads) {
   auto fleet =
       LoadScenario(std::string(BALLOOND_SOURCE_DIR) + "/tests/sim/scenarios/fleet-100.json");
   EXPECT_EQ(fleet->guests.size(), 100u);
+}
+
+// A host of 8 GiB (7 usable) and VMs of 2 GiB that touch 1 GiB while starting and idle at 300 MiB,
+// one every 5 s for 10 minutes: the static rules place by maximum (3, and 5 at 1.5x), balloond by
+// what its capacity can make room for, waiting for each reservation to be READY.
+TEST(FleetTest, TheStaticRulesPlaceByMaximumAndBalloondByCapacity) {
+  auto fleet = ParseFleet(R"({"duration_s": 600, "seed": 3,
+      "hosts": {"count": 1, "ram_mib": 8192, "base_mib": 1024},
+      "arrivals": {"interval_s": 5},
+      "kinds": [{"name": "app", "guest": {"max_mib": 2048, "min_mib": 256,
+                 "anon_mib": [[0, 1000], [20, 1000], [30, 300]], "cache_mib": 100}}]})",
+                          "tiny.json");
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  const FleetMetrics none = RunFleet(*fleet, PlacementRule::kNoOvercommit);
+  EXPECT_EQ(none.vms_placed, 3);
+  EXPECT_EQ(none.ready_p99_s, 0);
+  EXPECT_GT(none.vms_refused, 100);
+  EXPECT_EQ(RunFleet(*fleet, PlacementRule::kStatic15).vms_placed, 5);
+  const FleetMetrics b = RunFleet(*fleet, PlacementRule::kBalloond);
+  EXPECT_GT(b.vms_placed, 5);
+  EXPECT_EQ(b.oom_kills, 0);
+  EXPECT_GT(b.ready_p50_s, 0) << "each VM waits for its room to be made";
+  EXPECT_LT(b.pressure_seconds, 0.005 * b.guest_seconds);
+}
+
+TEST(FleetFileTest, ShippedFleetsLoadAndBadOnesAreRefusedByName) {
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(BALLOOND_SOURCE_DIR) +
+                                                               "/tests/sim/fleets")) {
+    EXPECT_TRUE(IsFleetFile(entry.path().string())) << entry.path();
+    auto f = LoadFleet(entry.path().string());
+    EXPECT_TRUE(f.ok()) << entry.path() << ": " << f.status();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 2);
+  EXPECT_THAT(std::string(ParseFleet(R"({"hosts": {"count": 0, "ram_mib": 1}, "kinds": []})", "x")
+                              .status()
+                              .message()),
+              HasSubstr("x: hosts needs a count of 1 or more"));
+  EXPECT_THAT(std::string(ParseFleet(R"({"hosts": {"ram_mib": 1024}, "kinds": [{"name": "k",
+                                         "guest": {"min_mib": 1}}]})",
+                                     "x")
+                              .status()
+                              .message()),
+              HasSubstr("x: kind k: max_mib is required"));
 }
 
 }  // namespace

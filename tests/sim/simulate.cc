@@ -122,6 +122,59 @@ std::vector<Check> CheckTargets(const Scenario& s, const std::map<std::string, M
   return checks;
 }
 
+// A fleet file: the three placement rules side by side, and balloond's targets for a fleet.
+nlohmann::json RunFleetFile(const balloond::sim::FleetScenario& f, const std::string& file,
+                            int& missed) {
+  using balloond::sim::PlacementRule;
+  std::cout << "\n## " << f.name << ": " << f.description << " (" << f.host_count << " hosts of "
+            << f.host.host_ram_bytes / kMiB << " MiB, a VM every " << f.arrival_interval_s << " s, "
+            << f.duration_s << " s)\n\n";
+  std::cout << absl::StrFormat("| %-13s | %6s | %7s | %12s | %12s | %10s | %10s | %7s | %7s |\n",
+                               "placement", "placed", "refused", "peak running", "pressure s",
+                               "pressure %", "OOM (host)", "ready p50", "ready p99");
+  std::cout << "|---------------|--------|---------|--------------|--------------|------------|---"
+               "---------|-----------|-----------|\n";
+  nlohmann::json entry = {{"scenario", f.name}, {"file", file}, {"fleet", true}};
+  std::map<PlacementRule, balloond::sim::FleetMetrics> r;
+  for (PlacementRule rule :
+       {PlacementRule::kNoOvercommit, PlacementRule::kStatic15, PlacementRule::kBalloond}) {
+    const balloond::sim::FleetMetrics m = balloond::sim::RunFleet(f, rule);
+    r[rule] = m;
+    const double share = m.guest_seconds > 0 ? 100 * m.pressure_seconds / m.guest_seconds : 0;
+    std::cout << absl::StrFormat(
+        "| %-13s | %6d | %7d | %12d | %12.1f | %9.3f%% | %10s | %7.1f s | %7.1f s |\n",
+        balloond::sim::RuleName(rule), m.vms_placed, m.vms_refused, m.peak_vms_running,
+        m.pressure_seconds, share, absl::StrCat(m.oom_kills, " (", m.host_oom_kills, ")"),
+        m.ready_p50_s, m.ready_p99_s);
+    entry["results"][balloond::sim::RuleName(rule)] = {{"vms_placed", m.vms_placed},
+                                                       {"vms_refused", m.vms_refused},
+                                                       {"pressure_seconds", m.pressure_seconds},
+                                                       {"guest_seconds", m.guest_seconds},
+                                                       {"oom_kills", m.oom_kills},
+                                                       {"host_oom_kills", m.host_oom_kills},
+                                                       {"ready_p50_s", m.ready_p50_s},
+                                                       {"ready_p99_s", m.ready_p99_s},
+                                                       {"peak_vms_running", m.peak_vms_running}};
+  }
+  const auto& b = r[PlacementRule::kBalloond];
+  const auto& none = r[PlacementRule::kNoOvercommit];
+  const double share = b.guest_seconds > 0 ? b.pressure_seconds / b.guest_seconds : 0;
+  const std::vector<Check> checks = {
+      {"balloond places >= 1.4x no-overcommit", b.vms_placed >= 1.4 * none.vms_placed,
+       absl::StrCat(b.vms_placed, " vs ", none.vms_placed)},
+      {"0 OOM kills", b.oom_kills == 0, absl::StrCat(b.oom_kills)},
+      {"<= 0.5% of guest-time under pressure", share <= 0.005,
+       absl::StrFormat("%.3f%%", 100 * share)}};
+  std::cout << "\nballoond's targets:";
+  for (const Check& c : checks) {
+    std::cout << (c.met ? "  [met] " : "  [MISSED] ") << c.target << " (" << c.detail << ");";
+    entry["targets"].push_back({{"target", c.target}, {"met", c.met}, {"detail", c.detail}});
+    missed += !c.met;
+  }
+  std::cout << "\n";
+  return entry;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,6 +201,16 @@ int main(int argc, char** argv) {
   nlohmann::json out = nlohmann::json::array();
   int missed = 0;
   for (const std::string& file : files) {
+    if (balloond::sim::IsFleetFile(file)) {
+      auto fleet = balloond::sim::LoadFleet(file);
+      if (!fleet.ok()) {
+        std::cerr << "balloond-sim: " << fleet.status().message() << "\n";
+        return 1;
+      }
+      if (probe_everywhere) fleet->host.balloond_policy.mutable_defaults()->set_probe(true);
+      out.push_back(RunFleetFile(*fleet, file, missed));
+      continue;
+    }
     auto scenario = balloond::sim::LoadScenario(file);
     if (!scenario.ok()) {
       std::cerr << "balloond-sim: " << scenario.status().message() << "\n";
