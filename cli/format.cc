@@ -281,12 +281,13 @@ std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
   Table host({});
   host.AddRow(
       {"placeable",
-       absl::StrCat(
-           FormatBytes(c.placeable_bytes()), " (available ", FormatBytes(c.available_bytes()),
-           " - reserve ", FormatBytes(c.reserve_bytes()), " - unbacked ",
-           FormatBytes(c.unbacked_bytes()), " - reserved ", FormatBytes(c.reserved_bytes()),
-           makes_room ? absl::StrCat(" + reclaimable ", FormatBytes(c.reclaimable_bytes()), ")")
-                      : ", and nothing reclaimed: the policy does not enforce)")});
+       absl::StrCat(FormatBytes(c.placeable_bytes()), " (available ",
+                    FormatBytes(c.available_bytes()), " - reserve ", FormatBytes(c.reserve_bytes()),
+                    " - unbacked ", FormatBytes(c.unbacked_bytes()), " - reserved ",
+                    FormatBytes(c.reserved_bytes()), " - jumps ", FormatBytes(c.jump_room_bytes()),
+                    makes_room
+                        ? absl::StrCat(" + reclaimable ", FormatBytes(c.reclaimable_bytes()), ")")
+                        : ", and nothing reclaimed: the policy does not enforce)")});
   host.AddRow({"reserve", FormatReserve(c)});
   host.AddRow({"reclaimable", FormatBytes(c.reclaimable_bytes())});
   host.AddRow({"unbacked", absl::StrCat(FormatBytes(c.unbacked_bytes()),

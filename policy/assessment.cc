@@ -314,4 +314,31 @@ v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host, int64_t ho
   return in;
 }
 
+JumpSlack JumpSlackOf(const Assessment& a, absl::Time now) {
+  constexpr int64_t kLeast = 64 * kMiB;
+  const DomainHistory& m = a.history;
+  const int64_t largest = m.jumps.Largest(now);
+  const bool learned =
+      now - m.jumps.watched_since >= FromProtoDuration(a.settings.probe_slack_learn());
+  JumpSlack slack;
+  if (learned) {
+    slack.bytes = std::max(kLeast, largest + largest / 4);
+    slack.why = absl::StrCat("its largest jump in a day ", FormatBytes(largest), " and a quarter");
+  } else {
+    slack.bytes =
+        std::max(largest, static_cast<int64_t>(a.settings.probe_slack_fraction() *
+                                               static_cast<double>(a.input->max_memory_bytes)));
+    slack.why = absl::StrFormat("%.0f%% of its maximum until its jumps are known",
+                                100 * a.settings.probe_slack_fraction());
+  }
+  const bool can_plug =
+      a.input->hotplug && a.input->hotplug->size_bytes > a.input->hotplug->requested_bytes;
+  if (a.input->autodeflate || can_plug) {
+    slack.bytes /= 2;
+    absl::StrAppend(&slack.why, ", halved: ", a.input->autodeflate ? "autodeflate" : "virtio-mem",
+                    " catches a jump");
+  }
+  return slack;
+}
+
 }  // namespace balloond::policy

@@ -95,6 +95,17 @@ absl::string_view Describe(DonorBlock block);
 balloon::v1::DecisionInputs Inputs(const Assessment& a, const HostInput& host,
                                    int64_t host_reserve);
 
+// What a guest is kept above its use for a jump the balloon cannot follow (a deflate takes seconds;
+// a login or a report job adds gigabytes in two): DomainPolicy.probe_slack_fraction of its maximum
+// until it has been watched probe_slack_learn, then its largest jump of the last day and a quarter
+// more; halved where a safety net catches a jump (an autodeflate balloon, virtio-mem memory left to
+// plug). Probing leaves it, and capacity does not offer it to new VMs.
+struct JumpSlack {
+  int64_t bytes = 0;
+  std::string why;
+};
+JumpSlack JumpSlackOf(const Assessment& a, absl::Time now);
+
 }  // namespace balloond::policy
 
 #endif  // BALLOOND_POLICY_ASSESSMENT_H_

@@ -41,6 +41,13 @@ DomainCapacity OfDomain(const v1::Policy& full, const Assessment& a, absl::Time 
   } else {
     d.reclaimable_bytes = a.actual - a.floor;
   }
+  if (a.fresh) {
+    // Once reclaimed from, it keeps its use, its kernel's share and some headroom: a jump needs the
+    // rest of its slack from the host.
+    const int64_t kept_above_use = a.actual - d.reclaimable_bytes - a.used - a.overhead;
+    d.jump_room_bytes =
+        std::max<int64_t>(0, JumpSlackOf(a, now).bytes - std::max<int64_t>(0, kept_above_use));
+  }
   return d;
 }
 
@@ -65,6 +72,7 @@ HostCapacity CapacityOf(const Judgement& j, int64_t reserved_bytes) {
     c.used_bytes += d.used_bytes.value_or(0);
     c.needed_bytes += d.needed_bytes.value_or(0);
     c.reclaimable_bytes += d.reclaimable_bytes;
+    c.jump_room_bytes += d.jump_room_bytes;
     if (d.pressure_index) {
       pressure_sum += *d.pressure_index;
       ++pressure_count;
@@ -80,8 +88,10 @@ HostCapacity WithReserved(HostCapacity c, int64_t reserved_bytes) {
   c.standing.reserved_bytes = c.reserved_bytes;
   // Each byte reclaimed is a byte of room: taken from what a guest never touched, it is a promise
   // the host no longer has to keep; from what it did, MemAvailable grows by it.
-  c.placeable_bytes = std::max<int64_t>(
-      0, RoomBeyondReserve(c) - c.reserved_bytes + (c.makes_room ? c.reclaimable_bytes : 0));
+  // The room guests' jumps need is not offered: a VM placed in it is an OOM when they jump.
+  c.placeable_bytes =
+      std::max<int64_t>(0, RoomBeyondReserve(c) - c.reserved_bytes - c.jump_room_bytes +
+                               (c.makes_room ? c.reclaimable_bytes : 0));
   return c;
 }
 

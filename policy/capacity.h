@@ -46,6 +46,9 @@ struct DomainCapacity {
   std::string pressure_why;
   // What its autodeflate balloon gave it by itself since the last cycle.
   int64_t deflated_by_itself = 0;
+  // The room its jumps need (JumpSlackOf) beyond what it keeps once reclaimed from: not offered to
+  // new VMs (fresh statistics only).
+  int64_t jump_room_bytes = 0;
   // What probing found it needs (Probing.working_set), and when.
   std::optional<int64_t> working_set_bytes;
   absl::Time working_set_at = absl::InfinitePast();
@@ -60,13 +63,14 @@ struct HostCapacity {
   int64_t used_bytes = 0;       // Σ use of the guests with fresh statistics
   int64_t needed_bytes = 0;     // Σ need of the same guests
   int64_t reclaimable_bytes = 0;
-  int64_t reserved_bytes = 0;  // promised to reservations
-  int64_t unbacked_bytes = 0;  // Σ guests' unbacked_bytes: promised to guests, not yet theirs
+  int64_t reserved_bytes = 0;   // promised to reservations
+  int64_t unbacked_bytes = 0;   // Σ guests' unbacked_bytes: promised to guests, not yet theirs
+  int64_t jump_room_bytes = 0;  // Σ guests' jump_room_bytes: kept for their jumps
   // The mean of the guests' pressure indexes; absent without a guest with fresh statistics.
   std::optional<double> pressure_index;
-  // What a new VM could get now if room were made: available − reserve − unbacked − reserved,
-  // plus what is reclaimable when the policy enforces (it makes no room in observe mode or off).
-  // Never < 0.
+  // What a new VM could get now if room were made: available − reserve − unbacked − reserved −
+  // jump room, plus what is reclaimable when the policy enforces (it makes no room in observe mode
+  // or off). Never < 0. ReserveMemory refuses a reservation beyond it.
   int64_t placeable_bytes = 0;
   // Whether the policy makes room (it enforces): only then does reclaimable count.
   bool makes_room = false;

@@ -25,41 +25,6 @@ int64_t ProbeStep(const Assessment& a) {
   return std::clamp(fraction, kMinStep, std::max(kMinStep, a.settings.probe_max_step_bytes()));
 }
 
-// What probing leaves above the guest's use for a jump the balloon cannot follow (a deflate takes
-// seconds; a login or a report job adds gigabytes in two): a share of its maximum until it has been
-// watched long enough to know its own jumps, then its largest and a quarter more; halved where a
-// safety net catches a jump (an autodeflate balloon, virtio-mem memory left to plug).
-struct Slack {
-  int64_t bytes = 0;
-  std::string why;
-};
-Slack ProbeSlack(const Assessment& a, absl::Time now) {
-  constexpr int64_t kLeast = 64 * kMiB;
-  const DomainHistory& m = a.history;
-  const int64_t largest = m.jumps.Largest(now);
-  const bool learned =
-      now - m.jumps.watched_since >= FromProtoDuration(a.settings.probe_slack_learn());
-  Slack slack;
-  if (learned) {
-    slack.bytes = std::max(kLeast, largest + largest / 4);
-    slack.why = absl::StrCat("its largest jump in a day ", FormatBytes(largest), " and a quarter");
-  } else {
-    slack.bytes =
-        std::max(largest, static_cast<int64_t>(a.settings.probe_slack_fraction() *
-                                               static_cast<double>(a.input->max_memory_bytes)));
-    slack.why = absl::StrFormat("%.0f%% of its maximum until its jumps are known",
-                                100 * a.settings.probe_slack_fraction());
-  }
-  const bool can_plug =
-      a.input->hotplug && a.input->hotplug->size_bytes > a.input->hotplug->requested_bytes;
-  if (a.input->autodeflate || can_plug) {
-    slack.bytes /= 2;
-    absl::StrAppend(&slack.why, ", halved: ", a.input->autodeflate ? "autodeflate" : "virtio-mem",
-                    " catches a jump");
-  }
-  return slack;
-}
-
 // Probing found where the guest's refaults begin: remembers it and pauses probing. Each back-off
 // in a row waits twice as long, up to 10 minutes: the working set is re-checked that often, and
 // refaults stay rare. Returns the pause.
@@ -138,7 +103,7 @@ void Probe(CycleContext& c) {
     // below it costs refaults. Nor is the room kept for the guest's jumps.
     const bool known = m.probing.working_set && *m.probing.working_set > a.floor &&
                        c.now - m.probing.working_set_at < kWorkingSetTrusted;
-    const Slack slack = ProbeSlack(a, c.now);
+    const JumpSlack slack = JumpSlackOf(a, c.now);
     const int64_t lowest =
         std::max(known ? *m.probing.working_set : a.floor, a.used + a.overhead + slack.bytes);
     const int64_t taken = std::min(step, a.actual - lowest);

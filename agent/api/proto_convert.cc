@@ -158,6 +158,7 @@ void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
   out->set_reclaimable_bytes(c.reclaimable_bytes);
   out->set_reserved_bytes(c.reserved_bytes);
   out->set_unbacked_bytes(c.unbacked_bytes);
+  out->set_jump_room_bytes(c.jump_room_bytes);
   if (c.pressure_index) out->set_pressure_index(*c.pressure_index);
   out->set_placeable_bytes(c.placeable_bytes);
   if (reading.host.pressure_some || reading.host.pressure_full) {
@@ -178,6 +179,7 @@ void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
     if (d.pressure_index) o->set_pressure_index(*d.pressure_index);
     if (d.resident_bytes) o->set_resident_bytes(*d.resident_bytes);
     o->set_unbacked_bytes(d.unbacked_bytes);
+    o->set_jump_room_bytes(d.jump_room_bytes);
     if (d.working_set_bytes) {
       o->set_working_set_bytes(*d.working_set_bytes);
       *o->mutable_working_set_time() = ToProtoTimestamp(d.working_set_at);

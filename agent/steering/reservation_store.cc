@@ -46,7 +46,8 @@ std::string Standing(int64_t room, const policy::HostCapacity& c, bool policy_en
   return absl::StrCat(
       FormatBytes(std::max<int64_t>(0, room)), " available beyond the host's reserve of ",
       FormatBytes(c.reserve_bytes), ", what guests were given and have not touched (",
-      FormatBytes(c.unbacked_bytes), ") and earlier reservations, ",
+      FormatBytes(c.unbacked_bytes), "), the room the guests' jumps need (",
+      FormatBytes(c.jump_room_bytes), ") and earlier reservations, ",
       policy_enforces ? absl::StrCat(FormatBytes(c.reclaimable_bytes),
                                      " reclaimable from guests without putting one under pressure")
                       : "and the policy does not enforce, so it takes nothing back from guests");
@@ -230,17 +231,19 @@ absl::StatusOr<v1::Reservation> ReservationStore::Create(
       if (Alive(other)) held += other.bytes();
     }
     const int64_t room = policy::RoomBeyondReserve(*capacity) - held;
-    const int64_t possible = room + (policy_enforces ? capacity->reclaimable_bytes : 0);
-    if (room >= r.bytes()) {
-      r.set_made_bytes(r.bytes());
-      MoveTo(r, v1::RESERVATION_STATE_READY,
-             absl::StrCat("the room was there: ", Standing(room, *capacity, policy_enforces)), now);
-    } else if (possible < r.bytes()) {
+    // What placeable_bytes offers: not the room the guests' jumps need.
+    const int64_t possible =
+        room - capacity->jump_room_bytes + (policy_enforces ? capacity->reclaimable_bytes : 0);
+    if (possible < r.bytes()) {
       r.set_made_bytes(std::clamp<int64_t>(possible, 0, r.bytes()));
       MoveTo(r, v1::RESERVATION_STATE_FAILED,
              absl::StrCat("the host can make only ", FormatBytes(r.made_bytes()), " of ",
                           FormatBytes(r.bytes()), ": ", Standing(room, *capacity, policy_enforces)),
              now);
+    } else if (room >= r.bytes()) {
+      r.set_made_bytes(r.bytes());
+      MoveTo(r, v1::RESERVATION_STATE_READY,
+             absl::StrCat("the room was there: ", Standing(room, *capacity, policy_enforces)), now);
     } else {
       r.set_made_bytes(std::max<int64_t>(0, room));
     }

@@ -186,7 +186,7 @@ TEST(FormatTest, CapacitySaysWherePlaceableComesFromAndWhyAGuestGivesNothing) {
   held->set_not_reclaimable_reason("an operator holds it");
   const std::string text = FormatCapacity(c, absl::UTCTimeZone());
   EXPECT_THAT(text, HasSubstr("placeable        9 GiB (available 10 GiB - reserve 2 GiB - unbacked "
-                              "0 B - reserved 0 B + reclaimable 1 GiB)"));
+                              "0 B - reserved 0 B - jumps 0 B + reclaimable 1 GiB)"));
   EXPECT_THAT(text, HasSubstr("pressure index   - (no guest has fresh statistics)"));
   EXPECT_THAT(text, HasSubstr("reserve          2 GiB (hard 256 MiB): lent to guests in a storm"));
   EXPECT_THAT(text, ::testing::ContainsRegex("idle +2 GiB .* 50 +700 MiB \\(2m ago\\) +1 GiB"));

@@ -209,6 +209,44 @@ TEST(PolicyIntegrationTest, ProbingGivesAnIdleGuestsMemoryToAComfortableHostStep
   EXPECT_GT(BalloonActual(agent, guest.name()), actual + 300 * kMiB);
 }
 
+// Probing with its default slack: a guest not watched long enough keeps half its maximum above its
+// use, so a jump of more than half its size within 2 s after probing took it down lands in memory
+// it still has: no OOM kill. (With the slack at 0, the test above, probing takes it to its floor.)
+TEST(PolicyIntegrationTest, AfterProbingAJumpOfMoreThanHalfTheGuestWithinTwoSecondsKillsNothing) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("jump", 1024));
+  Agent agent;
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  ASSERT_TRUE(WaitFor([&] { return GuestReports(agent, guest.name()); }, absl::Seconds(30)));
+
+  const absl::Time start = absl::Now();
+  CommandResult r = agent.Ctl({"policy", "set", "mode=enforce", "defaults.probe=true",
+                               "defaults.probe_step_fraction=0.1", "probe_interval=2s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(WaitUntilSettled(agent, guest.name(), absl::Seconds(8), absl::Seconds(120)))
+      << agent.Log();
+  const int64_t actual = BalloonActual(agent, guest.name());
+  const auto steps = Decisions(agent, guest.name());
+  std::cout << "probing with the default slack took the guest from 1024 to " << actual / kMiB
+            << " MiB:\n";
+  PrintDecisions(steps, start);
+  ASSERT_FALSE(steps.empty()) << "probing took nothing";
+  for (const auto& d : steps) {
+    EXPECT_EQ(d.reason(), v1::DECISION_REASON_PROBE) << d.explanation();
+    EXPECT_THAT(d.explanation(), HasSubstr("above its use for jumps: 50% of its maximum"));
+  }
+  EXPECT_LT(actual, 1024 * kMiB - 64 * kMiB);  // probing returned some of it
+  const int64_t used_kib = MemInfoKiB(guest.Command("meminfo"), "MemTotal") -
+                           MemInfoKiB(guest.Command("meminfo"), "MemAvailable");
+  EXPECT_GE(actual, used_kib * 1024 + 512 * kMiB - 32 * kMiB) << "half its maximum kept";
+
+  // 550 MiB in 2 s (more than half its maximum, and of what probing left it): faster than any
+  // balloon follows a report.
+  const std::string jump = guest.Command("alloc 550 2", absl::Seconds(90));
+  EXPECT_THAT(jump, ::testing::Not(HasSubstr("ERR"))) << jump;
+  EXPECT_THAT(guest.Command("oomkills"), HasSubstr("oom_kill 0"));
+}
+
 // What balloond sees of a guest's refaults: major faults per second between its last two reports.
 class FaultRate {
  public:

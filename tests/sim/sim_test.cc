@@ -350,9 +350,11 @@ TEST(ScenarioFileTest, EveryShippedScenarioLoads) {
 
 // A host of 8 GiB (7 usable) and VMs of 2 GiB that touch 1 GiB while starting and idle at 300 MiB,
 // one every 5 s for 10 minutes: the static rules place by maximum (3, and 5 at 1.5x), balloond by
-// what its capacity can make room for, waiting for each reservation to be READY.
+// what its capacity can make room for, waiting for each reservation to be READY. Its capacity keeps
+// room for each guest's jumps: half its maximum until it has been watched for a minute here.
 TEST(FleetTest, TheStaticRulesPlaceByMaximumAndBalloondByCapacity) {
   auto fleet = ParseFleet(R"({"duration_s": 600, "seed": 3,
+      "balloond_policy": {"defaults": {"probe_slack_learn": "60s"}},
       "hosts": {"count": 1, "ram_mib": 8192, "base_mib": 1024},
       "arrivals": {"interval_s": 5},
       "kinds": [{"name": "app", "guest": {"max_mib": 2048, "min_mib": 256,
