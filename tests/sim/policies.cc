@@ -5,6 +5,8 @@
 #include <numeric>
 #include <utility>
 
+#include "policy/judgement.h"
+
 namespace balloond::sim {
 
 namespace v1 = balloon::v1;
@@ -63,8 +65,11 @@ std::map<size_t, int64_t> BalloondPolicy::Cycle(const HostView& host,
     if (!override_policy.has_shares()) override_policy.set_shares(g.shares);
   }
   ++cycles_;
-  if (track_capacity_) capacity_ = policy::AssessCapacity(p, h, inputs, state_, now);
-  policy::Outcome out = policy::Decide(p, h, inputs, state_, now);
+  // One judgement for the decisions and the capacity, as the agent's cycle has it (the simulator
+  // always enforces, so Decide's "policy off" shortcut does not apply).
+  policy::Judgement judgement = policy::Judge(p, h, inputs, state_, now);
+  if (track_capacity_) capacity_ = policy::CapacityOf(judgement, h.reserved_bytes);
+  policy::Outcome out = policy::Decide(std::move(judgement), h.reserved_bytes);
   state_ = std::move(out.state);
   plan_ = std::move(out.collect_every);
   std::map<size_t, int64_t> targets;

@@ -92,6 +92,16 @@ absl::StatusOr<GuestSpec> ParseGuest(const json& g, std::string name, int k,
   return spec;
 }
 
+// A scenario's or fleet's "balloond_policy" (the policy's JSON form), if it has one, into `policy`.
+absl::Status ReadBalloondPolicy(const json& doc, const std::string& origin,
+                                balloon::v1::Policy& policy) {
+  if (!doc.contains("balloond_policy")) return absl::OkStatus();
+  auto parsed = google::protobuf::util::JsonStringToMessage(doc["balloond_policy"].dump(), &policy);
+  if (parsed.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(origin, ": balloond_policy: ", parsed.message().as_string()));
+}
+
 }  // namespace
 
 absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::string& origin) {
@@ -125,14 +135,8 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text, const std::strin
       if (e.contains("storm_relieved_s"))
         s.expect_storm_relieved_s = e["storm_relieved_s"].get<double>();
     }
-    if (doc.contains("balloond_policy")) {
-      auto parsed = google::protobuf::util::JsonStringToMessage(doc["balloond_policy"].dump(),
-                                                                &s.balloond_policy);
-      if (!parsed.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(origin, ": balloond_policy: ", parsed.message().as_string()));
-      }
-    }
+    if (absl::Status read = ReadBalloondPolicy(doc, origin, s.balloond_policy); !read.ok())
+      return read;
     for (const json& g : doc.at("guests")) {
       const int count = g.value("count", 1);
       for (int k = 0; k < count; ++k) {
@@ -173,14 +177,8 @@ absl::StatusOr<FleetScenario> ParseFleet(const std::string& text, const std::str
       return absl::InvalidArgumentError(
           absl::StrCat(origin, ": hosts needs a count of 1 or more and ram_mib"));
     }
-    if (doc.contains("balloond_policy")) {
-      auto parsed = google::protobuf::util::JsonStringToMessage(doc["balloond_policy"].dump(),
-                                                                &f.host.balloond_policy);
-      if (!parsed.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(origin, ": balloond_policy: ", parsed.message().as_string()));
-      }
-    }
+    if (absl::Status read = ReadBalloondPolicy(doc, origin, f.host.balloond_policy); !read.ok())
+      return read;
     const json arrivals = doc.value("arrivals", json::object());
     f.arrival_interval_s = arrivals.value("interval_s", 10.0);
     f.lifetime_s = arrivals.value("lifetime_s", 0.0);
