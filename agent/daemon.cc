@@ -15,8 +15,10 @@ CollectorOptions CollectorOptionsOf(const AgentSettings& settings) {
   return options;
 }
 
-PolicyRunnerOptions RunnerOptionsOf(const AgentSettings& settings) {
+PolicyRunnerOptions RunnerOptionsOf(const AgentSettings& settings,
+                                    const std::optional<KsmPaths>& ksm) {
   PolicyRunnerOptions options;
+  options.ksm = ksm;
   options.interval = settings.stats_period;
   options.monitor_timeout = settings.monitor_timeout;
   return options;
@@ -75,7 +77,7 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
                  {&qom_traffic_, this, &stats_feed_}),
       runner_({snapshots_, *hypervisor_, clock_, *policy_, *holds_, decisions_, collector_,
                collector_, capacity_, *reservations_, events_, &outside_changes_},
-              environment_.read_host, RunnerOptionsOf(settings)),
+              environment_.read_host, RunnerOptionsOf(settings, environment_.ksm)),
       services_({snapshots_, *hypervisor_, clock_, *policy_, decisions_, *holds_, stats_feed_,
                  decision_feed_, balloon_paths_, qom_traffic_, collector_, capacity_,
                  *reservations_, events_, &outside_changes_}) {}

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -53,6 +54,8 @@ class Daemon final : private DomainChangeListener,
                                               CallMeter& meter)>
         make_hypervisor;
     std::function<absl::StatusOr<HostMemory>()> read_host = [] { return ReadHostMemory(); };
+    // Where KSM is read and run: the host's own (main.cc); absent in tests, which leave it alone.
+    std::optional<KsmPaths> ksm = std::nullopt;
   };
 
   // Opens the state, listens, and starts collecting; `loaded_config` is the config file as read

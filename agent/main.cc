@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
                                                               balloond::CallMeter& meter) {
     return std::make_unique<balloond::LibvirtHypervisor>(uri, clock, to, meter);
   };
+  environment.ksm = balloond::KsmPaths();
   auto daemon = balloond::Daemon::Start(*settings, loaded_config, std::move(environment));
   if (!daemon.ok()) {
     balloond::Log(balloond::LogLevel::kError, daemon.status().message());

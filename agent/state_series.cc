@@ -97,6 +97,7 @@ std::vector<MetricFamily> StateSeries::Collect() const {
   CollectDecisions(out);
   CollectHost(out);
   CollectCapacity(out);
+  CollectSharing(out);
   CollectWatches(out);
   return out;
 }
@@ -330,6 +331,80 @@ void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
     host_need.Add({}, *c.pressure_index);
     host_need.MoveTo(out);
   }
+}
+
+// Page sharing (KSM): what it saves on the host and of each domain, and balloond's control of it.
+void StateSeries::CollectSharing(std::vector<MetricFamily>& out) const {
+  if (sources_.capacity == nullptr) return;
+  const std::optional<CapacityReading> reading = sources_.capacity->Latest();
+  if (!reading || !reading->sharing || reading->sharing->state() == v1::KSM_STATE_UNAVAILABLE) {
+    return;
+  }
+  const v1::HostSharing& k = *reading->sharing;
+  const struct {
+    const char* name;
+    const char* help;
+    double value;
+  } host_series[] = {
+      {"balloon_host_ksm_running", "1 while ksmd runs (/sys/kernel/mm/ksm/run is 1).",
+       k.running() ? 1.0 : 0.0},
+      {"balloon_host_ksm_pages_to_scan", "Pages ksmd scans each time it wakes (every 20 ms).",
+       static_cast<double>(k.pages_to_scan())},
+      {"balloon_host_ksm_shared_bytes", "The merged pages KSM keeps (pages_shared).",
+       static_cast<double>(k.shared_bytes())},
+      {"balloon_host_ksm_sharing_bytes",
+       "The pages that map merged pages (pages_sharing): what merging saves.",
+       static_cast<double>(k.sharing_bytes())},
+      {"balloon_host_ksm_saved_bytes",
+       "What merging saves less KSM's bookkeeping (general_profit; pages_sharing where the "
+       "kernel lacks it).",
+       static_cast<double>(k.has_saved_bytes() ? k.saved_bytes() : k.sharing_bytes())},
+      {"balloon_host_ksm_lasting_saved_bytes",
+       "The least saved in the last 10 minutes: the part of the saving counted as capacity.",
+       static_cast<double>(k.lasting_saved_bytes())},
+      {"balloon_host_ksm_full_scans", "Full scans ksmd has made since boot.",
+       static_cast<double>(k.full_scans())},
+  };
+  for (const auto& s : host_series) {
+    MetricFamily f = Family(s.name, s.help, MetricType::Gauge);
+    AddSample(f, {}, s.value);
+    out.push_back(std::move(f));
+  }
+  if (k.has_ksmd_cpu_percent()) {
+    MetricFamily cpu =
+        Family("balloon_host_ksm_cpu_ratio", "ksmd's share of one CPU over the last policy cycle.",
+               MetricType::Gauge);
+    AddSample(cpu, {}, k.ksmd_cpu_percent() / 100.0);
+    out.push_back(std::move(cpu));
+  }
+  MetricFamily state = Family("balloon_host_ksm_state",
+                              "1 for the state of balloond's control of KSM: left-alone, running, "
+                              "stopped (resting after scans that gained nothing), no-access.",
+                              MetricType::Gauge);
+  for (const v1::KsmState s : {v1::KSM_STATE_LEFT_ALONE, v1::KSM_STATE_RUNNING,
+                               v1::KSM_STATE_STOPPED, v1::KSM_STATE_NO_ACCESS}) {
+    AddSample(state, {{"state", ShortName(s)}}, s == k.state() ? 1 : 0);
+  }
+  out.push_back(std::move(state));
+  MetricFamily merging = Family("balloon_domain_ksm_merging_bytes",
+                                "The guest's memory KSM merged with identical pages "
+                                "(ksm_merging_pages of its QEMU).",
+                                MetricType::Gauge);
+  MetricFamily saved = Family("balloon_domain_ksm_saved_bytes",
+                              "What merging saves the host of the guest (ksm_process_profit of "
+                              "its QEMU).",
+                              MetricType::Gauge);
+  for (const policy::DomainCapacity& d : reading->capacity.domains) {
+    auto it = reading->domain_sharing.find(d.uuid);
+    if (it == reading->domain_sharing.end() || !it->second.has_merging_bytes()) continue;
+    const std::vector<ClientMetric::Label> labels = {{"domain", d.name}, {"uuid", d.uuid}};
+    AddSample(merging, labels, static_cast<double>(it->second.merging_bytes()));
+    if (it->second.has_saved_bytes()) {
+      AddSample(saved, labels, static_cast<double>(it->second.saved_bytes()));
+    }
+  }
+  out.push_back(std::move(merging));
+  out.push_back(std::move(saved));
 }
 
 void StateSeries::CollectWatches(std::vector<MetricFamily>& out) const {

@@ -50,6 +50,7 @@ class StateSeries final : public prometheus::Collectable {
   void CollectHolds(std::vector<prometheus::MetricFamily>& out) const;
   void CollectHost(std::vector<prometheus::MetricFamily>& out) const;
   void CollectCapacity(std::vector<prometheus::MetricFamily>& out) const;
+  void CollectSharing(std::vector<prometheus::MetricFamily>& out) const;
   void CollectWatches(std::vector<prometheus::MetricFamily>& out) const;
 
   Sources sources_;

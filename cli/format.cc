@@ -276,6 +276,27 @@ std::string FormatReserve(const v1::HostCapacity& c) {
 
 }  // namespace
 
+std::string FormatSharing(const v1::HostSharing& sharing) {
+  if (sharing.state() == v1::KSM_STATE_UNAVAILABLE) return "- (the kernel has no KSM)";
+  const int64_t saved = sharing.has_saved_bytes() ? sharing.saved_bytes() : sharing.sharing_bytes();
+  return absl::StrCat(
+      FormatBytes(saved), " saved (", FormatBytes(sharing.lasting_saved_bytes()),
+      " of it lasting), ksmd ",
+      sharing.running() ? absl::StrCat("running, ", sharing.pages_to_scan(), " pages every ",
+                                       sharing.sleep_millisecs(), " ms")
+                        : "stopped",
+      sharing.has_ksmd_cpu_percent()
+          ? absl::StrFormat(", %.1f%% of a CPU", sharing.ksmd_cpu_percent())
+          : "",
+      "; balloond: ", ShortName(sharing.state()), " (mode ", ShortName(sharing.mode()), ")");
+}
+
+std::string FormatDomainSharing(const v1::DomainSharing& sharing) {
+  if (sharing.nosharepages()) return "- (nosharepages)";
+  if (!sharing.has_merging_bytes()) return "-";
+  return FormatBytes(sharing.merging_bytes());
+}
+
 std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
   const bool makes_room = c.mode() == v1::POLICY_MODE_ENFORCE;
   Table host({});
@@ -292,6 +313,10 @@ std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
   host.AddRow({"reclaimable", FormatBytes(c.reclaimable_bytes())});
   host.AddRow({"unbacked", absl::StrCat(FormatBytes(c.unbacked_bytes()),
                                         " (given to guests, not yet touched: theirs to take)")});
+  if (c.has_sharing() && c.sharing().state() != v1::KSM_STATE_UNSPECIFIED) {
+    host.AddRow({"sharing", FormatSharing(c.sharing())});
+    if (!c.sharing().explanation().empty()) host.AddRow({"ksm", c.sharing().explanation()});
+  }
   host.AddRow({"guests have", absl::StrCat(FormatBytes(c.balloon_bytes()), " of ",
                                            FormatBytes(c.committed_bytes()), " committed")});
   host.AddRow({"guests use/need",
@@ -309,8 +334,8 @@ std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
   host.AddRow({"policy", absl::StrCat(ShortName(c.mode()), ", judged at ",
                                       absl::FormatTime(
                                           "%H:%M:%S", FromProtoTimestamp(c.assess_time()), zone))});
-  Table domains(
-      {"DOMAIN", "HAS", "MAX", "USES", "NEEDS", "PRESSURE", "WORKING SET", "RECLAIMABLE"});
+  Table domains({"DOMAIN", "HAS", "MAX", "USES", "NEEDS", "PRESSURE", "WORKING SET", "SHARED",
+                 "RECLAIMABLE"});
   const absl::Time judged = FromProtoTimestamp(c.assess_time());
   for (const v1::DomainCapacity& d : c.domains()) {
     // What probing found, with its age: a working set found long ago may have changed since.
@@ -322,13 +347,14 @@ std::string FormatCapacity(const v1::HostCapacity& c, absl::TimeZone zone) {
                       judged - FromProtoTimestamp(d.working_set_time()), absl::Seconds(1))),
                   " ago)")
             : "-";
-    domains.AddRow(
-        {d.name(), FormatBytes(d.balloon_bytes()), FormatBytes(d.max_memory_bytes()),
-         OptionalBytes(d.has_used_bytes(), d.used_bytes()),
-         OptionalBytes(d.has_needed_bytes(), d.needed_bytes()),
-         d.has_pressure_index() ? absl::StrFormat("%.0f", d.pressure_index()) : "-", working_set,
-         d.reclaimable_bytes() > 0 ? FormatBytes(d.reclaimable_bytes())
-                                   : absl::StrCat("- (", d.not_reclaimable_reason(), ")")});
+    domains.AddRow({d.name(), FormatBytes(d.balloon_bytes()), FormatBytes(d.max_memory_bytes()),
+                    OptionalBytes(d.has_used_bytes(), d.used_bytes()),
+                    OptionalBytes(d.has_needed_bytes(), d.needed_bytes()),
+                    d.has_pressure_index() ? absl::StrFormat("%.0f", d.pressure_index()) : "-",
+                    working_set, FormatDomainSharing(d.sharing()),
+                    d.reclaimable_bytes() > 0
+                        ? FormatBytes(d.reclaimable_bytes())
+                        : absl::StrCat("- (", d.not_reclaimable_reason(), ")")});
   }
   return absl::StrCat(Printed(host), c.domains().empty() ? "" : "\n", Printed(domains));
 }

@@ -30,8 +30,12 @@ std::string FormatStatsRow(const balloon::v1::MemoryStats& stats, absl::Time now
                            absl::TimeZone zone);
 // `host`: the host's memory and pressure.
 std::string FormatHost(const balloon::v1::HostStats& host);
+// Page sharing on the host: what it saves, ksmd's pace, balloond's control of it.
+std::string FormatSharing(const balloon::v1::HostSharing& sharing);
+// What KSM merged of one domain: "87 MiB", "- (nosharepages)", "-" when unknown.
+std::string FormatDomainSharing(const balloon::v1::DomainSharing& sharing);
 // The host's capacity (`balloonctl capacity`): the figures an orchestrator places by, then a row
-// per guest with what it has, uses, needs and could give back.
+// per guest with what it has, uses, needs, shares and could give back.
 std::string FormatCapacity(const balloon::v1::HostCapacity& capacity, absl::TimeZone zone);
 // One reservation and what happened to it (`reserve`, `unreserve`); a table of them
 // (`reservations`).

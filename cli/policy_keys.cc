@@ -103,9 +103,14 @@ absl::Status SetValue(Message& m, const FieldDescriptor* f, const std::string& k
       return absl::OkStatus();
     }
     case FieldDescriptor::CPPTYPE_ENUM: {
-      // By short name, in any case: "enforce" for POLICY_MODE_ENFORCE.
+      // By short name, in any case: "enforce" for POLICY_MODE_ENFORCE; or by the proto's name.
       if (auto number = EnumByShortName(f->enum_type(), absl::AsciiStrToLower(value))) {
         r->SetEnumValue(&m, f, *number);
+        return absl::OkStatus();
+      }
+      if (const auto* named = f->enum_type()->FindValueByName(absl::AsciiStrToUpper(value));
+          named != nullptr && named->number() != 0) {
+        r->SetEnumValue(&m, f, named->number());
         return absl::OkStatus();
       }
       return Bad(key, value,

@@ -220,6 +220,9 @@ HostInput SaneHost(const HostInput& host) {
   out.total_bytes = std::clamp<int64_t>(host.total_bytes, 0, kMaxMemoryBytes);
   out.available_bytes = std::clamp<int64_t>(host.available_bytes, 0, kMaxMemoryBytes);
   out.reserved_bytes = std::clamp<int64_t>(host.reserved_bytes, 0, kMaxMemoryBytes);
+  out.shared_saved_bytes = std::clamp<int64_t>(host.shared_saved_bytes, 0, kMaxMemoryBytes);
+  out.shared_lasting_bytes =
+      std::clamp<int64_t>(host.shared_lasting_bytes, 0, out.shared_saved_bytes);
   return out;
 }
 

@@ -75,6 +75,11 @@ struct HostInput {
   // were given but have not touched (UnbackedBytes) counts as used too: they could take it back
   // by touching it, and no room is promised twice.
   int64_t reserved_bytes = 0;
+  // What page sharing (KSM) saves the host, and the part of that which has lasted
+  // (KsmHistory::LastingSavedBytes). A merged page is the guests' to take back by writing to it:
+  // the rest counts as unbacked, like memory a balloon gave and the guest never touched.
+  int64_t shared_saved_bytes = 0;
+  int64_t shared_lasting_bytes = 0;
 };
 
 }  // namespace balloond::policy

@@ -25,6 +25,8 @@ Judgement Judge(const balloon::v1::Policy& policy, const HostInput& host,
     if (a.fresh) j.growth_ahead_bytes += std::min(a.growth_ahead, UnbackedBytes(a));
     if (a.eligible && a.fresh && a.pressure && a.actual < a.ceiling) ++in_need;
   }
+  // What sharing saved that has not lasted is the guests' to take back by writing to merged pages.
+  j.unbacked_bytes += j.host.shared_saved_bytes - j.host.shared_lasting_bytes;
   // Guests that need memory they can be given, several at once: a storm. The soft reserve is lent
   // from now on. (One or two guests in need are relieved from it too, but it is taken back at once:
   // lending it to every single need left the next guest's growth less room on busy hosts.)

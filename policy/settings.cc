@@ -51,6 +51,11 @@ v1::HostPolicy DefaultHostPolicy() {
   // Well under the reclaim level, so reclaim and give-back never take turns.
   h.set_target_used_fraction(0.6);
   h.set_min_available_bytes(256 * kMiB);
+  // KSM runs when the host is short or nearly so, as MOM and ksmtuned run it; a roomy host's is
+  // left as found (README, "Page sharing").
+  h.mutable_ksm()->set_mode(v1::KSM_MODE_WHEN_SHORT);
+  h.mutable_ksm()->set_max_pages_to_scan(1250);
+  h.mutable_ksm()->set_unmerge_when_off(false);
   return h;
 }
 
@@ -244,6 +249,12 @@ absl::Status ValidatePolicy(const v1::Policy& policy) {
   if (h.has_hard_reserve_fraction() &&
       !(h.hard_reserve_fraction() >= 0 && h.hard_reserve_fraction() <= 1)) {
     return bad("host.hard_reserve_fraction", "must be in [0, 1]");
+  }
+  if (!v1::KsmMode_IsValid(h.ksm().mode())) return bad("host.ksm.mode", "is not a known mode");
+  if (h.ksm().has_max_pages_to_scan() && !(h.ksm().max_pages_to_scan() >= kMinKsmPagesToScan &&
+                                           h.ksm().max_pages_to_scan() <= kMaxKsmPagesToScan)) {
+    return bad("host.ksm.max_pages_to_scan",
+               absl::StrCat("must be in [", kMinKsmPagesToScan, ", ", kMaxKsmPagesToScan, "]"));
   }
   if (h.has_reserve_reclaim_after()) {
     if (auto in_range = DurationInRange(h.reserve_reclaim_after(), "host.reserve_reclaim_after",

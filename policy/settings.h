@@ -19,6 +19,11 @@ inline constexpr int64_t kMaxMemoryBytes = int64_t{1} << 50;  // 1 PiB
 // The longest hold an operator may set on a domain's balloon (default_hold, a request's hold).
 inline constexpr absl::Duration kMaxHold = absl::Hours(7 * 24);
 
+// KSM's pace: pages_to_scan per wake of ksmd, every kKsmSleepMillis (HostPolicy.ksm).
+inline constexpr int kMinKsmPagesToScan = 64;
+inline constexpr int kMaxKsmPagesToScan = 100000;
+inline constexpr int kKsmSleepMillis = 20;
+
 // The policy with every default filled in (what `balloonctl policy show` prints). Everything below
 // takes such a "full" policy.
 balloon::v1::Policy WithDefaults(const balloon::v1::Policy& policy);

@@ -75,6 +75,7 @@ void ToProto(const DomainSnapshot& snapshot, balloon::v1::Domain* out) {
                        : absl::StrCat(snapshot.problem, "; ", snapshot.metadata_problem));
   if (snapshot.config) {
     out->set_autodeflate(snapshot.config->autodeflate);
+    out->mutable_sharing()->set_nosharepages(snapshot.config->nosharepages);
     out->set_free_page_reporting(snapshot.config->free_page_reporting);
     for (const MemoryDevice& d : snapshot.config->memory_devices) {
       balloon::v1::MemoryDevice* device = out->add_memory_devices();
@@ -166,6 +167,7 @@ void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
   }
   out->set_mode(reading.mode);
   *out->mutable_assess_time() = ToProtoTimestamp(reading.time);
+  if (reading.sharing) *out->mutable_sharing() = *reading.sharing;
   for (const policy::DomainCapacity& d : c.domains) {
     balloon::v1::DomainCapacity* o = out->add_domains();
     o->set_name(d.name);
@@ -180,6 +182,10 @@ void ToProto(const CapacityReading& reading, balloon::v1::HostCapacity* out) {
     if (d.resident_bytes) o->set_resident_bytes(*d.resident_bytes);
     o->set_unbacked_bytes(d.unbacked_bytes);
     o->set_jump_room_bytes(d.jump_room_bytes);
+    if (auto sharing = reading.domain_sharing.find(d.uuid);
+        sharing != reading.domain_sharing.end()) {
+      *o->mutable_sharing() = sharing->second;
+    }
     if (d.working_set_bytes) {
       o->set_working_set_bytes(*d.working_set_bytes);
       *o->mutable_working_set_time() = ToProtoTimestamp(d.working_set_at);

@@ -77,6 +77,15 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
                          ? OutsideChanges::Problem(*outside)
                          : absl::StrCat(d->problem(), "; ", OutsideChanges::Problem(*outside)));
     }
+    if (reading) {
+      if (auto sharing = reading->domain_sharing.find(snap->info.uuid);
+          sharing != reading->domain_sharing.end()) {
+        d->mutable_sharing()->set_merging_bytes(sharing->second.merging_bytes());
+        if (sharing->second.has_saved_bytes()) {
+          d->mutable_sharing()->set_saved_bytes(sharing->second.saved_bytes());
+        }
+      }
+    }
     if (auto c = judged.find(snap->info.uuid); c != judged.end()) {
       d->set_reclaimable_bytes(c->second->reclaimable_bytes);
       if (c->second->working_set_bytes) {

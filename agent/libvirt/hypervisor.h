@@ -112,6 +112,8 @@ struct DomainConfig {
   int stats_period_seconds = 0;
   bool autodeflate = false;
   bool free_page_reporting = false;
+  // <memoryBacking><nosharepages/>: its QEMU keeps its memory out of KSM.
+  bool nosharepages = false;
   // balloond's element of the domain's <metadata> (agent/policy_metadata.h), as XML; empty when
   // the domain has none.
   std::string policy_metadata;

@@ -236,6 +236,8 @@ absl::StatusOr<DomainConfig> ParseDomainXml(absl::string_view xml) {
   c.autodeflate = XPathString(ctx.get(), "string(/domain/devices/memballoon/@autodeflate)") == "on";
   c.free_page_reporting =
       XPathString(ctx.get(), "string(/domain/devices/memballoon/@freePageReporting)") == "on";
+  c.nosharepages =
+      XPathString(ctx.get(), "string(count(/domain/memoryBacking/nosharepages))") != "0";
   c.policy_metadata = PolicyMetadataElement(ctx.get());
   c.memory_devices = MemoryDevices(ctx.get());
   return c;

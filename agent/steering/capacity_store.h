@@ -1,7 +1,9 @@
 #ifndef BALLOOND_AGENT_STEERING_CAPACITY_STORE_H_
 #define BALLOOND_AGENT_STEERING_CAPACITY_STORE_H_
 
+#include <map>
 #include <optional>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -18,6 +20,10 @@ struct CapacityReading {
   HostMemory host;
   balloon::v1::PolicyMode mode = balloon::v1::POLICY_MODE_UNSPECIFIED;
   absl::Time time;
+  // Page sharing on the host and, by UUID, of each domain (absent where balloond does not read
+  // KSM).
+  std::optional<balloon::v1::HostSharing> sharing;
+  std::map<std::string, balloon::v1::DomainSharing> domain_sharing;
 };
 
 // The latest reading: the policy runner publishes one each cycle, GetHostCapacity and the metrics

@@ -76,6 +76,13 @@ void CycleEvents::OnReservationChanged(const v1::Reservation& reservation) {
   log_.Append(ReservationEvent(reservation));
 }
 
+void CycleEvents::OnKsmChanged(const std::string& explanation) {
+  v1::Event event;
+  event.set_kind(v1::EVENT_KIND_KSM_CHANGED);
+  event.set_message(explanation);
+  log_.Append(std::move(event));
+}
+
 void CycleEvents::OnDecision(const v1::Decision& decision) {
   if (decision.mode() != v1::POLICY_MODE_ENFORCE) return;
   v1::EventKind kind;

@@ -26,6 +26,8 @@ class CycleEvents {
   void OnReservationChanged(const balloon::v1::Reservation& reservation);
   // A decision as recorded (numbered); only enforce mode's move a balloon.
   void OnDecision(const balloon::v1::Decision& decision);
+  // balloond started or stopped ksmd or changed its pace (enforce mode): why.
+  void OnKsmChanged(const std::string& explanation);
 
  private:
   EventLog& log_;

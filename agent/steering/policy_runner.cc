@@ -66,8 +66,10 @@ policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
 PolicyRunner::PolicyRunner(Parts parts, HostReader read_host, PolicyRunnerOptions options)
     : parts_(parts),
       read_host_(std::move(read_host)),
-      options_(options),
-      cycle_events_(parts.events) {}
+      options_(std::move(options)),
+      cycle_events_(parts.events) {
+  if (options_.ksm) ksm_.emplace(*options_.ksm);
+}
 
 PolicyRunner::~PolicyRunner() { Stop(); }
 
@@ -81,6 +83,12 @@ void PolicyRunner::Stop() {
     stopping_ = true;
   }
   if (loop_.joinable()) loop_.join();
+  Finish();
+}
+
+void PolicyRunner::Finish() {
+  absl::MutexLock run(&run_mu_);
+  if (ksm_) ksm_->Restore();
 }
 
 void PolicyRunner::Trigger() {
@@ -143,6 +151,10 @@ void PolicyRunner::RunOnce() {
     }
     if (snap.metadata_policy) metadata[snap.info.name] = *snap.metadata_policy;
   }
+  if (ksm_ && ksm_->Read(snapshots, now)) {
+    host_input.shared_saved_bytes = ksm_->SavedBytes();
+    host_input.shared_lasting_bytes = ksm_->LastingBytes(now);
+  }
   // One judgement of the cycle's inputs, read by everything below: the capacity figures (what they
   // call reclaimable is what the cycle takes), the reservations (whether their room is there), the
   // events (the host is short when the cycle reclaims for it) and the decisions.
@@ -166,7 +178,18 @@ void PolicyRunner::RunOnce() {
     capacity = policy::WithReserved(std::move(capacity), reserved);
   }
   cycle_events_.Observe(capacity, holds, now);
-  parts_.capacity.Publish({std::move(capacity), *host, mode, now});
+  CapacityReading reading;
+  reading.capacity = std::move(capacity);
+  reading.host = *host;
+  reading.mode = mode;
+  reading.time = now;
+  if (ksm_) {
+    const auto told = ksm_->Decide(judgement.policy.host(), mode, reading.capacity.standing, now);
+    if (told && mode != v1::POLICY_MODE_OBSERVE) cycle_events_.OnKsmChanged(*told);
+    reading.sharing = ksm_->HostStatus();
+    reading.domain_sharing = ksm_->DomainStatus();
+  }
+  parts_.capacity.Publish(std::move(reading));
   // An operator's hold stands in every mode: one broken from outside is acted on first.
   if (parts_.outside != nullptr) {
     parts_.outside->ActOnBrokenHolds(parts_.hypervisor, snapshots,

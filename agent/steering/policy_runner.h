@@ -20,6 +20,7 @@
 #include "agent/steering/decision_log.h"
 #include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
+#include "agent/steering/ksm_control.h"
 #include "agent/steering/outside_changes.h"
 #include "agent/steering/policy_store.h"
 #include "agent/steering/reservation_store.h"
@@ -30,6 +31,8 @@ namespace balloond {
 struct PolicyRunnerOptions {
   absl::Duration interval = absl::Seconds(2);
   absl::Duration monitor_timeout = absl::Seconds(2);
+  // Where to read and run KSM (the host's own on a host); absent: KSM is neither read nor touched.
+  std::optional<KsmPaths> ksm;
 };
 
 // The agent's side of the policy: when fresh statistics are in, it hands the snapshots and host
@@ -69,6 +72,8 @@ class PolicyRunner {
   void Trigger();
   // One policy cycle; the loop calls it, tests call it directly.
   void RunOnce();
+  // Puts KSM back as balloond found it, where it changed it: Stop does, once the loop has ended.
+  void Finish();
 
  private:
   void Loop();
@@ -78,6 +83,7 @@ class PolicyRunner {
   const PolicyRunnerOptions options_;
   policy::State state_;  // only RunOnce touches these, on one thread at a time
   CycleEvents cycle_events_;
+  std::optional<KsmControl> ksm_;
   absl::Mutex run_mu_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -9,6 +9,7 @@
 namespace balloond {
 namespace {
 
+namespace v1 = balloon::v1;
 using ::balloond::testing::FakeClock;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -160,6 +161,42 @@ TEST_F(StateSeriesTest, TheHostsCapacityFromTheLastPolicyCycle) {
   EXPECT_THAT(text,
               HasSubstr("balloon_domain_memory_need_ratio{domain=\"web1\",uuid=\"uuid-1\"} 0.4"));
   EXPECT_THAT(text, HasSubstr("balloon_domain_pressure_index{domain=\"web1\",uuid=\"uuid-1\"} 40"));
+}
+
+TEST_F(StateSeriesTest, PageSharingOnTheHostAndOfEachGuest) {
+  CapacityReading reading;
+  policy::DomainCapacity d;
+  d.name = "web1";
+  d.uuid = "uuid-1";
+  reading.capacity.domains.push_back(d);
+  capacity_.Publish(reading);
+  EXPECT_THAT(Scrape(), Not(HasSubstr("balloon_host_ksm_")))
+      << "no KSM series where balloond does not read KSM";
+  v1::HostSharing sharing;
+  sharing.set_state(v1::KSM_STATE_RUNNING);
+  sharing.set_running(true);
+  sharing.set_pages_to_scan(312);
+  sharing.set_sharing_bytes(90LL << 20);
+  sharing.set_saved_bytes(80LL << 20);
+  sharing.set_lasting_saved_bytes(60LL << 20);
+  sharing.set_ksmd_cpu_percent(12.5);
+  reading.sharing = sharing;
+  reading.domain_sharing["uuid-1"].set_merging_bytes(40LL << 20);
+  reading.domain_sharing["uuid-1"].set_saved_bytes(30LL << 20);
+  capacity_.Publish(reading);
+  const std::string text = Scrape();
+  EXPECT_THAT(text, HasSubstr("balloon_host_ksm_running 1"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_ksm_pages_to_scan 312"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_ksm_saved_bytes 83886080"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_ksm_lasting_saved_bytes 62914560"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_ksm_cpu_ratio 0.125"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_ksm_state{state=\"running\"} 1"));
+  EXPECT_THAT(text, HasSubstr("balloon_host_ksm_state{state=\"left-alone\"} 0"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("balloon_domain_ksm_merging_bytes{domain=\"web1\",uuid=\"uuid-1\"} 41943040"));
+  EXPECT_THAT(
+      text, HasSubstr("balloon_domain_ksm_saved_bytes{domain=\"web1\",uuid=\"uuid-1\"} 31457280"));
 }
 
 }  // namespace

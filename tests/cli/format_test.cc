@@ -189,11 +189,44 @@ TEST(FormatTest, CapacitySaysWherePlaceableComesFromAndWhyAGuestGivesNothing) {
                               "0 B - reserved 0 B - jumps 0 B + reclaimable 1 GiB)"));
   EXPECT_THAT(text, HasSubstr("pressure index   - (no guest has fresh statistics)"));
   EXPECT_THAT(text, HasSubstr("reserve          2 GiB (hard 256 MiB): lent to guests in a storm"));
-  EXPECT_THAT(text, ::testing::ContainsRegex("idle +2 GiB .* 50 +700 MiB \\(2m ago\\) +1 GiB"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("idle +2 GiB .* 50 +700 MiB \\(2m ago\\) +- +1 GiB"));
   EXPECT_THAT(text, HasSubstr("- (an operator holds it)"));
   c.set_mode(v1::POLICY_MODE_OBSERVE);
   EXPECT_THAT(FormatCapacity(c, absl::UTCTimeZone()),
               HasSubstr("nothing reclaimed: the policy does not enforce"));
+}
+
+TEST(FormatTest, CapacityShowsWhatSharingSavesAndWhatItMergedOfEachGuest) {
+  v1::HostCapacity c;
+  v1::HostSharing* k = c.mutable_sharing();
+  k->set_state(v1::KSM_STATE_RUNNING);
+  k->set_mode(v1::KSM_MODE_ALWAYS);
+  k->set_running(true);
+  k->set_pages_to_scan(624);
+  k->set_sleep_millisecs(20);
+  k->set_saved_bytes(87LL << 20);
+  k->set_lasting_saved_bytes(80LL << 20);
+  k->set_ksmd_cpu_percent(3.3);
+  k->set_explanation("ksmd faster (312 -> 624 pages): its last full scan merged 20 MiB");
+  v1::DomainCapacity* twin = c.add_domains();
+  twin->set_name("twin");
+  twin->mutable_sharing()->set_merging_bytes(44LL << 20);
+  v1::DomainCapacity* apart = c.add_domains();
+  apart->set_name("apart");
+  apart->mutable_sharing()->set_nosharepages(true);
+  v1::DomainCapacity* unknown = c.add_domains();
+  unknown->set_name("unknown");
+  const std::string text = FormatCapacity(c, absl::UTCTimeZone());
+  EXPECT_THAT(text, HasSubstr("sharing          87 MiB saved (80 MiB of it lasting), ksmd running, "
+                              "624 pages every 20 ms, 3.3% of a CPU; balloond: running (mode "
+                              "always)"));
+  EXPECT_THAT(text, HasSubstr("ksm              ksmd faster (312 -> 624 pages)"));
+  EXPECT_THAT(text, HasSubstr("SHARED"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("twin .* 44 MiB"));
+  EXPECT_THAT(text, ::testing::ContainsRegex("apart .* - \\(nosharepages\\)"));
+  k->set_state(v1::KSM_STATE_UNAVAILABLE);
+  EXPECT_THAT(FormatCapacity(c, absl::UTCTimeZone()),
+              HasSubstr("sharing          - (the kernel has no KSM)"));
 }
 
 }  // namespace

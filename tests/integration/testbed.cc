@@ -73,7 +73,8 @@ std::string DomainXml(const std::string& name, const GuestSpec& spec, const std:
           : "";
   return absl::StrCat(
       "<domain type='qemu'><name>", name, "</name>", "<memory unit='MiB'>", spec.memory_mib,
-      "</memory>", hotplug_domain, "<vcpu>1</vcpu>",
+      "</memory>", hotplug_domain,
+      spec.nosharepages ? "<memoryBacking><nosharepages/></memoryBacking>" : "", "<vcpu>1</vcpu>",
       "<os><type arch='x86_64' machine='pc'>hvm</type>", "<kernel>", images,
       "/vmlinuz</kernel><initrd>", images, "/initrd.gz</initrd>",
       "<cmdline>console=ttyS0 panic=-1 quiet",

@@ -54,6 +54,8 @@ struct GuestSpec {
   // which it may not give back.
   int virtio_mem_mib = 0;
   bool online_movable = true;
+  // <memoryBacking><nosharepages/>: its QEMU keeps its memory out of KSM.
+  bool nosharepages = false;
 };
 
 // A 512 MiB guest that boots and answers on its console; its XML has a balloon without a stats

@@ -158,6 +158,27 @@ TEST(CapacityTest, MemoryGuestsWereGivenButNeverTouchedIsTheirsNotPlaceable) {
   EXPECT_EQ(just_started.unbacked_bytes, 4 * kGiB);
 }
 
+TEST(CapacityTest, WhatSharingSavedCountsAsCapacityOnlyOnceItHasLasted) {
+  // KSM saves 1 GiB; 624 MiB of it has lasted 10 minutes. A guest's write to a merged page takes a
+  // new one, so the other 400 MiB is the guests' to take back, like memory they never touched.
+  DomainInput guest = Guest("idle", 4 * kGiB, kGiB);
+  guest.resident_bytes = 4 * kGiB;
+  HostInput host = Host();
+  const HostCapacity without =
+      AssessCapacity(Mode(v1::POLICY_MODE_OBSERVE), host, {guest}, State(), kNow);
+  host.shared_saved_bytes = kGiB;
+  host.shared_lasting_bytes = 624 * kMiB;
+  const HostCapacity with =
+      AssessCapacity(Mode(v1::POLICY_MODE_OBSERVE), host, {guest}, State(), kNow);
+  EXPECT_EQ(with.unbacked_bytes, without.unbacked_bytes + 400 * kMiB);
+  EXPECT_EQ(with.placeable_bytes, without.placeable_bytes - 400 * kMiB);
+  // A lasting figure above the saving is a lie: no more than the saving lasts.
+  host.shared_lasting_bytes = 2 * kGiB;
+  EXPECT_EQ(
+      AssessCapacity(Mode(v1::POLICY_MODE_OBSERVE), host, {guest}, State(), kNow).unbacked_bytes,
+      without.unbacked_bytes);
+}
+
 TEST(CapacityTest, WhatIsReclaimableIsWhatAPolicyCycleTakesFromAHostThatNeedsIt) {
   // A host short by more than its guests can give, and steps large enough to take all at once:
   // the cycle takes from each guest exactly what the capacity called reclaimable.

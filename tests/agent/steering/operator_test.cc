@@ -42,8 +42,11 @@ class OperatorTest : public ::testing::Test {
     c.total_bytes = 24 * kGiB;
     c.available_bytes = c.standing.available_bytes = 20 * kGiB;
     c.reserve_bytes = c.standing.reserve_bytes = 4 * kGiB;
-    capacity_.Publish(
-        {policy::WithReserved(c, 0), HostMemory(), v1::POLICY_MODE_ENFORCE, clock_.Now()});
+    CapacityReading reading;
+    reading.capacity = policy::WithReserved(c, 0);
+    reading.mode = v1::POLICY_MODE_ENFORCE;
+    reading.time = clock_.Now();
+    capacity_.Publish(std::move(reading));
   }
 
   FakeHypervisor hypervisor_;
