@@ -36,9 +36,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const AgentSettings& setti
   if (!holds.ok()) return holds.status();
   auto reservations = ReservationStore::Open(settings.state_dir);
   if (!reservations.ok()) return reservations.status();
+  auto jumps = JumpStore::Open(settings.state_dir, environment.clock.Now());
+  if (!jumps.ok()) return jumps.status();
   std::unique_ptr<Daemon> daemon(new Daemon(settings, loaded_config, std::move(environment),
                                             std::move(*policy), std::move(*holds),
-                                            std::move(*reservations)));
+                                            std::move(*reservations), std::move(*jumps)));
   if (absl::Status s = daemon->Listen(); !s.ok()) return s;
   daemon->collector_.Start();
   daemon->runner_.Start();
@@ -52,7 +54,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const AgentSettings& setti
 
 Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& loaded_config,
                Environment environment, std::unique_ptr<PolicyStore> policy,
-               std::unique_ptr<HoldStore> holds, std::unique_ptr<ReservationStore> reservations)
+               std::unique_ptr<HoldStore> holds, std::unique_ptr<ReservationStore> reservations,
+               std::unique_ptr<JumpStore> jumps)
     : settings_(settings),
       loaded_config_(loaded_config),
       environment_(std::move(environment)),
@@ -61,6 +64,7 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
       policy_(std::move(policy)),
       holds_(std::move(holds)),
       reservations_(std::move(reservations)),
+      jumps_(std::move(jumps)),
       decisions_(&decision_feed_),
       snapshots_(this),
       metrics_({snapshots_, decisions_, clock_, environment_.read_host,
@@ -76,7 +80,7 @@ Daemon::Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& lo
       collector_(*hypervisor_, snapshots_, clock_, CollectorOptionsOf(settings),
                  {&qom_traffic_, this, &stats_feed_}),
       runner_({snapshots_, *hypervisor_, clock_, *policy_, *holds_, decisions_, collector_,
-               collector_, capacity_, *reservations_, events_, &outside_changes_},
+               collector_, capacity_, *reservations_, events_, &outside_changes_, jumps_.get()},
               environment_.read_host, RunnerOptionsOf(settings, environment_.ksm)),
       services_({snapshots_, *hypervisor_, clock_, *policy_, decisions_, *holds_, stats_feed_,
                  decision_feed_, balloon_paths_, qom_traffic_, collector_, capacity_,

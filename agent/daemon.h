@@ -30,6 +30,7 @@
 #include "agent/steering/decision_log.h"
 #include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
+#include "agent/steering/jump_store.h"
 #include "agent/steering/lifecycle_events.h"
 #include "agent/steering/outside_changes.h"
 #include "agent/steering/policy_runner.h"
@@ -81,7 +82,8 @@ class Daemon final : private DomainChangeListener,
  private:
   Daemon(const AgentSettings& settings, const balloon::v1::AgentConfig& loaded_config,
          Environment environment, std::unique_ptr<PolicyStore> policy,
-         std::unique_ptr<HoldStore> holds, std::unique_ptr<ReservationStore> reservations);
+         std::unique_ptr<HoldStore> holds, std::unique_ptr<ReservationStore> reservations,
+         std::unique_ptr<JumpStore> jumps);
   absl::Status Listen();
 
   // DomainChangeListener: libvirt's events, for the collector.
@@ -102,6 +104,7 @@ class Daemon final : private DomainChangeListener,
   std::unique_ptr<PolicyStore> policy_;
   std::unique_ptr<HoldStore> holds_;
   std::unique_ptr<ReservationStore> reservations_;
+  std::unique_ptr<JumpStore> jumps_;
   DecisionFeed decision_feed_;
   DecisionLog decisions_;
   CapacityStore capacity_;

@@ -11,7 +11,7 @@ namespace {
 namespace v1 = balloon::v1;
 
 DomainCapacity OfDomain(const v1::Policy& full, const Assessment& a, absl::Time now,
-                        bool policy_acts) {
+                        bool policy_acts, bool makes_room) {
   DomainCapacity d;
   d.uuid = a.input->uuid;
   d.name = a.input->name;
@@ -43,8 +43,9 @@ DomainCapacity OfDomain(const v1::Policy& full, const Assessment& a, absl::Time 
   }
   if (a.fresh) {
     // Once reclaimed from, it keeps its use, its kernel's share and some headroom: a jump needs the
-    // rest of its slack from the host.
-    const int64_t kept_above_use = a.actual - d.reclaimable_bytes - a.used - a.overhead;
+    // rest of its slack from the host. A policy that makes no room takes nothing: it keeps it all.
+    const int64_t taken = makes_room ? d.reclaimable_bytes : 0;
+    const int64_t kept_above_use = a.actual - taken - a.used - a.overhead;
     d.jump_room_bytes =
         std::max<int64_t>(0, JumpSlackOf(a, now).bytes - std::max<int64_t>(0, kept_above_use));
   }
@@ -66,7 +67,7 @@ HostCapacity CapacityOf(const Judgement& j, int64_t reserved_bytes) {
   int pressure_count = 0;
   c.domains.reserve(j.assessed.size());
   for (const Assessment& a : j.assessed) {
-    DomainCapacity d = OfDomain(j.policy, a, j.now, policy_acts);
+    DomainCapacity d = OfDomain(j.policy, a, j.now, policy_acts, c.makes_room);
     c.balloon_bytes += d.balloon_bytes;
     c.committed_bytes += d.max_bytes;
     c.used_bytes += d.used_bytes.value_or(0);

@@ -15,6 +15,13 @@ namespace balloond {
 
 namespace v1 = balloon::v1;
 
+namespace {
+
+// How often the guests' jumps are saved: a crash loses at most this much of what was learned.
+constexpr absl::Duration kSaveJumpsEvery = absl::Minutes(5);
+
+}  // namespace
+
 policy::DomainInput ToPolicyInput(const DomainSnapshot& snap) {
   policy::DomainInput in;
   in.uuid = snap.info.uuid;
@@ -89,6 +96,17 @@ void PolicyRunner::Stop() {
 void PolicyRunner::Finish() {
   absl::MutexLock run(&run_mu_);
   if (ksm_) ksm_->Restore();
+  SaveJumps(parts_.clock.Now());
+}
+
+void PolicyRunner::SaveJumps(absl::Time now) {
+  if (parts_.jumps == nullptr) return;
+  std::map<std::string, policy::Jumps> jumps;
+  for (const auto& [uuid, history] : state_.domains) jumps[uuid] = history.jumps;
+  if (absl::Status s = parts_.jumps->Save(jumps, now); !s.ok()) {
+    Log(LogLevel::kWarning, absl::StrCat("the guests' jumps were not saved: ", s.message()));
+  }
+  jumps_saved_at_ = now;
 }
 
 void PolicyRunner::Trigger() {
@@ -144,6 +162,11 @@ void PolicyRunner::RunOnce() {
     snapshots[snap.info.uuid] = std::move(snap);
   }
   for (const auto& [uuid, snap] : snapshots) {
+    // A domain seen for the first time since balloond started goes on from the jumps it was seen
+    // to make before.
+    if (parts_.jumps != nullptr && state_.domains.count(uuid) == 0) {
+      if (auto jumps = parts_.jumps->Take(uuid)) state_.domains[uuid].jumps = *jumps;
+    }
     inputs.push_back(ToPolicyInput(snap));
     if (auto hold = holds.find(snap.info.uuid); hold != holds.end()) {
       inputs.back().held_until = FromProtoTimestamp(hold->second.until());
@@ -202,6 +225,7 @@ void PolicyRunner::RunOnce() {
   }
   policy::Outcome outcome = policy::Decide(std::move(judgement), reserved);
   state_ = std::move(outcome.state);
+  if (now - jumps_saved_at_ >= kSaveJumpsEvery) SaveJumps(now);
   parts_.planner.SetCollectionPlan(outcome.collect_every);
 
   bool applied_any = false;

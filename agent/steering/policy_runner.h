@@ -20,6 +20,7 @@
 #include "agent/steering/decision_log.h"
 #include "agent/steering/event_log.h"
 #include "agent/steering/hold_store.h"
+#include "agent/steering/jump_store.h"
 #include "agent/steering/ksm_control.h"
 #include "agent/steering/outside_changes.h"
 #include "agent/steering/policy_store.h"
@@ -60,6 +61,9 @@ class PolicyRunner {
     EventLog& events;
     // Told of each target before it is sent; its broken holds are acted on at each cycle.
     OutsideChanges* outside = nullptr;
+    // Where the guests' jumps are kept across restarts: read when a domain is first seen, written
+    // every few minutes and when the runner stops.
+    JumpStore* jumps = nullptr;
   };
 
   PolicyRunner(Parts parts, HostReader read_host, PolicyRunnerOptions options);
@@ -72,7 +76,8 @@ class PolicyRunner {
   void Trigger();
   // One policy cycle; the loop calls it, tests call it directly.
   void RunOnce();
-  // Puts KSM back as balloond found it, where it changed it: Stop does, once the loop has ended.
+  // Puts KSM back as balloond found it (where it changed it) and saves the guests' jumps: Stop
+  // does, once the loop has ended.
   void Finish();
 
  private:
@@ -84,6 +89,9 @@ class PolicyRunner {
   policy::State state_;  // only RunOnce touches these, on one thread at a time
   CycleEvents cycle_events_;
   std::optional<KsmControl> ksm_;
+  absl::Time jumps_saved_at_ = absl::InfinitePast();
+  // Saves the guests' jumps (Parts.jumps).
+  void SaveJumps(absl::Time now);
   absl::Mutex run_mu_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

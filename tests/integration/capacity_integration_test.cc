@@ -425,5 +425,39 @@ TEST(CapacityIntegrationTest, AVmWithoutABalloonKeepsTheRoomItClaimedAndNoneIsPr
       << "a second reservation on memory the first VM will touch";
 }
 
+TEST(CapacityIntegrationTest, AGuestsJumpsLearnedBeforeARestartAreKnownRightAfterIt) {
+  DestroyLeftoverGuests();
+  Guest guest(BootedGuest("cap-jumps", 1024));
+  Agent agent;
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  // The guest's jumps are known once it has been watched for 40 s: it then keeps its largest jump
+  // (64 MiB at least) above its use instead of half its maximum, and needs no jump room of the host
+  // beyond the headroom it keeps anyway.
+  ASSERT_EQ(
+      agent.Ctl({"policy", "set", "mode=enforce", "defaults.probe_slack_learn=40s"}).exit_code, 0);
+  auto jump_room = [&](const v1::HostCapacity& c) {
+    return Find(c, guest.name())->jump_room_bytes();
+  };
+  std::optional<v1::HostCapacity> c = FreshCapacity(agent, {guest.name()}, absl::Now());
+  ASSERT_TRUE(c.has_value()) << agent.Log();
+  EXPECT_GT(jump_room(*c), 128 * kMiB) << "not watched long enough: half its maximum is kept";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        c = FreshCapacity(agent, {guest.name()}, absl::Now());
+        return c && jump_room(*c) == 0;
+      },
+      absl::Seconds(120)))
+      << agent.Log();
+
+  // balloond restarts; well within 40 s of it, the guest's jumps are still known.
+  agent.Restart();
+  const absl::Time restarted = absl::Now();
+  ASSERT_TRUE(agent.WaitServing()) << agent.Log();
+  c = FreshCapacity(agent, {guest.name()}, restarted);
+  ASSERT_TRUE(c.has_value()) << agent.Log();
+  ASSERT_LT(absl::Now() - restarted, absl::Seconds(30)) << "too slow to tell";
+  EXPECT_EQ(jump_room(*c), 0) << agent.Ctl({"capacity"}).out;
+}
+
 }  // namespace
 }  // namespace balloond::testing

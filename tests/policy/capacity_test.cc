@@ -113,6 +113,9 @@ TEST(CapacityTest, OnlyAnEnforcingPolicyMakesRoom) {
       AssessCapacity(Mode(v1::POLICY_MODE_OBSERVE), Host(), guests, State(), kNow);
   EXPECT_EQ(observe.reclaimable_bytes, 4 * kGiB - Need(kGiB));  // what it would take
   EXPECT_EQ(observe.placeable_bytes, 10 * kGiB - observe.reserve_bytes - observe.jump_room_bytes);
+  // Observe takes nothing: the guest keeps its 4 GiB, room enough for its jumps (half its maximum
+  // above its 1 GiB use), so none is kept out of placeable for them.
+  EXPECT_EQ(observe.jump_room_bytes, 0);
   const HostCapacity off = AssessCapacity(Mode(v1::POLICY_MODE_OFF), Host(), guests, State(), kNow);
   EXPECT_EQ(off.reclaimable_bytes, 0);
   EXPECT_EQ(off.domains[0].not_reclaimable_why, "the policy is off");
@@ -146,10 +149,12 @@ TEST(CapacityTest, MemoryGuestsWereGivenButNeverTouchedIsTheirsNotPlaceable) {
   EXPECT_EQ(c.domains[0].unbacked_bytes, 2560 * kMiB);
   EXPECT_EQ(c.unbacked_bytes, 2560 * kMiB);
   EXPECT_EQ(c.placeable_bytes, 10 * kGiB - c.reserve_bytes - 2560 * kMiB - c.jump_room_bytes);
-  // Reclaimed, each byte is a byte of room, untouched or not.
+  // Reclaimed, each byte is a byte of room, untouched or not (less what its jumps then need of
+  // the host: it keeps less above its use).
   const HostCapacity enforced =
       AssessCapacity(Mode(v1::POLICY_MODE_ENFORCE), Host(), {guest}, State(), kNow);
-  EXPECT_EQ(enforced.placeable_bytes, c.placeable_bytes + enforced.reclaimable_bytes);
+  EXPECT_EQ(enforced.placeable_bytes, c.placeable_bytes + enforced.reclaimable_bytes -
+                                          enforced.jump_room_bytes + c.jump_room_bytes);
   // A domain that has just started, whose QEMU's memory is not known yet: all of it is its own,
   // so that the room a reservation made for it is not counted free again the moment it starts.
   guest.resident_bytes.reset();
