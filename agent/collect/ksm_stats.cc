@@ -80,13 +80,10 @@ absl::Status WriteKsmKnobs(int run, int64_t pages_to_scan, int64_t sleep_millise
     }
     return absl::OkStatus();
   };
-  // ksmd refuses a new pace while it unmerges (EBUSY): the run comes first when stopping.
-  if (run != 1) {
-    if (absl::Status s = write("run", run); !s.ok()) return s;
-  }
+  // The pace first: ksmd starts (or unmerges) at the new one.
   if (absl::Status s = write("pages_to_scan", pages_to_scan); !s.ok()) return s;
   if (absl::Status s = write("sleep_millisecs", sleep_millisecs); !s.ok()) return s;
-  return run == 1 ? write("run", run) : absl::OkStatus();
+  return write("run", run);
 }
 
 std::optional<ProcessSharing> ParseKsmStat(absl::string_view text, int64_t page_bytes) {
