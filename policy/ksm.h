@@ -32,8 +32,8 @@ struct KsmReading {
   int64_t pages_shared = 0;
   int64_t pages_sharing = 0;  // what merging saves, in pages
   int64_t full_scans = 0;
-  std::optional<int64_t> pages_scanned;         // cumulative; kernels since 6.9
-  std::optional<int64_t> general_profit_bytes;  // kernels since 6.1
+  std::optional<int64_t> pages_scanned;         // cumulative; newer kernels only
+  std::optional<int64_t> general_profit_bytes;  // newer kernels only
   int64_t page_bytes = 4096;
 
   // What merging saves the host: general_profit where the kernel has it.

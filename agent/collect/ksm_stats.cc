@@ -109,7 +109,7 @@ std::optional<ProcessSharing> ReadProcessSharing(pid_t pid, const std::string& p
   if (auto stat = ReadWholeFile(dir + "/ksm_stat"); stat.ok()) {
     if (auto parsed = ParseKsmStat(*stat, PageBytes())) return parsed;
   }
-  // Kernels 5.19 to 6.0 have only this.
+  // Older kernels have only this.
   auto merging = ReadNumber(dir + "/ksm_merging_pages");
   if (!merging.ok()) return std::nullopt;
   ProcessSharing p;

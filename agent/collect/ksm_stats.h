@@ -24,8 +24,8 @@ struct KsmSysfs {
   int64_t pages_shared = 0;
   int64_t pages_sharing = 0;
   int64_t full_scans = 0;
-  std::optional<int64_t> pages_scanned;         // kernels since 6.9
-  std::optional<int64_t> general_profit_bytes;  // kernels since 6.1
+  std::optional<int64_t> pages_scanned;         // newer kernels only
+  std::optional<int64_t> general_profit_bytes;  // newer kernels only
 };
 
 // NOT_FOUND when the kernel has no KSM; UNAVAILABLE when a file the kernel must have is unreadable.
