@@ -92,8 +92,12 @@ std::optional<std::string> KsmControl::Decide(const v1::HostPolicy& full, v1::Po
   status_.set_mode(full.ksm().mode());
   if (!reading_) return std::nullopt;
   if (now < no_access_until_) return std::nullopt;
+  // Observe mode writes nothing: the controller goes on from what it proposed, as if it had been
+  // applied, rather than take the knobs it left as someone else's change every cycle.
+  policy::KsmReading reading = *reading_;
+  if (mode == v1::POLICY_MODE_OBSERVE && history_.set) reading.knobs = *history_.set;
   policy::KsmOutcome outcome =
-      policy::DecideKsm(full, mode != v1::POLICY_MODE_OFF, standing, *reading_, history_, now);
+      policy::DecideKsm(full, mode != v1::POLICY_MODE_OFF, standing, reading, history_, now);
   std::optional<std::string> told;
   if (outcome.write) {
     // Only enforce mode writes; a put-back writes only what balloond itself changed.

@@ -124,6 +124,8 @@ TEST_F(KsmControlTest, EnforceWritesObserveOnlySaysAndOffPutsBackOnlyWhatItChang
   ASSERT_TRUE(told.has_value());
   EXPECT_THAT(*told, HasSubstr("(observe) ksmd started"));
   EXPECT_EQ(Knob("run"), "0\n");
+  EXPECT_FALSE(Cycle(observing, v1::KSM_MODE_ALWAYS, v1::POLICY_MODE_OBSERVE).has_value())
+      << "once: the knobs it did not write are not someone else's change";
   EXPECT_FALSE(Cycle(observing, v1::KSM_MODE_OFF, v1::POLICY_MODE_OBSERVE).has_value());
   EXPECT_EQ(Knob("run"), "0\n");
 
