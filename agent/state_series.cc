@@ -96,8 +96,13 @@ std::vector<MetricFamily> StateSeries::Collect() const {
   CollectDomains(out);
   CollectDecisions(out);
   CollectHost(out);
-  CollectCapacity(out);
-  CollectSharing(out);
+  // One copy of the last cycle's reading for both: it holds a figure per domain.
+  if (sources_.capacity != nullptr) {
+    if (const std::optional<CapacityReading> reading = sources_.capacity->Latest()) {
+      CollectCapacity(*reading, out);
+      CollectSharing(*reading, out);
+    }
+  }
   CollectWatches(out);
   return out;
 }
@@ -243,11 +248,9 @@ void StateSeries::CollectHost(std::vector<MetricFamily>& out) const {
 }
 
 // The host's capacity from the last policy cycle: what an orchestrator places by.
-void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
-  if (sources_.capacity == nullptr) return;
-  const std::optional<CapacityReading> reading = sources_.capacity->Latest();
-  if (!reading) return;
-  const policy::HostCapacity& c = reading->capacity;
+void StateSeries::CollectCapacity(const CapacityReading& reading,
+                                  std::vector<MetricFamily>& out) const {
+  const policy::HostCapacity& c = reading.capacity;
   const struct {
     const char* name;
     const char* help;
@@ -334,13 +337,10 @@ void StateSeries::CollectCapacity(std::vector<MetricFamily>& out) const {
 }
 
 // Page sharing (KSM): what it saves on the host and of each domain, and balloond's control of it.
-void StateSeries::CollectSharing(std::vector<MetricFamily>& out) const {
-  if (sources_.capacity == nullptr) return;
-  const std::optional<CapacityReading> reading = sources_.capacity->Latest();
-  if (!reading || !reading->sharing || reading->sharing->state() == v1::KSM_STATE_UNAVAILABLE) {
-    return;
-  }
-  const v1::HostSharing& k = *reading->sharing;
+void StateSeries::CollectSharing(const CapacityReading& reading,
+                                 std::vector<MetricFamily>& out) const {
+  if (!reading.sharing || reading.sharing->state() == v1::KSM_STATE_UNAVAILABLE) return;
+  const v1::HostSharing& k = *reading.sharing;
   const struct {
     const char* name;
     const char* help;
@@ -394,9 +394,9 @@ void StateSeries::CollectSharing(std::vector<MetricFamily>& out) const {
                               "What merging saves the host of the guest (ksm_process_profit of "
                               "its QEMU).",
                               MetricType::Gauge);
-  for (const policy::DomainCapacity& d : reading->capacity.domains) {
-    auto it = reading->domain_sharing.find(d.uuid);
-    if (it == reading->domain_sharing.end() || !it->second.has_merging_bytes()) continue;
+  for (const policy::DomainCapacity& d : reading.capacity.domains) {
+    auto it = reading.domain_sharing.find(d.uuid);
+    if (it == reading.domain_sharing.end() || !it->second.has_merging_bytes()) continue;
     const std::vector<ClientMetric::Label> labels = {{"domain", d.name}, {"uuid", d.uuid}};
     AddSample(merging, labels, static_cast<double>(it->second.merging_bytes()));
     if (it->second.has_saved_bytes()) {

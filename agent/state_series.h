@@ -49,8 +49,10 @@ class StateSeries final : public prometheus::Collectable {
   void CollectDecisions(std::vector<prometheus::MetricFamily>& out) const;
   void CollectHolds(std::vector<prometheus::MetricFamily>& out) const;
   void CollectHost(std::vector<prometheus::MetricFamily>& out) const;
-  void CollectCapacity(std::vector<prometheus::MetricFamily>& out) const;
-  void CollectSharing(std::vector<prometheus::MetricFamily>& out) const;
+  void CollectCapacity(const CapacityReading& reading,
+                       std::vector<prometheus::MetricFamily>& out) const;
+  void CollectSharing(const CapacityReading& reading,
+                      std::vector<prometheus::MetricFamily>& out) const;
   void CollectWatches(std::vector<prometheus::MetricFamily>& out) const;
 
   Sources sources_;

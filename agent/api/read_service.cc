@@ -78,12 +78,10 @@ grpc::ServerUnaryReactor* ReadService::ListDomains(grpc::CallbackServerContext* 
                          : absl::StrCat(d->problem(), "; ", OutsideChanges::Problem(*outside)));
     }
     if (reading) {
+      // What KSM merged of it, as of the latest cycle (nosharepages is its definition's, above).
       if (auto sharing = reading->domain_sharing.find(snap->info.uuid);
           sharing != reading->domain_sharing.end()) {
-        d->mutable_sharing()->set_merging_bytes(sharing->second.merging_bytes());
-        if (sharing->second.has_saved_bytes()) {
-          d->mutable_sharing()->set_saved_bytes(sharing->second.saved_bytes());
-        }
+        d->mutable_sharing()->MergeFrom(sharing->second);
       }
     }
     if (auto c = judged.find(snap->info.uuid); c != judged.end()) {

@@ -38,9 +38,14 @@ bool KsmControl::Read(const std::map<std::string, DomainSnapshot>& domains, absl
   reading_ = r;
   SetStatusFromReading();
 
-  // ksmd's share of a CPU since the last read.
-  if (!ksmd_ || !KsmdCpuSeconds(*ksmd_, paths_.proc)) ksmd_ = FindKsmd(paths_.proc);
-  std::optional<double> seconds = ksmd_ ? KsmdCpuSeconds(*ksmd_, paths_.proc) : std::nullopt;
+  // ksmd's share of a CPU since the last read. ksmd is a kernel thread that lives as long as the
+  // kernel, so /proc is searched for it once: where it is hidden (ProtectProc=invisible, another
+  // PID namespace) it stays hidden.
+  if (!ksmd_searched_) {
+    ksmd_ = FindKsmd(paths_.proc);
+    ksmd_searched_ = true;
+  }
+  const std::optional<double> seconds = ksmd_ ? KsmdCpuSeconds(*ksmd_, paths_.proc) : std::nullopt;
   if (seconds && ksmd_seconds_ && now > ksmd_read_at_) {
     status_.set_ksmd_cpu_percent(100.0 * std::max(0.0, *seconds - *ksmd_seconds_) /
                                  absl::ToDoubleSeconds(now - ksmd_read_at_));

@@ -58,7 +58,8 @@ class KsmControl {
   policy::KsmHistory history_;
   balloon::v1::HostSharing status_;
   std::map<std::string, balloon::v1::DomainSharing> domains_;
-  // ksmd, and its CPU time at the last Read.
+  // ksmd (once looked for), and its CPU time at the last Read.
+  bool ksmd_searched_ = false;
   std::optional<pid_t> ksmd_;
   std::optional<double> ksmd_seconds_;
   absl::Time ksmd_read_at_ = absl::InfinitePast();
