@@ -21,22 +21,25 @@ void Reclaim(CycleContext& c) {
   if (needed == 0) needed = c.policy.max_shrink_step_bytes();  // PSI high with memory available
   const bool lend_headroom = c.unmet_relief > 0;
   std::vector<Assessment*> donors;
-  std::vector<bool> lending_relief;  // a donor relieved a moment ago: keeps its peak + headroom
+  std::vector<bool> lending_relief;  // a donor relieved a moment ago: keeps its use + a margin
   std::vector<int64_t> bases, wants;
   std::vector<double> weights;
   for (Assessment& a : c.all) {
     if (a.reason != v1::DECISION_REASON_UNSPECIFIED) continue;
-    // A guest relieved a moment ago keeps what it got, unless others run out meanwhile (a storm):
-    // then it lends what it got beyond its peak use and headroom (relief gave ahead of growth that
-    // may have stopped since), never its headroom (lending it squeezed hot page cache: refaults,
-    // then relief again). Others lend their headroom, keeping the growth they are seen to make.
+    // A guest relieved a moment ago keeps what it got, unless others run out meanwhile (a storm,
+    // the host at its hard reserve): then it lends all but twice its low watermark above its use
+    // (relief gave ahead of growth that may have stopped since, and headroom that the guests
+    // running out need more). Not down to the watermark: that squeezed hot page cache, the guest
+    // refaulted and was relieved again, back and forth. Others lend their headroom, keeping the
+    // growth they are seen to make.
     const DonorBlock block = WhyNotDonor(a, c.now);
     const bool just_relieved = block == DonorBlock::kJustRelieved;
     if (block != DonorBlock::kNone && !(lend_headroom && just_relieved)) continue;
-    if (lend_headroom && !just_relieved) {
+    if (lend_headroom) {
+      const int64_t keeps = a.used + (just_relieved ? 2 : 1) * a.settings.low_watermark_bytes() +
+                            a.overhead + a.growth_ahead + Deadband(c.policy, a.actual);
       a.floor = std::max(std::min(a.settings.min_bytes(), a.ceiling),
-                         a.used + a.settings.low_watermark_bytes() + a.overhead + a.growth_ahead +
-                             Deadband(c.policy, a.actual));
+                         just_relieved ? std::min(a.floor, keeps) : keeps);
     }
     // A shrink still on its way counts as done: the step is measured from where the balloon goes.
     const int64_t base = c.enforce && a.history.following.pending_target
@@ -74,13 +77,13 @@ void Reclaim(CycleContext& c) {
             absl::StrCat(
                 why, ": took ", FormatBytes(taken[i]), " from ", a.input->name, ", shrunk from ",
                 FormatBytes(bases[i]), " toward its floor of ", FormatBytes(a.floor),
-                lending_relief[i] ? absl::StrCat(" (relieved a moment ago: keeps its peak use ",
-                                                 FormatBytes(a.history.relief.peak_used),
-                                                 " + headroom ", FormatBytes(a.headroom), ")")
-                : lend_headroom   ? absl::StrCat(" (use ", FormatBytes(a.used),
-                                                 " + low watermark, lending its headroom)")
-                                  : absl::StrCat(" (use ", FormatBytes(a.used), " + headroom ",
-                                                 FormatBytes(a.headroom), ")")));
+                lending_relief[i]
+                    ? absl::StrCat(" (relieved a moment ago: keeps its use ", FormatBytes(a.used),
+                                   " + twice its low watermark, lending the rest)")
+                : lend_headroom ? absl::StrCat(" (use ", FormatBytes(a.used),
+                                               " + low watermark, lending its headroom)")
+                                : absl::StrCat(" (use ", FormatBytes(a.used), " + headroom ",
+                                               FormatBytes(a.headroom), ")")));
   }
 }
 

@@ -102,7 +102,7 @@ TEST(PolicyReliefTest, InAStormGuestsJustRelievedLendWhatTheyGotBeyondTheirPeakA
     if (it == storm.end()) continue;
     ++lenders;
     EXPECT_EQ(it->second.reason, v1::DECISION_REASON_HOST_RECLAIM);
-    EXPECT_THAT(it->second.explanation, HasSubstr("relieved a moment ago: keeps its peak use"));
+    EXPECT_THAT(it->second.explanation, HasSubstr("relieved a moment ago: keeps its use"));
     EXPECT_GE(g->actual, keeps);
   }
   EXPECT_GE(lenders, 1);
@@ -115,6 +115,37 @@ TEST(PolicyReliefTest, InAStormGuestsJustRelievedLendWhatTheyGotBeyondTheirPeakA
   ASSERT_EQ(paid.count("c"), 1u);
   EXPECT_EQ(paid["c"].reason, v1::DECISION_REASON_GUEST_PRESSURE);
   EXPECT_THAT(paid["c"].explanation, Not(HasSubstr("limited to")));
+}
+
+TEST(PolicyReliefTest, InAStormJustRelievedGuestsLendTheirHeadroomBeyondTwiceTheirWatermark) {
+  // As above with large guests, whose 15% headroom is far more than twice the 64 MiB watermark,
+  // and a third whose need is more than what a and b got beyond peak + headroom: they lend part
+  // of their headroom too, keeping their use + 128 MiB (+ overhead), never less.
+  PolicyRun run = TightHost(Enforce(), 2 * kGiB, 300 * kMiB);
+  FakeGuest& a = run.Add(Guest("a").Max(8 * kGiB).Actual(2560 * kMiB).Used(2048 * kMiB));
+  FakeGuest& b = run.Add(Guest("b").Max(8 * kGiB).Actual(2560 * kMiB).Used(2048 * kMiB));
+  FakeGuest& c = run.Add(Guest("c").Max(8 * kGiB).Actual(1600 * kMiB).Used(1400 * kMiB));
+  ASSERT_TRUE(run.Cycle().empty());
+  a.used = b.used = 2248 * kMiB;  // 100 MiB/s
+  std::map<std::string, Decision> relieved = ByName(run.Cycle());
+  ASSERT_EQ(relieved.count("a"), 1u);
+  ASSERT_EQ(relieved.count("b"), 1u);
+  run.host().available_bytes = 256 * kMiB;  // the host paid for it: nothing left to give
+  EXPECT_TRUE(run.Cycle().empty());         // growth stopped
+  c.used = 1900 * kMiB;                     // c runs out and needs ~600 MiB
+  const int64_t before = a.actual + b.actual;
+  std::map<std::string, Decision> storm = ByName(run.Cycle());
+  EXPECT_EQ(storm.count("c"), 0u);
+  const int64_t kept_before = 2248 * kMiB + 2248 * kMiB * 15 / 100 + kOverhead;  // peak+headroom
+  const int64_t keeps = 2248 * kMiB + 2 * 64 * kMiB + kOverhead;
+  for (const FakeGuest* g : {&a, &b}) {
+    ASSERT_EQ(storm.count(g->name), 1u) << g->name;
+    EXPECT_EQ(storm[g->name].reason, v1::DECISION_REASON_HOST_RECLAIM);
+    EXPECT_THAT(storm[g->name].explanation, HasSubstr("relieved a moment ago: keeps its use"));
+    EXPECT_GE(g->actual, keeps) << g->name;
+  }
+  EXPECT_LT(std::min(a.actual, b.actual), kept_before);  // headroom lent, not only growth ahead
+  EXPECT_GE(before - a.actual - b.actual, 500 * kMiB);
 }
 
 // libvirt takes a <stats period> up to INT_MAX seconds: the growth expected before the next report
@@ -221,10 +252,10 @@ TEST(PolicyReliefTest, ReliefNeverTakesTheHostBelowItsMinimumAvailable) {
 }
 
 TEST(PolicyReliefTest, WhenTheHostCannotPayForAllTheGuestThatRunsOutSoonestGoesFirst) {
-  // 470 MiB above the host's minimum available: all that "fast" needs, not what both need; a
-  // reserve below that, so the host is not short.
+  // 500 MiB above the host's minimum available: all that "fast" needs and what keeps "slow" off
+  // its watermark, not what both need; a reserve below that, so the host is not short.
   v1::Policy p = Enforce();
-  PolicyRun run = TightHost(p, 470 * kMiB, 300 * kMiB);
+  PolicyRun run = TightHost(p, 500 * kMiB, 300 * kMiB);
   FakeGuest& fast = run.Add(Guest("fast").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
   FakeGuest& slow = run.Add(Guest("slow").Max(4 * kGiB).Actual(512 * kMiB).Used(372 * kMiB));
   ASSERT_TRUE(run.Cycle().empty());  // 284 and 100 MiB available: no pressure yet
@@ -238,6 +269,29 @@ TEST(PolicyReliefTest, WhenTheHostCannotPayForAllTheGuestThatRunsOutSoonestGoesF
   ASSERT_EQ(by_name.count("slow"), 1u);
   EXPECT_THAT(by_name["fast"].explanation, Not(HasSubstr("limited to")));
   EXPECT_THAT(by_name["slow"].explanation, HasSubstr("limited to"));
+  // Limited, slow still got what keeps it off its watermark until its next report.
+  EXPECT_GE(slow.actual, 392 * kMiB + 64 * kMiB + kOverhead + 40 * kMiB);
+}
+
+TEST(PolicyReliefTest, ABurstOfGuestsRunningOutKeepsEachOffItsWatermarkBeforeAnyGetsHeadroom) {
+  // Four guests run out at once; the host can pay each what keeps it off its watermark, not
+  // everyone's headroom. Served whole in turn, the first two would take it all and the last two
+  // would wait for memory taken from others.
+  PolicyRun run = TightHost(Enforce(), 300 * kMiB, 300 * kMiB);
+  std::vector<FakeGuest*> guests;
+  for (const char* name : {"a", "b", "c", "d"}) {
+    guests.push_back(&run.Add(Guest(name).Max(4 * kGiB).Actual(kGiB).Used(900 * kMiB)));
+  }
+  for (FakeGuest* g : guests) g->used = 950 * kMiB;  // 34 MiB available: under the watermark
+  std::map<std::string, Decision> by_name = ByName(run.Cycle());
+  int64_t granted = 0;
+  for (const FakeGuest* g : guests) {
+    ASSERT_EQ(by_name.count(g->name), 1u) << g->name;
+    EXPECT_EQ(by_name[g->name].reason, v1::DECISION_REASON_GUEST_PRESSURE);
+    EXPECT_GE(g->actual, 950 * kMiB + 64 * kMiB + kOverhead) << g->name;
+    granted += g->actual - kGiB;
+  }
+  EXPECT_EQ(granted, 300 * kMiB);  // and the rest of the budget went to headroom
 }
 
 TEST(PolicyReliefTest, AmongEquallyUrgentGuestsMoreSharesGoFirst) {
@@ -251,8 +305,10 @@ TEST(PolicyReliefTest, AmongEquallyUrgentGuestsMoreSharesGoFirst) {
   std::map<std::string, Decision> by_name = ByName(run.Cycle());
   ASSERT_EQ(by_name.count("gold"), 1u);
   ASSERT_EQ(by_name.count("bronze"), 1u);
-  EXPECT_THAT(by_name["gold"].explanation, Not(HasSubstr("limited to")));
+  // Both are kept off their watermark; what is left restores gold's headroom first.
   EXPECT_THAT(by_name["bronze"].explanation, HasSubstr("limited to"));
+  EXPECT_GT(gold.actual, bronze.actual);
+  EXPECT_GE(bronze.actual, 864 * kMiB + 64 * kMiB + kOverhead);
 }
 
 TEST(PolicyReliefTest, AGuestWhoseStatisticsLieIsNotMoreUrgentThanOneUnderPressure) {
