@@ -148,14 +148,15 @@ check_libvirt_serves_service_user() {
 # BALLOOND_CACHE_FLAGS to CMake's flags to compile through it, so that a rebuild of unchanged
 # sources (CI's fresh clone of the same tree, a second checkout) takes minutes instead of half an
 # hour. Its cache is keyed by the sources' contents and paths relative to the checkout, so any
-# clone shares it; BALLOOND_CCACHE=0 turns it off.
+# clone shares it; BALLOOND_CCACHE=0 turns it off. The settings are part of the launcher, so a later
+# plain `cmake --build` of the same build directory keys its entries the same way (without them,
+# paths would be absolute and a fresh clone would miss them).
 use_compiler_cache() {
   local launcher=
   if [[ ${BALLOOND_CCACHE:-1} != 0 ]] && command -v ccache >/dev/null; then
-    launcher=ccache
-    export CCACHE_BASEDIR=$BALLOOND_ROOT CCACHE_NOHASHDIR=true CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G}
+    launcher="env;CCACHE_BASEDIR=$BALLOOND_ROOT;CCACHE_NOHASHDIR=true;CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-12G};ccache"
   fi
-  BALLOOND_CACHE_FLAGS=(-DCMAKE_C_COMPILER_LAUNCHER=$launcher -DCMAKE_CXX_COMPILER_LAUNCHER=$launcher)
+  BALLOOND_CACHE_FLAGS=("-DCMAKE_C_COMPILER_LAUNCHER=$launcher" "-DCMAKE_CXX_COMPILER_LAUNCHER=$launcher")
 }
 
 # build_project [TARGET...]: configures and builds into $BALLOOND_BUILD (everything by default).
