@@ -269,7 +269,8 @@ TEST(PolicyReliefTest, WhenTheHostCannotPayForAllTheGuestThatRunsOutSoonestGoesF
   ASSERT_EQ(by_name.count("slow"), 1u);
   EXPECT_THAT(by_name["fast"].explanation, Not(HasSubstr("limited to")));
   EXPECT_THAT(by_name["slow"].explanation, HasSubstr("limited to"));
-  // Limited, slow still got what keeps it off its watermark until its next report.
+  // Limited, slow still got what keeps it off its watermark until its next report: its use, the
+  // watermark, the overhead and two 2 s periods of its 10 MiB/s growth.
   EXPECT_GE(slow.actual, 392 * kMiB + 64 * kMiB + kOverhead + 40 * kMiB);
 }
 
