@@ -6,6 +6,8 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/str_format.h"
+
 namespace balloond::sim {
 namespace {
 
@@ -130,7 +132,30 @@ struct HostModel::Impl {
   bool spike_relieved = false;
   double reclaimed_sum = 0;
   double held_before = 0;
+  CycleLog cycle_log;
 };
+
+namespace {
+
+void LogCycle(const CycleLog& log, double t, int64_t host_available,
+              const std::vector<GuestView>& views, const std::vector<size_t>& live,
+              const std::vector<Guest>& guests, const std::map<size_t, int64_t>& targets) {
+  if (log.out == nullptr || t < log.from_s || t >= log.to_s) return;
+  std::ostream& out = *log.out;
+  out << absl::StrFormat("t=%.1f host available %d MiB:", t, host_available / kMiB);
+  for (size_t i = 0; i < views.size(); ++i) {
+    const Guest& g = guests[live[i]];
+    out << absl::StrFormat(" %s%s %.0f/%.0f", g.pressured ? "*" : "", g.spec->name, g.actual / kMiB,
+                           Anon(g, t) / kMiB);
+    if (g.report) out << absl::StrFormat(" a%d", g.report->available_bytes / kMiB);
+    if (auto it = targets.find(i); it != targets.end()) {
+      out << absl::StrFormat("->%d", it->second / kMiB);
+    }
+  }
+  out << "\n";
+}
+
+}  // namespace
 
 void HostModel::Impl::Add(GuestSpec spec) {
   specs.push_back(std::move(spec));
@@ -328,6 +353,7 @@ void HostModel::Impl::Step() {
       views.push_back(std::move(v));
     }
     const std::map<size_t, int64_t> targets = policy.Cycle(host, views, epoch + absl::Seconds(t));
+    LogCycle(cycle_log, t, host.available_bytes, views, live, guests, targets);
     std::map<size_t, std::pair<int64_t, int64_t>> moves;  // balloon target, requested
     for (const auto& [index, target] : targets) {
       const Guest& g = guests[live[index]];
@@ -394,9 +420,11 @@ int64_t HostModel::available_bytes() const {
                                   static_cast<int64_t>(impl_->held_before));
 }
 Metrics HostModel::Finish() { return impl_->Finish(); }
+void HostModel::LogCyclesTo(const CycleLog& log) { impl_->cycle_log = log; }
 
-Metrics Simulate(const Scenario& scenario, SimPolicy& policy) {
+Metrics Simulate(const Scenario& scenario, SimPolicy& policy, const CycleLog& log) {
   HostModel host(scenario, policy);
+  host.LogCyclesTo(log);
   const int steps = static_cast<int>(scenario.duration_s / kTick);
   for (int i = 0; i < steps; ++i) host.Step();
   return host.Finish();

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,16 @@ struct Metrics {
   int reversals = 0;  // grow after shrink or shrink after grow, per guest
 };
 
+// A line per policy cycle from from_s to to_s (scenario time): the host's MemAvailable and, per
+// guest, its balloon, its anonymous memory, the MemAvailable of its last report and the target
+// sent ("desk-1 1536/1300 a160->1500"), with `*` before a guest under pressure: what a storm
+// looks like cycle by cycle.
+struct CycleLog {
+  std::ostream* out = nullptr;
+  double from_s = 0;
+  double to_s = 0;
+};
+
 // One host of the model with its guests, stepped a tick (100 ms) at a time; guests may come and go
 // (fleets). Simulate runs one through a scenario.
 class HostModel {
@@ -179,6 +190,8 @@ class HostModel {
   double now() const;
   // The host's MemAvailable as of the last step.
   int64_t available_bytes() const;
+  // Logs its policy cycles within the log's window from now on.
+  void LogCyclesTo(const CycleLog& log);
   Metrics Finish();
 
  private:
@@ -186,7 +199,7 @@ class HostModel {
   std::unique_ptr<Impl> impl_;
 };
 
-Metrics Simulate(const Scenario& scenario, SimPolicy& policy);
+Metrics Simulate(const Scenario& scenario, SimPolicy& policy, const CycleLog& log = {});
 
 }  // namespace balloond::sim
 

@@ -2,7 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_split.h"
 #include "tests/paths.h"
 #include "tests/sim/fleet.h"
 #include "tests/sim/model.h"
@@ -13,6 +17,7 @@ namespace balloond::sim {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 constexpr int64_t kGiB = 1024 * kMiB;
 const absl::Time kNow = absl::FromUnixSeconds(1795600000);
@@ -122,6 +127,25 @@ TEST(ModelTest, AnAutodeflateBalloonGivesBackWhatTheGuestLacksInsteadOfAKill) {
   const Metrics m = Simulate(s, none);
   EXPECT_EQ(m.oom_kills, 0);
   EXPECT_LT(m.reclaimed_mean_bytes, (2048.0 - 900) * kMiB) << "the balloon gave the guest back";
+}
+
+TEST(ModelTest, CyclesAreLoggedWithinTheWindowOnly) {
+  // A guest whose 900 MiB of work does not fit its 800 MiB balloon: under pressure (swapping),
+  // relieved by balloond. The log shows each cycle from 10 s to 14 s, and nothing else.
+  BalloondPolicy balloond;
+  std::ostringstream out;
+  Simulate(OneGuest(900, 4096, 800, 1024), balloond, CycleLog{&out, 10, 14});
+  const std::vector<std::string> lines = absl::StrSplit(out.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << out.str();  // t = 10 and 12: a cycle every 2 s
+  EXPECT_THAT(lines[0], StartsWith("t=10.0 host available "));
+  EXPECT_THAT(lines[1], StartsWith("t=12.0 host available "));
+  EXPECT_THAT(out.str(), HasSubstr(" g ")) << "the guest, by name";
+  EXPECT_THAT(out.str(), ::testing::ContainsRegex(R"(g [0-9]+/900 a[0-9]+)"));
+
+  std::ostringstream early;
+  Simulate(OneGuest(900, 4096, 800, 1024), balloond, CycleLog{&early, 0, 4});
+  EXPECT_THAT(early.str(), HasSubstr("*g 800/900")) << "under pressure before any relief";
+  EXPECT_THAT(early.str(), HasSubstr("->")) << "and given memory";
 }
 
 TEST(ModelTest, GuestsHoldingMoreThanTheHostIsOvercommit) {

@@ -1,15 +1,21 @@
 // balloond-sim: races balloond's policy against MOM, Proxmox, squeezed and no ballooning on
 // scenario files, prints a table per scenario, checks balloond's targets, and writes JSON.
-//   balloond-sim [--json=FILE] [--probe] SCENARIO.json...
+//   balloond-sim [--json=FILE] [--probe] [--log-cycles=FROM:TO] SCENARIO.json...
 // --probe turns probing on for every guest of every scenario (DomainPolicy.probe, off by default).
+// --log-cycles prints balloond's cycles from FROM to TO s of each scenario on stderr (CycleLog).
 #include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "tests/sim/model.h"
 #include "tests/sim/policies.h"
 #include "tests/sim/scenario_file.h"
 
@@ -177,9 +183,13 @@ nlohmann::json RunFleetFile(const balloond::sim::FleetScenario& f, const std::st
 
 }  // namespace
 
+constexpr char kUsage[] =
+    "usage: balloond-sim [--json=FILE] [--probe] [--log-cycles=FROM:TO] SCENARIO.json...\n";
+
 int main(int argc, char** argv) {
   std::string json_path;
   bool probe_everywhere = false;
+  balloond::sim::CycleLog cycle_log;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -187,15 +197,24 @@ int main(int argc, char** argv) {
       json_path = arg.substr(7);
     } else if (arg == "--probe") {
       probe_everywhere = true;
+    } else if (absl::StartsWith(arg, "--log-cycles=")) {
+      // FROM:TO, seconds of scenario time: balloond's cycles then, on stderr.
+      const std::vector<std::string> window = absl::StrSplit(arg.substr(13), ':');
+      if (window.size() != 2 || !absl::SimpleAtod(window[0], &cycle_log.from_s) ||
+          !absl::SimpleAtod(window[1], &cycle_log.to_s)) {
+        std::cerr << "balloond-sim: --log-cycles takes FROM:TO in seconds, e.g. 115:175\n";
+        return 2;
+      }
+      cycle_log.out = &std::cerr;
     } else if (absl::StartsWith(arg, "-")) {
-      std::cerr << "usage: balloond-sim [--json=FILE] [--probe] SCENARIO.json...\n";
+      std::cerr << kUsage;
       return 2;
     } else {
       files.push_back(arg);
     }
   }
   if (files.empty()) {
-    std::cerr << "usage: balloond-sim [--json=FILE] [--probe] SCENARIO.json...\n";
+    std::cerr << kUsage;
     return 2;
   }
   nlohmann::json out = nlohmann::json::array();
@@ -230,7 +249,8 @@ int main(int argc, char** argv) {
     nlohmann::json entry = {{"scenario", scenario->name}, {"file", file}};
     double read_fraction = 1;
     for (auto& policy : balloond::sim::AllPolicies(*scenario)) {
-      const Metrics m = balloond::sim::Simulate(*scenario, *policy);
+      const Metrics m = balloond::sim::Simulate(
+          *scenario, *policy, policy->name() == "balloond" ? cycle_log : balloond::sim::CycleLog{});
       results[policy->name()] = m;
       if (auto* b = dynamic_cast<balloond::sim::BalloondPolicy*>(policy.get())) {
         read_fraction = b->read_fraction();
