@@ -51,4 +51,8 @@ int64_t GiveBackCeiling(const Assessment& a) {
   return h ? std::min(a.ceiling, BootMemoryBytes(*a.input) + h->plugged_bytes) : a.ceiling;
 }
 
+int64_t OffWatermarkBytes(const Assessment& a, int watermarks) {
+  return a.used + watermarks * a.settings.low_watermark_bytes() + a.overhead + a.growth_ahead;
+}
+
 }  // namespace balloond::policy

@@ -53,6 +53,10 @@ void SplitDecision(const CycleContext& c, const Assessment& a, Decision& d);
 // What a guest is given back without being under pressure: up to its ceiling, but not past what
 // its virtio-mem device has plugged (memory is plugged only for a guest that needs it).
 int64_t GiveBackCeiling(const Assessment& a);
+// What keeps a fresh guest `watermarks` low watermarks above its use until its next report: its
+// use, the watermarks, the overhead and its growth ahead. Relief pays this first (one watermark);
+// reclaim leaves it to a guest lending in a storm.
+int64_t OffWatermarkBytes(const Assessment& a, int watermarks);
 
 // watch.cc: guests that kept virtio-mem memory plugged they were asked to unplug are asked for what
 // they kept, and unplugged from no more for a while; balloons that did not move toward their last

@@ -36,8 +36,8 @@ void Reclaim(CycleContext& c) {
     const bool just_relieved = block == DonorBlock::kJustRelieved;
     if (block != DonorBlock::kNone && !(lend_headroom && just_relieved)) continue;
     if (lend_headroom) {
-      const int64_t keeps = a.used + (just_relieved ? 2 : 1) * a.settings.low_watermark_bytes() +
-                            a.overhead + a.growth_ahead + Deadband(c.policy, a.actual);
+      const int64_t keeps =
+          OffWatermarkBytes(a, just_relieved ? 2 : 1) + Deadband(c.policy, a.actual);
       a.floor = std::max(std::min(a.settings.min_bytes(), a.ceiling),
                          just_relieved ? std::min(a.floor, keeps) : keeps);
     }

@@ -47,8 +47,7 @@ void PayRelief(CycleContext& c) {
       int64_t want = a.target;
       if (keep_off_watermark) {
         want = a.reason == v1::DECISION_REASON_GUEST_PRESSURE
-                   ? std::min(want, a.used + a.settings.low_watermark_bytes() + a.overhead +
-                                        a.growth_ahead)
+                   ? std::min(want, OffWatermarkBytes(a, 1))
                    : a.actual;
       }
       const int64_t grant = std::clamp<int64_t>(want - a.actual - granted[i], 0,
