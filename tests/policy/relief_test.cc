@@ -75,6 +75,18 @@ TEST(PolicyReliefTest, UseThatGrewWhileTheBalloonMovedIsNoGrowthPressure) {
   EXPECT_TRUE(run.Cycle().empty());
 }
 
+// Guests a and b, reporting `used`, grow by 200 MiB in a cycle (100 MiB/s) and are relieved for
+// it; their growth then stops, and the host has nothing left above its minimum available.
+void RelieveGrowthThatStops(PolicyRun& run, FakeGuest& a, FakeGuest& b, int64_t used) {
+  ASSERT_TRUE(run.Cycle().empty());
+  a.used = b.used = used + 200 * kMiB;
+  std::map<std::string, Decision> relieved = ByName(run.Cycle());
+  ASSERT_EQ(relieved.count("a"), 1u);
+  ASSERT_EQ(relieved.count("b"), 1u);
+  run.host().available_bytes = 256 * kMiB;  // the host paid for it: nothing left to give
+  ASSERT_TRUE(run.Cycle().empty());         // growth stopped
+}
+
 TEST(PolicyReliefTest, InAStormGuestsJustRelievedLendWhatTheyGotBeyondTheirPeakAndHeadroom) {
   // Two guests relieved for fast growth got two periods of growth ahead; their growth stopped.
   // A third then runs short on a host that cannot pay: the two lend what they got beyond peak
@@ -83,16 +95,10 @@ TEST(PolicyReliefTest, InAStormGuestsJustRelievedLendWhatTheyGotBeyondTheirPeakA
   FakeGuest& a = run.Add(Guest("a").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
   FakeGuest& b = run.Add(Guest("b").Max(4 * kGiB).Actual(kGiB).Used(700 * kMiB));
   FakeGuest& c = run.Add(Guest("c").Max(4 * kGiB).Actual(468 * kMiB).Used(300 * kMiB));
-  ASSERT_TRUE(run.Cycle().empty());
-  a.used = b.used = 900 * kMiB;  // 100 MiB/s
-  std::map<std::string, Decision> relieved = ByName(run.Cycle());
-  ASSERT_EQ(relieved.count("a"), 1u);
-  ASSERT_EQ(relieved.count("b"), 1u);
+  ASSERT_NO_FATAL_FAILURE(RelieveGrowthThatStops(run, a, b, 700 * kMiB));  // c at its floor
   const int64_t keeps = 900 * kMiB + 135 * kMiB + kOverhead;  // peak + 15% headroom + overhead
   ASSERT_GT(a.actual, keeps + 300 * kMiB);
-  run.host().available_bytes = 256 * kMiB;  // the host paid for it: nothing left to give
-  EXPECT_TRUE(run.Cycle().empty());         // growth stopped; c is at its floor (use + headroom)
-  c.used = 450 * kMiB;                      // no memory available: c is short
+  c.used = 450 * kMiB;  // no memory available: c is short
   // Nothing to grant c from (no decision for it yet); a and b lend.
   std::map<std::string, Decision> storm = ByName(run.Cycle());
   EXPECT_EQ(storm.count("c"), 0u);
@@ -125,14 +131,8 @@ TEST(PolicyReliefTest, InAStormJustRelievedGuestsLendTheirHeadroomBeyondTwiceThe
   FakeGuest& a = run.Add(Guest("a").Max(8 * kGiB).Actual(2560 * kMiB).Used(2048 * kMiB));
   FakeGuest& b = run.Add(Guest("b").Max(8 * kGiB).Actual(2560 * kMiB).Used(2048 * kMiB));
   FakeGuest& c = run.Add(Guest("c").Max(8 * kGiB).Actual(1600 * kMiB).Used(1400 * kMiB));
-  ASSERT_TRUE(run.Cycle().empty());
-  a.used = b.used = 2248 * kMiB;  // 100 MiB/s
-  std::map<std::string, Decision> relieved = ByName(run.Cycle());
-  ASSERT_EQ(relieved.count("a"), 1u);
-  ASSERT_EQ(relieved.count("b"), 1u);
-  run.host().available_bytes = 256 * kMiB;  // the host paid for it: nothing left to give
-  EXPECT_TRUE(run.Cycle().empty());         // growth stopped
-  c.used = 1900 * kMiB;                     // c runs out and needs ~600 MiB
+  ASSERT_NO_FATAL_FAILURE(RelieveGrowthThatStops(run, a, b, 2048 * kMiB));
+  c.used = 1900 * kMiB;  // c runs out and needs ~600 MiB
   const int64_t before = a.actual + b.actual;
   std::map<std::string, Decision> storm = ByName(run.Cycle());
   EXPECT_EQ(storm.count("c"), 0u);
