@@ -18,12 +18,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/api/loopback_peer.h"
 #include "agent/base/error_reason.h"
-#include "agent/base/files.h"
 #include "agent/base/log.h"
 
 // gRPC's socket mutator interface. Its definition is in a header of gRPC's core that Debian does
@@ -119,55 +117,6 @@ bool IsLoopback(absl::string_view address) {
   return absl::StartsWith(address, "127.") || address == "::1" || address == "local";
 }
 
-// How /proc/net/tcp{,6} write an address and port: the address's 32-bit words as the machine holds
-// them, in hexadecimal.
-std::vector<std::string> ProcNames(const sockaddr_storage& addr) {
-  std::vector<std::string> names;
-  if (addr.ss_family == AF_INET) {
-    const auto& in = reinterpret_cast<const sockaddr_in&>(addr);
-    names.push_back(absl::StrFormat("%08X:%04X", in.sin_addr.s_addr, ntohs(in.sin_port)));
-    // The same socket as an IPv6 one would show it (v4-mapped).
-    names.push_back(absl::StrFormat("0000000000000000%08X%08X:%04X", htonl(0xffff),
-                                    in.sin_addr.s_addr, ntohs(in.sin_port)));
-  } else if (addr.ss_family == AF_INET6) {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(addr);
-    uint32_t words[4];
-    std::memcpy(words, &in6.sin6_addr, sizeof(words));
-    names.push_back(absl::StrFormat("%08X%08X%08X%08X:%04X", words[0], words[1], words[2], words[3],
-                                    ntohs(in6.sin6_port)));
-    if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
-      names.push_back(absl::StrFormat("%08X:%04X", words[3], ntohs(in6.sin6_port)));
-    }
-  }
-  return names;
-}
-
-// The user whose socket is at the far end of the loopback connection `fd` (as `ss` shows it), from
-// the kernel's tables; nullopt when it cannot be told.
-std::optional<uid_t> LoopbackPeerUid(int fd, const std::string& proc_root) {
-  sockaddr_storage peer{}, local{};
-  socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
-    return std::nullopt;
-  }
-  // The client's socket: its local end is our peer, its remote end is us.
-  const std::vector<std::string> theirs = ProcNames(peer), ours = ProcNames(local);
-  for (const char* table : {"/net/tcp", "/net/tcp6"}) {
-    auto text = ReadWholeFile(proc_root + table);
-    if (!text.ok()) continue;
-    for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
-      std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      if (fields.size() < 8) continue;
-      const bool match = std::find(theirs.begin(), theirs.end(), fields[1]) != theirs.end() &&
-                         std::find(ours.begin(), ours.end(), fields[2]) != ours.end();
-      uint32_t uid = 0;
-      if (match && absl::SimpleAtoi(fields[7], &uid)) return static_cast<uid_t>(uid);
-    }
-  }
-  return std::nullopt;
-}
-
 // gRPC's name of a peer ("ipv4:10.0.0.7:51234", "ipv6:[::1]:51234", "ipv6:%5B::1%5D:51234") as an
 // address and a port.
 bool ParsePeer(absl::string_view peer, std::string* address, int* port) {
@@ -192,7 +141,7 @@ int DescriptorLimit() {
 }  // namespace
 
 TcpConnectionCap::TcpConnectionCap(Options options, Clock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+    : options_(options), clock_(clock) {}
 
 void TcpConnectionCap::Install(std::shared_ptr<TcpConnectionCap> cap,
                                grpc::ServerBuilder& builder) {
@@ -206,7 +155,7 @@ void TcpConnectionCap::Describe(int fd, Connection& connection) {
   connection.address = AddressText(addr, &connection.port);
   connection.source = connection.address;
   if (IsLoopback(connection.address)) {
-    if (auto uid = LoopbackPeerUid(fd, options_.proc_root)) {
+    if (auto uid = LoopbackPeerUid(fd)) {
       connection.source = absl::StrCat("uid ", *uid);
     }
   }

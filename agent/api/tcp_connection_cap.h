@@ -44,8 +44,6 @@ class TcpConnectionCap {
     int max_per_source = 8;
     int max_per_identity = 16;
     int operator_connections = 16;
-    // Where the loopback's sockets are listed (net/tcp, net/tcp6), to tell local users apart.
-    std::string proc_root = "/proc";
   };
   TcpConnectionCap(Options options, Clock& clock);
 
