@@ -21,7 +21,8 @@ void Reclaim(CycleContext& c) {
   if (needed == 0) needed = c.policy.max_shrink_step_bytes();  // PSI high with memory available
   const bool lend_headroom = c.unmet_relief > 0;
   std::vector<Assessment*> donors;
-  std::vector<bool> lending_relief;  // a donor relieved a moment ago: keeps its use + a margin
+  // A donor relieved a moment ago keeps its use + headroom, or + twice its low watermark if less.
+  std::vector<bool> lending_relief, lending_headroom_too;
   std::vector<int64_t> bases, wants;
   std::vector<double> weights;
   for (Assessment& a : c.all) {
@@ -35,9 +36,11 @@ void Reclaim(CycleContext& c) {
     const DonorBlock block = WhyNotDonor(a, c.now);
     const bool just_relieved = block == DonorBlock::kJustRelieved;
     if (block != DonorBlock::kNone && !(lend_headroom && just_relieved)) continue;
+    bool below_old_floor = false;
     if (lend_headroom) {
       const int64_t keeps =
           OffWatermarkBytes(a, just_relieved ? 2 : 1) + Deadband(c.policy, a.actual);
+      below_old_floor = keeps < a.floor;
       a.floor = std::max(std::min(a.settings.min_bytes(), a.ceiling),
                          just_relieved ? std::min(a.floor, keeps) : keeps);
     }
@@ -49,6 +52,7 @@ void Reclaim(CycleContext& c) {
     if (excess <= Deadband(c.policy, a.actual)) continue;
     donors.push_back(&a);
     lending_relief.push_back(just_relieved);
+    lending_headroom_too.push_back(below_old_floor);
     bases.push_back(base);
     wants.push_back(std::min(excess, c.policy.max_shrink_step_bytes()));
     weights.push_back(static_cast<double>(excess) * 1000.0 / a.settings.shares());
@@ -77,9 +81,13 @@ void Reclaim(CycleContext& c) {
             absl::StrCat(
                 why, ": took ", FormatBytes(taken[i]), " from ", a.input->name, ", shrunk from ",
                 FormatBytes(bases[i]), " toward its floor of ", FormatBytes(a.floor),
-                lending_relief[i]
+                lending_relief[i] && lending_headroom_too[i]
                     ? absl::StrCat(" (relieved a moment ago: keeps its use ", FormatBytes(a.used),
                                    " + twice its low watermark, lending the rest)")
+                : lending_relief[i]
+                    ? absl::StrCat(" (relieved a moment ago: keeps its use ", FormatBytes(a.used),
+                                   " + headroom ", FormatBytes(a.headroom),
+                                   ", lending what it got beyond)")
                 : lend_headroom ? absl::StrCat(" (use ", FormatBytes(a.used),
                                                " + low watermark, lending its headroom)")
                                 : absl::StrCat(" (use ", FormatBytes(a.used), " + headroom ",

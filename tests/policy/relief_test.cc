@@ -109,6 +109,7 @@ TEST(PolicyReliefTest, InAStormGuestsJustRelievedLendWhatTheyGotBeyondTheirPeakA
     ++lenders;
     EXPECT_EQ(it->second.reason, v1::DECISION_REASON_HOST_RECLAIM);
     EXPECT_THAT(it->second.explanation, HasSubstr("relieved a moment ago: keeps its use"));
+    EXPECT_THAT(it->second.explanation, HasSubstr("+ headroom 135 MiB, lending what it got"));
     EXPECT_GE(g->actual, keeps);
   }
   EXPECT_GE(lenders, 1);
@@ -142,6 +143,7 @@ TEST(PolicyReliefTest, InAStormJustRelievedGuestsLendTheirHeadroomBeyondTwiceThe
     ASSERT_EQ(storm.count(g->name), 1u) << g->name;
     EXPECT_EQ(storm[g->name].reason, v1::DECISION_REASON_HOST_RECLAIM);
     EXPECT_THAT(storm[g->name].explanation, HasSubstr("relieved a moment ago: keeps its use"));
+    EXPECT_THAT(storm[g->name].explanation, HasSubstr("+ twice its low watermark"));
     EXPECT_GE(g->actual, keeps) << g->name;
   }
   EXPECT_LT(std::min(a.actual, b.actual), kept_before);  // headroom lent, not only growth ahead
