@@ -104,11 +104,13 @@ struct Jumps {
   }
 };
 
-// virtio-mem: the plugged size last seen and since when; a guest that kept memory plugged it was
-// asked to unplug is unplugged from no more until refused_until (the balloon acts).
+// virtio-mem: the plugged and requested sizes last seen and since when; a guest that kept memory
+// plugged it was asked to unplug is unplugged from no more until refused_until (the balloon acts).
 struct Unplug {
   int64_t seen_plugged = -1;
   absl::Time plugged_since = absl::InfinitePast();
+  int64_t seen_requested = -1;
+  absl::Time requested_since = absl::InfinitePast();
   absl::Time refused_until = absl::InfinitePast();
 };
 

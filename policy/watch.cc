@@ -29,12 +29,18 @@ void WatchHotplug(CycleContext& c) {
       m.unplug.seen_plugged = h->plugged_bytes;
       m.unplug.plugged_since = c.now;
     }
+    if (h->requested_bytes != m.unplug.seen_requested) {
+      m.unplug.seen_requested = h->requested_bytes;
+      m.unplug.requested_since = c.now;
+    }
     // Unplugging goes on while the plugged size falls; the guest retries by itself what it could
-    // not unplug yet, so a size that stood still a while is all the guest will give.
+    // not unplug yet, so a size that stood still a while is all the guest will give. The while
+    // counts from the request too: memory plugged long ago stood still only until it was asked.
     // Reported once: until the device's new request is seen, it still shows the old one.
+    const absl::Time still_since = std::max(m.unplug.plugged_since, m.unplug.requested_since);
     if (!c.enforce || a.input->activity != Activity::kRunning ||
         h->requested_bytes >= h->plugged_bytes || c.now < m.unplug.refused_until ||
-        c.now - m.unplug.plugged_since < FromProtoDuration(c.policy.cooperation_timeout())) {
+        c.now - still_since < FromProtoDuration(c.policy.cooperation_timeout())) {
       continue;
     }
     m.unplug.refused_until = c.now + kUnplugRefusedFor;
@@ -45,7 +51,7 @@ void WatchHotplug(CycleContext& c) {
         absl::StrCat(
             a.input->name, " kept ", FormatBytes(h->plugged_bytes),
             " of virtio-mem memory plugged for ",
-            absl::FormatDuration(absl::Trunc(c.now - m.unplug.plugged_since, absl::Seconds(1))),
+            absl::FormatDuration(absl::Trunc(c.now - still_since, absl::Seconds(1))),
             " when asked for ", FormatBytes(h->requested_bytes),
             " (memory it cannot move out of its blocks: was it booted without "
             "memhp_default_state=online_movable?): asked for what it kept, so it stops trying; its "

@@ -47,13 +47,26 @@ struct HotplugGuest {
   // cycle later when `request_seen_late`, as when libvirt's XML is read again after a while).
   bool request_seen_late = false;
   std::optional<int64_t> late_request;
+  // Cycles a guest takes before its plugged size starts to fall once asked to unplug (moving its
+  // pages out of the blocks first).
+  int unplug_lag_cycles = 0;
+  int unplug_lands_in = 0;
   void Apply(const Decision& d) {
     balloon = d.balloon_target_bytes;
     if (d.requested_bytes && request_seen_late) {
       late_request = *d.requested_bytes;
       plugged = std::max(*d.requested_bytes, std::min(plugged, unmovable));
+    } else if (d.requested_bytes && unplug_lag_cycles > 0 && *d.requested_bytes < plugged) {
+      if (*d.requested_bytes != requested) unplug_lands_in = unplug_lag_cycles;
+      requested = *d.requested_bytes;
     } else if (d.requested_bytes) {
       requested = *d.requested_bytes;
+      plugged = std::max(requested, std::min(plugged, unmovable));
+    }
+  }
+  // A cycle passed: a slow unplug lands when its time has come.
+  void Tick() {
+    if (unplug_lands_in > 0 && --unplug_lands_in == 0) {
       plugged = std::max(requested, std::min(plugged, unmovable));
     }
   }
@@ -145,6 +158,7 @@ struct HotplugRun {
   absl::Time now = kStart;
   std::vector<Decision> Cycle() {
     now += absl::Seconds(2);
+    guest.Tick();
     // A request made late shows only after this cycle has seen the old one once more.
     const std::optional<int64_t> arriving = std::exchange(guest.late_request, std::nullopt);
     DomainInput in = guest.Input();
@@ -229,6 +243,27 @@ TEST(PolicyHotplugTest, ADomainWhoseDefinitionIsUnreadIsCountedButNotMoved) {
   EXPECT_EQ(c.balloon_bytes, kBoot + kGiB) << "the host's figures count it";
   EXPECT_EQ(c.domains[0].reclaimable_bytes, 0);
   EXPECT_THAT(c.domains[0].not_reclaimable_why, HasSubstr("definition has not been read"));
+}
+
+// Seen on a real guest (HotplugIntegrationTest): memory plugged long ago, then asked to unplug,
+// was reported refused a cycle after the request, before the guest had unplugged anything.
+TEST(PolicyHotplugTest, MemoryPluggedLongAgoHasItsTimeToUnplugOnceAsked) {
+  HotplugRun run;
+  run.host = Host(22 * kGiB);  // roomy: nothing asked of the device for a minute
+  run.guest.plugged = run.guest.requested = kGiB;
+  run.guest.used = 1400 * kMiB;
+  for (int i = 0; i < 30; ++i) {
+    for (const Decision& d : run.Cycle()) EXPECT_FALSE(d.requested_bytes) << d.explanation;
+  }
+  run.guest.used = 300 * kMiB;
+  run.guest.unplug_lag_cycles = 3;  // 6 s, within the 10 s the policy waits for cooperation
+  run.policy.mutable_host()->set_reserve_bytes(100 * kGiB);
+  for (int i = 0; i < 20; ++i) {
+    for (const Decision& d : run.Cycle()) {
+      EXPECT_NE(d.reason, v1::DECISION_REASON_UNPLUG_REFUSED) << d.explanation;
+    }
+  }
+  EXPECT_EQ(run.guest.plugged, 0) << "all of it unplugged";
 }
 
 void ExpectReportedOnce(bool request_seen_late);
